@@ -1,0 +1,14 @@
+//! The jobenrich domain: entities that can only be built valid, the enrichment
+//! state machine, typed errors and the repository ports every store implements.
+//! Nothing here performs I/O.
+
+pub mod entities;
+pub mod error;
+pub mod kinds;
+pub mod ports;
+pub mod validation;
+
+pub use entities::*;
+pub use error::{DomainError, StoreError, ValidationError};
+pub use kinds::*;
+pub use ports::*;

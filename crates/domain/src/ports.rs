@@ -1,0 +1,403 @@
+//! Repository ports: one async trait per aggregate, batch-first where volume is
+//! high. Every adapter (SQLite, BigQuery) implements all of them and must pass
+//! the shared contract suite (`jobenrich-storage-contract`).
+//!
+//! Rules every adapter keeps:
+//! - entities are `validate()`d before any write; an invalid one fails the whole
+//!   call with `StoreError::Domain` and nothing of the call is stored;
+//! - a batch call is atomic: all of it is stored or none;
+//! - timestamps round-trip to the microsecond in UTC; lists and maps round-trip exactly.
+
+use crate::error::StoreResult;
+use crate::{
+    ClusterAssignment, ClusterChange, ClusteringRun, ClusteringRunSummary, EnrichmentKey,
+    EnrichmentStatus, EnrichmentType, EnrichmentVersion, EvaluationResult, ExtractedSkill,
+    JobEnrichment, JobId, JobPosting, ModelConfig, ModelId, ModelVersion, SectionClassification,
+    SkillAlias, SkillCategory,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What `migrate` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationReport {
+    /// Names of the migrations applied by this call, in order.
+    pub applied: Vec<String>,
+    /// Schema version after the call.
+    pub schema_version: u32,
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SchemaMigrator: Send + Sync {
+    /// Applies pending migrations; idempotent.
+    async fn migrate(&self) -> StoreResult<MigrationReport>;
+    /// The applied schema version (0 for an empty store).
+    async fn schema_version(&self) -> StoreResult<u32>;
+}
+
+/// Result of an idempotent batch insert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InsertCounts {
+    pub inserted: u64,
+    /// Rows whose key already existed; left as stored.
+    pub already_present: u64,
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait JobPostingRepository: Send + Sync {
+    /// Stores postings whose id is new; postings with a known id are left as
+    /// they are (re-ingesting a file stores nothing twice).
+    async fn insert_postings(&self, postings: &[JobPosting]) -> StoreResult<InsertCounts>;
+    async fn get_posting(&self, id: &JobId) -> StoreResult<Option<JobPosting>>;
+    /// The postings among `ids` that exist, ordered by id.
+    async fn get_postings(&self, ids: &[JobId]) -> StoreResult<Vec<JobPosting>>;
+    async fn count_postings(&self) -> StoreResult<u64>;
+    /// Keyset pagination in ascending id order: ids strictly greater than `after`.
+    async fn list_postings_page(
+        &self,
+        after: Option<JobId>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobPosting>>;
+}
+
+/// A request to lease work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub enrichment_type: EnrichmentType,
+    /// Only enrichments at this version are claimed (`None`: any version).
+    pub enrichment_version: Option<EnrichmentVersion>,
+    /// Who holds the lease (worker id); never a secret.
+    pub owner: String,
+    pub lease: Duration,
+    pub limit: usize,
+    pub now: DateTime<Utc>,
+}
+
+/// Details applied with a checked transition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransitionDetails {
+    /// Required when moving to `processing`; when leaving it, must match the holder.
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub error_message: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// The results of one successful enrichment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichmentSuccess {
+    pub model_id: ModelId,
+    pub model_version: ModelVersion,
+    /// Replace every skill of the job at the key's enrichment version.
+    pub skills: Vec<ExtractedSkill>,
+    /// Replace every section of the job at each classifier version present here.
+    pub sections: Vec<SectionClassification>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnrichmentResult {
+    Success(EnrichmentSuccess),
+    Failure {
+        error_message: String,
+        /// When the failure may be retried (`requeue_failed`); `None`: at once.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// One finished enrichment, handed back by the lease holder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrichmentOutcome {
+    pub key: EnrichmentKey,
+    pub lease_owner: String,
+    pub result: EnrichmentResult,
+}
+
+/// What `complete_enrichments` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionReport {
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Outcomes whose lease was no longer held by the given owner (expired and
+    /// reclaimed by another worker, or released); nothing of them was written.
+    pub lost_leases: Vec<EnrichmentKey>,
+    pub skills_written: u64,
+    pub sections_written: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrichmentStatusCount {
+    pub enrichment_type: EnrichmentType,
+    pub enrichment_version: EnrichmentVersion,
+    pub status: EnrichmentStatus,
+    pub count: u64,
+    pub oldest_created_at: Option<DateTime<Utc>>,
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EnrichmentRepository: Send + Sync {
+    /// Creates a `pending` enrichment for each job that has none of this type
+    /// at this version. Returns how many were created.
+    async fn enqueue_enrichments(
+        &self,
+        job_ids: &[JobId],
+        enrichment_type: EnrichmentType,
+        enrichment_version: &EnrichmentVersion,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// The anti-join: jobs with no *successful* enrichment of this type at this
+    /// version, in ascending id order, at most `limit`.
+    async fn find_jobs_needing_enrichment(
+        &self,
+        enrichment_type: EnrichmentType,
+        enrichment_version: &EnrichmentVersion,
+        limit: usize,
+    ) -> StoreResult<Vec<JobId>>;
+
+    /// Leases up to `limit` enrichments: `pending` ones that are due
+    /// (`next_attempt_at` null or <= now) and `processing` ones whose lease has
+    /// expired. Each moves to `processing` with the owner and `now + lease`,
+    /// attempts + 1. Atomic: two claimers never receive the same enrichment.
+    async fn claim_enrichments(&self, request: &ClaimRequest) -> StoreResult<Vec<JobEnrichment>>;
+
+    /// Writes the outcomes of a batch in one atomic call: results replace
+    /// earlier results of the same job and version (idempotent), status moves
+    /// to `success` or `failed`. Outcomes whose lease is lost are skipped and
+    /// reported.
+    async fn complete_enrichments(
+        &self,
+        outcomes: &[EnrichmentOutcome],
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport>;
+
+    /// `processing → pending` for enrichments held by `owner` (graceful shutdown);
+    /// the attempt is not counted. Returns how many were released.
+    async fn release_enrichments(
+        &self,
+        keys: &[EnrichmentKey],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// `failed → pending` for due failures with fewer than `max_attempts`
+    /// attempts. Returns how many were requeued.
+    async fn requeue_failed(
+        &self,
+        enrichment_type: EnrichmentType,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
+    /// One checked transition of the state machine. Illegal transitions fail
+    /// with `DomainError::IllegalTransition`; a missing row with `NotFound`; a
+    /// lease held by someone else with `Conflict`.
+    async fn transition_enrichment(
+        &self,
+        key: &EnrichmentKey,
+        to: EnrichmentStatus,
+        details: &TransitionDetails,
+        now: DateTime<Utc>,
+    ) -> StoreResult<JobEnrichment>;
+
+    async fn get_enrichment(&self, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichment>>;
+    /// All enrichments of a job, by type then version.
+    async fn enrichments_for_job(&self, job_id: &JobId) -> StoreResult<Vec<JobEnrichment>>;
+    /// Counts by type × version × status, with the oldest creation time.
+    async fn enrichment_status_counts(&self) -> StoreResult<Vec<EnrichmentStatusCount>>;
+    /// `failed` enrichments with at least `max_attempts` attempts (they stay failed).
+    async fn dead_letters(
+        &self,
+        max_attempts: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<JobEnrichment>>;
+}
+
+/// A skill with how many jobs mention it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillFrequency {
+    pub skill_name: String,
+    pub skill_category: SkillCategory,
+    pub job_count: u64,
+    pub mean_confidence: f64,
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SkillRepository: Send + Sync {
+    /// Upserts by (job_id, skill_name, enrichment_version) in one transaction.
+    async fn upsert_skills(&self, skills: &[ExtractedSkill]) -> StoreResult<u64>;
+    /// A job's skills (at one version, or every version), by confidence desc then name.
+    async fn skills_for_job(
+        &self,
+        job_id: &JobId,
+        version: Option<EnrichmentVersion>,
+    ) -> StoreResult<Vec<ExtractedSkill>>;
+    /// Skills of many jobs at one version (feature extraction for clustering), by job then name.
+    async fn skills_for_jobs(
+        &self,
+        job_ids: &[JobId],
+        version: &EnrichmentVersion,
+    ) -> StoreResult<Vec<ExtractedSkill>>;
+    /// Most frequent skills at a version.
+    async fn top_skills(
+        &self,
+        version: &EnrichmentVersion,
+        limit: usize,
+    ) -> StoreResult<Vec<SkillFrequency>>;
+    /// Versions that have stored skills, with their row counts.
+    async fn skill_versions(&self) -> StoreResult<Vec<(EnrichmentVersion, u64)>>;
+    /// Deletes every skill stored at these versions; returns rows deleted.
+    async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64>;
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SectionRepository: Send + Sync {
+    /// Upserts by (job_id, classifier_version, section_index) in one transaction.
+    async fn upsert_sections(&self, sections: &[SectionClassification]) -> StoreResult<u64>;
+    /// A job's sections by classifier version then index (one version, or all).
+    async fn sections_for_job(
+        &self,
+        job_id: &JobId,
+        classifier_version: Option<String>,
+    ) -> StoreResult<Vec<SectionClassification>>;
+    /// Deletes every section stored by these classifier versions; returns rows deleted.
+    async fn delete_sections_at_versions(&self, classifier_versions: &[String])
+        -> StoreResult<u64>;
+}
+
+/// What `record_clustering_run` stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusteringRunRecorded {
+    pub assignments: u64,
+    /// Previously active assignments now inactive.
+    pub deactivated: u64,
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ClusterRepository: Send + Sync {
+    /// Atomically: for each job, version = max(existing) + 1 (1 if none), the new
+    /// assignment active and every earlier one inactive. A failure leaves the
+    /// previous run active and intact.
+    async fn record_clustering_run(
+        &self,
+        run: &ClusteringRun,
+    ) -> StoreResult<ClusteringRunRecorded>;
+    /// Runs, newest first.
+    async fn list_clustering_runs(&self) -> StoreResult<Vec<ClusteringRunSummary>>;
+    /// Every assignment of a run, by job id.
+    async fn assignments_for_run(
+        &self,
+        cluster_run_id: &str,
+    ) -> StoreResult<Vec<ClusterAssignment>>;
+    async fn active_assignment(&self, job_id: &JobId) -> StoreResult<Option<ClusterAssignment>>;
+    /// A job's assignments by ascending cluster_version.
+    async fn assignment_history(&self, job_id: &JobId) -> StoreResult<Vec<ClusterAssignment>>;
+    /// Jobs present in both runs whose cluster id differs, by job id.
+    async fn cluster_changes(&self, run_a: &str, run_b: &str) -> StoreResult<Vec<ClusterChange>>;
+    /// Jobs with more than one active assignment (always empty if the invariant holds).
+    async fn jobs_with_multiple_active_assignments(&self) -> StoreResult<Vec<JobId>>;
+}
+
+/// What an alias import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasUpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait AliasRepository: Send + Sync {
+    /// Adds one alias; `AlreadyExists` if its text exists case-insensitively.
+    async fn add_alias(&self, alias: &SkillAlias) -> StoreResult<()>;
+    /// Inserts new aliases and updates existing ones (matched case-insensitively), atomically.
+    async fn upsert_aliases(&self, aliases: &[SkillAlias]) -> StoreResult<AliasUpsertCounts>;
+    /// Case-insensitive lookup.
+    async fn get_alias(&self, alias_text: &str) -> StoreResult<Option<SkillAlias>>;
+    /// Aliases ordered by lower-cased text.
+    async fn list_aliases(&self, active_only: bool) -> StoreResult<Vec<SkillAlias>>;
+    /// Marks an alias inactive, keeping it; `NotFound` if absent.
+    async fn deactivate_alias(
+        &self,
+        alias_text: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SkillAlias>;
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ModelConfigRepository: Send + Sync {
+    /// Registers a version, stored inactive whatever `is_active` says;
+    /// `AlreadyExists` if (model_id, version) exists.
+    async fn register_model(&self, model: &ModelConfig) -> StoreResult<()>;
+    async fn get_model(
+        &self,
+        model_id: &ModelId,
+        version: &ModelVersion,
+    ) -> StoreResult<Option<ModelConfig>>;
+    /// Every version (of one model id, or all), by model id then version order.
+    async fn list_models(&self, model_id: Option<ModelId>) -> StoreResult<Vec<ModelConfig>>;
+    async fn active_model(&self, model_id: &ModelId) -> StoreResult<Option<ModelConfig>>;
+    /// The active model of a type; with several model ids of the type active,
+    /// the most recently activated.
+    async fn active_model_for_type(
+        &self,
+        model_type: EnrichmentType,
+    ) -> StoreResult<Option<ModelConfig>>;
+    /// Atomically makes this version the only active one of its model id,
+    /// recording who and when; `NotFound` if absent.
+    async fn activate_model(
+        &self,
+        model_id: &ModelId,
+        version: &ModelVersion,
+        activated_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ModelConfig>;
+    /// Merges these figures into the version's performance_metrics.
+    async fn update_performance_metrics(
+        &self,
+        model_id: &ModelId,
+        version: &ModelVersion,
+        metrics: &BTreeMap<String, f64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ModelConfig>;
+}
+
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EvaluationRepository: Send + Sync {
+    async fn insert_evaluation(&self, result: &EvaluationResult) -> StoreResult<()>;
+    /// The newest evaluation (by evaluated_at, then evaluation_id) of a model,
+    /// optionally of one version and one dataset version.
+    async fn latest_evaluation(
+        &self,
+        model_id: &ModelId,
+        model_version: Option<ModelVersion>,
+        dataset_version: Option<String>,
+    ) -> StoreResult<Option<EvaluationResult>>;
+    /// Every evaluation of a model, newest first.
+    async fn list_evaluations(&self, model_id: &ModelId) -> StoreResult<Vec<EvaluationResult>>;
+}
+
+/// A complete store: what an adapter provides and the apps depend on.
+pub trait Store:
+    SchemaMigrator
+    + JobPostingRepository
+    + EnrichmentRepository
+    + SkillRepository
+    + SectionRepository
+    + ClusterRepository
+    + AliasRepository
+    + ModelConfigRepository
+    + EvaluationRepository
+{
+    /// Backend name for messages (`sqlite`, `bigquery`).
+    fn backend_name(&self) -> &'static str;
+}
