@@ -1,1 +1,7 @@
-//! placeholder until implemented
+//! Application services of jobenrich: the use cases the CLI and the worker
+//! run, written against the domain's repository ports only.
+
+pub mod enrichment_pipeline;
+pub mod enrichment_runner;
+pub mod enrichment_status;
+pub mod reenrichment;

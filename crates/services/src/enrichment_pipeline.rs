@@ -1,0 +1,503 @@
+//! The enrichment pipeline: lease a batch of pending enrichments, run section
+//! classification then skills extraction on a blocking (CPU) thread with the
+//! active model configs, and hand every result back in one store call.
+//!
+//! Per batch the store sees exactly three calls: `claim_enrichments`,
+//! `get_postings` and `complete_enrichments` — never one per row. A posting
+//! that makes the engine fail (or panic) fails alone; its neighbours succeed.
+
+use chrono::{DateTime, Duration, Utc};
+use jobenrich_domain::{
+    AliasRepository, ClaimRequest, CompletionReport, EnrichmentKey, EnrichmentOutcome,
+    EnrichmentRepository, EnrichmentResult, EnrichmentSuccess, EnrichmentType, EnrichmentVersion,
+    ExtractedSkill, JobEnrichment, JobId, JobPosting, JobPostingRepository, ModelConfig,
+    ModelConfigRepository, SectionClassification, SkillAlias, StoreError,
+};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Enrichment types this pipeline knows how to produce.
+pub const PIPELINE_TYPES: [EnrichmentType; 2] = [
+    EnrichmentType::SkillsExtraction,
+    EnrichmentType::SectionClassification,
+];
+
+/// What the engine produced for one posting.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnrichedPosting {
+    pub sections: Vec<SectionClassification>,
+    pub skills: Vec<ExtractedSkill>,
+}
+
+/// Turns one posting into its sections and skills: the CPU-bound step.
+/// Built once per set of active models and reused across batches.
+pub trait PostingEnricher: Send + Sync {
+    /// `skills_version` is the version every returned skill must carry.
+    fn enrich(
+        &self,
+        posting: &JobPosting,
+        skills_version: &EnrichmentVersion,
+        now: DateTime<Utc>,
+    ) -> Result<EnrichedPosting, String>;
+}
+
+/// The active model configs a batch runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveModels {
+    pub skills: ModelConfig,
+    /// The active section classifier, when one is registered; otherwise the
+    /// engine's built-in section rules apply.
+    pub sections: Option<ModelConfig>,
+}
+
+impl ActiveModels {
+    /// What the engine is built from: versions and parameter overrides (not
+    /// timestamps or metrics, which change without changing the engine).
+    fn engine_inputs_equal(&self, other: &ActiveModels) -> bool {
+        fn same(a: &ModelConfig, b: &ModelConfig) -> bool {
+            a.model_id == b.model_id
+                && a.version == b.version
+                && a.config_overrides == b.config_overrides
+        }
+        same(&self.skills, &other.skills)
+            && match (&self.sections, &other.sections) {
+                (Some(a), Some(b)) => same(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+
+    /// The model whose version an enrichment of this type is recorded at.
+    pub fn model_for(&self, enrichment_type: EnrichmentType) -> Option<&ModelConfig> {
+        match enrichment_type {
+            EnrichmentType::SkillsExtraction => Some(&self.skills),
+            EnrichmentType::SectionClassification => self.sections.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Builds an enricher for a set of active models and aliases.
+pub trait EnricherFactory: Send + Sync {
+    fn build(
+        &self,
+        models: &ActiveModels,
+        aliases: &[SkillAlias],
+    ) -> Result<Arc<dyn PostingEnricher>, String>;
+}
+
+/// Errors that stop a batch as a whole (a single posting's failure never does).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no active {0} model: register one and activate it (`jobenrich models register FILE`, `jobenrich models activate MODEL_ID VERSION`)")]
+    NoActiveModel(EnrichmentType),
+    #[error("{0} enrichments are not produced by this pipeline (it produces skills_extraction and section_classification)")]
+    UnsupportedType(EnrichmentType),
+    #[error("building the enrichment engine for {version}: {reason}")]
+    EngineBuild { version: String, reason: String },
+    #[error("an enrichment worker thread failed: {0}")]
+    WorkerThread(String),
+}
+
+/// How the pipeline leases and retries work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    /// Lease holder name written on claimed rows (host + pid; never a secret).
+    pub owner: String,
+    pub batch_size: usize,
+    pub lease: Duration,
+    /// After this many attempts a failure stays `failed` (a dead letter).
+    pub max_attempts: u32,
+    /// First retry delay; doubles with each attempt up to `max_retry_backoff`.
+    pub retry_backoff: Duration,
+    pub max_retry_backoff: Duration,
+    /// How often aliases are re-read so edits reach a long-running worker.
+    pub alias_refresh: Duration,
+}
+
+impl PipelineConfig {
+    /// Defaults suited to one process on a small machine.
+    pub fn with_owner(owner: impl Into<String>) -> Self {
+        Self {
+            owner: owner.into(),
+            batch_size: 256,
+            lease: Duration::seconds(300),
+            max_attempts: 3,
+            retry_backoff: Duration::seconds(30),
+            max_retry_backoff: Duration::seconds(3600),
+            alias_refresh: Duration::seconds(30),
+        }
+    }
+
+    /// When a failure at this attempt number may be retried; `None` once the
+    /// attempts are used up (the row stays failed: a dead letter).
+    pub fn retry_at(&self, attempts: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if attempts >= self.max_attempts {
+            return None;
+        }
+        let doublings = attempts.saturating_sub(1).min(20);
+        let delay = self
+            .retry_backoff
+            .checked_mul(1 << doublings)
+            .unwrap_or(self.max_retry_backoff)
+            .min(self.max_retry_backoff);
+        Some(now + delay)
+    }
+}
+
+/// A lease holder name unique to this process: `<hostname>:<pid>`.
+pub fn process_owner_name(prefix: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{prefix}@{host}:{}", std::process::id())
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchReport {
+    pub enrichment_type: Option<EnrichmentType>,
+    pub enrichment_version: Option<EnrichmentVersion>,
+    pub claimed: usize,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Results dropped because the lease had been lost (another worker holds the job).
+    pub lost_leases: usize,
+    pub skills_written: u64,
+    pub sections_written: u64,
+    pub elapsed: std::time::Duration,
+}
+
+impl BatchReport {
+    pub fn postings_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.claimed as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The ports the pipeline uses; a full `Store` provides all of them.
+#[derive(Clone)]
+pub struct PipelinePorts {
+    pub enrichments: Arc<dyn EnrichmentRepository>,
+    pub postings: Arc<dyn JobPostingRepository>,
+    pub models: Arc<dyn ModelConfigRepository>,
+    pub aliases: Arc<dyn AliasRepository>,
+}
+
+impl PipelinePorts {
+    pub fn from_store(store: Arc<dyn jobenrich_domain::Store>) -> Self {
+        Self {
+            enrichments: store.clone(),
+            postings: store.clone(),
+            models: store.clone(),
+            aliases: store,
+        }
+    }
+}
+
+struct CachedEnricher {
+    models: ActiveModels,
+    aliases: Vec<SkillAlias>,
+    aliases_read_at: DateTime<Utc>,
+    enricher: Arc<dyn PostingEnricher>,
+}
+
+/// Runs batches of enrichments. Cheap to share (`Arc`) between batch loops.
+pub struct EnrichmentPipeline {
+    ports: PipelinePorts,
+    factory: Arc<dyn EnricherFactory>,
+    config: PipelineConfig,
+    cached: Mutex<Option<Arc<CachedEnricher>>>,
+}
+
+impl EnrichmentPipeline {
+    pub fn new(
+        ports: PipelinePorts,
+        factory: Arc<dyn EnricherFactory>,
+        config: PipelineConfig,
+    ) -> Self {
+        Self {
+            ports,
+            factory,
+            config,
+            cached: Mutex::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    pub fn ports(&self) -> &PipelinePorts {
+        &self.ports
+    }
+
+    /// The active skills extractor and section classifier.
+    pub async fn active_models(&self) -> Result<ActiveModels, PipelineError> {
+        let skills = self
+            .ports
+            .models
+            .active_model_for_type(EnrichmentType::SkillsExtraction)
+            .await?
+            .ok_or(PipelineError::NoActiveModel(
+                EnrichmentType::SkillsExtraction,
+            ))?;
+        let sections = self
+            .ports
+            .models
+            .active_model_for_type(EnrichmentType::SectionClassification)
+            .await?;
+        Ok(ActiveModels { skills, sections })
+    }
+
+    /// The version enrichments of this type are produced at right now.
+    pub async fn current_version(
+        &self,
+        enrichment_type: EnrichmentType,
+    ) -> Result<EnrichmentVersion, PipelineError> {
+        if !PIPELINE_TYPES.contains(&enrichment_type) {
+            return Err(PipelineError::UnsupportedType(enrichment_type));
+        }
+        let models = self.active_models().await?;
+        models
+            .model_for(enrichment_type)
+            .map(ModelConfig::enrichment_version)
+            .ok_or(PipelineError::NoActiveModel(enrichment_type))
+    }
+
+    /// An enricher for the active models, rebuilt only when a model version
+    /// or the alias table changed.
+    async fn enricher(&self, now: DateTime<Utc>) -> Result<Arc<CachedEnricher>, PipelineError> {
+        let models = self.active_models().await?;
+        let current = self.cached.lock().map_err(poisoned)?.clone();
+        if let Some(cached) = &current {
+            let fresh_aliases = now - cached.aliases_read_at < self.config.alias_refresh;
+            if cached.models.engine_inputs_equal(&models) && fresh_aliases {
+                return Ok(cached.clone());
+            }
+        }
+        let aliases = self.ports.aliases.list_aliases(true).await?;
+        if let Some(cached) = &current {
+            if cached.models.engine_inputs_equal(&models) && cached.aliases == aliases {
+                let refreshed = Arc::new(CachedEnricher {
+                    models,
+                    aliases,
+                    aliases_read_at: now,
+                    enricher: cached.enricher.clone(),
+                });
+                *self.cached.lock().map_err(poisoned)? = Some(refreshed.clone());
+                return Ok(refreshed);
+            }
+        }
+        let factory = self.factory.clone();
+        let (models_for_build, aliases_for_build) = (models.clone(), aliases.clone());
+        // Building compiles the lexicon automaton: CPU work, off the executor.
+        let enricher = tokio::task::spawn_blocking(move || {
+            factory.build(&models_for_build, &aliases_for_build)
+        })
+        .await
+        .map_err(|e| PipelineError::WorkerThread(e.to_string()))?
+        .map_err(|reason| PipelineError::EngineBuild {
+            version: models.skills.enrichment_version().to_string(),
+            reason,
+        })?;
+        let built = Arc::new(CachedEnricher {
+            models,
+            aliases,
+            aliases_read_at: now,
+            enricher,
+        });
+        *self.cached.lock().map_err(poisoned)? = Some(built.clone());
+        Ok(built)
+    }
+
+    /// Requeues due failures that have attempts left (`failed → pending`).
+    pub async fn requeue_due_failures(
+        &self,
+        enrichment_type: EnrichmentType,
+        now: DateTime<Utc>,
+    ) -> Result<u64, PipelineError> {
+        Ok(self
+            .ports
+            .enrichments
+            .requeue_failed(enrichment_type, self.config.max_attempts, now)
+            .await?)
+    }
+
+    /// Claims one batch of `enrichment_type` at the current version, enriches
+    /// it and writes the results. A batch that claimed nothing reports `claimed: 0`.
+    pub async fn process_batch(
+        &self,
+        enrichment_type: EnrichmentType,
+    ) -> Result<BatchReport, PipelineError> {
+        let started = Instant::now();
+        let now = Utc::now();
+        let cached = self.enricher(now).await?;
+        let model = cached
+            .models
+            .model_for(enrichment_type)
+            .ok_or(if PIPELINE_TYPES.contains(&enrichment_type) {
+                PipelineError::NoActiveModel(enrichment_type)
+            } else {
+                PipelineError::UnsupportedType(enrichment_type)
+            })?
+            .clone();
+        let version = model.enrichment_version();
+        let claimed = self
+            .ports
+            .enrichments
+            .claim_enrichments(&ClaimRequest {
+                enrichment_type,
+                enrichment_version: Some(version.clone()),
+                owner: self.config.owner.clone(),
+                lease: self.config.lease,
+                limit: self.config.batch_size,
+                now,
+            })
+            .await?;
+        let mut report = BatchReport {
+            enrichment_type: Some(enrichment_type),
+            enrichment_version: Some(version),
+            claimed: claimed.len(),
+            ..BatchReport::default()
+        };
+        if claimed.is_empty() {
+            report.elapsed = started.elapsed();
+            return Ok(report);
+        }
+        let keys: Vec<EnrichmentKey> = claimed.iter().map(JobEnrichment::key).collect();
+        match self.enrich_and_complete(claimed, &model, cached).await {
+            Ok(completion) => {
+                report.succeeded = completion.succeeded;
+                report.failed = completion.failed;
+                report.lost_leases = completion.lost_leases.len();
+                report.skills_written = completion.skills_written;
+                report.sections_written = completion.sections_written;
+                report.elapsed = started.elapsed();
+                Ok(report)
+            }
+            Err(err) => {
+                // Hand the batch back at once rather than waiting out the lease.
+                let released = self
+                    .ports
+                    .enrichments
+                    .release_enrichments(&keys, &self.config.owner, Utc::now())
+                    .await;
+                if let Err(release_err) = released {
+                    tracing::warn!(error = %release_err, "releasing a failed batch; its lease will expire instead");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn enrich_and_complete(
+        &self,
+        claimed: Vec<JobEnrichment>,
+        model: &ModelConfig,
+        cached: Arc<CachedEnricher>,
+    ) -> Result<CompletionReport, PipelineError> {
+        let ids: Vec<JobId> = claimed.iter().map(|e| e.job_id.clone()).collect();
+        let postings = self.ports.postings.get_postings(&ids).await?;
+        let config = self.config.clone();
+        let model = model.clone();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            enrich_claimed(
+                &claimed,
+                postings,
+                &model,
+                cached.enricher.as_ref(),
+                &config,
+            )
+        })
+        .await
+        .map_err(|e| PipelineError::WorkerThread(e.to_string()))?;
+        Ok(self
+            .ports
+            .enrichments
+            .complete_enrichments(&outcomes, Utc::now())
+            .await?)
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> PipelineError {
+    PipelineError::WorkerThread("the enricher cache lock was poisoned".into())
+}
+
+/// Enriches each claimed row; a posting's error or panic becomes its own failure.
+fn enrich_claimed(
+    claimed: &[JobEnrichment],
+    postings: Vec<JobPosting>,
+    model: &ModelConfig,
+    enricher: &dyn PostingEnricher,
+    config: &PipelineConfig,
+) -> Vec<EnrichmentOutcome> {
+    let mut by_id: HashMap<JobId, JobPosting> =
+        postings.into_iter().map(|p| (p.id.clone(), p)).collect();
+    claimed
+        .iter()
+        .map(|row| {
+            let now = Utc::now();
+            let result = match by_id.remove(&row.job_id) {
+                None => Err(format!("job posting {} not found in the store", row.job_id)),
+                Some(posting) => enrich_one(&posting, row, enricher, now),
+            };
+            let result = match result {
+                Ok(enriched) => EnrichmentResult::Success(EnrichmentSuccess {
+                    model_id: model.model_id.clone(),
+                    model_version: model.version.clone(),
+                    skills: if row.enrichment_type == EnrichmentType::SkillsExtraction {
+                        enriched.skills
+                    } else {
+                        Vec::new()
+                    },
+                    sections: enriched.sections,
+                }),
+                Err(message) => EnrichmentResult::Failure {
+                    error_message: format!(
+                        "{} of job {} at {} (attempt {}): {message}",
+                        row.enrichment_type, row.job_id, row.enrichment_version, row.attempts
+                    ),
+                    retry_at: config.retry_at(row.attempts, now),
+                },
+            };
+            EnrichmentOutcome {
+                key: row.key(),
+                lease_owner: config.owner.clone(),
+                result,
+            }
+        })
+        .collect()
+}
+
+fn enrich_one(
+    posting: &JobPosting,
+    row: &JobEnrichment,
+    enricher: &dyn PostingEnricher,
+    now: DateTime<Utc>,
+) -> Result<EnrichedPosting, String> {
+    // A panic in the engine must fail this posting, not the whole batch.
+    match catch_unwind(AssertUnwindSafe(|| {
+        enricher.enrich(posting, &row.enrichment_version, now)
+    })) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(format!("the engine panicked: {what}"))
+        }
+    }
+}
