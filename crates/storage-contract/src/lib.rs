@@ -1,1 +1,166 @@
-//! placeholder until implemented
+//! The storage contract: one suite of behaviour tests that every jobenrich
+//! storage adapter runs against a fresh store of its own (quickwit's
+//! `metastore_test_suite!` pattern).
+//!
+//! Each promise of the ports in `jobenrich_domain::ports` is one generic
+//! `pub async fn` in [`cases`], taking the store as `Arc<dyn Store>`. The
+//! [`storage_contract_suite!`] macro expands to one `#[test]` per case; each
+//! builds a multi-thread tokio runtime, asks the factory for a fresh, isolated,
+//! already migrated store, and runs the case. A failing assertion names the
+//! backend and the promise it broke:
+//! `[sqlite] promise broken: two claimers never receive the same enrichment …`.
+//!
+//! # Using it from an adapter crate
+//!
+//! In `tests/contract.rs` of the adapter (with this crate as a dev-dependency):
+//!
+//! ```ignore
+//! use jobenrich_storage_contract::{storage_contract_suite, FreshStore};
+//!
+//! /// A new database per test; the guard (here a temp dir) lives as long as the test.
+//! async fn fresh_store() -> FreshStore {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = MyStore::open(dir.path().join("test.db")).unwrap();
+//!     store.migrate().await.unwrap();
+//!     FreshStore::with_guard(store, dir)
+//! }
+//!
+//! storage_contract_suite!(fresh_store);
+//! ```
+//!
+//! The factory is any expression callable with no arguments that returns a
+//! future of [`FreshStore`] (an `async fn` path or `|| async { … }`). The
+//! caller needs no tokio dependency: the runtime comes from this crate.
+//! Row counts stay modest (an emulator-backed store is slow), except the
+//! explicit 10,000-skill batch case.
+//!
+//! [`fixtures`] has builders of valid entities that other crates' tests may reuse.
+
+/// Asserts a promise of the ports, naming the backend and the promise.
+macro_rules! promise {
+    ($store:expr, $cond:expr, $($arg:tt)+) => {
+        assert!(
+            $cond,
+            "[{}] promise broken: {}",
+            $store.backend_name(),
+            format_args!($($arg)+)
+        )
+    };
+}
+
+/// Asserts equality as a promise of the ports, naming the backend and the promise.
+macro_rules! promise_eq {
+    ($store:expr, $left:expr, $right:expr, $($arg:tt)+) => {
+        assert_eq!(
+            $left,
+            $right,
+            "[{}] promise broken: {}",
+            $store.backend_name(),
+            format_args!($($arg)+)
+        )
+    };
+}
+
+pub mod cases;
+pub mod fixtures;
+
+use jobenrich_domain::Store;
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A fresh, isolated, migrated store for one test, with whatever must live as
+/// long as it (a temp dir, an emulator dataset handle).
+pub struct FreshStore {
+    store: Arc<dyn Store>,
+    _guard: Box<dyn Any + Send>,
+}
+
+impl FreshStore {
+    pub fn new<S: Store + 'static>(store: S) -> Self {
+        Self::with_guard(store, ())
+    }
+
+    /// `guard` is dropped after the test, when the store is no longer used.
+    pub fn with_guard<S: Store + 'static, G: Send + 'static>(store: S, guard: G) -> Self {
+        Self {
+            store: Arc::new(store),
+            _guard: Box::new(guard),
+        }
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+}
+
+/// Runs one case against a fresh store on a new multi-thread runtime (used by
+/// [`storage_contract_suite!`]; public for adapters that want a custom list).
+pub fn run_case<F, Fut, C, CFut>(factory: F, case: C)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = FreshStore>,
+    C: FnOnce(Arc<dyn Store>) -> CFut,
+    CFut: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("building the contract test runtime");
+    runtime.block_on(async move {
+        let fresh = factory().await;
+        case(fresh.store()).await;
+        drop(fresh);
+    });
+}
+
+/// Expands to one `#[test]` per contract case, each against a fresh store
+/// from `$factory` (see the crate docs).
+#[macro_export]
+macro_rules! storage_contract_suite {
+    ($factory:expr) => {
+        $crate::storage_contract_suite!(@cases $factory;
+            migrate_is_idempotent,
+            postings_round_trip_with_and_without_optional_fields,
+            insert_postings_is_idempotent,
+            postings_are_paged_and_looked_up_by_id,
+            enqueue_creates_one_pending_enrichment_per_key,
+            enrichment_round_trip_with_and_without_optional_fields,
+            every_enrichment_transition_is_checked,
+            transition_reports_missing_rows_and_foreign_leases,
+            concurrent_claimers_never_receive_the_same_enrichment,
+            expired_leases_are_reclaimable_and_live_ones_are_not,
+            claims_respect_type_version_due_time_and_limit,
+            re_enrichment_anti_join_returns_exactly_the_missing_jobs,
+            completing_twice_or_after_reclaim_never_duplicates_results,
+            completion_replaces_earlier_results_of_the_same_version,
+            lost_leases_are_reported_and_nothing_of_them_is_written,
+            failed_enrichments_are_requeued_until_max_attempts,
+            release_returns_leases_without_counting_the_attempt,
+            status_counts_and_dead_letters,
+            skills_round_trip_with_and_without_optional_fields,
+            skill_queries_order_count_and_delete,
+            ten_thousand_skills_in_one_batch,
+            sections_round_trip_and_upsert_by_key,
+            clustering_runs_version_per_job_and_keep_one_active,
+            cluster_changes_lists_jobs_whose_cluster_moved,
+            failed_clustering_run_leaves_the_previous_run_intact,
+            aliases_are_unique_case_insensitively,
+            aliases_are_deactivated_without_deletion_and_upserted,
+            model_registry_keeps_one_active_version_per_model,
+            model_performance_metrics_are_merged,
+            evaluations_round_trip_and_latest_is_newest,
+            hostile_strings_are_stored_verbatim,
+            invalid_entities_are_rejected_and_nothing_of_the_batch_is_stored,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::run_case($factory, $crate::cases::$case);
+            }
+        )+
+    };
+}

@@ -1,0 +1,48 @@
+//! The contract cases, one `pub async fn` per promise of the ports, grouped by
+//! aggregate. Each takes a fresh, migrated store.
+
+mod clusters;
+mod enrichments;
+mod postings;
+mod registry;
+mod results;
+mod robustness;
+
+pub use clusters::*;
+pub use enrichments::*;
+pub use postings::*;
+pub use registry::*;
+pub use results::*;
+pub use robustness::*;
+
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::{DomainError, Store, StoreError};
+
+/// Unwraps a call that must succeed, naming the promise when it does not.
+pub(crate) fn ok<T>(store: &dyn Store, result: StoreResult<T>, promise: &str) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!(
+            "[{}] promise broken: {promise}: unexpected error: {e}",
+            store.backend_name()
+        ),
+    }
+}
+
+/// Asserts a validation failure of `entity`.`field` (`StoreError::Domain`).
+pub(crate) fn expect_validation<T: std::fmt::Debug>(
+    store: &dyn Store,
+    result: StoreResult<T>,
+    entity: &str,
+    field: &str,
+    promise: &str,
+) {
+    match result {
+        Err(StoreError::Domain(DomainError::Validation(v)))
+            if v.entity == entity && v.field == field => {}
+        other => panic!(
+            "[{}] promise broken: {promise}: expected a validation error of {entity}.{field}, got {other:?}",
+            store.backend_name()
+        ),
+    }
+}

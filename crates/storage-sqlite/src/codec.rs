@@ -1,0 +1,108 @@
+//! Conversions between domain values and SQLite columns: timestamps as
+//! INTEGER microseconds since the epoch (UTC), lists and maps as JSON text,
+//! closed vocabularies by their snake_case names, booleans as 0/1.
+
+use chrono::{DateTime, Utc};
+use jobenrich_domain::StoreError;
+use serde::{de::DeserializeOwned, Serialize};
+use std::str::FromStr;
+
+/// Microseconds since the Unix epoch; sub-microsecond precision is dropped.
+pub fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn ts_opt(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(ts)
+}
+
+pub fn from_ts(entity: &'static str, micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Corrupt {
+        entity,
+        key: micros.to_string(),
+        reason: "timestamp out of range".to_string(),
+    })
+}
+
+pub fn from_ts_opt(
+    entity: &'static str,
+    micros: Option<i64>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    micros.map(|m| from_ts(entity, m)).transpose()
+}
+
+pub fn to_json<T: Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding JSON: {e}")))
+}
+
+pub fn from_json<T: DeserializeOwned>(
+    entity: &'static str,
+    key: &str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        entity,
+        key: key.to_string(),
+        reason: format!("invalid JSON column: {e}"),
+    })
+}
+
+/// Parses a stored name of a closed vocabulary or id newtype.
+pub fn parse_name<T>(entity: &'static str, key: &str, text: &str) -> Result<T, StoreError>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e: T::Err| StoreError::Corrupt {
+        entity,
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Wraps a validation failure of a stored value as a corrupt row.
+pub fn corrupt<'k, E: std::fmt::Display>(
+    entity: &'static str,
+    key: &'k str,
+) -> impl FnOnce(E) -> StoreError + 'k {
+    move |e| StoreError::Corrupt {
+        entity,
+        key: key.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A JSON array of strings, bound as one parameter and expanded with `json_each`.
+pub fn json_list<I, S>(items: I) -> Result<String, StoreError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
+    to_json(&v)
+}
+
+/// One column of a row, with the error mapped.
+pub fn get<T: rusqlite::types::FromSql>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> Result<T, StoreError> {
+    row.get(idx).map_err(crate::error::map_sqlite)
+}
+
+/// Converts every row with `f`.
+pub fn collect_rows<T>(
+    mut rows: rusqlite::Rows<'_>,
+    f: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(crate::error::map_sqlite)? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+/// A stored `usize` limit as SQLite's i64.
+pub fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,599 @@
+//! `EnrichmentRepository` over `job_enrichments`: the queue of enrichment work
+//! with its leases, the re-enrichment anti-join and idempotent result writes.
+
+use crate::codec::{collect_rows, from_ts, from_ts_opt, get, limit, parse_name, ts, ts_opt};
+use crate::error::map_sqlite;
+use crate::postings::parse_id;
+use crate::{sections, skills, SqliteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::validation::Validate;
+use jobenrich_domain::{
+    ClaimRequest, CompletionReport, DomainError, EnrichmentKey, EnrichmentOutcome,
+    EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
+    EnrichmentType, EnrichmentVersion, JobEnrichment, JobId, StoreError, TransitionDetails,
+    ValidationError,
+};
+use rusqlite::{params, Connection, Row, TransactionBehavior};
+use std::collections::BTreeSet;
+
+const COLUMNS: &str = "job_id, enrichment_type, enrichment_version, status, model_id, \
+     model_version, attempts, error_message, lease_owner, lease_expires_at, next_attempt_at, \
+     created_at, updated_at, completed_at";
+
+const E: &str = "JobEnrichment";
+
+fn enrichment_from_row(row: &Row<'_>) -> StoreResult<JobEnrichment> {
+    let job_id: String = get(row, 0)?;
+    let key = job_id.as_str();
+    let model_id: Option<String> = get(row, 4)?;
+    let model_version: Option<String> = get(row, 5)?;
+    let version: String = get(row, 2)?;
+    Ok(JobEnrichment {
+        job_id: parse_id(key)?,
+        enrichment_type: parse_name(E, key, &get::<String>(row, 1)?)?,
+        enrichment_version: EnrichmentVersion::parse(version)
+            .map_err(crate::codec::corrupt(E, key))?,
+        status: parse_name(E, key, &get::<String>(row, 3)?)?,
+        model_id: model_id
+            .map(jobenrich_domain::ModelId::parse)
+            .transpose()
+            .map_err(crate::codec::corrupt(E, key))?,
+        model_version: model_version
+            .map(jobenrich_domain::ModelVersion::parse)
+            .transpose()
+            .map_err(crate::codec::corrupt(E, key))?,
+        attempts: get(row, 6)?,
+        error_message: get(row, 7)?,
+        lease_owner: get(row, 8)?,
+        lease_expires_at: from_ts_opt(E, get(row, 9)?)?,
+        next_attempt_at: from_ts_opt(E, get(row, 10)?)?,
+        created_at: from_ts(E, get(row, 11)?)?,
+        updated_at: from_ts(E, get(row, 12)?)?,
+        completed_at: from_ts_opt(E, get(row, 13)?)?,
+    })
+}
+
+fn key_text(key: &EnrichmentKey) -> String {
+    format!(
+        "{}/{}/{}",
+        key.job_id, key.enrichment_type, key.enrichment_version
+    )
+}
+
+fn load(conn: &Connection, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichment>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM job_enrichments
+             WHERE job_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3"
+        ))
+        .map_err(map_sqlite)?;
+    let rows = stmt
+        .query(params![
+            key.job_id.as_str(),
+            key.enrichment_type.as_str(),
+            key.enrichment_version.as_str()
+        ])
+        .map_err(map_sqlite)?;
+    Ok(collect_rows(rows, enrichment_from_row)?.pop())
+}
+
+/// Writes every mutable column of an enrichment, keyed by its natural key.
+fn store_state(conn: &Connection, e: &JobEnrichment) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE job_enrichments SET status = ?4, model_id = ?5, model_version = ?6,
+                 attempts = ?7, error_message = ?8, lease_owner = ?9, lease_expires_at = ?10,
+                 next_attempt_at = ?11, updated_at = ?12, completed_at = ?13
+             WHERE job_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3",
+        )
+        .map_err(map_sqlite)?;
+    stmt.execute(params![
+        e.job_id.as_str(),
+        e.enrichment_type.as_str(),
+        e.enrichment_version.as_str(),
+        e.status.as_str(),
+        e.model_id.as_ref().map(|m| m.as_str()),
+        e.model_version.as_ref().map(|m| m.as_str()),
+        e.attempts,
+        e.error_message,
+        e.lease_owner,
+        ts_opt(e.lease_expires_at),
+        ts_opt(e.next_attempt_at),
+        ts(e.updated_at),
+        ts_opt(e.completed_at),
+    ])
+    .map_err(map_sqlite)?;
+    Ok(())
+}
+
+/// Checks the results of a success against the key they are written under.
+fn validate_outcome(outcome: &EnrichmentOutcome) -> StoreResult<()> {
+    if let EnrichmentResult::Success(success) = &outcome.result {
+        for skill in &success.skills {
+            skill.validate()?;
+            if skill.job_id != outcome.key.job_id
+                || skill.enrichment_version != outcome.key.enrichment_version
+            {
+                return Err(ValidationError::new(
+                    "ExtractedSkill",
+                    "job_id",
+                    format!(
+                        "a result skill must belong to the enrichment {} (got job {} at {})",
+                        key_text(&outcome.key),
+                        skill.job_id,
+                        skill.enrichment_version
+                    ),
+                )
+                .into());
+            }
+        }
+        for section in &success.sections {
+            section.validate()?;
+            if section.job_id != outcome.key.job_id {
+                return Err(ValidationError::new(
+                    "SectionClassification",
+                    "job_id",
+                    format!(
+                        "a result section must belong to job {} (got {})",
+                        outcome.key.job_id, section.job_id
+                    ),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn complete_in_tx(
+    conn: &Connection,
+    outcomes: &[EnrichmentOutcome],
+    now: DateTime<Utc>,
+) -> StoreResult<CompletionReport> {
+    let mut report = CompletionReport::default();
+    for outcome in outcomes {
+        let Some(mut row) = load(conn, &outcome.key)? else {
+            report.lost_leases.push(outcome.key.clone());
+            continue;
+        };
+        let held = row.status == EnrichmentStatus::Processing
+            && row.lease_owner.as_deref() == Some(outcome.lease_owner.as_str());
+        if !held {
+            report.lost_leases.push(outcome.key.clone());
+            continue;
+        }
+        match &outcome.result {
+            EnrichmentResult::Success(success) => {
+                // Replace semantics: earlier results of this job and version go first.
+                conn.prepare_cached(
+                    "DELETE FROM job_skills WHERE job_id = ?1 AND enrichment_version = ?2",
+                )
+                .map_err(map_sqlite)?
+                .execute(params![
+                    outcome.key.job_id.as_str(),
+                    outcome.key.enrichment_version.as_str()
+                ])
+                .map_err(map_sqlite)?;
+                skills::upsert_in_tx(conn, &success.skills)?;
+                report.skills_written += success.skills.len() as u64;
+
+                let classifier_versions: BTreeSet<&str> = success
+                    .sections
+                    .iter()
+                    .map(|s| s.classifier_version.as_str())
+                    .collect();
+                for version in classifier_versions {
+                    conn.prepare_cached(
+                        "DELETE FROM section_classifications
+                         WHERE job_id = ?1 AND classifier_version = ?2",
+                    )
+                    .map_err(map_sqlite)?
+                    .execute(params![outcome.key.job_id.as_str(), version])
+                    .map_err(map_sqlite)?;
+                }
+                sections::upsert_in_tx(conn, &success.sections)?;
+                report.sections_written += success.sections.len() as u64;
+
+                row.transition(EnrichmentStatus::Success, now)?;
+                row.model_id = Some(success.model_id.clone());
+                row.model_version = Some(success.model_version.clone());
+                row.next_attempt_at = None;
+                report.succeeded += 1;
+            }
+            EnrichmentResult::Failure {
+                error_message,
+                retry_at,
+            } => {
+                row.transition(EnrichmentStatus::Failed, now)?;
+                row.error_message = Some(error_message.clone());
+                row.next_attempt_at = *retry_at;
+                report.failed += 1;
+            }
+        }
+        store_state(conn, &row)?;
+    }
+    Ok(report)
+}
+
+fn transition_in_tx(
+    conn: &Connection,
+    key: &EnrichmentKey,
+    to: EnrichmentStatus,
+    details: &TransitionDetails,
+    now: DateTime<Utc>,
+) -> StoreResult<JobEnrichment> {
+    let mut row = load(conn, key)?.ok_or_else(|| StoreError::NotFound {
+        entity: E,
+        key: key_text(key),
+    })?;
+    let from = row.status;
+    if !from.can_transition_to(to) {
+        return Err(DomainError::IllegalTransition { from, to }.into());
+    }
+    if from == EnrichmentStatus::Processing
+        && details.lease_owner.as_deref() != row.lease_owner.as_deref()
+    {
+        return Err(StoreError::Conflict {
+            entity: E,
+            key: key_text(key),
+            reason: format!(
+                "lease held by {:?}, not by {:?}",
+                row.lease_owner.as_deref().unwrap_or(""),
+                details.lease_owner.as_deref().unwrap_or("")
+            ),
+        });
+    }
+    row.transition(to, now)?;
+    match to {
+        EnrichmentStatus::Processing => {
+            let owner = details
+                .lease_owner
+                .clone()
+                .filter(|o| !o.trim().is_empty())
+                .ok_or_else(|| {
+                    ValidationError::new(E, "lease_owner", "must be set while processing")
+                })?;
+            row.lease_owner = Some(owner);
+            row.lease_expires_at = details.lease_expires_at;
+        }
+        EnrichmentStatus::Failed => {
+            row.error_message = details.error_message.clone();
+            row.next_attempt_at = details.next_attempt_at;
+        }
+        EnrichmentStatus::Pending => {
+            if from == EnrichmentStatus::Processing {
+                // A release: the interrupted attempt is not counted.
+                row.attempts = row.attempts.saturating_sub(1);
+            }
+            if details.next_attempt_at.is_some() {
+                row.next_attempt_at = details.next_attempt_at;
+            }
+        }
+        EnrichmentStatus::Success => {
+            row.next_attempt_at = None;
+        }
+    }
+    row.validate()?;
+    store_state(conn, &row)?;
+    Ok(row)
+}
+
+#[async_trait]
+impl EnrichmentRepository for SqliteStore {
+    async fn enqueue_enrichments(
+        &self,
+        job_ids: &[JobId],
+        enrichment_type: EnrichmentType,
+        enrichment_version: &EnrichmentVersion,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let job_ids = job_ids.to_vec();
+        let version = enrichment_version.as_str().to_string();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let mut created = 0u64;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO job_enrichments (job_id, enrichment_type, enrichment_version,
+                             status, attempts, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)
+                         ON CONFLICT (job_id, enrichment_type, enrichment_version) DO NOTHING",
+                    )
+                    .map_err(map_sqlite)?;
+                for id in &job_ids {
+                    created += stmt
+                        .execute(params![
+                            id.as_str(),
+                            enrichment_type.as_str(),
+                            version,
+                            ts(now)
+                        ])
+                        .map_err(map_sqlite)? as u64;
+                }
+            }
+            tx.commit().map_err(map_sqlite)?;
+            Ok(created)
+        })
+        .await
+    }
+
+    async fn find_jobs_needing_enrichment(
+        &self,
+        enrichment_type: EnrichmentType,
+        enrichment_version: &EnrichmentVersion,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<JobId>> {
+        let version = enrichment_version.as_str().to_string();
+        self.with_conn(move |conn| {
+            // Anti-join probing the (job_id, type, version) primary key.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT p.id FROM job_postings p
+                     WHERE NOT EXISTS (
+                         SELECT 1 FROM job_enrichments e
+                         WHERE e.job_id = p.id AND e.enrichment_type = ?1
+                           AND e.enrichment_version = ?2 AND e.status = 'success')
+                     ORDER BY p.id LIMIT ?3",
+                )
+                .map_err(map_sqlite)?;
+            let rows = stmt
+                .query(params![
+                    enrichment_type.as_str(),
+                    version,
+                    limit(limit_rows)
+                ])
+                .map_err(map_sqlite)?;
+            collect_rows(rows, |row| parse_id(&get::<String>(row, 0)?))
+        })
+        .await
+    }
+
+    async fn claim_enrichments(&self, request: &ClaimRequest) -> StoreResult<Vec<JobEnrichment>> {
+        if request.owner.trim().is_empty() {
+            return Err(ValidationError::new("ClaimRequest", "owner", "must not be empty").into());
+        }
+        if request.lease <= chrono::Duration::zero() {
+            return Err(ValidationError::new(
+                "ClaimRequest",
+                "lease",
+                format!("must be positive, got {}", request.lease),
+            )
+            .into());
+        }
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let request = request.clone();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let claimed = {
+                // One statement picks the candidates and leases them, under the
+                // write lock taken by BEGIN IMMEDIATE.
+                let mut stmt = tx
+                    .prepare_cached(&format!(
+                        "UPDATE job_enrichments
+                         SET status = 'processing', lease_owner = ?1, lease_expires_at = ?2,
+                             attempts = attempts + 1, error_message = NULL, updated_at = ?3,
+                             completed_at = NULL
+                         WHERE rowid IN (
+                             SELECT rowid FROM job_enrichments
+                             WHERE enrichment_type = ?4
+                               AND (?5 IS NULL OR enrichment_version = ?5)
+                               AND ((status = 'pending'
+                                     AND (next_attempt_at IS NULL OR next_attempt_at <= ?3))
+                                 OR (status = 'processing' AND lease_expires_at <= ?3))
+                             ORDER BY created_at, job_id, enrichment_version
+                             LIMIT ?6)
+                         RETURNING {COLUMNS}"
+                    ))
+                    .map_err(map_sqlite)?;
+                let rows = stmt
+                    .query(params![
+                        request.owner,
+                        ts(request.now + request.lease),
+                        ts(request.now),
+                        request.enrichment_type.as_str(),
+                        request.enrichment_version.as_ref().map(|v| v.as_str()),
+                        limit(request.limit),
+                    ])
+                    .map_err(map_sqlite)?;
+                collect_rows(rows, enrichment_from_row)?
+            };
+            tx.commit().map_err(map_sqlite)?;
+            let mut claimed = claimed;
+            claimed.sort_by(|a, b| {
+                (a.created_at, &a.job_id, &a.enrichment_version).cmp(&(
+                    b.created_at,
+                    &b.job_id,
+                    &b.enrichment_version,
+                ))
+            });
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn complete_enrichments(
+        &self,
+        outcomes: &[EnrichmentOutcome],
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport> {
+        for outcome in outcomes {
+            validate_outcome(outcome)?;
+        }
+        let outcomes = outcomes.to_vec();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let report = complete_in_tx(&tx, &outcomes, now)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn release_enrichments(
+        &self,
+        keys: &[EnrichmentKey],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let keys = keys.to_vec();
+        let owner = owner.to_string();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let mut released = 0u64;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "UPDATE job_enrichments
+                         SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                             attempts = MAX(attempts - 1, 0), updated_at = ?5,
+                             completed_at = NULL
+                         WHERE job_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3
+                           AND status = 'processing' AND lease_owner = ?4",
+                    )
+                    .map_err(map_sqlite)?;
+                for key in &keys {
+                    released += stmt
+                        .execute(params![
+                            key.job_id.as_str(),
+                            key.enrichment_type.as_str(),
+                            key.enrichment_version.as_str(),
+                            owner,
+                            ts(now),
+                        ])
+                        .map_err(map_sqlite)? as u64;
+                }
+            }
+            tx.commit().map_err(map_sqlite)?;
+            Ok(released)
+        })
+        .await
+    }
+
+    async fn requeue_failed(
+        &self,
+        enrichment_type: EnrichmentType,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE job_enrichments
+                     SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                         completed_at = NULL, updated_at = ?3
+                     WHERE enrichment_type = ?1 AND status = 'failed' AND attempts < ?2
+                       AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)",
+                )
+                .map_err(map_sqlite)?
+                .execute(params![enrichment_type.as_str(), max_attempts, ts(now)])
+                .map_err(map_sqlite)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn transition_enrichment(
+        &self,
+        key: &EnrichmentKey,
+        to: EnrichmentStatus,
+        details: &TransitionDetails,
+        now: DateTime<Utc>,
+    ) -> StoreResult<JobEnrichment> {
+        let key = key.clone();
+        let details = details.clone();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let row = transition_in_tx(&tx, &key, to, &details, now)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(row)
+        })
+        .await
+    }
+
+    async fn get_enrichment(&self, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichment>> {
+        let key = key.clone();
+        self.with_conn(move |conn| load(conn, &key)).await
+    }
+
+    async fn enrichments_for_job(&self, job_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
+        let job_id = job_id.as_str().to_string();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM job_enrichments WHERE job_id = ?1
+                     ORDER BY enrichment_type, enrichment_version"
+                ))
+                .map_err(map_sqlite)?;
+            let rows = stmt.query(params![job_id]).map_err(map_sqlite)?;
+            collect_rows(rows, enrichment_from_row)
+        })
+        .await
+    }
+
+    async fn enrichment_status_counts(&self) -> StoreResult<Vec<EnrichmentStatusCount>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT enrichment_type, enrichment_version, status, COUNT(*), MIN(created_at)
+                     FROM job_enrichments
+                     GROUP BY enrichment_type, enrichment_version, status
+                     ORDER BY enrichment_type, enrichment_version, status",
+                )
+                .map_err(map_sqlite)?;
+            let rows = stmt.query([]).map_err(map_sqlite)?;
+            collect_rows(rows, |row| {
+                let version: String = get(row, 1)?;
+                Ok(EnrichmentStatusCount {
+                    enrichment_type: parse_name(E, &version, &get::<String>(row, 0)?)?,
+                    status: parse_name(E, &version, &get::<String>(row, 2)?)?,
+                    count: get::<i64>(row, 3)? as u64,
+                    oldest_created_at: from_ts_opt(E, get(row, 4)?)?,
+                    enrichment_version: EnrichmentVersion::parse(version.clone())
+                        .map_err(crate::codec::corrupt(E, &version))?,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn dead_letters(
+        &self,
+        max_attempts: u32,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<JobEnrichment>> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM job_enrichments
+                     WHERE status = 'failed' AND attempts >= ?1
+                     ORDER BY updated_at, job_id, enrichment_type, enrichment_version
+                     LIMIT ?2"
+                ))
+                .map_err(map_sqlite)?;
+            let rows = stmt
+                .query(params![max_attempts, limit(limit_rows)])
+                .map_err(map_sqlite)?;
+            collect_rows(rows, enrichment_from_row)
+        })
+        .await
+    }
+}

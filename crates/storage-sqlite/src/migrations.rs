@@ -1,0 +1,356 @@
+//! Versioned schema migrations, modelling the data model's history:
+//!
+//! 1. `initial_tables`: the four original tables (job_postings, job_enrichments,
+//!    job_skills, job_clusters) as they were before versioning.
+//! 2. `versioning_leases_and_registry`: enrichment versions (existing rows
+//!    backfilled with `legacy`), leases and attempts, per-run cluster versions,
+//!    and the new tables skill_aliases, section_classifications,
+//!    evaluation_results and model_config. Tables whose key changes are rebuilt
+//!    (SQLite cannot alter a primary key), copying every row.
+//! 3. `recommended_indexes`: lookup indexes plus the uniqueness rules the store
+//!    enforces (case-insensitive alias text, one active cluster assignment per
+//!    job, one active version per model id).
+//!
+//! Applied migrations are recorded in `schema_migrations`; each runs in its own
+//! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
+//!
+//! Timestamps are INTEGER microseconds since the Unix epoch (UTC): exact to the
+//! microsecond and they sort correctly. Lists and maps are JSON text.
+
+use chrono::Utc;
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::MigrationReport;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::map_sqlite;
+
+/// One step of the schema history.
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The schema history, in order. Never edit an applied migration: add one.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial_tables",
+        sql: MIGRATION_1_INITIAL_TABLES,
+    },
+    Migration {
+        version: 2,
+        name: "0002_versioning_leases_and_registry",
+        sql: MIGRATION_2_VERSIONING,
+    },
+    Migration {
+        version: 3,
+        name: "0003_recommended_indexes",
+        sql: MIGRATION_3_INDEXES,
+    },
+];
+
+/// The latest schema version this build knows.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+pub const MIGRATION_1_INITIAL_TABLES: &str = r#"
+CREATE TABLE job_postings (
+    id          TEXT PRIMARY KEY NOT NULL,
+    title       TEXT NOT NULL,
+    company     TEXT,
+    location    TEXT,
+    description TEXT NOT NULL,
+    posted_at   INTEGER,
+    source      TEXT,
+    url         TEXT,
+    ingested_at INTEGER NOT NULL
+);
+
+CREATE TABLE job_enrichments (
+    job_id          TEXT NOT NULL REFERENCES job_postings(id),
+    enrichment_type TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    model_id        TEXT,
+    model_version   TEXT,
+    error_message   TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    completed_at    INTEGER,
+    PRIMARY KEY (job_id, enrichment_type)
+);
+
+CREATE TABLE job_skills (
+    id                INTEGER PRIMARY KEY,
+    job_id            TEXT NOT NULL REFERENCES job_postings(id),
+    skill_name        TEXT NOT NULL,
+    skill_category    TEXT NOT NULL,
+    confidence_score  REAL NOT NULL,
+    source_strategies TEXT NOT NULL,
+    context_snippet   TEXT,
+    position_in_text  INTEGER,
+    created_at        INTEGER NOT NULL,
+    UNIQUE (job_id, skill_name)
+);
+
+CREATE TABLE job_clusters (
+    job_id           TEXT PRIMARY KEY NOT NULL REFERENCES job_postings(id),
+    cluster_id       INTEGER NOT NULL,
+    cluster_name     TEXT NOT NULL,
+    cluster_keywords TEXT NOT NULL,
+    cluster_size     INTEGER NOT NULL,
+    assigned_at      INTEGER NOT NULL
+);
+"#;
+
+pub const MIGRATION_2_VERSIONING: &str = r#"
+-- job_enrichments: the key gains enrichment_version, rows gain lease and attempt columns.
+ALTER TABLE job_enrichments RENAME TO job_enrichments_v1;
+CREATE TABLE job_enrichments (
+    job_id             TEXT NOT NULL REFERENCES job_postings(id),
+    enrichment_type    TEXT NOT NULL,
+    enrichment_version TEXT NOT NULL DEFAULT 'legacy',
+    status             TEXT NOT NULL
+        CHECK (status IN ('pending', 'processing', 'success', 'failed')),
+    model_id           TEXT,
+    model_version      TEXT,
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    error_message      TEXT,
+    lease_owner        TEXT,
+    lease_expires_at   INTEGER,
+    next_attempt_at    INTEGER,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    completed_at       INTEGER,
+    PRIMARY KEY (job_id, enrichment_type, enrichment_version)
+);
+INSERT INTO job_enrichments (job_id, enrichment_type, enrichment_version, status, model_id,
+    model_version, attempts, error_message, created_at, updated_at, completed_at)
+SELECT job_id, enrichment_type, 'legacy', status, model_id, model_version,
+    CASE WHEN status = 'pending' THEN 0 ELSE 1 END,
+    error_message, created_at, updated_at, completed_at
+FROM job_enrichments_v1;
+DROP TABLE job_enrichments_v1;
+
+-- job_skills: unique per (job, skill, enrichment_version); provenance columns.
+ALTER TABLE job_skills RENAME TO job_skills_v1;
+CREATE TABLE job_skills (
+    id                      INTEGER PRIMARY KEY,
+    job_id                  TEXT NOT NULL REFERENCES job_postings(id),
+    skill_name              TEXT NOT NULL,
+    skill_category          TEXT NOT NULL,
+    confidence_score        REAL NOT NULL,
+    source_strategies       TEXT NOT NULL,
+    section_relevance_score REAL,
+    extracted_from_section  TEXT,
+    context_snippet         TEXT,
+    position_in_text        INTEGER,
+    mention_count           INTEGER NOT NULL DEFAULT 1,
+    taxonomy_ref            TEXT,
+    enrichment_version      TEXT NOT NULL DEFAULT 'legacy',
+    created_at              INTEGER NOT NULL,
+    UNIQUE (job_id, skill_name, enrichment_version)
+);
+INSERT INTO job_skills (id, job_id, skill_name, skill_category, confidence_score,
+    source_strategies, context_snippet, position_in_text, enrichment_version, created_at)
+SELECT id, job_id, skill_name, skill_category, confidence_score, source_strategies,
+    context_snippet, position_in_text, 'legacy', created_at
+FROM job_skills_v1;
+DROP TABLE job_skills_v1;
+
+-- job_clusters: one row per job and run; earlier runs are kept inactive.
+ALTER TABLE job_clusters RENAME TO job_clusters_v1;
+CREATE TABLE job_clusters (
+    id                    INTEGER PRIMARY KEY,
+    job_id                TEXT NOT NULL REFERENCES job_postings(id),
+    cluster_id            INTEGER NOT NULL,
+    cluster_name          TEXT NOT NULL,
+    cluster_keywords      TEXT NOT NULL,
+    cluster_size          INTEGER NOT NULL,
+    cluster_run_id        TEXT NOT NULL,
+    cluster_model_id      TEXT NOT NULL,
+    cluster_model_version TEXT NOT NULL,
+    cluster_version       INTEGER NOT NULL CHECK (cluster_version >= 1),
+    is_active             INTEGER NOT NULL DEFAULT 1,
+    assigned_at           INTEGER NOT NULL,
+    UNIQUE (job_id, cluster_version)
+);
+INSERT INTO job_clusters (job_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
+    cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active,
+    assigned_at)
+SELECT job_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
+    'legacy', 'legacy', 'v0.0', 1, 1, assigned_at
+FROM job_clusters_v1;
+DROP TABLE job_clusters_v1;
+
+CREATE TABLE skill_aliases (
+    -- Unicode-lower-cased, trimmed alias_text (SkillAlias::normalized_key):
+    -- SQLite's lower() folds ASCII only, so the key is computed by the adapter.
+    alias_key      TEXT NOT NULL,
+    alias_text     TEXT NOT NULL,
+    canonical_name TEXT NOT NULL,
+    category       TEXT NOT NULL,
+    confidence     REAL NOT NULL,
+    source         TEXT NOT NULL,
+    is_active      INTEGER NOT NULL DEFAULT 1,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+
+CREATE TABLE section_classifications (
+    job_id                TEXT NOT NULL REFERENCES job_postings(id),
+    classifier_version    TEXT NOT NULL,
+    section_index         INTEGER NOT NULL CHECK (section_index >= 0),
+    section_header        TEXT,
+    section_type          TEXT NOT NULL,
+    section_text          TEXT NOT NULL,
+    start_offset          INTEGER NOT NULL,
+    end_offset            INTEGER NOT NULL,
+    is_skills_relevant    INTEGER NOT NULL,
+    relevance_probability REAL NOT NULL,
+    classification_method TEXT NOT NULL,
+    created_at            INTEGER NOT NULL,
+    PRIMARY KEY (job_id, classifier_version, section_index)
+);
+
+CREATE TABLE evaluation_results (
+    evaluation_id          TEXT PRIMARY KEY NOT NULL,
+    model_id               TEXT NOT NULL,
+    model_version          TEXT NOT NULL,
+    dataset_version        TEXT NOT NULL,
+    dataset_path           TEXT,
+    precision              REAL NOT NULL,
+    recall                 REAL NOT NULL,
+    f1_score               REAL NOT NULL,
+    category_metrics       TEXT NOT NULL,
+    additional_metrics     TEXT NOT NULL,
+    sample_count           INTEGER NOT NULL CHECK (sample_count > 0),
+    execution_time_seconds REAL NOT NULL,
+    is_ci_run              INTEGER NOT NULL,
+    ci_build_id            TEXT,
+    threshold_passed       INTEGER,
+    evaluated_at           INTEGER NOT NULL
+);
+
+CREATE TABLE model_config (
+    model_id            TEXT NOT NULL,
+    version             TEXT NOT NULL,
+    model_type          TEXT NOT NULL,
+    description         TEXT,
+    is_active           INTEGER NOT NULL DEFAULT 0,
+    config_overrides    TEXT NOT NULL,
+    performance_metrics TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    activated_at        INTEGER,
+    activated_by        TEXT,
+    PRIMARY KEY (model_id, version)
+);
+"#;
+
+pub const MIGRATION_3_INDEXES: &str = r#"
+-- Claiming: due pending work and expired leases of one type.
+CREATE INDEX idx_job_enrichments_type_status
+    ON job_enrichments (enrichment_type, status, next_attempt_at);
+CREATE INDEX idx_job_enrichments_lease
+    ON job_enrichments (status, lease_expires_at);
+CREATE INDEX idx_job_enrichments_version
+    ON job_enrichments (enrichment_version, enrichment_type, status);
+
+CREATE INDEX idx_job_skills_job_id ON job_skills (job_id);
+CREATE INDEX idx_job_skills_version ON job_skills (enrichment_version, skill_name);
+
+CREATE INDEX idx_job_clusters_run ON job_clusters (cluster_run_id, job_id);
+-- The one-active invariant, enforced by the store itself.
+CREATE UNIQUE INDEX idx_job_clusters_one_active
+    ON job_clusters (job_id) WHERE is_active = 1;
+
+CREATE UNIQUE INDEX idx_skill_aliases_key ON skill_aliases (alias_key);
+CREATE INDEX idx_skill_aliases_active ON skill_aliases (is_active, alias_key);
+
+CREATE INDEX idx_section_classifications_version
+    ON section_classifications (classifier_version);
+
+CREATE INDEX idx_evaluation_results_model
+    ON evaluation_results (model_id, evaluated_at, evaluation_id);
+
+CREATE UNIQUE INDEX idx_model_config_one_active
+    ON model_config (model_id) WHERE is_active = 1;
+CREATE INDEX idx_model_config_type_active ON model_config (model_type, is_active);
+"#;
+
+const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+)";
+
+/// The highest applied migration version (0 for an empty database).
+pub fn schema_version(conn: &Connection) -> StoreResult<u32> {
+    let has_table: bool = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()
+        .map_err(map_sqlite)?
+        .unwrap_or(false);
+    if !has_table {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get::<_, u32>(0),
+    )
+    .map_err(map_sqlite)
+}
+
+/// Applies the migrations of `MIGRATIONS` above the current version, up to `target`.
+pub fn migrate_to(conn: &mut Connection, target: u32) -> StoreResult<MigrationReport> {
+    conn.execute_batch(CREATE_SCHEMA_TABLE)
+        .map_err(map_sqlite)?;
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= target) {
+        // Re-checked inside the write lock: another process may have applied it.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_sqlite)?;
+        let done: bool = tx
+            .query_row(
+                "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                params![migration.version],
+                |_| Ok(true),
+            )
+            .optional()
+            .map_err(map_sqlite)?
+            .unwrap_or(false);
+        if done {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(|e| {
+            jobenrich_domain::StoreError::Backend(format!(
+                "migration {} failed: {e}",
+                migration.name
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![
+                migration.version,
+                migration.name,
+                Utc::now().timestamp_micros()
+            ],
+        )
+        .map_err(map_sqlite)?;
+        tx.commit().map_err(map_sqlite)?;
+        tracing::info!(migration = migration.name, "applied schema migration");
+        applied.push(migration.name.to_string());
+    }
+    Ok(MigrationReport {
+        applied,
+        schema_version: schema_version(conn)?,
+    })
+}

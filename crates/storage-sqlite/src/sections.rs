@@ -1,0 +1,142 @@
+//! `SectionRepository` over `section_classifications`, keyed by
+//! (job, classifier version, section index).
+
+use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, ts};
+use crate::error::map_sqlite;
+use crate::postings::parse_id;
+use crate::SqliteStore;
+use async_trait::async_trait;
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::validation::Validate;
+use jobenrich_domain::{JobId, SectionClassification, SectionRepository};
+use rusqlite::{params, Connection, Row, TransactionBehavior};
+
+const COLUMNS: &str = "job_id, classifier_version, section_index, section_header, section_type, \
+     section_text, start_offset, end_offset, is_skills_relevant, relevance_probability, \
+     classification_method, created_at";
+
+const E: &str = "SectionClassification";
+
+fn section_from_row(row: &Row<'_>) -> StoreResult<SectionClassification> {
+    let job_id: String = get(row, 0)?;
+    let index: u32 = get(row, 2)?;
+    let key = format!("{job_id}/{index}");
+    Ok(SectionClassification {
+        job_id: parse_id(&job_id)?,
+        classifier_version: get(row, 1)?,
+        section_index: index,
+        section_header: get(row, 3)?,
+        section_type: get(row, 4)?,
+        section_text: get(row, 5)?,
+        start_offset: get(row, 6)?,
+        end_offset: get(row, 7)?,
+        is_skills_relevant: get(row, 8)?,
+        relevance_probability: get(row, 9)?,
+        classification_method: parse_name(E, &key, &get::<String>(row, 10)?)?,
+        created_at: from_ts(E, get(row, 11)?)?,
+    })
+}
+
+/// Upserts sections inside the caller's transaction with one cached statement.
+pub(crate) fn upsert_in_tx(
+    conn: &Connection,
+    sections: &[SectionClassification],
+) -> StoreResult<u64> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "INSERT INTO section_classifications ({COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (job_id, classifier_version, section_index) DO UPDATE SET
+                 section_header = excluded.section_header,
+                 section_type = excluded.section_type,
+                 section_text = excluded.section_text,
+                 start_offset = excluded.start_offset,
+                 end_offset = excluded.end_offset,
+                 is_skills_relevant = excluded.is_skills_relevant,
+                 relevance_probability = excluded.relevance_probability,
+                 classification_method = excluded.classification_method,
+                 created_at = excluded.created_at"
+        ))
+        .map_err(map_sqlite)?;
+    for s in sections {
+        stmt.execute(params![
+            s.job_id.as_str(),
+            s.classifier_version,
+            s.section_index,
+            s.section_header,
+            s.section_type,
+            s.section_text,
+            s.start_offset,
+            s.end_offset,
+            s.is_skills_relevant,
+            s.relevance_probability,
+            s.classification_method.as_str(),
+            ts(s.created_at),
+        ])
+        .map_err(map_sqlite)?;
+    }
+    Ok(sections.len() as u64)
+}
+
+#[async_trait]
+impl SectionRepository for SqliteStore {
+    async fn upsert_sections(&self, sections: &[SectionClassification]) -> StoreResult<u64> {
+        for s in sections {
+            s.validate()?;
+        }
+        let sections = sections.to_vec();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let n = upsert_in_tx(&tx, &sections)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn sections_for_job(
+        &self,
+        job_id: &JobId,
+        classifier_version: Option<String>,
+    ) -> StoreResult<Vec<SectionClassification>> {
+        let job_id = job_id.as_str().to_string();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM section_classifications
+                     WHERE job_id = ?1 AND (?2 IS NULL OR classifier_version = ?2)
+                     ORDER BY classifier_version, section_index"
+                ))
+                .map_err(map_sqlite)?;
+            let rows = stmt
+                .query(params![job_id, classifier_version])
+                .map_err(map_sqlite)?;
+            collect_rows(rows, section_from_row)
+        })
+        .await
+    }
+
+    async fn delete_sections_at_versions(
+        &self,
+        classifier_versions: &[String],
+    ) -> StoreResult<u64> {
+        let versions = json_list(classifier_versions)?;
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM section_classifications
+                     WHERE classifier_version IN (SELECT value FROM json_each(?1))",
+                    params![versions],
+                )
+                .map_err(map_sqlite)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}

@@ -1,0 +1,215 @@
+//! `SkillRepository` over `job_skills`: one row per (job, skill, enrichment version).
+
+use crate::codec::{
+    collect_rows, from_json, from_ts, get, json_list, limit, parse_name, to_json, ts,
+};
+use crate::error::map_sqlite;
+use crate::postings::parse_id;
+use crate::SqliteStore;
+use async_trait::async_trait;
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::validation::Validate;
+use jobenrich_domain::{EnrichmentVersion, ExtractedSkill, JobId, SkillFrequency, SkillRepository};
+use rusqlite::{params, Connection, Row, TransactionBehavior};
+
+const COLUMNS: &str = "job_id, skill_name, skill_category, confidence_score, source_strategies, \
+     section_relevance_score, extracted_from_section, context_snippet, position_in_text, \
+     mention_count, taxonomy_ref, enrichment_version, created_at";
+
+const E: &str = "ExtractedSkill";
+
+fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
+    let job_id: String = get(row, 0)?;
+    let name: String = get(row, 1)?;
+    let key = format!("{job_id}/{name}");
+    let version: String = get(row, 11)?;
+    Ok(ExtractedSkill {
+        job_id: parse_id(&job_id)?,
+        skill_category: parse_name(E, &key, &get::<String>(row, 2)?)?,
+        confidence_score: get(row, 3)?,
+        source_strategies: from_json(E, &key, &get::<String>(row, 4)?)?,
+        section_relevance_score: get(row, 5)?,
+        extracted_from_section: get(row, 6)?,
+        context_snippet: get(row, 7)?,
+        position_in_text: get(row, 8)?,
+        mention_count: get(row, 9)?,
+        taxonomy_ref: get(row, 10)?,
+        enrichment_version: EnrichmentVersion::parse(version)
+            .map_err(crate::codec::corrupt(E, &key))?,
+        created_at: from_ts(E, get(row, 12)?)?,
+        skill_name: name,
+    })
+}
+
+/// Upserts skills inside the caller's transaction with one cached statement.
+pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> StoreResult<u64> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "INSERT INTO job_skills ({COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (job_id, skill_name, enrichment_version) DO UPDATE SET
+                 skill_category = excluded.skill_category,
+                 confidence_score = excluded.confidence_score,
+                 source_strategies = excluded.source_strategies,
+                 section_relevance_score = excluded.section_relevance_score,
+                 extracted_from_section = excluded.extracted_from_section,
+                 context_snippet = excluded.context_snippet,
+                 position_in_text = excluded.position_in_text,
+                 mention_count = excluded.mention_count,
+                 taxonomy_ref = excluded.taxonomy_ref,
+                 created_at = excluded.created_at"
+        ))
+        .map_err(map_sqlite)?;
+    for s in skills {
+        stmt.execute(params![
+            s.job_id.as_str(),
+            s.skill_name,
+            s.skill_category.as_str(),
+            s.confidence_score,
+            to_json(&s.source_strategies)?,
+            s.section_relevance_score,
+            s.extracted_from_section,
+            s.context_snippet,
+            s.position_in_text,
+            s.mention_count,
+            s.taxonomy_ref,
+            s.enrichment_version.as_str(),
+            ts(s.created_at),
+        ])
+        .map_err(map_sqlite)?;
+    }
+    Ok(skills.len() as u64)
+}
+
+#[async_trait]
+impl SkillRepository for SqliteStore {
+    async fn upsert_skills(&self, skills: &[ExtractedSkill]) -> StoreResult<u64> {
+        for s in skills {
+            s.validate()?;
+        }
+        let skills = skills.to_vec();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let n = upsert_in_tx(&tx, &skills)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn skills_for_job(
+        &self,
+        job_id: &JobId,
+        version: Option<EnrichmentVersion>,
+    ) -> StoreResult<Vec<ExtractedSkill>> {
+        let job_id = job_id.as_str().to_string();
+        let version = version.map(String::from);
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM job_skills
+                     WHERE job_id = ?1 AND (?2 IS NULL OR enrichment_version = ?2)
+                     ORDER BY confidence_score DESC, skill_name, enrichment_version"
+                ))
+                .map_err(map_sqlite)?;
+            let rows = stmt.query(params![job_id, version]).map_err(map_sqlite)?;
+            collect_rows(rows, skill_from_row)
+        })
+        .await
+    }
+
+    async fn skills_for_jobs(
+        &self,
+        job_ids: &[JobId],
+        version: &EnrichmentVersion,
+    ) -> StoreResult<Vec<ExtractedSkill>> {
+        let ids = json_list(job_ids.iter().map(JobId::as_str))?;
+        let version = version.as_str().to_string();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM job_skills
+                     WHERE job_id IN (SELECT value FROM json_each(?1))
+                       AND enrichment_version = ?2
+                     ORDER BY job_id, skill_name"
+                ))
+                .map_err(map_sqlite)?;
+            let rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;
+            collect_rows(rows, skill_from_row)
+        })
+        .await
+    }
+
+    async fn top_skills(
+        &self,
+        version: &EnrichmentVersion,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<SkillFrequency>> {
+        let version = version.as_str().to_string();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT skill_name, skill_category, COUNT(DISTINCT job_id) AS jobs,
+                            AVG(confidence_score)
+                     FROM job_skills WHERE enrichment_version = ?1
+                     GROUP BY skill_name, skill_category
+                     ORDER BY jobs DESC, skill_name, skill_category
+                     LIMIT ?2",
+                )
+                .map_err(map_sqlite)?;
+            let rows = stmt
+                .query(params![version, limit(limit_rows)])
+                .map_err(map_sqlite)?;
+            collect_rows(rows, |row| {
+                let name: String = get(row, 0)?;
+                Ok(SkillFrequency {
+                    skill_category: parse_name(E, &name, &get::<String>(row, 1)?)?,
+                    job_count: get::<i64>(row, 2)? as u64,
+                    mean_confidence: get(row, 3)?,
+                    skill_name: name,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn skill_versions(&self) -> StoreResult<Vec<(EnrichmentVersion, u64)>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT enrichment_version, COUNT(*) FROM job_skills
+                     GROUP BY enrichment_version ORDER BY enrichment_version",
+                )
+                .map_err(map_sqlite)?;
+            let rows = stmt.query([]).map_err(map_sqlite)?;
+            collect_rows(rows, |row| {
+                let v: String = get(row, 0)?;
+                let version =
+                    EnrichmentVersion::parse(v.clone()).map_err(crate::codec::corrupt(E, &v))?;
+                Ok((version, get::<i64>(row, 1)? as u64))
+            })
+        })
+        .await
+    }
+
+    async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64> {
+        let versions = json_list(versions.iter().map(EnrichmentVersion::as_str))?;
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM job_skills
+                     WHERE enrichment_version IN (SELECT value FROM json_each(?1))",
+                    params![versions],
+                )
+                .map_err(map_sqlite)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
