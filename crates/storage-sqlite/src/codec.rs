@@ -106,3 +106,38 @@ pub fn collect_rows<T>(
 pub fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn timestamps_keep_microseconds_and_sort_as_integers() {
+        let t = Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap()
+            + chrono::Duration::nanoseconds(123_456_789);
+        let stored = ts(t);
+        let back = from_ts("X", stored).unwrap();
+        assert_eq!(back.timestamp_subsec_micros(), 123_456);
+        assert_eq!(
+            back,
+            t - chrono::Duration::nanoseconds(789),
+            "sub-microsecond part is dropped"
+        );
+        let later = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        assert!(
+            ts(t) < ts(later),
+            "pre-epoch instants sort before later ones"
+        );
+    }
+
+    #[test]
+    fn corrupt_json_names_the_entity_and_key() {
+        let err = from_json::<Vec<String>>("ExtractedSkill", "j1/Rust", "[1").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("ExtractedSkill") && text.contains("j1/Rust"),
+            "{text}"
+        );
+    }
+}

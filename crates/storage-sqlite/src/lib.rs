@@ -115,6 +115,13 @@ impl SqliteStore {
     /// The schema is not touched: call `migrate()`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
+        if path.as_os_str() == ":memory:" {
+            // Every pooled connection would see its own empty database.
+            return Err(StoreError::Backend(
+                "sqlite path \":memory:\" is not supported: use a file (e.g. in a temp dir)"
+                    .to_string(),
+            ));
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::Backend(format!("creating directory {}: {e}", parent.display()))
@@ -174,5 +181,51 @@ impl SchemaMigrator for SqliteStore {
 impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_use_wal_busy_timeout_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dirs/store.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert!(
+            path.exists(),
+            "open creates parent directories and the file"
+        );
+        let (mode, fk, timeout): (String, i64, i64) = store
+            .with_conn(|conn| {
+                let q =
+                    |sql: &str| conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0));
+                let text = |v| match v {
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                };
+                let int = |v| match v {
+                    rusqlite::types::Value::Integer(i) => i,
+                    _ => -1,
+                };
+                Ok((
+                    text(q("PRAGMA journal_mode").map_err(map_sqlite)?),
+                    int(q("PRAGMA foreign_keys").map_err(map_sqlite)?),
+                    int(q("PRAGMA busy_timeout").map_err(map_sqlite)?),
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(fk, 1);
+        assert_eq!(timeout, BUSY_TIMEOUT.as_millis() as i64);
+        assert_eq!(store.backend_name(), "sqlite");
+    }
+
+    #[test]
+    fn in_memory_paths_are_refused_with_a_clear_error() {
+        let err = SqliteStore::open(":memory:").unwrap_err().to_string();
+        assert!(err.contains(":memory:"), "{err}");
     }
 }

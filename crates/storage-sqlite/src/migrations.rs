@@ -354,3 +354,254 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> StoreResult<MigrationRe
         schema_version: schema_version(conn)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use jobenrich_domain::{
+        ClusterRepository, EnrichmentKey, EnrichmentRepository, EnrichmentStatus, EnrichmentType,
+        EnrichmentVersion, JobId, JobPostingRepository, SchemaMigrator, SkillRepository,
+    };
+
+    /// Rows as a v1 deployment wrote them, before versioning existed.
+    const V1_ROWS: &str = r#"
+        INSERT INTO job_postings (id, title, company, location, description, posted_at, source, url, ingested_at)
+        VALUES ('legacy-1', 'Rust Engineer', 'Acme', NULL, 'Rust and SQL', NULL, 'csv', NULL, 1700000000123456),
+               ('legacy-2', 'Analyst', NULL, NULL, 'Excel', NULL, NULL, NULL, 1700000000000000);
+        INSERT INTO job_enrichments (job_id, enrichment_type, status, model_id, model_version, error_message, created_at, updated_at, completed_at)
+        VALUES ('legacy-1', 'skills_extraction', 'success', 'skills_extractor', 'v0.9', NULL, 1700000001000000, 1700000002000000, 1700000002000000),
+               ('legacy-2', 'skills_extraction', 'pending', NULL, NULL, NULL, 1700000001000000, 1700000001000000, NULL);
+        INSERT INTO job_skills (job_id, skill_name, skill_category, confidence_score, source_strategies, context_snippet, position_in_text, created_at)
+        VALUES ('legacy-1', 'Rust', 'programming_languages', 0.9, '["lexicon"]', 'Rust and', 0, 1700000002000000);
+        INSERT INTO job_clusters (job_id, cluster_id, cluster_name, cluster_keywords, cluster_size, assigned_at)
+        VALUES ('legacy-1', 4, 'systems', '[{"term":"rust","score":0.5}]', 12, 1700000003000000);
+    "#;
+
+    fn legacy() -> EnrichmentVersion {
+        EnrichmentVersion::legacy()
+    }
+
+    #[tokio::test]
+    async fn a_v1_database_with_rows_migrates_keeping_them_and_backfilling_legacy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let v1 = store.migrate_to(1).await.unwrap();
+        assert_eq!(v1.applied, vec!["0001_initial_tables"]);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(V1_ROWS)
+            .unwrap();
+
+        let report = store.migrate().await.unwrap();
+        assert_eq!(
+            report.applied,
+            vec![
+                "0002_versioning_leases_and_registry",
+                "0003_recommended_indexes"
+            ]
+        );
+        assert_eq!(report.schema_version, latest_version());
+        assert_eq!(store.schema_version().await.unwrap(), 3);
+
+        assert_eq!(store.count_postings().await.unwrap(), 2);
+        let posting = store
+            .get_posting(&JobId::parse("legacy-1").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(posting.company.as_deref(), Some("Acme"));
+        assert_eq!(
+            posting.ingested_at.timestamp_micros(),
+            1_700_000_000_123_456
+        );
+
+        let key = |job: &str| EnrichmentKey {
+            job_id: JobId::parse(job).unwrap(),
+            enrichment_type: EnrichmentType::SkillsExtraction,
+            enrichment_version: legacy(),
+        };
+        let done = store
+            .get_enrichment(&key("legacy-1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, EnrichmentStatus::Success);
+        assert_eq!(done.model_version.unwrap().as_str(), "v0.9");
+        assert_eq!(done.attempts, 1, "a finished legacy row counts one attempt");
+        let waiting = store
+            .get_enrichment(&key("legacy-2"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (waiting.status, waiting.attempts),
+            (EnrichmentStatus::Pending, 0)
+        );
+
+        let skills = store
+            .skills_for_job(&JobId::parse("legacy-1").unwrap(), Some(legacy()))
+            .await
+            .unwrap();
+        assert_eq!(skills.len(), 1);
+        assert_eq!(skills[0].skill_name, "Rust");
+        assert_eq!(skills[0].mention_count, 1);
+
+        let cluster = store
+            .active_assignment(&JobId::parse("legacy-1").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                cluster.cluster_id,
+                cluster.cluster_version,
+                cluster.cluster_run_id.as_str()
+            ),
+            (4, 1, "legacy")
+        );
+
+        let conn = Connection::open(&path).unwrap();
+        for table in ["job_enrichments", "job_skills"] {
+            let nulls: i64 = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM {table} WHERE enrichment_version IS NULL OR enrichment_version <> 'legacy'"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(
+                nulls, 0,
+                "{table}: every pre-existing row is backfilled 'legacy'"
+            );
+        }
+        // A new run on top of the legacy assignment gets version 2.
+        let run = jobenrich_domain::ClusteringRun {
+            cluster_run_id: "run-1".into(),
+            cluster_model_id: jobenrich_domain::ModelId::parse("kmeans").unwrap(),
+            cluster_model_version: jobenrich_domain::ModelVersion::parse("v1.0").unwrap(),
+            assigned_at: chrono::Utc::now(),
+            assignments: vec![jobenrich_domain::NewClusterAssignment {
+                job_id: JobId::parse("legacy-1").unwrap(),
+                cluster_id: 1,
+                cluster_name: "c".into(),
+                cluster_keywords: vec![],
+                cluster_size: 1,
+            }],
+        };
+        let recorded = store.record_clustering_run(&run).await.unwrap();
+        assert_eq!(recorded.deactivated, 1);
+        let history = store
+            .assignment_history(&JobId::parse("legacy-1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .map(|a| a.cluster_version)
+                .collect::<Vec<_>>(),
+            [1, 2]
+        );
+    }
+
+    #[tokio::test]
+    async fn migrations_are_recorded_and_idempotent_and_indexes_enforce_the_invariants() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.db");
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), 0);
+        assert_eq!(
+            store.migrate().await.unwrap().applied.len(),
+            MIGRATIONS.len()
+        );
+        assert!(store.migrate().await.unwrap().applied.is_empty());
+
+        let conn = Connection::open(&path).unwrap();
+        let recorded: Vec<String> = conn
+            .prepare("SELECT name FROM schema_migrations ORDER BY version")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            recorded,
+            MIGRATIONS.iter().map(|m| m.name).collect::<Vec<_>>()
+        );
+
+        conn.execute_batch(
+            "INSERT INTO job_postings (id, title, description, ingested_at) VALUES ('j', 't', 'd', 0);
+             INSERT INTO job_clusters (job_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
+                 cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, assigned_at)
+             VALUES ('j', 1, 'c', '[]', 1, 'r1', 'm', 'v1.0', 1, 1, 0);",
+        )
+        .unwrap();
+        let second_active = conn.execute(
+            "INSERT INTO job_clusters (job_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
+                 cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, assigned_at)
+             VALUES ('j', 2, 'c', '[]', 1, 'r2', 'm', 'v1.0', 2, 1, 0)",
+            [],
+        );
+        assert!(
+            crate::error::is_unique_violation(&second_active.unwrap_err()),
+            "the partial unique index allows one active assignment per job"
+        );
+        conn.execute(
+            "INSERT INTO model_config (model_id, version, model_type, is_active, config_overrides,
+                 performance_metrics, created_at, updated_at) VALUES ('m', 'v1.0', 'clustering', 1, '{}', '{}', 0, 0)",
+            [],
+        )
+        .unwrap();
+        let second_model = conn.execute(
+            "INSERT INTO model_config (model_id, version, model_type, is_active, config_overrides,
+                 performance_metrics, created_at, updated_at) VALUES ('m', 'v2.0', 'clustering', 1, '{}', '{}', 0, 0)",
+            [],
+        );
+        assert!(crate::error::is_unique_violation(
+            &second_model.unwrap_err()
+        ));
+        let orphan = conn.execute(
+            "INSERT INTO job_skills (job_id, skill_name, skill_category, confidence_score,
+                 source_strategies, created_at) VALUES ('nobody', 's', 'databases', 1, '[]', 0)",
+            [],
+        );
+        assert!(
+            orphan.is_err(),
+            "foreign keys are enforced on pooled connections too"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_re_enrichment_anti_join_and_claims_search_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let plan = |sql: &str| -> String {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+                .join("\n")
+        };
+        let anti_join = plan(
+            "SELECT p.id FROM job_postings p WHERE NOT EXISTS (SELECT 1 FROM job_enrichments e
+             WHERE e.job_id = p.id AND e.enrichment_type = 'x' AND e.enrichment_version = 'v'
+             AND e.status = 'success') ORDER BY p.id LIMIT 10",
+        );
+        assert!(
+            anti_join.contains("SEARCH e USING INDEX"),
+            "the anti-join probes an index: {anti_join}"
+        );
+        let skills =
+            plan("SELECT * FROM job_skills WHERE job_id = 'j' AND enrichment_version = 'v'");
+        assert!(
+            skills.contains("SEARCH"),
+            "skills of a job are found by index: {skills}"
+        );
+    }
+}
