@@ -2,6 +2,7 @@
 //! run, written against the domain's repository ports only.
 
 pub mod enrichment_pipeline;
+pub mod enrichment_run;
 pub mod enrichment_runner;
 pub mod enrichment_status;
 pub mod reenrichment;

@@ -1,0 +1,126 @@
+//! The one-shot enrichment of `jobenrich run`: make sure a model of each type
+//! is active, queue every job that lacks a result at the current versions,
+//! drain the queue, and summarize what was found.
+
+use crate::enrichment_pipeline::{EnrichmentPipeline, PipelineError};
+use crate::enrichment_runner::{drain, BatchObserver, RunTotals};
+use crate::enrichment_status::{skills_summary, SkillsSummary};
+use crate::reenrichment::{ensure_active_models, queue_missing_enrichments, ReenrichReport};
+use chrono::Utc;
+use jobenrich_domain::{
+    EnrichmentStatus, EnrichmentType, JobPostingRepository, SkillRepository, Store,
+};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What `jobenrich run` prints at the end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub postings_in_store: u64,
+    pub queued: Vec<ReenrichReport>,
+    pub processed: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Failed enrichments of the current versions (retried later by the worker
+    /// while attempts are left).
+    pub failed_in_store: u64,
+    pub skills_written: u64,
+    pub sections_written: u64,
+    pub elapsed_seconds: f64,
+    pub postings_per_second: f64,
+    pub skills: SkillsSummary,
+}
+
+/// Everything the run needs besides the store.
+pub struct EnrichmentRunOptions {
+    pub types: Vec<EnrichmentType>,
+    pub concurrency: usize,
+    pub top_skills: usize,
+    /// Who activates default models on a fresh store (recorded on the model).
+    pub activated_by: String,
+}
+
+/// Queues what is missing at the current versions; returns how many
+/// enrichments are now due (the progress bar's length).
+pub async fn prepare_run(
+    store: &Arc<dyn Store>,
+    pipeline: &EnrichmentPipeline,
+    options: &EnrichmentRunOptions,
+) -> Result<(Vec<ReenrichReport>, u64), PipelineError> {
+    let now = Utc::now();
+    ensure_active_models(store.as_ref(), &options.types, &options.activated_by, now).await?;
+    let mut queued = Vec::new();
+    let mut versions = Vec::new();
+    for &t in &options.types {
+        let version = pipeline.current_version(t).await?;
+        queued.push(queue_missing_enrichments(store.as_ref(), t, &version, now).await?);
+        versions.push((t, version));
+    }
+    let due = store
+        .enrichment_status_counts()
+        .await?
+        .into_iter()
+        .filter(|c| {
+            versions.contains(&(c.enrichment_type, c.enrichment_version.clone()))
+                && matches!(
+                    c.status,
+                    EnrichmentStatus::Pending | EnrichmentStatus::Processing
+                )
+        })
+        .map(|c| c.count)
+        .sum();
+    Ok((queued, due))
+}
+
+/// Drains the queue and builds the summary.
+pub async fn run_to_completion(
+    store: &Arc<dyn Store>,
+    pipeline: Arc<EnrichmentPipeline>,
+    options: &EnrichmentRunOptions,
+    queued: Vec<ReenrichReport>,
+    observer: Option<BatchObserver>,
+) -> Result<RunSummary, PipelineError> {
+    let totals: RunTotals = drain(
+        pipeline.clone(),
+        &options.types,
+        options.concurrency,
+        observer,
+    )
+    .await?;
+    let skills_version = pipeline
+        .current_version(EnrichmentType::SkillsExtraction)
+        .await?;
+    let failed_in_store = store
+        .enrichment_status_counts()
+        .await?
+        .into_iter()
+        .filter(|c| {
+            c.status == EnrichmentStatus::Failed
+                && queued
+                    .iter()
+                    .any(|q| q.enrichment_version.as_ref() == Some(&c.enrichment_version))
+        })
+        .map(|c| c.count)
+        .sum();
+    let skills = skills_summary(
+        store.as_ref() as &dyn SkillRepository,
+        &skills_version,
+        options.top_skills,
+    )
+    .await?;
+    Ok(RunSummary {
+        postings_in_store: (store.as_ref() as &dyn JobPostingRepository)
+            .count_postings()
+            .await?,
+        queued,
+        processed: totals.processed,
+        succeeded: totals.succeeded,
+        failed: totals.failed,
+        failed_in_store,
+        skills_written: totals.skills_written,
+        sections_written: totals.sections_written,
+        elapsed_seconds: totals.elapsed.as_secs_f64(),
+        postings_per_second: totals.per_second(),
+        skills,
+    })
+}
