@@ -375,7 +375,9 @@ impl EnrichmentRepository for SqliteStore {
                 .map_err(map_sqlite)?;
             let claimed = {
                 // One statement picks the candidates and leases them, under the
-                // write lock taken by BEGIN IMMEDIATE.
+                // write lock taken by BEGIN IMMEDIATE. Due pending work and expired
+                // leases are read separately, each in index order (oldest first),
+                // so a deep queue is never sorted whole.
                 let mut stmt = tx
                     .prepare_cached(&format!(
                         "UPDATE job_enrichments
@@ -383,12 +385,24 @@ impl EnrichmentRepository for SqliteStore {
                              attempts = attempts + 1, error_message = NULL, updated_at = ?3,
                              completed_at = NULL
                          WHERE rowid IN (
-                             SELECT rowid FROM job_enrichments
-                             WHERE enrichment_type = ?4
-                               AND (?5 IS NULL OR enrichment_version = ?5)
-                               AND ((status = 'pending'
-                                     AND (next_attempt_at IS NULL OR next_attempt_at <= ?3))
-                                 OR (status = 'processing' AND lease_expires_at <= ?3))
+                             SELECT rowid FROM (
+                                 SELECT * FROM (
+                                     SELECT rowid, created_at, job_id, enrichment_version
+                                     FROM job_enrichments
+                                     WHERE enrichment_type = ?4 AND status = 'pending'
+                                       AND (?5 IS NULL OR enrichment_version = ?5)
+                                       AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)
+                                     ORDER BY created_at, job_id, enrichment_version
+                                     LIMIT ?6)
+                                 UNION ALL
+                                 SELECT * FROM (
+                                     SELECT rowid, created_at, job_id, enrichment_version
+                                     FROM job_enrichments
+                                     WHERE enrichment_type = ?4 AND status = 'processing'
+                                       AND (?5 IS NULL OR enrichment_version = ?5)
+                                       AND lease_expires_at <= ?3
+                                     ORDER BY created_at, job_id, enrichment_version
+                                     LIMIT ?6))
                              ORDER BY created_at, job_id, enrichment_version
                              LIMIT ?6)
                          RETURNING {COLUMNS}"

@@ -250,9 +250,10 @@ CREATE TABLE model_config (
 "#;
 
 pub const MIGRATION_3_INDEXES: &str = r#"
--- Claiming: due pending work and expired leases of one type.
+-- Claiming: the oldest work of one type and status, read in claim order
+-- (no sort of the whole queue); expired leases through the lease index.
 CREATE INDEX idx_job_enrichments_type_status
-    ON job_enrichments (enrichment_type, status, next_attempt_at);
+    ON job_enrichments (enrichment_type, status, created_at, job_id, enrichment_version);
 CREATE INDEX idx_job_enrichments_lease
     ON job_enrichments (status, lease_expires_at);
 CREATE INDEX idx_job_enrichments_version
