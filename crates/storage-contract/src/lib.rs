@@ -34,7 +34,31 @@
 //! Row counts stay modest (an emulator-backed store is slow), except the
 //! explicit 10,000-skill batch case.
 //!
+//! To run a subset (e.g. while an adapter is being built), list cases by name:
+//! `storage_contract_suite!(@cases fresh_store; migrate_is_idempotent, ...);`
+//! or call [`run_case`] with any function of [`cases`].
+//!
 //! [`fixtures`] has builders of valid entities that other crates' tests may reuse.
+//!
+//! # Conventions the cases pin down beyond the port docs
+//!
+//! - Timestamps are compared exactly at microsecond precision (the fixtures
+//!   use microsecond instants); floats and JSON maps exactly.
+//! - A claim takes the oldest work first: by `created_at`, then job id, then
+//!   version; rows come back in that order.
+//! - `processing → pending` (a release, by `release_enrichments` or
+//!   `transition_enrichment`) does not count the interrupted attempt; leaving
+//!   `processing` through `transition_enrichment` needs the holder's owner
+//!   (`Conflict` otherwise); entering it needs an owner (`StoreError::Domain`).
+//!   `failed → pending` keeps a given `next_attempt_at`.
+//! - `complete_enrichments` reports lost leases in input order; the skills of
+//!   a success must carry the enrichment's job and version (`Domain` error
+//!   otherwise, and nothing of the batch is written).
+//! - Aliases are unique by `SkillAlias::normalized_key` (Unicode lower case,
+//!   trimmed) and listed in that order.
+//! - Model versions are listed in `ModelVersion::sort_key` order.
+//! - Validation failures surface as `StoreError::Domain(DomainError::Validation)`
+//!   naming the entity and field, before anything is written.
 
 /// Asserts a promise of the ports, naming the backend and the promise.
 macro_rules! promise {

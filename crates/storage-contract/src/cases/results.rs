@@ -159,7 +159,9 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
     );
     let deleted = ok(
         s,
-        store.delete_skills_at_versions(std::slice::from_ref(&v2)).await,
+        store
+            .delete_skills_at_versions(std::slice::from_ref(&v2))
+            .await,
         "delete_skills_at_versions",
     );
     promise_eq!(

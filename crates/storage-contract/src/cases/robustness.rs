@@ -3,7 +3,8 @@
 use super::enrichments::{claimed_job, seed_jobs, success};
 use super::{expect_validation, ok};
 use crate::fixtures::{
-    alias, at, cluster_run, evaluation, job_id, model, posting, section, skill, version,
+    alias, at, cluster_run, evaluation, job_id, model, model_minimal, posting, section, skill,
+    version,
 };
 use jobenrich_domain::{EnrichmentStatus, EnrichmentType, Store};
 use std::collections::BTreeMap;
@@ -104,6 +105,76 @@ pub async fn hostile_strings_are_stored_verbatim(store: Arc<dyn Store>) {
             got,
             Some(a),
             "alias text and canonical name are stored verbatim ({text:?})"
+        );
+
+        let mut m = model_minimal(
+            "hostile_model",
+            &format!("v1.{i}"),
+            EnrichmentType::Clustering,
+        );
+        m.description = Some(text.to_string());
+        m.config_overrides.insert(
+            text.to_string(),
+            serde_json::Value::String(text.to_string()),
+        );
+        m.performance_metrics.insert(text.to_string(), 0.5);
+        ok(
+            s,
+            store.register_model(&m).await,
+            "register_model stores hostile text",
+        );
+        let activated = ok(
+            s,
+            store
+                .activate_model(&m.model_id, &m.version, text, at(40 + i as i64))
+                .await,
+            "activate_model records a hostile activated_by",
+        );
+        promise_eq!(
+            s,
+            activated.activated_by.as_deref(),
+            Some(*text),
+            "activated_by is stored verbatim ({text:?})"
+        );
+        let got = ok(
+            s,
+            store.get_model(&m.model_id, &m.version).await,
+            "get_model",
+        )
+        .map(|g| (g.description, g.config_overrides, g.performance_metrics));
+        promise_eq!(
+            s,
+            got,
+            Some((m.description, m.config_overrides, m.performance_metrics)),
+            "model description and map keys and values are stored verbatim ({text:?})"
+        );
+
+        let mut e = evaluation(
+            &format!("eval-{i}-{text}"),
+            "hostile_model",
+            "v1.0",
+            text,
+            at(i as i64),
+        );
+        e.dataset_path = Some(text.to_string());
+        e.ci_build_id = Some(text.to_string());
+        ok(
+            s,
+            store.insert_evaluation(&e).await,
+            "insert_evaluation stores hostile text",
+        );
+        let got = ok(
+            s,
+            store
+                .latest_evaluation(&e.model_id, None, Some(text.to_string()))
+                .await,
+            "latest_evaluation",
+        );
+        promise_eq!(
+            s,
+            got,
+            Some(e),
+            "evaluation text fields are stored verbatim ({text:?})"
         );
     }
     promise_eq!(
