@@ -313,6 +313,14 @@ pub fn schema_version(conn: &Connection) -> StoreResult<u32> {
 pub fn migrate_to(conn: &mut Connection, target: u32) -> StoreResult<MigrationReport> {
     conn.execute_batch(CREATE_SCHEMA_TABLE)
         .map_err(map_sqlite)?;
+    let current = schema_version(conn)?;
+    if current > latest_version() {
+        // An older build must not write into a schema it does not know.
+        return Err(jobenrich_domain::StoreError::Backend(format!(
+            "database schema version {current} is newer than this build's {}: upgrade jobenrich",
+            latest_version()
+        )));
+    }
     let mut applied = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| m.version <= target) {
         // Re-checked inside the write lock: another process may have applied it.
@@ -571,6 +579,23 @@ mod tests {
             orphan.is_err(),
             "foreign keys are enforced on pooled connections too"
         );
+    }
+
+    #[tokio::test]
+    async fn a_database_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("newer.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)",
+                [],
+            )
+            .unwrap();
+        let err = store.migrate().await.unwrap_err().to_string();
+        assert!(err.contains("99") && err.contains("newer"), "{err}");
     }
 
     #[tokio::test]
