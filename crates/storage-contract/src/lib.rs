@@ -14,7 +14,7 @@
 //!
 //! In `tests/contract.rs` of the adapter (with this crate as a dev-dependency):
 //!
-//! ```ignore
+//! ```text
 //! use jobenrich_storage_contract::{storage_contract_suite, FreshStore};
 //!
 //! /// A new database per test; the guard (here a temp dir) lives as long as the test.

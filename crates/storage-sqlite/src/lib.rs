@@ -112,7 +112,8 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and its parent directories.
-    /// The schema is not touched: call `migrate()`.
+    /// The schema is not touched: call `migrate()`. This constructor does
+    /// blocking file I/O once; every later call runs on the blocking pool.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref().to_path_buf();
         if path.as_os_str() == ":memory:" {
