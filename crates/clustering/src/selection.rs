@@ -1,0 +1,196 @@
+//! Choosing k: run k-means for every k in a range and keep the k with the
+//! highest mean silhouette on a fixed random sample of rows (exact
+//! silhouette is O(n²); a sample of a few thousand rows ranks the
+//! candidates the same way at a fraction of the cost). Ties go to the
+//! smaller k.
+
+use crate::features::FeatureMatrix;
+use crate::kmeans::{kmeans, KMeansConfig, KMeansResult};
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::ops::RangeInclusive;
+
+/// One k tried.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KCandidate {
+    pub k: usize,
+    pub silhouette: f64,
+    pub inertia: f64,
+}
+
+/// The chosen clustering and every candidate's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KSelection {
+    pub chosen: KMeansResult,
+    pub candidates: Vec<KCandidate>,
+    pub sample_size: usize,
+}
+
+/// Tries every k in `range` (clamped to 2..=rows) with `base`'s other settings.
+pub fn choose_k(
+    matrix: &FeatureMatrix,
+    range: RangeInclusive<usize>,
+    base: &KMeansConfig,
+    sample_size: usize,
+) -> KSelection {
+    let n = matrix.rows();
+    let low = (*range.start()).max(2);
+    let high = (*range.end()).min(n);
+    let mut rng = ChaCha8Rng::seed_from_u64(base.seed ^ 0x5EED_5A3B);
+    let mut rows = sample(&mut rng, n, sample_size.min(n)).into_vec();
+    rows.sort_unstable();
+    let distances = pairwise_distances(matrix, &rows);
+
+    let mut best: Option<(f64, KMeansResult)> = None;
+    let mut candidates = Vec::new();
+    for k in low..=high {
+        let result = kmeans(matrix, &KMeansConfig { k, ..base.clone() });
+        let sampled: Vec<u32> = rows.iter().map(|&i| result.labels[i]).collect();
+        let s = silhouette(&distances, &sampled);
+        candidates.push(KCandidate {
+            k: result.k,
+            silhouette: s,
+            inertia: result.inertia,
+        });
+        if best.as_ref().is_none_or(|(b, _)| s > *b) {
+            best = Some((s, result));
+        }
+    }
+    let chosen = match best {
+        Some((_, result)) => result,
+        // Fewer than two rows: nothing to choose between.
+        None => kmeans(
+            matrix,
+            &KMeansConfig {
+                k: n.max(1),
+                ..base.clone()
+            },
+        ),
+    };
+    KSelection {
+        chosen,
+        candidates,
+        sample_size: rows.len(),
+    }
+}
+
+/// Euclidean distances between the sampled rows, row-major `m × m`.
+fn pairwise_distances(matrix: &FeatureMatrix, rows: &[usize]) -> Vec<f64> {
+    let m = rows.len();
+    let norms: Vec<f64> = rows.iter().map(|&i| matrix.row_norm_squared(i)).collect();
+    let mut dense = vec![0.0; matrix.columns()];
+    let mut out = vec![0.0; m * m];
+    for a in 0..m {
+        let (cols, vals) = matrix.row(rows[a]);
+        for (&c, &v) in cols.iter().zip(vals) {
+            dense[c as usize] = v;
+        }
+        for b in (a + 1)..m {
+            let (bc, bv) = matrix.row(rows[b]);
+            let dot: f64 = bc
+                .iter()
+                .zip(bv)
+                .map(|(&c, &v)| v * dense[c as usize])
+                .sum();
+            let d = (norms[a] + norms[b] - 2.0 * dot).max(0.0).sqrt();
+            out[a * m + b] = d;
+            out[b * m + a] = d;
+        }
+        for &c in cols {
+            dense[c as usize] = 0.0;
+        }
+    }
+    out
+}
+
+/// Mean silhouette `(b - a) / max(a, b)` over rows; a row alone in its
+/// cluster scores 0 (the usual convention). 0 when there is one cluster.
+pub fn silhouette(distances: &[f64], labels: &[u32]) -> f64 {
+    let m = labels.len();
+    let k = labels.iter().copied().max().map_or(0, |x| x as usize + 1);
+    if m < 2 || k < 2 {
+        return 0.0;
+    }
+    let mut sizes = vec![0usize; k];
+    for &l in labels {
+        sizes[l as usize] += 1;
+    }
+    let mut sums = vec![0.0; k];
+    let mut total = 0.0;
+    for i in 0..m {
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        for j in 0..m {
+            sums[labels[j] as usize] += distances[i * m + j];
+        }
+        let own = labels[i] as usize;
+        if sizes[own] < 2 {
+            continue;
+        }
+        let a = sums[own] / (sizes[own] - 1) as f64;
+        let b = (0..k)
+            .filter(|&c| c != own && sizes[c] > 0)
+            .map(|c| sums[c] / sizes[c] as f64)
+            .fold(f64::INFINITY, f64::min);
+        if b.is_finite() && a.max(b) > 0.0 {
+            total += (b - a) / a.max(b);
+        }
+    }
+    total / m as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FeatureConfig;
+    use crate::synthetic::{synthetic_jobs, FAMILIES};
+
+    #[test]
+    fn silhouette_of_hand_made_distances() {
+        // Points 0,1 at distance 1; points 2,3 at distance 1; across: 4.
+        #[rustfmt::skip]
+        let d = [
+            0.0, 1.0, 4.0, 4.0,
+            1.0, 0.0, 4.0, 4.0,
+            4.0, 4.0, 0.0, 1.0,
+            4.0, 4.0, 1.0, 0.0,
+        ];
+        // a = 1, b = 4 for every point: s = 3/4.
+        assert!((silhouette(&d, &[0, 0, 1, 1]) - 0.75).abs() < 1e-12);
+        // Mixed clusters: a = (1+4)/... each point: a = 4 (its partner across), b = (1+4)/2.
+        let mixed = silhouette(&d, &[0, 1, 0, 1]);
+        assert!((mixed - (2.5 - 4.0) / 4.0).abs() < 1e-12, "{mixed}");
+        assert_eq!(silhouette(&d, &[0, 0, 0, 0]), 0.0);
+    }
+
+    #[test]
+    fn silhouette_prefers_the_true_number_of_families() {
+        let docs = synthetic_jobs(3_000, 3);
+        let matrix = FeatureMatrix::build(&docs, &FeatureConfig::default());
+        let families = FAMILIES.len();
+        let selection = choose_k(
+            &matrix,
+            (families - 6)..=(families + 3),
+            &KMeansConfig {
+                n_init: 3,
+                ..KMeansConfig::default()
+            },
+            800,
+        );
+        assert_eq!(selection.candidates.len(), 10);
+        assert_eq!(selection.sample_size, 800);
+        let best = selection
+            .candidates
+            .iter()
+            .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
+            .unwrap();
+        assert_eq!(best.k, selection.chosen.k);
+        assert!(
+            (families - 1..=families + 1).contains(&selection.chosen.k),
+            "chose k = {} from {:?}",
+            selection.chosen.k,
+            selection.candidates
+        );
+    }
+}
