@@ -1,0 +1,150 @@
+//! The `worker` section: how enrichment batches are claimed, leased, retried
+//! and polled, by `jobenrich-worker` and by the one-shot `jobenrich run`.
+
+use crate::error::BootstrapError;
+use jobenrich_domain::EnrichmentType;
+use jobenrich_services::enrichment_pipeline::{PipelineConfig, PIPELINE_TYPES};
+use jobenrich_services::enrichment_runner::WorkerLoopConfig;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Whether the worker queues the re-enrichment anti-join by itself when idle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReenrichMode {
+    /// New model versions are picked up only after `jobenrich reenrich`.
+    #[default]
+    Off,
+    /// Jobs lacking a result at the active version are queued automatically.
+    Auto,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerSettings {
+    /// Enrichments claimed (and written back) per store call.
+    pub batch_size: usize,
+    /// Batches in flight at once, each on its own CPU thread.
+    pub concurrency: usize,
+    /// How long a claim is held; a dead worker's jobs are reclaimed after it.
+    pub lease_seconds: u64,
+    /// First sleep when the queue is empty; doubles while idle.
+    pub poll_interval_ms: u64,
+    /// Longest idle sleep.
+    pub max_idle_backoff_ms: u64,
+    /// After this many attempts a failure stays failed (a dead letter).
+    pub max_attempts: u32,
+    /// Delay before the first retry of a failure; doubles per attempt.
+    pub retry_backoff_seconds: u64,
+    /// Longest delay between retries.
+    pub max_retry_backoff_seconds: u64,
+    /// Enrichment types worked on (skills extraction also classifies sections).
+    pub types: Vec<EnrichmentType>,
+    pub reenrich: ReenrichMode,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 256,
+            concurrency: 2,
+            lease_seconds: 300,
+            poll_interval_ms: 500,
+            max_idle_backoff_ms: 10_000,
+            max_attempts: 3,
+            retry_backoff_seconds: 30,
+            max_retry_backoff_seconds: 3_600,
+            types: vec![EnrichmentType::SkillsExtraction],
+            reenrich: ReenrichMode::Off,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// Checks rules serde cannot express; errors name the key.
+    pub fn validate(&self) -> Result<(), BootstrapError> {
+        let at_least_one = [
+            ("worker.batch_size", self.batch_size as u64),
+            ("worker.concurrency", self.concurrency as u64),
+            ("worker.lease_seconds", self.lease_seconds),
+            ("worker.poll_interval_ms", self.poll_interval_ms),
+            ("worker.max_attempts", u64::from(self.max_attempts)),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return Err(BootstrapError::invalid(key, "must be at least 1"));
+            }
+        }
+        if self.types.is_empty() {
+            return Err(BootstrapError::invalid(
+                "worker.types",
+                "must name at least one enrichment type",
+            ));
+        }
+        if let Some(t) = self.types.iter().find(|t| !PIPELINE_TYPES.contains(t)) {
+            return Err(BootstrapError::invalid(
+                "worker.types",
+                format!("contains {t}; the worker produces skills_extraction and section_classification"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The pipeline's lease and retry rules, leasing as `owner`.
+    pub fn pipeline_config(&self, owner: String) -> PipelineConfig {
+        let seconds = |s: u64| chrono::Duration::seconds(s.min(i64::MAX as u64 / 1_000) as i64);
+        let mut config = PipelineConfig::with_owner(owner);
+        config.batch_size = self.batch_size;
+        config.lease = seconds(self.lease_seconds);
+        config.max_attempts = self.max_attempts;
+        config.retry_backoff = seconds(self.retry_backoff_seconds);
+        config.max_retry_backoff = seconds(self.max_retry_backoff_seconds);
+        config
+    }
+
+    /// The daemon's polling rules.
+    pub fn loop_config(&self) -> WorkerLoopConfig {
+        WorkerLoopConfig {
+            types: self.types.clone(),
+            concurrency: self.concurrency,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            max_idle_backoff: Duration::from_millis(self.max_idle_backoff_ms),
+            reenrich_auto: self.reenrich == ReenrichMode::Auto,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_zero_sizes_name_the_key() {
+        assert!(WorkerSettings::default().validate().is_ok());
+        let settings = WorkerSettings {
+            batch_size: 0,
+            ..WorkerSettings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("worker.batch_size"), "{err}");
+        let settings = WorkerSettings {
+            types: vec![EnrichmentType::Clustering],
+            ..WorkerSettings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("worker.types") && err.contains("clustering"), "{err}");
+    }
+
+    #[test]
+    fn settings_become_pipeline_and_loop_configs() {
+        let settings = WorkerSettings {
+            lease_seconds: 7,
+            reenrich: ReenrichMode::Auto,
+            ..WorkerSettings::default()
+        };
+        let pipeline = settings.pipeline_config("w1".into());
+        assert_eq!(pipeline.lease, chrono::Duration::seconds(7));
+        assert_eq!(pipeline.owner, "w1");
+        assert!(settings.loop_config().reenrich_auto);
+    }
+}

@@ -1,0 +1,312 @@
+//! `jobenrich run [INPUT…]`: the main job in one command. Migrates the store
+//! if needed, ingests the inputs (default: the shipped sample in
+//! `data/sample/`), queues every posting that lacks a result at the active
+//! model versions, enriches everything to completion with a progress bar (on
+//! a terminal), and prints a summary: postings, skills found, top skills and
+//! categories, failures, throughput.
+
+use crate::error::UsageError;
+use crate::output::{emit, OutputFormat, Table};
+use crate::session::Session;
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use jobenrich_domain::{SchemaMigrator, Store};
+use jobenrich_services::engine_enricher::build_pipeline;
+use jobenrich_services::enrichment_pipeline::{process_owner_name, BatchReport};
+use jobenrich_services::enrichment_run::{
+    prepare_run, run_to_completion, EnrichmentRunOptions, RunSummary,
+};
+use jobenrich_services::enrichment_runner::BatchObserver;
+use jobenrich_services::ingest::{
+    ingest_reader, IngestFormat, IngestObserver, IngestOptions, IngestPorts, IngestReport,
+    RowRejection,
+};
+use jobenrich_services::model_registry::seed_model_directory;
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where the shipped sample postings live (relative to the working directory).
+const SAMPLE_DIR: &str = "data/sample";
+/// Rejected rows printed per input; the rest are only counted.
+const MAX_REJECTIONS_SHOWN: u64 = 20;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// JSONL or CSV files of job postings (default: every .jsonl/.csv in data/sample/).
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Batches in flight at once (default: worker.concurrency of the config).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Enrichments per batch (default: worker.batch_size of the config).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Skills listed in the summary.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Never draw a progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct RunView {
+    backend: &'static str,
+    inputs: Vec<String>,
+    ingest: IngestReport,
+    #[serde(flatten)]
+    enrichment: RunSummary,
+    /// Wall time of the whole command (ingest + enrichment).
+    total_seconds: f64,
+    /// Postings read per second of the whole command.
+    end_to_end_postings_per_second: f64,
+}
+
+/// The inputs given, or the shipped sample files.
+fn resolve_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, IngestFormat)>> {
+    let paths = if inputs.is_empty() {
+        let dir = Path::new(SAMPLE_DIR);
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| {
+                format!(
+                    "reading {} (run from the repository root, or name the input files)",
+                    dir.display()
+                )
+            })?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| IngestFormat::from_path(p).is_some())
+            .collect();
+        found.sort();
+        if found.is_empty() {
+            return Err(UsageError(format!(
+                "{}: no .jsonl or .csv postings found; name the input files",
+                dir.display()
+            ))
+            .into());
+        }
+        found
+    } else {
+        inputs.to_vec()
+    };
+    paths
+        .into_iter()
+        .map(|path| {
+            if !path.is_file() {
+                return Err(UsageError(format!("{}: no such file", path.display())).into());
+            }
+            let format = IngestFormat::from_path(&path).ok_or_else(|| {
+                UsageError(format!(
+                    "{}: unknown file type (use .jsonl or .csv)",
+                    path.display()
+                ))
+            })?;
+            Ok((path, format))
+        })
+        .collect()
+}
+
+/// Prints rejected rows on stderr (the first few of each input).
+struct RejectionPrinter {
+    shown: u64,
+}
+
+impl IngestObserver for RejectionPrinter {
+    fn rejected(&mut self, rejection: &RowRejection) {
+        self.shown += 1;
+        if self.shown <= MAX_REJECTIONS_SHOWN {
+            eprintln!("rejected: {rejection}");
+        }
+    }
+    fn batch_stored(&mut self, _: &IngestReport, _: u64) {}
+}
+
+async fn ingest_inputs(
+    store: &dyn Store,
+    inputs: &[(PathBuf, IngestFormat)],
+    batch_size: usize,
+) -> anyhow::Result<IngestReport> {
+    let ports = IngestPorts {
+        postings: store,
+        enrichments: store,
+    };
+    // Queueing happens after ingest, by the re-enrichment anti-join, in one pass.
+    let options = IngestOptions {
+        batch_size,
+        default_source: None,
+        enqueue: None,
+        now: chrono::Utc::now(),
+    };
+    let mut total = IngestReport::default();
+    for (path, format) in inputs {
+        let label = path.display().to_string();
+        let file = std::fs::File::open(path).with_context(|| format!("opening {label}"))?;
+        let mut printer = RejectionPrinter { shown: 0 };
+        let report = ingest_reader(&ports, file, *format, &label, &options, &mut printer).await?;
+        if printer.shown > MAX_REJECTIONS_SHOWN {
+            eprintln!(
+                "rejected: {label}: {} more rejected rows not shown",
+                printer.shown - MAX_REJECTIONS_SHOWN
+            );
+        }
+        total.add(&report);
+    }
+    Ok(total)
+}
+
+fn progress_bar(due: u64) -> ProgressBar {
+    let bar = ProgressBar::new(due);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "enriching [{bar:30}] {pos}/{len} postings ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let inputs = resolve_inputs(&args.inputs)?;
+    let settings = session.settings()?;
+    let mut worker = settings.worker.clone();
+    if let Some(n) = args.batch_size {
+        worker.batch_size = n;
+    }
+    if let Some(n) = args.concurrency {
+        worker.concurrency = n;
+    }
+    worker.validate()?;
+
+    let context = session.connect().await?;
+    let store = context.store.clone();
+    store.migrate().await.context("migrating the schema")?;
+    let seed_dir = &settings.models.seed_dir;
+    seed_model_directory(
+        store.as_ref(),
+        seed_dir,
+        &session.actor(),
+        chrono::Utc::now(),
+    )
+    .await
+    .with_context(|| format!("registering the model configs of {}", seed_dir.display()))?;
+
+    let ingest = ingest_inputs(store.as_ref(), &inputs, settings.ingest.batch_size).await?;
+
+    let pipeline = Arc::new(
+        build_pipeline(
+            store.clone(),
+            worker.pipeline_config(process_owner_name("run")),
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    let options = EnrichmentRunOptions {
+        types: worker.types.clone(),
+        concurrency: worker.concurrency,
+        top_skills: args.top,
+        activated_by: session.actor(),
+    };
+    let (queued, due) = prepare_run(&store, &pipeline, &options).await?;
+    let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| progress_bar(due));
+    let observer: Option<BatchObserver> = bar.clone().map(|bar| {
+        Arc::new(move |batch: &BatchReport| bar.inc(batch.claimed as u64)) as BatchObserver
+    });
+    let summary = run_to_completion(&store, pipeline, &options, queued, observer).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
+    let total_seconds = started.elapsed().as_secs_f64();
+    let view = RunView {
+        backend: store.backend_name(),
+        inputs: inputs.iter().map(|(p, _)| p.display().to_string()).collect(),
+        end_to_end_postings_per_second: if total_seconds > 0.0 {
+            ingest.read as f64 / total_seconds
+        } else {
+            0.0
+        },
+        ingest,
+        enrichment: summary,
+        total_seconds,
+    };
+    print_view(session.format, &view)
+}
+
+fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
+    if format == OutputFormat::Json {
+        return emit(format, view, |_| Table::default());
+    }
+    let e = &view.enrichment;
+    emit(format, view, |v| {
+        Table::fields([
+            ("inputs", v.inputs.join(", ")),
+            (
+                "postings read / stored / already present / rejected",
+                format!(
+                    "{} / {} / {} / {}",
+                    v.ingest.read, v.ingest.stored, v.ingest.already_present, v.ingest.rejected
+                ),
+            ),
+            ("postings in store", e.postings_in_store.to_string()),
+            (
+                "enriched now (succeeded / failed)",
+                format!("{} ({} / {})", e.processed, e.succeeded, e.failed),
+            ),
+            (
+                "failed at the current version",
+                e.failed_in_store.to_string(),
+            ),
+            (
+                "skills found",
+                format!(
+                    "{} mentions of {} distinct skills at {}",
+                    e.skills.skill_mentions, e.skills.distinct_skills, e.skills.enrichment_version
+                ),
+            ),
+            ("sections classified", e.sections_written.to_string()),
+            (
+                "enrichment throughput",
+                format!(
+                    "{:.0} postings/s ({:.2} s)",
+                    e.postings_per_second, e.elapsed_seconds
+                ),
+            ),
+            (
+                "end to end",
+                format!(
+                    "{:.0} postings/s ({:.2} s, {} store)",
+                    v.end_to_end_postings_per_second, v.total_seconds, v.backend
+                ),
+            ),
+        ])
+    })?;
+    println!();
+    emit(format, view, |v| {
+        let mut table = Table::new(["TOP SKILL", "CATEGORY", "JOBS", "MEAN CONFIDENCE"]);
+        for s in &v.enrichment.skills.top_skills {
+            table.row([
+                s.skill_name.clone(),
+                s.skill_category.to_string(),
+                s.job_count.to_string(),
+                format!("{:.2}", s.mean_confidence),
+            ]);
+        }
+        table
+    })?;
+    println!();
+    emit(format, view, |v| {
+        let mut table = Table::new(["CATEGORY", "DISTINCT SKILLS", "JOB MENTIONS"]);
+        for c in &v.enrichment.skills.categories {
+            table.row([
+                c.category.to_string(),
+                c.distinct_skills.to_string(),
+                c.job_mentions.to_string(),
+            ]);
+        }
+        table
+    })
+}
