@@ -1,1 +1,19 @@
-//! placeholder until implemented
+//! The one place where jobenrich's binaries (`jobenrich`, `jobenrich-worker`)
+//! are wired: layered configuration → typed [`Settings`] → storage backend
+//! choice → an [`AppContext`] holding `Arc<dyn Store>`. Apps stay thin: they
+//! parse their arguments, call [`Settings::load`] and [`AppContext::connect`],
+//! and hand the store to the services.
+
+mod context;
+mod error;
+pub mod layers;
+pub mod logging;
+pub mod settings;
+
+pub use context::{open_store, AppContext};
+pub use error::BootstrapError;
+pub use layers::{ConfigLayers, EffectiveSetting, LayerOrigin};
+pub use settings::{
+    IngestSettings, LogFormat, LoggingSettings, ModelRegistrySettings, SecretString, Settings,
+    SqliteSettings, StorageBackend, StorageSettings,
+};

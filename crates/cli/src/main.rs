@@ -1,1 +1,108 @@
-fn main() {}
+//! `jobenrich`: the command line of jobenrich.
+//!
+//! Adding a command: write `src/commands/<name>.rs` with a clap `Args` (or
+//! `Subcommand`) type and `pub async fn run(session: &Session, args) ->
+//! anyhow::Result<()>`, declare it in `src/commands/mod.rs`, add one variant
+//! to [`Command`] and one arm to [`dispatch`]. Print results with
+//! `output::emit` (table or `--format json`); return errors with context and
+//! `main` prints them as one `error: …` line with the right exit code
+//! (`error.rs`).
+
+mod commands;
+mod error;
+mod output;
+mod session;
+
+use clap::{Parser, Subcommand};
+use jobenrich_bootstrap::{ConfigLayers, LogFormat, LoggingSettings};
+use output::OutputFormat;
+use session::Session;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// jobenrich: enriches scraped job postings with skills, sections and clusters.
+///
+/// Configuration layers (later wins): config/default.yaml, config/{JOBENRICH_ENV}.yaml,
+/// --config FILE, JOBENRICH__SECTION__KEY environment variables.
+#[derive(Debug, Parser)]
+#[command(name = "jobenrich", version, propagate_version = true)]
+struct Cli {
+    /// Extra YAML config file layered over config/default.yaml and config/{JOBENRICH_ENV}.yaml.
+    #[arg(long, short = 'c', global = true, env = "JOBENRICH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output of tabular results.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    format: OutputFormat,
+    /// Log line format on stderr (default: logging.format of the config).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> Self {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect the effective configuration.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Create or upgrade the store's schema and register the shipped model configs.
+    Migrate(commands::migrate::MigrateArgs),
+    /// Store job postings from JSONL or CSV files and queue them for enrichment.
+    Ingest(commands::ingest::IngestArgs),
+    /// Model registry: register, list, activate and show model configs.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
+    /// Skill aliases (K8s → Kubernetes): add, list, deactivate, import, export.
+    #[command(subcommand)]
+    Aliases(commands::aliases::AliasesCommand),
+}
+
+async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Config(cmd) => commands::config::run(session, cmd).await,
+        Command::Migrate(args) => commands::migrate::run(session, args).await,
+        Command::Ingest(args) => commands::ingest::run(session, args).await,
+        Command::Models(cmd) => commands::models::run(session, cmd).await,
+        Command::Aliases(cmd) => commands::aliases::run(session, cmd).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logging follows the config when it loads; a broken config is reported
+    // by the command that needs it, with the default logging in place.
+    let logging = ConfigLayers::discover(cli.config.as_deref())
+        .and_then(|layers| layers.settings())
+        .map(|s| s.logging)
+        .unwrap_or_else(|_| LoggingSettings::default());
+    jobenrich_bootstrap::logging::init_logging(&logging, cli.log_format.map(Into::into));
+
+    let session = Session::new(cli.config, cli.format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return error::report(&anyhow::Error::new(e).context("starting the async runtime")),
+    };
+    match runtime.block_on(dispatch(&session, cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => error::report(&e),
+    }
+}

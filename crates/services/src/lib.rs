@@ -1,8 +1,11 @@
 //! Application services of jobenrich: the use cases the CLI and the worker
 //! run, written against the domain's repository ports only.
 
+pub mod alias_admin;
 pub mod enrichment_pipeline;
 pub mod enrichment_run;
 pub mod enrichment_runner;
 pub mod enrichment_status;
+pub mod ingest;
+pub mod model_registry;
 pub mod reenrichment;

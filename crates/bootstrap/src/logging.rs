@@ -1,0 +1,21 @@
+//! Log lines on stderr for both binaries: text or one JSON object per line,
+//! filtered by `logging.level` unless `RUST_LOG` is set.
+
+use crate::settings::{LogFormat, LoggingSettings};
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber; `format_override` is the `--log-format` flag.
+/// A second call (tests) leaves the first subscriber in place.
+pub fn init_logging(settings: &LoggingSettings, format_override: Option<LogFormat>) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _already_installed = match format_override.unwrap_or(settings.format) {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

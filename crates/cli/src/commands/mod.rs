@@ -1,0 +1,8 @@
+//! One module per command (group). Each exposes its clap arguments and
+//! `pub async fn run(session: &Session, args) -> anyhow::Result<()>`.
+
+pub mod aliases;
+pub mod config;
+pub mod ingest;
+pub mod migrate;
+pub mod models;

@@ -1,0 +1,153 @@
+//! `jobenrich models`: the model registry. Model configs are YAML files
+//! (format: `jobenrich_services::model_registry`, e.g.
+//! `config/models/skills_extractor-v1.0.yaml`); one version per model id is active.
+
+use crate::output::{cell, emit, Table};
+use crate::session::Session;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use jobenrich_domain::{ModelConfig, ModelId, ModelVersion};
+use jobenrich_services::model_registry::{activate_model, register_model_file, show_model};
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Register model config files (stored inactive; activate them to use them).
+    Register(RegisterArgs),
+    /// List registered versions (of one model id, or all).
+    List(ListArgs),
+    /// Make a version the only active one of its model id.
+    Activate(ActivateArgs),
+    /// Show a version (default: the active one) with its overrides and latest evaluation.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// Model config YAML files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Also activate each registered version.
+    #[arg(long)]
+    pub activate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this model id.
+    pub model_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    pub model_id: String,
+    pub version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub model_id: String,
+    pub version: Option<String>,
+}
+
+pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()> {
+    let context = session.connect_migrated().await?;
+    let store = context.store.as_ref();
+    let now = chrono::Utc::now();
+    match command {
+        ModelsCommand::Register(args) => {
+            let mut registered = Vec::new();
+            for path in &args.files {
+                let mut model = register_model_file(store, path, now)
+                    .await
+                    .with_context(|| format!("registering {}", path.display()))?;
+                if args.activate {
+                    model =
+                        activate_model(store, &model.model_id, &model.version, &session.actor(), now)
+                            .await?;
+                }
+                registered.push(model);
+            }
+            emit(session.format, &registered, |models| models_table(models))
+        }
+        ModelsCommand::List(args) => {
+            let model_id = args.model_id.map(ModelId::parse).transpose()?;
+            let models = store.list_models(model_id).await?;
+            emit(session.format, &models, |models| models_table(models))
+        }
+        ModelsCommand::Activate(args) => {
+            let model_id = ModelId::parse(args.model_id)?;
+            let version = ModelVersion::parse(args.version)?;
+            let model = activate_model(store, &model_id, &version, &session.actor(), now)
+                .await
+                .with_context(|| format!("activating {model_id} {version}"))?;
+            emit(session.format, &model, |m| models_table(std::slice::from_ref(m)))
+        }
+        ModelsCommand::Show(args) => {
+            let model_id = ModelId::parse(args.model_id)?;
+            let version = args.version.map(ModelVersion::parse).transpose()?;
+            let details = show_model(store, store, &model_id, version.as_ref()).await?;
+            emit(session.format, &details, |d| {
+                let m = &d.model;
+                let mut fields = vec![
+                    ("model_id", m.model_id.to_string()),
+                    ("version", m.version.to_string()),
+                    ("model_type", m.model_type.to_string()),
+                    ("active", m.is_active.to_string()),
+                    ("enrichment_version", d.enrichment_version.clone()),
+                    ("description", cell(m.description.as_ref())),
+                    (
+                        "config_overrides",
+                        serde_json::Value::Object(m.config_overrides.clone()).to_string(),
+                    ),
+                    (
+                        "performance_metrics",
+                        serde_json::to_string(&m.performance_metrics).unwrap_or_default(),
+                    ),
+                    ("created_at", m.created_at.to_rfc3339()),
+                    ("activated_at", cell(m.activated_at.map(|t| t.to_rfc3339()))),
+                    ("activated_by", cell(m.activated_by.as_ref())),
+                ];
+                if let Some(e) = &d.latest_evaluation {
+                    fields.push((
+                        "latest_evaluation",
+                        format!(
+                            "{} on {} at {}: f1 {:.3}, precision {:.3}, recall {:.3}",
+                            e.evaluation_id,
+                            e.dataset_version,
+                            e.evaluated_at.to_rfc3339(),
+                            e.f1_score,
+                            e.precision,
+                            e.recall
+                        ),
+                    ));
+                }
+                Table::fields(fields)
+            })
+        }
+    }
+}
+
+fn models_table(models: &[ModelConfig]) -> Table {
+    let mut table = Table::new([
+        "MODEL_ID",
+        "VERSION",
+        "TYPE",
+        "ACTIVE",
+        "ACTIVATED_AT",
+        "F1",
+        "DESCRIPTION",
+    ]);
+    for m in models {
+        table.row([
+            m.model_id.to_string(),
+            m.version.to_string(),
+            m.model_type.to_string(),
+            if m.is_active { "yes" } else { "no" }.to_string(),
+            cell(m.activated_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())),
+            cell(m.performance_metrics.get("f1_score").map(|f| format!("{f:.3}"))),
+            cell(m.description.as_ref()),
+        ]);
+    }
+    table
+}

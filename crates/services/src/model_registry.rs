@@ -1,0 +1,263 @@
+//! The model registry use cases: register model configs from YAML files, list,
+//! show, activate (one active version per model id), and seed the shipped
+//! configs (`config/models/*.yaml`) into a fresh store.
+//!
+//! A model file:
+//!
+//! ```yaml
+//! model_id: skills_extractor          # ^[a-z_]+$
+//! model_type: skills_extraction       # skills_extraction | embeddings | clustering | section_classification
+//! version: v1.1                       # ^v\d+\.\d+(-[a-z0-9-]+)?$
+//! description: "Lexicon + aliases, higher pattern weight"   # optional
+//! config_overrides:                   # optional: engine parameters this version changes
+//!   pattern_weight: 0.8
+//! ```
+
+use chrono::{DateTime, Utc};
+use jobenrich_domain::validation::Validate;
+use jobenrich_domain::{
+    EnrichmentType, EvaluationRepository, EvaluationResult, ModelConfig, ModelConfigRepository,
+    ModelId, ModelVersion, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ModelRegistryError {
+    #[error("model file {}: {reason}", path.display())]
+    InvalidFile { path: PathBuf, reason: String },
+    #[error("reading model directory {}", path.display())]
+    ReadDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The YAML shape of a model file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFile {
+    model_id: String,
+    model_type: String,
+    version: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    config_overrides: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Reads and validates a model file; errors name the file and the field.
+pub fn load_model_file(path: &Path, now: DateTime<Utc>) -> Result<ModelConfig, ModelRegistryError> {
+    let invalid = |reason: String| ModelRegistryError::InvalidFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(invalid("not found".to_string()));
+    }
+    let file: ModelFile = config::Config::builder()
+        .add_source(config::File::from(path).format(config::FileFormat::Yaml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| invalid(e.to_string()))?;
+    let model_id = ModelId::parse(file.model_id).map_err(|e| invalid(e.to_string()))?;
+    let model_type: EnrichmentType = file
+        .model_type
+        .parse()
+        .map_err(|e: jobenrich_domain::DomainError| invalid(format!("model_type: {e}")))?;
+    let version = ModelVersion::parse(file.version).map_err(|e| invalid(e.to_string()))?;
+    let mut model = ModelConfig::new(model_id, model_type, version, now);
+    model.description = file.description.filter(|d| !d.trim().is_empty());
+    model.config_overrides = file.config_overrides;
+    model.validate().map_err(|e| invalid(e.to_string()))?;
+    Ok(model)
+}
+
+/// Registers the model of a file (stored inactive).
+pub async fn register_model_file(
+    models: &dyn ModelConfigRepository,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<ModelConfig, ModelRegistryError> {
+    let model = load_model_file(path, now)?;
+    models.register_model(&model).await?;
+    Ok(model)
+}
+
+/// Makes a version the only active one of its model id.
+pub async fn activate_model(
+    models: &dyn ModelConfigRepository,
+    model_id: &ModelId,
+    version: &ModelVersion,
+    activated_by: &str,
+    now: DateTime<Utc>,
+) -> Result<ModelConfig, ModelRegistryError> {
+    Ok(models
+        .activate_model(model_id, version, activated_by, now)
+        .await?)
+}
+
+/// A model version with its latest evaluation, for `models show`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelDetails {
+    pub model: ModelConfig,
+    pub enrichment_version: String,
+    pub latest_evaluation: Option<EvaluationResult>,
+}
+
+/// One version (or, without `version`, the active one, else the newest).
+pub async fn show_model(
+    models: &dyn ModelConfigRepository,
+    evaluations: &dyn EvaluationRepository,
+    model_id: &ModelId,
+    version: Option<&ModelVersion>,
+) -> Result<ModelDetails, ModelRegistryError> {
+    let model = match version {
+        Some(v) => models.get_model(model_id, v).await?,
+        None => match models.active_model(model_id).await? {
+            Some(m) => Some(m),
+            None => models
+                .list_models(Some(model_id.clone()))
+                .await?
+                .into_iter()
+                .max_by_key(|m| m.version.sort_key()),
+        },
+    };
+    let model = model.ok_or_else(|| StoreError::NotFound {
+        entity: "ModelConfig",
+        key: match version {
+            Some(v) => format!("{model_id} {v}"),
+            None => model_id.to_string(),
+        },
+    })?;
+    let latest_evaluation = evaluations
+        .latest_evaluation(model_id, Some(model.version.clone()), None)
+        .await?;
+    Ok(ModelDetails {
+        enrichment_version: model.enrichment_version().to_string(),
+        model,
+        latest_evaluation,
+    })
+}
+
+/// What seeding the shipped model configs did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SeedReport {
+    /// `model_id@version` of each newly registered file.
+    pub registered: Vec<String>,
+    /// `model_id@version` of each version activated because its type had none active.
+    pub activated: Vec<String>,
+}
+
+/// Registers every `*.yaml` of `dir` that is not registered yet, then, for each
+/// enrichment type with no active model, activates the newest seeded version
+/// of that type. A missing directory seeds nothing.
+pub async fn seed_model_directory(
+    models: &dyn ModelConfigRepository,
+    dir: &Path,
+    activated_by: &str,
+    now: DateTime<Utc>,
+) -> Result<SeedReport, ModelRegistryError> {
+    let mut report = SeedReport::default();
+    if !dir.is_dir() {
+        return Ok(report);
+    }
+    let read_dir = |source| ModelRegistryError::ReadDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read_dir)?;
+    files.retain(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+    });
+    files.sort();
+
+    let mut newest_of_type: BTreeMap<EnrichmentType, ModelConfig> = BTreeMap::new();
+    for path in files {
+        let model = load_model_file(&path, now)?;
+        if models
+            .get_model(&model.model_id, &model.version)
+            .await?
+            .is_none()
+        {
+            models.register_model(&model).await?;
+            report.registered.push(model.enrichment_version().to_string());
+        }
+        let newer = match newest_of_type.get(&model.model_type) {
+            Some(seen) => model.version.sort_key() > seen.version.sort_key(),
+            None => true,
+        };
+        if newer {
+            newest_of_type.insert(model.model_type, model);
+        }
+    }
+    for (model_type, model) in newest_of_type {
+        if models.active_model_for_type(model_type).await?.is_none() {
+            let active = models
+                .activate_model(&model.model_id, &model.version, activated_by, now)
+                .await?;
+            report.activated.push(active.enrichment_version().to_string());
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_model_file_keeps_its_overrides_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "m.yaml",
+            "model_id: skills_extractor\nmodel_type: skills_extraction\nversion: v1.1\ndescription: Heavier patterns\nconfig_overrides:\n  patternWeight: 0.8\n  strategies: [lexicon, alias]\n",
+        );
+        let model = load_model_file(&path, Utc::now()).unwrap();
+        assert_eq!(model.model_id.as_str(), "skills_extractor");
+        assert_eq!(model.model_type, EnrichmentType::SkillsExtraction);
+        assert_eq!(model.version.as_str(), "v1.1");
+        assert!(!model.is_active);
+        assert_eq!(
+            serde_json::Value::Object(model.config_overrides),
+            serde_json::json!({"patternWeight": 0.8, "strategies": ["lexicon", "alias"]})
+        );
+    }
+
+    #[test]
+    fn invalid_model_files_name_the_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("model_id: Bad-Id\nmodel_type: skills_extraction\nversion: v1.0\n", "model_id"),
+            ("model_id: a\nmodel_type: skills_extraction\nversion: 1.0\n", "version"),
+            ("model_id: a\nmodel_type: magic\nversion: v1.0\n", "model_type"),
+            ("model_id: a\nversion: v1.0\n", "model_type"),
+            ("model_id: a\nmodel_type: clustering\nversion: v1.0\nweights: 1\n", "weights"),
+        ];
+        for (i, (text, field)) in cases.iter().enumerate() {
+            let path = write(dir.path(), &format!("m{i}.yaml"), text);
+            let err = load_model_file(&path, Utc::now()).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("m{i}.yaml")) && err.contains(field),
+                "{text}: {err}"
+            );
+        }
+    }
+}
