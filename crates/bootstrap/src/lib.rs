@@ -9,6 +9,7 @@ mod error;
 pub mod layers;
 pub mod logging;
 pub mod settings;
+mod worker_settings;
 
 pub use context::{open_store, AppContext};
 pub use error::BootstrapError;
@@ -17,3 +18,4 @@ pub use settings::{
     IngestSettings, LogFormat, LoggingSettings, ModelRegistrySettings, SecretString, Settings,
     SqliteSettings, StorageBackend, StorageSettings,
 };
+pub use worker_settings::{ReenrichMode, WorkerSettings};

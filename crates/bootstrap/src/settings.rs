@@ -20,6 +20,7 @@ pub struct Settings {
     pub logging: LoggingSettings,
     pub ingest: IngestSettings,
     pub models: ModelRegistrySettings,
+    pub worker: crate::worker_settings::WorkerSettings,
 }
 
 impl Settings {
@@ -45,6 +46,7 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        self.worker.validate()?;
         Ok(())
     }
 }

@@ -70,6 +70,16 @@ enum Command {
     /// Skill aliases (K8s → Kubernetes): add, list, deactivate, import, export.
     #[command(subcommand)]
     Aliases(commands::aliases::AliasesCommand),
+    /// Enrichment queue: counts by type × version × status, oldest pending, dead letters.
+    Status(commands::status::StatusArgs),
+    /// One job's extracted skills (confidence, strategies, section, snippet).
+    Skills(commands::job_results::JobResultsArgs),
+    /// One job's classified sections (type, relevance, offsets).
+    Sections(commands::job_results::JobResultsArgs),
+    /// Queue the jobs lacking a successful result at the active model version.
+    Reenrich(commands::reenrich::ReenrichArgs),
+    /// Delete stored results of all but the newest N versions of each model.
+    Prune(commands::prune::PruneArgs),
 }
 
 async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
@@ -79,6 +89,11 @@ async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
         Command::Ingest(args) => commands::ingest::run(session, args).await,
         Command::Models(cmd) => commands::models::run(session, cmd).await,
         Command::Aliases(cmd) => commands::aliases::run(session, cmd).await,
+        Command::Status(args) => commands::status::run(session, args).await,
+        Command::Skills(args) => commands::job_results::skills(session, args).await,
+        Command::Sections(args) => commands::job_results::sections(session, args).await,
+        Command::Reenrich(args) => commands::reenrich::run(session, args).await,
+        Command::Prune(args) => commands::prune::run(session, args).await,
     }
 }
 

@@ -6,3 +6,7 @@ pub mod config;
 pub mod ingest;
 pub mod migrate;
 pub mod models;
+pub mod job_results;
+pub mod prune;
+pub mod reenrich;
+pub mod status;
