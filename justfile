@@ -1,0 +1,22 @@
+# jobenrich tasks; `just --list` shows them. Each recipe is a plain command,
+# so nothing here is needed in CI (.ci/run calls scripts/test.sh directly).
+
+default:
+    @just --list
+
+# The main job on the embedded SQLite store (var/jobenrich.db): migrate, ingest the sample postings, enrich, summarize.
+run *ARGS:
+    cargo run --release -p jobenrich-cli -- run {{ARGS}}
+
+# Every test of the workspace (starts and stops the BigQuery emulator around cargo nextest).
+test *ARGS:
+    bash scripts/test.sh {{ARGS}}
+
+# Formatting check and clippy with warnings as errors.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Criterion benchmarks of every crate that has them (reports under target/criterion).
+bench *ARGS:
+    cargo bench --workspace --benches {{ARGS}}

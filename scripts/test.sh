@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace — the README's test command, also what
+# `just test` and .ci/run call. Starts the local BigQuery emulator first (the
+# BigQuery adapter runs the storage contract suite against it) and stops it on
+# exit, then runs cargo-nextest over the whole workspace.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ -x scripts/bigquery-emulator.sh ]]; then
+  scripts/bigquery-emulator.sh start
+  trap 'scripts/bigquery-emulator.sh stop >/dev/null 2>&1 || true' EXIT
+  eval "$(scripts/bigquery-emulator.sh env)"
+fi
+
+cargo nextest run --workspace --no-fail-fast "$@"
