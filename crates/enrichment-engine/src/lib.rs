@@ -1,1 +1,39 @@
-//! placeholder until implemented
+//! jobenrich enrichment engine: rule-based section classification and
+//! multi-strategy skills extraction (lexicon, alias, pattern, ambiguity rules,
+//! fusion) over a shipped ESCO + O*NET lexicon. Pure Rust, no I/O in the hot
+//! path; only lexicon loading/building reads files.
+//!
+//! ```no_run
+//! use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
+//! use std::sync::Arc;
+//! let lexicon = Arc::new(Lexicon::load(&Lexicon::shipped_path()).unwrap());
+//! let engine = SkillsEngine::new(lexicon, &[], EngineConfig::default()).unwrap();
+//! for skill in engine.extract_text("Experience with Kubernetes and Python 3.11") {
+//!     println!("{} {:.2} {:?}", skill.canonical, skill.confidence, skill.strategies);
+//! }
+//! ```
+
+mod ambiguity;
+pub mod bench;
+mod builder;
+mod config;
+mod engine;
+mod error;
+mod extract;
+mod lexicon;
+mod sections;
+mod text;
+mod user_lexicon;
+
+pub use builder::{build_lexicon, LexiconBuildReport, SHIPPED_ALIASES_FILE, SHIPPED_MAPPING_FILE};
+pub use config::EngineConfig;
+pub use engine::{EngineOutput, SkillsEngine};
+pub use error::EngineError;
+pub use extract::{FoundSkill, MentionSpan};
+pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEXICON_FILE};
+pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION};
+pub use user_lexicon::load_user_lexicon;
+
+/// Reads the shipped alias table (`data/lexicon/aliases.csv`) as `SkillAlias`
+/// rows (source `manual`, active), e.g. to seed the `skill_aliases` table.
+pub use builder::load_alias_csv;

@@ -1,0 +1,198 @@
+//! `SkillsEngine`: one immutable object per (lexicon, active aliases, model
+//! config) that sections a posting and extracts its skills. Built once, then
+//! shared across worker threads (`Send + Sync`); `enrich` allocates only for
+//! its results.
+
+use crate::extract::{AliasTarget, Extractor, FoundSkill, PatternSet};
+use crate::lexicon::{build_matcher, Lexicon};
+use crate::sections::{Section, SectionClassifier};
+use crate::text::{floor_boundary, CharOffsets};
+use crate::{EngineConfig, EngineError};
+use aho_corasick::AhoCorasick;
+use chrono::{DateTime, Utc};
+use jobenrich_domain::{
+    ClassificationMethod, EnrichmentVersion, ExtractedSkill, JobPosting, SectionClassification,
+    SkillAlias,
+};
+use std::sync::Arc;
+
+/// Sections and skills of one posting, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineOutput {
+    pub sections: Vec<SectionClassification>,
+    pub skills: Vec<ExtractedSkill>,
+}
+
+pub struct SkillsEngine {
+    lexicon: Arc<Lexicon>,
+    aliases: Vec<AliasTarget>,
+    alias_matcher: Option<AhoCorasick>,
+    patterns: PatternSet,
+    classifier: SectionClassifier,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for SkillsEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkillsEngine")
+            .field("lexicon", &self.lexicon)
+            .field("aliases", &self.aliases.len())
+            .finish()
+    }
+}
+
+impl SkillsEngine {
+    /// Compiles the active aliases and patterns; inactive aliases are ignored.
+    pub fn new(
+        lexicon: Arc<Lexicon>,
+        aliases: &[SkillAlias],
+        config: EngineConfig,
+    ) -> Result<SkillsEngine, EngineError> {
+        config.validate()?;
+        let mut targets: Vec<AliasTarget> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut active: Vec<&SkillAlias> = aliases.iter().filter(|a| a.is_active).collect();
+        // Deterministic regardless of the order the store returns them.
+        active.sort_by(|a, b| a.alias_text.cmp(&b.alias_text));
+        for alias in active {
+            let text = alias.alias_text.trim();
+            if text.is_empty() || !seen.insert(SkillAlias::normalized_key(text)) {
+                continue;
+            }
+            let entry = lexicon
+                .entries()
+                .iter()
+                .position(|e| e.canonical.eq_ignore_ascii_case(alias.canonical_name.trim()))
+                .map(|p| p as u32);
+            // Short acronyms (`ML`, `JS`, `GCP`) collide with words and units in lowercase.
+            let case_sensitive =
+                text.chars().count() <= 3 && text.chars().any(char::is_uppercase);
+            targets.push(AliasTarget {
+                text: text.to_string(),
+                canonical: alias.canonical_name.trim().to_string(),
+                category: alias.category,
+                confidence: alias.confidence.clamp(0.0, 1.0),
+                case_sensitive,
+                entry,
+            });
+        }
+        let alias_matcher = if targets.is_empty() {
+            None
+        } else {
+            Some(build_matcher(targets.iter().map(|t| t.text.as_str()))?)
+        };
+        Ok(SkillsEngine {
+            classifier: SectionClassifier::new(&config),
+            lexicon,
+            aliases: targets,
+            alias_matcher,
+            patterns: PatternSet::new(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn classifier(&self) -> &SectionClassifier {
+        &self.classifier
+    }
+
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+
+    fn extractor(&self) -> Extractor<'_> {
+        Extractor {
+            lexicon: &self.lexicon,
+            aliases: &self.aliases,
+            alias_matcher: self.alias_matcher.as_ref(),
+            patterns: &self.patterns,
+            config: &self.config,
+        }
+    }
+
+    /// Sections of a text (no job needed).
+    pub fn sections(&self, text: &str) -> Vec<Section> {
+        self.classifier.classify(text)
+    }
+
+    /// Skills of a raw text, with sections computed on it. Text beyond
+    /// `max_input_bytes` is ignored (use `enrich` to have it refused).
+    pub fn extract_text(&self, text: &str) -> Vec<FoundSkill> {
+        let text = &text[..floor_boundary(text, self.config.max_input_bytes)];
+        let offsets = CharOffsets::new(text);
+        let sections = self.classifier.classify_with(text, &offsets);
+        self.extractor().extract(text, &sections, &offsets)
+    }
+
+    /// Skills of a text against sections already computed on it.
+    pub fn extract_with_sections(&self, text: &str, sections: &[Section]) -> Vec<FoundSkill> {
+        let text = &text[..floor_boundary(text, self.config.max_input_bytes)];
+        let offsets = CharOffsets::new(text);
+        self.extractor().extract(text, sections, &offsets)
+    }
+
+    /// Sections and skills of a posting's description. Refuses descriptions
+    /// larger than `max_input_bytes`; never panics.
+    pub fn enrich(
+        &self,
+        job: &JobPosting,
+        enrichment_version: &EnrichmentVersion,
+        now: DateTime<Utc>,
+    ) -> Result<EngineOutput, EngineError> {
+        let text = job.description.as_str();
+        if text.len() > self.config.max_input_bytes {
+            return Err(EngineError::InputRefused(format!(
+                "job {}: description is {} bytes, more than max_input_bytes {}",
+                job.id,
+                text.len(),
+                self.config.max_input_bytes
+            )));
+        }
+        let offsets = CharOffsets::new(text);
+        let sections = self.classifier.classify_with(text, &offsets);
+        let found = self.extractor().extract(text, &sections, &offsets);
+        let version = self.classifier.classifier_version().to_string();
+        let section_rows = sections
+            .iter()
+            .map(|s| SectionClassification {
+                job_id: job.id.clone(),
+                section_index: s.index,
+                section_header: s.header.clone(),
+                section_type: s.section_type.clone(),
+                section_text: text[s.byte_start..s.byte_end].to_string(),
+                start_offset: s.char_start,
+                end_offset: s.char_end,
+                is_skills_relevant: s.is_skills_relevant,
+                relevance_probability: s.relevance,
+                classification_method: ClassificationMethod::RuleBased,
+                classifier_version: version.clone(),
+                created_at: now,
+            })
+            .collect();
+        let skills = found
+            .into_iter()
+            .map(|f| ExtractedSkill {
+                job_id: job.id.clone(),
+                skill_name: f.canonical,
+                skill_category: f.category,
+                confidence_score: f.confidence,
+                source_strategies: f.strategies,
+                section_relevance_score: f.section_relevance,
+                extracted_from_section: f.section_type,
+                context_snippet: Some(f.snippet).filter(|s| !s.is_empty()),
+                position_in_text: Some(f.char_offset),
+                mention_count: f.mentions.len() as u32,
+                taxonomy_ref: f.taxonomy_ref,
+                enrichment_version: enrichment_version.clone(),
+                created_at: now,
+            })
+            .collect();
+        Ok(EngineOutput {
+            sections: section_rows,
+            skills,
+        })
+    }
+}

@@ -1,0 +1,631 @@
+//! Skills extraction: lexicon, alias and pattern strategies produce mentions;
+//! ambiguity rules adjust them; fusion folds them into one `FoundSkill` per
+//! canonical skill with a confidence in [0,1].
+//!
+//! Matching works on byte offsets of the UTF-8 text; every offset in the
+//! output is converted to Unicode scalar values.
+
+use crate::ambiguity::{has_cue, is_technical, rule_for};
+use crate::lexicon::{Lexicon, LexiconEntry};
+use crate::sections::Section;
+use crate::text::{ceil_boundary, char_after, char_before, floor_boundary, is_word_char, snippet, CharOffsets};
+use crate::EngineConfig;
+use aho_corasick::{AhoCorasick, Input};
+use jobenrich_domain::{ExtractionStrategy, SkillCategory};
+use regex::Regex;
+use std::collections::HashMap;
+
+/// A mention span `[start, end)` in Unicode scalar values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MentionSpan {
+    pub start: u32,
+    pub end: u32,
+}
+
+/// One skill found in a text, fused over strategies and mentions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundSkill {
+    pub canonical: String,
+    pub category: SkillCategory,
+    pub confidence: f64,
+    /// Sorted, without repeats.
+    pub strategies: Vec<ExtractionStrategy>,
+    /// First mention, in chars.
+    pub char_offset: u32,
+    pub char_len: u32,
+    /// Every mention, in text order.
+    pub mentions: Vec<MentionSpan>,
+    pub taxonomy_ref: Option<String>,
+    /// The section with the highest relevance among those mentioning it.
+    pub section_index: Option<u32>,
+    pub section_type: Option<String>,
+    pub section_relevance: Option<f64>,
+    /// Text around the first mention.
+    pub snippet: String,
+    /// True when an ambiguity rule applied and no mention had supporting context.
+    pub ambiguity_penalized: bool,
+}
+
+const LEXICON: u8 = 1;
+const ALIAS: u8 = 2;
+const PATTERN: u8 = 4;
+
+/// Where a mention's skill is described.
+#[derive(Debug, Clone)]
+enum SkillRef {
+    Entry(u32),
+    Alias(u32),
+    /// A phrase caught by a pattern only; the text is the canonical name.
+    Phrase { category: SkillCategory },
+}
+
+#[derive(Debug, Clone)]
+struct Mention {
+    start: usize,
+    end: usize,
+    skill: SkillRef,
+    strategies: u8,
+    weight: f64,
+    /// An ambiguity rule applies and no support was found.
+    penalized: bool,
+}
+
+/// An active alias, compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct AliasTarget {
+    pub text: String,
+    pub canonical: String,
+    pub category: SkillCategory,
+    pub confidence: f64,
+    pub case_sensitive: bool,
+    /// The lexicon entry with the same canonical name, if any.
+    pub entry: Option<u32>,
+}
+
+/// Compiled context patterns.
+pub(crate) struct PatternSet {
+    /// `experience with X`, `knowledge of X`, `ability to X`…; group 1 is the cue.
+    cue: Regex,
+    /// Lists after `such as`, `e.g.`, `including`.
+    list: Regex,
+    /// A capitalized name followed by a dotted version (`Angular 12.2`).
+    versioned: Regex,
+}
+
+const PHRASE_STOP_WORDS: &[&str] = &[
+    "the", "a", "an", "strong", "good", "solid", "excellent", "proven", "deep", "great",
+    "some", "any", "basic", "advanced", "working", "practical", "demonstrated", "modern",
+    "relevant", "extensive", "hands-on", "in-depth", "thorough", "sound", "at", "least",
+    "least", "one", "or", "more", "of", "with", "in", "using", "other", "similar", "and",
+];
+
+const VERSION_NAME_STOPLIST: &[&str] = &[
+    "section", "chapter", "version", "level", "step", "table", "figure", "tier", "phase",
+    "grade", "room", "suite", "floor", "article", "page", "part", "year", "years", "top",
+    "over", "band", "rev", "no", "nr", "number", "q", "pay",
+];
+
+impl PatternSet {
+    pub fn new() -> Self {
+        let cue = Regex::new(
+            r"(?i)\b(experience (?:with|in|using|of)|experienced (?:with|in)|proficien(?:t|cy) (?:in|with|at)|knowledge (?:of|in)|knowledgeable (?:of|in|about)|familiar(?:ity)? with|expertise (?:in|with)|expert in|skilled (?:in|with|at)|understanding of|background in|skills? (?:in|with)|competen(?:t|ce|cy) (?:in|with)|fluen(?:t|cy) in|ability to|able to|exposure to|command of|hands-on experience (?:with|in)|track record (?:of|in)|capable of|comfortable (?:with|using)|mastery of)\s+",
+        )
+        .expect("static regex");
+        let list = Regex::new(r"(?i)(?:\bsuch as|\be\.g\.,?|\bincluding|\bi\.e\.,?)\s+").expect("static regex");
+        let versioned =
+            Regex::new(r"\b([A-Z][A-Za-z+#]{1,24})\s?v?(\d+\.\d+(?:\.\d+)?)\b").expect("static regex");
+        PatternSet { cue, list, versioned }
+    }
+}
+
+/// Everything extraction needs, borrowed from the engine.
+pub(crate) struct Extractor<'a> {
+    pub lexicon: &'a Lexicon,
+    pub aliases: &'a [AliasTarget],
+    pub alias_matcher: Option<&'a AhoCorasick>,
+    pub patterns: &'a PatternSet,
+    pub config: &'a EngineConfig,
+}
+
+/// Word-boundary check that understands tokens like `C++`, `.NET`, `CI/CD`:
+/// an edge that is a word character must not touch another word character.
+fn boundaries_ok(text: &str, start: usize, end: usize) -> bool {
+    let matched = &text[start..end];
+    let first = matched.chars().next();
+    let last = matched.chars().next_back();
+    if first.is_some_and(is_word_char) && char_before(text, start).is_some_and(is_word_char) {
+        return false;
+    }
+    if last.is_some_and(is_word_char) && char_after(text, end).is_some_and(is_word_char) {
+        return false;
+    }
+    // `.NET` must not be the tail of another dotted word (`ASP.NET` is its own entry).
+    if first == Some('.') && char_before(text, start).is_some_and(is_word_char) {
+        return false;
+    }
+    // `C++` should not match the first characters of `C+++`-like noise, and a
+    // single letter must not be part of `C-level`, `R&D`, `C'est`, `e.g.`.
+    if matched.chars().count() == 1 {
+        let before = char_before(text, start);
+        let after = char_after(text, end);
+        if matches!(after, Some('-' | '&' | '\'' | '’' | '.' | '+' | '#' | '@'))
+            && !matches!(after, Some('.') if text[end + 1..].chars().next().map_or(true, char::is_whitespace))
+        {
+            return false;
+        }
+        if matches!(before, Some('-' | '&' | '\'' | '’' | '.' | '@' | '/')) && !matches!(before, Some('/')) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs a leftmost-longest automaton, retrying one character later when a
+/// match is rejected so a rejected long match does not hide a valid one.
+fn scan(
+    matcher: &AhoCorasick,
+    text: &str,
+    mut accept: impl FnMut(usize, usize, usize) -> bool,
+) {
+    let mut pos = 0usize;
+    while pos < text.len() {
+        let Some(m) = matcher.find(Input::new(text).span(pos..text.len())) else {
+            break;
+        };
+        if accept(m.pattern().as_usize(), m.start(), m.end()) {
+            pos = m.end().max(m.start() + 1);
+        } else {
+            pos = m.start() + char_after(text, m.start()).map_or(1, char::len_utf8);
+        }
+        pos = ceil_boundary(text, pos);
+    }
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Extractor<'_> {
+    fn category_of(&self, skill: &SkillRef) -> SkillCategory {
+        match skill {
+            SkillRef::Entry(e) => self.lexicon.entry(*e).category,
+            SkillRef::Alias(a) => self.aliases[*a as usize].category,
+            SkillRef::Phrase { category } => *category,
+        }
+    }
+
+    fn lexicon_mentions(&self, text: &str, out: &mut Vec<Mention>) {
+        let lexicon = self.lexicon;
+        let min_weight = self.config.min_lexicon_weight;
+        scan(lexicon.matcher(), text, |pattern, start, end| {
+            let target = lexicon.target(pattern);
+            if target.case_sensitive && &text[start..end] != target.text {
+                return false;
+            }
+            if !boundaries_ok(text, start, end) {
+                return false;
+            }
+            let entry = lexicon.entry(target.entry);
+            if entry.weight < min_weight {
+                return false;
+            }
+            out.push(Mention {
+                start,
+                end,
+                skill: SkillRef::Entry(target.entry),
+                strategies: LEXICON,
+                weight: entry.weight * self.config.lexicon_weight,
+                penalized: false,
+            });
+            true
+        });
+    }
+
+    fn alias_mentions(&self, text: &str, out: &mut Vec<Mention>) {
+        let Some(matcher) = self.alias_matcher else { return };
+        let mut found = Vec::new();
+        scan(matcher, text, |pattern, start, end| {
+            let alias = &self.aliases[pattern];
+            if alias.case_sensitive && text[start..end] != alias.text {
+                return false;
+            }
+            if !boundaries_ok(text, start, end) {
+                return false;
+            }
+            found.push(Mention {
+                start,
+                end,
+                skill: match alias.entry {
+                    Some(e) => SkillRef::Entry(e),
+                    None => SkillRef::Alias(pattern as u32),
+                },
+                strategies: ALIAS,
+                weight: alias.confidence * self.config.alias_weight,
+                penalized: false,
+            });
+            true
+        });
+        if found.is_empty() {
+            return;
+        }
+        // An alias overrides an overlapping lexicon mention (the alias table is
+        // curated per deployment); the same span and skill found by both merges.
+        for a in &mut found {
+            let mut also_lexicon = false;
+            out.retain(|m| {
+                let overlaps = m.start < a.end && a.start < m.end;
+                if overlaps && m.start == a.start && m.end == a.end && self.same_skill(&m.skill, &a.skill) {
+                    also_lexicon = true;
+                }
+                !overlaps
+            });
+            if also_lexicon {
+                a.strategies |= LEXICON;
+            }
+        }
+        out.extend(found);
+        out.sort_by_key(|m| (m.start, m.end));
+    }
+
+    fn same_skill(&self, a: &SkillRef, b: &SkillRef) -> bool {
+        self.canonical_of(a, "").eq_ignore_ascii_case(&self.canonical_of(b, ""))
+    }
+
+    fn canonical_of(&self, skill: &SkillRef, phrase: &str) -> String {
+        match skill {
+            SkillRef::Entry(e) => self.lexicon.entry(*e).canonical.clone(),
+            SkillRef::Alias(a) => self.aliases[*a as usize].canonical.clone(),
+            SkillRef::Phrase { .. } => collapse_whitespace(phrase),
+        }
+    }
+
+    /// Splits the tail after a cue into list items, each `[start, end)` in bytes.
+    fn list_items(text: &str, from: usize, max_words: usize) -> Vec<(usize, usize)> {
+        let limit = floor_boundary(text, (from + 240).min(text.len()));
+        let tail = &text[from..limit];
+        let stop = tail
+            .find(['.', ';', ':', '(', ')', '\n', '!', '?', '[', ']'])
+            .map(|p| {
+                // `.NET`, `Node.js`, `3.11`: a dot followed by a word char continues.
+                let mut p = p;
+                while tail.as_bytes().get(p) == Some(&b'.')
+                    && tail[p + 1..].chars().next().is_some_and(is_word_char)
+                {
+                    match tail[p + 1..].find(['.', ';', ':', '(', ')', '\n', '!', '?', '[', ']']) {
+                        Some(q) => p = p + 1 + q,
+                        None => return tail.len(),
+                    }
+                }
+                p
+            })
+            .unwrap_or(tail.len());
+        let body = &tail[..stop];
+        let mut items = Vec::new();
+        let mut cursor = 0usize;
+        let separators = [", and ", ", or ", ", ", " and/or ", " and ", " or ", " & ", " / ", "/"];
+        while cursor < body.len() {
+            let rest = &body[cursor..];
+            let next = separators
+                .iter()
+                .filter_map(|s| rest.find(s).map(|p| (p, s.len())))
+                .min_by_key(|(p, len)| (*p, usize::MAX - len));
+            let (item_end, advance) = match next {
+                Some((p, len)) => (cursor + p, cursor + p + len),
+                None => (body.len(), body.len()),
+            };
+            let raw = &body[cursor..item_end];
+            // Trim leading filler words (`strong`, `the`, `at least one of`).
+            let mut start = cursor + (raw.len() - raw.trim_start().len());
+            loop {
+                let word_end = text[from + start..from + item_end]
+                    .find(char::is_whitespace)
+                    .map(|p| start + p);
+                let Some(we) = word_end else { break };
+                let word = text[from + start..from + we].to_lowercase();
+                if PHRASE_STOP_WORDS.contains(&word.as_str()) {
+                    let after = &text[from + we..from + item_end];
+                    start = we + (after.len() - after.trim_start().len());
+                } else {
+                    break;
+                }
+            }
+            let trimmed_end = cursor + raw.trim_end().len();
+            if start < trimmed_end {
+                let words = text[from + start..from + trimmed_end].split_whitespace().count();
+                if words <= max_words {
+                    items.push((from + start, from + trimmed_end));
+                }
+            }
+            // Long runs without separators end the list.
+            if items.len() >= 12 {
+                break;
+            }
+            cursor = advance;
+        }
+        items
+    }
+
+    fn looks_like_tech_name(item: &str) -> bool {
+        let words = item.split_whitespace().count();
+        words <= 3
+            && item.chars().any(|c| c.is_alphabetic())
+            && (item.chars().any(|c| c.is_uppercase() || c.is_ascii_digit() || "+#.".contains(c)))
+    }
+
+    fn pattern_mentions(&self, text: &str, out: &mut Vec<Mention>) {
+        let max_words = self.config.pattern_phrase_max_words;
+        let mut emitted: Vec<Mention> = Vec::new();
+        let support = |out: &mut Vec<Mention>, start: usize, end: usize| -> bool {
+            let mut any = false;
+            for m in out.iter_mut() {
+                if m.start >= start && m.end <= end {
+                    m.strategies |= PATTERN;
+                    m.penalized = false;
+                    any = true;
+                }
+            }
+            any
+        };
+        for caps in self.patterns.cue.captures_iter(text) {
+            let cue = caps.get(1).map(|c| c.as_str().to_ascii_lowercase()).unwrap_or_default();
+            let whole = caps.get(0).expect("group 0");
+            let soft = cue.starts_with("abilit") || cue.starts_with("able") || cue.starts_with("capable");
+            for (start, end) in Self::list_items(text, whole.end(), max_words) {
+                if support(out, start, end) {
+                    continue;
+                }
+                if self.config.emit_pattern_phrases && text[start..end].chars().any(char::is_alphabetic) {
+                    emitted.push(Mention {
+                        start,
+                        end,
+                        skill: SkillRef::Phrase {
+                            category: if soft { SkillCategory::SoftSkills } else { SkillCategory::DomainKnowledge },
+                        },
+                        strategies: PATTERN,
+                        weight: self.config.pattern_weight,
+                        penalized: false,
+                    });
+                }
+            }
+        }
+        for m in self.patterns.list.find_iter(text) {
+            for (start, end) in Self::list_items(text, m.end(), 4) {
+                if support(out, start, end) {
+                    continue;
+                }
+                let item = &text[start..end];
+                if self.config.emit_pattern_phrases && Self::looks_like_tech_name(item) {
+                    emitted.push(Mention {
+                        start,
+                        end,
+                        skill: SkillRef::Phrase { category: SkillCategory::SoftwareTools },
+                        strategies: PATTERN,
+                        weight: self.config.pattern_weight * 0.9,
+                        penalized: false,
+                    });
+                }
+            }
+        }
+        // Version suffixes: a known skill followed by a version supports it; an
+        // unknown capitalized name followed by a dotted version is a tool.
+        for m in out.iter_mut() {
+            let after = &text[m.end..];
+            let after = after.strip_prefix(' ').unwrap_or(after);
+            let after = after.strip_prefix(['v', 'V']).unwrap_or(after);
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && digits <= 4 && !after[digits..].starts_with(|c: char| c.is_alphabetic()) {
+                m.strategies |= PATTERN;
+                m.penalized = false;
+            }
+        }
+        for caps in self.patterns.versioned.captures_iter(text) {
+            let name = caps.get(1).expect("group 1");
+            if VERSION_NAME_STOPLIST.contains(&name.as_str().to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            let covered = out.iter().any(|m| m.start < name.end() && name.start() < m.end);
+            if !covered && self.config.emit_pattern_phrases {
+                emitted.push(Mention {
+                    start: name.start(),
+                    end: name.end(),
+                    skill: SkillRef::Phrase { category: SkillCategory::SoftwareTools },
+                    strategies: PATTERN,
+                    weight: self.config.pattern_weight * 0.9,
+                    penalized: false,
+                });
+            }
+        }
+        // Pattern-only phrases must not overlap each other or known mentions.
+        emitted.sort_by_key(|m| (m.start, std::cmp::Reverse(m.end)));
+        let mut last_end = 0usize;
+        for m in emitted {
+            if m.start < last_end || out.iter().any(|o| o.start < m.end && m.start < o.end) {
+                continue;
+            }
+            last_end = m.end;
+            out.push(m);
+        }
+    }
+
+    fn apply_ambiguity_rules(&self, text: &str, mentions: &mut [Mention]) {
+        let window = self.config.ambiguity_context_chars;
+        let technical: Vec<(usize, usize)> = mentions
+            .iter()
+            .filter(|m| {
+                is_technical(self.category_of(&m.skill))
+                    && rule_for(&text[m.start..m.end].to_ascii_lowercase()).is_none()
+            })
+            .map(|m| (m.start, m.end))
+            .collect();
+        for m in mentions.iter_mut() {
+            if m.end - m.start > 13 {
+                continue;
+            }
+            let matched = &text[m.start..m.end];
+            let lower = matched.to_lowercase();
+            let Some(rule) = rule_for(&lower) else { continue };
+            if m.strategies & PATTERN != 0 {
+                continue;
+            }
+            let lo = floor_boundary(text, m.start.saturating_sub(window * 2));
+            let lo = text[lo..m.start]
+                .char_indices()
+                .rev()
+                .nth(window.saturating_sub(1))
+                .map_or(lo, |(i, _)| lo + i);
+            let hi = ceil_boundary(text, (m.end + window * 4).min(text.len()));
+            let hi = text[m.end..hi]
+                .char_indices()
+                .nth(window)
+                .map_or(hi, |(i, _)| m.end + i);
+            let context = format!("{} {}", &text[lo..m.start], &text[m.end..hi]).to_lowercase();
+            let cue = has_cue(rule, &context, &lower);
+            let neighbour = rule.tech_neighbours_support
+                && technical
+                    .iter()
+                    .any(|(s, e)| *e + window >= m.start && *s <= m.end + window && (*s, *e) != (m.start, m.end));
+            let capital_ok = !rule.needs_capital || matched.chars().next().is_some_and(char::is_uppercase);
+            let supported = (cue || neighbour) && capital_ok;
+            if !supported {
+                m.penalized = true;
+                m.weight *= self.config.ambiguity_penalty;
+                if !capital_ok {
+                    // `go`, `rust` in lowercase prose: almost never the skill.
+                    m.weight *= self.config.ambiguity_penalty;
+                }
+            }
+        }
+    }
+
+    /// All strategies and fusion over `text`, whose sections are given.
+    pub fn extract(&self, text: &str, sections: &[Section], offsets: &CharOffsets) -> Vec<FoundSkill> {
+        let mut mentions: Vec<Mention> = Vec::new();
+        if self.config.use_lexicon {
+            self.lexicon_mentions(text, &mut mentions);
+        }
+        if self.config.use_aliases {
+            self.alias_mentions(text, &mut mentions);
+        }
+        if self.config.use_patterns {
+            self.pattern_mentions(text, &mut mentions);
+        }
+        if self.config.ambiguity_rules {
+            self.apply_ambiguity_rules(text, &mut mentions);
+        }
+        mentions.sort_by_key(|m| (m.start, m.end));
+        self.fuse(text, sections, offsets, mentions)
+    }
+
+    fn fuse(
+        &self,
+        text: &str,
+        sections: &[Section],
+        offsets: &CharOffsets,
+        mentions: Vec<Mention>,
+    ) -> Vec<FoundSkill> {
+        struct Group {
+            canonical: String,
+            first: usize,
+            mentions: Vec<Mention>,
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        for m in mentions {
+            let canonical = self.canonical_of(&m.skill, &text[m.start..m.end]);
+            if canonical.is_empty() {
+                continue;
+            }
+            let key = canonical.to_lowercase();
+            match by_key.get(&key) {
+                Some(&g) => groups[g].mentions.push(m),
+                None => {
+                    by_key.insert(key, groups.len());
+                    groups.push(Group {
+                        canonical,
+                        first: m.start,
+                        mentions: vec![m],
+                    });
+                }
+            }
+        }
+        let config = self.config;
+        let mut found = Vec::with_capacity(groups.len());
+        for g in groups {
+            let strategies_bits = g.mentions.iter().fold(0u8, |acc, m| acc | m.strategies);
+            let mut strategies = Vec::new();
+            for (bit, s) in [
+                (LEXICON, ExtractionStrategy::Lexicon),
+                (ALIAS, ExtractionStrategy::Alias),
+                (PATTERN, ExtractionStrategy::Pattern),
+            ] {
+                if strategies_bits & bit != 0 {
+                    strategies.push(s);
+                }
+            }
+            strategies.sort();
+            let mut base = g.mentions.iter().map(|m| m.weight).fold(0.0f64, f64::max);
+            let known = strategies_bits & (LEXICON | ALIAS) != 0;
+            if known && strategies_bits & PATTERN != 0 {
+                base += config.pattern_boost;
+            }
+            base += config.multi_strategy_bonus * (strategies.len().saturating_sub(1)) as f64;
+            let count = g.mentions.len();
+            base += (config.mention_bonus * (count - 1) as f64).min(config.mention_bonus_cap);
+            // Relevance: the best section any mention lies in.
+            let mut best_section: Option<&Section> = None;
+            for m in &g.mentions {
+                if let Some(s) = section_of(sections, m.start) {
+                    if best_section.map_or(true, |b| s.relevance > b.relevance) {
+                        best_section = Some(s);
+                    }
+                }
+            }
+            let relevance = best_section.map(|s| s.relevance);
+            let w = config.section_relevance_weight;
+            let scaled = base * ((1.0 - w) + w * relevance.unwrap_or(0.5));
+            let confidence = if scaled.is_finite() { scaled.clamp(0.0, 1.0) } else { 0.0 };
+            if confidence < config.min_confidence {
+                continue;
+            }
+            let first = &g.mentions[0];
+            let skill = first.skill.clone();
+            let best_entry: Option<&LexiconEntry> = g.mentions.iter().find_map(|m| match m.skill {
+                SkillRef::Entry(e) => Some(self.lexicon.entry(e)),
+                _ => None,
+            });
+            let category = best_entry.map_or_else(|| self.category_of(&skill), |e| e.category);
+            let mentions: Vec<MentionSpan> = g
+                .mentions
+                .iter()
+                .map(|m| MentionSpan {
+                    start: offsets.char_at(m.start),
+                    end: offsets.char_at(m.end),
+                })
+                .collect();
+            found.push(FoundSkill {
+                canonical: g.canonical,
+                category,
+                confidence,
+                strategies,
+                char_offset: mentions[0].start,
+                char_len: mentions[0].end - mentions[0].start,
+                mentions,
+                taxonomy_ref: best_entry.and_then(|e| e.taxonomy_ref.clone()),
+                section_index: best_section.map(|s| s.index),
+                section_type: best_section.map(|s| s.section_type.clone()),
+                section_relevance: relevance,
+                snippet: snippet(text, first.start, first.end, config.snippet_chars),
+                ambiguity_penalized: g.mentions.iter().all(|m| m.penalized),
+            });
+            debug_assert_eq!(g.first, first.start);
+        }
+        found.sort_by(|a, b| a.char_offset.cmp(&b.char_offset).then_with(|| a.canonical.cmp(&b.canonical)));
+        found
+    }
+}
+
+fn section_of(sections: &[Section], byte: usize) -> Option<&Section> {
+    let idx = sections.partition_point(|s| s.byte_start <= byte);
+    let s = sections.get(idx.checked_sub(1)?)?;
+    (byte < s.byte_end.max(s.byte_start + 1)).then_some(s)
+}

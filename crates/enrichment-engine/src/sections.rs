@@ -1,0 +1,457 @@
+//! Rule-based section classification: splits a posting into sections at
+//! header lines (`Requirements:`, `## What you'll bring`, ALL-CAPS lines,
+//! `About us`, `**bold**`, short lines ending with a colon), and into
+//! paragraphs and bullet blocks where there is no header; then scores each
+//! section's skills relevance from its type and body keywords.
+
+use crate::text::CharOffsets;
+use crate::EngineConfig;
+
+/// Version of these rules; bump when the splitting or typing changes.
+pub const CLASSIFIER_VERSION: &str = "rule_based-v1";
+
+/// Header phrases (lowercase, matched as a prefix or substring of the header
+/// label) and the section type they announce. First match wins, so more
+/// specific phrases come first.
+const HEADER_TYPES: &[(&str, &str)] = &[
+    ("nice to have", "nice_to_have"),
+    ("nice-to-have", "nice_to_have"),
+    ("bonus", "nice_to_have"),
+    ("preferred", "nice_to_have"),
+    ("plus", "nice_to_have"),
+    ("equal opportunit", "eeo"),
+    ("eeo", "eeo"),
+    ("diversity", "eeo"),
+    ("how to apply", "how_to_apply"),
+    ("apply", "how_to_apply"),
+    ("application process", "how_to_apply"),
+    ("salary", "salary"),
+    ("compensation", "salary"),
+    ("pay range", "salary"),
+    ("benefit", "benefits"),
+    ("perks", "benefits"),
+    ("what we offer", "benefits"),
+    ("we offer", "benefits"),
+    ("why join", "benefits"),
+    ("why work", "benefits"),
+    ("what's in it for you", "benefits"),
+    ("tech stack", "tech_stack"),
+    ("technolog", "tech_stack"),
+    ("our stack", "tech_stack"),
+    ("tools", "tech_stack"),
+    ("skill", "skills"),
+    ("qualification", "qualifications"),
+    ("requirement", "requirements"),
+    ("what you'll bring", "requirements"),
+    ("what you bring", "requirements"),
+    ("what you will bring", "requirements"),
+    ("looking for", "requirements"),
+    ("who you are", "requirements"),
+    ("about you", "requirements"),
+    ("your profile", "requirements"),
+    ("profile", "requirements"),
+    ("must have", "requirements"),
+    ("you have", "requirements"),
+    ("you should have", "requirements"),
+    ("experience", "requirements"),
+    ("responsibilit", "responsibilities"),
+    ("what you'll do", "responsibilities"),
+    ("what you will do", "responsibilities"),
+    ("your role", "responsibilities"),
+    ("the role", "responsibilities"),
+    ("duties", "responsibilities"),
+    ("tasks", "responsibilities"),
+    ("day to day", "responsibilities"),
+    ("you will", "responsibilities"),
+    ("your mission", "responsibilities"),
+    ("about us", "about_company"),
+    ("about the company", "about_company"),
+    ("who we are", "about_company"),
+    ("our company", "about_company"),
+    ("our team", "about_company"),
+    ("company", "about_company"),
+    ("about", "about_company"),
+    ("location", "location"),
+    ("where", "location"),
+    ("job description", "role"),
+    ("description", "role"),
+    ("overview", "role"),
+    ("summary", "role"),
+    ("the job", "role"),
+    ("position", "role"),
+];
+
+/// One section, with byte offsets for internal use and char offsets for output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub index: u32,
+    /// The header line as written, trimmed.
+    pub header: Option<String>,
+    pub section_type: String,
+    pub byte_start: usize,
+    pub byte_end: usize,
+    /// `[char_start, char_end)` in Unicode scalar values.
+    pub char_start: u32,
+    pub char_end: u32,
+    pub relevance: f64,
+    pub is_skills_relevant: bool,
+}
+
+/// Splits and scores sections by rules and configurable keyword weights.
+#[derive(Debug, Clone)]
+pub struct SectionClassifier {
+    type_relevance: Vec<(String, f64)>,
+    keyword_weights: Vec<(String, f64)>,
+    relevance_threshold: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LineKind {
+    Blank,
+    Bullet,
+    Text,
+}
+
+fn is_bullet(trimmed: &str) -> bool {
+    let mut chars = trimmed.chars();
+    match chars.next() {
+        Some('-' | '*' | '•' | '·' | '–' | '▪' | '◦' | '+') => {
+            chars.next().is_some_and(char::is_whitespace)
+        }
+        Some(c) if c.is_ascii_digit() => {
+            let rest = trimmed.trim_start_matches(|c: char| c.is_ascii_digit());
+            (rest.starts_with(". ") || rest.starts_with(") ")) && trimmed.len() - rest.len() <= 3
+        }
+        _ => false,
+    }
+}
+
+/// The header label (decorations stripped, lowercase) if `line` is a header.
+fn header_label(line: &str) -> Option<String> {
+    let t = line.trim();
+    if t.is_empty() || t.chars().count() > 80 {
+        return None;
+    }
+    let strip = |s: &str| {
+        s.trim_matches(|c: char| matches!(c, '#' | '*' | '_' | ':' | '=' | '-') || c.is_whitespace())
+            .to_lowercase()
+    };
+    let words = t.split_whitespace().count();
+    if t.starts_with('#') {
+        let label = strip(t);
+        return (!label.is_empty()).then_some(label);
+    }
+    let bold = (t.starts_with("**") && (t.ends_with("**") || t.ends_with("**:")))
+        || (t.starts_with("__") && (t.ends_with("__") || t.ends_with("__:")));
+    if bold && t.len() > 4 && words <= 10 {
+        let label = strip(t);
+        return (!label.is_empty()).then_some(label);
+    }
+    if is_bullet(t) {
+        return None;
+    }
+    if t.ends_with(':') && words <= 8 {
+        let label = strip(t);
+        return (!label.is_empty()).then_some(label);
+    }
+    let letters = t.chars().filter(|c| c.is_alphabetic()).count();
+    let all_caps = letters >= 3
+        && t.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase)
+        && !t.contains('<')
+        && words <= 8;
+    if all_caps {
+        return Some(strip(t));
+    }
+    // A short line that is exactly a known header phrase (`About us`, `Benefits`).
+    if words <= 5 && !t.ends_with('.') && !t.contains(',') {
+        let label = strip(t);
+        if is_known_header_phrase(&label) {
+            return Some(label);
+        }
+    }
+    None
+}
+
+/// Leading words that may precede a header phrase (`Key responsibilities`).
+const HEADER_PREFIX_WORDS: &[&str] = &[
+    "key", "our", "the", "your", "main", "additional", "desired", "required", "minimum",
+    "basic", "preferred", "job", "technical", "core", "general",
+];
+
+/// Whether a short line is exactly a header phrase, allowing an inflected last
+/// word (`benefit` → `Benefits`) and a qualifying first word.
+fn is_known_header_phrase(label: &str) -> bool {
+    let mut rest = label;
+    while let Some((first, tail)) = rest.split_once(' ') {
+        if HEADER_PREFIX_WORDS.contains(&first) {
+            rest = tail;
+        } else {
+            break;
+        }
+    }
+    HEADER_TYPES.iter().any(|(phrase, _)| {
+        rest == *phrase
+            || (rest.starts_with(phrase)
+                && rest[phrase.len()..].chars().all(|c| c.is_alphabetic() || c == '\''))
+    })
+}
+
+fn type_of_label(label: &str) -> &'static str {
+    HEADER_TYPES
+        .iter()
+        .find(|(phrase, _)| label.contains(phrase))
+        .map(|(_, t)| *t)
+        .unwrap_or("other")
+}
+
+struct OpenSection {
+    header: Option<String>,
+    label: Option<String>,
+    start: usize,
+    end: usize,
+    last_kind: LineKind,
+}
+
+impl SectionClassifier {
+    pub fn new(config: &EngineConfig) -> Self {
+        SectionClassifier {
+            type_relevance: config
+                .section_type_relevance
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            keyword_weights: config
+                .section_keyword_weights
+                .iter()
+                .map(|(k, v)| (k.to_lowercase(), *v))
+                .collect(),
+            relevance_threshold: config.relevance_threshold,
+        }
+    }
+
+    pub fn classifier_version(&self) -> &str {
+        CLASSIFIER_VERSION
+    }
+
+    /// Splits `text` into sections covering every non-blank line, in order.
+    pub fn classify(&self, text: &str) -> Vec<Section> {
+        let offsets = CharOffsets::new(text);
+        self.classify_with(text, &offsets)
+    }
+
+    pub(crate) fn classify_with(&self, text: &str, offsets: &CharOffsets) -> Vec<Section> {
+        let mut sections = Vec::new();
+        let mut open: Option<OpenSection> = None;
+        let mut line_start = 0usize;
+        while line_start <= text.len() {
+            let line_end = text[line_start..]
+                .find('\n')
+                .map(|p| line_start + p)
+                .unwrap_or(text.len());
+            let line = &text[line_start..line_end];
+            let trimmed = line.trim();
+            let kind = if trimmed.is_empty() {
+                LineKind::Blank
+            } else if is_bullet(trimmed) {
+                LineKind::Bullet
+            } else {
+                LineKind::Text
+            };
+            let content_end = line_start + line.trim_end().len();
+            if kind != LineKind::Blank {
+                if let Some(label) = header_label(trimmed) {
+                    self.close(text, offsets, open.take(), &mut sections);
+                    open = Some(OpenSection {
+                        header: Some(trimmed.to_string()),
+                        label: Some(label),
+                        start: line_start + (line.len() - line.trim_start().len()),
+                        end: content_end,
+                        last_kind: LineKind::Blank,
+                    });
+                } else {
+                    // Without a header, a paragraph and a bullet block are separate sections.
+                    let breaks = open.as_ref().is_some_and(|s| {
+                        s.header.is_none()
+                            && s.last_kind != LineKind::Blank
+                            && s.last_kind != kind
+                    });
+                    if breaks {
+                        self.close(text, offsets, open.take(), &mut sections);
+                    }
+                    match open.as_mut() {
+                        Some(s) => {
+                            s.end = content_end;
+                            s.last_kind = kind;
+                        }
+                        None => {
+                            open = Some(OpenSection {
+                                header: None,
+                                label: None,
+                                start: line_start + (line.len() - line.trim_start().len()),
+                                end: content_end,
+                                last_kind: kind,
+                            })
+                        }
+                    }
+                }
+            } else if open.as_ref().is_some_and(|s| s.header.is_none()) {
+                self.close(text, offsets, open.take(), &mut sections);
+            }
+            line_start = line_end + 1;
+        }
+        self.close(text, offsets, open.take(), &mut sections);
+        sections
+    }
+
+    fn close(
+        &self,
+        text: &str,
+        offsets: &CharOffsets,
+        open: Option<OpenSection>,
+        sections: &mut Vec<Section>,
+    ) {
+        let Some(open) = open else { return };
+        let body = &text[open.start..open.end];
+        if body.trim().is_empty() {
+            return;
+        }
+        let section_type = open
+            .label
+            .as_deref()
+            .map(type_of_label)
+            .unwrap_or("other")
+            .to_string();
+        let relevance = self.relevance(&section_type, body);
+        sections.push(Section {
+            index: sections.len() as u32,
+            header: open.header,
+            is_skills_relevant: relevance >= self.relevance_threshold,
+            section_type,
+            byte_start: open.start,
+            byte_end: open.end,
+            char_start: offsets.char_at(open.start),
+            char_end: offsets.char_at(open.end),
+            relevance,
+        });
+    }
+
+    /// `sigmoid(logit(prior(type)) + Σ weight(keyword) · min(count, 3))`.
+    fn relevance(&self, section_type: &str, body: &str) -> f64 {
+        let prior = self
+            .type_relevance
+            .iter()
+            .find(|(t, _)| t == section_type)
+            .or_else(|| self.type_relevance.iter().find(|(t, _)| t == "other"))
+            .map(|(_, p)| *p)
+            .unwrap_or(0.5)
+            .clamp(0.001, 0.999);
+        let mut logit = (prior / (1.0 - prior)).ln();
+        // Long sections are scored on their first 4 KB: keywords there decide.
+        let head = &body[..crate::text::floor_boundary(body, 4096)];
+        let lower = head.to_lowercase();
+        for (keyword, weight) in &self.keyword_weights {
+            if keyword.is_empty() {
+                continue;
+            }
+            let count = lower.matches(keyword.as_str()).take(3).count();
+            logit += weight * count as f64;
+        }
+        let p = 1.0 / (1.0 + (-logit).exp());
+        if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.5
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(text: &str) -> Vec<Section> {
+        SectionClassifier::new(&EngineConfig::default()).classify(text)
+    }
+
+    fn headers(text: &str) -> Vec<(Option<String>, String)> {
+        classify(text)
+            .into_iter()
+            .map(|s| (s.header, s.section_type))
+            .collect()
+    }
+
+    #[test]
+    fn colon_header() {
+        let h = headers("We build things.\nRequirements:\n- Rust\n- SQL\n");
+        assert_eq!(h[1], (Some("Requirements:".into()), "requirements".into()));
+    }
+
+    #[test]
+    fn markdown_header() {
+        let h = headers("## What you'll bring\n- Python\n\n## Benefits\nLots of vacation.");
+        assert_eq!(h[0].1, "requirements");
+        assert_eq!(h[1], (Some("## Benefits".into()), "benefits".into()));
+    }
+
+    #[test]
+    fn all_caps_header() {
+        let h = headers("RESPONSIBILITIES\nShip features.\nWHAT WE OFFER\nA desk.");
+        assert_eq!(h[0].1, "responsibilities");
+        assert_eq!(h[1].1, "benefits");
+    }
+
+    #[test]
+    fn plain_known_header() {
+        let h = headers("About us\nWe were founded in 1999.\nQualifications\nA degree.");
+        assert_eq!(h[0], (Some("About us".into()), "about_company".into()));
+        assert_eq!(h[1].1, "qualifications");
+    }
+
+    #[test]
+    fn bold_markdown_header() {
+        let h = headers("**Nice to have**\n- Kafka\n**Equal Opportunity Employer**\nWe welcome all.");
+        assert_eq!(h[0].1, "nice_to_have");
+        assert_eq!(h[1].1, "eeo");
+    }
+
+    #[test]
+    fn other_line_ending_with_colon_is_a_header() {
+        let h = headers("Our tech stack includes:\nRust, Postgres");
+        assert_eq!(h[0].1, "tech_stack");
+    }
+
+    #[test]
+    fn paragraphs_and_bullet_blocks_split_without_headers() {
+        let s = classify("First paragraph here.\nStill first.\n\nSecond paragraph.\n- bullet one\n- bullet two\n");
+        assert_eq!(s.len(), 3);
+        assert!(s.iter().all(|x| x.header.is_none()));
+    }
+
+    #[test]
+    fn offsets_are_chars_and_cover_the_text() {
+        let text = "Über uns\n\nRequirements:\n- Rüst\n";
+        for s in classify(text) {
+            let by_chars: String = text
+                .chars()
+                .skip(s.char_start as usize)
+                .take((s.char_end - s.char_start) as usize)
+                .collect();
+            assert_eq!(by_chars, &text[s.byte_start..s.byte_end]);
+        }
+    }
+
+    #[test]
+    fn requirements_are_relevant_and_benefits_are_not() {
+        let s = classify("Requirements:\n- 3+ years of experience with Rust\n\nBenefits:\n- Health insurance and vacation\n");
+        assert!(s[0].is_skills_relevant && s[0].relevance > 0.9, "{:?}", s[0]);
+        assert!(!s[1].is_skills_relevant && s[1].relevance < 0.1, "{:?}", s[1]);
+    }
+
+    #[test]
+    fn keyword_weights_are_configurable() {
+        let mut config = EngineConfig::default();
+        config.section_keyword_weights.insert("widgets".into(), 5.0);
+        let s = SectionClassifier::new(&config).classify("About us\nWe make widgets.");
+        assert!(s[0].relevance > 0.9);
+    }
+}
