@@ -1,1 +1,136 @@
-fn main() {}
+//! `jobenrich-worker`: the enrichment daemon. Claims batches of pending
+//! enrichments with a lease, runs the engine on them, writes the results, and
+//! sleeps with backoff when idle. SIGINT/SIGTERM stop claiming; the batches in
+//! hand are finished and the process exits 0.
+
+mod shutdown;
+
+use anyhow::Context;
+use clap::Parser;
+use jobenrich_bootstrap::{AppContext, LogFormat, Settings};
+use jobenrich_services::enrichment_pipeline::process_owner_name;
+use jobenrich_services::enrichment_runner::run_worker;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+use std::process::ExitCode;
+
+/// Enrichment worker of jobenrich: processes the enrichment queue until stopped.
+#[derive(Debug, Parser)]
+#[command(name = "jobenrich-worker", version)]
+struct WorkerArgs {
+    /// Extra YAML config file layered over config/default.yaml and config/{JOBENRICH_ENV}.yaml.
+    #[arg(long, short = 'c', env = "JOBENRICH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log line format on stderr (default: logging.format of the config).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormatArg>,
+}
+
+fn main() -> ExitCode {
+    let args = WorkerArgs::parse();
+    let settings = match Settings::load(args.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    // The worker's batch lines are its progress report: info unless configured lower.
+    let mut logging = settings.logging.clone();
+    if logging.level == "warn" {
+        logging.level = "info".to_string();
+    }
+    jobenrich_bootstrap::logging::init_logging(
+        &logging,
+        args.log_format.map(|f| match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }),
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "starting the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "worker failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `outer: cause: root cause` on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let context = AppContext::connect(&settings)
+        .await
+        .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
+    let schema = context
+        .store
+        .schema_version()
+        .await
+        .context("reading the schema version")?;
+    anyhow::ensure!(
+        schema > 0,
+        "the store has no schema yet: run `jobenrich migrate` (or `jobenrich run`) first"
+    );
+    let owner = process_owner_name("worker");
+    let worker = &settings.worker;
+    let pipeline = jobenrich_services::engine_enricher::build_pipeline(
+        context.store.clone(),
+        worker.pipeline_config(owner.clone()),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let loop_config = worker.loop_config();
+    let shutdown = shutdown::listen_for_shutdown()?;
+    tracing::info!(
+        owner = %owner,
+        backend = context.store.backend_name(),
+        batch_size = worker.batch_size,
+        concurrency = worker.concurrency,
+        lease_seconds = worker.lease_seconds,
+        max_attempts = worker.max_attempts,
+        reenrich = ?worker.reenrich,
+        "worker started"
+    );
+    let totals = run_worker(Arc::new(pipeline), loop_config, shutdown).await;
+    tracing::info!(
+        processed = totals.processed,
+        succeeded = totals.succeeded,
+        failed = totals.failed,
+        lost_leases = totals.lost_leases,
+        skills_written = totals.skills_written,
+        sections_written = totals.sections_written,
+        requeued = totals.requeued,
+        batches = totals.batches,
+        elapsed_s = totals.elapsed.as_secs_f64(),
+        postings_per_s = totals.per_second().round() as u64,
+        "worker stopped"
+    );
+    Ok(())
+}

@@ -15,7 +15,10 @@ pub fn listen_for_shutdown() -> std::io::Result<watch::Receiver<bool>> {
             _ = terminate.recv() => "SIGTERM",
             _ = interrupt.recv() => "SIGINT",
         };
-        tracing::info!(signal = name, "shutdown requested: finishing the batches in hand");
+        tracing::info!(
+            signal = name,
+            "shutdown requested: finishing the batches in hand"
+        );
         let _ = tx.send(true);
         tokio::select! {
             _ = terminate.recv() => {}

@@ -32,7 +32,8 @@ async fn selected_version(
     }
     if let Some(v) = &args.version {
         return Ok(Some(
-            EnrichmentVersion::parse(v.clone()).map_err(|e| UsageError(format!("--version: {e}")))?,
+            EnrichmentVersion::parse(v.clone())
+                .map_err(|e| UsageError(format!("--version: {e}")))?,
         ));
     }
     Ok(store

@@ -11,7 +11,7 @@ use crate::session::Session;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use jobenrich_domain::{SchemaMigrator, Store};
+use jobenrich_domain::Store;
 use jobenrich_services::engine_enricher::build_pipeline;
 use jobenrich_services::enrichment_pipeline::{process_owner_name, BatchReport};
 use jobenrich_services::enrichment_run::{
@@ -29,14 +29,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Where the shipped sample postings live (relative to the working directory).
-const SAMPLE_DIR: &str = "data/sample";
+/// The shipped sample postings (relative to the working directory).
+const SAMPLE_POSTINGS: &str = "data/sample/postings.jsonl";
 /// Rejected rows printed per input; the rest are only counted.
 const MAX_REJECTIONS_SHOWN: u64 = 20;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// JSONL or CSV files of job postings (default: every .jsonl/.csv in data/sample/).
+    /// JSONL or CSV files of job postings (default: the shipped sample, data/sample/postings.jsonl).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Batches in flight at once (default: worker.concurrency of the config).
@@ -69,26 +69,15 @@ struct RunView {
 /// The inputs given, or the shipped sample files.
 fn resolve_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, IngestFormat)>> {
     let paths = if inputs.is_empty() {
-        let dir = Path::new(SAMPLE_DIR);
-        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| {
-                format!(
-                    "reading {} (run from the repository root, or name the input files)",
-                    dir.display()
-                )
-            })?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| IngestFormat::from_path(p).is_some())
-            .collect();
-        found.sort();
-        if found.is_empty() {
+        let sample = Path::new(SAMPLE_POSTINGS);
+        if !sample.is_file() {
             return Err(UsageError(format!(
-                "{}: no .jsonl or .csv postings found; name the input files",
-                dir.display()
+                "{}: the shipped sample is missing (run from the repository root, or name the input files)",
+                sample.display()
             ))
             .into());
         }
-        found
+        vec![sample.to_path_buf()]
     } else {
         inputs.to_vec()
     };
@@ -223,7 +212,10 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     let total_seconds = started.elapsed().as_secs_f64();
     let view = RunView {
         backend: store.backend_name(),
-        inputs: inputs.iter().map(|(p, _)| p.display().to_string()).collect(),
+        inputs: inputs
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect(),
         end_to_end_postings_per_second: if total_seconds > 0.0 {
             ingest.read as f64 / total_seconds
         } else {
