@@ -38,17 +38,19 @@ impl AppContext {
 pub async fn open_store(storage: &StorageSettings) -> Result<Arc<dyn Store>, BootstrapError> {
     match storage.backend {
         StorageBackend::Sqlite => {
-            let store =
-                SqliteStore::open(&storage.sqlite.path).map_err(|source| BootstrapError::Store {
+            let store = SqliteStore::open(&storage.sqlite.path).map_err(|source| {
+                BootstrapError::Store {
                     backend: format!("sqlite ({})", storage.sqlite.path.display()),
                     source,
-                })?;
+                }
+            })?;
             Ok(Arc::new(store))
         }
         StorageBackend::Bigquery => Err(BootstrapError::UnsupportedBackend {
             backend: storage.backend.to_string(),
-            reason: "the BigQuery adapter is not linked into this build; use storage.backend = sqlite"
-                .to_string(),
+            reason:
+                "the BigQuery adapter is not linked into this build; use storage.backend = sqlite"
+                    .to_string(),
         }),
     }
 }

@@ -31,14 +31,7 @@ const ENV_SEPARATOR: &str = "__";
 const BUILT_IN_DEFAULT: &str = include_str!("../../../config/default.yaml");
 
 /// Fragments of key names whose values are secrets.
-const SECRET_KEY_FRAGMENTS: [&str; 6] = [
-    "password",
-    "secret",
-    "token",
-    "credential",
-    "private_key",
-    "api_key",
-];
+const SECRET_KEY_FRAGMENTS: [&str; 4] = ["password", "secret", "token", "credential"];
 
 /// Where a layer (and so a value) came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,10 +41,19 @@ pub enum LayerOrigin {
     CodeDefault,
     /// The copy of `config/default.yaml` compiled into the binary.
     BuiltInDefaultFile,
-    DefaultFile { path: PathBuf },
-    EnvironmentFile { environment: String, path: PathBuf },
-    ConfigFile { path: PathBuf },
-    EnvironmentVariable { name: String },
+    DefaultFile {
+        path: PathBuf,
+    },
+    EnvironmentFile {
+        environment: String,
+        path: PathBuf,
+    },
+    ConfigFile {
+        path: PathBuf,
+    },
+    EnvironmentVariable {
+        name: String,
+    },
 }
 
 impl fmt::Display for LayerOrigin {
@@ -198,8 +200,10 @@ impl ConfigLayers {
         self.layers.iter().map(|l| l.origin.clone()).collect()
     }
 
-    fn add_source(builder: config::ConfigBuilder<config::builder::DefaultState>, layer: &Layer)
-        -> config::ConfigBuilder<config::builder::DefaultState> {
+    fn add_source(
+        builder: config::ConfigBuilder<config::builder::DefaultState>,
+        layer: &Layer,
+    ) -> config::ConfigBuilder<config::builder::DefaultState> {
         match &layer.source {
             LayerSource::YamlFile(path) => {
                 builder.add_source(File::from(path.as_path()).format(FileFormat::Yaml))
@@ -330,10 +334,11 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, s
     }
 }
 
-/// Whether the last segment of a dotted key names a secret.
+/// Whether the last segment of a dotted key names a secret (`password`,
+/// `api_token`, `service_account_key`, …; not `keywords`).
 pub fn is_secret_key(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key).to_lowercase();
-    SECRET_KEY_FRAGMENTS.iter().any(|f| last.contains(f))
+    last == "key" || last.ends_with("_key") || SECRET_KEY_FRAGMENTS.iter().any(|f| last.contains(f))
 }
 
 fn mask(key: &str, value: &serde_json::Value) -> serde_json::Value {
@@ -376,7 +381,10 @@ mod tests {
             Some("staging".into()),
             Some(&extra),
             [
-                ("JOBENRICH__STORAGE__SQLITE__PATH".to_string(), "env.db".to_string()),
+                (
+                    "JOBENRICH__STORAGE__SQLITE__PATH".to_string(),
+                    "env.db".to_string(),
+                ),
                 ("UNRELATED".to_string(), "x".to_string()),
             ],
         )
@@ -419,11 +427,17 @@ mod tests {
         let err = ConfigLayers::from_parts(dir.path(), Some("prod".into()), None, [])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("prod.yaml") && err.contains("JOBENRICH_ENV=prod"), "{err}");
+        assert!(
+            err.contains("prod.yaml") && err.contains("JOBENRICH_ENV=prod"),
+            "{err}"
+        );
         let err = ConfigLayers::from_parts(dir.path(), None, Some(Path::new("nope.yaml")), [])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("nope.yaml") && err.contains("--config"), "{err}");
+        assert!(
+            err.contains("nope.yaml") && err.contains("--config"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -440,7 +454,20 @@ mod tests {
             origin_of(&effective, "storage.bigquery.credentials_json").value,
             MASK
         );
-        assert_eq!(origin_of(&effective, "storage.bigquery.project_id").value, "demo");
+        assert_eq!(
+            origin_of(&effective, "storage.bigquery.project_id").value,
+            "demo"
+        );
+        for secret in ["a.password", "b.api_token", "c.service_account_key", "key"] {
+            assert!(is_secret_key(secret), "{secret}");
+        }
+        for plain in [
+            "clustering.keywords_per_cluster",
+            "storage.sqlite.path",
+            "a.monkey",
+        ] {
+            assert!(!is_secret_key(plain), "{plain}");
+        }
         let typo = origin_of(&effective, "storage_typo.path");
         assert!(!typo.known);
         assert!(typo.origin.starts_with("--config"));
@@ -453,7 +480,10 @@ mod tests {
             dir.path(),
             None,
             None,
-            [("JOBENRICH__INGEST__BATCH_SIZE".to_string(), "lots".to_string())],
+            [(
+                "JOBENRICH__INGEST__BATCH_SIZE".to_string(),
+                "lots".to_string(),
+            )],
         )
         .unwrap();
         let err = layers.settings().unwrap_err();

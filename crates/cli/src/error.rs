@@ -65,12 +65,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         return Some(EXIT_USAGE);
     }
     if let Some(e) = cause.downcast_ref::<StoreError>() {
-        return match e {
-            StoreError::Domain(_)
-            | StoreError::AlreadyExists { .. }
-            | StoreError::NotFound { .. } => Some(EXIT_USAGE),
-            _ => Some(EXIT_FAILURE),
-        };
+        return Some(store_exit_code(e));
     }
     if let Some(e) = cause.downcast_ref::<BootstrapError>() {
         return match e {
@@ -87,17 +82,30 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     }
     if let Some(e) = cause.downcast_ref::<AliasAdminError>() {
         return match e {
-            AliasAdminError::Store(_) | AliasAdminError::Write { .. } => None,
+            // Transparent: the store error is not a separate link of the chain.
+            AliasAdminError::Store(e) => Some(store_exit_code(e)),
+            AliasAdminError::Write { .. } => None,
             _ => Some(EXIT_USAGE),
         };
     }
     if let Some(e) = cause.downcast_ref::<ModelRegistryError>() {
         return match e {
-            ModelRegistryError::Store(_) => None,
+            ModelRegistryError::Store(e) => Some(store_exit_code(e)),
             _ => Some(EXIT_USAGE),
         };
     }
     None
+}
+
+/// Missing or duplicate records and broken rules are the caller's data (2);
+/// backend, transient and corruption failures are not (1).
+fn store_exit_code(e: &StoreError) -> u8 {
+    match e {
+        StoreError::Domain(_) | StoreError::AlreadyExists { .. } | StoreError::NotFound { .. } => {
+            EXIT_USAGE
+        }
+        _ => EXIT_FAILURE,
+    }
 }
 
 /// Prints the error line and returns the exit code.

@@ -125,7 +125,9 @@ pub fn emit_text<T: Serialize>(
 
 /// An optional value as a cell (`-` when absent).
 pub fn cell<T: ToString>(value: Option<T>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_else(|| "-".to_string())
+    value
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "-".to_string())
 }
 
 #[cfg(test)]

@@ -131,7 +131,9 @@ pub fn parse_alias_csv<R: Read>(
     input: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<SkillAlias>, AliasAdminError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(reader);
     let header_error = |reason: String| AliasAdminError::Unreadable {
         input: input.to_string(),
         reason: format!("line 1: {reason}"),
@@ -225,9 +227,7 @@ pub fn parse_alias_csv<R: Read>(
             created_at: now,
             updated_at: now,
         };
-        alias
-            .validate()
-            .map_err(|e| bad(e.field, e.rule.clone()))?;
+        alias.validate().map_err(|e| bad(e.field, e.rule.clone()))?;
         let key = SkillAlias::normalized_key(&alias.alias_text);
         if let Some(first) = first_line_of.insert(key, line) {
             return Err(bad(
@@ -297,10 +297,12 @@ pub async fn export_aliases<W: Write>(
             ])
             .map_err(write_error)?;
     }
-    csv_writer.flush().map_err(|source| AliasAdminError::Write {
-        output: output.to_string(),
-        source,
-    })?;
+    csv_writer
+        .flush()
+        .map_err(|source| AliasAdminError::Write {
+            output: output.to_string(),
+            source,
+        })?;
     Ok(all.len() as u64)
 }
 

@@ -409,10 +409,9 @@ fn parse_jsonl<R: Read>(
             continue;
         }
         let row = match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(serde_json::Value::Object(map)) => posting_from_fields(
-                |name| json_field(&map, name),
-                options,
-            ),
+            Ok(serde_json::Value::Object(map)) => {
+                posting_from_fields(|name| json_field(&map, name), options)
+            }
             Ok(_) => Err("not a JSON object".to_string()),
             Err(e) => Err(format!("invalid JSON: {e}")),
         };
@@ -438,7 +437,9 @@ fn json_field(
         Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
         Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
         Some(serde_json::Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(_) => Err(format!("field {name}: expected a string, got a JSON array or object")),
+        Some(_) => Err(format!(
+            "field {name}: expected a string, got a JSON array or object"
+        )),
     }
 }
 
@@ -625,7 +626,10 @@ mod tests {
         assert_eq!(p.company.as_deref(), Some("Acme"));
         assert_eq!(p.location.as_deref(), Some("Berlin"));
         assert_eq!(p.description, "Python and SQL");
-        assert_eq!(p.posted_at.unwrap().to_rfc3339(), "2024-10-21T13:27:17+00:00");
+        assert_eq!(
+            p.posted_at.unwrap().to_rfc3339(),
+            "2024-10-21T13:27:17+00:00"
+        );
         assert_eq!(p.source.as_deref(), Some("file"));
         assert_eq!(p.url.as_deref(), Some("https://example.com/4012345"));
     }
@@ -642,7 +646,11 @@ mod tests {
         assert!(rejections[0].reason.starts_with("invalid JSON"));
         assert_eq!(rejections[1].reason, "missing field title / job_title");
         assert_eq!(rejections[2].reason, "not a JSON object");
-        assert!(rejections[3].reason.contains("posted_at"), "{}", rejections[3]);
+        assert!(
+            rejections[3].reason.contains("posted_at"),
+            "{}",
+            rejections[3]
+        );
         assert_eq!(rejections[3].to_string().split(':').next(), Some("in"));
     }
 

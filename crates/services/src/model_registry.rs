@@ -191,7 +191,9 @@ pub async fn seed_model_directory(
             .is_none()
         {
             models.register_model(&model).await?;
-            report.registered.push(model.enrichment_version().to_string());
+            report
+                .registered
+                .push(model.enrichment_version().to_string());
         }
         let newer = match newest_of_type.get(&model.model_type) {
             Some(seen) => model.version.sort_key() > seen.version.sort_key(),
@@ -206,7 +208,9 @@ pub async fn seed_model_directory(
             let active = models
                 .activate_model(&model.model_id, &model.version, activated_by, now)
                 .await?;
-            report.activated.push(active.enrichment_version().to_string());
+            report
+                .activated
+                .push(active.enrichment_version().to_string());
         }
     }
     Ok(report)
@@ -245,11 +249,23 @@ mod tests {
     fn invalid_model_files_name_the_file_and_field() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            ("model_id: Bad-Id\nmodel_type: skills_extraction\nversion: v1.0\n", "model_id"),
-            ("model_id: a\nmodel_type: skills_extraction\nversion: 1.0\n", "version"),
-            ("model_id: a\nmodel_type: magic\nversion: v1.0\n", "model_type"),
+            (
+                "model_id: Bad-Id\nmodel_type: skills_extraction\nversion: v1.0\n",
+                "model_id",
+            ),
+            (
+                "model_id: a\nmodel_type: skills_extraction\nversion: 1.0\n",
+                "version",
+            ),
+            (
+                "model_id: a\nmodel_type: magic\nversion: v1.0\n",
+                "model_type",
+            ),
             ("model_id: a\nversion: v1.0\n", "model_type"),
-            ("model_id: a\nmodel_type: clustering\nversion: v1.0\nweights: 1\n", "weights"),
+            (
+                "model_id: a\nmodel_type: clustering\nversion: v1.0\nweights: 1\n",
+                "weights",
+            ),
         ];
         for (i, (text, field)) in cases.iter().enumerate() {
             let path = write(dir.path(), &format!("m{i}.yaml"), text);

@@ -90,7 +90,9 @@ pub async fn run(session: &Session, command: AliasesCommand) -> anyhow::Result<(
                 source: args.source.parse::<AliasSource>()?,
             };
             let added = add_alias(store, alias, now).await?;
-            emit(session.format, &added, |a| aliases_table(std::slice::from_ref(a)))
+            emit(session.format, &added, |a| {
+                aliases_table(std::slice::from_ref(a))
+            })
         }
         AliasesCommand::List(args) => {
             let aliases = list_aliases(store, args.all).await?;
@@ -98,7 +100,9 @@ pub async fn run(session: &Session, command: AliasesCommand) -> anyhow::Result<(
         }
         AliasesCommand::Deactivate(args) => {
             let alias = deactivate_alias(store, &args.alias_text, now).await?;
-            emit(session.format, &alias, |a| aliases_table(std::slice::from_ref(a)))
+            emit(session.format, &alias, |a| {
+                aliases_table(std::slice::from_ref(a))
+            })
         }
         AliasesCommand::Import(args) => {
             let label = args.file.display().to_string();

@@ -20,6 +20,10 @@ pub enum ModelsCommand {
     Activate(ActivateArgs),
     /// Show a version (default: the active one) with its overrides and latest evaluation.
     Show(ShowArgs),
+    /// Every version with its latest evaluation metrics, in version order.
+    History(crate::commands::model_history::HistoryArgs),
+    /// Two versions' config overrides and metrics side by side.
+    Diff(crate::commands::model_history::DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,9 +66,14 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
                     .await
                     .with_context(|| format!("registering {}", path.display()))?;
                 if args.activate {
-                    model =
-                        activate_model(store, &model.model_id, &model.version, &session.actor(), now)
-                            .await?;
+                    model = activate_model(
+                        store,
+                        &model.model_id,
+                        &model.version,
+                        &session.actor(),
+                        now,
+                    )
+                    .await?;
                 }
                 registered.push(model);
             }
@@ -81,7 +90,9 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
             let model = activate_model(store, &model_id, &version, &session.actor(), now)
                 .await
                 .with_context(|| format!("activating {model_id} {version}"))?;
-            emit(session.format, &model, |m| models_table(std::slice::from_ref(m)))
+            emit(session.format, &model, |m| {
+                models_table(std::slice::from_ref(m))
+            })
         }
         ModelsCommand::Show(args) => {
             let model_id = ModelId::parse(args.model_id)?;
@@ -125,6 +136,12 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
                 Table::fields(fields)
             })
         }
+        ModelsCommand::History(args) => {
+            crate::commands::model_history::history(session, &context, args).await
+        }
+        ModelsCommand::Diff(args) => {
+            crate::commands::model_history::diff(session, &context, args).await
+        }
     }
 }
 
@@ -144,8 +161,15 @@ fn models_table(models: &[ModelConfig]) -> Table {
             m.version.to_string(),
             m.model_type.to_string(),
             if m.is_active { "yes" } else { "no" }.to_string(),
-            cell(m.activated_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())),
-            cell(m.performance_metrics.get("f1_score").map(|f| format!("{f:.3}"))),
+            cell(
+                m.activated_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            ),
+            cell(
+                m.performance_metrics
+                    .get("f1_score")
+                    .map(|f| format!("{f:.3}")),
+            ),
             cell(m.description.as_ref()),
         ]);
     }
