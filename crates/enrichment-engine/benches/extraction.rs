@@ -1,5 +1,5 @@
 //! Criterion benchmark: 1,000 postings of ~3 KB built from the SkillSpan
-//! postings (MIT, copied into data/sample/), full shipped lexicon and alias
+//! postings (MIT, copied into testdata/), full shipped lexicon and alias
 //! table, single thread: sectioning alone, extraction alone, both.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn corpus() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/skillspan_postings.jsonl");
-    let text = std::fs::read_to_string(&path).expect("data/sample/skillspan_postings.jsonl");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/skillspan_postings.jsonl");
+    let text = std::fs::read_to_string(&path).expect("testdata/skillspan_postings.jsonl");
     let sources: Vec<String> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

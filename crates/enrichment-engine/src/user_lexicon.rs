@@ -68,7 +68,16 @@ fn finish(path: &Path, raw: RawEntry) -> Result<LexiconEntry, EngineError> {
             .filter(|w| (0.0..=1.0).contains(w))
             .ok_or_else(|| EngineError::format(path, line, "weight", format!("{w:?} is not a number in [0,1]")))?,
     };
-    let mut surfaces = vec![SurfaceForm::new(canonical.clone(), false)];
+    // The canonical name is a surface unless listed with its own casing rule (`=R`).
+    let listed = raw
+        .surfaces
+        .iter()
+        .any(|s| SurfaceForm::parse(s).text.eq_ignore_ascii_case(&canonical));
+    let mut surfaces = if listed {
+        Vec::new()
+    } else {
+        vec![SurfaceForm::new(canonical.clone(), false)]
+    };
     for s in raw.surfaces.iter().filter(|s| !s.trim().is_empty()) {
         let form = SurfaceForm::parse(s);
         if form.text.chars().count() > 200 {

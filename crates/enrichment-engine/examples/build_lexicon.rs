@@ -1,0 +1,22 @@
+//! Rebuilds the shipped lexicon: `cargo run -p jobenrich-enrichment-engine
+//! --example build_lexicon -- <taxonomy_dir>` (default `../shared/data/taxonomy`).
+//! The same function backs `jobenrich lexicon build`.
+
+use jobenrich_enrichment_engine::{build_lexicon, Lexicon, SHIPPED_MAPPING_FILE};
+use std::path::PathBuf;
+
+fn main() {
+    let taxonomy = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/data/taxonomy"));
+    let out = Lexicon::shipped_path();
+    let mapping = out.with_file_name(SHIPPED_MAPPING_FILE);
+    match build_lexicon(&taxonomy, &mapping, &out) {
+        Ok(report) => println!("{report:#?}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}

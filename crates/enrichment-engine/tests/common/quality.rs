@@ -1,0 +1,120 @@
+//! Dev-set quality measurement shared by the quality floor test and the
+//! `quality_probe` example: span-overlap P/R/F1 on SkillSpan postings (a
+//! predicted mention counts if it overlaps a gold span; a gold span counts if
+//! any mention overlaps it — the same definition as jobenrich-evaluation) and
+//! the share of gold ESCO labels found on the ESCO-linked validation sets.
+
+#![allow(dead_code)]
+
+use jobenrich_enrichment_engine::{load_alias_csv, EngineConfig, Lexicon, SkillsEngine};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+}
+
+pub struct Posting {
+    pub text: String,
+    /// Gold spans in chars.
+    pub spans: Vec<(u32, u32)>,
+}
+
+/// SkillSpan postings of one split (`train` or `dev`).
+pub fn skillspan(split: &str) -> Vec<Posting> {
+    let text = std::fs::read_to_string(testdata("skillspan_postings.jsonl")).expect("skillspan postings");
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["split"] == split)
+        .map(|v| Posting {
+            text: v["text"].as_str().unwrap_or("").to_string(),
+            spans: v["spans"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| (s["start"].as_u64().unwrap_or(0) as u32, s["end"].as_u64().unwrap_or(0) as u32))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Prf {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub predicted: usize,
+    pub gold: usize,
+}
+
+fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+pub fn span_overlap(engine: &SkillsEngine, postings: &[Posting]) -> Prf {
+    let (mut predicted, mut predicted_hit, mut gold, mut gold_hit) = (0usize, 0usize, 0usize, 0usize);
+    for p in postings {
+        let spans: Vec<(u32, u32)> = engine
+            .extract_text(&p.text)
+            .iter()
+            .flat_map(|f| f.mentions.iter().map(|m| (m.start, m.end)))
+            .collect();
+        predicted += spans.len();
+        predicted_hit += spans.iter().filter(|s| p.spans.iter().any(|g| overlaps(**s, *g))).count();
+        gold += p.spans.len();
+        gold_hit += p.spans.iter().filter(|g| spans.iter().any(|s| overlaps(*s, **g))).count();
+    }
+    let precision = if predicted == 0 { 0.0 } else { predicted_hit as f64 / predicted as f64 };
+    let recall = if gold == 0 { 0.0 } else { gold_hit as f64 / gold as f64 };
+    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    Prf { precision, recall, f1, predicted, gold }
+}
+
+/// Share of linked gold rows (label not `LABEL NOT PRESENT`/`UNDERSPECIFIED`)
+/// whose ESCO label the engine reports for the sentence (as canonical name or
+/// linked `esco:` taxonomy reference).
+pub fn esco_label_share(engine: &SkillsEngine, file: &str) -> (usize, usize) {
+    let mut reader = csv::Reader::from_path(testdata(file)).expect("esco-linked csv");
+    let (mut found, mut total) = (0usize, 0usize);
+    for r in reader.records() {
+        let r = r.expect("row");
+        let (sentence, label) = (r.get(0).unwrap_or(""), r.get(3).unwrap_or("").trim());
+        if label.is_empty() || label == "LABEL NOT PRESENT" || label == "UNDERSPECIFIED" {
+            continue;
+        }
+        total += 1;
+        let hit = engine.extract_text(sentence).iter().any(|f| {
+            f.canonical.eq_ignore_ascii_case(label)
+                || f.taxonomy_ref.as_deref().and_then(|t| t.strip_prefix("esco:")).is_some_and(|l| l.eq_ignore_ascii_case(label))
+        });
+        found += hit as usize;
+    }
+    (found, total)
+}
+
+pub fn shipped_lexicon() -> Arc<Lexicon> {
+    Arc::new(Lexicon::load(&Lexicon::shipped_path()).expect("shipped lexicon"))
+}
+
+pub fn engine_with(lexicon: Arc<Lexicon>, config: EngineConfig, with_aliases: bool) -> SkillsEngine {
+    let aliases = if with_aliases {
+        load_alias_csv(&Lexicon::shipped_path().with_file_name("aliases.csv"), chrono::Utc::now()).expect("aliases")
+    } else {
+        Vec::new()
+    };
+    SkillsEngine::new(lexicon, &aliases, config).expect("engine")
+}
+
+/// A plain lexicon match: every surface form, no aliases, patterns,
+/// ambiguity rules or confidence threshold.
+pub fn plain_lexicon_config() -> EngineConfig {
+    EngineConfig {
+        use_aliases: false,
+        use_patterns: false,
+        ambiguity_rules: false,
+        min_confidence: 0.0,
+        ..EngineConfig::default()
+    }
+}
