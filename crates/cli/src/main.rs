@@ -80,6 +80,9 @@ enum Command {
     Reenrich(commands::reenrich::ReenrichArgs),
     /// Delete stored results of all but the newest N versions of each model.
     Prune(commands::prune::PruneArgs),
+    /// Job clustering: run, diff two runs (churn, ARI, NMI, splits/merges), list, show a job.
+    #[command(subcommand)]
+    Cluster(commands::cluster::ClusterCommand),
 }
 
 async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
@@ -94,6 +97,7 @@ async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
         Command::Sections(args) => commands::job_results::sections(session, args).await,
         Command::Reenrich(args) => commands::reenrich::run(session, args).await,
         Command::Prune(args) => commands::prune::run(session, args).await,
+        Command::Cluster(cmd) => commands::cluster::run(session, cmd).await,
     }
 }
 

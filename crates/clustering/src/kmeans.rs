@@ -356,7 +356,8 @@ fn canonical_labels(result: KMeansResult) -> KMeansResult {
 mod tests {
     use super::*;
     use crate::features::{FeatureConfig, JobDocument, WeightedSkill};
-    use crate::synthetic::synthetic_jobs;
+    use crate::stability::adjusted_rand_index;
+    use crate::synthetic::{family_of, synthetic_jobs, FAMILIES};
     use jobenrich_domain::JobId;
 
     fn documents(groups: &[(&str, &[&str])], per_group: usize) -> Vec<JobDocument> {
@@ -436,6 +437,23 @@ mod tests {
         assert_eq!(a.labels, single.labels);
         let other = kmeans(&matrix, &KMeansConfig { seed: 12, ..config });
         assert_eq!(other.labels.len(), a.labels.len());
+    }
+
+    #[test]
+    fn synthetic_families_are_recovered_with_high_agreement() {
+        let docs = synthetic_jobs(4_800, 21);
+        let matrix = FeatureMatrix::build(&docs, &FeatureConfig::default());
+        let result = kmeans(
+            &matrix,
+            &KMeansConfig {
+                k: FAMILIES.len(),
+                n_init: 3,
+                ..KMeansConfig::default()
+            },
+        );
+        let truth: Vec<u32> = (0..docs.len()).map(|i| family_of(i) as u32).collect();
+        let ari = adjusted_rand_index(&truth, &result.labels);
+        assert!(ari > 0.9, "ARI against the true families: {ari}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! run, written against the domain's repository ports only.
 
 pub mod alias_admin;
+pub mod clustering_flow;
 pub mod enrichment_pipeline;
 pub mod enrichment_run;
 pub mod enrichment_runner;

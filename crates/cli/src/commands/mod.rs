@@ -2,6 +2,7 @@
 //! `pub async fn run(session: &Session, args) -> anyhow::Result<()>`.
 
 pub mod aliases;
+pub mod cluster;
 pub mod config;
 pub mod ingest;
 pub mod migrate;

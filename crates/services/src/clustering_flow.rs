@@ -1,0 +1,536 @@
+//! Clustering use cases: `cluster run` (and the worker's `clustering`
+//! enrichment), `cluster diff`, `cluster list` and `cluster show`.
+//!
+//! A run streams postings in id pages with their skills at the current
+//! skills version, clusters them with `jobenrich-clustering` off the async
+//! executor, renumbers the clusters so that a cluster continuing one of the
+//! previous run keeps its id, and stores everything with one atomic
+//! `record_clustering_run` call: a crash before that call leaves the
+//! previous run active and intact.
+
+use chrono::Utc;
+use jobenrich_clustering::report::render_html;
+use jobenrich_clustering::stability::{
+    continuing_ids, RunMembership, StabilityReport, DEFAULT_SHARE_THRESHOLD,
+};
+use jobenrich_clustering::{
+    choose_k, compare_runs, kmeans, name_clusters, ClusterDescription, ClusteringSettings,
+    FeatureMatrix, JobDocument, KCandidate, KChoice, SettingsError, WeightedSkill,
+};
+use jobenrich_domain::{
+    ClusterAssignment, ClusterChange, ClusteringRun, ClusteringRunRecorded, ClusteringRunSummary,
+    EnrichmentType, EnrichmentVersion, JobId, ModelConfig, ModelId, ModelVersion,
+    NewClusterAssignment, Store, StoreError,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use thiserror::Error;
+
+/// Stability types the report exposes, for callers that print it.
+pub use jobenrich_clustering::stability::{ClusterEvent, ClusterSide};
+
+/// The clustering model registered and activated when none is active.
+pub const DEFAULT_CLUSTERER_ID: &str = "job_clusterer";
+pub const DEFAULT_CLUSTERER_VERSION: &str = "v1.0";
+
+/// Postings read per store call.
+pub const DEFAULT_PAGE_SIZE: usize = 2_000;
+
+#[derive(Debug, Error)]
+pub enum ClusteringFlowError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("clustering model {model}: {source}")]
+    Settings {
+        model: String,
+        #[source]
+        source: SettingsError,
+    },
+    #[error(
+        "no skills version to cluster on: no skills_extraction model is active. \
+         Run `jobenrich run` first (it activates the shipped skills extractor) or pass a skills version"
+    )]
+    NoSkillsVersion,
+    #[error("nothing to cluster: the store holds no job postings (ingest postings first)")]
+    NoJobs,
+    #[error("clustering run {0:?} not found (`jobenrich cluster list` shows the runs)")]
+    UnknownRun(String),
+    #[error("no clustering run yet: run `jobenrich cluster run` first")]
+    NoRuns,
+    #[error(
+        "cluster diff needs two clustering runs, the store holds {0}: \
+         run `jobenrich cluster run` again (e.g. with another --seed or --k)"
+    )]
+    NotEnoughRuns(usize),
+    #[error("cluster diff needs two different runs, got {0:?} twice")]
+    SameRun(String),
+    #[error("job {0:?} not found")]
+    UnknownJob(String),
+    #[error("clustering thread failed: {0}")]
+    Worker(String),
+}
+
+/// What a caller may set for one run; everything else comes from the
+/// active clustering model's `config_overrides`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusteringParams {
+    /// Fixed k (overrides the model's k or k range).
+    pub k: Option<usize>,
+    pub seed: Option<u64>,
+    pub page_size: usize,
+    /// Skills of this version are the features (default: the active skills extractor's).
+    pub skills_version: Option<EnrichmentVersion>,
+    /// Recorded as the activator of the shipped default clusterer on a fresh store.
+    pub activated_by: String,
+}
+
+impl Default for ClusteringParams {
+    fn default() -> Self {
+        Self {
+            k: None,
+            seed: None,
+            page_size: DEFAULT_PAGE_SIZE,
+            skills_version: None,
+            activated_by: "jobenrich".to_string(),
+        }
+    }
+}
+
+/// Seconds spent in each phase of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ClusteringTimings {
+    pub load_seconds: f64,
+    pub cluster_seconds: f64,
+    pub record_seconds: f64,
+    pub total_seconds: f64,
+}
+
+/// What `cluster run` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusteringRunReport {
+    pub cluster_run_id: String,
+    pub cluster_model_id: ModelId,
+    pub cluster_model_version: ModelVersion,
+    /// True when this run registered and activated the shipped default clusterer.
+    pub activated_default_model: bool,
+    pub skills_version: EnrichmentVersion,
+    pub jobs: u64,
+    pub jobs_with_skills: u64,
+    pub vocabulary_size: usize,
+    pub k: usize,
+    /// `fixed` or `silhouette k_min..=k_max (sample N)`.
+    pub k_choice: String,
+    /// Every k tried when k was chosen by silhouette.
+    pub k_candidates: Vec<KCandidate>,
+    pub seed: u64,
+    pub iterations: usize,
+    pub inertia: f64,
+    /// Clusters with their stored ids, largest first.
+    pub clusters: Vec<ClusterDescription>,
+    /// The run whose cluster ids this run continues.
+    pub previous_run_id: Option<String>,
+    pub recorded: ClusteringRunRecorded,
+    pub timings: ClusteringTimings,
+}
+
+/// The active clustering model, registering and activating the shipped
+/// default (`job_clusterer@v1.0`) when none is active. Returns the model and
+/// whether the default was activated now.
+pub async fn active_clusterer(
+    store: &dyn Store,
+    activated_by: &str,
+) -> Result<(ModelConfig, bool), ClusteringFlowError> {
+    if let Some(model) = store
+        .active_model_for_type(EnrichmentType::Clustering)
+        .await?
+    {
+        return Ok((model, false));
+    }
+    let now = Utc::now();
+    let default = default_clusterer(now);
+    if store
+        .get_model(&default.model_id, &default.version)
+        .await?
+        .is_none()
+    {
+        store.register_model(&default).await?;
+    }
+    let model = store
+        .activate_model(&default.model_id, &default.version, activated_by, now)
+        .await?;
+    Ok((model, true))
+}
+
+/// The shipped default clusterer (same settings as `config/models/job_clusterer-v1.0.yaml`).
+pub fn default_clusterer(now: chrono::DateTime<Utc>) -> ModelConfig {
+    let mut model = ModelConfig::new(
+        ModelId::parse(DEFAULT_CLUSTERER_ID).expect("valid model id"),
+        EnrichmentType::Clustering,
+        ModelVersion::parse(DEFAULT_CLUSTERER_VERSION).expect("valid version"),
+        now,
+    );
+    model.description = Some(
+        "Shipped default: TF-IDF of skills and title tokens, k-means++ with k chosen by silhouette"
+            .to_string(),
+    );
+    model.config_overrides = ClusteringSettings::default_overrides();
+    model
+}
+
+/// Reads every posting with its skills, page by page.
+async fn load_documents(
+    store: &dyn Store,
+    skills_version: &EnrichmentVersion,
+    page_size: usize,
+) -> Result<Vec<JobDocument>, ClusteringFlowError> {
+    let mut documents = Vec::new();
+    let mut after: Option<JobId> = None;
+    loop {
+        let page = store
+            .list_postings_page(after.clone(), page_size.max(1))
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        let ids: Vec<JobId> = page.iter().map(|p| p.id.clone()).collect();
+        let mut skills_by_job: BTreeMap<JobId, Vec<WeightedSkill>> = BTreeMap::new();
+        for skill in store.skills_for_jobs(&ids, skills_version).await? {
+            skills_by_job
+                .entry(skill.job_id)
+                .or_default()
+                .push(WeightedSkill {
+                    name: skill.skill_name,
+                    confidence: skill.confidence_score,
+                });
+        }
+        let full_page = page.len() == page_size.max(1);
+        documents.extend(page.into_iter().map(|p| JobDocument {
+            skills: skills_by_job.remove(&p.id).unwrap_or_default(),
+            job_id: p.id,
+            title: p.title,
+        }));
+        if !full_page {
+            break;
+        }
+    }
+    Ok(documents)
+}
+
+/// What the CPU-bound part produces.
+struct Clustered {
+    labels: Vec<u32>,
+    k: usize,
+    candidates: Vec<KCandidate>,
+    iterations: usize,
+    inertia: f64,
+    vocabulary_size: usize,
+    clusters: Vec<ClusterDescription>,
+}
+
+fn cluster_documents(documents: &[JobDocument], settings: &ClusteringSettings) -> Clustered {
+    let matrix = FeatureMatrix::build(documents, &settings.feature_config());
+    let base = settings.kmeans_config();
+    let (result, candidates) = match settings.k {
+        KChoice::Fixed(_) => (kmeans(&matrix, &base), Vec::new()),
+        KChoice::Silhouette { min, max } => {
+            let selection = choose_k(&matrix, min..=max, &base, settings.silhouette_sample);
+            (selection.chosen, selection.candidates)
+        }
+    };
+    let clusters = name_clusters(&matrix, &result.labels, settings.keywords_per_cluster);
+    Clustered {
+        k: result.k,
+        iterations: result.iterations,
+        inertia: result.inertia,
+        labels: result.labels,
+        candidates,
+        vocabulary_size: matrix.columns(),
+        clusters,
+    }
+}
+
+/// One clustering run over every posting, recorded atomically as the new
+/// active assignment of each job.
+pub async fn run_clustering(
+    store: &dyn Store,
+    params: &ClusteringParams,
+) -> Result<ClusteringRunReport, ClusteringFlowError> {
+    let started = Instant::now();
+    let (model, activated_default_model) = active_clusterer(store, &params.activated_by).await?;
+    let mut settings =
+        ClusteringSettings::from_overrides(&model.config_overrides).map_err(|source| {
+            ClusteringFlowError::Settings {
+                model: model.enrichment_version().to_string(),
+                source,
+            }
+        })?;
+    if let Some(k) = params.k {
+        settings.k = KChoice::Fixed(k.max(1));
+    }
+    if let Some(seed) = params.seed {
+        settings.seed = seed;
+    }
+    let skills_version = match &params.skills_version {
+        Some(v) => v.clone(),
+        None => store
+            .active_model_for_type(EnrichmentType::SkillsExtraction)
+            .await?
+            .map(|m| m.enrichment_version())
+            .ok_or(ClusteringFlowError::NoSkillsVersion)?,
+    };
+
+    let documents = load_documents(store, &skills_version, params.page_size).await?;
+    if documents.is_empty() {
+        return Err(ClusteringFlowError::NoJobs);
+    }
+    let load_seconds = started.elapsed().as_secs_f64();
+
+    let cluster_started = Instant::now();
+    let worker_settings = settings.clone();
+    let (documents, clustered) = tokio::task::spawn_blocking(move || {
+        let clustered = cluster_documents(&documents, &worker_settings);
+        (documents, clustered)
+    })
+    .await
+    .map_err(|e| ClusteringFlowError::Worker(e.to_string()))?;
+    let cluster_seconds = cluster_started.elapsed().as_secs_f64();
+
+    let record_started = Instant::now();
+    let previous_run_id = store
+        .list_clustering_runs()
+        .await?
+        .into_iter()
+        .next()
+        .map(|r| r.cluster_run_id);
+    let current: Vec<(JobId, u32)> = documents
+        .iter()
+        .zip(&clustered.labels)
+        .map(|(d, &l)| (d.job_id.clone(), l))
+        .collect();
+    let ids = match &previous_run_id {
+        Some(run) => {
+            let previous: Vec<(JobId, u32)> = store
+                .assignments_for_run(run)
+                .await?
+                .into_iter()
+                .map(|a| (a.job_id, a.cluster_id))
+                .collect();
+            continuing_ids(&previous, &current)
+        }
+        None => (0..clustered.k as u32).map(|c| (c, c)).collect(),
+    };
+    let mut clusters = clustered.clusters;
+    for c in &mut clusters {
+        c.cluster_id = ids[&c.cluster_id];
+    }
+    let by_label: BTreeMap<u32, &ClusterDescription> =
+        clusters.iter().map(|c| (c.cluster_id, c)).collect();
+    let cluster_run_id = uuid::Uuid::new_v4().to_string();
+    let run = ClusteringRun {
+        cluster_run_id: cluster_run_id.clone(),
+        cluster_model_id: model.model_id.clone(),
+        cluster_model_version: model.version.clone(),
+        assigned_at: Utc::now(),
+        assignments: current
+            .into_iter()
+            .map(|(job_id, label)| {
+                let cluster = by_label[&ids[&label]];
+                NewClusterAssignment {
+                    job_id,
+                    cluster_id: cluster.cluster_id,
+                    cluster_name: cluster.name.clone(),
+                    cluster_keywords: cluster.keywords.clone(),
+                    cluster_size: cluster.size,
+                }
+            })
+            .collect(),
+    };
+    let recorded = store.record_clustering_run(&run).await?;
+    let record_seconds = record_started.elapsed().as_secs_f64();
+
+    Ok(ClusteringRunReport {
+        cluster_run_id,
+        cluster_model_id: model.model_id,
+        cluster_model_version: model.version,
+        activated_default_model,
+        skills_version,
+        jobs: documents.len() as u64,
+        jobs_with_skills: documents.iter().filter(|d| !d.skills.is_empty()).count() as u64,
+        vocabulary_size: clustered.vocabulary_size,
+        k: clustered.k,
+        k_choice: match settings.k {
+            KChoice::Fixed(_) => "fixed".to_string(),
+            KChoice::Silhouette { min, max } => format!(
+                "silhouette {min}..={max} (sample {})",
+                settings.silhouette_sample
+            ),
+        },
+        k_candidates: clustered.candidates,
+        seed: settings.seed,
+        iterations: clustered.iterations,
+        inertia: clustered.inertia,
+        clusters,
+        previous_run_id,
+        recorded,
+        timings: ClusteringTimings {
+            load_seconds,
+            cluster_seconds,
+            record_seconds,
+            total_seconds: started.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+/// What `cluster diff` prints (and renders as HTML).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterDiffReport {
+    pub old_run: ClusteringRunSummary,
+    pub new_run: ClusteringRunSummary,
+    pub stability: StabilityReport,
+    /// The data model's query: jobs in both runs whose cluster id differs.
+    pub changes: Vec<ClusterChange>,
+}
+
+impl ClusterDiffReport {
+    /// The self-contained HTML page (`--report diff.html`).
+    pub fn to_html(&self) -> String {
+        render_html(&self.stability, &self.changes)
+    }
+}
+
+fn find_run<'a>(
+    runs: &'a [ClusteringRunSummary],
+    id: &str,
+) -> Result<&'a ClusteringRunSummary, ClusteringFlowError> {
+    runs.iter()
+        .find(|r| r.cluster_run_id == id)
+        .ok_or_else(|| ClusteringFlowError::UnknownRun(id.to_string()))
+}
+
+async fn membership(store: &dyn Store, run_id: &str) -> Result<RunMembership, ClusteringFlowError> {
+    let assignments = store.assignments_for_run(run_id).await?;
+    let mut names = BTreeMap::new();
+    let labels = assignments
+        .into_iter()
+        .map(|a| {
+            names.entry(a.cluster_id).or_insert(a.cluster_name);
+            (a.job_id, a.cluster_id)
+        })
+        .collect();
+    Ok(RunMembership {
+        run_id: run_id.to_string(),
+        labels,
+        names,
+    })
+}
+
+/// Compares two runs; without ids, the two latest (older → newer). With only
+/// `old`, compares it with the latest run.
+pub async fn diff_clustering_runs(
+    store: &dyn Store,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<ClusterDiffReport, ClusteringFlowError> {
+    let runs = store.list_clustering_runs().await?;
+    let (old_run, new_run) = match (old, new) {
+        (Some(a), Some(b)) => (find_run(&runs, a)?, find_run(&runs, b)?),
+        (Some(a), None) | (None, Some(a)) => {
+            let latest = runs.first().ok_or(ClusteringFlowError::NoRuns)?;
+            (find_run(&runs, a)?, latest)
+        }
+        (None, None) => match runs.as_slice() {
+            [newest, older, ..] => (older, newest),
+            _ => return Err(ClusteringFlowError::NotEnoughRuns(runs.len())),
+        },
+    };
+    if old_run.cluster_run_id == new_run.cluster_run_id {
+        return Err(ClusteringFlowError::SameRun(old_run.cluster_run_id.clone()));
+    }
+    let old_members = membership(store, &old_run.cluster_run_id).await?;
+    let new_members = membership(store, &new_run.cluster_run_id).await?;
+    let stability = compare_runs(&old_members, &new_members, DEFAULT_SHARE_THRESHOLD);
+    let changes = store
+        .cluster_changes(&old_run.cluster_run_id, &new_run.cluster_run_id)
+        .await?;
+    Ok(ClusterDiffReport {
+        old_run: old_run.clone(),
+        new_run: new_run.clone(),
+        stability,
+        changes,
+    })
+}
+
+/// One cluster of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListedCluster {
+    pub cluster_id: u32,
+    pub cluster_name: String,
+    pub cluster_size: u32,
+    pub cluster_keywords: Vec<jobenrich_domain::ClusterKeyword>,
+}
+
+/// What `cluster list` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterListing {
+    /// Every run, newest first.
+    pub runs: Vec<ClusteringRunSummary>,
+    /// The run whose clusters are listed.
+    pub run: ClusteringRunSummary,
+    /// Largest first.
+    pub clusters: Vec<ListedCluster>,
+}
+
+/// The clusters of a run (default: the latest).
+pub async fn list_clusters(
+    store: &dyn Store,
+    run: Option<&str>,
+) -> Result<ClusterListing, ClusteringFlowError> {
+    let runs = store.list_clustering_runs().await?;
+    let chosen = match run {
+        Some(id) => find_run(&runs, id)?.clone(),
+        None => runs.first().ok_or(ClusteringFlowError::NoRuns)?.clone(),
+    };
+    let mut clusters: BTreeMap<u32, ListedCluster> = BTreeMap::new();
+    for a in store.assignments_for_run(&chosen.cluster_run_id).await? {
+        clusters.entry(a.cluster_id).or_insert(ListedCluster {
+            cluster_id: a.cluster_id,
+            cluster_name: a.cluster_name,
+            cluster_size: a.cluster_size,
+            cluster_keywords: a.cluster_keywords,
+        });
+    }
+    let mut clusters: Vec<ListedCluster> = clusters.into_values().collect();
+    clusters.sort_by_key(|c| (std::cmp::Reverse(c.cluster_size), c.cluster_id));
+    Ok(ClusterListing {
+        runs,
+        run: chosen,
+        clusters,
+    })
+}
+
+/// What `cluster show JOB_ID` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobClusterHistory {
+    pub job_id: JobId,
+    pub title: Option<String>,
+    /// By ascending cluster_version; the last one is active.
+    pub history: Vec<ClusterAssignment>,
+}
+
+pub async fn job_cluster_history(
+    store: &dyn Store,
+    job_id: &str,
+) -> Result<JobClusterHistory, ClusteringFlowError> {
+    let id =
+        JobId::parse(job_id).map_err(|_| ClusteringFlowError::UnknownJob(job_id.to_string()))?;
+    let posting = store.get_posting(&id).await?;
+    let history = store.assignment_history(&id).await?;
+    if posting.is_none() && history.is_empty() {
+        return Err(ClusteringFlowError::UnknownJob(job_id.to_string()));
+    }
+    Ok(JobClusterHistory {
+        job_id: id,
+        title: posting.map(|p| p.title),
+        history,
+    })
+}

@@ -1,0 +1,288 @@
+//! The clustering use cases against a real SQLite store: many runs keep one
+//! active assignment per job, cluster ids continue across runs so that the
+//! store's change query agrees with the stability figures, and every error
+//! says what to do.
+
+use chrono::Utc;
+use jobenrich_clustering::synthetic::synthetic_jobs;
+use jobenrich_domain::{
+    ClusterRepository, EnrichmentType, ExtractedSkill, ExtractionStrategy, JobId, JobPosting,
+    JobPostingRepository, ModelConfig, ModelConfigRepository, ModelId, ModelVersion,
+    SchemaMigrator, SkillCategory, SkillRepository,
+};
+use jobenrich_services::clustering_flow::{
+    default_clusterer, diff_clustering_runs, job_cluster_history, list_clusters, run_clustering,
+    ClusteringFlowError, ClusteringParams, DEFAULT_CLUSTERER_ID,
+};
+use jobenrich_services::model_registry::load_model_file;
+use jobenrich_storage_sqlite::SqliteStore;
+use std::path::Path;
+use tempfile::TempDir;
+
+async fn empty_store(dir: &TempDir, with_skills_model: bool) -> SqliteStore {
+    let store = SqliteStore::open(dir.path().join("jobenrich.db")).unwrap();
+    store.migrate().await.unwrap();
+    if with_skills_model {
+        let now = Utc::now();
+        let model = ModelConfig::new(
+            ModelId::parse("skills_extractor").unwrap(),
+            EnrichmentType::SkillsExtraction,
+            ModelVersion::parse("v1.0").unwrap(),
+            now,
+        );
+        store.register_model(&model).await.unwrap();
+        store
+            .activate_model(&model.model_id, &model.version, "test", now)
+            .await
+            .unwrap();
+    }
+    store
+}
+
+/// `jobs` synthetic postings with their skills at the active skills version.
+async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
+    let store = empty_store(dir, true).await;
+    let version = store
+        .active_model_for_type(EnrichmentType::SkillsExtraction)
+        .await
+        .unwrap()
+        .unwrap()
+        .enrichment_version();
+    let now = Utc::now();
+    let documents = synthetic_jobs(jobs, 5);
+    let postings: Vec<JobPosting> = documents
+        .iter()
+        .map(|d| JobPosting {
+            id: d.job_id.clone(),
+            title: d.title.clone(),
+            company: None,
+            location: None,
+            description: format!("{} wanted.", d.title),
+            posted_at: None,
+            source: Some("synthetic".into()),
+            url: None,
+            ingested_at: now,
+        })
+        .collect();
+    store.insert_postings(&postings).await.unwrap();
+    let skills: Vec<ExtractedSkill> = documents
+        .iter()
+        .flat_map(|d| {
+            d.skills.iter().map(|s| ExtractedSkill {
+                job_id: d.job_id.clone(),
+                skill_name: s.name.clone(),
+                skill_category: SkillCategory::ALL[0],
+                confidence_score: s.confidence,
+                source_strategies: vec![ExtractionStrategy::Lexicon],
+                section_relevance_score: None,
+                extracted_from_section: None,
+                context_snippet: None,
+                position_in_text: None,
+                mention_count: 1,
+                taxonomy_ref: None,
+                enrichment_version: version.clone(),
+                created_at: now,
+            })
+        })
+        .collect();
+    store.upsert_skills(&skills).await.unwrap();
+    store
+}
+
+fn params(k: usize, seed: u64) -> ClusteringParams {
+    ClusteringParams {
+        k: Some(k),
+        seed: Some(seed),
+        page_size: 97, // not a divisor of the job count: the last page is partial
+        ..ClusteringParams::default()
+    }
+}
+
+#[tokio::test]
+async fn many_runs_keep_exactly_one_active_assignment_per_job() {
+    let dir = TempDir::new().unwrap();
+    let store = store_with_jobs(&dir, 360).await;
+    let mut run_ids = Vec::new();
+    for (i, k) in [12, 4, 8, 12, 6, 3].into_iter().enumerate() {
+        let report = run_clustering(&store, &params(k, i as u64)).await.unwrap();
+        assert_eq!(report.jobs, 360);
+        assert_eq!(report.jobs_with_skills, 360);
+        assert_eq!(report.recorded.assignments, 360);
+        assert_eq!(report.recorded.deactivated, if i == 0 { 0 } else { 360 });
+        assert_eq!(report.previous_run_id, run_ids.last().cloned());
+        assert_eq!(
+            report.clusters.iter().map(|c| c.size as u64).sum::<u64>(),
+            360
+        );
+        assert!(store
+            .jobs_with_multiple_active_assignments()
+            .await
+            .unwrap()
+            .is_empty());
+        run_ids.push(report.cluster_run_id);
+    }
+    let runs = store.list_clustering_runs().await.unwrap();
+    assert_eq!(runs.len(), 6);
+    assert_eq!(runs[0].cluster_run_id, run_ids[5]);
+    for id in ["job-0000000", "job-0000123", "job-0000359"] {
+        let job = JobId::parse(id).unwrap();
+        let active = store.active_assignment(&job).await.unwrap().unwrap();
+        assert_eq!(active.cluster_run_id, run_ids[5]);
+        assert_eq!(active.cluster_version, 6);
+        let history = job_cluster_history(&store, id).await.unwrap();
+        let versions: Vec<u32> = history.history.iter().map(|a| a.cluster_version).collect();
+        assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(history.history.iter().filter(|a| a.is_active).count(), 1);
+        assert!(history.history[5].is_active);
+        assert!(history.title.is_some());
+    }
+}
+
+#[tokio::test]
+async fn diff_figures_agree_with_the_stores_change_query() {
+    let dir = TempDir::new().unwrap();
+    let store = store_with_jobs(&dir, 480).await;
+    let first = run_clustering(&store, &params(12, 1)).await.unwrap();
+    let second = run_clustering(&store, &params(8, 2)).await.unwrap();
+    let diff = diff_clustering_runs(&store, None, None).await.unwrap();
+    assert_eq!(diff.old_run.cluster_run_id, first.cluster_run_id);
+    assert_eq!(diff.new_run.cluster_run_id, second.cluster_run_id);
+    let s = &diff.stability;
+    assert_eq!(s.jobs_in_both, 480);
+    // Ids continue the matched cluster, so "id changed" is exactly "moved".
+    assert_eq!(s.moved_jobs, diff.changes.len() as u64);
+    assert!(s.moved_jobs > 0, "12 → 8 clusters must move jobs");
+    assert!(
+        s.adjusted_rand_index > 0.3 && s.adjusted_rand_index < 1.0,
+        "{}",
+        s.adjusted_rand_index
+    );
+    assert!(s.normalized_mutual_information > 0.5 && s.normalized_mutual_information < 1.0);
+    assert!(
+        s.events
+            .iter()
+            .any(|e| matches!(e, jobenrich_clustering::ClusterEvent::Merged { .. })),
+        "12 → 8 merges families: {:?}",
+        s.events
+    );
+    let html = diff.to_html();
+    assert!(html.contains("<svg") && html.contains(&first.cluster_run_id));
+
+    // The same k and seed again: the same partition under the same ids.
+    let third = run_clustering(&store, &params(8, 2)).await.unwrap();
+    let again = diff_clustering_runs(&store, Some(&second.cluster_run_id), None)
+        .await
+        .unwrap();
+    assert_eq!(again.new_run.cluster_run_id, third.cluster_run_id);
+    assert!(again.changes.is_empty());
+    assert_eq!(again.stability.moved_jobs, 0);
+    assert_eq!(again.stability.adjusted_rand_index, 1.0);
+    assert_eq!(again.stability.normalized_mutual_information, 1.0);
+    let names = |r: &jobenrich_services::clustering_flow::ClusteringRunReport| {
+        let mut v: Vec<(u32, String)> = r
+            .clusters
+            .iter()
+            .map(|c| (c.cluster_id, c.name.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&second), names(&third));
+}
+
+#[tokio::test]
+async fn a_fresh_store_gets_the_shipped_clusterer_matching_its_yaml_file() {
+    let dir = TempDir::new().unwrap();
+    let store = store_with_jobs(&dir, 200).await;
+    let auto_k = ClusteringParams {
+        page_size: 64,
+        ..ClusteringParams::default()
+    };
+    let first = run_clustering(&store, &auto_k).await.unwrap();
+    assert!(first.activated_default_model);
+    assert_eq!(first.cluster_model_id.as_str(), DEFAULT_CLUSTERER_ID);
+    assert!(
+        first.k_choice.starts_with("silhouette 4..=16"),
+        "{}",
+        first.k_choice
+    );
+    assert_eq!(first.k_candidates.len(), 13);
+    assert!((4..=16).contains(&first.k));
+    let second = run_clustering(&store, &params(5, 1)).await.unwrap();
+    assert!(!second.activated_default_model);
+    assert_eq!(second.k, 5);
+
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/models/job_clusterer-v1.0.yaml");
+    let from_file = load_model_file(&shipped, Utc::now()).unwrap();
+    let built_in = default_clusterer(Utc::now());
+    assert_eq!(from_file.model_id, built_in.model_id);
+    assert_eq!(from_file.version, built_in.version);
+    assert_eq!(from_file.model_type, EnrichmentType::Clustering);
+    assert_eq!(from_file.config_overrides, built_in.config_overrides);
+}
+
+#[tokio::test]
+async fn listing_groups_a_runs_clusters_largest_first() {
+    let dir = TempDir::new().unwrap();
+    let store = store_with_jobs(&dir, 240).await;
+    let report = run_clustering(&store, &params(6, 9)).await.unwrap();
+    let listing = list_clusters(&store, None).await.unwrap();
+    assert_eq!(listing.run.cluster_run_id, report.cluster_run_id);
+    assert_eq!(listing.clusters.len(), report.k);
+    assert_eq!(
+        listing.clusters.iter().map(|c| c.cluster_size).sum::<u32>(),
+        240
+    );
+    assert!(listing
+        .clusters
+        .windows(2)
+        .all(|w| w[0].cluster_size >= w[1].cluster_size));
+    assert!(listing
+        .clusters
+        .iter()
+        .all(|c| !c.cluster_keywords.is_empty()));
+    let same = list_clusters(&store, Some(&report.cluster_run_id))
+        .await
+        .unwrap();
+    assert_eq!(same, listing);
+}
+
+#[tokio::test]
+async fn errors_name_what_is_missing_and_what_to_do() {
+    let dir = TempDir::new().unwrap();
+    let no_skills_model = empty_store(&dir, false).await;
+    let e = run_clustering(&no_skills_model, &params(3, 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClusteringFlowError::NoSkillsVersion), "{e}");
+    assert!(e.to_string().contains("jobenrich run"));
+
+    let dir = TempDir::new().unwrap();
+    let no_jobs = empty_store(&dir, true).await;
+    let e = run_clustering(&no_jobs, &params(3, 1)).await.unwrap_err();
+    assert!(matches!(e, ClusteringFlowError::NoJobs), "{e}");
+    assert!(matches!(
+        list_clusters(&no_jobs, None).await.unwrap_err(),
+        ClusteringFlowError::NoRuns
+    ));
+
+    let dir = TempDir::new().unwrap();
+    let store = store_with_jobs(&dir, 50).await;
+    let only = run_clustering(&store, &params(3, 1)).await.unwrap();
+    let e = diff_clustering_runs(&store, None, None).await.unwrap_err();
+    assert!(matches!(e, ClusteringFlowError::NotEnoughRuns(1)), "{e}");
+    assert!(e.to_string().contains("cluster run"));
+    let e = diff_clustering_runs(&store, Some("nope"), Some(&only.cluster_run_id))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("\"nope\""), "{e}");
+    let e = diff_clustering_runs(&store, Some(&only.cluster_run_id), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClusteringFlowError::SameRun(_)), "{e}");
+    let e = job_cluster_history(&store, "no-such-job")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no-such-job"), "{e}");
+}
