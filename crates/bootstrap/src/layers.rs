@@ -231,7 +231,7 @@ impl ConfigLayers {
         let builder = self
             .layers
             .iter()
-            .fold(Config::builder(), |b, layer| Self::add_source(b, layer));
+            .fold(Config::builder(), Self::add_source);
         Ok(builder.build()?)
     }
 
