@@ -25,10 +25,16 @@ use std::process::ExitCode;
 /// Configuration layers (later wins): config/default.yaml, config/{JOBENRICH_ENV}.yaml,
 /// --config FILE, JOBENRICH__SECTION__KEY environment variables.
 #[derive(Debug, Parser)]
-#[command(name = "jobenrich", version, propagate_version = true)]
+#[command(name = "jobenrich", version)]
 struct Cli {
     /// Extra YAML config file layered over config/default.yaml and config/{JOBENRICH_ENV}.yaml.
-    #[arg(long, short = 'c', global = true, env = "JOBENRICH_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "JOBENRICH_CONFIG",
+        value_name = "FILE"
+    )]
     config: Option<PathBuf>,
     /// Output of tabular results.
     #[arg(long, global = true, value_enum, default_value = "table")]
@@ -70,6 +76,8 @@ enum Command {
     /// Skill aliases (K8s → Kubernetes): add, list, deactivate, import, export.
     #[command(subcommand)]
     Aliases(commands::aliases::AliasesCommand),
+    /// The main job: migrate, ingest (default: the shipped sample), enrich everything, summarize.
+    Run(commands::run::RunArgs),
     /// Enrichment queue: counts by type × version × status, oldest pending, dead letters.
     Status(commands::status::StatusArgs),
     /// One job's extracted skills (confidence, strategies, section, snippet).
@@ -92,6 +100,7 @@ async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
         Command::Ingest(args) => commands::ingest::run(session, args).await,
         Command::Models(cmd) => commands::models::run(session, cmd).await,
         Command::Aliases(cmd) => commands::aliases::run(session, cmd).await,
+        Command::Run(args) => commands::run::run(session, args).await,
         Command::Status(args) => commands::status::run(session, args).await,
         Command::Skills(args) => commands::job_results::skills(session, args).await,
         Command::Sections(args) => commands::job_results::sections(session, args).await,
@@ -118,10 +127,23 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return error::report(&anyhow::Error::new(e).context("starting the async runtime")),
+        Err(e) => {
+            return error::report(&anyhow::Error::new(e).context("starting the async runtime"))
+        }
     };
     match runtime.block_on(dispatch(&session, cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => error::report(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks (unique names, valid defaults) over every command.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
     }
 }
