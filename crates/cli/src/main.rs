@@ -88,6 +88,11 @@ enum Command {
     Reenrich(commands::reenrich::ReenrichArgs),
     /// Delete stored results of all but the newest N versions of each model.
     Prune(commands::prune::PruneArgs),
+    /// Score a model version on a labeled dataset, store the result and gate on thresholds (exit 0 pass, 1 fail, 2 error).
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Labeled datasets: import SkillSpan / ESCO-linked data, summarize a file.
+    #[command(subcommand)]
+    Dataset(commands::dataset::DatasetCommand),
     /// Job clustering: run, diff two runs (churn, ARI, NMI, splits/merges), list, show a job.
     #[command(subcommand)]
     Cluster(commands::cluster::ClusterCommand),
@@ -106,6 +111,8 @@ async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
         Command::Sections(args) => commands::job_results::sections(session, args).await,
         Command::Reenrich(args) => commands::reenrich::run(session, args).await,
         Command::Prune(args) => commands::prune::run(session, args).await,
+        Command::Evaluate(args) => commands::evaluate::run(session, args).await,
+        Command::Dataset(cmd) => commands::dataset::run(session, cmd).await,
         Command::Cluster(cmd) => commands::cluster::run(session, cmd).await,
     }
 }

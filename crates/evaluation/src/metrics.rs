@@ -232,8 +232,9 @@ pub fn r_precision_at_k(ranked_relevant: &[bool], relevant_total: usize, k: usiz
     if relevant_total == 0 || k == 0 {
         return None;
     }
+    let denominator = k.min(relevant_total);
     let hits = ranked_relevant.iter().take(k).filter(|r| **r).count();
-    Some(hits as f64 / k.min(relevant_total) as f64)
+    Some(hits.min(denominator) as f64 / denominator as f64)
 }
 
 #[cfg(test)]

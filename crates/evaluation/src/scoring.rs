@@ -2,7 +2,9 @@
 //!
 //! Skills (`skills_extractor`):
 //! - set metrics per record with `gold_skills`: a predicted skill matches a gold
-//!   skill with the same normalized name (lower case, single spaces). A match
+//!   skill with the same normalized name (lower case, single spaces), its
+//!   canonical name or one of its `also_known_as` names (the ESCO preferred
+//!   label it is linked to, so ESCO-linked gold can be matched). A match
 //!   is a TP of the gold category (the predicted one when gold has none), a
 //!   missed gold skill an FN of its category (`uncategorized` when unknown), an
 //!   unmatched prediction an FP of its predicted category. Predictions whose
@@ -63,6 +65,9 @@ pub struct PredictedSkill {
     pub confidence: f64,
     /// Every mention, in chars.
     pub mentions: Vec<CharSpan>,
+    /// Other names gold data may use for this skill (its ESCO preferred label).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_known_as: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,46 +295,70 @@ fn score_skills(
             .map(|s| (s.start, s.end))
             .collect();
 
-        for (key, p) in &predicted {
-            match gold.get(key) {
-                Some((_, gold_category)) => {
+        let mut matched_gold: BTreeMap<&String, ()> = BTreeMap::new();
+        let mut ranking: Vec<(&String, f64, bool)> = Vec::new();
+        // Most confident first, so a gold skill goes to its best prediction.
+        let mut ordered: Vec<(&String, &&PredictedSkill)> = predicted.iter().collect();
+        ordered.sort_by(|a, b| {
+            b.1.confidence
+                .total_cmp(&a.1.confidence)
+                .then_with(|| a.0.cmp(b.0))
+        });
+        for (key, p) in ordered {
+            // Gold names this prediction answers to: its canonical name and
+            // its other names (e.g. the ESCO preferred label it links to).
+            let hits: Vec<&String> = std::iter::once(key.clone())
+                .chain(p.also_known_as.iter().map(|n| normalize_name(n)))
+                .filter_map(|k| gold.get_key_value(&k).map(|(g, _)| g))
+                .collect();
+            if !hits.is_empty() {
+                // A prediction answering only to gold skills already matched
+                // by a more confident one is a duplicate: neither TP nor FP.
+                let mut new_match = false;
+                for g in hits {
+                    if matched_gold.insert(g, ()).is_some() {
+                        continue;
+                    }
+                    new_match = true;
+                    let gold_category = gold[g].1;
                     let category = gold_category.unwrap_or(p.category);
                     counts.entry(category.to_string()).or_default().tp += 1;
                     if let Some(gc) = gold_category {
                         agree_n += 1;
-                        if *gc == p.category {
+                        if gc == p.category {
                             agree += 1;
                         }
                     }
                 }
-                None => {
-                    let inside_unlinked = !p.mentions.is_empty()
-                        && p.mentions
-                            .iter()
-                            .all(|m| unlinked.iter().any(|u| u.0 <= m.start && m.end <= u.1));
-                    if inside_unlinked {
-                        ignored += 1;
-                        continue;
-                    }
-                    let category = p.category.to_string();
-                    counts.entry(category.clone()).or_default().fp += 1;
-                    let (s, e) = p
-                        .mentions
-                        .first()
-                        .map(|m| (m.start, m.end))
-                        .unwrap_or((0, 0));
-                    errors.add(
-                        ErrorKind::FalsePositive,
-                        &p.name,
-                        &category,
-                        &record.id,
-                        snippet(&record.text, s, e),
-                    );
-                }
+                ranking.push((key, p.confidence, new_match));
+                continue;
             }
+            ranking.push((key, p.confidence, false));
+            let inside_unlinked = !p.mentions.is_empty()
+                && p.mentions
+                    .iter()
+                    .all(|m| unlinked.iter().any(|u| u.0 <= m.start && m.end <= u.1));
+            if inside_unlinked {
+                ignored += 1;
+                continue;
+            }
+            let category = p.category.to_string();
+            counts.entry(category.clone()).or_default().fp += 1;
+            let (s, e) = p
+                .mentions
+                .first()
+                .map(|m| (m.start, m.end))
+                .unwrap_or((0, 0));
+            errors.add(
+                ErrorKind::FalsePositive,
+                &p.name,
+                &category,
+                &record.id,
+                snippet(&record.text, s, e),
+            );
         }
         for (key, (name, category)) in &gold {
-            if predicted.contains_key(key) {
+            if matched_gold.contains_key(key) {
                 continue;
             }
             let category = category
@@ -347,10 +376,8 @@ fn score_skills(
         }
 
         // RP@5 over the confidence ranking (ties by name for determinism).
-        let mut ranking: Vec<(&String, f64)> =
-            predicted.iter().map(|(k, p)| (k, p.confidence)).collect();
         ranking.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        let relevant: Vec<bool> = ranking.iter().map(|(k, _)| gold.contains_key(*k)).collect();
+        let relevant: Vec<bool> = ranking.iter().map(|r| r.2).collect();
         if let Some(rp) = r_precision_at_k(&relevant, gold.len(), RP_K) {
             rp_sum += rp;
             rp_n += 1;
@@ -530,6 +557,7 @@ mod tests {
                 .iter()
                 .map(|(s, e)| CharSpan { start: *s, end: *e })
                 .collect(),
+            also_known_as: vec![],
         }
     }
 
@@ -636,6 +664,31 @@ mod tests {
         assert!(m.top_false_negatives[0]
             .snippet
             .contains("«solve problems»"));
+    }
+
+    #[test]
+    fn predictions_match_gold_through_their_other_names() {
+        let mut r = record("j", "Java and Go");
+        r.gold_skills = Some(vec![
+            gold("Java (computer programming)", None),
+            gold("Go", None),
+        ]);
+        let mut java = skill("Java", ProgrammingLanguages, 0.6, &[(0, 4)]);
+        java.also_known_as = vec!["java (computer  programming)".into()];
+        // Two predictions answering to the same gold name count once.
+        let mut java2 = skill("Java SE", ProgrammingLanguages, 0.5, &[(0, 4)]);
+        java2.also_known_as = vec!["Java (computer programming)".into()];
+        let p = Prediction {
+            skills: vec![java, java2],
+            sections: vec![],
+        };
+        let m = score(EvaluationTarget::Skills, &[r], &[p], ZeroDivision::Zero).unwrap();
+        // TP java -> programming_languages (predicted category, gold has none); Go missed.
+        assert_eq!(m.category_counts["programming_languages"].tp, 1);
+        assert_eq!(m.category_counts[UNCATEGORIZED].fn_, 1);
+        assert!(!m.category_counts.values().any(|c| c.fp > 0));
+        // ranking: Java (hit), Java SE (duplicate, no hit) -> 1 / min(5, 2)
+        assert_eq!(m.additional_metrics["rp_at_5"], 0.5);
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod enrichment_pipeline;
 pub mod enrichment_run;
 pub mod enrichment_runner;
 pub mod enrichment_status;
+pub mod evaluation_engine;
+pub mod evaluation_flow;
 pub mod ingest;
 pub mod model_registry;
 pub mod reenrichment;

@@ -4,9 +4,12 @@
 pub mod aliases;
 pub mod cluster;
 pub mod config;
+pub mod dataset;
+pub mod evaluate;
 pub mod ingest;
 pub mod job_results;
 pub mod migrate;
+pub mod model_history;
 pub mod models;
 pub mod prune;
 pub mod reenrich;

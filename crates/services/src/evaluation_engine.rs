@@ -1,0 +1,121 @@
+//! The enrichment engine behind the evaluation flow's `Predictor` port: one
+//! `SkillsEngine` per evaluated model version (its `config_overrides`, minus
+//! the evaluation thresholds) and the active aliases, over the shipped lexicon.
+
+use crate::evaluation_flow::{Predictor, PredictorFactory};
+use jobenrich_domain::{ModelConfig, SkillAlias, SkillCategory};
+use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
+use jobenrich_evaluation::gate::OVERRIDES_KEY;
+use jobenrich_evaluation::scoring::normalize_name;
+use jobenrich_evaluation::{CharSpan, PredictedSection, PredictedSkill, Prediction};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Builds predictors over one loaded lexicon.
+pub struct EnginePredictorFactory {
+    lexicon: Arc<Lexicon>,
+    /// Normalized canonical names and ESCO labels → category.
+    categories: Arc<HashMap<String, SkillCategory>>,
+}
+
+impl EnginePredictorFactory {
+    /// Loads the lexicon the project ships.
+    pub fn shipped() -> Result<Self, String> {
+        let path = Lexicon::shipped_path();
+        let lexicon = Lexicon::load(&path)
+            .map_err(|e| format!("loading the lexicon {}: {e}", path.display()))?;
+        Ok(Self::with_lexicon(Arc::new(lexicon)))
+    }
+
+    pub fn with_lexicon(lexicon: Arc<Lexicon>) -> Self {
+        let mut categories = HashMap::new();
+        for entry in lexicon.entries() {
+            categories
+                .entry(normalize_name(&entry.canonical))
+                .or_insert(entry.category);
+            if let Some(label) = entry.esco_label() {
+                categories
+                    .entry(normalize_name(label))
+                    .or_insert(entry.category);
+            }
+        }
+        Self {
+            lexicon,
+            categories: Arc::new(categories),
+        }
+    }
+}
+
+/// The engine parameters of a model config: its overrides without the
+/// evaluation thresholds, which configure the gate, not the engine.
+pub fn engine_overrides(model: &ModelConfig) -> serde_json::Map<String, serde_json::Value> {
+    let mut overrides = model.config_overrides.clone();
+    overrides.remove(OVERRIDES_KEY);
+    overrides
+}
+
+impl PredictorFactory for EnginePredictorFactory {
+    fn build(
+        &self,
+        model: &ModelConfig,
+        aliases: &[SkillAlias],
+    ) -> Result<Arc<dyn Predictor>, String> {
+        let config = EngineConfig::from_overrides(&engine_overrides(model))
+            .map_err(|e| format!("config_overrides: {e}"))?;
+        let engine =
+            SkillsEngine::new(self.lexicon.clone(), aliases, config).map_err(|e| e.to_string())?;
+        Ok(Arc::new(EnginePredictor {
+            engine,
+            categories: self.categories.clone(),
+        }))
+    }
+}
+
+struct EnginePredictor {
+    engine: SkillsEngine,
+    categories: Arc<HashMap<String, SkillCategory>>,
+}
+
+impl Predictor for EnginePredictor {
+    fn predict(&self, text: &str) -> Result<Prediction, String> {
+        let skills = self
+            .engine
+            .extract_text(text)
+            .into_iter()
+            .map(|s| PredictedSkill {
+                also_known_as: s
+                    .taxonomy_ref
+                    .as_deref()
+                    .and_then(|r| r.strip_prefix("esco:"))
+                    .map(|label| vec![label.to_string()])
+                    .unwrap_or_default(),
+                name: s.canonical,
+                category: s.category,
+                confidence: s.confidence,
+                mentions: s
+                    .mentions
+                    .iter()
+                    .map(|m| CharSpan {
+                        start: m.start,
+                        end: m.end,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let sections = self
+            .engine
+            .sections(text)
+            .into_iter()
+            .map(|s| PredictedSection {
+                start: s.char_start,
+                end: s.char_end,
+                section_type: s.section_type,
+            })
+            .collect();
+        Ok(Prediction { skills, sections })
+    }
+
+    fn category_of(&self, skill_name: &str) -> Option<SkillCategory> {
+        self.categories.get(&normalize_name(skill_name)).copied()
+    }
+}
