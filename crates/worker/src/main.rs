@@ -87,6 +87,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Listen first: a signal during startup (lexicon loading) still ends cleanly.
+    let shutdown = shutdown::listen_for_shutdown()?;
     let context = AppContext::connect(&settings)
         .await
         .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
@@ -101,13 +103,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     let owner = process_owner_name("worker");
     let worker = &settings.worker;
-    let pipeline = jobenrich_services::engine_enricher::build_pipeline(
-        context.store.clone(),
-        worker.pipeline_config(owner.clone()),
-    )
+    // Loading the lexicon is CPU and file work: off the async threads.
+    let (store, pipeline_config) = (context.store.clone(), worker.pipeline_config(owner.clone()));
+    let pipeline = tokio::task::spawn_blocking(move || {
+        jobenrich_services::engine_enricher::build_pipeline(store, pipeline_config)
+    })
+    .await
+    .context("loading the enrichment engine")?
     .map_err(anyhow::Error::msg)?;
     let loop_config = worker.loop_config();
-    let shutdown = shutdown::listen_for_shutdown()?;
     tracing::info!(
         owner = %owner,
         backend = context.store.backend_name(),

@@ -186,12 +186,16 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
 
     let ingest = ingest_inputs(store.as_ref(), &inputs, settings.ingest.batch_size).await?;
 
+    // Loading the lexicon is CPU and file work: off the async threads.
+    let (pipeline_store, pipeline_config) = (
+        store.clone(),
+        worker.pipeline_config(process_owner_name("run")),
+    );
     let pipeline = Arc::new(
-        build_pipeline(
-            store.clone(),
-            worker.pipeline_config(process_owner_name("run")),
-        )
-        .map_err(anyhow::Error::msg)?,
+        tokio::task::spawn_blocking(move || build_pipeline(pipeline_store, pipeline_config))
+            .await
+            .context("loading the enrichment engine")?
+            .map_err(anyhow::Error::msg)?,
     );
     let options = EnrichmentRunOptions {
         types: worker.types.clone(),
