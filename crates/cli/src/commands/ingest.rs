@@ -120,6 +120,15 @@ pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
         let report = ingest_reader(&ports, file, format, &label, &options, &mut observer).await;
         observer.finish();
         let report = report?;
+        tracing::info!(
+            file = %label,
+            read = report.read,
+            stored = report.stored,
+            already_present = report.already_present,
+            rejected = report.rejected,
+            queued = report.enrichments_queued,
+            "ingested"
+        );
         total.add(&report);
         files.push(FileSummary {
             file: label,

@@ -36,6 +36,13 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("registering the model configs of {}", dir.display()))?
     };
+    tracing::info!(
+        backend = store.backend_name(),
+        schema_version = migrations.schema_version,
+        applied = migrations.applied.len(),
+        models_registered = models.registered.len(),
+        "migrated"
+    );
     let view = MigrateView {
         backend: store.backend_name(),
         migrations,
