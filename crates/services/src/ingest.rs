@@ -404,7 +404,8 @@ fn parse_jsonl<R: Read>(
             return Ok(true);
         }
         line_number += 1;
-        let text = line.trim();
+        // A byte-order mark some editors put at the start of the file is not JSON.
+        let text = line.trim().trim_start_matches('\u{feff}');
         if text.is_empty() {
             continue;
         }
@@ -652,6 +653,13 @@ mod tests {
             rejections[3]
         );
         assert_eq!(rejections[3].to_string().split(':').next(), Some("in"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_blank_lines_are_skipped() {
+        let text = "\u{feff}{\"id\":\"a\",\"title\":\"T\",\"description\":\"D\"}\r\n\r\n";
+        let (postings, rejections, read) = parse_all(text, IngestFormat::Jsonl);
+        assert_eq!((postings.len(), rejections.len(), read), (1, 0, 1));
     }
 
     #[test]
