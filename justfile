@@ -8,6 +8,11 @@ default:
 run *ARGS:
     cargo run --release -p jobenrich-cli -- run {{ARGS}}
 
+# Quality gate of the active skills extractor on the shipped labeled sample (exit 1 when a threshold fails); report in var/evaluation-report.html.
+evaluate *ARGS:
+    cargo run --release -p jobenrich-cli -- migrate
+    cargo run --release -p jobenrich-cli -- evaluate --model skills_extractor --dataset data/labeled/sample.jsonl --min-f1 0.5 --max-regression 0.02 --report var/evaluation-report.html {{ARGS}}
+
 # Every test of the workspace (starts and stops the BigQuery emulator around cargo nextest).
 test *ARGS:
     bash scripts/test.sh {{ARGS}}

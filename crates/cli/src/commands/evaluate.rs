@@ -140,6 +140,10 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
             gate: &run.gate,
             baseline: run.baseline.as_ref(),
         });
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        }
         std::fs::write(path, html)
             .map_err(|e| anyhow::anyhow!("writing the report {}: {e}", path.display()))?;
     }
