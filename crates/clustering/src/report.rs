@@ -247,8 +247,9 @@ pub fn render_flow_svg(report: &StabilityReport) -> String {
     );
     let _ = writeln!(
         svg,
-        "<text x=\"{LEFT_X}\" y=\"18\" font-weight=\"bold\">{}</text><text x=\"{RIGHT_X}\" y=\"18\" font-weight=\"bold\">{}</text>",
+        "<text x=\"{LEFT_X}\" y=\"18\" font-weight=\"bold\">{}</text><text x=\"{:.1}\" y=\"18\" font-weight=\"bold\" text-anchor=\"end\">{}</text>",
         escape(&format!("old: {}", report.old_run_id)),
+        RIGHT_X + NODE_WIDTH,
         escape(&format!("new: {}", report.new_run_id))
     );
 

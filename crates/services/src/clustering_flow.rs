@@ -36,6 +36,8 @@ pub const DEFAULT_CLUSTERER_VERSION: &str = "v1.0";
 
 /// Postings read per store call.
 pub const DEFAULT_PAGE_SIZE: usize = 2_000;
+/// Jobs whose skills are read per store call.
+pub const DEFAULT_SKILLS_BATCH: usize = 25_000;
 
 #[derive(Debug, Error)]
 pub enum ClusteringFlowError {
@@ -79,6 +81,8 @@ pub struct ClusteringParams {
     pub k: Option<usize>,
     pub seed: Option<u64>,
     pub page_size: usize,
+    /// Jobs whose skills are read per store call.
+    pub skills_batch: usize,
     /// Skills of this version are the features (default: the active skills extractor's).
     pub skills_version: Option<EnrichmentVersion>,
     /// Recorded as the activator of the shipped default clusterer on a fresh store.
@@ -91,6 +95,7 @@ impl Default for ClusteringParams {
             k: None,
             seed: None,
             page_size: DEFAULT_PAGE_SIZE,
+            skills_batch: DEFAULT_SKILLS_BATCH,
             skills_version: None,
             activated_by: "jobenrich".to_string(),
         }
@@ -178,42 +183,64 @@ pub fn default_clusterer(now: chrono::DateTime<Utc>) -> ModelConfig {
     model
 }
 
-/// Reads every posting with its skills, page by page.
+/// Reads every posting's id and title page by page (descriptions are
+/// dropped at once, so memory holds one page of full postings), and the
+/// skills of `skills_batch` jobs per store call: fewer, larger skill queries
+/// cost far less on both backends (a BigQuery query has seconds of latency;
+/// SQLite's plan for an id list scans the version index once per call).
 async fn load_documents(
     store: &dyn Store,
     skills_version: &EnrichmentVersion,
     page_size: usize,
+    skills_batch: usize,
 ) -> Result<Vec<JobDocument>, ClusteringFlowError> {
-    let mut documents = Vec::new();
+    let page_size = page_size.max(1);
+    let mut documents: Vec<JobDocument> = Vec::new();
+    let mut without_skills = 0;
     let mut after: Option<JobId> = None;
     loop {
-        let page = store
-            .list_postings_page(after.clone(), page_size.max(1))
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
-        let ids: Vec<JobId> = page.iter().map(|p| p.id.clone()).collect();
-        let mut skills_by_job: BTreeMap<JobId, Vec<WeightedSkill>> = BTreeMap::new();
-        for skill in store.skills_for_jobs(&ids, skills_version).await? {
-            skills_by_job
-                .entry(skill.job_id)
-                .or_default()
-                .push(WeightedSkill {
-                    name: skill.skill_name,
-                    confidence: skill.confidence_score,
-                });
+        let page = store.list_postings_page(after.clone(), page_size).await?;
+        let last_page = page.len() < page_size;
+        if let Some(last) = page.last() {
+            after = Some(last.id.clone());
         }
-        let full_page = page.len() == page_size.max(1);
         documents.extend(page.into_iter().map(|p| JobDocument {
-            skills: skills_by_job.remove(&p.id).unwrap_or_default(),
             job_id: p.id,
             title: p.title,
+            skills: Vec::new(),
         }));
-        if !full_page {
+        let pending = documents.len() - without_skills;
+        if pending > 0 && (pending >= skills_batch.max(1) || last_page) {
+            attach_skills(store, skills_version, &mut documents[without_skills..]).await?;
+            without_skills = documents.len();
+        }
+        if last_page {
             break;
         }
     }
     Ok(documents)
+}
+
+async fn attach_skills(
+    store: &dyn Store,
+    skills_version: &EnrichmentVersion,
+    documents: &mut [JobDocument],
+) -> Result<(), ClusteringFlowError> {
+    let ids: Vec<JobId> = documents.iter().map(|d| d.job_id.clone()).collect();
+    let mut skills_by_job: BTreeMap<JobId, Vec<WeightedSkill>> = BTreeMap::new();
+    for skill in store.skills_for_jobs(&ids, skills_version).await? {
+        skills_by_job
+            .entry(skill.job_id)
+            .or_default()
+            .push(WeightedSkill {
+                name: skill.skill_name,
+                confidence: skill.confidence_score,
+            });
+    }
+    for d in documents {
+        d.skills = skills_by_job.remove(&d.job_id).unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// What the CPU-bound part produces.
@@ -279,7 +306,13 @@ pub async fn run_clustering(
             .ok_or(ClusteringFlowError::NoSkillsVersion)?,
     };
 
-    let documents = load_documents(store, &skills_version, params.page_size).await?;
+    let documents = load_documents(
+        store,
+        &skills_version,
+        params.page_size,
+        params.skills_batch,
+    )
+    .await?;
     if documents.is_empty() {
         return Err(ClusteringFlowError::NoJobs);
     }
@@ -361,7 +394,7 @@ pub async fn run_clustering(
         k_choice: match settings.k {
             KChoice::Fixed(_) => "fixed".to_string(),
             KChoice::Silhouette { min, max } => format!(
-                "silhouette {min}..={max} (sample {})",
+                "silhouette over {min}..={max}, sample {}",
                 settings.silhouette_sample
             ),
         },
