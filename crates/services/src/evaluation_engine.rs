@@ -119,3 +119,81 @@ impl Predictor for EnginePredictor {
         self.categories.get(&normalize_name(skill_name)).copied()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use jobenrich_domain::{EnrichmentType, ModelId, ModelVersion};
+    use jobenrich_enrichment_engine::{LexiconEntry, LexiconSource, SurfaceForm};
+    use serde_json::json;
+
+    fn factory() -> EnginePredictorFactory {
+        let entry =
+            |canonical: &str, category, esco: Option<&str>, surfaces: &[&str]| LexiconEntry {
+                canonical: canonical.into(),
+                category,
+                source: LexiconSource::Curated,
+                weight: 0.95,
+                taxonomy_ref: esco.map(|l| format!("esco:{l}")),
+                surfaces: surfaces
+                    .iter()
+                    .map(|s| SurfaceForm::new(*s, false))
+                    .collect(),
+            };
+        let lexicon = Lexicon::from_entries(vec![
+            entry(
+                "Java",
+                SkillCategory::ProgrammingLanguages,
+                Some("Java (computer programming)"),
+                &["Java"],
+            ),
+            entry(
+                "Kubernetes",
+                SkillCategory::DevopsTools,
+                None,
+                &["Kubernetes"],
+            ),
+        ])
+        .unwrap();
+        EnginePredictorFactory::with_lexicon(Arc::new(lexicon))
+    }
+
+    fn model(overrides: serde_json::Value) -> ModelConfig {
+        let mut m = ModelConfig::new(
+            ModelId::parse("skills_extractor").unwrap(),
+            EnrichmentType::SkillsExtraction,
+            ModelVersion::parse("v1.1").unwrap(),
+            Utc::now(),
+        );
+        m.config_overrides = overrides.as_object().unwrap().clone();
+        m
+    }
+
+    #[test]
+    fn thresholds_do_not_reach_the_engine_and_esco_labels_become_other_names() {
+        // The gate's `evaluation` key is not an engine parameter; the engine
+        // rejects unknown keys, so building must strip it.
+        let m = model(json!({"min_confidence": 0.1, "evaluation": {"min_f1": 0.5}}));
+        assert!(!engine_overrides(&m).contains_key(OVERRIDES_KEY));
+        let predictor = factory().build(&m, &[]).unwrap();
+        let p = predictor
+            .predict("Experience with Java and Kubernetes required.")
+            .unwrap();
+        let java = p.skills.iter().find(|s| s.name == "Java").unwrap();
+        assert_eq!(java.also_known_as, ["Java (computer programming)"]);
+        assert_eq!(java.mentions[0].start, 16);
+        assert_eq!(java.mentions[0].end, 20);
+        assert_eq!(
+            predictor.category_of("java (computer programming)"),
+            Some(SkillCategory::ProgrammingLanguages)
+        );
+        assert_eq!(predictor.category_of("COBOL"), None);
+        // An unknown engine key is still an error naming the key.
+        let bad = factory()
+            .build(&model(json!({"min_confidense": 0.1})), &[])
+            .err()
+            .unwrap();
+        assert!(bad.contains("min_confidense"), "{bad}");
+    }
+}
