@@ -1,4 +1,4 @@
-"""Builds data/labeled/sample.jsonl: SkillSpan tech lines with hand-assigned
+"""Builds data/labeled/sample.jsonl (run: python3 data/labeled/build_sample.py data/labeled/skillspan/postings.jsonl data/labeled/sample.jsonl): SkillSpan tech lines with hand-assigned
 gold skills (canonical name, category) and their SkillSpan spans, plus two
 posting excerpts with hand-assigned gold sections."""
 import json, sys
