@@ -1,0 +1,270 @@
+//! Entities to staged JSON payloads and result rows back to entities. Column
+//! order follows the `*_COLS` lists of `schema`; stored values that no longer
+//! satisfy the domain rules surface as `StoreError::Corrupt` naming the row.
+
+use crate::client::Row;
+use chrono::{DateTime, Utc};
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::{
+    ClusterAssignment, EnrichmentVersion, EvaluationResult, ExtractedSkill, JobEnrichment, JobId,
+    JobPosting, ModelConfig, ModelId, ModelVersion, SectionClassification, SkillAlias, StoreError,
+};
+use serde_json::{json, Value};
+use std::str::FromStr;
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn opt_micros(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(micros)
+}
+
+pub fn corrupt(entity: &'static str, key: &str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        entity,
+        key: key.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn parse<T: FromStr>(entity: &'static str, key: &str, text: &str) -> StoreResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>().map_err(|e| corrupt(entity, key, e))
+}
+
+fn json_text<T: serde::de::DeserializeOwned>(
+    entity: &'static str,
+    key: &str,
+    text: Option<String>,
+    empty: &str,
+) -> StoreResult<T> {
+    serde_json::from_str(text.as_deref().unwrap_or(empty)).map_err(|e| corrupt(entity, key, e))
+}
+
+fn u32_col(entity: &'static str, key: &str, v: i64) -> StoreResult<u32> {
+    u32::try_from(v).map_err(|_| corrupt(entity, key, format!("{v} is out of range")))
+}
+
+pub fn posting_json(p: &JobPosting) -> Value {
+    json!({
+        "id": p.id.as_str(), "title": p.title, "company": p.company, "location": p.location,
+        "description": p.description, "posted_at": opt_micros(p.posted_at), "source": p.source,
+        "url": p.url, "ingested_at": micros(p.ingested_at),
+    })
+}
+
+pub fn posting_from_row(r: &Row) -> StoreResult<JobPosting> {
+    let id = r.str(0)?;
+    Ok(JobPosting {
+        id: JobId::parse(id.clone()).map_err(|e| corrupt("JobPosting", &id, e))?,
+        title: r.str(1)?,
+        company: r.opt_str(2)?,
+        location: r.opt_str(3)?,
+        description: r.str(4)?,
+        posted_at: r.opt_micros(5)?,
+        source: r.opt_str(6)?,
+        url: r.opt_str(7)?,
+        ingested_at: r.micros(8)?,
+    })
+}
+
+pub fn enrichment_from_row(r: &Row) -> StoreResult<JobEnrichment> {
+    const E: &str = "JobEnrichment";
+    let job = r.str(0)?;
+    let k = job.as_str();
+    Ok(JobEnrichment {
+        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        enrichment_type: parse(E, k, &r.str(1)?)?,
+        enrichment_version: EnrichmentVersion::parse(r.str(2)?).map_err(|e| corrupt(E, k, e))?,
+        status: parse(E, k, &r.str(3)?)?,
+        model_id: r
+            .opt_str(4)?
+            .map(ModelId::parse)
+            .transpose()
+            .map_err(|e| corrupt(E, k, e))?,
+        model_version: r
+            .opt_str(5)?
+            .map(ModelVersion::parse)
+            .transpose()
+            .map_err(|e| corrupt(E, k, e))?,
+        attempts: u32_col(E, k, r.opt_i64(6)?.unwrap_or(0))?,
+        error_message: r.opt_str(7)?,
+        lease_owner: r.opt_str(8)?,
+        lease_expires_at: r.opt_micros(9)?,
+        next_attempt_at: r.opt_micros(10)?,
+        created_at: r.micros(11)?,
+        updated_at: r.micros(12)?,
+        completed_at: r.opt_micros(13)?,
+    })
+}
+
+pub fn skill_json(s: &ExtractedSkill) -> Value {
+    json!({
+        "job_id": s.job_id.as_str(), "skill_name": s.skill_name,
+        "skill_category": s.skill_category.as_str(), "confidence_score": s.confidence_score,
+        "source_strategies": s.source_strategies.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+        "section_relevance_score": s.section_relevance_score,
+        "extracted_from_section": s.extracted_from_section,
+        "context_snippet": s.context_snippet, "position_in_text": s.position_in_text,
+        "mention_count": s.mention_count, "taxonomy_ref": s.taxonomy_ref,
+        "enrichment_version": s.enrichment_version.as_str(), "created_at": micros(s.created_at),
+    })
+}
+
+pub fn skill_from_row(r: &Row) -> StoreResult<ExtractedSkill> {
+    const E: &str = "ExtractedSkill";
+    let job = r.str(0)?;
+    let k = job.as_str();
+    let strategies: Vec<String> = json_text(E, k, r.opt_str(4)?, "[]")?;
+    Ok(ExtractedSkill {
+        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        skill_name: r.str(1)?,
+        skill_category: parse(E, k, &r.str(2)?)?,
+        confidence_score: r.f64(3)?,
+        source_strategies: strategies
+            .iter()
+            .map(|s| parse(E, k, s))
+            .collect::<StoreResult<_>>()?,
+        section_relevance_score: r.opt_f64(5)?,
+        extracted_from_section: r.opt_str(6)?,
+        context_snippet: r.opt_str(7)?,
+        position_in_text: r.opt_i64(8)?.map(|v| u32_col(E, k, v)).transpose()?,
+        mention_count: u32_col(E, k, r.opt_i64(9)?.unwrap_or(1))?,
+        taxonomy_ref: r.opt_str(10)?,
+        enrichment_version: EnrichmentVersion::parse(r.str(11)?).map_err(|e| corrupt(E, k, e))?,
+        created_at: r.micros(12)?,
+    })
+}
+
+pub fn section_json(s: &SectionClassification) -> Value {
+    json!({
+        "job_id": s.job_id.as_str(), "section_index": s.section_index,
+        "section_header": s.section_header, "section_type": s.section_type,
+        "section_text": s.section_text, "start_offset": s.start_offset, "end_offset": s.end_offset,
+        "is_skills_relevant": s.is_skills_relevant,
+        "relevance_probability": s.relevance_probability,
+        "classification_method": s.classification_method.as_str(),
+        "classifier_version": s.classifier_version, "created_at": micros(s.created_at),
+    })
+}
+
+pub fn section_from_row(r: &Row) -> StoreResult<SectionClassification> {
+    const E: &str = "SectionClassification";
+    let job = r.str(0)?;
+    let k = job.as_str();
+    Ok(SectionClassification {
+        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        section_index: u32_col(E, k, r.i64(1)?)?,
+        section_header: r.opt_str(2)?,
+        section_type: r.str(3)?,
+        section_text: r.str(4)?,
+        start_offset: u32_col(E, k, r.i64(5)?)?,
+        end_offset: u32_col(E, k, r.i64(6)?)?,
+        is_skills_relevant: r.bool(7)?,
+        relevance_probability: r.f64(8)?,
+        classification_method: parse(E, k, &r.str(9)?)?,
+        classifier_version: r.str(10)?,
+        created_at: r.micros(11)?,
+    })
+}
+
+pub fn cluster_json(a: &ClusterAssignment) -> Value {
+    json!({
+        "job_id": a.job_id.as_str(), "cluster_id": a.cluster_id, "cluster_name": a.cluster_name,
+        "cluster_keywords": a.cluster_keywords, "cluster_size": a.cluster_size,
+        "cluster_run_id": a.cluster_run_id, "cluster_model_id": a.cluster_model_id.as_str(),
+        "cluster_model_version": a.cluster_model_version.as_str(),
+        "cluster_version": a.cluster_version, "is_active": a.is_active,
+        "assigned_at": micros(a.assigned_at),
+    })
+}
+
+pub fn cluster_from_row(r: &Row) -> StoreResult<ClusterAssignment> {
+    const E: &str = "ClusterAssignment";
+    let job = r.str(0)?;
+    let k = job.as_str();
+    Ok(ClusterAssignment {
+        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        cluster_id: u32_col(E, k, r.i64(1)?)?,
+        cluster_name: r.str(2)?,
+        cluster_keywords: json_text(E, k, r.opt_str(3)?, "[]")?,
+        cluster_size: u32_col(E, k, r.i64(4)?)?,
+        cluster_run_id: r.str(5)?,
+        cluster_model_id: ModelId::parse(r.str(6)?).map_err(|e| corrupt(E, k, e))?,
+        cluster_model_version: ModelVersion::parse(r.str(7)?).map_err(|e| corrupt(E, k, e))?,
+        cluster_version: u32_col(E, k, r.i64(8)?)?,
+        is_active: r.bool(9)?,
+        assigned_at: r.micros(10)?,
+    })
+}
+
+pub fn alias_json(a: &SkillAlias) -> Value {
+    json!({
+        "alias_key": SkillAlias::normalized_key(&a.alias_text), "alias_text": a.alias_text,
+        "canonical_name": a.canonical_name, "category": a.category.as_str(),
+        "confidence": a.confidence, "source": a.source.as_str(), "is_active": a.is_active,
+        "created_at": micros(a.created_at), "updated_at": micros(a.updated_at),
+    })
+}
+
+pub fn alias_from_row(r: &Row) -> StoreResult<SkillAlias> {
+    const E: &str = "SkillAlias";
+    let key = r.str(0)?;
+    let k = key.as_str();
+    Ok(SkillAlias {
+        alias_text: r.str(1)?,
+        canonical_name: r.str(2)?,
+        category: parse(E, k, &r.str(3)?)?,
+        confidence: r.f64(4)?,
+        source: parse(E, k, &r.str(5)?)?,
+        is_active: r.bool(6)?,
+        created_at: r.micros(7)?,
+        updated_at: r.micros(8)?,
+    })
+}
+
+pub fn model_from_row(r: &Row) -> StoreResult<ModelConfig> {
+    const E: &str = "ModelConfig";
+    let id = r.str(0)?;
+    let k = id.as_str();
+    Ok(ModelConfig {
+        model_id: ModelId::parse(id.clone()).map_err(|e| corrupt(E, k, e))?,
+        model_type: parse(E, k, &r.str(1)?)?,
+        version: ModelVersion::parse(r.str(2)?).map_err(|e| corrupt(E, k, e))?,
+        description: r.opt_str(3)?,
+        is_active: r.bool(4)?,
+        config_overrides: json_text(E, k, r.opt_str(5)?, "{}")?,
+        performance_metrics: json_text(E, k, r.opt_str(6)?, "{}")?,
+        created_at: r.micros(7)?,
+        updated_at: r.micros(8)?,
+        activated_at: r.opt_micros(9)?,
+        activated_by: r.opt_str(10)?,
+    })
+}
+
+pub fn evaluation_from_row(r: &Row) -> StoreResult<EvaluationResult> {
+    const E: &str = "EvaluationResult";
+    let id = r.str(0)?;
+    let k = id.as_str();
+    Ok(EvaluationResult {
+        evaluation_id: id.clone(),
+        model_id: ModelId::parse(r.str(1)?).map_err(|e| corrupt(E, k, e))?,
+        model_version: ModelVersion::parse(r.str(2)?).map_err(|e| corrupt(E, k, e))?,
+        dataset_version: r.str(3)?,
+        dataset_path: r.opt_str(4)?,
+        precision: r.f64(5)?,
+        recall: r.f64(6)?,
+        f1_score: r.f64(7)?,
+        category_metrics: json_text(E, k, r.opt_str(8)?, "{}")?,
+        additional_metrics: json_text(E, k, r.opt_str(9)?, "{}")?,
+        sample_count: u64::try_from(r.i64(10)?).map_err(|e| corrupt(E, k, e))?,
+        execution_time_seconds: r.f64(11)?,
+        is_ci_run: r.bool(12)?,
+        ci_build_id: r.opt_str(13)?,
+        threshold_passed: r.opt_bool(14)?,
+        evaluated_at: r.micros(15)?,
+    })
+}

@@ -1,0 +1,688 @@
+//! `EnrichmentRepository` over `job_enrichments`: the work queue, its leases,
+//! the re-enrichment anti-join and idempotent result writes.
+//!
+//! BigQuery has no row locks, so every state change is a conditional UPDATE:
+//! claims lease the oldest due rows in one statement tagged with a claim token;
+//! transitions and completions compare-and-set against the state they read and
+//! start over when a row changed underneath (a lost race, never a double write).
+
+use crate::client::Params;
+use crate::codec::{self, enrichment_from_row};
+use crate::schema::{from_json_param, names, select_list, ENRICHMENT_COLS, SECTION_COLS, SKILL_COLS};
+use crate::{limit, BigQueryStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::validation::Validate;
+use jobenrich_domain::{
+    ClaimRequest, CompletionReport, DomainError, EnrichmentKey, EnrichmentOutcome,
+    EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
+    EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEnrichment, JobId,
+    SectionClassification, StoreError, TransitionDetails, ValidationError,
+};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+const E: &str = "JobEnrichment";
+/// Raised by a completion script whose compare-and-set found a row changed.
+const ROW_CHANGED: &str = "jobenrich: enrichment row changed concurrently";
+/// Compare-and-set rounds before a transition or completion gives up.
+const CAS_ROUNDS: usize = 8;
+
+fn key_text(key: &EnrichmentKey) -> String {
+    format!(
+        "{}/{}/{}",
+        key.job_id, key.enrichment_type, key.enrichment_version
+    )
+}
+
+/// Keys as a JSON array parameter, matched with `keys_match`.
+pub(crate) fn keys_json(keys: &[EnrichmentKey]) -> String {
+    Value::Array(
+        keys.iter()
+            .map(|k| {
+                json!({"j": k.job_id.as_str(), "t": k.enrichment_type.as_str(),
+                       "v": k.enrichment_version.as_str()})
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+fn keys_match(alias: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM UNNEST(JSON_QUERY_ARRAY(@keys)) k
+                 WHERE JSON_VALUE(k, '$.j') = {alias}.job_id
+                   AND JSON_VALUE(k, '$.t') = {alias}.enrichment_type
+                   AND JSON_VALUE(k, '$.v') = {alias}.enrichment_version)"
+    )
+}
+
+/// Checks the results of a success against the key they are written under.
+fn validate_outcome(outcome: &EnrichmentOutcome) -> StoreResult<()> {
+    if let EnrichmentResult::Success(success) = &outcome.result {
+        for skill in &success.skills {
+            skill.validate()?;
+            if skill.job_id != outcome.key.job_id
+                || skill.enrichment_version != outcome.key.enrichment_version
+            {
+                return Err(ValidationError::new(
+                    "ExtractedSkill",
+                    "job_id",
+                    format!(
+                        "a result skill must belong to the enrichment {} (got job {} at {})",
+                        key_text(&outcome.key),
+                        skill.job_id,
+                        skill.enrichment_version
+                    ),
+                )
+                .into());
+            }
+        }
+        for section in &success.sections {
+            section.validate()?;
+            if section.job_id != outcome.key.job_id {
+                return Err(ValidationError::new(
+                    "SectionClassification",
+                    "job_id",
+                    format!(
+                        "a result section must belong to job {} (got {})",
+                        outcome.key.job_id, section.job_id
+                    ),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The new state of a row plus what it looked like when read (for the CAS).
+fn state_json(new: &JobEnrichment, seen: &JobEnrichment) -> Value {
+    let m = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
+    json!({
+        "job_id": new.job_id.as_str(), "enrichment_type": new.enrichment_type.as_str(),
+        "enrichment_version": new.enrichment_version.as_str(), "status": new.status.as_str(),
+        "model_id": new.model_id.as_ref().map(|x| x.as_str()),
+        "model_version": new.model_version.as_ref().map(|x| x.as_str()),
+        "attempts": new.attempts, "error_message": new.error_message,
+        "lease_owner": new.lease_owner, "lease_expires_at": m(new.lease_expires_at),
+        "next_attempt_at": m(new.next_attempt_at), "created_at": new.created_at.timestamp_micros(),
+        "updated_at": new.updated_at.timestamp_micros(), "completed_at": m(new.completed_at),
+        "seen_status": seen.status.as_str(), "seen_updated_at": seen.updated_at.timestamp_micros(),
+        "seen_attempts": seen.attempts, "seen_owner": seen.lease_owner,
+    })
+}
+
+/// Columns of a staged state row: the enrichment columns plus the seen ones.
+const STATE_COLS: crate::schema::Cols = &[
+    ("job_id", crate::schema::Ty::Str),
+    ("enrichment_type", crate::schema::Ty::Str),
+    ("enrichment_version", crate::schema::Ty::Str),
+    ("status", crate::schema::Ty::Str),
+    ("model_id", crate::schema::Ty::Str),
+    ("model_version", crate::schema::Ty::Str),
+    ("attempts", crate::schema::Ty::Int),
+    ("error_message", crate::schema::Ty::Str),
+    ("lease_owner", crate::schema::Ty::Str),
+    ("lease_expires_at", crate::schema::Ty::Ts),
+    ("next_attempt_at", crate::schema::Ty::Ts),
+    ("updated_at", crate::schema::Ty::Ts),
+    ("completed_at", crate::schema::Ty::Ts),
+    ("seen_status", crate::schema::Ty::Str),
+    ("seen_updated_at", crate::schema::Ty::Ts),
+    ("seen_attempts", crate::schema::Ty::Int),
+    ("seen_owner", crate::schema::Ty::Str),
+];
+
+/// One compare-and-set UPDATE of the staged state rows; `IF` raises (rolling
+/// the whole script back) unless every row still looked as it was read.
+fn cas_update_sql(source: &str) -> String {
+    format!(
+        "UPDATE job_enrichments e SET status = u.status, model_id = u.model_id,
+             model_version = u.model_version, attempts = u.attempts,
+             error_message = u.error_message, lease_owner = u.lease_owner,
+             lease_expires_at = u.lease_expires_at, next_attempt_at = u.next_attempt_at,
+             updated_at = u.updated_at, completed_at = u.completed_at, claim_token = NULL
+         FROM {source} u
+         WHERE e.job_id = u.job_id AND e.enrichment_type = u.enrichment_type
+           AND e.enrichment_version = u.enrichment_version AND e.status = u.seen_status
+           AND e.updated_at = u.seen_updated_at AND e.attempts = u.seen_attempts
+           AND COALESCE(e.lease_owner, '') = COALESCE(u.seen_owner, '');
+         IF @@row_count <> @expected_rows THEN
+           RAISE USING MESSAGE = '{ROW_CHANGED}';
+         END IF;"
+    )
+}
+
+impl BigQueryStore {
+    async fn load_enrichments(&self, keys: &[EnrichmentKey]) -> StoreResult<Vec<JobEnrichment>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {} FROM job_enrichments e WHERE {}",
+            select_list(ENRICHMENT_COLS, "e"),
+            keys_match("e")
+        );
+        let out = self
+            .query("reading enrichments", &sql, Params::new().str("keys", keys_json(keys)))
+            .await?;
+        out.rows.iter().map(enrichment_from_row).collect()
+    }
+
+    /// One round of a completion: read, decide, stage, apply under CAS.
+    async fn complete_round(
+        &self,
+        outcomes: &[EnrichmentOutcome],
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport> {
+        let keys: Vec<EnrichmentKey> = outcomes.iter().map(|o| o.key.clone()).collect();
+        let current: HashMap<EnrichmentKey, JobEnrichment> = self
+            .load_enrichments(&keys)
+            .await?
+            .into_iter()
+            .map(|e| (e.key(), e))
+            .collect();
+        let mut report = CompletionReport::default();
+        let mut staged_rows: Vec<(&'static str, Value)> = Vec::new();
+        let mut states = 0u64;
+        // Later outcomes of the same key see the state the earlier ones wrote.
+        let mut written: HashMap<EnrichmentKey, JobEnrichment> = HashMap::new();
+        let mut skills: BTreeMap<(String, String), ExtractedSkill> = BTreeMap::new();
+        let mut sections: BTreeMap<(String, String, u32), SectionClassification> = BTreeMap::new();
+        let mut replaced_jobs = Vec::new();
+        for outcome in outcomes {
+            let Some(seen) = written.get(&outcome.key).or(current.get(&outcome.key)).cloned()
+            else {
+                report.lost_leases.push(outcome.key.clone());
+                continue;
+            };
+            let held = seen.status == EnrichmentStatus::Processing
+                && seen.lease_owner.as_deref() == Some(outcome.lease_owner.as_str());
+            if !held {
+                report.lost_leases.push(outcome.key.clone());
+                continue;
+            }
+            let mut row = seen.clone();
+            match &outcome.result {
+                EnrichmentResult::Success(success) => {
+                    row.transition(EnrichmentStatus::Success, now)?;
+                    row.model_id = Some(success.model_id.clone());
+                    row.model_version = Some(success.model_version.clone());
+                    row.next_attempt_at = None;
+                    replaced_jobs.push(json!({
+                        "job_id": outcome.key.job_id.as_str(),
+                        "enrichment_version": outcome.key.enrichment_version.as_str(),
+                    }));
+                    for s in &success.skills {
+                        skills.insert(
+                            (s.job_id.to_string(), s.skill_name.clone()),
+                            s.clone(),
+                        );
+                    }
+                    for s in &success.sections {
+                        sections.insert(
+                            (s.job_id.to_string(), s.classifier_version.clone(), s.section_index),
+                            s.clone(),
+                        );
+                    }
+                    report.skills_written += success.skills.len() as u64;
+                    report.sections_written += success.sections.len() as u64;
+                    report.succeeded += 1;
+                }
+                EnrichmentResult::Failure {
+                    error_message,
+                    retry_at,
+                } => {
+                    row.transition(EnrichmentStatus::Failed, now)?;
+                    row.error_message = Some(error_message.clone());
+                    row.next_attempt_at = *retry_at;
+                    report.failed += 1;
+                }
+            }
+            if let Some(first_seen) = current.get(&outcome.key) {
+                // The CAS compares with what the store holds, not an earlier outcome's state.
+                if let Some(pos) = staged_rows.iter().position(|(kind, v)| {
+                    *kind == "state"
+                        && v["job_id"] == outcome.key.job_id.as_str()
+                        && v["enrichment_type"] == outcome.key.enrichment_type.as_str()
+                        && v["enrichment_version"] == outcome.key.enrichment_version.as_str()
+                }) {
+                    staged_rows.remove(pos);
+                    states -= 1;
+                }
+                staged_rows.push(("state", state_json(&row, first_seen)));
+                states += 1;
+            }
+            written.insert(outcome.key.clone(), row);
+        }
+        if states == 0 {
+            return Ok(report);
+        }
+        staged_rows.extend(replaced_jobs.into_iter().map(|v| ("replaced", v)));
+        staged_rows.extend(skills.values().map(|s| ("skill", codec::skill_json(s))));
+        staged_rows.extend(sections.values().map(|s| ("section", codec::section_json(s))));
+        let batch = self.stage(staged_rows).await?;
+        let replaced = batch.source(
+            &[
+                ("job_id", crate::schema::Ty::Str),
+                ("enrichment_version", crate::schema::Ty::Str),
+            ],
+            "replaced",
+        );
+        let script = format!(
+            "BEGIN TRANSACTION;
+             {cas}
+             DELETE FROM job_skills k WHERE EXISTS (SELECT 1 FROM {replaced} r
+                 WHERE r.job_id = k.job_id AND r.enrichment_version = k.enrichment_version);
+             INSERT INTO job_skills ({skill_cols}) SELECT {skill_cols} FROM {staged_skills};
+             DELETE FROM section_classifications c WHERE EXISTS (SELECT 1 FROM {staged_sections} n
+                 WHERE n.job_id = c.job_id AND n.classifier_version = c.classifier_version);
+             INSERT INTO section_classifications ({section_cols})
+                 SELECT {section_cols} FROM {staged_sections};
+             COMMIT TRANSACTION;",
+            cas = cas_update_sql(&batch.source(STATE_COLS, "state")),
+            skill_cols = names(SKILL_COLS),
+            staged_skills = batch.source(SKILL_COLS, "skill"),
+            section_cols = names(SECTION_COLS),
+            staged_sections = batch.source(SECTION_COLS, "section"),
+        );
+        self.query(
+            "completing enrichments",
+            &script,
+            Params::new()
+                .str("batch", batch.param())
+                .i64("expected_rows", states as i64),
+        )
+        .await?;
+        Ok(report)
+    }
+}
+
+fn row_changed(e: &StoreError) -> bool {
+    e.to_string().contains(ROW_CHANGED)
+}
+
+#[async_trait]
+impl EnrichmentRepository for BigQueryStore {
+    async fn enqueue_enrichments(
+        &self,
+        job_ids: &[JobId],
+        enrichment_type: EnrichmentType,
+        enrichment_version: &EnrichmentVersion,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if job_ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = "MERGE job_enrichments t
+             USING (SELECT DISTINCT id AS job_id FROM UNNEST(@ids) AS id) s
+             ON t.job_id = s.job_id AND t.enrichment_type = @type
+                AND t.enrichment_version = @version
+             WHEN NOT MATCHED THEN INSERT (job_id, enrichment_type, enrichment_version, status,
+                 attempts, created_at, updated_at)
+             VALUES (s.job_id, @type, @version, 'pending', 0, @now, @now)";
+        let mut created = 0;
+        // Array parameters stay well under the 10 MB request limit.
+        for chunk in job_ids.chunks(10_000) {
+            let out = self
+                .query(
+                    "enqueueing enrichments",
+                    sql,
+                    Params::new()
+                        .str_array("ids", chunk.iter().map(|i| i.to_string()))
+                        .str("type", enrichment_type.as_str())
+                        .str("version", enrichment_version.as_str())
+                        .ts("now", now),
+                )
+                .await?;
+            created += out.dml_affected.unwrap_or(0);
+        }
+        Ok(created)
+    }
+
+    async fn find_jobs_needing_enrichment(
+        &self,
+        enrichment_type: EnrichmentType,
+        enrichment_version: &EnrichmentVersion,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<JobId>> {
+        if limit_rows == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = "SELECT p.id FROM job_postings p
+             WHERE NOT EXISTS (SELECT 1 FROM job_enrichments e
+                 WHERE e.job_id = p.id AND e.enrichment_type = @type
+                   AND e.enrichment_version = @version AND e.status = 'success')
+             ORDER BY p.id LIMIT @limit";
+        let out = self
+            .query(
+                "finding jobs needing enrichment",
+                sql,
+                Params::new()
+                    .str("type", enrichment_type.as_str())
+                    .str("version", enrichment_version.as_str())
+                    .i64("limit", limit(limit_rows)),
+            )
+            .await?;
+        out.rows
+            .iter()
+            .map(|r| {
+                let id = r.str(0)?;
+                JobId::parse(id.clone()).map_err(|e| codec::corrupt("JobPosting", &id, e))
+            })
+            .collect()
+    }
+
+    async fn claim_enrichments(&self, request: &ClaimRequest) -> StoreResult<Vec<JobEnrichment>> {
+        if request.owner.trim().is_empty() {
+            return Err(ValidationError::new("ClaimRequest", "owner", "must not be empty").into());
+        }
+        if request.lease <= chrono::Duration::zero() {
+            return Err(ValidationError::new(
+                "ClaimRequest",
+                "lease",
+                format!("must be positive, got {}", request.lease),
+            )
+            .into());
+        }
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        // One UPDATE picks and leases the oldest due rows; BigQuery serializes
+        // concurrent DML on a table, so two claimers never lease the same row.
+        // The token names this claim: a retried request (response lost) leases
+        // nothing more and the SELECT returns what the first attempt leased.
+        let token = uuid::Uuid::new_v4().to_string();
+        let script = format!(
+            "UPDATE job_enrichments e
+             SET status = 'processing', lease_owner = @owner, lease_expires_at = @expires,
+                 attempts = COALESCE(e.attempts, 0) + 1, error_message = NULL,
+                 updated_at = @now, completed_at = NULL, claim_token = @token
+             WHERE NOT EXISTS (SELECT 1 FROM job_enrichments t WHERE t.claim_token = @token)
+               AND EXISTS (SELECT 1 FROM (
+                   SELECT job_id, enrichment_type, enrichment_version FROM job_enrichments
+                   WHERE enrichment_type = @type
+                     AND (@version = '' OR enrichment_version = @version)
+                     AND ((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= @now))
+                          OR (status = 'processing' AND lease_expires_at <= @now))
+                   ORDER BY created_at, job_id, enrichment_version
+                   LIMIT @limit) c
+                 WHERE c.job_id = e.job_id AND c.enrichment_type = e.enrichment_type
+                   AND c.enrichment_version = e.enrichment_version);
+             SELECT {} FROM job_enrichments WHERE claim_token = @token
+             ORDER BY created_at, job_id, enrichment_version;",
+            select_list(ENRICHMENT_COLS, "")
+        );
+        let out = self
+            .query(
+                "claiming enrichments",
+                &script,
+                Params::new()
+                    .str("owner", &request.owner)
+                    .ts("expires", request.now + request.lease)
+                    .ts("now", request.now)
+                    .str("token", &token)
+                    .str("type", request.enrichment_type.as_str())
+                    .str(
+                        "version",
+                        request
+                            .enrichment_version
+                            .as_ref()
+                            .map_or("", |v| v.as_str()),
+                    )
+                    .i64("limit", limit(request.limit)),
+            )
+            .await?;
+        out.rows.iter().map(enrichment_from_row).collect()
+    }
+
+    async fn complete_enrichments(
+        &self,
+        outcomes: &[EnrichmentOutcome],
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport> {
+        for outcome in outcomes {
+            validate_outcome(outcome)?;
+        }
+        if outcomes.is_empty() {
+            return Ok(CompletionReport::default());
+        }
+        let mut last = None;
+        for _ in 0..CAS_ROUNDS {
+            match self.complete_round(outcomes, now).await {
+                Err(e) if row_changed(&e) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(StoreError::Transient(format!(
+            "completing enrichments: rows kept changing concurrently ({})",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
+    async fn release_enrichments(
+        &self,
+        keys: &[EnrichmentKey],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "UPDATE job_enrichments e
+             SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                 attempts = GREATEST(e.attempts - 1, 0), updated_at = @now,
+                 completed_at = NULL, claim_token = NULL
+             WHERE e.status = 'processing' AND e.lease_owner = @owner AND {}",
+            keys_match("e")
+        );
+        let out = self
+            .query(
+                "releasing enrichments",
+                &sql,
+                Params::new()
+                    .str("keys", keys_json(keys))
+                    .str("owner", owner)
+                    .ts("now", now),
+            )
+            .await?;
+        Ok(out.dml_affected.unwrap_or(0))
+    }
+
+    async fn requeue_failed(
+        &self,
+        enrichment_type: EnrichmentType,
+        max_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let out = self
+            .query(
+                "requeueing failed enrichments",
+                "UPDATE job_enrichments
+                 SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                     completed_at = NULL, updated_at = @now
+                 WHERE enrichment_type = @type AND status = 'failed' AND attempts < @max
+                   AND (next_attempt_at IS NULL OR next_attempt_at <= @now)",
+                Params::new()
+                    .str("type", enrichment_type.as_str())
+                    .i64("max", i64::from(max_attempts))
+                    .ts("now", now),
+            )
+            .await?;
+        Ok(out.dml_affected.unwrap_or(0))
+    }
+
+    async fn transition_enrichment(
+        &self,
+        key: &EnrichmentKey,
+        to: EnrichmentStatus,
+        details: &TransitionDetails,
+        now: DateTime<Utc>,
+    ) -> StoreResult<JobEnrichment> {
+        for _ in 0..CAS_ROUNDS {
+            let seen = self
+                .get_enrichment(key)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    entity: E,
+                    key: key_text(key),
+                })?;
+            let row = next_state(&seen, key, to, details, now)?;
+            let script = cas_update_sql(&from_json_param(STATE_COLS, "row"));
+            match self
+                .query(
+                    "transitioning an enrichment",
+                    &script,
+                    Params::new()
+                        .str("row", state_json(&row, &seen).to_string())
+                        .i64("expected_rows", 1),
+                )
+                .await
+            {
+                Ok(_) => return Ok(row),
+                Err(e) if row_changed(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict {
+            entity: E,
+            key: key_text(key),
+            reason: "the row kept changing concurrently".into(),
+        })
+    }
+
+    async fn get_enrichment(&self, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichment>> {
+        Ok(self.load_enrichments(std::slice::from_ref(key)).await?.pop())
+    }
+
+    async fn enrichments_for_job(&self, job_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
+        let sql = format!(
+            "SELECT {} FROM job_enrichments WHERE job_id = @job
+             ORDER BY enrichment_type, enrichment_version",
+            select_list(ENRICHMENT_COLS, "")
+        );
+        let out = self
+            .query("reading a job's enrichments", &sql, Params::new().str("job", job_id.as_str()))
+            .await?;
+        out.rows.iter().map(enrichment_from_row).collect()
+    }
+
+    async fn enrichment_status_counts(&self) -> StoreResult<Vec<EnrichmentStatusCount>> {
+        let out = self
+            .query(
+                "counting enrichments by status",
+                "SELECT enrichment_type, enrichment_version, status, COUNT(*),
+                        UNIX_MICROS(MIN(created_at))
+                 FROM job_enrichments
+                 GROUP BY enrichment_type, enrichment_version, status
+                 ORDER BY enrichment_type, enrichment_version, status",
+                Params::new(),
+            )
+            .await?;
+        out.rows
+            .iter()
+            .map(|r| {
+                let version = r.str(1)?;
+                Ok(EnrichmentStatusCount {
+                    enrichment_type: r.str(0)?.parse().map_err(|e: DomainError| {
+                        codec::corrupt(E, &version, e)
+                    })?,
+                    status: r
+                        .str(2)?
+                        .parse()
+                        .map_err(|e: DomainError| codec::corrupt(E, &version, e))?,
+                    count: r.i64(3)? as u64,
+                    oldest_created_at: r.opt_micros(4)?,
+                    enrichment_version: EnrichmentVersion::parse(version.clone())
+                        .map_err(|e| codec::corrupt(E, &version, e))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn dead_letters(
+        &self,
+        max_attempts: u32,
+        limit_rows: usize,
+    ) -> StoreResult<Vec<JobEnrichment>> {
+        if limit_rows == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {} FROM job_enrichments WHERE status = 'failed' AND attempts >= @max
+             ORDER BY updated_at, job_id, enrichment_type, enrichment_version LIMIT @limit",
+            select_list(ENRICHMENT_COLS, "")
+        );
+        let out = self
+            .query(
+                "reading dead letters",
+                &sql,
+                Params::new()
+                    .i64("max", i64::from(max_attempts))
+                    .i64("limit", limit(limit_rows)),
+            )
+            .await?;
+        out.rows.iter().map(enrichment_from_row).collect()
+    }
+}
+
+/// The state machine applied in Rust, exactly as the SQLite adapter does it.
+fn next_state(
+    seen: &JobEnrichment,
+    key: &EnrichmentKey,
+    to: EnrichmentStatus,
+    details: &TransitionDetails,
+    now: DateTime<Utc>,
+) -> StoreResult<JobEnrichment> {
+    let mut row = seen.clone();
+    let from = row.status;
+    if !from.can_transition_to(to) {
+        return Err(DomainError::IllegalTransition { from, to }.into());
+    }
+    if from == EnrichmentStatus::Processing
+        && details.lease_owner.as_deref() != row.lease_owner.as_deref()
+    {
+        return Err(StoreError::Conflict {
+            entity: E,
+            key: key_text(key),
+            reason: format!(
+                "lease held by {:?}, not by {:?}",
+                row.lease_owner.as_deref().unwrap_or(""),
+                details.lease_owner.as_deref().unwrap_or("")
+            ),
+        });
+    }
+    row.transition(to, now)?;
+    match to {
+        EnrichmentStatus::Processing => {
+            let owner = details
+                .lease_owner
+                .clone()
+                .filter(|o| !o.trim().is_empty())
+                .ok_or_else(|| ValidationError::new(E, "lease_owner", "must be set while processing"))?;
+            row.lease_owner = Some(owner);
+            row.lease_expires_at = details.lease_expires_at;
+        }
+        EnrichmentStatus::Failed => {
+            row.error_message = details.error_message.clone();
+            row.next_attempt_at = details.next_attempt_at;
+        }
+        EnrichmentStatus::Pending => {
+            if from == EnrichmentStatus::Processing {
+                // A release: the interrupted attempt is not counted.
+                row.attempts = row.attempts.saturating_sub(1);
+            }
+            if details.next_attempt_at.is_some() {
+                row.next_attempt_at = details.next_attempt_at;
+            }
+        }
+        EnrichmentStatus::Success => {
+            row.next_attempt_at = None;
+        }
+    }
+    row.validate()?;
+    Ok(row)
+}
