@@ -172,6 +172,16 @@ pub struct BatchReport {
     pub skills_written: u64,
     pub sections_written: u64,
     pub elapsed: std::time::Duration,
+    /// Where the batch's time went.
+    pub timings: BatchTimings,
+}
+
+/// Wall time of each step of a batch (claim + postings read, engine, results write).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchTimings {
+    pub claim_and_read: std::time::Duration,
+    pub enrich: std::time::Duration,
+    pub write: std::time::Duration,
 }
 
 impl BatchReport {
@@ -376,7 +386,10 @@ impl EnrichmentPipeline {
             return Ok(report);
         }
         let keys: Vec<EnrichmentKey> = claimed.iter().map(JobEnrichment::key).collect();
-        match self.enrich_and_complete(claimed, &model, cached).await {
+        match self
+            .enrich_and_complete(claimed, &model, cached, started, &mut report.timings)
+            .await
+        {
             Ok(completion) => {
                 report.succeeded = completion.succeeded;
                 report.failed = completion.failed;
@@ -406,9 +419,13 @@ impl EnrichmentPipeline {
         claimed: Vec<JobEnrichment>,
         model: &ModelConfig,
         cached: Arc<CachedEnricher>,
+        started: Instant,
+        timings: &mut BatchTimings,
     ) -> Result<CompletionReport, PipelineError> {
         let ids: Vec<JobId> = claimed.iter().map(|e| e.job_id.clone()).collect();
         let postings = self.ports.postings.get_postings(&ids).await?;
+        timings.claim_and_read = started.elapsed();
+        let enrich_started = Instant::now();
         let config = self.config.clone();
         let model = model.clone();
         let outcomes = tokio::task::spawn_blocking(move || {
@@ -422,11 +439,15 @@ impl EnrichmentPipeline {
         })
         .await
         .map_err(|e| PipelineError::WorkerThread(e.to_string()))?;
-        Ok(self
+        timings.enrich = enrich_started.elapsed();
+        let write_started = Instant::now();
+        let completion = self
             .ports
             .enrichments
             .complete_enrichments(&outcomes, Utc::now())
-            .await?)
+            .await?;
+        timings.write = write_started.elapsed();
+        Ok(completion)
     }
 }
 

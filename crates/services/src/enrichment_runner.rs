@@ -87,6 +87,9 @@ pub fn log_batch(batch: &BatchReport) {
         skills = batch.skills_written,
         sections = batch.sections_written,
         elapsed_ms = batch.elapsed.as_millis() as u64,
+        claim_read_ms = batch.timings.claim_and_read.as_millis() as u64,
+        enrich_ms = batch.timings.enrich.as_millis() as u64,
+        write_ms = batch.timings.write.as_millis() as u64,
         postings_per_s = batch.postings_per_second().round() as u64,
         "batch completed"
     );

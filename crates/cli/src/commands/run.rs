@@ -12,8 +12,10 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use jobenrich_domain::Store;
-use jobenrich_services::engine_enricher::build_pipeline;
-use jobenrich_services::enrichment_pipeline::{process_owner_name, BatchReport};
+use jobenrich_services::engine_enricher::EngineEnricherFactory;
+use jobenrich_services::enrichment_pipeline::{
+    process_owner_name, BatchReport, EnrichmentPipeline, PipelinePorts,
+};
 use jobenrich_services::enrichment_run::{
     prepare_run, run_to_completion, EnrichmentRunOptions, RunSummary,
 };
@@ -173,6 +175,9 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
 
     let context = session.connect().await?;
     let store = context.store.clone();
+    // The lexicon loads (seconds of CPU) on its own thread while the store is
+    // migrated and the inputs are ingested.
+    let engine_loading = tokio::task::spawn_blocking(EngineEnricherFactory::shipped);
     store.migrate().await.context("migrating the schema")?;
     let seed_dir = &settings.models.seed_dir;
     seed_model_directory(
@@ -186,17 +191,15 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
 
     let ingest = ingest_inputs(store.as_ref(), &inputs, settings.ingest.batch_size).await?;
 
-    // Loading the lexicon is CPU and file work: off the async threads.
-    let (pipeline_store, pipeline_config) = (
-        store.clone(),
+    let engine = engine_loading
+        .await
+        .context("loading the enrichment engine")?
+        .map_err(anyhow::Error::msg)?;
+    let pipeline = Arc::new(EnrichmentPipeline::new(
+        PipelinePorts::from_store(store.clone()),
+        Arc::new(engine),
         worker.pipeline_config(process_owner_name("run")),
-    );
-    let pipeline = Arc::new(
-        tokio::task::spawn_blocking(move || build_pipeline(pipeline_store, pipeline_config))
-            .await
-            .context("loading the enrichment engine")?
-            .map_err(anyhow::Error::msg)?,
-    );
+    ));
     let options = EnrichmentRunOptions {
         types: worker.types.clone(),
         concurrency: worker.concurrency,
