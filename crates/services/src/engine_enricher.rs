@@ -35,12 +35,13 @@ impl EngineEnricherFactory {
 /// The section model's overrides first, the skills model's on top: one
 /// engine performs both steps, each configured by its own model version.
 fn merged_overrides(models: &ActiveModels) -> serde_json::Map<String, serde_json::Value> {
+    // Evaluation thresholds live in the same overrides but are not engine settings.
     let mut merged = models
         .sections
         .as_ref()
-        .map(|m| m.config_overrides.clone())
+        .map(crate::evaluation_engine::engine_overrides)
         .unwrap_or_default();
-    merged.extend(models.skills.config_overrides.clone());
+    merged.extend(crate::evaluation_engine::engine_overrides(&models.skills));
     merged
 }
 
