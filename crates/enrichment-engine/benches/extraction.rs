@@ -35,7 +35,12 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("sectioning", |b| {
-        b.iter(|| postings.iter().map(|p| engine.sections(p).len()).sum::<usize>())
+        b.iter(|| {
+            postings
+                .iter()
+                .map(|p| engine.sections(p).len())
+                .sum::<usize>()
+        })
     });
     group.bench_function("extraction", |b| {
         b.iter(|| {
@@ -47,7 +52,12 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.bench_function("both", |b| {
-        b.iter(|| postings.iter().map(|p| engine.extract_text(p).len()).sum::<usize>())
+        b.iter(|| {
+            postings
+                .iter()
+                .map(|p| engine.extract_text(p).len())
+                .sum::<usize>()
+        })
     });
     group.finish();
 }

@@ -16,12 +16,54 @@ fn main() {
     let variants: Vec<(&str, EngineConfig, bool)> = vec![
         ("full engine", EngineConfig::default(), true),
         ("plain lexicon match", plain_lexicon_config(), false),
-        ("- lexicon", EngineConfig { use_lexicon: false, ..EngineConfig::default() }, true),
-        ("- aliases", EngineConfig { use_aliases: false, ..EngineConfig::default() }, false),
-        ("- patterns", EngineConfig { use_patterns: false, ..EngineConfig::default() }, true),
-        ("- pattern phrases", EngineConfig { emit_pattern_phrases: false, ..EngineConfig::default() }, true),
-        ("- ambiguity rules", EngineConfig { ambiguity_rules: false, ..EngineConfig::default() }, true),
-        ("- confidence threshold", EngineConfig { min_confidence: 0.0, ..EngineConfig::default() }, true),
+        (
+            "- lexicon",
+            EngineConfig {
+                use_lexicon: false,
+                ..EngineConfig::default()
+            },
+            true,
+        ),
+        (
+            "- aliases",
+            EngineConfig {
+                use_aliases: false,
+                ..EngineConfig::default()
+            },
+            false,
+        ),
+        (
+            "- patterns",
+            EngineConfig {
+                use_patterns: false,
+                ..EngineConfig::default()
+            },
+            true,
+        ),
+        (
+            "- pattern phrases",
+            EngineConfig {
+                emit_pattern_phrases: false,
+                ..EngineConfig::default()
+            },
+            true,
+        ),
+        (
+            "- ambiguity rules",
+            EngineConfig {
+                ambiguity_rules: false,
+                ..EngineConfig::default()
+            },
+            true,
+        ),
+        (
+            "- confidence threshold",
+            EngineConfig {
+                min_confidence: 0.0,
+                ..EngineConfig::default()
+            },
+            true,
+        ),
     ];
     println!("SkillSpan {split} postings: {}", postings.len());
     println!("| variant | P | R | F1 | predicted | gold | ESCO tech | ESCO house |");
@@ -33,8 +75,13 @@ fn main() {
         let (hf, ht) = esco_label_share(&engine, "house_validation_annotations.csv");
         println!(
             "| {name} | {:.3} | {:.3} | {:.3} | {} | {} | {:.3} ({tf}/{tt}) | {:.3} ({hf}/{ht}) |",
-            prf.precision, prf.recall, prf.f1, prf.predicted, prf.gold,
-            tf as f64 / tt.max(1) as f64, hf as f64 / ht.max(1) as f64
+            prf.precision,
+            prf.recall,
+            prf.f1,
+            prf.predicted,
+            prf.gold,
+            tf as f64 / tt.max(1) as f64,
+            hf as f64 / ht.max(1) as f64
         );
     }
 }

@@ -48,7 +48,13 @@ impl std::fmt::Display for BenchReport {
     }
 }
 
-fn measure(phase: &'static str, postings: &[String], bytes: usize, rounds: usize, mut run: impl FnMut(&str) -> usize) -> (PhaseThroughput, usize) {
+fn measure(
+    phase: &'static str,
+    postings: &[String],
+    bytes: usize,
+    rounds: usize,
+    mut run: impl FnMut(&str) -> usize,
+) -> (PhaseThroughput, usize) {
     let mut sink = 0usize;
     let start = Instant::now();
     for _ in 0..rounds.max(1) {
@@ -72,17 +78,27 @@ fn measure(phase: &'static str, postings: &[String], bytes: usize, rounds: usize
 
 /// Times sectioning, extraction (on precomputed sections) and both over
 /// `postings`, `rounds` times each, on the calling thread.
-pub fn run_extraction_benchmark(engine: &SkillsEngine, postings: &[String], rounds: usize) -> BenchReport {
+pub fn run_extraction_benchmark(
+    engine: &SkillsEngine,
+    postings: &[String],
+    rounds: usize,
+) -> BenchReport {
     let bytes: usize = postings.iter().map(String::len).sum();
     let sections: Vec<_> = postings.iter().map(|p| engine.sections(p)).collect();
-    let (sectioning, _) = measure("sectioning", postings, bytes, rounds, |p| engine.sections(p).len());
+    let (sectioning, _) = measure("sectioning", postings, bytes, rounds, |p| {
+        engine.sections(p).len()
+    });
     let mut i = 0usize;
     let (extraction, found) = measure("extraction", postings, bytes, rounds, |p| {
-        let n = engine.extract_with_sections(p, &sections[i % sections.len()]).len();
+        let n = engine
+            .extract_with_sections(p, &sections[i % sections.len()])
+            .len();
         i += 1;
         n
     });
-    let (both, _) = measure("both", postings, bytes, rounds, |p| engine.extract_text(p).len());
+    let (both, _) = measure("both", postings, bytes, rounds, |p| {
+        engine.extract_text(p).len()
+    });
     BenchReport {
         postings: postings.len(),
         total_bytes: bytes,
@@ -101,7 +117,11 @@ pub fn synthesize_postings(sources: &[String], count: usize, target_bytes: usize
     if sources.is_empty() {
         return out;
     }
-    let lines: Vec<&str> = sources.iter().flat_map(|s| s.lines()).filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = sources
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let mut cursor = 0usize;
     for _ in 0..count {
         let mut posting = String::with_capacity(target_bytes + 256);

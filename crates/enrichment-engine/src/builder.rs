@@ -54,13 +54,28 @@ impl CategoryMapping {
         let mut rows = HashMap::new();
         for record in reader.records() {
             let record = record.map_err(|e| {
-                EngineError::format(path, e.position().map_or(0, |p| p.line() as usize), "row", e.to_string())
+                EngineError::format(
+                    path,
+                    e.position().map_or(0, |p| p.line() as usize),
+                    "row",
+                    e.to_string(),
+                )
             })?;
             let line = record.position().map_or(0, |p| p.line() as usize);
-            let (Some(source), Some(key), Some(category)) = (record.get(0), record.get(1), record.get(2)) else {
-                return Err(EngineError::format(path, line, "row", "expected source,key,category"));
+            let (Some(source), Some(key), Some(category)) =
+                (record.get(0), record.get(1), record.get(2))
+            else {
+                return Err(EngineError::format(
+                    path,
+                    line,
+                    "row",
+                    "expected source,key,category",
+                ));
             };
-            if !matches!(source, "esco_collection" | "esco_group" | "esco_skill_type" | "onet_commodity") {
+            if !matches!(
+                source,
+                "esco_collection" | "esco_group" | "esco_skill_type" | "onet_commodity"
+            ) {
                 return Err(EngineError::format(
                     path,
                     line,
@@ -68,16 +83,21 @@ impl CategoryMapping {
                     format!("unknown source {source:?} (esco_collection, esco_group, esco_skill_type, onet_commodity)"),
                 ));
             }
-            let category: SkillCategory = category.parse().map_err(|e: jobenrich_domain::DomainError| {
-                EngineError::format(path, line, "category", e.to_string())
-            })?;
+            let category: SkillCategory =
+                category
+                    .parse()
+                    .map_err(|e: jobenrich_domain::DomainError| {
+                        EngineError::format(path, line, "category", e.to_string())
+                    })?;
             rows.insert((source.to_string(), key.to_lowercase()), category);
         }
         Ok(CategoryMapping { rows })
     }
 
     fn get(&self, source: &str, key: &str) -> Option<SkillCategory> {
-        self.rows.get(&(source.to_string(), key.to_lowercase())).copied()
+        self.rows
+            .get(&(source.to_string(), key.to_lowercase()))
+            .copied()
     }
 }
 
@@ -85,7 +105,10 @@ fn read(path: &Path) -> Result<String, EngineError> {
     std::fs::read_to_string(path).map_err(|e| EngineError::io(path, e))
 }
 
-fn csv_records(path: &Path, delimiter: u8) -> Result<(csv::StringRecord, Vec<csv::StringRecord>), EngineError> {
+fn csv_records(
+    path: &Path,
+    delimiter: u8,
+) -> Result<(csv::StringRecord, Vec<csv::StringRecord>), EngineError> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -99,7 +122,12 @@ fn csv_records(path: &Path, delimiter: u8) -> Result<(csv::StringRecord, Vec<csv
     let mut out = Vec::new();
     for r in reader.records() {
         out.push(r.map_err(|e| {
-            EngineError::format(path, e.position().map_or(0, |p| p.line() as usize), "row", e.to_string())
+            EngineError::format(
+                path,
+                e.position().map_or(0, |p| p.line() as usize),
+                "row",
+                e.to_string(),
+            )
         })?);
     }
     Ok((headers, out))
@@ -121,8 +149,20 @@ fn strip_qualifier(label: &str) -> &str {
 }
 
 const VENDOR_PREFIXES: &[&str] = &[
-    "Microsoft ", "Oracle ", "Adobe ", "IBM ", "Google ", "Apache ", "Amazon ", "SAP ",
-    "Autodesk ", "Atlassian ", "Salesforce ", "The MathWorks ", "Apple ", "Red Hat ",
+    "Microsoft ",
+    "Oracle ",
+    "Adobe ",
+    "IBM ",
+    "Google ",
+    "Apache ",
+    "Amazon ",
+    "SAP ",
+    "Autodesk ",
+    "Atlassian ",
+    "Salesforce ",
+    "The MathWorks ",
+    "Apple ",
+    "Red Hat ",
 ];
 
 struct SurfaceFilter {
@@ -139,7 +179,12 @@ impl SurfaceFilter {
         let chars = text.chars().count();
         let lower = text.to_lowercase();
         let too_generic = words == 1 && self.common.contains(&lower);
-        if chars < 2 || chars > 80 || words > max_words || too_generic || !text.chars().any(char::is_alphabetic) {
+        if chars < 2
+            || chars > 80
+            || words > max_words
+            || too_generic
+            || !text.chars().any(char::is_alphabetic)
+        {
             self.dropped += 1;
             return None;
         }
@@ -206,9 +251,13 @@ pub fn build_lexicon(
             continue;
         }
         let hot = r.get(c_hot) == Some("Y");
-        let slot = products
-            .entry(example)
-            .or_insert_with(|| (r.get(c_code).unwrap_or("").to_string(), r.get(c_title).unwrap_or("").to_string(), hot));
+        let slot = products.entry(example).or_insert_with(|| {
+            (
+                r.get(c_code).unwrap_or("").to_string(),
+                r.get(c_title).unwrap_or("").to_string(),
+                hot,
+            )
+        });
         slot.2 |= hot;
     }
     let mut unmapped = std::collections::BTreeSet::new();
@@ -235,7 +284,9 @@ pub fn build_lexicon(
             unmapped.insert(title.clone());
             SkillCategory::SoftwareTools
         });
-        let Some(surface) = filter.accept(&example, 8) else { continue };
+        let Some(surface) = filter.accept(&example, 8) else {
+            continue;
+        };
         let mut entry = LexiconEntry {
             canonical: example.clone(),
             category,
@@ -310,7 +361,10 @@ pub fn build_lexicon(
             .or_else(|| categories.get("esco_skill_type", skill_type))
             .unwrap_or(SkillCategory::DomainKnowledge);
         let short = strip_qualifier(pref);
-        let linked = index.get(&short.to_lowercase()).or_else(|| index.get(&pref.to_lowercase())).copied();
+        let linked = index
+            .get(&short.to_lowercase())
+            .or_else(|| index.get(&pref.to_lowercase()))
+            .copied();
         let mut surfaces = Vec::new();
         for raw in std::iter::once(pref)
             .chain(std::iter::once(short))
@@ -362,7 +416,9 @@ pub fn build_lexicon(
             .or_default() += 1;
     }
     write_entries(out, &entries)?;
-    report.bytes_written = std::fs::metadata(out).map_err(|e| EngineError::io(out, e))?.len();
+    report.bytes_written = std::fs::metadata(out)
+        .map_err(|e| EngineError::io(out, e))?
+        .len();
     Ok(report)
 }
 
@@ -378,21 +434,31 @@ pub fn load_alias_csv(path: &Path, now: DateTime<Utc>) -> Result<Vec<SkillAlias>
     for r in rows {
         let line = r.position().map_or(0, |p| p.line() as usize);
         let get = |c: usize| r.get(c).unwrap_or("").trim().to_string();
-        let category: SkillCategory = get(c_category).parse().map_err(|e: jobenrich_domain::DomainError| {
-            EngineError::format(path, line, "category", e.to_string())
-        })?;
+        let category: SkillCategory =
+            get(c_category)
+                .parse()
+                .map_err(|e: jobenrich_domain::DomainError| {
+                    EngineError::format(path, line, "category", e.to_string())
+                })?;
         let confidence: f64 = get(c_confidence)
             .parse()
             .ok()
             .filter(|c| (0.0..=1.0).contains(c))
-            .ok_or_else(|| EngineError::format(path, line, "confidence", "must be a number in [0,1]"))?;
+            .ok_or_else(|| {
+                EngineError::format(path, line, "confidence", "must be a number in [0,1]")
+            })?;
         let alias_text = get(c_alias);
         let canonical_name = get(c_canonical);
         if alias_text.is_empty() {
             return Err(EngineError::format(path, line, "alias_text", "is empty"));
         }
         if canonical_name.is_empty() {
-            return Err(EngineError::format(path, line, "canonical_name", "is empty"));
+            return Err(EngineError::format(
+                path,
+                line,
+                "canonical_name",
+                "is empty",
+            ));
         }
         out.push(SkillAlias {
             alias_text,

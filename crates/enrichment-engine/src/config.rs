@@ -131,8 +131,11 @@ impl EngineConfig {
     pub fn from_overrides(
         overrides: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<EngineConfig, EngineError> {
-        let defaults = serde_json::to_value(EngineConfig::default())
-            .map_err(|e| EngineError::Config { key: String::new(), message: e.to_string() })?;
+        let defaults =
+            serde_json::to_value(EngineConfig::default()).map_err(|e| EngineError::Config {
+                key: String::new(),
+                message: e.to_string(),
+            })?;
         let serde_json::Value::Object(mut merged) = defaults else {
             unreachable!("EngineConfig serializes to an object")
         };
@@ -143,7 +146,11 @@ impl EngineConfig {
                     key: key.clone(),
                     message: format!(
                         "unknown key; known keys: {}",
-                        known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                        known
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             };
@@ -157,10 +164,16 @@ impl EngineConfig {
             }
             // Deserialize after each key so a type error names that key.
             serde_json::from_value::<EngineConfig>(serde_json::Value::Object(merged.clone()))
-                .map_err(|e| EngineError::Config { key: key.clone(), message: e.to_string() })?;
+                .map_err(|e| EngineError::Config {
+                    key: key.clone(),
+                    message: e.to_string(),
+                })?;
         }
         let config: EngineConfig = serde_json::from_value(serde_json::Value::Object(merged))
-            .map_err(|e| EngineError::Config { key: String::new(), message: e.to_string() })?;
+            .map_err(|e| EngineError::Config {
+                key: String::new(),
+                message: e.to_string(),
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -249,7 +262,10 @@ mod tests {
         let err = EngineConfig::from_overrides(&overrides(json!({"pattern_wieght": 1})))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("`pattern_wieght`") && err.contains("pattern_weight"), "{err}");
+        assert!(
+            err.contains("`pattern_wieght`") && err.contains("pattern_weight"),
+            "{err}"
+        );
         let err = EngineConfig::from_overrides(&overrides(json!({"min_confidence": "high"})))
             .unwrap_err()
             .to_string();
@@ -257,6 +273,9 @@ mod tests {
         let err = EngineConfig::from_overrides(&overrides(json!({"min_confidence": 3.0})))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("`min_confidence`") && err.contains("[0,1]"), "{err}");
+        assert!(
+            err.contains("`min_confidence`") && err.contains("[0,1]"),
+            "{err}"
+        );
     }
 }

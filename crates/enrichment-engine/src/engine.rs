@@ -4,7 +4,7 @@
 //! its results.
 
 use crate::extract::{AliasTarget, Extractor, FoundSkill, PatternSet};
-use crate::lexicon::{build_matcher, Lexicon};
+use crate::lexicon::{build_matcher, Lexicon, TokenGate};
 use crate::sections::{Section, SectionClassifier};
 use crate::text::{floor_boundary, CharOffsets};
 use crate::{EngineConfig, EngineError};
@@ -27,6 +27,7 @@ pub struct SkillsEngine {
     lexicon: Arc<Lexicon>,
     aliases: Vec<AliasTarget>,
     alias_matcher: Option<AhoCorasick>,
+    alias_gate: Option<TokenGate>,
     patterns: PatternSet,
     classifier: SectionClassifier,
     config: EngineConfig,
@@ -62,11 +63,13 @@ impl SkillsEngine {
             let entry = lexicon
                 .entries()
                 .iter()
-                .position(|e| e.canonical.eq_ignore_ascii_case(alias.canonical_name.trim()))
+                .position(|e| {
+                    e.canonical
+                        .eq_ignore_ascii_case(alias.canonical_name.trim())
+                })
                 .map(|p| p as u32);
             // Short acronyms (`ML`, `JS`, `GCP`) collide with words and units in lowercase.
-            let case_sensitive =
-                text.chars().count() <= 3 && text.chars().any(char::is_uppercase);
+            let case_sensitive = text.chars().count() <= 3 && text.chars().any(char::is_uppercase);
             targets.push(AliasTarget {
                 text: text.to_string(),
                 canonical: alias.canonical_name.trim().to_string(),
@@ -81,11 +84,15 @@ impl SkillsEngine {
         } else {
             Some(build_matcher(targets.iter().map(|t| t.text.as_str()))?)
         };
+        let alias_gate = alias_matcher
+            .as_ref()
+            .map(|_| TokenGate::new(targets.iter().map(|t| t.text.as_str())));
         Ok(SkillsEngine {
             classifier: SectionClassifier::new(&config),
             lexicon,
             aliases: targets,
             alias_matcher,
+            alias_gate,
             patterns: PatternSet::new(),
             config,
         })
@@ -108,6 +115,7 @@ impl SkillsEngine {
             lexicon: &self.lexicon,
             aliases: &self.aliases,
             alias_matcher: self.alias_matcher.as_ref(),
+            alias_gate: self.alias_gate.as_ref(),
             patterns: &self.patterns,
             config: &self.config,
         }

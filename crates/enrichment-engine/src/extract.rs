@@ -6,11 +6,13 @@
 //! output is converted to Unicode scalar values.
 
 use crate::ambiguity::{has_cue, is_technical, rule_for};
-use crate::lexicon::{Lexicon, LexiconEntry};
+use crate::lexicon::{Lexicon, LexiconEntry, TokenGate};
 use crate::sections::Section;
-use crate::text::{ceil_boundary, char_after, char_before, floor_boundary, is_word_char, snippet, CharOffsets};
+use crate::text::{
+    ceil_boundary, char_after, char_before, floor_boundary, is_word_char, snippet, CharOffsets,
+};
 use crate::EngineConfig;
-use aho_corasick::{AhoCorasick, Input};
+use aho_corasick::{AhoCorasick, Anchored, Input};
 use jobenrich_domain::{ExtractionStrategy, SkillCategory};
 use regex::Regex;
 use std::collections::HashMap;
@@ -56,7 +58,9 @@ enum SkillRef {
     Entry(u32),
     Alias(u32),
     /// A phrase caught by a pattern only; the text is the canonical name.
-    Phrase { category: SkillCategory },
+    Phrase {
+        category: SkillCategory,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -93,28 +97,65 @@ pub(crate) struct PatternSet {
 }
 
 const PHRASE_STOP_WORDS: &[&str] = &[
-    "the", "a", "an", "strong", "good", "solid", "excellent", "proven", "deep", "great",
-    "some", "any", "basic", "advanced", "working", "practical", "demonstrated", "modern",
-    "relevant", "extensive", "hands-on", "in-depth", "thorough", "sound", "at", "least",
-    "least", "one", "or", "more", "of", "with", "in", "using", "other", "similar", "and",
+    "the",
+    "a",
+    "an",
+    "strong",
+    "good",
+    "solid",
+    "excellent",
+    "proven",
+    "deep",
+    "great",
+    "some",
+    "any",
+    "basic",
+    "advanced",
+    "working",
+    "practical",
+    "demonstrated",
+    "modern",
+    "relevant",
+    "extensive",
+    "hands-on",
+    "in-depth",
+    "thorough",
+    "sound",
+    "at",
+    "least",
+    "least",
+    "one",
+    "or",
+    "more",
+    "of",
+    "with",
+    "in",
+    "using",
+    "other",
+    "similar",
+    "and",
 ];
 
 const VERSION_NAME_STOPLIST: &[&str] = &[
-    "section", "chapter", "version", "level", "step", "table", "figure", "tier", "phase",
-    "grade", "room", "suite", "floor", "article", "page", "part", "year", "years", "top",
-    "over", "band", "rev", "no", "nr", "number", "q", "pay",
+    "section", "chapter", "version", "level", "step", "table", "figure", "tier", "phase", "grade",
+    "room", "suite", "floor", "article", "page", "part", "year", "years", "top", "over", "band",
+    "rev", "no", "nr", "number", "q", "pay",
 ];
 
 impl PatternSet {
     pub fn new() -> Self {
         let cue = Regex::new(
-            r"(?i)\b(experience (?:with|in|using|of)|experienced (?:with|in)|proficien(?:t|cy) (?:in|with|at)|knowledge (?:of|in)|knowledgeable (?:of|in|about)|familiar(?:ity)? with|expertise (?:in|with)|expert in|skilled (?:in|with|at)|understanding of|background in|skills? (?:in|with)|competen(?:t|ce|cy) (?:in|with)|fluen(?:t|cy) in|ability to|able to|exposure to|command of|hands-on experience (?:with|in)|track record (?:of|in)|capable of|comfortable (?:with|using)|mastery of)\s+",
+            r"(?i)(?-u:\b)(experience (?:with|in|using|of)|experienced (?:with|in)|proficien(?:t|cy) (?:in|with|at)|knowledge (?:of|in)|knowledgeable (?:of|in|about)|familiar(?:ity)? with|expertise (?:in|with)|expert in|skilled (?:in|with|at)|understanding of|background in|skills? (?:in|with)|competen(?:t|ce|cy) (?:in|with)|fluen(?:t|cy) in|ability to|able to|exposure to|command of|hands-on experience (?:with|in)|track record (?:of|in)|capable of|comfortable (?:with|using)|mastery of|responsible for|passionate about|passion for|interest in|degree in|focus on|required to|you will|you'll|as well as|good at|excel(?:lent)? at|work(?:ing)? with)\s+",
         )
         .expect("static regex");
-        let list = Regex::new(r"(?i)(?:\bsuch as|\be\.g\.,?|\bincluding|\bi\.e\.,?)\s+").expect("static regex");
-        let versioned =
-            Regex::new(r"\b([A-Z][A-Za-z+#]{1,24})\s?v?(\d+\.\d+(?:\.\d+)?)\b").expect("static regex");
-        PatternSet { cue, list, versioned }
+        let list = Regex::new(r"(?i)(?:(?-u:\b)such as|(?-u:\b)e\.g\s?\.,?|(?-u:\b)including|(?-u:\b)i\.e\s?\.,?|(?-u:\b)like)\s+").expect("static regex");
+        let versioned = Regex::new(r"(?-u:\b)[A-Z][A-Za-z+#]{1,24} ?v?\d+\.\d+(?:\.\d+)?(?-u:\b)")
+            .expect("static regex");
+        PatternSet {
+            cue,
+            list,
+            versioned,
+        }
     }
 }
 
@@ -123,6 +164,7 @@ pub(crate) struct Extractor<'a> {
     pub lexicon: &'a Lexicon,
     pub aliases: &'a [AliasTarget],
     pub alias_matcher: Option<&'a AhoCorasick>,
+    pub alias_gate: Option<&'a TokenGate>,
     pub patterns: &'a PatternSet,
     pub config: &'a EngineConfig,
 }
@@ -153,32 +195,55 @@ fn boundaries_ok(text: &str, start: usize, end: usize) -> bool {
         {
             return false;
         }
-        if matches!(before, Some('-' | '&' | '\'' | '’' | '.' | '@' | '/')) && !matches!(before, Some('/')) {
+        if matches!(before, Some('-' | '&' | '\'' | '’' | '.' | '@' | '/'))
+            && !matches!(before, Some('/'))
+        {
             return false;
         }
     }
     true
 }
 
-/// Runs a leftmost-longest automaton, retrying one character later when a
-/// match is rejected so a rejected long match does not hide a valid one.
+/// Runs an anchored leftmost-longest search at every token start (a position
+/// not preceded by a word character); an accepted match skips past its end.
 fn scan(
     matcher: &AhoCorasick,
+    gate: &TokenGate,
     text: &str,
+    lower: &str,
     mut accept: impl FnMut(usize, usize, usize) -> bool,
 ) {
-    let mut pos = 0usize;
-    while pos < text.len() {
-        let Some(m) = matcher.find(Input::new(text).span(pos..text.len())) else {
-            break;
-        };
-        if accept(m.pattern().as_usize(), m.start(), m.end()) {
-            pos = m.end().max(m.start() + 1);
+    let bytes = lower.as_bytes();
+    let mut next_allowed = 0usize;
+    let mut prev_is_word = false;
+    let mut i = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (is_word, width) = if b < 0x80 {
+            (b.is_ascii_alphanumeric() || b == b'_', 1)
         } else {
-            pos = m.start() + char_after(text, m.start()).map_or(1, char::len_utf8);
+            let c = text[i..].chars().next().unwrap_or(' ');
+            (is_word_char(c), c.len_utf8())
+        };
+        if !prev_is_word && i >= next_allowed && !b.is_ascii_whitespace() && gate.admits(lower, i) {
+            let input = Input::new(lower).range(i..).anchored(Anchored::Yes);
+            if let Some(m) = matcher.find(input) {
+                if accept(m.pattern().as_usize(), m.start(), m.end()) {
+                    next_allowed = m.end();
+                }
+            }
         }
-        pos = ceil_boundary(text, pos);
+        prev_is_word = is_word;
+        i += width;
     }
+}
+
+/// Indices of the mentions overlapping `[start, end)` in `sorted`, which is
+/// ordered by start and free of overlaps (so ends are ordered too).
+fn overlapping(sorted: &[Mention], start: usize, end: usize) -> std::ops::Range<usize> {
+    let lo = sorted.partition_point(|m| m.end <= start);
+    let hi = sorted.partition_point(|m| m.start < end);
+    lo..hi.max(lo)
 }
 
 fn collapse_whitespace(s: &str) -> String {
@@ -194,37 +259,45 @@ impl Extractor<'_> {
         }
     }
 
-    fn lexicon_mentions(&self, text: &str, out: &mut Vec<Mention>) {
+    fn lexicon_mentions(&self, text: &str, lower: &str, out: &mut Vec<Mention>) {
         let lexicon = self.lexicon;
         let min_weight = self.config.min_lexicon_weight;
-        scan(lexicon.matcher(), text, |pattern, start, end| {
-            let target = lexicon.target(pattern);
-            if target.case_sensitive && &text[start..end] != target.text {
-                return false;
-            }
-            if !boundaries_ok(text, start, end) {
-                return false;
-            }
-            let entry = lexicon.entry(target.entry);
-            if entry.weight < min_weight {
-                return false;
-            }
-            out.push(Mention {
-                start,
-                end,
-                skill: SkillRef::Entry(target.entry),
-                strategies: LEXICON,
-                weight: entry.weight * self.config.lexicon_weight,
-                penalized: false,
-            });
-            true
-        });
+        scan(
+            lexicon.matcher(),
+            lexicon.gate(),
+            text,
+            lower,
+            |pattern, start, end| {
+                let target = lexicon.target(pattern);
+                if target.case_sensitive && &text[start..end] != target.text {
+                    return false;
+                }
+                if !boundaries_ok(text, start, end) {
+                    return false;
+                }
+                let entry = lexicon.entry(target.entry);
+                if entry.weight < min_weight {
+                    return false;
+                }
+                out.push(Mention {
+                    start,
+                    end,
+                    skill: SkillRef::Entry(target.entry),
+                    strategies: LEXICON,
+                    weight: entry.weight * self.config.lexicon_weight,
+                    penalized: false,
+                });
+                true
+            },
+        );
     }
 
-    fn alias_mentions(&self, text: &str, out: &mut Vec<Mention>) {
-        let Some(matcher) = self.alias_matcher else { return };
+    fn alias_mentions(&self, text: &str, lower: &str, out: &mut Vec<Mention>) {
+        let (Some(matcher), Some(gate)) = (self.alias_matcher, self.alias_gate) else {
+            return;
+        };
         let mut found = Vec::new();
-        scan(matcher, text, |pattern, start, end| {
+        scan(matcher, gate, text, lower, |pattern, start, end| {
             let alias = &self.aliases[pattern];
             if alias.case_sensitive && text[start..end] != alias.text {
                 return false;
@@ -250,25 +323,26 @@ impl Extractor<'_> {
         }
         // An alias overrides an overlapping lexicon mention (the alias table is
         // curated per deployment); the same span and skill found by both merges.
+        // `out` and `found` are both sorted and overlap-free: one pass each.
+        let mut keep = vec![true; out.len()];
         for a in &mut found {
-            let mut also_lexicon = false;
-            out.retain(|m| {
-                let overlaps = m.start < a.end && a.start < m.end;
-                if overlaps && m.start == a.start && m.end == a.end && self.same_skill(&m.skill, &a.skill) {
-                    also_lexicon = true;
+            for i in overlapping(out, a.start, a.end) {
+                let m = &out[i];
+                if m.start == a.start && m.end == a.end && self.same_skill(&m.skill, &a.skill) {
+                    a.strategies |= LEXICON;
                 }
-                !overlaps
-            });
-            if also_lexicon {
-                a.strategies |= LEXICON;
+                keep[i] = false;
             }
         }
+        let mut flags = keep.into_iter();
+        out.retain(|_| flags.next().unwrap_or(true));
         out.extend(found);
         out.sort_by_key(|m| (m.start, m.end));
     }
 
     fn same_skill(&self, a: &SkillRef, b: &SkillRef) -> bool {
-        self.canonical_of(a, "").eq_ignore_ascii_case(&self.canonical_of(b, ""))
+        self.canonical_of(a, "")
+            .eq_ignore_ascii_case(&self.canonical_of(b, ""))
     }
 
     fn canonical_of(&self, skill: &SkillRef, phrase: &str) -> String {
@@ -302,7 +376,9 @@ impl Extractor<'_> {
         let body = &tail[..stop];
         let mut items = Vec::new();
         let mut cursor = 0usize;
-        let separators = [", and ", ", or ", ", ", " and/or ", " and ", " or ", " & ", " / ", "/"];
+        let separators = [
+            ", and ", ", or ", ", ", " and/or ", " and ", " or ", " & ", " / ", "/",
+        ];
         while cursor < body.len() {
             let rest = &body[cursor..];
             let next = separators
@@ -331,7 +407,9 @@ impl Extractor<'_> {
             }
             let trimmed_end = cursor + raw.trim_end().len();
             if start < trimmed_end {
-                let words = text[from + start..from + trimmed_end].split_whitespace().count();
+                let words = text[from + start..from + trimmed_end]
+                    .split_whitespace()
+                    .count();
                 if words <= max_words {
                     items.push((from + start, from + trimmed_end));
                 }
@@ -349,7 +427,9 @@ impl Extractor<'_> {
         let words = item.split_whitespace().count();
         words <= 3
             && item.chars().any(|c| c.is_alphabetic())
-            && (item.chars().any(|c| c.is_uppercase() || c.is_ascii_digit() || "+#.".contains(c)))
+            && (item
+                .chars()
+                .any(|c| c.is_uppercase() || c.is_ascii_digit() || "+#.".contains(c)))
     }
 
     fn pattern_mentions(&self, text: &str, out: &mut Vec<Mention>) {
@@ -357,7 +437,8 @@ impl Extractor<'_> {
         let mut emitted: Vec<Mention> = Vec::new();
         let support = |out: &mut Vec<Mention>, start: usize, end: usize| -> bool {
             let mut any = false;
-            for m in out.iter_mut() {
+            let range = overlapping(out, start, end);
+            for m in &mut out[range] {
                 if m.start >= start && m.end <= end {
                     m.strategies |= PATTERN;
                     m.penalized = false;
@@ -366,20 +447,30 @@ impl Extractor<'_> {
             }
             any
         };
-        for caps in self.patterns.cue.captures_iter(text) {
-            let cue = caps.get(1).map(|c| c.as_str().to_ascii_lowercase()).unwrap_or_default();
-            let whole = caps.get(0).expect("group 0");
-            let soft = cue.starts_with("abilit") || cue.starts_with("able") || cue.starts_with("capable");
+        for whole in self.patterns.cue.find_iter(text) {
+            let cue = whole.as_str().trim_end().to_ascii_lowercase();
+            let soft = cue.starts_with("abilit")
+                || cue.starts_with("able")
+                || cue.starts_with("capable")
+                || cue.starts_with("you")
+                || cue.starts_with("responsible")
+                || cue.starts_with("required");
             for (start, end) in Self::list_items(text, whole.end(), max_words) {
                 if support(out, start, end) {
                     continue;
                 }
-                if self.config.emit_pattern_phrases && text[start..end].chars().any(char::is_alphabetic) {
+                if self.config.emit_pattern_phrases
+                    && text[start..end].chars().any(char::is_alphabetic)
+                {
                     emitted.push(Mention {
                         start,
                         end,
                         skill: SkillRef::Phrase {
-                            category: if soft { SkillCategory::SoftSkills } else { SkillCategory::DomainKnowledge },
+                            category: if soft {
+                                SkillCategory::SoftSkills
+                            } else {
+                                SkillCategory::DomainKnowledge
+                            },
                         },
                         strategies: PATTERN,
                         weight: self.config.pattern_weight,
@@ -398,7 +489,9 @@ impl Extractor<'_> {
                     emitted.push(Mention {
                         start,
                         end,
-                        skill: SkillRef::Phrase { category: SkillCategory::SoftwareTools },
+                        skill: SkillRef::Phrase {
+                            category: SkillCategory::SoftwareTools,
+                        },
                         strategies: PATTERN,
                         weight: self.config.pattern_weight * 0.9,
                         penalized: false,
@@ -413,22 +506,38 @@ impl Extractor<'_> {
             let after = after.strip_prefix(' ').unwrap_or(after);
             let after = after.strip_prefix(['v', 'V']).unwrap_or(after);
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            if digits > 0 && digits <= 4 && !after[digits..].starts_with(|c: char| c.is_alphabetic()) {
+            if digits > 0
+                && digits <= 4
+                && !after[digits..].starts_with(|c: char| c.is_alphabetic())
+            {
                 m.strategies |= PATTERN;
                 m.penalized = false;
             }
         }
-        for caps in self.patterns.versioned.captures_iter(text) {
-            let name = caps.get(1).expect("group 1");
-            if VERSION_NAME_STOPLIST.contains(&name.as_str().to_ascii_lowercase().as_str()) {
+        for found in self.patterns.versioned.find_iter(text) {
+            // The name is the leading run of letters and `+#` before the version.
+            let name_len = found
+                .as_str()
+                .find(|c: char| !(c.is_ascii_alphabetic() || c == '+' || c == '#'))
+                .unwrap_or(found.len());
+            let (name_start, name_end) = (found.start(), found.start() + name_len);
+            let name = &text[name_start..name_end];
+            let name = name
+                .strip_suffix('v')
+                .filter(|n| n.len() >= 2)
+                .unwrap_or(name);
+            let name_end = name_start + name.len();
+            if VERSION_NAME_STOPLIST.contains(&name.to_ascii_lowercase().as_str()) {
                 continue;
             }
-            let covered = out.iter().any(|m| m.start < name.end() && name.start() < m.end);
+            let covered = !overlapping(out, name_start, name_end).is_empty();
             if !covered && self.config.emit_pattern_phrases {
                 emitted.push(Mention {
-                    start: name.start(),
-                    end: name.end(),
-                    skill: SkillRef::Phrase { category: SkillCategory::SoftwareTools },
+                    start: name_start,
+                    end: name_end,
+                    skill: SkillRef::Phrase {
+                        category: SkillCategory::SoftwareTools,
+                    },
                     strategies: PATTERN,
                     weight: self.config.pattern_weight * 0.9,
                     penalized: false,
@@ -438,13 +547,16 @@ impl Extractor<'_> {
         // Pattern-only phrases must not overlap each other or known mentions.
         emitted.sort_by_key(|m| (m.start, std::cmp::Reverse(m.end)));
         let mut last_end = 0usize;
+        let mut accepted = Vec::new();
         for m in emitted {
-            if m.start < last_end || out.iter().any(|o| o.start < m.end && m.start < o.end) {
+            if m.start < last_end || !overlapping(out, m.start, m.end).is_empty() {
                 continue;
             }
             last_end = m.end;
-            out.push(m);
+            accepted.push(m);
         }
+        out.extend(accepted);
+        out.sort_by_key(|m| (m.start, m.end));
     }
 
     fn apply_ambiguity_rules(&self, text: &str, mentions: &mut [Mention]) {
@@ -463,7 +575,9 @@ impl Extractor<'_> {
             }
             let matched = &text[m.start..m.end];
             let lower = matched.to_lowercase();
-            let Some(rule) = rule_for(&lower) else { continue };
+            let Some(rule) = rule_for(&lower) else {
+                continue;
+            };
             if m.strategies & PATTERN != 0 {
                 continue;
             }
@@ -480,11 +594,16 @@ impl Extractor<'_> {
                 .map_or(hi, |(i, _)| m.end + i);
             let context = format!("{} {}", &text[lo..m.start], &text[m.end..hi]).to_lowercase();
             let cue = has_cue(rule, &context, &lower);
-            let neighbour = rule.tech_neighbours_support
-                && technical
+            let neighbour = rule.tech_neighbours_support && {
+                // `technical` is sorted and overlap-free: scan only the window.
+                let first = technical.partition_point(|(_, e)| e + window < m.start);
+                technical[first..]
                     .iter()
-                    .any(|(s, e)| *e + window >= m.start && *s <= m.end + window && (*s, *e) != (m.start, m.end));
-            let capital_ok = !rule.needs_capital || matched.chars().next().is_some_and(char::is_uppercase);
+                    .take_while(|(s, _)| *s <= m.end + window)
+                    .any(|(s, e)| (*s, *e) != (m.start, m.end))
+            };
+            let capital_ok =
+                !rule.needs_capital || matched.chars().next().is_some_and(char::is_uppercase);
             let supported = (cue || neighbour) && capital_ok;
             if !supported {
                 m.penalized = true;
@@ -498,13 +617,19 @@ impl Extractor<'_> {
     }
 
     /// All strategies and fusion over `text`, whose sections are given.
-    pub fn extract(&self, text: &str, sections: &[Section], offsets: &CharOffsets) -> Vec<FoundSkill> {
+    pub fn extract(
+        &self,
+        text: &str,
+        sections: &[Section],
+        offsets: &CharOffsets,
+    ) -> Vec<FoundSkill> {
         let mut mentions: Vec<Mention> = Vec::new();
+        let lower = text.to_ascii_lowercase();
         if self.config.use_lexicon {
-            self.lexicon_mentions(text, &mut mentions);
+            self.lexicon_mentions(text, &lower, &mut mentions);
         }
         if self.config.use_aliases {
-            self.alias_mentions(text, &mut mentions);
+            self.alias_mentions(text, &lower, &mut mentions);
         }
         if self.config.use_patterns {
             self.pattern_mentions(text, &mut mentions);
@@ -583,7 +708,11 @@ impl Extractor<'_> {
             let relevance = best_section.map(|s| s.relevance);
             let w = config.section_relevance_weight;
             let scaled = base * ((1.0 - w) + w * relevance.unwrap_or(0.5));
-            let confidence = if scaled.is_finite() { scaled.clamp(0.0, 1.0) } else { 0.0 };
+            let confidence = if scaled.is_finite() {
+                scaled.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             if confidence < config.min_confidence {
                 continue;
             }
@@ -619,7 +748,11 @@ impl Extractor<'_> {
             });
             debug_assert_eq!(g.first, first.start);
         }
-        found.sort_by(|a, b| a.char_offset.cmp(&b.char_offset).then_with(|| a.canonical.cmp(&b.canonical)));
+        found.sort_by(|a, b| {
+            a.char_offset
+                .cmp(&b.char_offset)
+                .then_with(|| a.canonical.cmp(&b.canonical))
+        });
         found
     }
 }

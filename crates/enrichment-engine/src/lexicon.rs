@@ -8,7 +8,7 @@
 //! surface matched case-sensitively (`=R`, `=Go`).
 
 use crate::EngineError;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind, StartKind};
 use jobenrich_domain::SkillCategory;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -121,11 +121,59 @@ pub(crate) struct SurfaceTarget {
     pub case_sensitive: bool,
 }
 
+/// First tokens of all surface forms: a token start whose first token is not
+/// in the set cannot begin a match, so the automaton is not run there. This
+/// skips most positions (`the`, `and`, `our`) for the price of one hash lookup.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TokenGate {
+    first_tokens: std::collections::HashSet<Box<[u8]>>,
+}
+
+impl TokenGate {
+    pub fn new<'a>(surfaces: impl Iterator<Item = &'a str>) -> Self {
+        let first_tokens = surfaces
+            .map(|s| {
+                let lower = s.to_ascii_lowercase();
+                let len = first_token_len(&lower, 0);
+                lower.as_bytes()[..len].to_vec().into_boxed_slice()
+            })
+            .collect();
+        TokenGate { first_tokens }
+    }
+
+    /// Whether a match may start at `start` of the ASCII-lowercased text.
+    pub fn admits(&self, lower: &str, start: usize) -> bool {
+        let len = first_token_len(lower, start);
+        self.first_tokens
+            .contains(&lower.as_bytes()[start..start + len])
+    }
+}
+
+/// Length of the first token at `start`: a run of word characters, or the
+/// single character there when it is not a word character (`.NET` → `.`).
+pub(crate) fn first_token_len(text: &str, start: usize) -> usize {
+    let rest = &text[start..];
+    let mut len = 0usize;
+    for c in rest.chars() {
+        if crate::text::is_word_char(c) {
+            len += c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    if len == 0 {
+        rest.chars().next().map_or(0, char::len_utf8)
+    } else {
+        len
+    }
+}
+
 /// Compiled, immutable lexicon.
 pub struct Lexicon {
     entries: Vec<LexiconEntry>,
     targets: Vec<SurfaceTarget>,
     matcher: AhoCorasick,
+    gate: TokenGate,
 }
 
 impl std::fmt::Debug for Lexicon {
@@ -188,10 +236,12 @@ impl Lexicon {
             }
         }
         let matcher = build_matcher(targets.iter().map(|t| t.text.as_str()))?;
+        let gate = TokenGate::new(targets.iter().map(|t| t.text.as_str()));
         Ok(Lexicon {
             entries,
             targets,
             matcher,
+            gate,
         })
     }
 
@@ -239,6 +289,10 @@ impl Lexicon {
         &self.matcher
     }
 
+    pub(crate) fn gate(&self) -> &TokenGate {
+        &self.gate
+    }
+
     pub(crate) fn target(&self, pattern: usize) -> &SurfaceTarget {
         &self.targets[pattern]
     }
@@ -256,10 +310,16 @@ impl Lexicon {
 pub(crate) fn build_matcher<'a>(
     patterns: impl Iterator<Item = &'a str>,
 ) -> Result<AhoCorasick, EngineError> {
+    // Patterns are ASCII-lowercased and matched against an ASCII-lowercased
+    // copy of the text (same byte offsets): much faster to build and search
+    // than the automaton's own case-insensitive mode on 100k+ patterns.
+    // Searches are anchored at token starts only (word-boundary semantics
+    // for free, and a few transitions per token instead of a full scan).
     AhoCorasickBuilder::new()
         .match_kind(MatchKind::LeftmostLongest)
-        .ascii_case_insensitive(true)
-        .build(patterns)
+        .start_kind(StartKind::Anchored)
+        .dense_depth(6)
+        .build(patterns.map(str::to_ascii_lowercase))
         .map_err(|e| EngineError::Matcher(e.to_string()))
 }
 
@@ -275,7 +335,10 @@ pub(crate) fn write_entries(path: &Path, entries: &[LexiconEntry]) -> Result<(),
 }
 
 /// Parses the shipped lexicon format; errors name the file, line and field.
-pub(crate) fn parse_lexicon_text(path: &Path, text: &str) -> Result<Vec<LexiconEntry>, EngineError> {
+pub(crate) fn parse_lexicon_text(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<LexiconEntry>, EngineError> {
     let mut entries = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
@@ -295,12 +358,13 @@ pub(crate) fn parse_lexicon_text(path: &Path, text: &str) -> Result<Vec<LexiconE
         if canonical.is_empty() {
             return Err(EngineError::format(path, line_no, "canonical", "is empty"));
         }
-        let category: SkillCategory = cols[1]
-            .trim()
-            .parse()
-            .map_err(|e: jobenrich_domain::DomainError| {
-                EngineError::format(path, line_no, "category", e.to_string())
-            })?;
+        let category: SkillCategory =
+            cols[1]
+                .trim()
+                .parse()
+                .map_err(|e: jobenrich_domain::DomainError| {
+                    EngineError::format(path, line_no, "category", e.to_string())
+                })?;
         let source = LexiconSource::parse(cols[2].trim()).ok_or_else(|| {
             EngineError::format(
                 path,
@@ -315,7 +379,12 @@ pub(crate) fn parse_lexicon_text(path: &Path, text: &str) -> Result<Vec<LexiconE
             .ok()
             .filter(|w: &f64| (0.0..=1.0).contains(w))
             .ok_or_else(|| {
-                EngineError::format(path, line_no, "weight", format!("{:?} is not in [0,1]", cols[3]))
+                EngineError::format(
+                    path,
+                    line_no,
+                    "weight",
+                    format!("{:?} is not in [0,1]", cols[3]),
+                )
             })?;
         let taxonomy_ref = Some(cols[4].trim())
             .filter(|s| !s.is_empty())
@@ -326,7 +395,12 @@ pub(crate) fn parse_lexicon_text(path: &Path, text: &str) -> Result<Vec<LexiconE
             .map(SurfaceForm::parse)
             .collect();
         if surfaces.is_empty() {
-            return Err(EngineError::format(path, line_no, "surfaces", "no surface form"));
+            return Err(EngineError::format(
+                path,
+                line_no,
+                "surfaces",
+                "no surface form",
+            ));
         }
         entries.push(LexiconEntry {
             canonical: canonical.to_string(),
@@ -347,11 +421,19 @@ mod tests {
     #[test]
     fn parse_errors_name_line_and_field() {
         let p = Path::new("lex.tsv");
-        let err = parse_lexicon_text(p, "# c\nRust\tprogramming_languages\tcurated\t0.9\t\t=Rust\nX\tnope\tesco\t0.5\t\tx\n")
+        let err = parse_lexicon_text(
+            p,
+            "# c\nRust\tprogramming_languages\tcurated\t0.9\t\t=Rust\nX\tnope\tesco\t0.5\t\tx\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("lex.tsv:3") && err.contains("`category`"),
+            "{err}"
+        );
+        let err = parse_lexicon_text(p, "X\tsoft_skills\tesco\t1.5\t\tx\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("lex.tsv:3") && err.contains("`category`"), "{err}");
-        let err = parse_lexicon_text(p, "X\tsoft_skills\tesco\t1.5\t\tx\n").unwrap_err().to_string();
         assert!(err.contains("`weight`"), "{err}");
     }
 

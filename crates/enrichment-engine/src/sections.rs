@@ -102,6 +102,8 @@ pub struct Section {
 pub struct SectionClassifier {
     type_relevance: Vec<(String, f64)>,
     keyword_weights: Vec<(String, f64)>,
+    /// One automaton over all body keywords (ASCII case-insensitive).
+    keyword_matcher: Option<aho_corasick::AhoCorasick>,
     relevance_threshold: f64,
 }
 
@@ -133,8 +135,10 @@ fn header_label(line: &str) -> Option<String> {
         return None;
     }
     let strip = |s: &str| {
-        s.trim_matches(|c: char| matches!(c, '#' | '*' | '_' | ':' | '=' | '-') || c.is_whitespace())
-            .to_lowercase()
+        s.trim_matches(|c: char| {
+            matches!(c, '#' | '*' | '_' | ':' | '=' | '-') || c.is_whitespace()
+        })
+        .to_lowercase()
     };
     let words = t.split_whitespace().count();
     if t.starts_with('#') {
@@ -156,7 +160,9 @@ fn header_label(line: &str) -> Option<String> {
     }
     let letters = t.chars().filter(|c| c.is_alphabetic()).count();
     let all_caps = letters >= 3
-        && t.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase)
+        && t.chars()
+            .filter(|c| c.is_alphabetic())
+            .all(char::is_uppercase)
         && !t.contains('<')
         && words <= 8;
     if all_caps {
@@ -174,8 +180,21 @@ fn header_label(line: &str) -> Option<String> {
 
 /// Leading words that may precede a header phrase (`Key responsibilities`).
 const HEADER_PREFIX_WORDS: &[&str] = &[
-    "key", "our", "the", "your", "main", "additional", "desired", "required", "minimum",
-    "basic", "preferred", "job", "technical", "core", "general",
+    "key",
+    "our",
+    "the",
+    "your",
+    "main",
+    "additional",
+    "desired",
+    "required",
+    "minimum",
+    "basic",
+    "preferred",
+    "job",
+    "technical",
+    "core",
+    "general",
 ];
 
 /// Whether a short line is exactly a header phrase, allowing an inflected last
@@ -192,7 +211,9 @@ fn is_known_header_phrase(label: &str) -> bool {
     HEADER_TYPES.iter().any(|(phrase, _)| {
         rest == *phrase
             || (rest.starts_with(phrase)
-                && rest[phrase.len()..].chars().all(|c| c.is_alphabetic() || c == '\''))
+                && rest[phrase.len()..]
+                    .chars()
+                    .all(|c| c.is_alphabetic() || c == '\''))
     })
 }
 
@@ -223,8 +244,19 @@ impl SectionClassifier {
             keyword_weights: config
                 .section_keyword_weights
                 .iter()
+                .filter(|(k, _)| !k.is_empty())
                 .map(|(k, v)| (k.to_lowercase(), *v))
                 .collect(),
+            keyword_matcher: aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(
+                    config
+                        .section_keyword_weights
+                        .keys()
+                        .filter(|k| !k.is_empty())
+                        .map(|k| k.to_lowercase()),
+                )
+                .ok(),
             relevance_threshold: config.relevance_threshold,
         }
     }
@@ -271,9 +303,7 @@ impl SectionClassifier {
                 } else {
                     // Without a header, a paragraph and a bullet block are separate sections.
                     let breaks = open.as_ref().is_some_and(|s| {
-                        s.header.is_none()
-                            && s.last_kind != LineKind::Blank
-                            && s.last_kind != kind
+                        s.header.is_none() && s.last_kind != LineKind::Blank && s.last_kind != kind
                     });
                     if breaks {
                         self.close(text, offsets, open.take(), &mut sections);
@@ -348,13 +378,18 @@ impl SectionClassifier {
         let mut logit = (prior / (1.0 - prior)).ln();
         // Long sections are scored on their first 4 KB: keywords there decide.
         let head = &body[..crate::text::floor_boundary(body, 4096)];
-        let lower = head.to_lowercase();
-        for (keyword, weight) in &self.keyword_weights {
-            if keyword.is_empty() {
-                continue;
+        if let Some(matcher) = &self.keyword_matcher {
+            let mut counts = vec![0u8; self.keyword_weights.len()];
+            for m in matcher.find_overlapping_iter(head) {
+                let k = m.pattern().as_usize();
+                let seen = counts.get(k).copied().unwrap_or(0);
+                if seen < 3 {
+                    if let Some(c) = counts.get_mut(k) {
+                        *c += 1;
+                    }
+                    logit += self.keyword_weights.get(k).map_or(0.0, |(_, w)| *w);
+                }
             }
-            let count = lower.matches(keyword.as_str()).take(3).count();
-            logit += weight * count as f64;
         }
         let p = 1.0 / (1.0 + (-logit).exp());
         if p.is_finite() {
@@ -409,7 +444,8 @@ mod tests {
 
     #[test]
     fn bold_markdown_header() {
-        let h = headers("**Nice to have**\n- Kafka\n**Equal Opportunity Employer**\nWe welcome all.");
+        let h =
+            headers("**Nice to have**\n- Kafka\n**Equal Opportunity Employer**\nWe welcome all.");
         assert_eq!(h[0].1, "nice_to_have");
         assert_eq!(h[1].1, "eeo");
     }
@@ -443,8 +479,16 @@ mod tests {
     #[test]
     fn requirements_are_relevant_and_benefits_are_not() {
         let s = classify("Requirements:\n- 3+ years of experience with Rust\n\nBenefits:\n- Health insurance and vacation\n");
-        assert!(s[0].is_skills_relevant && s[0].relevance > 0.9, "{:?}", s[0]);
-        assert!(!s[1].is_skills_relevant && s[1].relevance < 0.1, "{:?}", s[1]);
+        assert!(
+            s[0].is_skills_relevant && s[0].relevance > 0.9,
+            "{:?}",
+            s[0]
+        );
+        assert!(
+            !s[1].is_skills_relevant && s[1].relevance < 0.1,
+            "{:?}",
+            s[1]
+        );
     }
 
     #[test]

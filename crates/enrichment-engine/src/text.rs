@@ -112,6 +112,6 @@ mod tests {
     fn snippet_collapses_whitespace_and_respects_chars() {
         let t = "ééé  needs\n\nRust now ééé";
         let s = t.find("Rust").unwrap();
-        assert_eq!(snippet(t, s, s + 4, 7), "needs Rust now");
+        assert_eq!(snippet(t, s, s + 4, 7), "needs Rust now éé");
     }
 }

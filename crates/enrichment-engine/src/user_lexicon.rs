@@ -54,19 +54,32 @@ fn finish(path: &Path, raw: RawEntry) -> Result<LexiconEntry, EngineError> {
     let category_text = raw
         .category
         .ok_or_else(|| EngineError::format(path, line, "category", "is missing"))?;
-    let category: SkillCategory = category_text
-        .trim()
-        .parse()
-        .map_err(|e: jobenrich_domain::DomainError| {
-            EngineError::format(path, line, "category", e.to_string())
-        })?;
-    let weight = match raw.weight.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+    let category: SkillCategory =
+        category_text
+            .trim()
+            .parse()
+            .map_err(|e: jobenrich_domain::DomainError| {
+                EngineError::format(path, line, "category", e.to_string())
+            })?;
+    let weight = match raw
+        .weight
+        .as_deref()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+    {
         None => DEFAULT_USER_WEIGHT,
         Some(w) => w
             .parse::<f64>()
             .ok()
             .filter(|w| (0.0..=1.0).contains(w))
-            .ok_or_else(|| EngineError::format(path, line, "weight", format!("{w:?} is not a number in [0,1]")))?,
+            .ok_or_else(|| {
+                EngineError::format(
+                    path,
+                    line,
+                    "weight",
+                    format!("{w:?} is not a number in [0,1]"),
+                )
+            })?,
     };
     // The canonical name is a surface unless listed with its own casing rule (`=R`).
     let listed = raw
@@ -81,7 +94,12 @@ fn finish(path: &Path, raw: RawEntry) -> Result<LexiconEntry, EngineError> {
     for s in raw.surfaces.iter().filter(|s| !s.trim().is_empty()) {
         let form = SurfaceForm::parse(s);
         if form.text.chars().count() > 200 {
-            return Err(EngineError::format(path, line, "surfaces", format!("{:?} is longer than 200 characters", form.text)));
+            return Err(EngineError::format(
+                path,
+                line,
+                "surfaces",
+                format!("{:?} is longer than 200 characters", form.text),
+            ));
         }
         surfaces.push(form);
     }
@@ -106,10 +124,12 @@ fn parse_csv(path: &Path, text: &str) -> Result<Vec<LexiconEntry>, EngineError> 
         .map_err(|e| EngineError::format(path, 1, "header", e.to_string()))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let canonical_col = col("canonical")
-        .ok_or_else(|| EngineError::format(path, 1, "canonical", "header has no `canonical` column"))?;
-    let category_col = col("category")
-        .ok_or_else(|| EngineError::format(path, 1, "category", "header has no `category` column"))?;
+    let canonical_col = col("canonical").ok_or_else(|| {
+        EngineError::format(path, 1, "canonical", "header has no `canonical` column")
+    })?;
+    let category_col = col("category").ok_or_else(|| {
+        EngineError::format(path, 1, "category", "header has no `category` column")
+    })?;
     let surfaces_col = col("surfaces");
     let weight_col = col("weight");
     let mut entries = Vec::new();
@@ -163,7 +183,12 @@ fn parse_yaml(path: &Path, text: &str) -> Result<Vec<LexiconEntry>, EngineError>
         let mut body = without_comment.trim();
         if indent == 0 {
             let Some(rest) = body.strip_prefix('-') else {
-                return Err(EngineError::format(path, line_no, "entry", "expected a list item starting with `- `"));
+                return Err(EngineError::format(
+                    path,
+                    line_no,
+                    "entry",
+                    "expected a list item starting with `- `",
+                ));
             };
             if let Some(done) = current.take() {
                 entries.push(finish(path, done)?);
@@ -187,10 +212,20 @@ fn parse_yaml(path: &Path, text: &str) -> Result<Vec<LexiconEntry>, EngineError>
             in_surface_block = false;
         }
         let Some(entry) = current.as_mut() else {
-            return Err(EngineError::format(path, line_no, "entry", "key outside a list item"));
+            return Err(EngineError::format(
+                path,
+                line_no,
+                "entry",
+                "key outside a list item",
+            ));
         };
         let Some((key, value)) = body.split_once(':') else {
-            return Err(EngineError::format(path, line_no, "entry", format!("expected `key: value`, got {body:?}")));
+            return Err(EngineError::format(
+                path,
+                line_no,
+                "entry",
+                format!("expected `key: value`, got {body:?}"),
+            ));
         };
         let key = key.trim();
         let value = value.trim();
@@ -201,10 +236,13 @@ fn parse_yaml(path: &Path, text: &str) -> Result<Vec<LexiconEntry>, EngineError>
             "surfaces" => {
                 if value.is_empty() {
                     in_surface_block = true;
-                } else if let Some(list) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                } else if let Some(list) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']'))
+                {
                     entry.surfaces.extend(list.split(',').map(unquote));
                 } else {
-                    entry.surfaces.extend(unquote(value).split('|').map(str::to_string));
+                    entry
+                        .surfaces
+                        .extend(unquote(value).split('|').map(str::to_string));
                 }
             }
             other => {
@@ -230,12 +268,21 @@ mod tests {
     #[test]
     fn csv_rows_become_entries_and_errors_name_the_line() {
         let p = Path::new("mine.csv");
-        let ok = parse_csv(p, "canonical,category,surfaces,weight\nKubernetes,devops_tools,K8s|=Kube,0.8\n").unwrap();
+        let ok = parse_csv(
+            p,
+            "canonical,category,surfaces,weight\nKubernetes,devops_tools,K8s|=Kube,0.8\n",
+        )
+        .unwrap();
         assert_eq!(ok[0].surfaces.len(), 3);
         assert!(ok[0].surfaces[2].case_sensitive);
         assert_eq!(ok[0].weight, 0.8);
-        let err = parse_csv(p, "canonical,category\nA,devops_tools\nB,cobol\n").unwrap_err().to_string();
-        assert!(err.contains("mine.csv:3") && err.contains("`category`"), "{err}");
+        let err = parse_csv(p, "canonical,category\nA,devops_tools\nB,cobol\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mine.csv:3") && err.contains("`category`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -246,9 +293,16 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].surfaces[1].text, "K8s");
         assert_eq!(got[1].surfaces[1], SurfaceForm::new("Golang", true));
-        let err = parse_yaml(p, "- canonical: X\n  colour: red\n").unwrap_err().to_string();
-        assert!(err.contains("mine.yaml:2") && err.contains("`colour`"), "{err}");
-        let err = parse_yaml(p, "- canonical: X\n  category: devops_tools\n  weight: 2\n").unwrap_err().to_string();
+        let err = parse_yaml(p, "- canonical: X\n  colour: red\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mine.yaml:2") && err.contains("`colour`"),
+            "{err}"
+        );
+        let err = parse_yaml(p, "- canonical: X\n  category: devops_tools\n  weight: 2\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`weight`"), "{err}");
     }
 }

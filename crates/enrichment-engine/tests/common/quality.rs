@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 pub struct Posting {
@@ -22,7 +24,8 @@ pub struct Posting {
 
 /// SkillSpan postings of one split (`train` or `dev`).
 pub fn skillspan(split: &str) -> Vec<Posting> {
-    let text = std::fs::read_to_string(testdata("skillspan_postings.jsonl")).expect("skillspan postings");
+    let text =
+        std::fs::read_to_string(testdata("skillspan_postings.jsonl")).expect("skillspan postings");
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["split"] == split)
@@ -32,7 +35,12 @@ pub fn skillspan(split: &str) -> Vec<Posting> {
                 .as_array()
                 .map(|a| {
                     a.iter()
-                        .map(|s| (s["start"].as_u64().unwrap_or(0) as u32, s["end"].as_u64().unwrap_or(0) as u32))
+                        .map(|s| {
+                            (
+                                s["start"].as_u64().unwrap_or(0) as u32,
+                                s["end"].as_u64().unwrap_or(0) as u32,
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -54,7 +62,8 @@ fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
 }
 
 pub fn span_overlap(engine: &SkillsEngine, postings: &[Posting]) -> Prf {
-    let (mut predicted, mut predicted_hit, mut gold, mut gold_hit) = (0usize, 0usize, 0usize, 0usize);
+    let (mut predicted, mut predicted_hit, mut gold, mut gold_hit) =
+        (0usize, 0usize, 0usize, 0usize);
     for p in postings {
         let spans: Vec<(u32, u32)> = engine
             .extract_text(&p.text)
@@ -62,14 +71,39 @@ pub fn span_overlap(engine: &SkillsEngine, postings: &[Posting]) -> Prf {
             .flat_map(|f| f.mentions.iter().map(|m| (m.start, m.end)))
             .collect();
         predicted += spans.len();
-        predicted_hit += spans.iter().filter(|s| p.spans.iter().any(|g| overlaps(**s, *g))).count();
+        predicted_hit += spans
+            .iter()
+            .filter(|s| p.spans.iter().any(|g| overlaps(**s, *g)))
+            .count();
         gold += p.spans.len();
-        gold_hit += p.spans.iter().filter(|g| spans.iter().any(|s| overlaps(*s, **g))).count();
+        gold_hit += p
+            .spans
+            .iter()
+            .filter(|g| spans.iter().any(|s| overlaps(*s, **g)))
+            .count();
     }
-    let precision = if predicted == 0 { 0.0 } else { predicted_hit as f64 / predicted as f64 };
-    let recall = if gold == 0 { 0.0 } else { gold_hit as f64 / gold as f64 };
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-    Prf { precision, recall, f1, predicted, gold }
+    let precision = if predicted == 0 {
+        0.0
+    } else {
+        predicted_hit as f64 / predicted as f64
+    };
+    let recall = if gold == 0 {
+        0.0
+    } else {
+        gold_hit as f64 / gold as f64
+    };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
+    Prf {
+        precision,
+        recall,
+        f1,
+        predicted,
+        gold,
+    }
 }
 
 /// Share of linked gold rows (label not `LABEL NOT PRESENT`/`UNDERSPECIFIED`)
@@ -87,7 +121,10 @@ pub fn esco_label_share(engine: &SkillsEngine, file: &str) -> (usize, usize) {
         total += 1;
         let hit = engine.extract_text(sentence).iter().any(|f| {
             f.canonical.eq_ignore_ascii_case(label)
-                || f.taxonomy_ref.as_deref().and_then(|t| t.strip_prefix("esco:")).is_some_and(|l| l.eq_ignore_ascii_case(label))
+                || f.taxonomy_ref
+                    .as_deref()
+                    .and_then(|t| t.strip_prefix("esco:"))
+                    .is_some_and(|l| l.eq_ignore_ascii_case(label))
         });
         found += hit as usize;
     }
@@ -98,9 +135,17 @@ pub fn shipped_lexicon() -> Arc<Lexicon> {
     Arc::new(Lexicon::load(&Lexicon::shipped_path()).expect("shipped lexicon"))
 }
 
-pub fn engine_with(lexicon: Arc<Lexicon>, config: EngineConfig, with_aliases: bool) -> SkillsEngine {
+pub fn engine_with(
+    lexicon: Arc<Lexicon>,
+    config: EngineConfig,
+    with_aliases: bool,
+) -> SkillsEngine {
     let aliases = if with_aliases {
-        load_alias_csv(&Lexicon::shipped_path().with_file_name("aliases.csv"), chrono::Utc::now()).expect("aliases")
+        load_alias_csv(
+            &Lexicon::shipped_path().with_file_name("aliases.csv"),
+            chrono::Utc::now(),
+        )
+        .expect("aliases")
     } else {
         Vec::new()
     };

@@ -1,0 +1,43 @@
+//! Prints `bench::run_extraction_benchmark` over the criterion corpus (1,000
+//! postings of ~3 KB from SkillSpan, full shipped lexicon and aliases):
+//! `cargo run --release -p jobenrich-enrichment-engine --example bench_extract -- [rounds]`
+
+use jobenrich_enrichment_engine::bench::{run_extraction_benchmark, synthesize_postings};
+use jobenrich_enrichment_engine::{load_alias_csv, EngineConfig, Lexicon, SkillsEngine};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn main() {
+    let rounds = std::env::args()
+        .nth(1)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/skillspan_postings.jsonl");
+    let text = std::fs::read_to_string(&path).expect("testdata/skillspan_postings.jsonl");
+    let sources: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+    let postings = synthesize_postings(&sources, 1000, 3000);
+    let load = Instant::now();
+    let lexicon = Arc::new(Lexicon::load(&Lexicon::shipped_path()).expect("shipped lexicon"));
+    println!("lexicon load + automaton build: {:.2?}", load.elapsed());
+    let aliases = load_alias_csv(
+        &Lexicon::shipped_path().with_file_name("aliases.csv"),
+        chrono::Utc::now(),
+    )
+    .expect("aliases");
+    // Optional config_overrides as JSON, e.g. to time one strategy alone.
+    let config = match std::env::var("BENCH_CONFIG_OVERRIDES") {
+        Ok(json) => {
+            let map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&json).expect("BENCH_CONFIG_OVERRIDES is a JSON object");
+            EngineConfig::from_overrides(&map).expect("valid overrides")
+        }
+        Err(_) => EngineConfig::default(),
+    };
+    let engine = SkillsEngine::new(lexicon, &aliases, config).expect("engine");
+    print!("{}", run_extraction_benchmark(&engine, &postings, rounds));
+}
