@@ -4,6 +4,7 @@
 use crate::error::BootstrapError;
 use crate::settings::{Settings, StorageBackend, StorageSettings};
 use jobenrich_domain::Store;
+use jobenrich_storage_bigquery::{BigQuerySettings, BigQueryStore};
 use jobenrich_storage_sqlite::SqliteStore;
 use std::sync::Arc;
 
@@ -46,12 +47,17 @@ pub async fn open_store(storage: &StorageSettings) -> Result<Arc<dyn Store>, Boo
             })?;
             Ok(Arc::new(store))
         }
-        StorageBackend::Bigquery => Err(BootstrapError::UnsupportedBackend {
-            backend: storage.backend.to_string(),
-            reason:
-                "the BigQuery adapter is not linked into this build; use storage.backend = sqlite"
-                    .to_string(),
-        }),
+        StorageBackend::Bigquery => {
+            // The adapter owns the section's schema; bootstrap only hands it over.
+            let settings: BigQuerySettings =
+                serde_json::from_value(serde_json::Value::Object(storage.bigquery.clone()))
+                    .map_err(|e| BootstrapError::invalid("storage.bigquery", e.to_string()))?;
+            let backend = format!("bigquery ({}.{})", settings.project, settings.dataset);
+            let store = BigQueryStore::connect(settings)
+                .await
+                .map_err(|source| BootstrapError::Store { backend, source })?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -67,5 +73,23 @@ mod tests {
         let context = AppContext::connect(&settings).await.unwrap();
         assert_eq!(context.store.backend_name(), "sqlite");
         assert!(dir.path().join("nested/store.db").exists());
+    }
+
+    #[tokio::test]
+    async fn bigquery_backend_reads_its_section_and_names_it_when_incomplete() {
+        let mut settings = Settings::default();
+        settings.storage.backend = StorageBackend::Bigquery;
+        let err = AppContext::connect(&settings).await.unwrap_err().to_string();
+        assert!(err.starts_with("setting storage.bigquery"), "{err}");
+
+        let section = serde_json::json!({
+            "project": "test-proj",
+            "dataset": "jobenrich_test",
+            "credentials": {"kind": "emulator", "base_url": "http://127.0.0.1:9"}
+        });
+        settings.storage.bigquery = section.as_object().unwrap().clone();
+        // Building the client sends no request, so no emulator is needed here.
+        let context = AppContext::connect(&settings).await.unwrap();
+        assert_eq!(context.store.backend_name(), "bigquery");
     }
 }
