@@ -7,8 +7,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [[ -x scripts/bigquery-emulator.sh ]]; then
-  scripts/bigquery-emulator.sh start
-  trap 'scripts/bigquery-emulator.sh stop >/dev/null 2>&1 || true' EXIT
+  # An emulator someone already runs is used and left running.
+  if ! scripts/bigquery-emulator.sh status >/dev/null 2>&1; then
+    scripts/bigquery-emulator.sh start
+    trap 'scripts/bigquery-emulator.sh stop >/dev/null 2>&1 || true' EXIT
+  fi
   eval "$(scripts/bigquery-emulator.sh env)"
 fi
 
