@@ -229,7 +229,10 @@ fn classify(e: &BQError) -> Failure {
                 || reasons.iter().any(|r| {
                     matches!(
                         *r,
-                        "rateLimitExceeded" | "backendError" | "internalError" | "jobRateLimitExceeded"
+                        "rateLimitExceeded"
+                            | "backendError"
+                            | "internalError"
+                            | "jobRateLimitExceeded"
                     )
                 })
                 || is_concurrent_update(&e.message);
@@ -372,7 +375,12 @@ impl BigQueryClient {
     pub async fn ensure_dataset(&self) -> StoreResult<()> {
         let exists = self
             .with_retry("getting the dataset", || async {
-                match self.client.dataset().get(&self.project, &self.dataset).await {
+                match self
+                    .client
+                    .dataset()
+                    .get(&self.project, &self.dataset)
+                    .await
+                {
                     Ok(_) => Ok(true),
                     Err(BQError::ResponseError { error }) if error.error.code == 404 => Ok(false),
                     Err(e) => Err(e),
@@ -404,7 +412,12 @@ impl BigQueryClient {
     /// Deletes the dataset and every table in it.
     pub async fn delete_dataset(&self) -> StoreResult<()> {
         self.with_retry("deleting the dataset", || async {
-            match self.client.dataset().delete(&self.project, &self.dataset, true).await {
+            match self
+                .client
+                .dataset()
+                .delete(&self.project, &self.dataset, true)
+                .await
+            {
                 Ok(()) => Ok(()),
                 Err(BQError::ResponseError { error }) if error.error.code == 404 => Ok(()),
                 Err(e) => Err(e),
@@ -486,11 +499,17 @@ impl BigQueryClient {
             .num_dml_affected_rows
             .as_deref()
             .and_then(|n| n.parse().ok());
-        let job_id = response.job_reference.as_ref().and_then(|r| r.job_id.clone());
+        let job_id = response
+            .job_reference
+            .as_ref()
+            .and_then(|r| r.job_id.clone());
         let mut page_token = response.page_token;
         let mut complete = response.job_complete.unwrap_or(true);
         // A long query answers before it finishes, and a large result in pages.
-        while let Some(job_id) = job_id.as_deref().filter(|_| !complete || page_token.is_some()) {
+        while let Some(job_id) = job_id
+            .as_deref()
+            .filter(|_| !complete || page_token.is_some())
+        {
             let params = GetQueryResultsParameters {
                 format_options: Some(DataFormatOptions {
                     use_int64_timestamp: Some(true),
@@ -546,9 +565,12 @@ impl BigQueryClient {
                 .map_err(|e| StoreError::Backend(format!("encoding insertAll rows: {e}")))?;
             let response = self
                 .with_retry("insertAll", || {
-                    self.client
-                        .tabledata()
-                        .insert_all(&self.project, &self.dataset, table, request.clone())
+                    self.client.tabledata().insert_all(
+                        &self.project,
+                        &self.dataset,
+                        table,
+                        request.clone(),
+                    )
                 })
                 .await?;
             if let Some(errors) = response.insert_errors.filter(|e| !e.is_empty()) {
@@ -600,7 +622,9 @@ mod tests {
         assert!(is_concurrent_update(
             "Could not serialize access to table p:d.t due to concurrent update"
         ));
-        assert!(is_concurrent_update("TransactionContext Error: Transaction conflict"));
+        assert!(is_concurrent_update(
+            "TransactionContext Error: Transaction conflict"
+        ));
         assert!(!is_concurrent_update("Syntax error: Unexpected keyword"));
     }
 }

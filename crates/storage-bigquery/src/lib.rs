@@ -209,7 +209,10 @@ impl SchemaMigrator for BigQueryStore {
             .await?;
         let current = out.rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0);
         let mut applied = Vec::new();
-        for m in schema::MIGRATIONS.iter().filter(|m| i64::from(m.version) > current) {
+        for m in schema::MIGRATIONS
+            .iter()
+            .filter(|m| i64::from(m.version) > current)
+        {
             // One script per migration: its idempotent statements, then the record.
             let script = format!(
                 "{};\n{};",
@@ -263,7 +266,12 @@ impl JobPostingRepository for BigQueryStore {
             return Ok(InsertCounts::default());
         }
         let batch = self
-            .stage(unique.iter().map(|p| ("posting", codec::posting_json(p))).collect())
+            .stage(
+                unique
+                    .iter()
+                    .map(|p| ("posting", codec::posting_json(p)))
+                    .collect(),
+            )
             .await?;
         let cols = names(POSTING_COLS);
         // Insert-if-absent by id: re-running the same batch (a retry, a re-ingest) adds nothing.
@@ -278,7 +286,11 @@ impl JobPostingRepository for BigQueryStore {
                 .join(", ")
         );
         let out = self
-            .query("inserting postings", &sql, Params::new().str("batch", batch.param()))
+            .query(
+                "inserting postings",
+                &sql,
+                Params::new().str("batch", batch.param()),
+            )
             .await?;
         let inserted = out.dml_affected.unwrap_or(0);
         Ok(InsertCounts {
@@ -294,7 +306,11 @@ impl JobPostingRepository for BigQueryStore {
             select_list(POSTING_COLS, "")
         );
         let out = self
-            .query("reading a posting", &sql, Params::new().str("id", id.as_str()))
+            .query(
+                "reading a posting",
+                &sql,
+                Params::new().str("id", id.as_str()),
+            )
             .await?;
         out.rows.first().map(codec::posting_from_row).transpose()
     }
@@ -319,7 +335,11 @@ impl JobPostingRepository for BigQueryStore {
 
     async fn count_postings(&self) -> StoreResult<u64> {
         let out = self
-            .query("counting postings", "SELECT COUNT(*) FROM job_postings", Params::new())
+            .query(
+                "counting postings",
+                "SELECT COUNT(*) FROM job_postings",
+                Params::new(),
+            )
             .await?;
         Ok(out.rows.first().map(|r| r.i64(0)).transpose()?.unwrap_or(0) as u64)
     }
@@ -335,7 +355,9 @@ impl JobPostingRepository for BigQueryStore {
         let cols = select_list(POSTING_COLS, "");
         let (sql, params) = match after {
             Some(after) => (
-                format!("SELECT {cols} FROM job_postings WHERE id > @after ORDER BY id LIMIT @limit"),
+                format!(
+                    "SELECT {cols} FROM job_postings WHERE id > @after ORDER BY id LIMIT @limit"
+                ),
                 Params::new().str("after", after.as_str()),
             ),
             None => (
@@ -344,7 +366,11 @@ impl JobPostingRepository for BigQueryStore {
             ),
         };
         let out = self
-            .query("paging postings", &sql, params.i64("limit", limit(limit_rows)))
+            .query(
+                "paging postings",
+                &sql,
+                params.i64("limit", limit(limit_rows)),
+            )
             .await?;
         out.rows.iter().map(codec::posting_from_row).collect()
     }

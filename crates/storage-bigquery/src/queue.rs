@@ -8,7 +8,9 @@
 
 use crate::client::Params;
 use crate::codec::{self, enrichment_from_row};
-use crate::schema::{from_json_param, names, select_list, ENRICHMENT_COLS, SECTION_COLS, SKILL_COLS};
+use crate::schema::{
+    from_json_param, names, select_list, ENRICHMENT_COLS, SECTION_COLS, SKILL_COLS,
+};
 use crate::{limit, BigQueryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,8 +19,8 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     ClaimRequest, CompletionReport, DomainError, EnrichmentKey, EnrichmentOutcome,
     EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
-    EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEnrichment, JobId,
-    SectionClassification, StoreError, TransitionDetails, ValidationError,
+    EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEnrichment, JobId, SectionClassification,
+    StoreError, TransitionDetails, ValidationError,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -166,7 +168,11 @@ impl BigQueryStore {
             keys_match("e")
         );
         let out = self
-            .query("reading enrichments", &sql, Params::new().str("keys", keys_json(keys)))
+            .query(
+                "reading enrichments",
+                &sql,
+                Params::new().str("keys", keys_json(keys)),
+            )
             .await?;
         out.rows.iter().map(enrichment_from_row).collect()
     }
@@ -193,7 +199,10 @@ impl BigQueryStore {
         let mut sections: BTreeMap<(String, String, u32), SectionClassification> = BTreeMap::new();
         let mut replaced_jobs = Vec::new();
         for outcome in outcomes {
-            let Some(seen) = written.get(&outcome.key).or(current.get(&outcome.key)).cloned()
+            let Some(seen) = written
+                .get(&outcome.key)
+                .or(current.get(&outcome.key))
+                .cloned()
             else {
                 report.lost_leases.push(outcome.key.clone());
                 continue;
@@ -216,14 +225,15 @@ impl BigQueryStore {
                         "enrichment_version": outcome.key.enrichment_version.as_str(),
                     }));
                     for s in &success.skills {
-                        skills.insert(
-                            (s.job_id.to_string(), s.skill_name.clone()),
-                            s.clone(),
-                        );
+                        skills.insert((s.job_id.to_string(), s.skill_name.clone()), s.clone());
                     }
                     for s in &success.sections {
                         sections.insert(
-                            (s.job_id.to_string(), s.classifier_version.clone(), s.section_index),
+                            (
+                                s.job_id.to_string(),
+                                s.classifier_version.clone(),
+                                s.section_index,
+                            ),
                             s.clone(),
                         );
                     }
@@ -262,7 +272,11 @@ impl BigQueryStore {
         }
         staged_rows.extend(replaced_jobs.into_iter().map(|v| ("replaced", v)));
         staged_rows.extend(skills.values().map(|s| ("skill", codec::skill_json(s))));
-        staged_rows.extend(sections.values().map(|s| ("section", codec::section_json(s))));
+        staged_rows.extend(
+            sections
+                .values()
+                .map(|s| ("section", codec::section_json(s))),
+        );
         let batch = self.stage(staged_rows).await?;
         let replaced = batch.source(
             &[
@@ -555,7 +569,10 @@ impl EnrichmentRepository for BigQueryStore {
     }
 
     async fn get_enrichment(&self, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichment>> {
-        Ok(self.load_enrichments(std::slice::from_ref(key)).await?.pop())
+        Ok(self
+            .load_enrichments(std::slice::from_ref(key))
+            .await?
+            .pop())
     }
 
     async fn enrichments_for_job(&self, job_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
@@ -565,7 +582,11 @@ impl EnrichmentRepository for BigQueryStore {
             select_list(ENRICHMENT_COLS, "")
         );
         let out = self
-            .query("reading a job's enrichments", &sql, Params::new().str("job", job_id.as_str()))
+            .query(
+                "reading a job's enrichments",
+                &sql,
+                Params::new().str("job", job_id.as_str()),
+            )
             .await?;
         out.rows.iter().map(enrichment_from_row).collect()
     }
@@ -587,9 +608,10 @@ impl EnrichmentRepository for BigQueryStore {
             .map(|r| {
                 let version = r.str(1)?;
                 Ok(EnrichmentStatusCount {
-                    enrichment_type: r.str(0)?.parse().map_err(|e: DomainError| {
-                        codec::corrupt(E, &version, e)
-                    })?,
+                    enrichment_type: r
+                        .str(0)?
+                        .parse()
+                        .map_err(|e: DomainError| codec::corrupt(E, &version, e))?,
                     status: r
                         .str(2)?
                         .parse()
@@ -662,7 +684,9 @@ fn next_state(
                 .lease_owner
                 .clone()
                 .filter(|o| !o.trim().is_empty())
-                .ok_or_else(|| ValidationError::new(E, "lease_owner", "must be set while processing"))?;
+                .ok_or_else(|| {
+                    ValidationError::new(E, "lease_owner", "must be set while processing")
+                })?;
             row.lease_owner = Some(owner);
             row.lease_expires_at = details.lease_expires_at;
         }

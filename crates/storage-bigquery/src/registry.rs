@@ -160,8 +160,12 @@ impl AliasRepository for BigQueryStore {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        self.query("upserting aliases", &sql, Params::new().str("batch", batch.param()))
-            .await?;
+        self.query(
+            "upserting aliases",
+            &sql,
+            Params::new().str("batch", batch.param()),
+        )
+        .await?;
         Ok(counts)
     }
 
@@ -228,8 +232,16 @@ impl AliasRepository for BigQueryStore {
 }
 
 impl BigQueryStore {
-    async fn models_where(&self, what: &str, tail: &str, params: Params) -> StoreResult<Vec<ModelConfig>> {
-        let sql = format!("SELECT {} FROM model_config {tail}", select_list(MODEL_COLS, ""));
+    async fn models_where(
+        &self,
+        what: &str,
+        tail: &str,
+        params: Params,
+    ) -> StoreResult<Vec<ModelConfig>> {
+        let sql = format!(
+            "SELECT {} FROM model_config {tail}",
+            select_list(MODEL_COLS, "")
+        );
         let out = self.query(what, &sql, params).await?;
         out.rows.iter().map(model_from_row).collect()
     }
@@ -377,13 +389,13 @@ impl ModelConfigRepository for BigQueryStore {
         let key = model_key(model_id, version);
         // Read, merge in Rust, write back only if nobody changed the row since.
         for _ in 0..8 {
-            let mut model = self
-                .get_model(model_id, version)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    entity: "ModelConfig",
-                    key: key.clone(),
-                })?;
+            let mut model =
+                self.get_model(model_id, version)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound {
+                        entity: "ModelConfig",
+                        key: key.clone(),
+                    })?;
             let seen_updated_at = model.updated_at;
             model.performance_metrics.extend(metrics.clone());
             model.updated_at = now.max(model.created_at);
@@ -407,10 +419,13 @@ impl ModelConfigRepository for BigQueryStore {
                 )
                 .await?;
             if out.dml_affected.unwrap_or(0) == 1 {
-                return self.get_model(model_id, version).await?.ok_or(StoreError::NotFound {
-                    entity: "ModelConfig",
-                    key,
-                });
+                return self
+                    .get_model(model_id, version)
+                    .await?
+                    .ok_or(StoreError::NotFound {
+                        entity: "ModelConfig",
+                        key,
+                    });
             }
         }
         Err(StoreError::Conflict {
@@ -476,7 +491,11 @@ impl EvaluationRepository for BigQueryStore {
             select_list(EVALUATION_COLS, "")
         );
         let out = self
-            .query("listing evaluations", &sql, Params::new().str("id", model_id.as_str()))
+            .query(
+                "listing evaluations",
+                &sql,
+                Params::new().str("id", model_id.as_str()),
+            )
             .await?;
         out.rows.iter().map(evaluation_from_row).collect()
     }

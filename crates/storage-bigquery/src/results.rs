@@ -4,10 +4,8 @@
 
 use crate::client::Params;
 use crate::codec::{self, cluster_from_row, section_from_row, skill_from_row};
-use crate::schema::{
-    names, select_list, Cols, Ty, CLUSTER_COLS, SECTION_COLS, SKILL_COLS,
-};
-use crate::{limit, BigQueryStore, Batch};
+use crate::schema::{names, select_list, Cols, Ty, CLUSTER_COLS, SECTION_COLS, SKILL_COLS};
+use crate::{limit, Batch, BigQueryStore};
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
@@ -65,12 +63,21 @@ impl SkillRepository for BigQueryStore {
         let mut unique: BTreeMap<(&str, &str, &str), &ExtractedSkill> = BTreeMap::new();
         for s in skills {
             unique.insert(
-                (s.job_id.as_str(), &s.skill_name, s.enrichment_version.as_str()),
+                (
+                    s.job_id.as_str(),
+                    &s.skill_name,
+                    s.enrichment_version.as_str(),
+                ),
                 s,
             );
         }
         let batch = self
-            .stage(unique.values().map(|s| ("skill", codec::skill_json(s))).collect())
+            .stage(
+                unique
+                    .values()
+                    .map(|s| ("skill", codec::skill_json(s)))
+                    .collect(),
+            )
             .await?;
         let sql = upsert_sql(
             &batch,
@@ -79,8 +86,12 @@ impl SkillRepository for BigQueryStore {
             &["job_id", "skill_name", "enrichment_version"],
             "skill",
         );
-        self.query("upserting skills", &sql, Params::new().str("batch", batch.param()))
-            .await?;
+        self.query(
+            "upserting skills",
+            &sql,
+            Params::new().str("batch", batch.param()),
+        )
+        .await?;
         Ok(skills.len() as u64)
     }
 
@@ -247,8 +258,12 @@ impl SectionRepository for BigQueryStore {
             &["job_id", "classifier_version", "section_index"],
             "section",
         );
-        self.query("upserting sections", &sql, Params::new().str("batch", batch.param()))
-            .await?;
+        self.query(
+            "upserting sections",
+            &sql,
+            Params::new().str("batch", batch.param()),
+        )
+        .await?;
         Ok(sections.len() as u64)
     }
 

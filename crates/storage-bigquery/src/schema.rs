@@ -363,7 +363,12 @@ pub fn latest_version() -> u32 {
 
 /// Everything `migrate` would run on an empty dataset, as SQL text (for
 /// `jobenrich bigquery plan`); applied versions are listed as skipped.
-pub fn migration_plan(project: &str, dataset: &str, location: &str, applied_version: u32) -> String {
+pub fn migration_plan(
+    project: &str,
+    dataset: &str,
+    location: &str,
+    applied_version: u32,
+) -> String {
     let mut out = format!(
         "-- BigQuery schema plan for `{project}.{dataset}` (location {location})\n\
          -- Statements run with default dataset `{project}.{dataset}`.\n\
@@ -372,7 +377,10 @@ pub fn migration_plan(project: &str, dataset: &str, location: &str, applied_vers
     );
     for m in MIGRATIONS {
         if m.version <= applied_version {
-            out.push_str(&format!("-- {} (version {}): already applied\n\n", m.name, m.version));
+            out.push_str(&format!(
+                "-- {} (version {}): already applied\n\n",
+                m.name, m.version
+            ));
             continue;
         }
         out.push_str(&format!("-- {} (version {})\n", m.name, m.version));
@@ -424,7 +432,9 @@ mod tests {
     fn staged_rows_decode_each_type_and_collapse_retried_rows() {
         let sql = staged(SKILL_COLS, "b", "skill");
         assert!(sql.contains("JSON_VALUE_ARRAY(payload, '$.source_strategies')"));
-        assert!(sql.contains("TIMESTAMP_MICROS(CAST(JSON_VALUE(payload, '$.created_at') AS INT64))"));
+        assert!(
+            sql.contains("TIMESTAMP_MICROS(CAST(JSON_VALUE(payload, '$.created_at') AS INT64))")
+        );
         assert!(sql.contains("GROUP BY row_index"));
         assert!(sql.contains("batch_id = @b"));
         assert_eq!(latest_version(), 3);

@@ -114,6 +114,9 @@ mod tests {
             "credentials": {"kind": "emulator", "base_url": "http://127.0.0.1:9050"}
         }))
         .unwrap();
-        assert_eq!(emu, BigQuerySettings::emulator("http://127.0.0.1:9050", "p", "d"));
+        assert_eq!(
+            emu,
+            BigQuerySettings::emulator("http://127.0.0.1:9050", "p", "d")
+        );
     }
 }
