@@ -179,8 +179,7 @@ impl SurfaceFilter {
         let chars = text.chars().count();
         let lower = text.to_lowercase();
         let too_generic = words == 1 && self.common.contains(&lower);
-        if chars < 2
-            || chars > 80
+        if !(2..=80).contains(&chars)
             || words > max_words
             || too_generic
             || !text.chars().any(char::is_alphabetic)

@@ -191,7 +191,7 @@ fn boundaries_ok(text: &str, start: usize, end: usize) -> bool {
         let before = char_before(text, start);
         let after = char_after(text, end);
         if matches!(after, Some('-' | '&' | '\'' | '’' | '.' | '+' | '#' | '@'))
-            && !matches!(after, Some('.') if text[end + 1..].chars().next().map_or(true, char::is_whitespace))
+            && !matches!(after, Some('.') if text[end + 1..].chars().next().is_none_or(char::is_whitespace))
         {
             return false;
         }
@@ -269,7 +269,7 @@ impl Extractor<'_> {
             lower,
             |pattern, start, end| {
                 let target = lexicon.target(pattern);
-                if target.case_sensitive && &text[start..end] != target.text {
+                if target.case_sensitive && text[start..end] != target.text {
                     return false;
                 }
                 if !boundaries_ok(text, start, end) {
@@ -700,7 +700,7 @@ impl Extractor<'_> {
             let mut best_section: Option<&Section> = None;
             for m in &g.mentions {
                 if let Some(s) = section_of(sections, m.start) {
-                    if best_section.map_or(true, |b| s.relevance > b.relevance) {
+                    if best_section.is_none_or(|b| s.relevance > b.relevance) {
                         best_section = Some(s);
                     }
                 }

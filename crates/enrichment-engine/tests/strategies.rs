@@ -254,16 +254,7 @@ fn fusion_gives_one_skill_with_all_mentions_and_a_bounded_confidence() {
         "Python",
     )
     .map(|f| f.confidence);
-    assert!(once.is_none_or_less(py.confidence));
-}
-
-trait NoneOrLess {
-    fn is_none_or_less(&self, than: f64) -> bool;
-}
-impl NoneOrLess for Option<f64> {
-    fn is_none_or_less(&self, than: f64) -> bool {
-        self.map_or(true, |v| v < than)
-    }
+    assert!(once.is_none_or(|c| c < py.confidence));
 }
 
 #[test]
