@@ -11,7 +11,8 @@ use jobenrich_system_tests::{kill_hard, terminate, TestStore};
 use std::time::Duration;
 
 const POSTINGS: usize = 2_000;
-const FINISH: Duration = Duration::from_secs(300);
+/// Generous: CI machines are small and the binaries are debug builds.
+const FINISH: Duration = Duration::from_secs(900);
 
 /// Stored results are whole and unique: one success row per job at the
 /// version, no duplicate skills, identical postings with identical skills.
@@ -102,7 +103,7 @@ fn stopped_total(store: &TestStore, workers: &[&str], field: &str) -> u64 {
 #[test]
 fn a_worker_killed_mid_batch_then_restarted_enriches_every_job_exactly_once() {
     let store = TestStore::new(
-        "  batch_size: 16\n  concurrency: 2\n  lease_seconds: 5\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n",
+        "  batch_size: 16\n  concurrency: 2\n  lease_seconds: 10\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n",
     );
     let version = store.seed(POSTINGS, |_| None);
 
@@ -137,9 +138,9 @@ fn a_worker_killed_mid_batch_then_restarted_enriches_every_job_exactly_once() {
         "the dead worker's {leased_by_dead_worker} leased jobs were reclaimed after the lease expired (retried: {retried})"
     );
     assert_eq!(
-        stopped_total(&store, &["second"], "processed") as i64,
+        stopped_total(&store, &["second"], "succeeded") as i64,
         POSTINGS as i64 - done_before_kill,
-        "the restarted worker processed exactly what was left"
+        "the restarted worker completed exactly what was left"
     );
 }
 

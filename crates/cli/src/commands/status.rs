@@ -2,7 +2,7 @@
 //! the oldest pending enrichment, and the dead letters (failures with no
 //! attempts left, `worker.max_attempts`).
 
-use crate::output::{cell, emit, Table};
+use crate::output::{cell, emit, OutputFormat, Table};
 use crate::session::Session;
 use clap::Args;
 use jobenrich_services::enrichment_status::status_report;
@@ -29,31 +29,38 @@ pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
                 cell(c.oldest_created_at.map(|t| t.to_rfc3339())),
             ]);
         }
-        table.row(Vec::<String>::new());
-        table.row([match &r.oldest_pending {
-            Some(p) => format!(
-                "oldest pending: {} at {} since {}",
-                p.enrichment_type,
-                p.enrichment_version,
-                p.created_at.to_rfc3339()
-            ),
-            None => "oldest pending: none".to_string(),
-        }]);
-        table.row([format!(
-            "dead letters (failed {} times or more): {}",
-            r.max_attempts,
-            r.dead_letters.len()
-        )]);
-        for d in &r.dead_letters {
-            table.row([format!(
-                "  {} {} {} attempts {}: {}",
-                d.job_id,
-                d.enrichment_type,
-                d.enrichment_version,
-                d.attempts,
-                d.error_message.as_deref().unwrap_or("-")
-            )]);
-        }
         table
-    })
+    })?;
+    if session.format == OutputFormat::Json {
+        return Ok(());
+    }
+    // Summary lines below the table, outside its columns.
+    let r = &report;
+    let mut lines = vec![String::new()];
+    lines.push(match &r.oldest_pending {
+        Some(p) => format!(
+            "oldest pending: {} at {} since {}",
+            p.enrichment_type,
+            p.enrichment_version,
+            p.created_at.to_rfc3339()
+        ),
+        None => "oldest pending: none".to_string(),
+    });
+    lines.push(format!(
+        "dead letters (failed {} times or more): {}",
+        r.max_attempts,
+        r.dead_letters.len()
+    ));
+    for d in &r.dead_letters {
+        lines.push(format!(
+            "  {} {} {} attempts {}: {}",
+            d.job_id,
+            d.enrichment_type,
+            d.enrichment_version,
+            d.attempts,
+            d.error_message.as_deref().unwrap_or("-")
+        ));
+    }
+    println!("{}", lines.join("\n"));
+    Ok(())
 }
