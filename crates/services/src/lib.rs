@@ -3,6 +3,7 @@
 
 pub mod alias_admin;
 pub mod clustering_flow;
+pub mod engine_enricher;
 pub mod enrichment_pipeline;
 pub mod enrichment_run;
 pub mod enrichment_runner;
