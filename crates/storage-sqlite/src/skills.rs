@@ -128,11 +128,13 @@ impl SkillRepository for SqliteStore {
         let ids = json_list(job_ids.iter().map(JobId::as_str))?;
         let version = version.as_str().to_string();
         self.with_conn(move |conn| {
+            // The unary `+` keeps the planner on the job_id index; the version
+            // index would scan every skill of the version per call.
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_skills
                      WHERE job_id IN (SELECT value FROM json_each(?1))
-                       AND enrichment_version = ?2
+                       AND +enrichment_version = ?2
                      ORDER BY job_id, skill_name"
                 ))
                 .map_err(map_sqlite)?;
