@@ -132,7 +132,10 @@ mod tests {
             ..WorkerSettings::default()
         };
         let err = settings.validate().unwrap_err().to_string();
-        assert!(err.contains("worker.types") && err.contains("clustering"), "{err}");
+        assert!(
+            err.contains("worker.types") && err.contains("clustering"),
+            "{err}"
+        );
     }
 
     #[test]
