@@ -148,6 +148,63 @@ fn strip_qualifier(label: &str) -> &str {
     }
 }
 
+/// Vendor products whose short name is an ordinary word but is still used
+/// alone in postings; matched case-sensitively.
+const COMMON_WORD_PRODUCTS: &[&str] =
+    &["Excel", "Word", "Access", "Outlook", "Visio", "PowerPoint"];
+
+/// One-word leftovers of vendor-prefixed O*NET products that are ordinary
+/// words in postings (checked on the SkillSpan train split: `World`, `Cloud`,
+/// `Drive` and `software` were the commonest false positives).
+const GENERIC_LEFTOVERS: &[&str] = &[
+    "Ads",
+    "AIR",
+    "Analytics",
+    "Calendar",
+    "Checkout",
+    "Chrome",
+    "Classroom",
+    "Clinical",
+    "Cloud",
+    "Combustion",
+    "Connect",
+    "Continuum",
+    "Contribute",
+    "Database",
+    "Designer",
+    "Director",
+    "Docs",
+    "Drive",
+    "Dynamics",
+    "Exchange",
+    "Flex",
+    "Inventory",
+    "IQ",
+    "Maintenance",
+    "Mechanical",
+    "Meet",
+    "Middleware",
+    "Money",
+    "Notes",
+    "Paint",
+    "Persuasion",
+    "Presenter",
+    "Project",
+    "Publisher",
+    "Rational",
+    "Reports",
+    "Scholar",
+    "Sheets",
+    "Sites",
+    "Slides",
+    "Smoke",
+    "Teams",
+    "Video",
+    "Works",
+    "World",
+    "software",
+];
+
 const VENDOR_PREFIXES: &[&str] = &[
     "Microsoft ",
     "Oracle ",
@@ -298,8 +355,15 @@ pub fn build_lexicon(
             // `Microsoft Excel` is also written `Excel`; one-word leftovers
             // that are ordinary words keep their capital (`=Word`).
             let short_lower = short.to_lowercase();
-            if short.split_whitespace().count() == 1 && filter.common.contains(&short_lower) {
-                push_surface(&mut entry, SurfaceForm::new(short.clone(), true));
+            if GENERIC_LEFTOVERS.contains(&short.as_str()) {
+                // `IBM Cloud` is not written `Cloud`: the bare word is no evidence.
+            } else if short.split_whitespace().count() == 1 && filter.common.contains(&short_lower)
+            {
+                // Most such leftovers are plain words (`Autodesk World` -> `World`,
+                // `IBM Cloud` -> `Cloud`): keep only well-known product names.
+                if COMMON_WORD_PRODUCTS.contains(&short.as_str()) {
+                    push_surface(&mut entry, SurfaceForm::new(short.clone(), true));
+                }
             } else if let Some(s) = filter.accept(&short, 8) {
                 push_surface(&mut entry, s);
             }
