@@ -79,7 +79,10 @@ mod tests {
     async fn bigquery_backend_reads_its_section_and_names_it_when_incomplete() {
         let mut settings = Settings::default();
         settings.storage.backend = StorageBackend::Bigquery;
-        let err = AppContext::connect(&settings).await.unwrap_err().to_string();
+        let err = AppContext::connect(&settings)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("setting storage.bigquery"), "{err}");
 
         let section = serde_json::json!({

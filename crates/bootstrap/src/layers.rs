@@ -228,10 +228,7 @@ impl ConfigLayers {
     }
 
     fn merged(&self) -> Result<Config, BootstrapError> {
-        let builder = self
-            .layers
-            .iter()
-            .fold(Config::builder(), Self::add_source);
+        let builder = self.layers.iter().fold(Config::builder(), Self::add_source);
         Ok(builder.build()?)
     }
 
