@@ -88,14 +88,23 @@ enum Command {
     Reenrich(commands::reenrich::ReenrichArgs),
     /// Delete stored results of all but the newest N versions of each model.
     Prune(commands::prune::PruneArgs),
+    /// Job clustering: run, diff two runs (churn, ARI, NMI, splits/merges), list, show a job.
+    #[command(subcommand)]
+    Cluster(commands::cluster::ClusterCommand),
     /// Score a model version on a labeled dataset, store the result and gate on thresholds (exit 0 pass, 1 fail, 2 error).
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Labeled datasets: import SkillSpan / ESCO-linked data, summarize a file.
     #[command(subcommand)]
     Dataset(commands::dataset::DatasetCommand),
-    /// Job clustering: run, diff two runs (churn, ARI, NMI, splits/merges), list, show a job.
+    /// Skills lexicon: build it from the ESCO and O*NET taxonomies.
     #[command(subcommand)]
-    Cluster(commands::cluster::ClusterCommand),
+    Lexicon(commands::lexicon::LexiconCommand),
+    /// Benchmarks: engine throughput (postings/s, MB/s) on one thread.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+    /// BigQuery storage: print the migration plan without running it.
+    #[command(subcommand)]
+    Bigquery(commands::bigquery::BigqueryCommand),
 }
 
 async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
@@ -111,9 +120,12 @@ async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
         Command::Sections(args) => commands::job_results::sections(session, args).await,
         Command::Reenrich(args) => commands::reenrich::run(session, args).await,
         Command::Prune(args) => commands::prune::run(session, args).await,
+        Command::Cluster(cmd) => commands::cluster::run(session, cmd).await,
         Command::Evaluate(args) => commands::evaluate::run(session, args).await,
         Command::Dataset(cmd) => commands::dataset::run(session, cmd).await,
-        Command::Cluster(cmd) => commands::cluster::run(session, cmd).await,
+        Command::Lexicon(cmd) => commands::lexicon::run(session, cmd).await,
+        Command::Bench(cmd) => commands::bench::run(session, cmd).await,
+        Command::Bigquery(cmd) => commands::bigquery::run(session, cmd).await,
     }
 }
 

@@ -5,7 +5,7 @@ use crate::SkillsEngine;
 use std::time::{Duration, Instant};
 
 /// Throughput of one measured phase.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PhaseThroughput {
     pub phase: &'static str,
     pub elapsed: Duration,
@@ -14,7 +14,7 @@ pub struct PhaseThroughput {
 }
 
 /// Result of `run_extraction_benchmark`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BenchReport {
     pub postings: usize,
     pub total_bytes: usize,

@@ -23,7 +23,7 @@ const TECH_CORE_FILE: &str = "tech_core.csv";
 const COMMON_WORDS_FILE: &str = "common_words.txt";
 
 /// What a build produced, for the CLI to print.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct LexiconBuildReport {
     pub curated_entries: usize,
     pub onet_products: usize,

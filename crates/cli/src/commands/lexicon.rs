@@ -1,0 +1,71 @@
+//! `jobenrich lexicon build`: compile the public taxonomies (ESCO, O*NET) into
+//! the shipped lexicon file, using the reviewed category mapping table.
+
+use crate::output::{emit, Table};
+use crate::session::Session;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use jobenrich_enrichment_engine::{build_lexicon, Lexicon, SHIPPED_MAPPING_FILE};
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum LexiconCommand {
+    /// Build the lexicon file from a taxonomy folder (ESCO v1.1.1 CSVs, O*NET technology skills).
+    Build(BuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Folder holding `esco-v1.1.1/`, `esco-v1.1.1-all-skills/` and `onet/`.
+    #[arg(long, default_value = "../shared/data/taxonomy")]
+    pub taxonomy: PathBuf,
+    /// Category mapping table (ESCO groups / O*NET commodity classes → categories).
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// Where to write the lexicon (default: the shipped data/lexicon/lexicon.tsv).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub async fn run(session: &Session, command: LexiconCommand) -> anyhow::Result<()> {
+    match command {
+        LexiconCommand::Build(args) => build(session, args),
+    }
+}
+
+fn build(session: &Session, args: BuildArgs) -> anyhow::Result<()> {
+    let out = args.out.unwrap_or_else(Lexicon::shipped_path);
+    let mapping = args
+        .mapping
+        .unwrap_or_else(|| Lexicon::shipped_path().with_file_name(SHIPPED_MAPPING_FILE));
+    let report = build_lexicon(&args.taxonomy, &mapping, &out).with_context(|| {
+        format!(
+            "building the lexicon from {} with {}",
+            args.taxonomy.display(),
+            mapping.display()
+        )
+    })?;
+    emit(session.format, &report, |r| {
+        let mut t = Table::fields([
+            ("written to", out.display().to_string()),
+            ("entries", r.entries_written.to_string()),
+            ("surface forms", r.surfaces_written.to_string()),
+            ("surface forms dropped", r.surfaces_dropped.to_string()),
+            (
+                "curated / O*NET / ESCO",
+                format!(
+                    "{} / {} / {}",
+                    r.curated_entries, r.onet_products, r.esco_skills
+                ),
+            ),
+            (
+                "unmapped commodity classes",
+                r.unmapped_commodities.len().to_string(),
+            ),
+        ]);
+        for (category, n) in &r.entries_per_category {
+            t.row([format!("category {category}"), n.to_string()]);
+        }
+        t
+    })
+}
