@@ -116,7 +116,7 @@ fn bigquery_plan_prints_every_table_without_contacting_bigquery() {
         // Nothing listens here: the plan must not need a connection.
         .env(
             "JOBENRICH__STORAGE__BIGQUERY__CREDENTIALS__BASE_URL",
-            "http://127.0.0.1:9/bigquery/v2",
+            "http://127.0.0.1:9",
         )
         .output()
         .unwrap();
