@@ -544,7 +544,8 @@ impl EnrichmentRepository for BigQueryStore {
                     entity: E,
                     key: key_text(key),
                 })?;
-            let row = next_state(&seen, key, to, details, now)?;
+            let mut row = seen.clone();
+            row.apply_transition(to, details, now)?;
             let script = cas_update_sql(&from_json_param(STATE_COLS, "row"));
             match self
                 .query(
@@ -649,64 +650,4 @@ impl EnrichmentRepository for BigQueryStore {
             .await?;
         out.rows.iter().map(enrichment_from_row).collect()
     }
-}
-
-/// The state machine applied in Rust, exactly as the SQLite adapter does it.
-fn next_state(
-    seen: &JobEnrichment,
-    key: &EnrichmentKey,
-    to: EnrichmentStatus,
-    details: &TransitionDetails,
-    now: DateTime<Utc>,
-) -> StoreResult<JobEnrichment> {
-    let mut row = seen.clone();
-    let from = row.status;
-    if !from.can_transition_to(to) {
-        return Err(DomainError::IllegalTransition { from, to }.into());
-    }
-    if from == EnrichmentStatus::Processing
-        && details.lease_owner.as_deref() != row.lease_owner.as_deref()
-    {
-        return Err(StoreError::Conflict {
-            entity: E,
-            key: key_text(key),
-            reason: format!(
-                "lease held by {:?}, not by {:?}",
-                row.lease_owner.as_deref().unwrap_or(""),
-                details.lease_owner.as_deref().unwrap_or("")
-            ),
-        });
-    }
-    row.transition(to, now)?;
-    match to {
-        EnrichmentStatus::Processing => {
-            let owner = details
-                .lease_owner
-                .clone()
-                .filter(|o| !o.trim().is_empty())
-                .ok_or_else(|| {
-                    ValidationError::new(E, "lease_owner", "must be set while processing")
-                })?;
-            row.lease_owner = Some(owner);
-            row.lease_expires_at = details.lease_expires_at;
-        }
-        EnrichmentStatus::Failed => {
-            row.error_message = details.error_message.clone();
-            row.next_attempt_at = details.next_attempt_at;
-        }
-        EnrichmentStatus::Pending => {
-            if from == EnrichmentStatus::Processing {
-                // A release: the interrupted attempt is not counted.
-                row.attempts = row.attempts.saturating_sub(1);
-            }
-            if details.next_attempt_at.is_some() {
-                row.next_attempt_at = details.next_attempt_at;
-            }
-        }
-        EnrichmentStatus::Success => {
-            row.next_attempt_at = None;
-        }
-    }
-    row.validate()?;
-    Ok(row)
 }

@@ -10,10 +10,9 @@ use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    ClaimRequest, CompletionReport, DomainError, EnrichmentKey, EnrichmentOutcome,
-    EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
-    EnrichmentType, EnrichmentVersion, JobEnrichment, JobId, StoreError, TransitionDetails,
-    ValidationError,
+    ClaimRequest, CompletionReport, EnrichmentKey, EnrichmentOutcome, EnrichmentRepository,
+    EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount, EnrichmentType, EnrichmentVersion,
+    JobEnrichment, JobId, StoreError, TransitionDetails, ValidationError,
 };
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use std::collections::BTreeSet;
@@ -228,54 +227,7 @@ fn transition_in_tx(
         entity: E,
         key: key_text(key),
     })?;
-    let from = row.status;
-    if !from.can_transition_to(to) {
-        return Err(DomainError::IllegalTransition { from, to }.into());
-    }
-    if from == EnrichmentStatus::Processing
-        && details.lease_owner.as_deref() != row.lease_owner.as_deref()
-    {
-        return Err(StoreError::Conflict {
-            entity: E,
-            key: key_text(key),
-            reason: format!(
-                "lease held by {:?}, not by {:?}",
-                row.lease_owner.as_deref().unwrap_or(""),
-                details.lease_owner.as_deref().unwrap_or("")
-            ),
-        });
-    }
-    row.transition(to, now)?;
-    match to {
-        EnrichmentStatus::Processing => {
-            let owner = details
-                .lease_owner
-                .clone()
-                .filter(|o| !o.trim().is_empty())
-                .ok_or_else(|| {
-                    ValidationError::new(E, "lease_owner", "must be set while processing")
-                })?;
-            row.lease_owner = Some(owner);
-            row.lease_expires_at = details.lease_expires_at;
-        }
-        EnrichmentStatus::Failed => {
-            row.error_message = details.error_message.clone();
-            row.next_attempt_at = details.next_attempt_at;
-        }
-        EnrichmentStatus::Pending => {
-            if from == EnrichmentStatus::Processing {
-                // A release: the interrupted attempt is not counted.
-                row.attempts = row.attempts.saturating_sub(1);
-            }
-            if details.next_attempt_at.is_some() {
-                row.next_attempt_at = details.next_attempt_at;
-            }
-        }
-        EnrichmentStatus::Success => {
-            row.next_attempt_at = None;
-        }
-    }
-    row.validate()?;
+    row.apply_transition(to, details, now)?;
     store_state(conn, &row)?;
     Ok(row)
 }

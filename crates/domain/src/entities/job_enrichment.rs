@@ -3,6 +3,7 @@
 use crate::validation::Validate;
 use crate::{DomainError, ValidationError};
 use crate::{EnrichmentStatus, EnrichmentType, EnrichmentVersion, JobId, ModelId, ModelVersion};
+use crate::{StoreError, TransitionDetails};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +101,83 @@ impl JobEnrichment {
         }
         self.status = next;
         self.updated_at = now;
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for EnrichmentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}",
+            self.job_id, self.enrichment_type, self.enrichment_version
+        )
+    }
+}
+
+impl JobEnrichment {
+    /// The checked transition every store applies in
+    /// `EnrichmentRepository::transition_enrichment`: the state machine, the
+    /// lease holder rule when leaving `processing`, and the details each target
+    /// status takes. Stores only load the row before and persist it after.
+    pub fn apply_transition(
+        &mut self,
+        to: EnrichmentStatus,
+        details: &TransitionDetails,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let from = self.status;
+        if !from.can_transition_to(to) {
+            return Err(DomainError::IllegalTransition { from, to }.into());
+        }
+        if from == EnrichmentStatus::Processing
+            && details.lease_owner.as_deref() != self.lease_owner.as_deref()
+        {
+            return Err(StoreError::Conflict {
+                entity: "JobEnrichment",
+                key: self.key().to_string(),
+                reason: format!(
+                    "lease held by {:?}, not by {:?}",
+                    self.lease_owner.as_deref().unwrap_or(""),
+                    details.lease_owner.as_deref().unwrap_or("")
+                ),
+            });
+        }
+        self.transition(to, now)?;
+        match to {
+            EnrichmentStatus::Processing => {
+                let owner = details
+                    .lease_owner
+                    .clone()
+                    .filter(|o| !o.trim().is_empty())
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            "JobEnrichment",
+                            "lease_owner",
+                            "must be set while processing",
+                        )
+                    })?;
+                self.lease_owner = Some(owner);
+                self.lease_expires_at = details.lease_expires_at;
+            }
+            EnrichmentStatus::Failed => {
+                self.error_message = details.error_message.clone();
+                self.next_attempt_at = details.next_attempt_at;
+            }
+            EnrichmentStatus::Pending => {
+                if from == EnrichmentStatus::Processing {
+                    // A release: the interrupted attempt is not counted.
+                    self.attempts = self.attempts.saturating_sub(1);
+                }
+                if details.next_attempt_at.is_some() {
+                    self.next_attempt_at = details.next_attempt_at;
+                }
+            }
+            EnrichmentStatus::Success => {
+                self.next_attempt_at = None;
+            }
+        }
+        self.validate()?;
         Ok(())
     }
 }
