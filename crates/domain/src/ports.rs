@@ -116,6 +116,43 @@ pub struct EnrichmentOutcome {
     pub result: EnrichmentResult,
 }
 
+/// The results of a success belong to the enrichment they are written under.
+impl crate::validation::Validate for EnrichmentOutcome {
+    fn validate(&self) -> Result<(), crate::ValidationError> {
+        if let EnrichmentResult::Success(success) = &self.result {
+            for skill in &success.skills {
+                skill.validate()?;
+                if skill.job_id != self.key.job_id
+                    || skill.enrichment_version != self.key.enrichment_version
+                {
+                    return Err(crate::ValidationError::new(
+                        "ExtractedSkill",
+                        "job_id",
+                        format!(
+                            "a result skill must belong to the enrichment {} (got job {} at {})",
+                            self.key, skill.job_id, skill.enrichment_version
+                        ),
+                    ));
+                }
+            }
+            for section in &success.sections {
+                section.validate()?;
+                if section.job_id != self.key.job_id {
+                    return Err(crate::ValidationError::new(
+                        "SectionClassification",
+                        "job_id",
+                        format!(
+                            "a result section must belong to job {} (got {})",
+                            self.key.job_id, section.job_id
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What `complete_enrichments` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletionReport {

@@ -60,45 +60,6 @@ fn keys_match(alias: &str) -> String {
     )
 }
 
-/// Checks the results of a success against the key they are written under.
-fn validate_outcome(outcome: &EnrichmentOutcome) -> StoreResult<()> {
-    if let EnrichmentResult::Success(success) = &outcome.result {
-        for skill in &success.skills {
-            skill.validate()?;
-            if skill.job_id != outcome.key.job_id
-                || skill.enrichment_version != outcome.key.enrichment_version
-            {
-                return Err(ValidationError::new(
-                    "ExtractedSkill",
-                    "job_id",
-                    format!(
-                        "a result skill must belong to the enrichment {} (got job {} at {})",
-                        key_text(&outcome.key),
-                        skill.job_id,
-                        skill.enrichment_version
-                    ),
-                )
-                .into());
-            }
-        }
-        for section in &success.sections {
-            section.validate()?;
-            if section.job_id != outcome.key.job_id {
-                return Err(ValidationError::new(
-                    "SectionClassification",
-                    "job_id",
-                    format!(
-                        "a result section must belong to job {} (got {})",
-                        outcome.key.job_id, section.job_id
-                    ),
-                )
-                .into());
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The new state of a row plus what it looked like when read (for the CAS).
 fn state_json(new: &JobEnrichment, seen: &JobEnrichment) -> Value {
     let m = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
@@ -458,7 +419,7 @@ impl EnrichmentRepository for BigQueryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<CompletionReport> {
         for outcome in outcomes {
-            validate_outcome(outcome)?;
+            outcome.validate()?;
         }
         if outcomes.is_empty() {
             return Ok(CompletionReport::default());

@@ -107,45 +107,6 @@ fn store_state(conn: &Connection, e: &JobEnrichment) -> StoreResult<()> {
     Ok(())
 }
 
-/// Checks the results of a success against the key they are written under.
-fn validate_outcome(outcome: &EnrichmentOutcome) -> StoreResult<()> {
-    if let EnrichmentResult::Success(success) = &outcome.result {
-        for skill in &success.skills {
-            skill.validate()?;
-            if skill.job_id != outcome.key.job_id
-                || skill.enrichment_version != outcome.key.enrichment_version
-            {
-                return Err(ValidationError::new(
-                    "ExtractedSkill",
-                    "job_id",
-                    format!(
-                        "a result skill must belong to the enrichment {} (got job {} at {})",
-                        key_text(&outcome.key),
-                        skill.job_id,
-                        skill.enrichment_version
-                    ),
-                )
-                .into());
-            }
-        }
-        for section in &success.sections {
-            section.validate()?;
-            if section.job_id != outcome.key.job_id {
-                return Err(ValidationError::new(
-                    "SectionClassification",
-                    "job_id",
-                    format!(
-                        "a result section must belong to job {} (got {})",
-                        outcome.key.job_id, section.job_id
-                    ),
-                )
-                .into());
-            }
-        }
-    }
-    Ok(())
-}
-
 fn complete_in_tx(
     conn: &Connection,
     outcomes: &[EnrichmentOutcome],
@@ -392,7 +353,7 @@ impl EnrichmentRepository for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<CompletionReport> {
         for outcome in outcomes {
-            validate_outcome(outcome)?;
+            outcome.validate()?;
         }
         let outcomes = outcomes.to_vec();
         self.with_conn(move |conn| {
