@@ -8,6 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+// The allocator the shipped binaries use (`jobenrich`, `jobenrich-worker`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let rounds = std::env::args()
         .nth(1)

@@ -159,8 +159,14 @@ pub(crate) const AMBIGUITY_RULES: &[AmbiguityRule] = &[
     },
 ];
 
-pub(crate) fn rule_for(matched_lower: &str) -> Option<&'static AmbiguityRule> {
-    AMBIGUITY_RULES.iter().find(|r| r.term == matched_lower)
+/// The rule for a matched surface, compared ASCII case-insensitively.
+pub(crate) fn rule_for(matched: &str) -> Option<&'static AmbiguityRule> {
+    if matched.len() > 13 {
+        return None;
+    }
+    AMBIGUITY_RULES
+        .iter()
+        .find(|r| r.term.eq_ignore_ascii_case(matched))
 }
 
 /// Categories whose neighbours make a language/tool reading likely.

@@ -4,11 +4,11 @@
 //! its results.
 
 use crate::extract::{AliasTarget, Extractor, FoundSkill, PatternSet};
-use crate::lexicon::{build_matcher, Lexicon, TokenGate};
+use crate::lexicon::Lexicon;
+use crate::phrase_matcher::{FastMap, PhraseMatcher};
 use crate::sections::{Section, SectionClassifier};
 use crate::text::{floor_boundary, CharOffsets};
 use crate::{EngineConfig, EngineError};
-use aho_corasick::AhoCorasick;
 use chrono::{DateTime, Utc};
 use jobenrich_domain::{
     ClassificationMethod, EnrichmentVersion, ExtractedSkill, JobPosting, SectionClassification,
@@ -26,8 +26,8 @@ pub struct EngineOutput {
 pub struct SkillsEngine {
     lexicon: Arc<Lexicon>,
     aliases: Vec<AliasTarget>,
-    alias_matcher: Option<AhoCorasick>,
-    alias_gate: Option<TokenGate>,
+    alias_matcher: Option<PhraseMatcher>,
+    alias_groups: FastMap<String, u32>,
     patterns: PatternSet,
     classifier: SectionClassifier,
     config: EngineConfig,
@@ -52,6 +52,7 @@ impl SkillsEngine {
         config.validate()?;
         let mut targets: Vec<AliasTarget> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let mut alias_groups: FastMap<String, u32> = FastMap::default();
         let mut active: Vec<&SkillAlias> = aliases.iter().filter(|a| a.is_active).collect();
         // Deterministic regardless of the order the store returns them.
         active.sort_by(|a, b| a.alias_text.cmp(&b.alias_text));
@@ -68,6 +69,19 @@ impl SkillsEngine {
                         .eq_ignore_ascii_case(alias.canonical_name.trim())
                 })
                 .map(|p| p as u32);
+            let group = match entry {
+                Some(e) => lexicon.entry_group(e),
+                None => {
+                    let name = alias.canonical_name.trim().to_lowercase();
+                    match lexicon.group_named(&name) {
+                        Some(g) => g,
+                        None => {
+                            let next = lexicon.group_count() + alias_groups.len() as u32;
+                            *alias_groups.entry(name).or_insert(next)
+                        }
+                    }
+                }
+            };
             // Short acronyms (`ML`, `JS`, `GCP`) collide with words and units in lowercase.
             let case_sensitive = text.chars().count() <= 3 && text.chars().any(char::is_uppercase);
             targets.push(AliasTarget {
@@ -77,22 +91,17 @@ impl SkillsEngine {
                 confidence: alias.confidence.clamp(0.0, 1.0),
                 case_sensitive,
                 entry,
+                group,
             });
         }
-        let alias_matcher = if targets.is_empty() {
-            None
-        } else {
-            Some(build_matcher(targets.iter().map(|t| t.text.as_str()))?)
-        };
-        let alias_gate = alias_matcher
-            .as_ref()
-            .map(|_| TokenGate::new(targets.iter().map(|t| t.text.as_str())));
+        let alias_matcher = (!targets.is_empty())
+            .then(|| PhraseMatcher::new(targets.iter().map(|t| t.text.as_str())));
         Ok(SkillsEngine {
             classifier: SectionClassifier::new(&config),
             lexicon,
             aliases: targets,
             alias_matcher,
-            alias_gate,
+            alias_groups,
             patterns: PatternSet::new(),
             config,
         })
@@ -115,7 +124,7 @@ impl SkillsEngine {
             lexicon: &self.lexicon,
             aliases: &self.aliases,
             alias_matcher: self.alias_matcher.as_ref(),
-            alias_gate: self.alias_gate.as_ref(),
+            alias_groups: &self.alias_groups,
             patterns: &self.patterns,
             config: &self.config,
         }

@@ -6,16 +6,15 @@
 //! output is converted to Unicode scalar values.
 
 use crate::ambiguity::{has_cue, is_technical, rule_for};
-use crate::lexicon::{Lexicon, LexiconEntry, TokenGate};
+use crate::lexicon::{Lexicon, LexiconEntry};
+use crate::phrase_matcher::{tokenize, FastMap, PhraseMatcher, Token};
 use crate::sections::Section;
 use crate::text::{
     ceil_boundary, char_after, char_before, floor_boundary, is_word_char, snippet, CharOffsets,
 };
 use crate::EngineConfig;
-use aho_corasick::{AhoCorasick, Anchored, Input};
 use jobenrich_domain::{ExtractionStrategy, SkillCategory};
 use regex::Regex;
-use std::collections::HashMap;
 
 /// A mention span `[start, end)` in Unicode scalar values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -84,16 +83,128 @@ pub(crate) struct AliasTarget {
     pub case_sensitive: bool,
     /// The lexicon entry with the same canonical name, if any.
     pub entry: Option<u32>,
+    /// Skill group (see `Lexicon::entry_group`); aliases of one canonical
+    /// name that the lexicon lacks share a group past the lexicon's.
+    pub group: u32,
 }
 
 /// Compiled context patterns.
 pub(crate) struct PatternSet {
-    /// `experience with X`, `knowledge of X`, `ability to X`…; group 1 is the cue.
-    cue: Regex,
+    /// `experience with X`, `knowledge of X`, `ability to X`…: the cue
+    /// phrases, matched over the tokens the lexicon strategy already cut.
+    cue: PhraseMatcher,
     /// Lists after `such as`, `e.g.`, `including`.
-    list: Regex,
+    list: PhraseMatcher,
     /// A capitalized name followed by a dotted version (`Angular 12.2`).
     versioned: Regex,
+}
+
+/// Cue phrases before a skill; `soft` cues announce abilities, not tools.
+const CUES: &[(&str, bool)] = &[
+    ("experience with", false),
+    ("experience in", false),
+    ("experience using", false),
+    ("experience of", false),
+    ("experienced with", false),
+    ("experienced in", false),
+    ("proficient in", false),
+    ("proficient with", false),
+    ("proficient at", false),
+    ("proficiency in", false),
+    ("proficiency with", false),
+    ("proficiency at", false),
+    ("knowledge of", false),
+    ("knowledge in", false),
+    ("knowledgeable of", false),
+    ("knowledgeable in", false),
+    ("knowledgeable about", false),
+    ("familiar with", false),
+    ("familiarity with", false),
+    ("expertise in", false),
+    ("expertise with", false),
+    ("expert in", false),
+    ("skilled in", false),
+    ("skilled with", false),
+    ("skilled at", false),
+    ("understanding of", false),
+    ("background in", false),
+    ("skill in", false),
+    ("skill with", false),
+    ("skills in", false),
+    ("skills with", false),
+    ("competent in", false),
+    ("competent with", false),
+    ("competence in", false),
+    ("competence with", false),
+    ("competency in", false),
+    ("competency with", false),
+    ("fluent in", false),
+    ("fluency in", false),
+    ("ability to", true),
+    ("able to", true),
+    ("exposure to", false),
+    ("command of", false),
+    ("hands-on experience with", false),
+    ("hands-on experience in", false),
+    ("track record of", false),
+    ("track record in", false),
+    ("capable of", true),
+    ("comfortable with", false),
+    ("comfortable using", false),
+    ("mastery of", false),
+    ("responsible for", true),
+    ("passionate about", false),
+    ("passion for", false),
+    ("interest in", false),
+    ("degree in", false),
+    ("focus on", false),
+    ("required to", true),
+    ("you will", true),
+    ("you'll", true),
+    ("as well as", false),
+    ("good at", false),
+    ("excel at", false),
+    ("excellent at", false),
+    ("work with", false),
+    ("working with", false),
+];
+
+/// Phrases that open a list of examples.
+const LIST_OPENERS: &[&str] = &[
+    "such as",
+    "e.g.",
+    "e.g.,",
+    "e.g .",
+    "e.g .,",
+    "including",
+    "i.e.",
+    "i.e.,",
+    "i.e .",
+    "i.e .,",
+    "like",
+];
+
+/// Matches of `phrases` in the text that are followed by whitespace, as
+/// `(phrase, start, end after the whitespace)`, in text order.
+fn cue_matches(
+    phrases: &PhraseMatcher,
+    text: &str,
+    lower: &str,
+    tokens: &[Token],
+) -> Vec<(usize, usize, usize)> {
+    let mut found = Vec::new();
+    phrases.scan(lower, tokens, |pattern, start, end| {
+        let spaces = text[end..]
+            .char_indices()
+            .find(|(_, c)| !c.is_whitespace())
+            .map_or(text.len() - end, |(i, _)| i);
+        if spaces == 0 {
+            return false;
+        }
+        found.push((pattern as usize, start, end + spaces));
+        true
+    });
+    found
 }
 
 const PHRASE_STOP_WORDS: &[&str] = &[
@@ -144,16 +255,11 @@ const VERSION_NAME_STOPLIST: &[&str] = &[
 
 impl PatternSet {
     pub fn new() -> Self {
-        let cue = Regex::new(
-            r"(?i)(?-u:\b)(experience (?:with|in|using|of)|experienced (?:with|in)|proficien(?:t|cy) (?:in|with|at)|knowledge (?:of|in)|knowledgeable (?:of|in|about)|familiar(?:ity)? with|expertise (?:in|with)|expert in|skilled (?:in|with|at)|understanding of|background in|skills? (?:in|with)|competen(?:t|ce|cy) (?:in|with)|fluen(?:t|cy) in|ability to|able to|exposure to|command of|hands-on experience (?:with|in)|track record (?:of|in)|capable of|comfortable (?:with|using)|mastery of|responsible for|passionate about|passion for|interest in|degree in|focus on|required to|you will|you'll|as well as|good at|excel(?:lent)? at|work(?:ing)? with)\s+",
-        )
-        .expect("static regex");
-        let list = Regex::new(r"(?i)(?:(?-u:\b)such as|(?-u:\b)e\.g\s?\.,?|(?-u:\b)including|(?-u:\b)i\.e\s?\.,?|(?-u:\b)like)\s+").expect("static regex");
         let versioned = Regex::new(r"(?-u:\b)[A-Z][A-Za-z+#]{1,24} ?v?\d+\.\d+(?:\.\d+)?(?-u:\b)")
             .expect("static regex");
         PatternSet {
-            cue,
-            list,
+            cue: PhraseMatcher::new(CUES.iter().map(|(p, _)| *p)),
+            list: PhraseMatcher::new(LIST_OPENERS.iter().copied()),
             versioned,
         }
     }
@@ -163,8 +269,9 @@ impl PatternSet {
 pub(crate) struct Extractor<'a> {
     pub lexicon: &'a Lexicon,
     pub aliases: &'a [AliasTarget],
-    pub alias_matcher: Option<&'a AhoCorasick>,
-    pub alias_gate: Option<&'a TokenGate>,
+    pub alias_matcher: Option<&'a PhraseMatcher>,
+    /// Lowercase canonical name → group, for alias-only skills.
+    pub alias_groups: &'a FastMap<String, u32>,
     pub patterns: &'a PatternSet,
     pub config: &'a EngineConfig,
 }
@@ -204,38 +311,33 @@ fn boundaries_ok(text: &str, start: usize, end: usize) -> bool {
     true
 }
 
-/// Runs an anchored leftmost-longest search at every token start (a position
-/// not preceded by a word character); an accepted match skips past its end.
-fn scan(
-    matcher: &AhoCorasick,
-    gate: &TokenGate,
-    text: &str,
-    lower: &str,
-    mut accept: impl FnMut(usize, usize, usize) -> bool,
-) {
-    let bytes = lower.as_bytes();
-    let mut next_allowed = 0usize;
-    let mut prev_is_word = false;
-    let mut i = 0usize;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let (is_word, width) = if b < 0x80 {
-            (b.is_ascii_alphanumeric() || b == b'_', 1)
-        } else {
-            let c = text[i..].chars().next().unwrap_or(' ');
-            (is_word_char(c), c.len_utf8())
-        };
-        if !prev_is_word && i >= next_allowed && !b.is_ascii_whitespace() && gate.admits(lower, i) {
-            let input = Input::new(lower).range(i..).anchored(Anchored::Yes);
-            if let Some(m) = matcher.find(input) {
-                if accept(m.pattern().as_usize(), m.start(), m.end()) {
-                    next_allowed = m.end();
-                }
-            }
+/// The earliest list separator in `rest` (the longest one at that position)
+/// as `(byte offset, length)`.
+fn next_separator(rest: &str) -> Option<(usize, usize)> {
+    const SEPARATORS: [&[u8]; 9] = [
+        b", and ",
+        b", or ",
+        b", ",
+        b" and/or ",
+        b" and ",
+        b" or ",
+        b" & ",
+        b" / ",
+        b"/",
+    ];
+    let bytes = rest.as_bytes();
+    bytes.iter().enumerate().find_map(|(p, b)| {
+        if !matches!(b, b',' | b' ' | b'/') {
+            return None;
         }
-        prev_is_word = is_word;
-        i += width;
-    }
+        let tail = &bytes[p..];
+        SEPARATORS
+            .iter()
+            .filter(|s| tail.starts_with(s))
+            .map(|s| s.len())
+            .max()
+            .map(|len| (p, len))
+    })
 }
 
 /// Indices of the mentions overlapping `[start, end)` in `sorted`, which is
@@ -259,16 +361,13 @@ impl Extractor<'_> {
         }
     }
 
-    fn lexicon_mentions(&self, text: &str, lower: &str, out: &mut Vec<Mention>) {
+    fn lexicon_mentions(&self, text: &str, lower: &str, tokens: &[Token], out: &mut Vec<Mention>) {
         let lexicon = self.lexicon;
         let min_weight = self.config.min_lexicon_weight;
-        scan(
-            lexicon.matcher(),
-            lexicon.gate(),
-            text,
-            lower,
-            |pattern, start, end| {
-                let target = lexicon.target(pattern);
+        lexicon
+            .matcher()
+            .scan(lower, tokens, |pattern, start, end| {
+                let target = lexicon.target(pattern as usize);
                 if target.case_sensitive && text[start..end] != target.text {
                     return false;
                 }
@@ -288,17 +387,16 @@ impl Extractor<'_> {
                     penalized: false,
                 });
                 true
-            },
-        );
+            });
     }
 
-    fn alias_mentions(&self, text: &str, lower: &str, out: &mut Vec<Mention>) {
-        let (Some(matcher), Some(gate)) = (self.alias_matcher, self.alias_gate) else {
+    fn alias_mentions(&self, text: &str, lower: &str, tokens: &[Token], out: &mut Vec<Mention>) {
+        let Some(matcher) = self.alias_matcher else {
             return;
         };
         let mut found = Vec::new();
-        scan(matcher, gate, text, lower, |pattern, start, end| {
-            let alias = &self.aliases[pattern];
+        matcher.scan(lower, tokens, |pattern, start, end| {
+            let alias = &self.aliases[pattern as usize];
             if alias.case_sensitive && text[start..end] != alias.text {
                 return false;
             }
@@ -310,7 +408,7 @@ impl Extractor<'_> {
                 end,
                 skill: match alias.entry {
                     Some(e) => SkillRef::Entry(e),
-                    None => SkillRef::Alias(pattern as u32),
+                    None => SkillRef::Alias(pattern),
                 },
                 strategies: ALIAS,
                 weight: alias.confidence * self.config.alias_weight,
@@ -341,8 +439,17 @@ impl Extractor<'_> {
     }
 
     fn same_skill(&self, a: &SkillRef, b: &SkillRef) -> bool {
-        self.canonical_of(a, "")
-            .eq_ignore_ascii_case(&self.canonical_of(b, ""))
+        let (ga, gb) = (self.group_id(a), self.group_id(b));
+        ga.is_some() && ga == gb
+    }
+
+    /// The skill group of a known skill; `None` for pattern phrases.
+    fn group_id(&self, skill: &SkillRef) -> Option<u32> {
+        match skill {
+            SkillRef::Entry(e) => Some(self.lexicon.entry_group(*e)),
+            SkillRef::Alias(a) => Some(self.aliases[*a as usize].group),
+            SkillRef::Phrase { .. } => None,
+        }
     }
 
     fn canonical_of(&self, skill: &SkillRef, phrase: &str) -> String {
@@ -376,16 +483,8 @@ impl Extractor<'_> {
         let body = &tail[..stop];
         let mut items = Vec::new();
         let mut cursor = 0usize;
-        let separators = [
-            ", and ", ", or ", ", ", " and/or ", " and ", " or ", " & ", " / ", "/",
-        ];
         while cursor < body.len() {
-            let rest = &body[cursor..];
-            let next = separators
-                .iter()
-                .filter_map(|s| rest.find(s).map(|p| (p, s.len())))
-                .min_by_key(|(p, len)| (*p, usize::MAX - len));
-            let (item_end, advance) = match next {
+            let (item_end, advance) = match next_separator(&body[cursor..]) {
                 Some((p, len)) => (cursor + p, cursor + p + len),
                 None => (body.len(), body.len()),
             };
@@ -397,8 +496,11 @@ impl Extractor<'_> {
                     .find(char::is_whitespace)
                     .map(|p| start + p);
                 let Some(we) = word_end else { break };
-                let word = text[from + start..from + we].to_lowercase();
-                if PHRASE_STOP_WORDS.contains(&word.as_str()) {
+                let word = &text[from + start..from + we];
+                if PHRASE_STOP_WORDS
+                    .iter()
+                    .any(|w| w.eq_ignore_ascii_case(word))
+                {
                     let after = &text[from + we..from + item_end];
                     start = we + (after.len() - after.trim_start().len());
                 } else {
@@ -432,7 +534,7 @@ impl Extractor<'_> {
                 .any(|c| c.is_uppercase() || c.is_ascii_digit() || "+#.".contains(c)))
     }
 
-    fn pattern_mentions(&self, text: &str, out: &mut Vec<Mention>) {
+    fn pattern_mentions(&self, text: &str, lower: &str, tokens: &[Token], out: &mut Vec<Mention>) {
         let max_words = self.config.pattern_phrase_max_words;
         let mut emitted: Vec<Mention> = Vec::new();
         let support = |out: &mut Vec<Mention>, start: usize, end: usize| -> bool {
@@ -447,15 +549,9 @@ impl Extractor<'_> {
             }
             any
         };
-        for whole in self.patterns.cue.find_iter(text) {
-            let cue = whole.as_str().trim_end().to_ascii_lowercase();
-            let soft = cue.starts_with("abilit")
-                || cue.starts_with("able")
-                || cue.starts_with("capable")
-                || cue.starts_with("you")
-                || cue.starts_with("responsible")
-                || cue.starts_with("required");
-            for (start, end) in Self::list_items(text, whole.end(), max_words) {
+        for (pattern, _, cue_end) in cue_matches(&self.patterns.cue, text, lower, tokens) {
+            let soft = CUES[pattern].1;
+            for (start, end) in Self::list_items(text, cue_end, max_words) {
                 if support(out, start, end) {
                     continue;
                 }
@@ -479,8 +575,8 @@ impl Extractor<'_> {
                 }
             }
         }
-        for m in self.patterns.list.find_iter(text) {
-            for (start, end) in Self::list_items(text, m.end(), 4) {
+        for (_, _, opener_end) in cue_matches(&self.patterns.list, text, lower, tokens) {
+            for (start, end) in Self::list_items(text, opener_end, 4) {
                 if support(out, start, end) {
                     continue;
                 }
@@ -565,7 +661,7 @@ impl Extractor<'_> {
             .iter()
             .filter(|m| {
                 is_technical(self.category_of(&m.skill))
-                    && rule_for(&text[m.start..m.end].to_ascii_lowercase()).is_none()
+                    && rule_for(&text[m.start..m.end]).is_none()
             })
             .map(|m| (m.start, m.end))
             .collect();
@@ -574,10 +670,10 @@ impl Extractor<'_> {
                 continue;
             }
             let matched = &text[m.start..m.end];
-            let lower = matched.to_lowercase();
-            let Some(rule) = rule_for(&lower) else {
+            let Some(rule) = rule_for(matched) else {
                 continue;
             };
+            let lower = matched.to_lowercase();
             if m.strategies & PATTERN != 0 {
                 continue;
             }
@@ -625,14 +721,16 @@ impl Extractor<'_> {
     ) -> Vec<FoundSkill> {
         let mut mentions: Vec<Mention> = Vec::new();
         let lower = text.to_ascii_lowercase();
+        let mut tokens = Vec::with_capacity(text.len() / 5);
+        tokenize(&lower, &mut tokens);
         if self.config.use_lexicon {
-            self.lexicon_mentions(text, &lower, &mut mentions);
+            self.lexicon_mentions(text, &lower, &tokens, &mut mentions);
         }
         if self.config.use_aliases {
-            self.alias_mentions(text, &lower, &mut mentions);
+            self.alias_mentions(text, &lower, &tokens, &mut mentions);
         }
         if self.config.use_patterns {
-            self.pattern_mentions(text, &mut mentions);
+            self.pattern_mentions(text, &lower, &tokens, &mut mentions);
         }
         if self.config.ambiguity_rules {
             self.apply_ambiguity_rules(text, &mut mentions);
@@ -648,35 +746,53 @@ impl Extractor<'_> {
         offsets: &CharOffsets,
         mentions: Vec<Mention>,
     ) -> Vec<FoundSkill> {
-        struct Group {
-            canonical: String,
-            first: usize,
-            mentions: Vec<Mention>,
-        }
-        let mut groups: Vec<Group> = Vec::new();
-        let mut by_key: HashMap<String, usize> = HashMap::new();
+        // Group mentions by skill: known skills by group id, pattern phrases
+        // by their lowercase text (or the known skill that text names).
+        let mut group_of: Vec<u32> = Vec::with_capacity(mentions.len());
+        let mut by_id: FastMap<u32, u32> = FastMap::default();
+        let mut by_phrase: FastMap<String, u32> = FastMap::default();
+        let mut group_count = 0u32;
+        let mut kept: Vec<Mention> = Vec::with_capacity(mentions.len());
         for m in mentions {
-            let canonical = self.canonical_of(&m.skill, &text[m.start..m.end]);
-            if canonical.is_empty() {
-                continue;
-            }
-            let key = canonical.to_lowercase();
-            match by_key.get(&key) {
-                Some(&g) => groups[g].mentions.push(m),
+            let id = match self.group_id(&m.skill) {
+                Some(id) => Ok(id),
                 None => {
-                    by_key.insert(key, groups.len());
-                    groups.push(Group {
-                        canonical,
-                        first: m.start,
-                        mentions: vec![m],
-                    });
+                    let key = collapse_whitespace(&text[m.start..m.end]).to_lowercase();
+                    if key.is_empty() {
+                        continue;
+                    }
+                    match self
+                        .lexicon
+                        .group_named(&key)
+                        .or_else(|| self.alias_groups.get(&key).copied())
+                    {
+                        Some(id) => Ok(id),
+                        None => Err(key),
+                    }
                 }
+            };
+            let g = match id {
+                Ok(id) => *by_id.entry(id).or_insert(group_count),
+                Err(key) => *by_phrase.entry(key).or_insert(group_count),
+            };
+            if g == group_count {
+                group_count += 1;
             }
+            group_of.push(g);
+            kept.push(m);
         }
+        // Mentions of each group together, groups in first-mention order,
+        // mentions in text order.
+        let mut order: Vec<u32> = (0..kept.len() as u32).collect();
+        order.sort_by_key(|&i| (group_of[i as usize], i));
         let config = self.config;
-        let mut found = Vec::with_capacity(groups.len());
-        for g in groups {
-            let strategies_bits = g.mentions.iter().fold(0u8, |acc, m| acc | m.strategies);
+        let mut found = Vec::with_capacity(group_count as usize);
+        let mut group_mentions: Vec<&Mention> = Vec::new();
+        for chunk in order.chunk_by(|a, b| group_of[*a as usize] == group_of[*b as usize]) {
+            group_mentions.clear();
+            group_mentions.extend(chunk.iter().map(|&i| &kept[i as usize]));
+            let g_mentions = &group_mentions;
+            let strategies_bits = g_mentions.iter().fold(0u8, |acc, m| acc | m.strategies);
             let mut strategies = Vec::new();
             for (bit, s) in [
                 (LEXICON, ExtractionStrategy::Lexicon),
@@ -688,17 +804,17 @@ impl Extractor<'_> {
                 }
             }
             strategies.sort();
-            let mut base = g.mentions.iter().map(|m| m.weight).fold(0.0f64, f64::max);
+            let mut base = g_mentions.iter().map(|m| m.weight).fold(0.0f64, f64::max);
             let known = strategies_bits & (LEXICON | ALIAS) != 0;
             if known && strategies_bits & PATTERN != 0 {
                 base += config.pattern_boost;
             }
             base += config.multi_strategy_bonus * (strategies.len().saturating_sub(1)) as f64;
-            let count = g.mentions.len();
+            let count = g_mentions.len();
             base += (config.mention_bonus * (count - 1) as f64).min(config.mention_bonus_cap);
             // Relevance: the best section any mention lies in.
             let mut best_section: Option<&Section> = None;
-            for m in &g.mentions {
+            for m in g_mentions.iter() {
                 if let Some(s) = section_of(sections, m.start) {
                     if best_section.is_none_or(|b| s.relevance > b.relevance) {
                         best_section = Some(s);
@@ -716,15 +832,14 @@ impl Extractor<'_> {
             if confidence < config.min_confidence {
                 continue;
             }
-            let first = &g.mentions[0];
+            let first = g_mentions[0];
             let skill = first.skill.clone();
-            let best_entry: Option<&LexiconEntry> = g.mentions.iter().find_map(|m| match m.skill {
+            let best_entry: Option<&LexiconEntry> = g_mentions.iter().find_map(|m| match m.skill {
                 SkillRef::Entry(e) => Some(self.lexicon.entry(e)),
                 _ => None,
             });
             let category = best_entry.map_or_else(|| self.category_of(&skill), |e| e.category);
-            let mentions: Vec<MentionSpan> = g
-                .mentions
+            let mentions: Vec<MentionSpan> = g_mentions
                 .iter()
                 .map(|m| MentionSpan {
                     start: offsets.char_at(m.start),
@@ -732,7 +847,7 @@ impl Extractor<'_> {
                 })
                 .collect();
             found.push(FoundSkill {
-                canonical: g.canonical,
+                canonical: self.canonical_of(&first.skill, &text[first.start..first.end]),
                 category,
                 confidence,
                 strategies,
@@ -744,9 +859,8 @@ impl Extractor<'_> {
                 section_type: best_section.map(|s| s.section_type.clone()),
                 section_relevance: relevance,
                 snippet: snippet(text, first.start, first.end, config.snippet_chars),
-                ambiguity_penalized: g.mentions.iter().all(|m| m.penalized),
+                ambiguity_penalized: g_mentions.iter().all(|m| m.penalized),
             });
-            debug_assert_eq!(g.first, first.start);
         }
         found.sort_by(|a, b| {
             a.char_offset

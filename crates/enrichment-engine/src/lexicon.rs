@@ -1,14 +1,14 @@
 //! The compiled skills lexicon: canonical skills with their category, source,
-//! prior precision and surface forms, plus one Aho-Corasick automaton over all
-//! surface forms, built once and shared (`Arc<Lexicon>`) by every engine.
+//! prior precision and surface forms, plus one phrase matcher over all surface
+//! forms, built once and shared (`Arc<Lexicon>`) by every engine.
 //!
 //! File format (`data/lexicon/lexicon.tsv`, UTF-8, one skill per line, `#`
 //! comments): `canonical \t category \t source \t weight \t taxonomy_ref \t
 //! surfaces`, where surfaces are `|`-separated and a leading `=` marks a
 //! surface matched case-sensitively (`=R`, `=Go`).
 
+use crate::phrase_matcher::{FastMap, PhraseMatcher};
 use crate::EngineError;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind, StartKind};
 use jobenrich_domain::SkillCategory;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -121,59 +121,15 @@ pub(crate) struct SurfaceTarget {
     pub case_sensitive: bool,
 }
 
-/// First tokens of all surface forms: a token start whose first token is not
-/// in the set cannot begin a match, so the automaton is not run there. This
-/// skips most positions (`the`, `and`, `our`) for the price of one hash lookup.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TokenGate {
-    first_tokens: std::collections::HashSet<Box<[u8]>>,
-}
-
-impl TokenGate {
-    pub fn new<'a>(surfaces: impl Iterator<Item = &'a str>) -> Self {
-        let first_tokens = surfaces
-            .map(|s| {
-                let lower = s.to_ascii_lowercase();
-                let len = first_token_len(&lower, 0);
-                lower.as_bytes()[..len].to_vec().into_boxed_slice()
-            })
-            .collect();
-        TokenGate { first_tokens }
-    }
-
-    /// Whether a match may start at `start` of the ASCII-lowercased text.
-    pub fn admits(&self, lower: &str, start: usize) -> bool {
-        let len = first_token_len(lower, start);
-        self.first_tokens
-            .contains(&lower.as_bytes()[start..start + len])
-    }
-}
-
-/// Length of the first token at `start`: a run of word characters, or the
-/// single character there when it is not a word character (`.NET` → `.`).
-pub(crate) fn first_token_len(text: &str, start: usize) -> usize {
-    let rest = &text[start..];
-    let mut len = 0usize;
-    for c in rest.chars() {
-        if crate::text::is_word_char(c) {
-            len += c.len_utf8();
-        } else {
-            break;
-        }
-    }
-    if len == 0 {
-        rest.chars().next().map_or(0, char::len_utf8)
-    } else {
-        len
-    }
-}
-
 /// Compiled, immutable lexicon.
 pub struct Lexicon {
     entries: Vec<LexiconEntry>,
     targets: Vec<SurfaceTarget>,
-    matcher: AhoCorasick,
-    gate: TokenGate,
+    matcher: PhraseMatcher,
+    /// Per entry: its skill group (entries with the same canonical name,
+    /// case-insensitively, are one skill in the output).
+    entry_group: Vec<u32>,
+    group_by_name: FastMap<String, u32>,
 }
 
 impl std::fmt::Debug for Lexicon {
@@ -235,13 +191,23 @@ impl Lexicon {
                 }
             }
         }
-        let matcher = build_matcher(targets.iter().map(|t| t.text.as_str()))?;
-        let gate = TokenGate::new(targets.iter().map(|t| t.text.as_str()));
+        let matcher = PhraseMatcher::new(targets.iter().map(|t| t.text.as_str()));
+        let mut group_by_name: FastMap<String, u32> = FastMap::default();
+        let entry_group = entries
+            .iter()
+            .map(|e| {
+                let next = group_by_name.len() as u32;
+                *group_by_name
+                    .entry(e.canonical.to_lowercase())
+                    .or_insert(next)
+            })
+            .collect();
         Ok(Lexicon {
             entries,
             targets,
             matcher,
-            gate,
+            entry_group,
+            group_by_name,
         })
     }
 
@@ -269,7 +235,7 @@ impl Lexicon {
         self.entries.is_empty()
     }
 
-    /// Number of distinct surface forms in the automaton.
+    /// Number of distinct surface forms in the matcher.
     pub fn surface_count(&self) -> usize {
         self.targets.len()
     }
@@ -285,12 +251,22 @@ impl Lexicon {
             .find(|e| e.canonical.eq_ignore_ascii_case(name))
     }
 
-    pub(crate) fn matcher(&self) -> &AhoCorasick {
+    pub(crate) fn matcher(&self) -> &PhraseMatcher {
         &self.matcher
     }
 
-    pub(crate) fn gate(&self) -> &TokenGate {
-        &self.gate
+    pub(crate) fn entry_group(&self, entry: u32) -> u32 {
+        self.entry_group[entry as usize]
+    }
+
+    /// The group of a lowercase canonical name, if a lexicon entry has it.
+    pub(crate) fn group_named(&self, lower: &str) -> Option<u32> {
+        self.group_by_name.get(lower).copied()
+    }
+
+    /// Number of skill groups; ids at or above it belong to alias-only skills.
+    pub(crate) fn group_count(&self) -> u32 {
+        self.group_by_name.len() as u32
     }
 
     pub(crate) fn target(&self, pattern: usize) -> &SurfaceTarget {
@@ -305,22 +281,6 @@ impl Lexicon {
     pub fn write(&self, path: &Path) -> Result<(), EngineError> {
         write_entries(path, &self.entries)
     }
-}
-
-pub(crate) fn build_matcher<'a>(
-    patterns: impl Iterator<Item = &'a str>,
-) -> Result<AhoCorasick, EngineError> {
-    // Patterns are ASCII-lowercased and matched against an ASCII-lowercased
-    // copy of the text (same byte offsets): much faster to build and search
-    // than the automaton's own case-insensitive mode on 100k+ patterns.
-    // Searches are anchored at token starts only (word-boundary semantics
-    // for free, and a few transitions per token instead of a full scan).
-    AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostLongest)
-        .start_kind(StartKind::Anchored)
-        .dense_depth(6)
-        .build(patterns.map(str::to_ascii_lowercase))
-        .map_err(|e| EngineError::Matcher(e.to_string()))
 }
 
 pub(crate) fn write_entries(path: &Path, entries: &[LexiconEntry]) -> Result<(), EngineError> {

@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod extract;
 mod lexicon;
+mod phrase_matcher;
 mod sections;
 mod text;
 mod user_lexicon;

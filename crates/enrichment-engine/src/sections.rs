@@ -247,8 +247,11 @@ impl SectionClassifier {
                 .filter(|(k, _)| !k.is_empty())
                 .map(|(k, v)| (k.to_lowercase(), *v))
                 .collect(),
+            // A DFA: 20-odd keywords, searched over every section body.
             keyword_matcher: aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(
                     config
                         .section_keyword_weights

@@ -1,34 +1,48 @@
 //! Byte ↔ character offset conversion and small text helpers. Matching runs on
 //! bytes; everything reported outside the crate is in Unicode scalar values.
 
-/// Converts byte offsets of one text into char offsets in O(1) each.
+/// Converts byte offsets of one text into char offsets. Postings are mostly
+/// ASCII, so only multi-byte characters are recorded (byte offset, bytes
+/// saved so far) and a lookup is a binary search over them.
 pub(crate) struct CharOffsets {
-    /// `None` for ASCII text, where bytes and chars coincide.
-    table: Option<Vec<u32>>,
+    /// `(byte offset just past a multi-byte char, extra bytes up to there)`.
+    wide: Vec<(u32, u32)>,
+    len: usize,
 }
 
 impl CharOffsets {
     pub fn new(text: &str) -> Self {
-        if text.is_ascii() {
-            return CharOffsets { table: None };
-        }
-        let mut table = vec![0u32; text.len() + 1];
-        let mut chars = 0u32;
-        for (b, c) in text.char_indices() {
-            for slot in &mut table[b..b + c.len_utf8()] {
-                *slot = chars;
+        let mut wide = Vec::new();
+        if !text.is_ascii() {
+            let mut extra = 0u32;
+            for (b, c) in text.char_indices() {
+                let w = c.len_utf8();
+                if w > 1 {
+                    extra += w as u32 - 1;
+                    wide.push(((b + w) as u32, extra));
+                }
             }
-            chars += 1;
         }
-        table[text.len()] = chars;
-        CharOffsets { table: Some(table) }
+        CharOffsets {
+            wide,
+            len: text.len(),
+        }
     }
 
+    /// Char offset of `byte`; inside a multi-byte char, the char's own offset.
     pub fn char_at(&self, byte: usize) -> u32 {
-        match &self.table {
-            None => byte as u32,
-            Some(t) => t[byte.min(t.len() - 1)],
-        }
+        let byte = byte.min(self.len) as u32;
+        // Chars ending at or before `byte` saved their extra bytes.
+        let done = self.wide.partition_point(|(end, _)| *end <= byte);
+        let extra = done.checked_sub(1).map_or(0, |i| self.wide[i].1);
+        // Inside a multi-byte char: count it once, at its start.
+        let inside = self.wide.get(done).map_or(0, |(end, e)| {
+            let prev = done.checked_sub(1).map_or(0, |i| self.wide[i].1);
+            let width = e - prev + 1;
+            let start = end - width;
+            byte.saturating_sub(start)
+        });
+        byte - extra - inside
     }
 }
 
@@ -70,28 +84,40 @@ pub(crate) fn ceil_boundary(text: &str, mut byte: usize) -> usize {
 /// The window of `chars` characters either side of `[start, end)` (bytes),
 /// whitespace collapsed, never cutting a character.
 pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> String {
-    let before: usize = text[..start]
-        .chars()
-        .rev()
-        .take(chars)
-        .map(char::len_utf8)
-        .sum();
-    let after: usize = text[end..].chars().take(chars).map(char::len_utf8).sum();
+    let bytes = text.as_bytes();
+    // ASCII windows (the common case) are sized in bytes without decoding.
+    let before = if bytes[start.saturating_sub(chars)..start].is_ascii() {
+        chars.min(start)
+    } else {
+        text[..start]
+            .chars()
+            .rev()
+            .take(chars)
+            .map(char::len_utf8)
+            .sum()
+    };
+    let after_end = (end + chars).min(text.len());
+    let after = if bytes[end..after_end].is_ascii() {
+        after_end - end
+    } else {
+        text[end..].chars().take(chars).map(char::len_utf8).sum()
+    };
     let window = &text[start - before..end + after];
     let mut out = String::with_capacity(window.len());
-    let mut last_space = false;
-    for c in window.chars() {
-        if c.is_whitespace() {
-            if !last_space {
-                out.push(' ');
-            }
-            last_space = true;
-        } else {
-            out.push(c);
-            last_space = false;
+    // Copy runs between whitespace, one space for each whitespace run; the
+    // byte-wise split is the same on ASCII without vertical tabs.
+    let mut push = |word: &str| {
+        if !out.is_empty() {
+            out.push(' ');
         }
+        out.push_str(word);
+    };
+    if window.is_ascii() && !window.as_bytes().contains(&0x0b) {
+        window.split_ascii_whitespace().for_each(&mut push);
+    } else {
+        window.split_whitespace().for_each(&mut push);
     }
-    out.trim().to_string()
+    out
 }
 
 #[cfg(test)]
@@ -106,6 +132,21 @@ mod tests {
         assert_eq!(o.char_at(b), 6);
         assert_eq!(o.char_at(t.len()), 11);
         assert_eq!(CharOffsets::new("abc").char_at(2), 2);
+    }
+
+    #[test]
+    fn char_offsets_agree_with_counting_everywhere() {
+        let t = "aé€😀b ü\u{301}z";
+        let o = CharOffsets::new(t);
+        for byte in 0..=t.len() + 2 {
+            let b = byte.min(t.len());
+            let start = (0..=b).rev().find(|i| t.is_char_boundary(*i)).unwrap();
+            assert_eq!(
+                o.char_at(byte),
+                t[..start].chars().count() as u32,
+                "byte {byte}"
+            );
+        }
     }
 
     #[test]

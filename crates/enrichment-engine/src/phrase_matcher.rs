@@ -1,0 +1,394 @@
+//! Leftmost-longest phrase matching over tokens: the lexicon and alias
+//! strategies' matcher.
+//!
+//! A text is cut once into tokens (runs of word characters; every other
+//! non-space character is a token of its own, so `C++`, `C#`, `.NET`,
+//! `Node.js` and `CI/CD` are token sequences). Surface forms are cut the same
+//! way and stored in a hash trie keyed by the running hash of their tokens,
+//! so a search at a token start costs one lookup per token it walks (most
+//! words stop after one) and word boundaries hold by construction. Whether a
+//! token is glued to the one before (no whitespace between) is part of the
+//! key: `node.js` does not match `node . js`, while `machine learning`
+//! matches across a line break or a double space.
+//!
+//! Why not one Aho-Corasick automaton over the 118k surface forms (what this
+//! replaced): building it took 2–4 s per process, searches had to be anchored
+//! at every token start anyway, and a longest match that failed a boundary
+//! check hid the shorter valid one. Measurements: `docs/performance.md`.
+
+use crate::text::is_word_char;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+/// Hash map with a fast, fixed-seed hasher (keys are not attacker-chosen
+/// in a way that matters: a posting can only slow its own extraction).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+/// One token of a text: `[start, end)` in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub start: u32,
+    pub end: u32,
+    /// Hash of the token's ASCII-lowercased bytes.
+    pub hash: u64,
+    /// No whitespace between this token and the previous one.
+    pub glued: bool,
+    /// The character right before the token is a word character
+    /// (`.` in `ASP.NET`): no match may start here.
+    pub after_word: bool,
+}
+
+/// Fixed seed: token hashes and trie keys must agree across the matcher's
+/// build and every search, in every process.
+fn hasher() -> foldhash::fast::FixedState {
+    foldhash::fast::FixedState::with_seed(0x6a6f_6265_6e72_6963)
+}
+
+/// Cuts `lower` (the ASCII-lowercased text) into tokens, appending to `out`.
+pub(crate) fn tokenize(lower: &str, out: &mut Vec<Token>) {
+    let bytes = lower.as_bytes();
+    let state = hasher();
+    let mut i = 0usize;
+    let mut prev_word = false;
+    let mut prev_space = true;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                let start = i;
+                i += 1;
+                // Word run: ASCII fast path, non-ASCII letters decoded.
+                while i < bytes.len() {
+                    let c = bytes[i];
+                    if c < 0x80 {
+                        if c.is_ascii_alphanumeric() || c == b'_' {
+                            i += 1;
+                        } else {
+                            break;
+                        }
+                    } else {
+                        let ch = lower[i..].chars().next().unwrap_or(' ');
+                        if is_word_char(ch) {
+                            i += ch.len_utf8();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+                out.push(Token {
+                    start: start as u32,
+                    end: i as u32,
+                    hash: state.hash_one(&bytes[start..i]),
+                    glued: !prev_space,
+                    after_word: false,
+                });
+                prev_word = true;
+                prev_space = false;
+            } else if b.is_ascii_whitespace() {
+                i += 1;
+                prev_word = false;
+                prev_space = true;
+            } else {
+                out.push(Token {
+                    start: i as u32,
+                    end: i as u32 + 1,
+                    hash: state.hash_one(&bytes[i..i + 1]),
+                    glued: !prev_space,
+                    after_word: prev_word,
+                });
+                i += 1;
+                prev_word = false;
+                prev_space = false;
+            }
+        } else {
+            let ch = lower[i..].chars().next().unwrap_or(' ');
+            let len = ch.len_utf8();
+            if ch.is_whitespace() {
+                prev_word = false;
+                prev_space = true;
+                i += len;
+            } else if is_word_char(ch) {
+                // A word that starts with a non-ASCII letter (`écrit`).
+                let start = i;
+                i += len;
+                while i < bytes.len() {
+                    let ch = lower[i..].chars().next().unwrap_or(' ');
+                    if is_word_char(ch) {
+                        i += ch.len_utf8();
+                    } else {
+                        break;
+                    }
+                }
+                out.push(Token {
+                    start: start as u32,
+                    end: i as u32,
+                    hash: state.hash_one(&bytes[start..i]),
+                    glued: !prev_space,
+                    after_word: false,
+                });
+                prev_word = true;
+                prev_space = false;
+            } else {
+                out.push(Token {
+                    start: i as u32,
+                    end: (i + len) as u32,
+                    hash: state.hash_one(&bytes[i..i + len]),
+                    glued: !prev_space,
+                    after_word: prev_word,
+                });
+                i += len;
+                prev_word = false;
+                prev_space = false;
+            }
+        }
+    }
+}
+
+/// Running key of a token sequence; the first token's glue is ignored.
+fn first_key(t: &Token) -> u64 {
+    mix(t.hash ^ 0x9e37_79b9_7f4a_7c15)
+}
+
+fn next_key(prev: u64, t: &Token) -> u64 {
+    mix(prev.rotate_left(23) ^ t.hash ^ if t.glued { 0x5bd1_e995 } else { 0 })
+}
+
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x
+}
+
+const NO_TARGET: u32 = u32::MAX;
+
+/// A set of trie keys checked before the map that holds them: most text
+/// tokens start no surface form, and a bitset stays in cache where a map of
+/// 10^5 entries does not. One bit per key (its top bits).
+#[derive(Debug, Clone)]
+struct KeyFilter {
+    bits: Vec<u64>,
+    shift: u32,
+}
+
+impl KeyFilter {
+    /// About 8 bits per key, at least 2^12 bits.
+    fn new<'a>(keys: impl ExactSizeIterator<Item = &'a u64>) -> Self {
+        let log2 = (keys.len().max(1) * 8)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(12);
+        let mut filter = KeyFilter {
+            bits: vec![0u64; 1 << (log2 - 6)],
+            shift: 64 - log2,
+        };
+        for key in keys {
+            let bit = (*key >> filter.shift) as usize;
+            filter.bits[bit >> 6] |= 1 << (bit & 63);
+        }
+        filter
+    }
+
+    fn may_contain(&self, key: u64) -> bool {
+        let bit = (key >> self.shift) as usize;
+        self.bits[bit >> 6] & (1 << (bit & 63)) != 0
+    }
+}
+
+/// A node of the hash trie: a prefix of at least one surface form, and the
+/// surface form it completes, if any.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    target: u32,
+}
+
+/// Compiled surface forms; `target` ids are the caller's indices.
+#[derive(Debug, Clone)]
+pub(crate) struct PhraseMatcher {
+    /// Prefixes of one token (about 12k for the shipped lexicon: the map and
+    /// its filter stay in cache).
+    first: FastMap<u64, Node>,
+    first_filter: KeyFilter,
+    /// Prefixes of two tokens or more.
+    deep: FastMap<u64, Node>,
+    deep_filter: KeyFilter,
+    /// Per target: the lowercased surface and its tokens, to verify a hit
+    /// against hash collisions.
+    surfaces: Vec<(Box<str>, Box<[Token]>)>,
+}
+
+impl PhraseMatcher {
+    /// Compiles surface forms; the i-th surface is target `i`. A surface
+    /// without tokens (only spaces) never matches; of two surfaces with the
+    /// same tokens the first wins.
+    pub fn new<'a>(surfaces: impl Iterator<Item = &'a str>) -> Self {
+        let mut first: FastMap<u64, Node> = HashMap::with_hasher(hasher());
+        let mut deep: FastMap<u64, Node> = HashMap::with_hasher(hasher());
+        let mut stored = Vec::new();
+        let mut toks = Vec::new();
+        for (idx, surface) in surfaces.enumerate() {
+            let lower = surface.to_ascii_lowercase();
+            toks.clear();
+            tokenize(&lower, &mut toks);
+            let mut key = 0u64;
+            for (n, t) in toks.iter().enumerate() {
+                key = if n == 0 {
+                    first_key(t)
+                } else {
+                    next_key(key, t)
+                };
+                let map = if n == 0 { &mut first } else { &mut deep };
+                let node = map.entry(key).or_insert(Node { target: NO_TARGET });
+                if n + 1 == toks.len() && node.target == NO_TARGET {
+                    node.target = idx as u32;
+                }
+            }
+            stored.push((lower.into_boxed_str(), toks.clone().into_boxed_slice()));
+        }
+        PhraseMatcher {
+            first_filter: KeyFilter::new(first.keys()),
+            first,
+            deep_filter: KeyFilter::new(deep.keys()),
+            deep,
+            surfaces: stored,
+        }
+    }
+
+    fn verify(&self, target: u32, lower: &str, toks: &[Token]) -> bool {
+        let (surface, stoks) = &self.surfaces[target as usize];
+        stoks.len() == toks.len()
+            && stoks.iter().zip(toks).enumerate().all(|(n, (s, t))| {
+                (n == 0 || s.glued == t.glued)
+                    && surface.as_bytes()[s.start as usize..s.end as usize]
+                        == lower.as_bytes()[t.start as usize..t.end as usize]
+            })
+    }
+
+    /// Scans `tokens` of `lower` left to right. At each token that may start
+    /// a match, the surfaces starting there are offered to `accept` longest
+    /// first as `(target, byte_start, byte_end)`; the first one accepted is
+    /// kept and scanning resumes after it.
+    pub fn scan(
+        &self,
+        lower: &str,
+        tokens: &[Token],
+        mut accept: impl FnMut(u32, usize, usize) -> bool,
+    ) {
+        // Longest surface in tokens is small; candidates per start are few.
+        let mut candidates: Vec<(u32, usize)> = Vec::new();
+        let mut i = 0usize;
+        while i < tokens.len() {
+            let first = &tokens[i];
+            if first.after_word {
+                i += 1;
+                continue;
+            }
+            let mut key = first_key(first);
+            candidates.clear();
+            let mut n = 0usize;
+            let mut node = if self.first_filter.may_contain(key) {
+                self.first.get(&key)
+            } else {
+                None
+            };
+            while let Some(found) = node {
+                if found.target != NO_TARGET {
+                    candidates.push((found.target, n));
+                }
+                n += 1;
+                let Some(t) = tokens.get(i + n) else { break };
+                key = next_key(key, t);
+                node = if self.deep_filter.may_contain(key) {
+                    self.deep.get(&key)
+                } else {
+                    None
+                };
+            }
+            let mut advanced = false;
+            for &(target, last) in candidates.iter().rev() {
+                let span = &tokens[i..=i + last];
+                if !self.verify(target, lower, span) {
+                    continue;
+                }
+                let (start, end) = (first.start as usize, span[last].end as usize);
+                if accept(target, start, end) {
+                    i += last + 1;
+                    advanced = true;
+                    break;
+                }
+            }
+            if !advanced {
+                i += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find_all(surfaces: &[&str], text: &str) -> Vec<(String, String)> {
+        let m = PhraseMatcher::new(surfaces.iter().copied());
+        let lower = text.to_ascii_lowercase();
+        let mut toks = Vec::new();
+        tokenize(&lower, &mut toks);
+        let mut out = Vec::new();
+        m.scan(&lower, &toks, |t, s, e| {
+            out.push((surfaces[t as usize].to_string(), text[s..e].to_string()));
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn leftmost_longest_on_token_boundaries() {
+        let got = find_all(
+            &["machine learning", "machine", "learning", "java"],
+            "Machine Learning with JavaScript, Java and machine\nlearning",
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("machine learning".into(), "Machine Learning".into()),
+                ("java".into(), "Java".into()),
+                ("machine learning".into(), "machine\nlearning".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn symbol_tokens_keep_their_glue() {
+        let surfaces = ["c++", "c#", ".net", "node.js", "ci/cd", "c"];
+        let got = find_all(
+            &surfaces,
+            "C++, C#, .NET, Node.js and CI/CD; not node . js or ASP.NET",
+        );
+        let found: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(found, vec!["c++", "c#", ".net", "node.js", "ci/cd"]);
+    }
+
+    #[test]
+    fn a_rejected_longest_match_falls_back_to_a_shorter_one() {
+        let m = PhraseMatcher::new(["data", "data science"].into_iter());
+        let text = "data science";
+        let mut toks = Vec::new();
+        tokenize(text, &mut toks);
+        let mut seen = Vec::new();
+        m.scan(text, &toks, |t, s, e| {
+            seen.push((t, s, e));
+            t == 0
+        });
+        assert_eq!(seen, vec![(1, 0, 12), (0, 0, 4)]);
+    }
+
+    #[test]
+    fn non_ascii_words_are_single_tokens() {
+        let got = find_all(&["café", "gestión"], "Café gestión, cafés");
+        assert_eq!(got.len(), 2);
+        let mut toks = Vec::new();
+        tokenize("naïve  — x", &mut toks);
+        assert_eq!(toks.len(), 3);
+        assert!(!toks[1].glued && !toks[1].after_word);
+    }
+}
