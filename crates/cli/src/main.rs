@@ -20,6 +20,10 @@ use session::Session;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// glibc malloc cost ~15% of engine time in profiles; mimalloc is much cheaper for its many small allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// jobenrich: enriches scraped job postings with skills, sections and clusters.
 ///
 /// Configuration layers (later wins): config/default.yaml, config/{JOBENRICH_ENV}.yaml,

@@ -53,7 +53,7 @@ impl AliasRepository for SqliteStore {
     async fn add_alias(&self, alias: &SkillAlias) -> StoreResult<()> {
         alias.validate()?;
         let alias = alias.clone();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -77,7 +77,7 @@ impl AliasRepository for SqliteStore {
             a.validate()?;
         }
         let aliases = aliases.to_vec();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -154,7 +154,7 @@ impl AliasRepository for SqliteStore {
     ) -> StoreResult<SkillAlias> {
         let key = SkillAlias::normalized_key(alias_text);
         let text = alias_text.to_string();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

@@ -162,7 +162,7 @@ impl ClusterRepository for SqliteStore {
     ) -> StoreResult<ClusteringRunRecorded> {
         let mut assignments = validated_assignments(run)?;
         let run_id = run.cluster_run_id.clone();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

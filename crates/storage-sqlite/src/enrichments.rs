@@ -204,7 +204,7 @@ impl EnrichmentRepository for SqliteStore {
     ) -> StoreResult<u64> {
         let job_ids = job_ids.to_vec();
         let version = enrichment_version.as_str().to_string();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -282,7 +282,7 @@ impl EnrichmentRepository for SqliteStore {
             return Ok(Vec::new());
         }
         let request = request.clone();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -356,7 +356,7 @@ impl EnrichmentRepository for SqliteStore {
             outcome.validate()?;
         }
         let outcomes = outcomes.to_vec();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -375,7 +375,7 @@ impl EnrichmentRepository for SqliteStore {
     ) -> StoreResult<u64> {
         let keys = keys.to_vec();
         let owner = owner.to_string();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -415,7 +415,7 @@ impl EnrichmentRepository for SqliteStore {
         max_attempts: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -445,7 +445,7 @@ impl EnrichmentRepository for SqliteStore {
     ) -> StoreResult<JobEnrichment> {
         let key = key.clone();
         let details = details.clone();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

@@ -45,7 +45,7 @@ impl EvaluationRepository for SqliteStore {
         let sample_count = i64::try_from(r.sample_count).map_err(|_| {
             jobenrich_domain::ValidationError::new(E, "sample_count", "must fit in 63 bits")
         })?;
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

@@ -10,6 +10,13 @@
 //!   lock up front, so two worker processes sharing a file serialize their
 //!   claims instead of failing on a lock upgrade. Batches use cached prepared
 //!   statements inside that one transaction.
+//! - Within a process every write goes through one writer connection behind a
+//!   mutex. SQLite admits one writer at a time anyway; queueing on the mutex
+//!   wakes the next writer as soon as the lock is free, where two connections
+//!   would poll through the busy handler's sleeps, and since no other
+//!   connection of the process writes, the writer's page cache stays valid
+//!   from one transaction to the next (a write by another connection would
+//!   empty it).
 //! - All SQL is parameterized; lists of ids are bound as one JSON array and
 //!   expanded with `json_each`.
 //!
@@ -38,7 +45,7 @@ use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{MigrationReport, SchemaMigrator, Store, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use error::map_sqlite;
@@ -48,6 +55,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept open for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 4;
 const STATEMENT_CACHE_CAPACITY: usize = 64;
+/// Page cache of the writer connection. The default 2 MB is smaller than what
+/// one completed batch writes (~4 MB for 256 postings), so SQLite spilled dirty
+/// pages mid-transaction and read them back; this is a fixed cap, whatever the
+/// size of the database.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// WAL pages between automatic checkpoints (SQLite's default is 1,000). A
+/// checkpoint copies each page once however many times it was rewritten since
+/// the last one, so a longer interval copies fewer pages (the WAL file grows to
+/// about this many 4 KB pages, 32 MB).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 8192;
 
 /// A store over one SQLite database file. Cheap to clone; clones share the pool.
 #[derive(Clone)]
@@ -66,6 +83,9 @@ impl std::fmt::Debug for SqliteStore {
 struct ConnectionPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// The connection every write of this process goes through; `None` until
+    /// first used, or after a write panicked (it is reopened).
+    writer: Mutex<Option<Connection>>,
 }
 
 impl ConnectionPool {
@@ -110,6 +130,16 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// A connection tuned for writing batches (see `WRITER_CACHE_KIB`).
+fn open_writer_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = open_connection(path)?;
+    conn.execute_batch(&format!(
+        "PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
+    ))
+    .map_err(map_sqlite)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and its parent directories.
     /// The schema is not touched: call `migrate()`. This constructor does
@@ -134,6 +164,7 @@ impl SqliteStore {
             pool: Arc::new(ConnectionPool {
                 path,
                 idle: Mutex::new(vec![first]),
+                writer: Mutex::new(None),
             }),
         })
     }
@@ -145,7 +176,7 @@ impl SqliteStore {
 
     /// Applies migrations up to `version` only (tests of the schema history).
     pub async fn migrate_to(&self, version: u32) -> StoreResult<MigrationReport> {
-        self.with_conn(move |conn| migrations::migrate_to(conn, version))
+        self.with_writer(move |conn| migrations::migrate_to(conn, version))
             .await
     }
 
@@ -160,6 +191,31 @@ impl SqliteStore {
             let mut conn = pool.checkout()?;
             let out = f(&mut conn);
             pool.checkin(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
+    }
+
+    /// Runs `f` with this process's writer connection on the blocking pool,
+    /// one writer at a time (see the module docs). `f` opens its own
+    /// `BEGIN IMMEDIATE` transaction.
+    pub(crate) async fn with_writer<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        tokio::task::spawn_blocking(move || {
+            // Poisoned only by a panic inside `f`, which took the connection
+            // with it (dropping it rolled its transaction back): the slot is empty.
+            let mut slot = pool.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn = match slot.take() {
+                Some(conn) => conn,
+                None => open_writer_connection(&pool.path)?,
+            };
+            let out = f(&mut conn);
+            *slot = Some(conn);
             out
         })
         .await
@@ -228,5 +284,51 @@ mod tests {
     fn in_memory_paths_are_refused_with_a_clear_error() {
         let err = SqliteStore::open(":memory:").unwrap_err().to_string();
         assert!(err.contains(":memory:"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_share_one_writer_connection_with_a_bounded_cache() {
+        use jobenrich_domain::{JobId, JobPosting, JobPostingRepository, SchemaMigrator};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("w.db")).unwrap();
+        store.migrate().await.unwrap();
+        let mut writers = tokio::task::JoinSet::new();
+        for task in 0..8 {
+            let store = store.clone();
+            writers.spawn(async move {
+                let postings: Vec<JobPosting> = (0..50)
+                    .map(|i| JobPosting {
+                        id: JobId::parse(format!("job-{task}-{i}")).unwrap(),
+                        title: "Engineer".into(),
+                        company: None,
+                        location: None,
+                        description: "Rust and SQL".into(),
+                        posted_at: None,
+                        source: None,
+                        url: None,
+                        ingested_at: chrono::Utc::now(),
+                    })
+                    .collect();
+                store.insert_postings(&postings).await.unwrap().inserted
+            });
+        }
+        let mut inserted = 0;
+        while let Some(n) = writers.join_next().await {
+            inserted += n.unwrap();
+        }
+        assert_eq!(inserted, 400, "no write failed on a busy lock");
+        assert_eq!(store.count_postings().await.unwrap(), 400);
+        let (cache, checkpoint): (i64, i64) = store
+            .with_writer(|conn| {
+                let pragma = |name: &str| {
+                    conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                        .map_err(map_sqlite)
+                };
+                Ok((pragma("cache_size")?, pragma("wal_autocheckpoint")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(cache, -WRITER_CACHE_KIB);
+        assert_eq!(checkpoint, WAL_AUTOCHECKPOINT_PAGES);
     }
 }

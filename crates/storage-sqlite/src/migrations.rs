@@ -10,6 +10,13 @@
 //! 3. `recommended_indexes`: lookup indexes plus the uniqueness rules the store
 //!    enforces (case-insensitive alias text, one active cluster assignment per
 //!    job, one active version per model id).
+//! 4. `lean_job_skills_indexes`: job_skills keeps one secondary index, the
+//!    UNIQUE (job_id, skill_name, enrichment_version) key. `idx_job_skills_job_id`
+//!    repeated that key's first column, and `idx_job_skills_version` took an
+//!    insert at one of ~600 places (one per skill name) for every skill row: a
+//!    page written per skill name per batch, about as many bytes as the rows
+//!    themselves. Its readers (the summary's `top_skills`, `prune`) read every
+//!    row of a version, which a scan of the table does without it.
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -47,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "0003_recommended_indexes",
         sql: MIGRATION_3_INDEXES,
+    },
+    Migration {
+        version: 4,
+        name: "0004_lean_job_skills_indexes",
+        sql: MIGRATION_4_LEAN_JOB_SKILLS_INDEXES,
     },
 ];
 
@@ -281,6 +293,13 @@ CREATE UNIQUE INDEX idx_model_config_one_active
 CREATE INDEX idx_model_config_type_active ON model_config (model_type, is_active);
 "#;
 
+pub const MIGRATION_4_LEAN_JOB_SKILLS_INDEXES: &str = r#"
+-- Lookups by job use the UNIQUE (job_id, skill_name, enrichment_version) index.
+DROP INDEX idx_job_skills_job_id;
+-- Every reader by version reads all rows of that version: a table scan.
+DROP INDEX idx_job_skills_version;
+"#;
+
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,
@@ -408,11 +427,12 @@ mod tests {
             report.applied,
             vec![
                 "0002_versioning_leases_and_registry",
-                "0003_recommended_indexes"
+                "0003_recommended_indexes",
+                "0004_lean_job_skills_indexes"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
-        assert_eq!(store.schema_version().await.unwrap(), 3);
+        assert_eq!(store.schema_version().await.unwrap(), 4);
 
         assert_eq!(store.count_postings().await.unwrap(), 2);
         let posting = store
@@ -628,6 +648,20 @@ mod tests {
         assert!(
             skills.contains("SEARCH"),
             "skills of a job are found by index: {skills}"
+        );
+        let skill_indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'job_skills'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            skill_indexes,
+            ["sqlite_autoindex_job_skills_1"],
+            "job_skills keeps only its UNIQUE key: each index costs an insert per skill row"
         );
     }
 }

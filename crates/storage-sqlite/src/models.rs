@@ -59,7 +59,7 @@ impl ModelConfigRepository for SqliteStore {
     async fn register_model(&self, model: &ModelConfig) -> StoreResult<()> {
         model.validate()?;
         let model = model.clone();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -167,7 +167,7 @@ impl ModelConfigRepository for SqliteStore {
         let (id, v) = (model_id.to_string(), version.to_string());
         let key = key_text(model_id, version);
         let activated_by = activated_by.to_string();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -205,7 +205,7 @@ impl ModelConfigRepository for SqliteStore {
         let (id, v) = (model_id.to_string(), version.to_string());
         let key = key_text(model_id, version);
         let metrics = metrics.clone();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

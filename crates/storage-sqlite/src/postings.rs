@@ -43,7 +43,7 @@ impl JobPostingRepository for SqliteStore {
             p.validate()?;
         }
         let postings = postings.to_vec();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

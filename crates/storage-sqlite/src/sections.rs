@@ -85,7 +85,7 @@ impl SectionRepository for SqliteStore {
             s.validate()?;
         }
         let sections = sections.to_vec();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -123,7 +123,7 @@ impl SectionRepository for SqliteStore {
         classifier_versions: &[String],
     ) -> StoreResult<u64> {
         let versions = json_list(classifier_versions)?;
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

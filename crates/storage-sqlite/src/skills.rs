@@ -88,7 +88,7 @@ impl SkillRepository for SqliteStore {
             s.validate()?;
         }
         let skills = skills.to_vec();
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
@@ -128,8 +128,8 @@ impl SkillRepository for SqliteStore {
         let ids = json_list(job_ids.iter().map(JobId::as_str))?;
         let version = version.as_str().to_string();
         self.with_conn(move |conn| {
-            // The unary `+` keeps the planner on the job_id index; the version
-            // index would scan every skill of the version per call.
+            // The unary `+` keeps the planner on the (job_id, …) key even if a
+            // version index is added later (it would scan a whole version per call).
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_skills
@@ -153,7 +153,9 @@ impl SkillRepository for SqliteStore {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT skill_name, skill_category, COUNT(DISTINCT job_id) AS jobs,
+                    // A job has one row per skill name and version (the UNIQUE
+                    // key), so COUNT(*) counts distinct jobs without a sort.
+                    "SELECT skill_name, skill_category, COUNT(*) AS jobs,
                             AVG(confidence_score)
                      FROM job_skills WHERE enrichment_version = ?1
                      GROUP BY skill_name, skill_category
@@ -198,7 +200,7 @@ impl SkillRepository for SqliteStore {
 
     async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64> {
         let versions = json_list(versions.iter().map(EnrichmentVersion::as_str))?;
-        self.with_conn(move |conn| {
+        self.with_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;

@@ -21,6 +21,10 @@ enum LogFormatArg {
 }
 use std::process::ExitCode;
 
+// glibc malloc cost ~15% of engine time in profiles; mimalloc is much cheaper for its many small allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Enrichment worker of jobenrich: processes the enrichment queue until stopped.
 #[derive(Debug, Parser)]
 #[command(name = "jobenrich-worker", version)]
