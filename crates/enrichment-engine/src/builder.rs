@@ -222,6 +222,16 @@ const VENDOR_PREFIXES: &[&str] = &[
     "Red Hat ",
 ];
 
+/// A taxonomy label whose first word is one of these is a fragment of a
+/// longer label (ESCO ships `and control supplies`, `to guarantee customer
+/// satisfaction`, `be a driving force`), not a way a posting names a skill;
+/// matched, they fire on every `and`/`the`/`to` of a posting.
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "if", "in", "into", "is",
+    "its", "not", "of", "on", "or", "our", "such", "that", "the", "their", "these", "this", "to",
+    "we", "with", "you", "your",
+];
+
 struct SurfaceFilter {
     common: HashSet<String>,
     dropped: usize,
@@ -248,6 +258,21 @@ impl SurfaceFilter {
         // not fire on ordinary words (`SAP` vs `sap`, `Go` vs `go`).
         let case_sensitive = chars <= 2 && text.chars().any(char::is_uppercase);
         Some(SurfaceForm::new(text.to_string(), case_sensitive))
+    }
+}
+
+impl SurfaceFilter {
+    /// `accept` for ESCO alternative labels, which also drops label
+    /// fragments (preferred labels such as `be at ease in unsafe
+    /// environments` and O*NET names such as `The Foundry Nuke` are kept).
+    fn accept_alt_label(&mut self, raw: &str, max_words: usize) -> Option<SurfaceForm> {
+        let mut words = raw.split_whitespace();
+        let first = words.next().unwrap_or("").to_lowercase();
+        if words.next().is_some() && FUNCTION_WORDS.contains(&first.as_str()) {
+            self.dropped += 1;
+            return None;
+        }
+        self.accept(raw, max_words)
     }
 }
 
@@ -429,11 +454,13 @@ pub fn build_lexicon(
             .or_else(|| index.get(&pref.to_lowercase()))
             .copied();
         let mut surfaces = Vec::new();
-        for raw in std::iter::once(pref)
-            .chain(std::iter::once(short))
-            .chain(r.get(c_alt).unwrap_or("").lines())
-        {
+        for raw in [pref, short] {
             if let Some(s) = filter.accept(raw, 7) {
+                surfaces.push(s);
+            }
+        }
+        for raw in r.get(c_alt).unwrap_or("").lines() {
+            if let Some(s) = filter.accept_alt_label(raw, 7) {
                 surfaces.push(s);
             }
         }

@@ -140,15 +140,17 @@ impl SkillsEngine {
     pub fn extract_text(&self, text: &str) -> Vec<FoundSkill> {
         let text = &text[..floor_boundary(text, self.config.max_input_bytes)];
         let offsets = CharOffsets::new(text);
-        let sections = self.classifier.classify_with(text, &offsets);
-        self.extractor().extract(text, &sections, &offsets)
+        let lower = text.to_ascii_lowercase();
+        let sections = self.classifier.classify_with(text, &lower, &offsets);
+        self.extractor().extract(text, &lower, &sections, &offsets)
     }
 
     /// Skills of a text against sections already computed on it.
     pub fn extract_with_sections(&self, text: &str, sections: &[Section]) -> Vec<FoundSkill> {
         let text = &text[..floor_boundary(text, self.config.max_input_bytes)];
         let offsets = CharOffsets::new(text);
-        self.extractor().extract(text, sections, &offsets)
+        let lower = text.to_ascii_lowercase();
+        self.extractor().extract(text, &lower, sections, &offsets)
     }
 
     /// Sections and skills of a posting's description. Refuses descriptions
@@ -169,8 +171,9 @@ impl SkillsEngine {
             )));
         }
         let offsets = CharOffsets::new(text);
-        let sections = self.classifier.classify_with(text, &offsets);
-        let found = self.extractor().extract(text, &sections, &offsets);
+        let lower = text.to_ascii_lowercase();
+        let sections = self.classifier.classify_with(text, &lower, &offsets);
+        let found = self.extractor().extract(text, &lower, &sections, &offsets);
         let version = self.classifier.classifier_version().to_string();
         let section_rows = sections
             .iter()

@@ -90,11 +90,10 @@ pub(crate) struct AliasTarget {
 
 /// Compiled context patterns.
 pub(crate) struct PatternSet {
-    /// `experience with X`, `knowledge of X`, `ability to X`…: the cue
-    /// phrases, matched over the tokens the lexicon strategy already cut.
-    cue: PhraseMatcher,
-    /// Lists after `such as`, `e.g.`, `including`.
-    list: PhraseMatcher,
+    /// Cue phrases (`experience with X`, `knowledge of X`, `ability to X`…)
+    /// then list openers (`such as`, `e.g.`, `including`), matched in one
+    /// pass over the tokens the lexicon strategy already cut.
+    cues_and_lists: PhraseMatcher,
     /// A capitalized name followed by a dotted version (`Angular 12.2`).
     versioned: Regex,
 }
@@ -258,8 +257,11 @@ impl PatternSet {
         let versioned = Regex::new(r"(?-u:\b)[A-Z][A-Za-z+#]{1,24} ?v?\d+\.\d+(?:\.\d+)?(?-u:\b)")
             .expect("static regex");
         PatternSet {
-            cue: PhraseMatcher::new(CUES.iter().map(|(p, _)| *p)),
-            list: PhraseMatcher::new(LIST_OPENERS.iter().copied()),
+            cues_and_lists: PhraseMatcher::new(
+                CUES.iter()
+                    .map(|(p, _)| *p)
+                    .chain(LIST_OPENERS.iter().copied()),
+            ),
             versioned,
         }
     }
@@ -312,32 +314,41 @@ fn boundaries_ok(text: &str, start: usize, end: usize) -> bool {
 }
 
 /// The earliest list separator in `rest` (the longest one at that position)
-/// as `(byte offset, length)`.
+/// as `(byte offset, length)`: `, and `, `, or `, `, `, ` and/or `, ` and `,
+/// ` or `, ` & `, ` / `, `/`.
 fn next_separator(rest: &str) -> Option<(usize, usize)> {
-    const SEPARATORS: [&[u8]; 9] = [
-        b", and ",
-        b", or ",
-        b", ",
-        b" and/or ",
-        b" and ",
-        b" or ",
-        b" & ",
-        b" / ",
-        b"/",
-    ];
     let bytes = rest.as_bytes();
-    bytes.iter().enumerate().find_map(|(p, b)| {
-        if !matches!(b, b',' | b' ' | b'/') {
-            return None;
-        }
-        let tail = &bytes[p..];
-        SEPARATORS
-            .iter()
-            .filter(|s| tail.starts_with(s))
-            .map(|s| s.len())
-            .max()
-            .map(|len| (p, len))
-    })
+    for (p, b) in bytes.iter().enumerate() {
+        let len = match b {
+            b'/' => 1,
+            b',' => {
+                let t = &bytes[p..];
+                if t.starts_with(b", and ") {
+                    6
+                } else if t.starts_with(b", or ") {
+                    5
+                } else if t.starts_with(b", ") {
+                    2
+                } else {
+                    continue;
+                }
+            }
+            b' ' => {
+                let t = &bytes[p + 1..];
+                match t.first() {
+                    Some(b'a') if t.starts_with(b"and/or ") => 8,
+                    Some(b'a') if t.starts_with(b"and ") => 5,
+                    Some(b'o') if t.starts_with(b"or ") => 4,
+                    Some(b'&') if t.starts_with(b"& ") => 3,
+                    Some(b'/') if t.starts_with(b"/ ") => 3,
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        return Some((p, len));
+    }
+    None
 }
 
 /// Indices of the mentions overlapping `[start, end)` in `sorted`, which is
@@ -349,7 +360,14 @@ fn overlapping(sorted: &[Mention], start: usize, end: usize) -> std::ops::Range<
 }
 
 fn collapse_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 impl Extractor<'_> {
@@ -464,22 +482,26 @@ impl Extractor<'_> {
     fn list_items(text: &str, from: usize, max_words: usize) -> Vec<(usize, usize)> {
         let limit = floor_boundary(text, (from + 240).min(text.len()));
         let tail = &text[from..limit];
-        let stop = tail
-            .find(['.', ';', ':', '(', ')', '\n', '!', '?', '[', ']'])
-            .map(|p| {
-                // `.NET`, `Node.js`, `3.11`: a dot followed by a word char continues.
-                let mut p = p;
-                while tail.as_bytes().get(p) == Some(&b'.')
-                    && tail[p + 1..].chars().next().is_some_and(is_word_char)
-                {
-                    match tail[p + 1..].find(['.', ';', ':', '(', ')', '\n', '!', '?', '[', ']']) {
-                        Some(q) => p = p + 1 + q,
-                        None => return tail.len(),
-                    }
-                }
-                p
-            })
-            .unwrap_or(tail.len());
+        // The list ends at sentence punctuation, except a dot followed by a
+        // word character (`.NET`, `Node.js`, `3.11`). All stops are ASCII.
+        let is_stop = |b: &u8| {
+            matches!(
+                b,
+                b'.' | b';' | b':' | b'(' | b')' | b'\n' | b'!' | b'?' | b'[' | b']'
+            )
+        };
+        let bytes = tail.as_bytes();
+        let mut stop = tail.len();
+        let mut at = 0usize;
+        while let Some(p) = bytes[at..].iter().position(is_stop) {
+            let p = at + p;
+            if bytes[p] == b'.' && tail[p + 1..].chars().next().is_some_and(is_word_char) {
+                at = p + 1;
+                continue;
+            }
+            stop = p;
+            break;
+        }
         let body = &tail[..stop];
         let mut items = Vec::new();
         let mut cursor = 0usize;
@@ -549,7 +571,8 @@ impl Extractor<'_> {
             }
             any
         };
-        for (pattern, _, cue_end) in cue_matches(&self.patterns.cue, text, lower, tokens) {
+        let openers = cue_matches(&self.patterns.cues_and_lists, text, lower, tokens);
+        for &(pattern, _, cue_end) in openers.iter().filter(|(p, _, _)| *p < CUES.len()) {
             let soft = CUES[pattern].1;
             for (start, end) in Self::list_items(text, cue_end, max_words) {
                 if support(out, start, end) {
@@ -575,7 +598,7 @@ impl Extractor<'_> {
                 }
             }
         }
-        for (_, _, opener_end) in cue_matches(&self.patterns.list, text, lower, tokens) {
+        for &(_, _, opener_end) in openers.iter().filter(|(p, _, _)| *p >= CUES.len()) {
             for (start, end) in Self::list_items(text, opener_end, 4) {
                 if support(out, start, end) {
                     continue;
@@ -716,21 +739,21 @@ impl Extractor<'_> {
     pub fn extract(
         &self,
         text: &str,
+        lower: &str,
         sections: &[Section],
         offsets: &CharOffsets,
     ) -> Vec<FoundSkill> {
         let mut mentions: Vec<Mention> = Vec::new();
-        let lower = text.to_ascii_lowercase();
-        let mut tokens = Vec::with_capacity(text.len() / 5);
-        tokenize(&lower, &mut tokens);
+        let mut tokens = Vec::with_capacity(text.len() / 4);
+        tokenize(lower, &mut tokens);
         if self.config.use_lexicon {
-            self.lexicon_mentions(text, &lower, &tokens, &mut mentions);
+            self.lexicon_mentions(text, lower, &tokens, &mut mentions);
         }
         if self.config.use_aliases {
-            self.alias_mentions(text, &lower, &tokens, &mut mentions);
+            self.alias_mentions(text, lower, &tokens, &mut mentions);
         }
         if self.config.use_patterns {
-            self.pattern_mentions(text, &lower, &tokens, &mut mentions);
+            self.pattern_mentions(text, lower, &tokens, &mut mentions);
         }
         if self.config.ambiguity_rules {
             self.apply_ambiguity_rules(text, &mut mentions);

@@ -18,7 +18,6 @@
 
 use crate::text::is_word_char;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 
 /// Hash map with a fast, fixed-seed hasher (keys are not attacker-chosen
 /// in a way that matters: a posting can only slow its own extraction).
@@ -29,7 +28,7 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 pub(crate) struct Token {
     pub start: u32,
     pub end: u32,
-    /// Hash of the token's ASCII-lowercased bytes.
+    /// Hash of the token's ASCII-lowercased bytes (FNV-1a, finalized).
     pub hash: u64,
     /// No whitespace between this token and the previous one.
     pub glued: bool,
@@ -38,115 +37,133 @@ pub(crate) struct Token {
     pub after_word: bool,
 }
 
-/// Fixed seed: token hashes and trie keys must agree across the matcher's
-/// build and every search, in every process.
+/// Fixed seed: trie keys are deterministic in every process.
 fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0x6a6f_6265_6e72_6963)
 }
 
+/// Byte classes for the tokenizer.
+const SPACE: u8 = 0;
+const WORD: u8 = 1;
+const PUNCT: u8 = 2;
+const NON_ASCII: u8 = 3;
+
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [NON_ASCII; 256];
+    let mut b = 0usize;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphanumeric() || c == b'_' {
+            WORD
+        } else if c.is_ascii_whitespace() || c == 0x0b {
+            SPACE
+        } else {
+            PUNCT
+        };
+        b += 1;
+    }
+    table
+};
+
 /// Cuts `lower` (the ASCII-lowercased text) into tokens, appending to `out`.
 pub(crate) fn tokenize(lower: &str, out: &mut Vec<Token>) {
     let bytes = lower.as_bytes();
-    let state = hasher();
+    let n = bytes.len();
     let mut i = 0usize;
     let mut prev_word = false;
     let mut prev_space = true;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
-            if b.is_ascii_alphanumeric() || b == b'_' {
-                let start = i;
-                i += 1;
-                // Word run: ASCII fast path, non-ASCII letters decoded.
-                while i < bytes.len() {
-                    let c = bytes[i];
-                    if c < 0x80 {
-                        if c.is_ascii_alphanumeric() || c == b'_' {
-                            i += 1;
-                        } else {
-                            break;
-                        }
-                    } else {
-                        let ch = lower[i..].chars().next().unwrap_or(' ');
-                        if is_word_char(ch) {
-                            i += ch.len_utf8();
-                        } else {
-                            break;
-                        }
-                    }
-                }
-                out.push(Token {
-                    start: start as u32,
-                    end: i as u32,
-                    hash: state.hash_one(&bytes[start..i]),
-                    glued: !prev_space,
-                    after_word: false,
-                });
-                prev_word = true;
-                prev_space = false;
-            } else if b.is_ascii_whitespace() {
+    while i < n {
+        let start = i;
+        let (is_word, end, hash) = match BYTE_CLASS[bytes[i] as usize] {
+            SPACE => {
                 i += 1;
                 prev_word = false;
                 prev_space = true;
-            } else {
-                out.push(Token {
-                    start: i as u32,
-                    end: i as u32 + 1,
-                    hash: state.hash_one(&bytes[i..i + 1]),
-                    glued: !prev_space,
-                    after_word: prev_word,
-                });
-                i += 1;
-                prev_word = false;
-                prev_space = false;
+                continue;
             }
-        } else {
-            let ch = lower[i..].chars().next().unwrap_or(' ');
-            let len = ch.len_utf8();
-            if ch.is_whitespace() {
-                prev_word = false;
-                prev_space = true;
-                i += len;
-            } else if is_word_char(ch) {
-                // A word that starts with a non-ASCII letter (`écrit`).
-                let start = i;
-                i += len;
-                while i < bytes.len() {
-                    let ch = lower[i..].chars().next().unwrap_or(' ');
-                    if is_word_char(ch) {
-                        i += ch.len_utf8();
-                    } else {
-                        break;
-                    }
+            WORD => {
+                let (end, hash) = word_end(lower, i);
+                (true, end, hash)
+            }
+            PUNCT => (false, i + 1, finish(step(SEED, bytes[i]))),
+            _ => {
+                let ch = lower[i..].chars().next().unwrap_or(' ');
+                let len = ch.len_utf8();
+                if ch.is_whitespace() {
+                    i += len;
+                    prev_word = false;
+                    prev_space = true;
+                    continue;
                 }
-                out.push(Token {
-                    start: start as u32,
-                    end: i as u32,
-                    hash: state.hash_one(&bytes[start..i]),
-                    glued: !prev_space,
-                    after_word: false,
-                });
-                prev_word = true;
-                prev_space = false;
-            } else {
-                out.push(Token {
-                    start: i as u32,
-                    end: (i + len) as u32,
-                    hash: state.hash_one(&bytes[i..i + len]),
-                    glued: !prev_space,
-                    after_word: prev_word,
-                });
-                i += len;
-                prev_word = false;
-                prev_space = false;
+                if is_word_char(ch) {
+                    let (end, hash) = word_end(lower, i);
+                    (true, end, hash)
+                } else {
+                    let h = bytes[i..i + len].iter().fold(SEED, |h, b| step(h, *b));
+                    (false, i + len, finish(h))
+                }
             }
-        }
+        };
+        out.push(Token {
+            start: start as u32,
+            end: end as u32,
+            hash,
+            glued: !prev_space,
+            after_word: !is_word && prev_word,
+        });
+        prev_word = is_word;
+        prev_space = false;
+        i = end;
     }
 }
 
-/// Running key of a token sequence; the first token's glue is ignored.
+/// Token hashing: one multiply per byte while the tokenizer walks the word
+/// anyway (a second pass through a general-purpose hasher cost as much as
+/// the walk), then a finalizer so the top bits are usable by `KeyFilter`.
+const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[inline]
+fn step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+#[inline]
+fn finish(h: u64) -> u64 {
+    mix(h)
+}
+
+/// End and hash of the word starting at `i`: ASCII word bytes by table,
+/// other characters decoded.
+fn word_end(text: &str, mut i: usize) -> (usize, u64) {
+    let bytes = text.as_bytes();
+    let mut h = SEED;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match BYTE_CLASS[b as usize] {
+            WORD => {
+                h = step(h, b);
+                i += 1;
+            }
+            NON_ASCII => {
+                let ch = text[i..].chars().next().unwrap_or(' ');
+                if !is_word_char(ch) {
+                    break;
+                }
+                for &b in &bytes[i..i + ch.len_utf8()] {
+                    h = step(h, b);
+                }
+                i += ch.len_utf8();
+            }
+            _ => break,
+        }
+    }
+    (i, finish(h))
+}
+
+/// Running key of a token sequence; the first token's glue is ignored, and
+/// its key is its hash (foldhash output is already well mixed).
 fn first_key(t: &Token) -> u64 {
-    mix(t.hash ^ 0x9e37_79b9_7f4a_7c15)
+    t.hash
 }
 
 fn next_key(prev: u64, t: &Token) -> u64 {
@@ -277,32 +294,35 @@ impl PhraseMatcher {
         // Longest surface in tokens is small; candidates per start are few.
         let mut candidates: Vec<(u32, usize)> = Vec::new();
         let mut i = 0usize;
-        while i < tokens.len() {
-            let first = &tokens[i];
-            if first.after_word {
+        loop {
+            // Fast path: skip tokens that cannot start a surface form.
+            while i < tokens.len()
+                && (tokens[i].after_word || !self.first_filter.may_contain(first_key(&tokens[i])))
+            {
+                i += 1;
+            }
+            let Some(first) = tokens.get(i) else { break };
+            let mut key = first_key(first);
+            let Some(mut found) = self.first.get(&key) else {
                 i += 1;
                 continue;
-            }
-            let mut key = first_key(first);
+            };
             candidates.clear();
             let mut n = 0usize;
-            let mut node = if self.first_filter.may_contain(key) {
-                self.first.get(&key)
-            } else {
-                None
-            };
-            while let Some(found) = node {
+            loop {
                 if found.target != NO_TARGET {
                     candidates.push((found.target, n));
                 }
                 n += 1;
                 let Some(t) = tokens.get(i + n) else { break };
                 key = next_key(key, t);
-                node = if self.deep_filter.may_contain(key) {
-                    self.deep.get(&key)
-                } else {
-                    None
-                };
+                if !self.deep_filter.may_contain(key) {
+                    break;
+                }
+                match self.deep.get(&key) {
+                    Some(next) => found = next,
+                    None => break,
+                }
             }
             let mut advanced = false;
             for &(target, last) in candidates.iter().rev() {

@@ -13,15 +13,33 @@ pub(crate) struct CharOffsets {
 impl CharOffsets {
     pub fn new(text: &str) -> Self {
         let mut wide = Vec::new();
-        if !text.is_ascii() {
-            let mut extra = 0u32;
-            for (b, c) in text.char_indices() {
-                let w = c.len_utf8();
-                if w > 1 {
-                    extra += w as u32 - 1;
-                    wide.push(((b + w) as u32, extra));
-                }
+        let bytes = text.as_bytes();
+        let mut extra = 0u32;
+        // Lead bytes of multi-byte chars are >= 0xC0; their width is in the
+        // high bits (the text is valid UTF-8).
+        // Skip ASCII 16 bytes at a time; postings are mostly ASCII.
+        let mut base = 0usize;
+        for chunk in bytes.chunks(16) {
+            if chunk.is_ascii() {
+                base += chunk.len();
+                continue;
             }
+            for (k, &lead) in chunk.iter().enumerate() {
+                let b = base + k;
+                if lead < 0xC0 {
+                    continue;
+                }
+                let w = if lead >= 0xF0 {
+                    4
+                } else if lead >= 0xE0 {
+                    3
+                } else {
+                    2
+                };
+                extra += w - 1;
+                wide.push((b as u32 + w, extra));
+            }
+            base += chunk.len();
         }
         CharOffsets {
             wide,
@@ -83,6 +101,17 @@ pub(crate) fn ceil_boundary(text: &str, mut byte: usize) -> usize {
 
 /// The window of `chars` characters either side of `[start, end)` (bytes),
 /// whitespace collapsed, never cutting a character.
+/// ASCII bytes that `char::is_whitespace` counts as whitespace.
+const SPACE_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0usize;
+    while b < 128 {
+        table[b] = (b as u8).is_ascii_whitespace() || b == 0x0b;
+        b += 1;
+    }
+    table
+};
+
 pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> String {
     let bytes = text.as_bytes();
     // ASCII windows (the common case) are sized in bytes without decoding.
@@ -103,19 +132,35 @@ pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> Str
         text[end..].chars().take(chars).map(char::len_utf8).sum()
     };
     let window = &text[start - before..end + after];
+    if window.is_ascii() {
+        // Runs of non-space bytes copied whole; same result as below (ASCII
+        // whitespace plus vertical tab is what `char::is_whitespace` counts).
+        let wb = window.as_bytes();
+        let mut out: Vec<u8> = vec![0; wb.len()];
+        let (mut len, mut space) = (0usize, false);
+        for &b in wb {
+            if SPACE_BYTE[b as usize] {
+                space = len > 0;
+            } else {
+                if space {
+                    out[len] = b' ';
+                    len += 1;
+                    space = false;
+                }
+                out[len] = b;
+                len += 1;
+            }
+        }
+        out.truncate(len);
+        return String::from_utf8(out).unwrap_or_default();
+    }
     let mut out = String::with_capacity(window.len());
-    // Copy runs between whitespace, one space for each whitespace run; the
-    // byte-wise split is the same on ASCII without vertical tabs.
-    let mut push = |word: &str| {
+    // One space for each whitespace run, none at the ends.
+    for word in window.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(word);
-    };
-    if window.is_ascii() && !window.as_bytes().contains(&0x0b) {
-        window.split_ascii_whitespace().for_each(&mut push);
-    } else {
-        window.split_whitespace().for_each(&mut push);
     }
     out
 }
