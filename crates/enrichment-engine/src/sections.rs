@@ -364,7 +364,7 @@ impl SectionClassifier {
             let content_end = line_start + line.trim_end().len();
             if kind != LineKind::Blank {
                 if let Some(label) = header_label(trimmed) {
-                    self.close(text, &lower, offsets, open.take(), &mut sections);
+                    self.close(text, lower, offsets, open.take(), &mut sections);
                     open = Some(OpenSection {
                         header: Some(trimmed.to_string()),
                         label: Some(label),
@@ -378,7 +378,7 @@ impl SectionClassifier {
                         s.header.is_none() && s.last_kind != LineKind::Blank && s.last_kind != kind
                     });
                     if breaks {
-                        self.close(text, &lower, offsets, open.take(), &mut sections);
+                        self.close(text, lower, offsets, open.take(), &mut sections);
                     }
                     match open.as_mut() {
                         Some(s) => {
@@ -397,11 +397,11 @@ impl SectionClassifier {
                     }
                 }
             } else if open.as_ref().is_some_and(|s| s.header.is_none()) {
-                self.close(text, &lower, offsets, open.take(), &mut sections);
+                self.close(text, lower, offsets, open.take(), &mut sections);
             }
             line_start = line_end + 1;
         }
-        self.close(text, &lower, offsets, open.take(), &mut sections);
+        self.close(text, lower, offsets, open.take(), &mut sections);
         sections
     }
 
