@@ -7,7 +7,7 @@
 
 use crate::ambiguity::{has_cue, is_technical, rule_for};
 use crate::lexicon::{Lexicon, LexiconEntry};
-use crate::phrase_matcher::{tokenize, FastMap, PhraseMatcher, Token};
+use crate::phrase_matcher::{tokenize, FastMap, PhraseMatcher};
 use crate::sections::Section;
 use crate::text::{
     ceil_boundary, char_after, char_before, floor_boundary, is_word_char, snippet, CharOffsets,
@@ -183,68 +183,67 @@ const LIST_OPENERS: &[&str] = &[
     "like",
 ];
 
-/// Matches of `phrases` in the text that are followed by whitespace, as
-/// `(phrase, start, end after the whitespace)`, in text order.
-fn cue_matches(
-    phrases: &PhraseMatcher,
-    text: &str,
-    lower: &str,
-    tokens: &[Token],
-) -> Vec<(usize, usize, usize)> {
-    let mut found = Vec::new();
-    phrases.scan(lower, tokens, |pattern, start, end| {
-        let spaces = text[end..]
-            .char_indices()
-            .find(|(_, c)| !c.is_whitespace())
-            .map_or(text.len() - end, |(i, _)| i);
-        if spaces == 0 {
-            return false;
-        }
-        found.push((pattern as usize, start, end + spaces));
-        true
-    });
-    found
+/// A cue or list opener matched at `[start, end)` counts when whitespace
+/// follows; returns the end of that whitespace (where the list starts).
+fn opener_end(text: &str, end: usize) -> Option<usize> {
+    let spaces = text[end..]
+        .char_indices()
+        .find(|(_, c)| !c.is_whitespace())
+        .map_or(text.len() - end, |(i, _)| i);
+    (spaces > 0).then_some(end + spaces)
 }
 
-const PHRASE_STOP_WORDS: &[&str] = &[
-    "the",
-    "a",
-    "an",
-    "strong",
-    "good",
-    "solid",
-    "excellent",
-    "proven",
-    "deep",
-    "great",
-    "some",
-    "any",
-    "basic",
-    "advanced",
-    "working",
-    "practical",
-    "demonstrated",
-    "modern",
-    "relevant",
-    "extensive",
-    "hands-on",
-    "in-depth",
-    "thorough",
-    "sound",
-    "at",
-    "least",
-    "least",
-    "one",
-    "or",
-    "more",
-    "of",
-    "with",
-    "in",
-    "using",
-    "other",
-    "similar",
-    "and",
-];
+/// Filler words trimmed from the front of a pattern phrase (`strong`, `the`,
+/// `at least one of`), compared ASCII case-insensitively.
+fn is_phrase_stop_word(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    if bytes.len() > 12 {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    for (d, s) in buf.iter_mut().zip(bytes) {
+        *d = s.to_ascii_lowercase();
+    }
+    matches!(
+        &buf[..bytes.len()],
+        b"the"
+            | b"a"
+            | b"an"
+            | b"strong"
+            | b"good"
+            | b"solid"
+            | b"excellent"
+            | b"proven"
+            | b"deep"
+            | b"great"
+            | b"some"
+            | b"any"
+            | b"basic"
+            | b"advanced"
+            | b"working"
+            | b"practical"
+            | b"demonstrated"
+            | b"modern"
+            | b"relevant"
+            | b"extensive"
+            | b"hands-on"
+            | b"in-depth"
+            | b"thorough"
+            | b"sound"
+            | b"at"
+            | b"least"
+            | b"one"
+            | b"or"
+            | b"more"
+            | b"of"
+            | b"with"
+            | b"in"
+            | b"using"
+            | b"other"
+            | b"similar"
+            | b"and"
+    )
+}
 
 const VERSION_NAME_STOPLIST: &[&str] = &[
     "section", "chapter", "version", "level", "step", "table", "figure", "tier", "phase", "grade",
@@ -313,6 +312,33 @@ fn boundaries_ok(text: &str, start: usize, end: usize) -> bool {
     true
 }
 
+/// Byte offset of the first whitespace char (`char::is_whitespace`).
+fn first_whitespace(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    match bytes
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || *b == 0x0b || *b >= 0x80)
+    {
+        Some(p) if bytes[p] >= 0x80 => s[p..].find(char::is_whitespace).map(|q| p + q),
+        found => found,
+    }
+}
+
+/// `s.split_whitespace().count()`, byte-wise for ASCII.
+fn word_count(s: &str) -> usize {
+    if !s.is_ascii() {
+        return s.split_whitespace().count();
+    }
+    let mut count = 0;
+    let mut in_word = false;
+    for b in s.bytes() {
+        let space = b.is_ascii_whitespace() || b == 0x0b;
+        count += usize::from(!space && !in_word);
+        in_word = !space;
+    }
+    count
+}
+
 /// The earliest list separator in `rest` (the longest one at that position)
 /// as `(byte offset, length)`: `, and `, `, or `, `, `, ` and/or `, ` and `,
 /// ` or `, ` & `, ` / `, `/`.
@@ -379,61 +405,60 @@ impl Extractor<'_> {
         }
     }
 
-    fn lexicon_mentions(&self, text: &str, lower: &str, tokens: &[Token], out: &mut Vec<Mention>) {
+    /// The lexicon strategy's verdict on a surface matched at `[start, end)`.
+    fn lexicon_mention(
+        &self,
+        text: &str,
+        pattern: u32,
+        start: usize,
+        end: usize,
+    ) -> Option<Mention> {
         let lexicon = self.lexicon;
-        let min_weight = self.config.min_lexicon_weight;
-        lexicon
-            .matcher()
-            .scan(lower, tokens, |pattern, start, end| {
-                let target = lexicon.target(pattern as usize);
-                if target.case_sensitive && text[start..end] != target.text {
-                    return false;
-                }
-                if !boundaries_ok(text, start, end) {
-                    return false;
-                }
-                let entry = lexicon.entry(target.entry);
-                if entry.weight < min_weight {
-                    return false;
-                }
-                out.push(Mention {
-                    start,
-                    end,
-                    skill: SkillRef::Entry(target.entry),
-                    strategies: LEXICON,
-                    weight: entry.weight * self.config.lexicon_weight,
-                    penalized: false,
-                });
-                true
-            });
+        let target = lexicon.target(pattern as usize);
+        if target.case_sensitive && text[start..end] != target.text {
+            return None;
+        }
+        if !boundaries_ok(text, start, end) {
+            return None;
+        }
+        let entry = lexicon.entry(target.entry);
+        if entry.weight < self.config.min_lexicon_weight {
+            return None;
+        }
+        Some(Mention {
+            start,
+            end,
+            skill: SkillRef::Entry(target.entry),
+            strategies: LEXICON,
+            weight: entry.weight * self.config.lexicon_weight,
+            penalized: false,
+        })
     }
 
-    fn alias_mentions(&self, text: &str, lower: &str, tokens: &[Token], out: &mut Vec<Mention>) {
-        let Some(matcher) = self.alias_matcher else {
-            return;
-        };
-        let mut found = Vec::new();
-        matcher.scan(lower, tokens, |pattern, start, end| {
-            let alias = &self.aliases[pattern as usize];
-            if alias.case_sensitive && text[start..end] != alias.text {
-                return false;
-            }
-            if !boundaries_ok(text, start, end) {
-                return false;
-            }
-            found.push(Mention {
-                start,
-                end,
-                skill: match alias.entry {
-                    Some(e) => SkillRef::Entry(e),
-                    None => SkillRef::Alias(pattern),
-                },
-                strategies: ALIAS,
-                weight: alias.confidence * self.config.alias_weight,
-                penalized: false,
-            });
-            true
-        });
+    /// The alias strategy's verdict on an alias matched at `[start, end)`.
+    fn alias_mention(&self, text: &str, pattern: u32, start: usize, end: usize) -> Option<Mention> {
+        let alias = &self.aliases[pattern as usize];
+        if alias.case_sensitive && text[start..end] != alias.text {
+            return None;
+        }
+        if !boundaries_ok(text, start, end) {
+            return None;
+        }
+        Some(Mention {
+            start,
+            end,
+            skill: match alias.entry {
+                Some(e) => SkillRef::Entry(e),
+                None => SkillRef::Alias(pattern),
+            },
+            strategies: ALIAS,
+            weight: alias.confidence * self.config.alias_weight,
+            penalized: false,
+        })
+    }
+
+    /// Folds alias mentions (`found`, sorted) into the lexicon's (`out`).
+    fn merge_alias_mentions(&self, out: &mut Vec<Mention>, mut found: Vec<Mention>) {
         if found.is_empty() {
             return;
         }
@@ -514,15 +539,11 @@ impl Extractor<'_> {
             // Trim leading filler words (`strong`, `the`, `at least one of`).
             let mut start = cursor + (raw.len() - raw.trim_start().len());
             loop {
-                let word_end = text[from + start..from + item_end]
-                    .find(char::is_whitespace)
-                    .map(|p| start + p);
+                let word_end =
+                    first_whitespace(&text[from + start..from + item_end]).map(|p| start + p);
                 let Some(we) = word_end else { break };
                 let word = &text[from + start..from + we];
-                if PHRASE_STOP_WORDS
-                    .iter()
-                    .any(|w| w.eq_ignore_ascii_case(word))
-                {
+                if is_phrase_stop_word(word) {
                     let after = &text[from + we..from + item_end];
                     start = we + (after.len() - after.trim_start().len());
                 } else {
@@ -531,9 +552,7 @@ impl Extractor<'_> {
             }
             let trimmed_end = cursor + raw.trim_end().len();
             if start < trimmed_end {
-                let words = text[from + start..from + trimmed_end]
-                    .split_whitespace()
-                    .count();
+                let words = word_count(&text[from + start..from + trimmed_end]);
                 if words <= max_words {
                     items.push((from + start, from + trimmed_end));
                 }
@@ -556,7 +575,14 @@ impl Extractor<'_> {
                 .any(|c| c.is_uppercase() || c.is_ascii_digit() || "+#.".contains(c)))
     }
 
-    fn pattern_mentions(&self, text: &str, lower: &str, tokens: &[Token], out: &mut Vec<Mention>) {
+    /// `openers` are the cue and list-opener matches, `(phrase, start, end
+    /// of the whitespace after it)`, in text order.
+    fn pattern_mentions(
+        &self,
+        text: &str,
+        openers: &[(usize, usize, usize)],
+        out: &mut Vec<Mention>,
+    ) {
         let max_words = self.config.pattern_phrase_max_words;
         let mut emitted: Vec<Mention> = Vec::new();
         let support = |out: &mut Vec<Mention>, start: usize, end: usize| -> bool {
@@ -571,7 +597,6 @@ impl Extractor<'_> {
             }
             any
         };
-        let openers = cue_matches(&self.patterns.cues_and_lists, text, lower, tokens);
         for &(pattern, _, cue_end) in openers.iter().filter(|(p, _, _)| *p < CUES.len()) {
             let soft = CUES[pattern].1;
             for (start, end) in Self::list_items(text, cue_end, max_words) {
@@ -744,16 +769,37 @@ impl Extractor<'_> {
         offsets: &CharOffsets,
     ) -> Vec<FoundSkill> {
         let mut mentions: Vec<Mention> = Vec::new();
-        let mut tokens = Vec::with_capacity(text.len() / 4);
-        tokenize(lower, &mut tokens);
-        if self.config.use_lexicon {
-            self.lexicon_mentions(text, lower, &tokens, &mut mentions);
+        let tokens = tokenize(lower);
+        let config = self.config;
+        if config.use_lexicon {
+            self.lexicon
+                .matcher()
+                .scan(lower, &tokens, |pattern, start, end| {
+                    self.lexicon_mention(text, pattern, start, end)
+                        .map(|m| mentions.push(m))
+                        .is_some()
+                });
         }
-        if self.config.use_aliases {
-            self.alias_mentions(text, lower, &tokens, &mut mentions);
+        let mut alias_found: Vec<Mention> = Vec::new();
+        if let Some(aliases) = self.alias_matcher.filter(|_| config.use_aliases) {
+            aliases.scan(lower, &tokens, |pattern, start, end| {
+                self.alias_mention(text, pattern, start, end)
+                    .map(|m| alias_found.push(m))
+                    .is_some()
+            });
         }
-        if self.config.use_patterns {
-            self.pattern_mentions(text, lower, &tokens, &mut mentions);
+        let mut openers: Vec<(usize, usize, usize)> = Vec::new();
+        if config.use_patterns {
+            let phrases = &self.patterns.cues_and_lists;
+            phrases.scan(lower, &tokens, |pattern, start, end| {
+                opener_end(text, end)
+                    .map(|e| openers.push((pattern as usize, start, e)))
+                    .is_some()
+            });
+        }
+        self.merge_alias_mentions(&mut mentions, alias_found);
+        if config.use_patterns {
+            self.pattern_mentions(text, &openers, &mut mentions);
         }
         if self.config.ambiguity_rules {
             self.apply_ambiguity_rules(text, &mut mentions);

@@ -65,8 +65,9 @@ const BYTE_CLASS: [u8; 256] = {
     table
 };
 
-/// Cuts `lower` (the ASCII-lowercased text) into tokens, appending to `out`.
-pub(crate) fn tokenize(lower: &str, out: &mut Vec<Token>) {
+/// Cuts `lower` (the ASCII-lowercased text) into tokens.
+pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
+    let mut out = Vec::with_capacity(lower.len() / 4);
     let bytes = lower.as_bytes();
     let n = bytes.len();
     let mut i = 0usize;
@@ -115,6 +116,7 @@ pub(crate) fn tokenize(lower: &str, out: &mut Vec<Token>) {
         prev_space = false;
         i = end;
     }
+    out
 }
 
 /// Token hashing: one multiply per byte while the tokenizer walks the word
@@ -242,11 +244,9 @@ impl PhraseMatcher {
         let mut first: FastMap<u64, Node> = HashMap::with_hasher(hasher());
         let mut deep: FastMap<u64, Node> = HashMap::with_hasher(hasher());
         let mut stored = Vec::new();
-        let mut toks = Vec::new();
         for (idx, surface) in surfaces.enumerate() {
             let lower = surface.to_ascii_lowercase();
-            toks.clear();
-            tokenize(&lower, &mut toks);
+            let toks = tokenize(&lower);
             let mut key = 0u64;
             for (n, t) in toks.iter().enumerate() {
                 key = if n == 0 {
@@ -260,7 +260,7 @@ impl PhraseMatcher {
                     node.target = idx as u32;
                 }
             }
-            stored.push((lower.into_boxed_str(), toks.clone().into_boxed_slice()));
+            stored.push((lower.into_boxed_str(), toks.into_boxed_slice()));
         }
         PhraseMatcher {
             first_filter: KeyFilter::new(first.keys()),
@@ -291,7 +291,6 @@ impl PhraseMatcher {
         tokens: &[Token],
         mut accept: impl FnMut(u32, usize, usize) -> bool,
     ) {
-        // Longest surface in tokens is small; candidates per start are few.
         let mut candidates: Vec<(u32, usize)> = Vec::new();
         let mut i = 0usize;
         loop {
@@ -301,46 +300,56 @@ impl PhraseMatcher {
             {
                 i += 1;
             }
-            let Some(first) = tokens.get(i) else { break };
-            let mut key = first_key(first);
-            let Some(mut found) = self.first.get(&key) else {
-                i += 1;
-                continue;
+            if i >= tokens.len() {
+                break;
+            }
+            i = match self.match_at(lower, tokens, i, &mut candidates, &mut accept) {
+                Some(next) => next,
+                None => i + 1,
             };
-            candidates.clear();
-            let mut n = 0usize;
-            loop {
-                if found.target != NO_TARGET {
-                    candidates.push((found.target, n));
-                }
-                n += 1;
-                let Some(t) = tokens.get(i + n) else { break };
-                key = next_key(key, t);
-                if !self.deep_filter.may_contain(key) {
-                    break;
-                }
-                match self.deep.get(&key) {
-                    Some(next) => found = next,
-                    None => break,
-                }
+        }
+    }
+
+    /// The match `scan` keeps at token `i`, if any: returns the token index
+    /// to resume from.
+    fn match_at(
+        &self,
+        lower: &str,
+        tokens: &[Token],
+        i: usize,
+        candidates: &mut Vec<(u32, usize)>,
+        accept: &mut impl FnMut(u32, usize, usize) -> bool,
+    ) -> Option<usize> {
+        let first = &tokens[i];
+        let mut key = first_key(first);
+        let mut found = self.first.get(&key)?;
+        candidates.clear();
+        let mut n = 0usize;
+        loop {
+            if found.target != NO_TARGET {
+                candidates.push((found.target, n));
             }
-            let mut advanced = false;
-            for &(target, last) in candidates.iter().rev() {
-                let span = &tokens[i..=i + last];
-                if !self.verify(target, lower, span) {
-                    continue;
-                }
-                let (start, end) = (first.start as usize, span[last].end as usize);
-                if accept(target, start, end) {
-                    i += last + 1;
-                    advanced = true;
-                    break;
-                }
+            n += 1;
+            let Some(t) = tokens.get(i + n) else { break };
+            key = next_key(key, t);
+            if !self.deep_filter.may_contain(key) {
+                break;
             }
-            if !advanced {
-                i += 1;
+            match self.deep.get(&key) {
+                Some(next) => found = next,
+                None => break,
             }
         }
+        for &(target, last) in candidates.iter().rev() {
+            let span = &tokens[i..=i + last];
+            if !self.verify(target, lower, span) {
+                continue;
+            }
+            if accept(target, first.start as usize, span[last].end as usize) {
+                return Some(i + last + 1);
+            }
+        }
+        None
     }
 }
 
@@ -351,8 +360,7 @@ mod tests {
     fn find_all(surfaces: &[&str], text: &str) -> Vec<(String, String)> {
         let m = PhraseMatcher::new(surfaces.iter().copied());
         let lower = text.to_ascii_lowercase();
-        let mut toks = Vec::new();
-        tokenize(&lower, &mut toks);
+        let toks = tokenize(&lower);
         let mut out = Vec::new();
         m.scan(&lower, &toks, |t, s, e| {
             out.push((surfaces[t as usize].to_string(), text[s..e].to_string()));
@@ -392,8 +400,7 @@ mod tests {
     fn a_rejected_longest_match_falls_back_to_a_shorter_one() {
         let m = PhraseMatcher::new(["data", "data science"].into_iter());
         let text = "data science";
-        let mut toks = Vec::new();
-        tokenize(text, &mut toks);
+        let toks = tokenize(text);
         let mut seen = Vec::new();
         m.scan(text, &toks, |t, s, e| {
             seen.push((t, s, e));
@@ -406,8 +413,7 @@ mod tests {
     fn non_ascii_words_are_single_tokens() {
         let got = find_all(&["café", "gestión"], "Café gestión, cafés");
         assert_eq!(got.len(), 2);
-        let mut toks = Vec::new();
-        tokenize("naïve  — x", &mut toks);
+        let toks = tokenize("naïve  — x");
         assert_eq!(toks.len(), 3);
         assert!(!toks[1].glued && !toks[1].after_word);
     }

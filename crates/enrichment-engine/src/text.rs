@@ -101,17 +101,6 @@ pub(crate) fn ceil_boundary(text: &str, mut byte: usize) -> usize {
 
 /// The window of `chars` characters either side of `[start, end)` (bytes),
 /// whitespace collapsed, never cutting a character.
-/// ASCII bytes that `char::is_whitespace` counts as whitespace.
-const SPACE_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0usize;
-    while b < 128 {
-        table[b] = (b as u8).is_ascii_whitespace() || b == 0x0b;
-        b += 1;
-    }
-    table
-};
-
 pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> String {
     let bytes = text.as_bytes();
     // ASCII windows (the common case) are sized in bytes without decoding.
@@ -135,23 +124,24 @@ pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> Str
     if window.is_ascii() {
         // Runs of non-space bytes copied whole; same result as below (ASCII
         // whitespace plus vertical tab is what `char::is_whitespace` counts).
-        let wb = window.as_bytes();
-        let mut out: Vec<u8> = vec![0; wb.len()];
-        let (mut len, mut space) = (0usize, false);
-        for &b in wb {
-            if SPACE_BYTE[b as usize] {
-                space = len > 0;
-            } else {
-                if space {
-                    out[len] = b' ';
-                    len += 1;
-                    space = false;
-                }
-                out[len] = b;
-                len += 1;
+        // Most whitespace is already one space: map the other whitespace
+        // bytes (\t \n \x0b \x0c \r) to spaces in a loop the compiler
+        // vectorizes, then collapse runs only if there is one.
+        let mut out = window.as_bytes().to_vec();
+        for b in out.iter_mut() {
+            if (b'\t'..=b'\r').contains(b) {
+                *b = b' ';
             }
         }
-        out.truncate(len);
+        if memchr::memmem::find(&out, b"  ").is_some() {
+            out.dedup_by(|a, b| *a == b' ' && *b == b' ');
+        }
+        if out.last() == Some(&b' ') {
+            out.pop();
+        }
+        if out.first() == Some(&b' ') {
+            out.remove(0);
+        }
         return String::from_utf8(out).unwrap_or_default();
     }
     let mut out = String::with_capacity(window.len());
