@@ -55,6 +55,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept open for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 4;
 const STATEMENT_CACHE_CAPACITY: usize = 64;
+/// Page size of new databases. Rows of job_skills (~300 B) and
+/// section_classifications (~800 B) fill 4 KB pages fast; 16 KB pages split
+/// less often and a batch is written to the WAL in a quarter of the frames.
+const PAGE_SIZE: u32 = 16 * 1024;
 /// Page cache of the writer connection. The default 2 MB is smaller than what
 /// one completed batch writes (~4 MB for 256 postings), so SQLite spilled dirty
 /// pages mid-transaction and read them back; this is a fixed cap, whatever the
@@ -63,8 +67,8 @@ const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// WAL pages between automatic checkpoints (SQLite's default is 1,000). A
 /// checkpoint copies each page once however many times it was rewritten since
 /// the last one, so a longer interval copies fewer pages (the WAL file grows to
-/// about this many 4 KB pages, 32 MB).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 8192;
+/// about this many 16 KB pages, 32 MB).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 2048;
 
 /// A store over one SQLite database file. Cheap to clone; clones share the pool.
 #[derive(Clone)]
@@ -115,6 +119,10 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
         StoreError::Backend(format!("opening sqlite database {}: {e}", path.display()))
     })?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_sqlite)?;
+    // Takes effect only on a new, empty database (before WAL mode writes its
+    // first page); an existing file keeps its page size.
+    conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))
+        .map_err(map_sqlite)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(map_sqlite)?;
@@ -138,6 +146,11 @@ fn open_writer_connection(path: &Path) -> StoreResult<Connection> {
     ))
     .map_err(map_sqlite)?;
     Ok(conn)
+}
+
+fn foreign_keys_enforced(conn: &Connection) -> bool {
+    conn.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0))
+        .is_ok_and(|on| on == 1)
 }
 
 impl SqliteStore {
@@ -215,7 +228,11 @@ impl SqliteStore {
                 None => open_writer_connection(&pool.path)?,
             };
             let out = f(&mut conn);
-            *slot = Some(conn);
+            // A write that turned foreign keys off and failed to turn them back
+            // on must not leave the next writes unchecked: reopen instead.
+            if foreign_keys_enforced(&conn) {
+                *slot = Some(conn);
+            }
             out
         })
         .await
@@ -330,5 +347,26 @@ mod tests {
             .unwrap();
         assert_eq!(cache, -WRITER_CACHE_KIB);
         assert_eq!(checkpoint, WAL_AUTOCHECKPOINT_PAGES);
+
+        // Completing a batch lifts foreign-key checks for its own transaction only.
+        use jobenrich_domain::EnrichmentRepository;
+        store
+            .complete_enrichments(&[], chrono::Utc::now())
+            .await
+            .unwrap();
+        let orphan = store
+            .with_writer(|conn| {
+                conn.execute(
+                    "INSERT INTO job_skills (job_id, skill_name, skill_category, confidence_score,
+                         source_strategies, created_at) VALUES ('nobody', 's', 'databases', 1, '[]', 0)",
+                    [],
+                )
+                .map_err(map_sqlite)
+            })
+            .await;
+        assert!(
+            orphan.is_err(),
+            "foreign keys are enforced again after a completion"
+        );
     }
 }
