@@ -192,7 +192,7 @@ struct KeyFilter {
 
 impl KeyFilter {
     /// About 8 bits per key, at least 2^12 bits.
-    fn new<'a>(keys: impl ExactSizeIterator<Item = &'a u64>) -> Self {
+    fn new(keys: &[u64]) -> Self {
         let log2 = (keys.len().max(1) * 8)
             .next_power_of_two()
             .trailing_zeros()
@@ -202,7 +202,7 @@ impl KeyFilter {
             shift: 64 - log2,
         };
         for key in keys {
-            let bit = (*key >> filter.shift) as usize;
+            let bit = (key >> filter.shift) as usize;
             filter.bits[bit >> 6] |= 1 << (bit & 63);
         }
         filter
@@ -228,6 +228,12 @@ pub(crate) struct PhraseMatcher {
     /// its filter stay in cache).
     first: FastMap<u64, Node>,
     first_filter: KeyFilter,
+    /// The one-token prefixes that are a surface form themselves: a token
+    /// outside it can only start a match if its two-token key passes
+    /// `deep_filter`, which is checked before touching either map (the maps
+    /// do not fit in cache, and `team`, `work`, `data` start thousands of
+    /// ESCO phrases but rarely one that is in the posting).
+    first_target_filter: KeyFilter,
     /// Prefixes of two tokens or more.
     deep: FastMap<u64, Node>,
     deep_filter: KeyFilter,
@@ -263,9 +269,16 @@ impl PhraseMatcher {
             stored.push((lower.into_boxed_str(), toks.into_boxed_slice()));
         }
         PhraseMatcher {
-            first_filter: KeyFilter::new(first.keys()),
+            first_filter: KeyFilter::new(&first.keys().copied().collect::<Vec<_>>()),
+            first_target_filter: KeyFilter::new(
+                &first
+                    .iter()
+                    .filter(|(_, n)| n.target != NO_TARGET)
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>(),
+            ),
             first,
-            deep_filter: KeyFilter::new(deep.keys()),
+            deep_filter: KeyFilter::new(&deep.keys().copied().collect::<Vec<_>>()),
             deep,
             surfaces: stored,
         }
@@ -322,6 +335,12 @@ impl PhraseMatcher {
     ) -> Option<usize> {
         let first = &tokens[i];
         let mut key = first_key(first);
+        let may_continue = tokens
+            .get(i + 1)
+            .is_some_and(|t| self.deep_filter.may_contain(next_key(key, t)));
+        if !may_continue && !self.first_target_filter.may_contain(key) {
+            return None;
+        }
         let mut found = self.first.get(&key)?;
         candidates.clear();
         let mut n = 0usize;
