@@ -8,6 +8,10 @@ use jobenrich_enrichment_engine::{load_alias_csv, EngineConfig, Lexicon, SkillsE
 use std::path::Path;
 use std::sync::Arc;
 
+// The allocator the shipped binaries use (`jobenrich`, `jobenrich-worker`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn corpus() -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/skillspan_postings.jsonl");
     let text = std::fs::read_to_string(&path).expect("testdata/skillspan_postings.jsonl");
