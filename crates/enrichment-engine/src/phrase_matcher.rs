@@ -11,6 +11,10 @@
 //! key: `node.js` does not match `node . js`, while `machine learning`
 //! matches across a line break or a double space.
 //!
+//! A hit is the 64-bit key of the token sequence plus a 32-bit check (token
+//! bytes, first and last byte), so no copy of the surfaces is kept: the
+//! matcher for the shipped lexicon is a few MB of hash tables and filters.
+//!
 //! Why not one Aho-Corasick automaton over the 118k surface forms (what this
 //! replaced): building it took 2–4 s per process, searches had to be anchored
 //! at every token start anyway, and a longest match that failed a boundary
@@ -219,6 +223,20 @@ impl KeyFilter {
 #[derive(Debug, Clone, Copy)]
 struct Node {
     target: u32,
+    /// `span_check` of the completed surface: a second, independent test
+    /// on top of the 64-bit key, so a hit needs no copy of the surface.
+    check: u32,
+}
+
+/// Total bytes of the tokens, and their first and last byte.
+fn span_check(lower: &[u8], toks: &[Token]) -> u32 {
+    let (Some(first), Some(last)) = (toks.first(), toks.last()) else {
+        return 0;
+    };
+    let len: u32 = toks.iter().map(|t| t.end - t.start).sum();
+    (len & 0xffff)
+        | u32::from(lower[first.start as usize]) << 16
+        | u32::from(lower[last.end as usize - 1]) << 24
 }
 
 /// Compiled surface forms; `target` ids are the caller's indices.
@@ -237,9 +255,6 @@ pub(crate) struct PhraseMatcher {
     /// Prefixes of two tokens or more.
     deep: FastMap<u64, Node>,
     deep_filter: KeyFilter,
-    /// Per target: the lowercased surface and its tokens, to verify a hit
-    /// against hash collisions.
-    surfaces: Vec<(Box<str>, Box<[Token]>)>,
 }
 
 impl PhraseMatcher {
@@ -249,7 +264,6 @@ impl PhraseMatcher {
     pub fn new<'a>(surfaces: impl Iterator<Item = &'a str>) -> Self {
         let mut first: FastMap<u64, Node> = HashMap::with_hasher(hasher());
         let mut deep: FastMap<u64, Node> = HashMap::with_hasher(hasher());
-        let mut stored = Vec::new();
         for (idx, surface) in surfaces.enumerate() {
             let lower = surface.to_ascii_lowercase();
             let toks = tokenize(&lower);
@@ -261,12 +275,15 @@ impl PhraseMatcher {
                     next_key(key, t)
                 };
                 let map = if n == 0 { &mut first } else { &mut deep };
-                let node = map.entry(key).or_insert(Node { target: NO_TARGET });
+                let node = map.entry(key).or_insert(Node {
+                    target: NO_TARGET,
+                    check: 0,
+                });
                 if n + 1 == toks.len() && node.target == NO_TARGET {
                     node.target = idx as u32;
+                    node.check = span_check(lower.as_bytes(), &toks);
                 }
             }
-            stored.push((lower.into_boxed_str(), toks.into_boxed_slice()));
         }
         PhraseMatcher {
             first_filter: KeyFilter::new(&first.keys().copied().collect::<Vec<_>>()),
@@ -280,18 +297,7 @@ impl PhraseMatcher {
             first,
             deep_filter: KeyFilter::new(&deep.keys().copied().collect::<Vec<_>>()),
             deep,
-            surfaces: stored,
         }
-    }
-
-    fn verify(&self, target: u32, lower: &str, toks: &[Token]) -> bool {
-        let (surface, stoks) = &self.surfaces[target as usize];
-        stoks.len() == toks.len()
-            && stoks.iter().zip(toks).enumerate().all(|(n, (s, t))| {
-                (n == 0 || s.glued == t.glued)
-                    && surface.as_bytes()[s.start as usize..s.end as usize]
-                        == lower.as_bytes()[t.start as usize..t.end as usize]
-            })
     }
 
     /// Scans `tokens` of `lower` left to right. At each token that may start
@@ -304,7 +310,7 @@ impl PhraseMatcher {
         tokens: &[Token],
         mut accept: impl FnMut(u32, usize, usize) -> bool,
     ) {
-        let mut candidates: Vec<(u32, usize)> = Vec::new();
+        let mut candidates: Vec<(u32, u32, usize)> = Vec::new();
         let mut i = 0usize;
         loop {
             // Fast path: skip tokens that cannot start a surface form.
@@ -330,7 +336,7 @@ impl PhraseMatcher {
         lower: &str,
         tokens: &[Token],
         i: usize,
-        candidates: &mut Vec<(u32, usize)>,
+        candidates: &mut Vec<(u32, u32, usize)>,
         accept: &mut impl FnMut(u32, usize, usize) -> bool,
     ) -> Option<usize> {
         let first = &tokens[i];
@@ -346,7 +352,7 @@ impl PhraseMatcher {
         let mut n = 0usize;
         loop {
             if found.target != NO_TARGET {
-                candidates.push((found.target, n));
+                candidates.push((found.target, found.check, n));
             }
             n += 1;
             let Some(t) = tokens.get(i + n) else { break };
@@ -359,9 +365,9 @@ impl PhraseMatcher {
                 None => break,
             }
         }
-        for &(target, last) in candidates.iter().rev() {
+        for &(target, check, last) in candidates.iter().rev() {
             let span = &tokens[i..=i + last];
-            if !self.verify(target, lower, span) {
+            if span_check(lower.as_bytes(), span) != check {
                 continue;
             }
             if accept(target, first.start as usize, span[last].end as usize) {
