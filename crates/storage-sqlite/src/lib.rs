@@ -16,7 +16,7 @@
 //!   would poll through the busy handler's sleeps, and since no other
 //!   connection of the process writes, the writer's page cache stays valid
 //!   from one transaction to the next (a write by another connection would
-//!   empty it).
+//!   empty it). WAL checkpoints run on a thread of their own ([`checkpointer`]).
 //! - All SQL is parameterized; lists of ids are bound as one JSON array and
 //!   expanded with `json_each`.
 //!
@@ -29,6 +29,7 @@
 //! ```
 
 mod aliases;
+mod checkpointer;
 mod clusters;
 mod codec;
 mod enrichments;
@@ -64,11 +65,10 @@ const PAGE_SIZE: u32 = 16 * 1024;
 /// pages mid-transaction and read them back; this is a fixed cap, whatever the
 /// size of the database.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
-/// WAL pages between automatic checkpoints (SQLite's default is 1,000). A
-/// checkpoint copies each page once however many times it was rewritten since
-/// the last one, so a longer interval copies fewer pages (the WAL file grows to
-/// about this many 16 KB pages, 32 MB).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 2048;
+/// WAL pages after which the writer checkpoints by itself (SQLite's default is
+/// 1,000): only a backstop, the checkpoint thread (`checkpointer`) normally
+/// keeps the WAL well below it. 8,192 pages of 16 KB: a WAL of 128 MB at most.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 8192;
 
 /// A store over one SQLite database file. Cheap to clone; clones share the pool.
 #[derive(Clone)]
@@ -173,13 +173,15 @@ impl SqliteStore {
         }
         // Opening one connection now reports a bad path at once, not on first use.
         let first = open_connection(&path)?;
-        Ok(Self {
-            pool: Arc::new(ConnectionPool {
-                path,
-                idle: Mutex::new(vec![first]),
-                writer: Mutex::new(None),
-            }),
-        })
+        let pool = Arc::new(ConnectionPool {
+            path,
+            idle: Mutex::new(vec![first]),
+            writer: Mutex::new(None),
+        });
+        if !checkpointer::spawn(Arc::downgrade(&pool)) {
+            tracing::warn!(db = %pool.path.display(), "no checkpoint thread: the writer checkpoints the WAL itself");
+        }
+        Ok(Self { pool })
     }
 
     /// The database file.
@@ -309,6 +311,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("w.db")).unwrap();
         store.migrate().await.unwrap();
+        let file_len = || std::fs::metadata(store.path()).unwrap().len();
+        let before = file_len();
         let mut writers = tokio::task::JoinSet::new();
         for task in 0..8 {
             let store = store.clone();
@@ -347,6 +351,17 @@ mod tests {
             .unwrap();
         assert_eq!(cache, -WRITER_CACHE_KIB);
         assert_eq!(checkpoint, WAL_AUTOCHECKPOINT_PAGES);
+
+        // The checkpoint thread copies the WAL into the database file, long
+        // before the writer's own backstop threshold.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while file_len() == before && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            file_len() > before,
+            "the background checkpoint wrote the postings into the database file"
+        );
 
         // Completing a batch lifts foreign-key checks for its own transaction only.
         use jobenrich_domain::EnrichmentRepository;
