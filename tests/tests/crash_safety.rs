@@ -107,20 +107,31 @@ fn a_worker_killed_mid_batch_then_restarted_enriches_every_job_exactly_once() {
     );
     let version = store.seed(POSTINGS, |_| None);
 
-    let mut first = store.spawn_worker("first");
-    store.wait_until("the first worker's first results", FINISH, |s| {
-        s.with_status(&version, "success") > 0
-    });
-    kill_hard(&mut first);
-    let done_before_kill = store.with_status(&version, "success");
-    let leased_by_dead_worker = store.with_status(&version, "processing");
+    // Kill a worker while it holds a leased batch. A batch takes ~20 ms, so a
+    // kill can land between two batches; then no lease is held and the
+    // scenario is retried with a fresh worker (completed jobs stay done).
+    let mut attempt = 0;
+    let (done_before_kill, leased_by_dead_worker) = loop {
+        attempt += 1;
+        let before = store.with_status(&version, "success");
+        let mut first = store.spawn_worker(&format!("first-{attempt}"));
+        store.wait_until("a worker's results with a batch in hand", FINISH, |s| {
+            s.with_status(&version, "success") > before && s.with_status(&version, "processing") > 0
+        });
+        kill_hard(&mut first);
+        let done = store.with_status(&version, "success");
+        let leased = store.with_status(&version, "processing");
+        if leased > 0 || attempt == 5 {
+            break (done, leased);
+        }
+    };
     assert!(
         (done_before_kill as usize) < POSTINGS,
         "the worker was killed before finishing"
     );
     assert!(
         leased_by_dead_worker > 0,
-        "the worker died holding a batch ({done_before_kill} done)"
+        "a worker died holding a batch ({done_before_kill} done, {attempt} attempts)"
     );
 
     let mut second = store.spawn_worker("second");
