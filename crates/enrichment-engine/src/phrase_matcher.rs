@@ -41,7 +41,8 @@ pub(crate) struct Token {
     pub after_word: bool,
 }
 
-/// Fixed seed: trie keys are deterministic in every process.
+/// The maps' hasher, with a fixed seed so a lexicon behaves the same in
+/// every process (the trie keys themselves come from the token hashes).
 fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0x6a6f_6265_6e72_6963)
 }
