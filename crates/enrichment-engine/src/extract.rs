@@ -10,7 +10,8 @@ use crate::lexicon::{Lexicon, LexiconEntry};
 use crate::phrase_matcher::{tokenize, FastMap, PhraseMatcher};
 use crate::sections::Section;
 use crate::text::{
-    ceil_boundary, char_after, char_before, floor_boundary, is_word_char, snippet, CharOffsets,
+    ceil_boundary, char_after, char_before, collapse_whitespace, floor_boundary, is_word_char,
+    snippet, CharOffsets,
 };
 use crate::EngineConfig;
 use jobenrich_domain::{ExtractionStrategy, SkillCategory};
@@ -383,17 +384,6 @@ fn overlapping(sorted: &[Mention], start: usize, end: usize) -> std::ops::Range<
     let lo = sorted.partition_point(|m| m.end <= start);
     let hi = sorted.partition_point(|m| m.start < end);
     lo..hi.max(lo)
-}
-
-fn collapse_whitespace(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
 }
 
 impl Extractor<'_> {

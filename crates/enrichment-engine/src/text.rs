@@ -144,9 +144,13 @@ pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> Str
         }
         return String::from_utf8(out).unwrap_or_default();
     }
-    let mut out = String::with_capacity(window.len());
-    // One space for each whitespace run, none at the ends.
-    for word in window.split_whitespace() {
+    collapse_whitespace(window)
+}
+
+/// One space for each whitespace run, none at the ends.
+pub(crate) fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }

@@ -387,6 +387,16 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> StoreResult<MigrationRe
 mod tests {
     use super::*;
     use crate::SqliteStore;
+
+    /// The first column of every row of `sql`.
+    fn strings(conn: &Connection, sql: &str) -> Vec<String> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
     use jobenrich_domain::{
         ClusterRepository, EnrichmentKey, EnrichmentRepository, EnrichmentStatus, EnrichmentType,
         EnrichmentVersion, JobId, JobPostingRepository, SchemaMigrator, SkillRepository,
@@ -547,13 +557,7 @@ mod tests {
         assert!(store.migrate().await.unwrap().applied.is_empty());
 
         let conn = Connection::open(&path).unwrap();
-        let recorded: Vec<String> = conn
-            .prepare("SELECT name FROM schema_migrations ORDER BY version")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let recorded = strings(&conn, "SELECT name FROM schema_migrations ORDER BY version");
         assert_eq!(
             recorded,
             MIGRATIONS.iter().map(|m| m.name).collect::<Vec<_>>()
@@ -649,15 +653,10 @@ mod tests {
             skills.contains("SEARCH"),
             "skills of a job are found by index: {skills}"
         );
-        let skill_indexes: Vec<String> = conn
-            .prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'job_skills'",
-            )
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let skill_indexes = strings(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'job_skills'",
+        );
         assert_eq!(
             skill_indexes,
             ["sqlite_autoindex_job_skills_1"],
