@@ -259,9 +259,7 @@ impl SurfaceFilter {
         let case_sensitive = chars <= 2 && text.chars().any(char::is_uppercase);
         Some(SurfaceForm::new(text.to_string(), case_sensitive))
     }
-}
 
-impl SurfaceFilter {
     /// `accept` for ESCO alternative labels, which also drops label
     /// fragments (preferred labels such as `be at ease in unsafe
     /// environments` and O*NET names such as `The Foundry Nuke` are kept).

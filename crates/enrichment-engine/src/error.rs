@@ -25,9 +25,6 @@ pub enum EngineError {
     /// An input the engine refuses (e.g. larger than `max_input_bytes`).
     #[error("input refused: {0}")]
     InputRefused(String),
-    /// The automaton could not be built (pattern set too large for memory limits).
-    #[error("building the matcher: {0}")]
-    Matcher(String),
 }
 
 impl EngineError {

@@ -10,8 +10,8 @@ use crate::lexicon::{Lexicon, LexiconEntry};
 use crate::phrase_matcher::{tokenize, FastMap, PhraseMatcher};
 use crate::sections::Section;
 use crate::text::{
-    ceil_boundary, char_after, char_before, collapse_whitespace, floor_boundary, is_word_char,
-    snippet, CharOffsets,
+    ceil_boundary, char_after, char_before, collapse_whitespace, floor_boundary, is_space_byte,
+    is_word_char, snippet, CharOffsets,
 };
 use crate::EngineConfig;
 use jobenrich_domain::{ExtractionStrategy, SkillCategory};
@@ -316,10 +316,7 @@ fn boundaries_ok(text: &str, start: usize, end: usize) -> bool {
 /// Byte offset of the first whitespace char (`char::is_whitespace`).
 fn first_whitespace(s: &str) -> Option<usize> {
     let bytes = s.as_bytes();
-    match bytes
-        .iter()
-        .position(|b| b.is_ascii_whitespace() || *b == 0x0b || *b >= 0x80)
-    {
+    match bytes.iter().position(|&b| is_space_byte(b) || b >= 0x80) {
         Some(p) if bytes[p] >= 0x80 => s[p..].find(char::is_whitespace).map(|q| p + q),
         found => found,
     }
@@ -333,7 +330,7 @@ fn word_count(s: &str) -> usize {
     let mut count = 0;
     let mut in_word = false;
     for b in s.bytes() {
-        let space = b.is_ascii_whitespace() || b == 0x0b;
+        let space = is_space_byte(b);
         count += usize::from(!space && !in_word);
         in_word = !space;
     }
@@ -807,50 +804,40 @@ impl Extractor<'_> {
     ) -> Vec<FoundSkill> {
         // Group mentions by skill: known skills by group id, pattern phrases
         // by their lowercase text (or the known skill that text names).
-        let mut group_of: Vec<u32> = Vec::with_capacity(mentions.len());
+        // `None`: a phrase that is only whitespace, dropped.
+        let mut group_of: Vec<Option<u32>> = Vec::with_capacity(mentions.len());
         let mut by_id: FastMap<u32, u32> = FastMap::default();
         let mut by_phrase: FastMap<String, u32> = FastMap::default();
-        let mut group_count = 0u32;
-        let mut kept: Vec<Mention> = Vec::with_capacity(mentions.len());
-        for m in mentions {
-            let id = match self.group_id(&m.skill) {
-                Some(id) => Ok(id),
-                None => {
-                    let key = collapse_whitespace(&text[m.start..m.end]).to_lowercase();
-                    if key.is_empty() {
-                        continue;
-                    }
-                    match self
-                        .lexicon
+        for m in &mentions {
+            let next = (by_id.len() + by_phrase.len()) as u32;
+            let known = self.group_id(&m.skill).map(Ok).or_else(|| {
+                let key = collapse_whitespace(&text[m.start..m.end]).to_lowercase();
+                (!key.is_empty()).then(|| {
+                    self.lexicon
                         .group_named(&key)
                         .or_else(|| self.alias_groups.get(&key).copied())
-                    {
-                        Some(id) => Ok(id),
-                        None => Err(key),
-                    }
-                }
-            };
-            let g = match id {
-                Ok(id) => *by_id.entry(id).or_insert(group_count),
-                Err(key) => *by_phrase.entry(key).or_insert(group_count),
-            };
-            if g == group_count {
-                group_count += 1;
-            }
-            group_of.push(g);
-            kept.push(m);
+                        .ok_or(key)
+                })
+            });
+            group_of.push(known.map(|id| match id {
+                Ok(id) => *by_id.entry(id).or_insert(next),
+                Err(key) => *by_phrase.entry(key).or_insert(next),
+            }));
         }
         // Mentions of each group together, groups in first-mention order,
         // mentions in text order.
-        let mut order: Vec<u32> = (0..kept.len() as u32).collect();
-        order.sort_by_key(|&i| (group_of[i as usize], i));
+        let mut order: Vec<(u32, u32)> = group_of
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.map(|g| (g, i as u32)))
+            .collect();
+        order.sort_unstable();
         let config = self.config;
-        let mut found = Vec::with_capacity(group_count as usize);
-        let mut group_mentions: Vec<&Mention> = Vec::new();
-        for chunk in order.chunk_by(|a, b| group_of[*a as usize] == group_of[*b as usize]) {
-            group_mentions.clear();
-            group_mentions.extend(chunk.iter().map(|&i| &kept[i as usize]));
-            let g_mentions = &group_mentions;
+        let mut found = Vec::with_capacity(by_id.len() + by_phrase.len());
+        let mut g_mentions: Vec<&Mention> = Vec::new();
+        for chunk in order.chunk_by(|a, b| a.0 == b.0) {
+            g_mentions.clear();
+            g_mentions.extend(chunk.iter().map(|&(_, i)| &mentions[i as usize]));
             let strategies_bits = g_mentions.iter().fold(0u8, |acc, m| acc | m.strategies);
             let mut strategies = Vec::new();
             for (bit, s) in [

@@ -20,7 +20,7 @@
 //! at every token start anyway, and a longest match that failed a boundary
 //! check hid the shorter valid one. Measurements: `docs/performance.md`.
 
-use crate::text::is_word_char;
+use crate::text::{is_space_byte, is_word_char};
 use std::collections::HashMap;
 
 /// Hash map with a fast, fixed-seed hasher (keys are not attacker-chosen
@@ -60,7 +60,7 @@ const BYTE_CLASS: [u8; 256] = {
         let c = b as u8;
         table[b] = if c.is_ascii_alphanumeric() || c == b'_' {
             WORD
-        } else if c.is_ascii_whitespace() || c == 0x0b {
+        } else if is_space_byte(c) {
             SPACE
         } else {
             PUNCT
@@ -91,7 +91,7 @@ pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
                 let (end, hash) = word_end(lower, i);
                 (true, end, hash)
             }
-            PUNCT => (false, i + 1, finish(step(SEED, bytes[i]))),
+            PUNCT => (false, i + 1, hash_bytes(&bytes[i..i + 1])),
             _ => {
                 let ch = lower[i..].chars().next().unwrap_or(' ');
                 let len = ch.len_utf8();
@@ -105,8 +105,7 @@ pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
                     let (end, hash) = word_end(lower, i);
                     (true, end, hash)
                 } else {
-                    let h = bytes[i..i + len].iter().fold(SEED, |h, b| step(h, *b));
-                    (false, i + len, finish(h))
+                    (false, i + len, hash_bytes(&bytes[i..i + len]))
                 }
             }
         };
@@ -134,9 +133,9 @@ fn step(h: u64, b: u8) -> u64 {
     (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
-#[inline]
-fn finish(h: u64) -> u64 {
-    mix(h)
+/// The hash `word_end` computes, of a one-character token.
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    mix(bytes.iter().fold(SEED, |h, b| step(h, *b)))
 }
 
 /// End and hash of the word starting at `i`: ASCII word bytes by table,
@@ -164,11 +163,11 @@ fn word_end(text: &str, mut i: usize) -> (usize, u64) {
             _ => break,
         }
     }
-    (i, finish(h))
+    (i, mix(h))
 }
 
 /// Running key of a token sequence; the first token's glue is ignored, and
-/// its key is its hash (foldhash output is already well mixed).
+/// its key is its (finalized, well-mixed) hash.
 fn first_key(t: &Token) -> u64 {
     t.hash
 }

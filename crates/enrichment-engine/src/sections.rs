@@ -275,15 +275,16 @@ impl KeywordMatcher {
         }
     }
 
-    /// Keyword indices of the non-overlapping matches in `haystack`.
-    fn find_iter<'a>(&'a self, haystack: &'a str) -> Box<dyn Iterator<Item = usize> + 'a> {
+    /// Calls `f` with the keyword index of each non-overlapping match in
+    /// `haystack`, leftmost-longest.
+    fn for_each_match(&self, haystack: &str, mut f: impl FnMut(usize)) {
         match self {
-            KeywordMatcher::Packed(s) => {
-                Box::new(s.find_iter(haystack).map(|m| m.pattern().as_usize()))
-            }
-            KeywordMatcher::Automaton(a) => {
-                Box::new(a.find_iter(haystack).map(|m| m.pattern().as_usize()))
-            }
+            KeywordMatcher::Packed(s) => s
+                .find_iter(haystack)
+                .for_each(|m| f(m.pattern().as_usize())),
+            KeywordMatcher::Automaton(a) => a
+                .find_iter(haystack)
+                .for_each(|m| f(m.pattern().as_usize())),
         }
     }
 }
@@ -452,9 +453,10 @@ impl SectionClassifier {
         let head = &body_lower[..crate::text::floor_boundary(body_lower, 4096)];
         if let Some(matcher) = &self.keyword_matcher {
             let mut counts = vec![0u8; self.keyword_weights.len()];
-            // Keywords do not overlap one another, so non-overlapping search
-            // counts the same and is several times faster.
-            for k in matcher.find_iter(head) {
+            // Non-overlapping, longest first: of two keywords where one
+            // contains the other (none of the defaults do), the text counts
+            // for the longer. Several times faster than overlapping search.
+            matcher.for_each_match(head, |k| {
                 let seen = counts.get(k).copied().unwrap_or(0);
                 if seen < 3 {
                     if let Some(c) = counts.get_mut(k) {
@@ -462,7 +464,7 @@ impl SectionClassifier {
                     }
                     logit += self.keyword_weights.get(k).map_or(0.0, |(_, w)| *w);
                 }
-            }
+            });
         }
         let p = 1.0 / (1.0 + (-logit).exp());
         if p.is_finite() {

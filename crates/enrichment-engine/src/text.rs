@@ -64,6 +64,12 @@ impl CharOffsets {
     }
 }
 
+/// An ASCII byte that `char::is_whitespace` counts as whitespace (the
+/// ASCII whitespace set plus vertical tab).
+pub(crate) const fn is_space_byte(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0b
+}
+
 /// A word character for boundary checks: letters, digits and `_`.
 pub(crate) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
@@ -122,11 +128,11 @@ pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> Str
     };
     let window = &text[start - before..end + after];
     if window.is_ascii() {
-        // Runs of non-space bytes copied whole; same result as below (ASCII
-        // whitespace plus vertical tab is what `char::is_whitespace` counts).
-        // Most whitespace is already one space: map the other whitespace
-        // bytes (\t \n \x0b \x0c \r) to spaces in a loop the compiler
-        // vectorizes, then collapse runs only if there is one.
+        // Same result as `collapse_whitespace`, faster: most whitespace is
+        // already one space, so map the other whitespace bytes (\t \n \x0b
+        // \x0c \r, with ' ' all that `char::is_whitespace` counts in ASCII)
+        // to spaces in a loop the compiler vectorizes, then collapse runs
+        // only if there is one.
         let mut out = window.as_bytes().to_vec();
         for b in out.iter_mut() {
             if (b'\t'..=b'\r').contains(b) {

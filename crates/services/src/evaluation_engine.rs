@@ -154,8 +154,7 @@ mod tests {
                 None,
                 &["Kubernetes"],
             ),
-        ])
-        .unwrap();
+        ]);
         EnginePredictorFactory::with_lexicon(Arc::new(lexicon))
     }
 

@@ -387,6 +387,10 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> StoreResult<MigrationRe
 mod tests {
     use super::*;
     use crate::SqliteStore;
+    use jobenrich_domain::{
+        ClusterRepository, EnrichmentKey, EnrichmentRepository, EnrichmentStatus, EnrichmentType,
+        EnrichmentVersion, JobId, JobPostingRepository, SchemaMigrator, SkillRepository,
+    };
 
     /// The first column of every row of `sql`.
     fn strings(conn: &Connection, sql: &str) -> Vec<String> {
@@ -397,10 +401,6 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap()
     }
-    use jobenrich_domain::{
-        ClusterRepository, EnrichmentKey, EnrichmentRepository, EnrichmentStatus, EnrichmentType,
-        EnrichmentVersion, JobId, JobPostingRepository, SchemaMigrator, SkillRepository,
-    };
 
     /// Rows as a v1 deployment wrote them, before versioning existed.
     const V1_ROWS: &str = r#"

@@ -27,45 +27,42 @@ pub fn entry(
 
 pub fn small_lexicon() -> Arc<Lexicon> {
     use SkillCategory::*;
-    Arc::new(
-        Lexicon::from_entries(vec![
-            entry("Python", ProgrammingLanguages, 0.95, &["Python"]),
-            entry("Java", ProgrammingLanguages, 0.9, &["Java"]),
-            entry("JavaScript", ProgrammingLanguages, 0.95, &["JavaScript"]),
-            entry("C++", ProgrammingLanguages, 0.95, &["C++"]),
-            entry("C#", ProgrammingLanguages, 0.95, &["C#"]),
-            entry("C", ProgrammingLanguages, 0.7, &["=C"]),
-            entry("R", ProgrammingLanguages, 0.75, &["=R"]),
-            entry("Go", ProgrammingLanguages, 0.8, &["=Go", "Golang"]),
-            entry("Rust", ProgrammingLanguages, 0.8, &["Rust"]),
-            entry("Swift", ProgrammingLanguages, 0.8, &["Swift"]),
-            entry(".NET", FrameworksLibraries, 0.95, &[".NET"]),
-            entry("ASP.NET", FrameworksLibraries, 0.95, &["ASP.NET"]),
-            entry("Node.js", FrameworksLibraries, 0.95, &["Node.js"]),
-            entry("CI/CD", DevopsTools, 0.92, &["CI/CD"]),
-            entry("Kubernetes", DevopsTools, 0.95, &["Kubernetes"]),
-            entry("Docker", DevopsTools, 0.95, &["Docker"]),
-            entry("PostgreSQL", Databases, 0.95, &["PostgreSQL"]),
-            entry("Apache Spark", DataMl, 0.85, &["=Spark", "Apache Spark"]),
-            entry("Microsoft Excel", SoftwareTools, 0.85, &["Excel"]),
-            entry("Microsoft Access", SoftwareTools, 0.7, &["=Access"]),
-            entry("Communication", SoftSkills, 0.6, &["communication"]),
-            entry("Machine Learning", DataMl, 0.9, &["machine learning"]),
-            entry(
-                "Google Cloud Platform",
-                CloudPlatforms,
-                0.95,
-                &["Google Cloud Platform"],
-            ),
-            entry(
-                "Project management",
-                Methodologies,
-                0.8,
-                &["project management"],
-            ),
-        ])
-        .unwrap(),
-    )
+    Arc::new(Lexicon::from_entries(vec![
+        entry("Python", ProgrammingLanguages, 0.95, &["Python"]),
+        entry("Java", ProgrammingLanguages, 0.9, &["Java"]),
+        entry("JavaScript", ProgrammingLanguages, 0.95, &["JavaScript"]),
+        entry("C++", ProgrammingLanguages, 0.95, &["C++"]),
+        entry("C#", ProgrammingLanguages, 0.95, &["C#"]),
+        entry("C", ProgrammingLanguages, 0.7, &["=C"]),
+        entry("R", ProgrammingLanguages, 0.75, &["=R"]),
+        entry("Go", ProgrammingLanguages, 0.8, &["=Go", "Golang"]),
+        entry("Rust", ProgrammingLanguages, 0.8, &["Rust"]),
+        entry("Swift", ProgrammingLanguages, 0.8, &["Swift"]),
+        entry(".NET", FrameworksLibraries, 0.95, &[".NET"]),
+        entry("ASP.NET", FrameworksLibraries, 0.95, &["ASP.NET"]),
+        entry("Node.js", FrameworksLibraries, 0.95, &["Node.js"]),
+        entry("CI/CD", DevopsTools, 0.92, &["CI/CD"]),
+        entry("Kubernetes", DevopsTools, 0.95, &["Kubernetes"]),
+        entry("Docker", DevopsTools, 0.95, &["Docker"]),
+        entry("PostgreSQL", Databases, 0.95, &["PostgreSQL"]),
+        entry("Apache Spark", DataMl, 0.85, &["=Spark", "Apache Spark"]),
+        entry("Microsoft Excel", SoftwareTools, 0.85, &["Excel"]),
+        entry("Microsoft Access", SoftwareTools, 0.7, &["=Access"]),
+        entry("Communication", SoftSkills, 0.6, &["communication"]),
+        entry("Machine Learning", DataMl, 0.9, &["machine learning"]),
+        entry(
+            "Google Cloud Platform",
+            CloudPlatforms,
+            0.95,
+            &["Google Cloud Platform"],
+        ),
+        entry(
+            "Project management",
+            Methodologies,
+            0.8,
+            &["project management"],
+        ),
+    ]))
 }
 
 pub fn alias(
