@@ -7,12 +7,13 @@
 
 use crate::ambiguity::{has_cue, is_technical, rule_for};
 use crate::lexicon::{Lexicon, LexiconEntry};
-use crate::phrase_matcher::{tokenize, FastMap, PhraseMatcher};
+use crate::phrase_matcher::{FastMap, PhraseMatcher};
 use crate::sections::Section;
 use crate::text::{
     ceil_boundary, char_after, char_before, collapse_whitespace, floor_boundary, is_space_byte,
     is_word_char, snippet, CharOffsets,
 };
+use crate::tokenizer::{tokenize, Token};
 use crate::EngineConfig;
 use jobenrich_domain::{ExtractionStrategy, SkillCategory};
 use regex::Regex;
@@ -322,58 +323,56 @@ fn first_whitespace(s: &str) -> Option<usize> {
     }
 }
 
-/// `s.split_whitespace().count()`, byte-wise for ASCII.
-fn word_count(s: &str) -> usize {
-    if !s.is_ascii() {
-        return s.split_whitespace().count();
-    }
+/// `s.split_whitespace().count().min(cap + 1)`: counting stops past `cap`
+/// (a long item is dropped whatever its length), byte-wise for ASCII.
+fn word_count_capped(s: &str, cap: usize) -> usize {
     let mut count = 0;
     let mut in_word = false;
     for b in s.bytes() {
+        if b >= 0x80 {
+            return s.split_whitespace().take(cap + 1).count();
+        }
         let space = is_space_byte(b);
         count += usize::from(!space && !in_word);
+        if count > cap {
+            return count;
+        }
         in_word = !space;
     }
     count
 }
 
-/// The earliest list separator in `rest` (the longest one at that position)
-/// as `(byte offset, length)`: `, and `, `, or `, `, `, ` and/or `, ` and `,
-/// ` or `, ` & `, ` / `, `/`.
-fn next_separator(rest: &str) -> Option<(usize, usize)> {
-    let bytes = rest.as_bytes();
-    for (p, b) in bytes.iter().enumerate() {
-        let len = match b {
-            b'/' => 1,
-            b',' => {
-                let t = &bytes[p..];
-                if t.starts_with(b", and ") {
-                    6
-                } else if t.starts_with(b", or ") {
-                    5
-                } else if t.starts_with(b", ") {
-                    2
-                } else {
-                    continue;
-                }
-            }
-            b' ' => {
-                let t = &bytes[p + 1..];
-                match t.first() {
-                    Some(b'a') if t.starts_with(b"and/or ") => 8,
-                    Some(b'a') if t.starts_with(b"and ") => 5,
-                    Some(b'o') if t.starts_with(b"or ") => 4,
-                    Some(b'&') if t.starts_with(b"& ") => 3,
-                    Some(b'/') if t.starts_with(b"/ ") => 3,
-                    _ => continue,
-                }
-            }
-            _ => continue,
-        };
-        return Some((p, len));
-    }
-    None
+/// The list separator starting `rest`, the longest one: `, and `, `, or `,
+/// `, `, ` and/or `, ` and `, ` or `, ` & `, ` / `, `/`. Its length.
+fn separator_at(rest: &[u8]) -> Option<usize> {
+    const SEPARATORS: [&[u8]; 9] = [
+        b" and/or ",
+        b", and ",
+        b", or ",
+        b" and ",
+        b" or ",
+        b" & ",
+        b" / ",
+        b", ",
+        b"/",
+    ];
+    SEPARATORS
+        .iter()
+        .find(|sep| rest.starts_with(sep))
+        .map(|sep| sep.len())
 }
+
+/// Bytes that end a list (see `Extractor::list_items`).
+const LIST_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let stops = b".;:()\n!?[]";
+    let mut i = 0;
+    while i < stops.len() {
+        table[stops[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// Indices of the mentions overlapping `[start, end)` in `sorted`, which is
 /// ordered by start and free of overlaps (so ends are ordered too).
@@ -490,67 +489,105 @@ impl Extractor<'_> {
         }
     }
 
-    /// Splits the tail after a cue into list items, each `[start, end)` in bytes.
-    fn list_items(text: &str, from: usize, max_words: usize) -> Vec<(usize, usize)> {
+    /// Splits the tail after a cue into list items, each `[start, end)` in
+    /// bytes. The list runs from `from` to the first stop (sentence
+    /// punctuation or a line break, at most 240 bytes); items are split at
+    /// `LIST_SEPARATORS`. Stops and separators are found by walking the
+    /// text's `tokens` (every stop byte and every separator starts at a
+    /// token or the space before one), not its bytes.
+    fn list_items(
+        text: &str,
+        tokens: &[Token],
+        from: usize,
+        max_words: usize,
+    ) -> Vec<(usize, usize)> {
         let limit = floor_boundary(text, (from + 240).min(text.len()));
-        let tail = &text[from..limit];
-        // The list ends at sentence punctuation, except a dot followed by a
-        // word character (`.NET`, `Node.js`, `3.11`). All stops are ASCII.
-        let is_stop = |b: &u8| {
-            matches!(
-                b,
-                b'.' | b';' | b':' | b'(' | b')' | b'\n' | b'!' | b'?' | b'[' | b']'
-            )
-        };
-        let bytes = tail.as_bytes();
-        let mut stop = tail.len();
-        let mut at = 0usize;
-        while let Some(p) = bytes[at..].iter().position(is_stop) {
-            let p = at + p;
-            if bytes[p] == b'.' && tail[p + 1..].chars().next().is_some_and(is_word_char) {
-                at = p + 1;
-                continue;
-            }
-            stop = p;
-            break;
-        }
-        let body = &tail[..stop];
+        let bytes = text.as_bytes();
         let mut items = Vec::new();
-        let mut cursor = 0usize;
-        while cursor < body.len() {
-            let (item_end, advance) = match next_separator(&body[cursor..]) {
-                Some((p, len)) => (cursor + p, cursor + p + len),
-                None => (body.len(), body.len()),
-            };
-            let raw = &body[cursor..item_end];
-            // Trim leading filler words (`strong`, `the`, `at least one of`).
-            let mut start = cursor + (raw.len() - raw.trim_start().len());
-            loop {
-                let word_end =
-                    first_whitespace(&text[from + start..from + item_end]).map(|p| start + p);
-                let Some(we) = word_end else { break };
-                let word = &text[from + start..from + we];
-                if is_phrase_stop_word(word) {
-                    let after = &text[from + we..from + item_end];
-                    start = we + (after.len() - after.trim_start().len());
-                } else {
+        let mut cursor = from;
+        let mut prev_end = from;
+        let mut stop = None;
+        for t in &tokens[tokens.partition_point(|t| (t.start as usize) < from)..] {
+            let (s, e) = (t.start as usize, t.end as usize);
+            if s > prev_end && prev_end < limit {
+                if let Some(p) = memchr::memchr(b'\n', &bytes[prev_end..s.min(limit)]) {
+                    stop = Some(prev_end + p);
                     break;
                 }
             }
-            let trimmed_end = cursor + raw.trim_end().len();
-            if start < trimmed_end {
-                let words = word_count(&text[from + start..from + trimmed_end]);
-                if words <= max_words {
-                    items.push((from + start, from + trimmed_end));
-                }
-            }
-            // Long runs without separators end the list.
-            if items.len() >= 12 {
+            if s >= limit {
                 break;
             }
-            cursor = advance;
+            prev_end = e;
+            // A token inside the last separator (`/`, `or` of ` and/or `).
+            if s < cursor {
+                continue;
+            }
+            let space_before = s > cursor && bytes[s - 1] == b' ';
+            let separator = match &bytes[s..e] {
+                // A dot before a word character (`.NET`, `Node.js`, `3.11`)
+                // does not end the list; every other stop byte does.
+                [b'.'] if text[s + 1..limit].chars().next().is_some_and(is_word_char) => continue,
+                [b] if LIST_STOP[usize::from(*b)] => {
+                    stop = Some(s);
+                    break;
+                }
+                // ` / ` starts at the space, before `/` alone.
+                [b'/'] => space_before
+                    .then(|| separator_at(&bytes[s - 1..limit]).map(|len| (s - 1, len)))
+                    .flatten()
+                    .or(Some((s, 1))),
+                [b','] => separator_at(&bytes[s..limit]).map(|len| (s, len)),
+                [b'&'] | b"and" | b"or" if space_before => {
+                    separator_at(&bytes[s - 1..limit]).map(|len| (s - 1, len))
+                }
+                _ => None,
+            };
+            let Some((sep_at, len)) = separator else {
+                continue;
+            };
+            Self::push_item(text, cursor, sep_at, max_words, &mut items);
+            // Long runs without separators end the list.
+            if items.len() >= 12 {
+                return items;
+            }
+            cursor = sep_at + len;
+        }
+        let stop = stop.unwrap_or_else(|| {
+            let rest = &bytes[prev_end.min(limit)..limit];
+            memchr::memchr(b'\n', rest).map_or(limit, |p| prev_end.min(limit) + p)
+        });
+        if cursor < stop {
+            Self::push_item(text, cursor, stop, max_words, &mut items);
         }
         items
+    }
+
+    /// Trims `text[start..end]` (whitespace, leading filler words) and keeps
+    /// it as an item if anything is left within `max_words` words.
+    fn push_item(
+        text: &str,
+        cursor: usize,
+        end: usize,
+        max_words: usize,
+        items: &mut Vec<(usize, usize)>,
+    ) {
+        let raw = &text[cursor..end];
+        // Trim leading filler words (`strong`, `the`, `at least one of`).
+        let mut start = cursor + (raw.len() - raw.trim_start().len());
+        while let Some(we) = first_whitespace(&text[start..end]).map(|p| start + p) {
+            if !is_phrase_stop_word(&text[start..we]) {
+                break;
+            }
+            let after = &text[we..end];
+            start = we + (after.len() - after.trim_start().len());
+        }
+        let trimmed_end = cursor + raw.trim_end().len();
+        if start < trimmed_end
+            && word_count_capped(&text[start..trimmed_end], max_words) <= max_words
+        {
+            items.push((start, trimmed_end));
+        }
     }
 
     fn looks_like_tech_name(item: &str) -> bool {
@@ -567,6 +604,7 @@ impl Extractor<'_> {
     fn pattern_mentions(
         &self,
         text: &str,
+        tokens: &[Token],
         openers: &[(usize, usize, usize)],
         out: &mut Vec<Mention>,
     ) {
@@ -586,7 +624,7 @@ impl Extractor<'_> {
         };
         for &(pattern, _, cue_end) in openers.iter().filter(|(p, _, _)| *p < CUES.len()) {
             let soft = CUES[pattern].1;
-            for (start, end) in Self::list_items(text, cue_end, max_words) {
+            for (start, end) in Self::list_items(text, tokens, cue_end, max_words) {
                 if support(out, start, end) {
                     continue;
                 }
@@ -611,7 +649,7 @@ impl Extractor<'_> {
             }
         }
         for &(_, _, opener_end) in openers.iter().filter(|(p, _, _)| *p >= CUES.len()) {
-            for (start, end) in Self::list_items(text, opener_end, 4) {
+            for (start, end) in Self::list_items(text, tokens, opener_end, 4) {
                 if support(out, start, end) {
                     continue;
                 }
@@ -786,7 +824,7 @@ impl Extractor<'_> {
         }
         self.merge_alias_mentions(&mut mentions, alias_found);
         if config.use_patterns {
-            self.pattern_mentions(text, &openers, &mut mentions);
+            self.pattern_mentions(text, &tokens, &openers, &mut mentions);
         }
         if self.config.ambiguity_rules {
             self.apply_ambiguity_rules(text, &mut mentions);
@@ -921,4 +959,95 @@ fn section_of(sections: &[Section], byte: usize) -> Option<&Section> {
     let idx = sections.partition_point(|s| s.byte_start <= byte);
     let s = sections.get(idx.checked_sub(1)?)?;
     (byte < s.byte_end.max(s.byte_start + 1)).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The byte-by-byte splitter `list_items` replaced: the reference.
+    fn reference_list_items(text: &str, from: usize, max_words: usize) -> Vec<(usize, usize)> {
+        let limit = floor_boundary(text, (from + 240).min(text.len()));
+        let tail = &text[from..limit];
+        let bytes = tail.as_bytes();
+        let mut stop = tail.len();
+        let mut at = 0usize;
+        while let Some(p) = bytes[at..].iter().position(|b| LIST_STOP[usize::from(*b)]) {
+            let p = at + p;
+            if bytes[p] == b'.' && tail[p + 1..].chars().next().is_some_and(is_word_char) {
+                at = p + 1;
+                continue;
+            }
+            stop = p;
+            break;
+        }
+        let body = &tail[..stop];
+        let mut items = Vec::new();
+        let mut cursor = 0usize;
+        while cursor < body.len() {
+            let next = (cursor..body.len())
+                .find_map(|p| separator_at(&body.as_bytes()[p..]).map(|len| (p, len)));
+            let (item_end, advance) = next.map_or((body.len(), body.len()), |(p, l)| (p, p + l));
+            let before = items.len();
+            Extractor::push_item(text, from + cursor, from + item_end, max_words, &mut items);
+            debug_assert!(items.len() <= before + 1);
+            if items.len() >= 12 {
+                break;
+            }
+            cursor = advance;
+        }
+        items
+    }
+
+    fn check(text: &str) {
+        let tokens = tokenize(&text.to_ascii_lowercase());
+        // Every place a list can start: after each whitespace run.
+        let mut starts = vec![0];
+        starts.extend(
+            text.char_indices()
+                .filter(|(_, c)| c.is_whitespace())
+                .map(|(i, c)| i + c.len_utf8())
+                .filter(|&i| text[i..].chars().next().is_some_and(|c| !c.is_whitespace())),
+        );
+        for from in starts {
+            for max_words in [1, 6] {
+                assert_eq!(
+                    Extractor::list_items(text, &tokens, from, max_words),
+                    reference_list_items(text, from, max_words),
+                    "{text:?} from {from}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn list_items_agree_with_the_byte_reference() {
+        check("Python, Java, and SQL; R");
+        check("such as C++/C#, .NET and/or Node.js & Go / Rust or Scala.");
+        check("x\nand y, or z");
+        check("a,b , c ,d ,, and , or /  / and  and/or");
+        check("the strong at least one of Kafka, the, Spark");
+        check(&format!("{} and Rust, Go", "word ".repeat(50)));
+        check(&format!("{}, and x", "y".repeat(236)));
+        check(&format!("{} / x", "y".repeat(237)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn list_items_agree_with_the_byte_reference_on_any_text(
+            pieces in proptest::collection::vec(
+                prop::sample::select(vec![
+                    " ", "  ", "\n", "\t", ",", ", ", ", and ", ", or ", " and ", " or ",
+                    " and/or ", " & ", " / ", "/", ".", ". ", ".NET", "e.g.", "(", ";",
+                    "and", "or", "the", "strong", "Python", "C++", "Node.js", "é", "\u{a0}",
+                    "—", "x", "AND", "3.11",
+                ]),
+                0..60,
+            )
+        ) {
+            check(&pieces.concat());
+        }
+    }
 }

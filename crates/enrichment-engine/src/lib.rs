@@ -24,6 +24,7 @@ mod lexicon;
 mod phrase_matcher;
 mod sections;
 mod text;
+mod tokenizer;
 mod user_lexicon;
 
 pub use builder::{build_lexicon, LexiconBuildReport, SHIPPED_ALIASES_FILE, SHIPPED_MAPPING_FILE};

@@ -20,150 +20,17 @@
 //! at every token start anyway, and a longest match that failed a boundary
 //! check hid the shorter valid one. Measurements: `docs/performance.md`.
 
-use crate::text::{is_space_byte, is_word_char};
+use crate::tokenizer::{mix, tokenize, Token};
 use std::collections::HashMap;
 
 /// Hash map with a fast, fixed-seed hasher (keys are not attacker-chosen
 /// in a way that matters: a posting can only slow its own extraction).
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
-/// One token of a text: `[start, end)` in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Token {
-    pub start: u32,
-    pub end: u32,
-    /// Hash of the token's ASCII-lowercased bytes (FNV-1a, finalized).
-    pub hash: u64,
-    /// No whitespace between this token and the previous one.
-    pub glued: bool,
-    /// The character right before the token is a word character
-    /// (`.` in `ASP.NET`): no match may start here.
-    pub after_word: bool,
-}
-
 /// The maps' hasher, with a fixed seed so a lexicon behaves the same in
 /// every process (the trie keys themselves come from the token hashes).
 fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0x6a6f_6265_6e72_6963)
-}
-
-/// Byte classes for the tokenizer.
-const SPACE: u8 = 0;
-const WORD: u8 = 1;
-const PUNCT: u8 = 2;
-const NON_ASCII: u8 = 3;
-
-const BYTE_CLASS: [u8; 256] = {
-    let mut table = [NON_ASCII; 256];
-    let mut b = 0usize;
-    while b < 128 {
-        let c = b as u8;
-        table[b] = if c.is_ascii_alphanumeric() || c == b'_' {
-            WORD
-        } else if is_space_byte(c) {
-            SPACE
-        } else {
-            PUNCT
-        };
-        b += 1;
-    }
-    table
-};
-
-/// Cuts `lower` (the ASCII-lowercased text) into tokens.
-pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
-    let mut out = Vec::with_capacity(lower.len() / 4);
-    let bytes = lower.as_bytes();
-    let n = bytes.len();
-    let mut i = 0usize;
-    let mut prev_word = false;
-    let mut prev_space = true;
-    while i < n {
-        let start = i;
-        let (is_word, end, hash) = match BYTE_CLASS[bytes[i] as usize] {
-            SPACE => {
-                i += 1;
-                prev_word = false;
-                prev_space = true;
-                continue;
-            }
-            WORD => {
-                let (end, hash) = word_end(lower, i);
-                (true, end, hash)
-            }
-            PUNCT => (false, i + 1, hash_bytes(&bytes[i..i + 1])),
-            _ => {
-                let ch = lower[i..].chars().next().unwrap_or(' ');
-                let len = ch.len_utf8();
-                if ch.is_whitespace() {
-                    i += len;
-                    prev_word = false;
-                    prev_space = true;
-                    continue;
-                }
-                if is_word_char(ch) {
-                    let (end, hash) = word_end(lower, i);
-                    (true, end, hash)
-                } else {
-                    (false, i + len, hash_bytes(&bytes[i..i + len]))
-                }
-            }
-        };
-        out.push(Token {
-            start: start as u32,
-            end: end as u32,
-            hash,
-            glued: !prev_space,
-            after_word: !is_word && prev_word,
-        });
-        prev_word = is_word;
-        prev_space = false;
-        i = end;
-    }
-    out
-}
-
-/// Token hashing: one multiply per byte while the tokenizer walks the word
-/// anyway (a second pass through a general-purpose hasher cost as much as
-/// the walk), then a finalizer so the top bits are usable by `KeyFilter`.
-const SEED: u64 = 0xcbf2_9ce4_8422_2325;
-
-#[inline]
-fn step(h: u64, b: u8) -> u64 {
-    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-}
-
-/// The hash `word_end` computes, of a one-character token.
-fn hash_bytes(bytes: &[u8]) -> u64 {
-    mix(bytes.iter().fold(SEED, |h, b| step(h, *b)))
-}
-
-/// End and hash of the word starting at `i`: ASCII word bytes by table,
-/// other characters decoded.
-fn word_end(text: &str, mut i: usize) -> (usize, u64) {
-    let bytes = text.as_bytes();
-    let mut h = SEED;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match BYTE_CLASS[b as usize] {
-            WORD => {
-                h = step(h, b);
-                i += 1;
-            }
-            NON_ASCII => {
-                let ch = text[i..].chars().next().unwrap_or(' ');
-                if !is_word_char(ch) {
-                    break;
-                }
-                for &b in &bytes[i..i + ch.len_utf8()] {
-                    h = step(h, b);
-                }
-                i += ch.len_utf8();
-            }
-            _ => break,
-        }
-    }
-    (i, mix(h))
 }
 
 /// Running key of a token sequence; the first token's glue is ignored, and
@@ -174,13 +41,6 @@ fn first_key(t: &Token) -> u64 {
 
 fn next_key(prev: u64, t: &Token) -> u64 {
     mix(prev.rotate_left(23) ^ t.hash ^ if t.glued { 0x5bd1_e995 } else { 0 })
-}
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x
 }
 
 const NO_TARGET: u32 = u32::MAX;
@@ -310,22 +170,26 @@ impl PhraseMatcher {
         tokens: &[Token],
         mut accept: impl FnMut(u32, usize, usize) -> bool,
     ) {
+        // Tokens that may start a surface form, compacted without branches
+        // (whether a token passes the filter is close to random, so a
+        // skipping loop mispredicts on a large share of tokens).
+        let mut starts: Vec<u32> = vec![0; tokens.len()];
+        let mut k = 0usize;
+        for (i, t) in tokens.iter().enumerate() {
+            starts[k] = i as u32;
+            k += usize::from(!t.after_word & self.first_filter.may_contain(first_key(t)));
+        }
+        starts.truncate(k);
         let mut candidates: Vec<(u32, u32, usize)> = Vec::new();
-        let mut i = 0usize;
-        loop {
-            // Fast path: skip tokens that cannot start a surface form.
-            while i < tokens.len()
-                && (tokens[i].after_word || !self.first_filter.may_contain(first_key(&tokens[i])))
-            {
-                i += 1;
+        let mut resume = 0usize;
+        for &i in &starts {
+            let i = i as usize;
+            if i < resume {
+                continue;
             }
-            if i >= tokens.len() {
-                break;
+            if let Some(next) = self.match_at(lower, tokens, i, &mut candidates, &mut accept) {
+                resume = next;
             }
-            i = match self.match_at(lower, tokens, i, &mut candidates, &mut accept) {
-                Some(next) => next,
-                None => i + 1,
-            };
         }
     }
 

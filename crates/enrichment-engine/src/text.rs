@@ -127,40 +127,75 @@ pub(crate) fn snippet(text: &str, start: usize, end: usize, chars: usize) -> Str
         text[end..].chars().take(chars).map(char::len_utf8).sum()
     };
     let window = &text[start - before..end + after];
-    if window.is_ascii() {
-        // Same result as `collapse_whitespace`, faster: most whitespace is
-        // already one space, so map the other whitespace bytes (\t \n \x0b
-        // \x0c \r, with ' ' all that `char::is_whitespace` counts in ASCII)
-        // to spaces in a loop the compiler vectorizes, then collapse runs
-        // only if there is one.
-        let mut out = window.as_bytes().to_vec();
-        for b in out.iter_mut() {
-            if (b'\t'..=b'\r').contains(b) {
-                *b = b' ';
-            }
-        }
-        if memchr::memmem::find(&out, b"  ").is_some() {
-            out.dedup_by(|a, b| *a == b' ' && *b == b' ');
-        }
-        if out.last() == Some(&b' ') {
-            out.pop();
-        }
-        if out.first() == Some(&b' ') {
-            out.remove(0);
-        }
-        return String::from_utf8(out).unwrap_or_default();
+    if !window.is_ascii() && window.chars().any(|c| !c.is_ascii() && c.is_whitespace()) {
+        return collapse_whitespace(window);
     }
-    collapse_whitespace(window)
+    // Only ASCII whitespace: same result as `collapse_whitespace`, faster.
+    // Most whitespace is already one space, so map the other whitespace
+    // bytes (\t \n \x0b \x0c \r, with ' ' all that `char::is_whitespace`
+    // counts in ASCII) to spaces in a loop the compiler vectorizes, then
+    // collapse runs only if there is one. Only ASCII bytes change, so the
+    // bytes stay UTF-8.
+    let mut out = window.as_bytes().to_vec();
+    for b in out.iter_mut() {
+        // Branch-free so it vectorizes.
+        *b = if b.wrapping_sub(b'\t') <= b'\r' - b'\t' {
+            b' '
+        } else {
+            *b
+        };
+    }
+    if double_space().find(&out).is_some() {
+        out.dedup_by(|a, b| *a == b' ' && *b == b' ');
+    }
+    if out.last() == Some(&b' ') {
+        out.pop();
+    }
+    if out.first() == Some(&b' ') {
+        out.remove(0);
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// One space for each whitespace run, none at the ends.
+/// A searcher for two spaces, built once (building one per call cost more
+/// than the search).
+fn double_space() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(b"  "))
+}
+
+/// One space for each whitespace run, none at the ends (whitespace as
+/// `char::is_whitespace` has it). ASCII bytes are handled without decoding.
 pub(crate) fn collapse_whitespace(s: &str) -> String {
+    let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
+    let mut pending = false;
+    let mut i = 0usize;
+    while i < bytes.len() {
+        // A run of printable ASCII is copied at once.
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| b <= b' ' || b >= 0x80)
+            .unwrap_or(bytes.len() - i);
+        let (len, space) = if run > 0 {
+            (run, false)
+        } else if bytes[i] < 0x80 {
+            (1, is_space_byte(bytes[i]))
+        } else {
+            let ch = s[i..].chars().next().unwrap_or(' ');
+            (ch.len_utf8(), ch.is_whitespace())
+        };
+        if space {
+            pending = true;
+        } else {
+            if pending && !out.is_empty() {
+                out.push(' ');
+            }
+            pending = false;
+            out.push_str(&s[i..i + len]);
         }
-        out.push_str(word);
+        i += len;
     }
     out
 }
@@ -190,6 +225,25 @@ mod tests {
                 o.char_at(byte),
                 t[..start].chars().count() as u32,
                 "byte {byte}"
+            );
+        }
+    }
+
+    #[test]
+    fn collapse_whitespace_agrees_with_split_whitespace() {
+        for t in [
+            "",
+            "   ",
+            "a",
+            " a  b\t\nc ",
+            "\u{a0}x\u{2003}\u{3000}y\u{85}z\u{200b}",
+            "ünïcode  wörds\r\n",
+            "\x0bq\x0c",
+        ] {
+            assert_eq!(
+                collapse_whitespace(t),
+                t.split_whitespace().collect::<Vec<_>>().join(" "),
+                "{t:?}"
             );
         }
     }
