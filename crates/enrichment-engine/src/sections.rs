@@ -133,7 +133,7 @@ fn is_bullet(trimmed: &str) -> bool {
 fn header_label(line: &str) -> Option<String> {
     let t = line.trim();
     // A char is at most 4 bytes: only long lines need counting.
-    if t.is_empty() || (t.len() > 80 && t.chars().count() > 80) {
+    if t.is_empty() || (t.len() > 80 && (t.is_ascii() || t.chars().count() > 80)) {
         return None;
     }
     let strip = |s: &str| {
@@ -349,10 +349,8 @@ impl SectionClassifier {
         let mut open: Option<OpenSection> = None;
         let mut line_start = 0usize;
         while line_start <= text.len() {
-            let line_end = text[line_start..]
-                .find('\n')
-                .map(|p| line_start + p)
-                .unwrap_or(text.len());
+            let line_end = memchr::memchr(b'\n', &text.as_bytes()[line_start..])
+                .map_or(text.len(), |p| line_start + p);
             let line = &text[line_start..line_end];
             let trimmed = line.trim();
             let kind = if trimmed.is_empty() {
@@ -452,7 +450,15 @@ impl SectionClassifier {
         // Long sections are scored on their first 4 KB: keywords there decide.
         let head = &body_lower[..crate::text::floor_boundary(body_lower, 4096)];
         if let Some(matcher) = &self.keyword_matcher {
-            let mut counts = vec![0u8; self.keyword_weights.len()];
+            // Counts per keyword; on the stack for up to 64 keywords.
+            let mut stack = [0u8; 64];
+            let mut heap = Vec::new();
+            let counts: &mut [u8] = if self.keyword_weights.len() <= stack.len() {
+                &mut stack[..self.keyword_weights.len()]
+            } else {
+                heap.resize(self.keyword_weights.len(), 0u8);
+                &mut heap
+            };
             // Non-overlapping, longest first: of two keywords where one
             // contains the other (none of the defaults do), the text counts
             // for the longer. Several times faster than overlapping search.

@@ -2,12 +2,15 @@
 //! runs of word characters, and every other non-space character on its own
 //! (so `C++`, `C#`, `.NET`, `Node.js` and `CI/CD` are token sequences).
 //!
-//! The text is first classified 8 bytes at a time into two bitmaps (ASCII
-//! word bytes, ASCII whitespace), so finding where a word or a run of spaces
-//! ends is a bit scan instead of a byte loop; a token's hash is computed from
-//! 8-byte loads. Non-ASCII characters are decoded where they occur.
+//! The text is first classified 64 bytes at a time into bitmaps (word
+//! bytes, whitespace bytes, continuation bytes of multi-byte punctuation);
+//! token starts are then bit operations on those maps, and a token's end a
+//! bit scan. Which class a byte has is close to random in prose, so a
+//! tokenizer that branches per byte or per token spends most of its time on
+//! mispredicted branches; this one hardly branches. Non-ASCII characters are
+//! decoded once, to set their bits.
 
-use crate::text::{is_space_byte, is_word_char};
+use crate::text::is_word_char;
 
 /// One token of a text: `[start, end)` in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,99 +30,252 @@ pub(crate) struct Token {
 pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
     let bytes = lower.as_bytes();
     let n = bytes.len();
-    let masks = ByteMasks::new(bytes);
+    let maps = ByteMaps::new(lower);
     let mut out = Vec::with_capacity(n / 4 + 1);
-    let mut i = 0usize;
-    // End of the previous token; `usize::MAX` before the first.
-    let mut prev_end = usize::MAX;
-    let mut prev_word = false;
-    loop {
-        i = masks.next_clear(&masks.space, i);
-        if i >= n {
-            break;
-        }
-        let b = bytes[i];
-        let (is_word, end) = if masks.is_set(&masks.word, i) {
-            (true, word_end(lower, &masks, i))
-        } else if b < 0x80 {
-            (false, i + 1)
+    // Bit 63 of the previous block's maps: the byte before this block.
+    let (mut carry_word, mut carry_space) = (0u64, 1u64);
+    for (block, ((&word, &space), &cont)) in maps
+        .word
+        .iter()
+        .zip(&maps.space)
+        .zip(&maps.cont)
+        .enumerate()
+    {
+        let base = block * 64;
+        let valid = if n - base >= 64 {
+            u64::MAX
         } else {
-            let ch = lower[i..].chars().next().unwrap_or(' ');
-            if ch.is_whitespace() {
-                i += ch.len_utf8();
-                // Whitespace, like the ASCII kind: the next token is not glued.
-                prev_end = usize::MAX;
-                continue;
-            }
-            if is_word_char(ch) {
-                (true, word_end(lower, &masks, i))
-            } else {
-                (false, i + ch.len_utf8())
-            }
+            (1u64 << (n - base)) - 1
         };
-        let glued = prev_end == i;
-        out.push(Token {
-            start: i as u32,
-            end: end as u32,
-            hash: token_hash(bytes, i, end),
-            glued,
-            after_word: !is_word && glued && prev_word,
-        });
-        prev_word = is_word;
-        prev_end = end;
-        i = end;
+        // Bit k of these: the byte before byte k.
+        let word_before = word << 1 | carry_word;
+        let space_before = space << 1 | carry_space;
+        let mut starts = ((word & !word_before) | !(word | space | cont)) & valid;
+        while starts != 0 {
+            let k = starts.trailing_zeros();
+            starts &= starts - 1;
+            let start = base + k as usize;
+            // A word runs to the next non-word byte; anything else is one
+            // character (its continuation bytes are in `cont`).
+            let end = next_clear(&maps.word, start, n).max(next_clear(&maps.cont, start + 1, n));
+            let is_word = word >> k & 1 != 0;
+            let glued = space_before >> k & 1 == 0;
+            out.push(Token {
+                start: start as u32,
+                end: end as u32,
+                hash: token_hash(bytes, start, end),
+                glued,
+                after_word: !is_word && word_before >> k & 1 != 0,
+            });
+        }
+        carry_word = word >> 63;
+        carry_space = space >> 63;
     }
     out
 }
 
-/// End of the word starting at `i`: ASCII word bytes by bitmap, other
-/// characters decoded.
-fn word_end(text: &str, masks: &ByteMasks, mut i: usize) -> usize {
-    let bytes = text.as_bytes();
-    loop {
-        i = masks.next_clear(&masks.word, i);
-        if i >= bytes.len() || bytes[i] < 0x80 {
-            return i;
+/// One bit per byte: word characters (`[0-9A-Za-z_]` and every byte of a
+/// non-ASCII letter or digit), whitespace (every byte of a `char` that
+/// `is_whitespace`), and the bytes after the first of any other non-ASCII
+/// character. Bits past the text are clear.
+struct ByteMaps {
+    word: Vec<u64>,
+    space: Vec<u64>,
+    cont: Vec<u64>,
+}
+
+impl ByteMaps {
+    fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let blocks = bytes.len().div_ceil(64);
+        let mut maps = ByteMaps {
+            word: Vec::with_capacity(blocks),
+            space: Vec::with_capacity(blocks),
+            cont: vec![0; blocks],
+        };
+        let mut high = Vec::with_capacity(blocks);
+        let mut chunks = bytes.chunks_exact(64);
+        let mut push = |block: &[u8; 64]| {
+            let (w, s, h) = classify64(block);
+            maps.word.push(w);
+            maps.space.push(s);
+            high.push(h);
+        };
+        for chunk in &mut chunks {
+            push(chunk.try_into().unwrap_or(&[0; 64]));
         }
-        let ch = text[i..].chars().next().unwrap_or(' ');
-        if !is_word_char(ch) {
-            return i;
+        if !chunks.remainder().is_empty() {
+            let mut block = [0u8; 64];
+            block[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+            push(&block);
         }
-        i += ch.len_utf8();
+        if high.iter().any(|&h| h != 0) {
+            maps.add_non_ascii(text, &high);
+        }
+        maps
+    }
+
+    /// Sets the bits of every non-ASCII character; `high` has the bytes
+    /// `>= 0x80`.
+    fn add_non_ascii(&mut self, text: &str, high: &[u64]) {
+        let bytes = text.as_bytes();
+        for (block, &h) in high.iter().enumerate() {
+            let mut bits = h;
+            while bits != 0 {
+                let start = block * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // Continuation bytes are set with their lead byte.
+                if bytes[start] < 0xC0 {
+                    continue;
+                }
+                let ch = text[start..].chars().next().unwrap_or(' ');
+                let end = start + ch.len_utf8();
+                let (map, from) = if is_word_char(ch) {
+                    (&mut self.word, start)
+                } else if ch.is_whitespace() {
+                    (&mut self.space, start)
+                } else {
+                    (&mut self.cont, start + 1)
+                };
+                for b in from..end {
+                    map[b >> 6] |= 1 << (b & 63);
+                }
+            }
+        }
     }
 }
 
-/// Hash of the token `bytes[start..end]`, 8 bytes a step; depends on the
-/// token's bytes only. Finalized so its top bits are usable by bitset filters.
+/// Word, whitespace and high-bit bits of 64 bytes, ASCII-classified
+/// (non-ASCII bytes are neither word nor whitespace here).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn classify64(block: &[u8; 64]) -> (u64, u64, u64) {
+    // SAFETY: SSE2 is enabled for this build (the cfg above; every x86-64
+    // CPU has it), which is all `sse2::classify64` requires.
+    unsafe { sse2::classify64(block) }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_set_epi64x,
+    };
+
+    /// `b - lo < len` (unsigned) per byte, as a signed compare after
+    /// shifting by 128.
+    #[target_feature(enable = "sse2")]
+    fn in_range(v: __m128i, lo: u8, len: u8) -> __m128i {
+        _mm_cmplt_epi8(
+            _mm_add_epi8(v, _mm_set1_epi8(128u8.wrapping_sub(lo) as i8)),
+            _mm_set1_epi8(len.wrapping_sub(128) as i8),
+        )
+    }
+
+    /// 16 bytes per compare.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn classify64(block: &[u8; 64]) -> (u64, u64, u64) {
+        let (mut word, mut space, mut high) = (0u64, 0u64, 0u64);
+        for (k, sixteen) in block.chunks_exact(16).enumerate() {
+            let mut lo = [0u8; 8];
+            let mut hi = [0u8; 8];
+            lo.copy_from_slice(&sixteen[..8]);
+            hi.copy_from_slice(&sixteen[8..]);
+            let v = _mm_set_epi64x(i64::from_le_bytes(hi), i64::from_le_bytes(lo));
+            let letter = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 26);
+            let is_word = _mm_or_si128(
+                _mm_or_si128(letter, in_range(v, b'0', 10)),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8)),
+            );
+            // ' ' and \t \n \x0b \x0c \r: the ASCII `char::is_whitespace` set.
+            let is_space = _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8)),
+                in_range(v, b'\t', 5),
+            );
+            let shift = 16 * k;
+            word |= u64::from(_mm_movemask_epi8(is_word) as u16) << shift;
+            space |= u64::from(_mm_movemask_epi8(is_space) as u16) << shift;
+            high |= u64::from(_mm_movemask_epi8(v) as u16) << shift;
+        }
+        (word, space, high)
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn classify64(block: &[u8; 64]) -> (u64, u64, u64) {
+    classify64_portable(block)
+}
+
+/// `classify64` a byte at a time: other targets, and the tests' reference.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+fn classify64_portable(block: &[u8; 64]) -> (u64, u64, u64) {
+    let (mut word, mut space, mut high) = (0u64, 0u64, 0u64);
+    for (k, &b) in block.iter().enumerate() {
+        let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+        let digit = b.wrapping_sub(b'0') < 10;
+        let is_space = (b == b' ') | (b.wrapping_sub(b'\t') < 5);
+        word |= u64::from(letter | digit | (b == b'_')) << k;
+        space |= u64::from(is_space) << k;
+        high |= u64::from(b >> 7) << k;
+    }
+    (word, space, high)
+}
+
+/// First position `>= i` whose bit is clear, at most `len`.
+#[inline]
+fn next_clear(bits: &[u64], i: usize, len: usize) -> usize {
+    let mut block = i >> 6;
+    let Some(&first) = bits.get(block) else {
+        return len.min(i);
+    };
+    let free = !first >> (i & 63);
+    if free != 0 {
+        return (i + free.trailing_zeros() as usize).min(len);
+    }
+    loop {
+        block += 1;
+        match bits.get(block) {
+            Some(&b) if b != u64::MAX => {
+                return ((block << 6) + (!b).trailing_zeros() as usize).min(len)
+            }
+            Some(_) => {}
+            None => return len,
+        }
+    }
+}
+
+/// Hash of the token `bytes[start..end]`, from 8-byte loads (one or two for
+/// all but the longest tokens); depends on the token's bytes only.
+/// Finalized so its top bits are usable by bitset filters.
 pub(crate) fn token_hash(bytes: &[u8], start: usize, end: usize) -> u64 {
     let len = end - start;
-    let mut acc = (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut p = start;
-    while end - p > 8 {
-        acc = (acc ^ load8(bytes, p, 8))
-            .wrapping_mul(0xbf58_476d_1ce4_e5b9)
-            .rotate_left(31);
+    let lo = load(bytes, start, len.min(8));
+    let hi = load(bytes, start + 8, len.saturating_sub(8).min(8));
+    let mut acc = lo.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ hi.wrapping_mul(0xbf58_476d_1ce4_e5b9)
+        ^ len as u64;
+    let mut p = start + 16;
+    while p < end {
+        acc = mix(acc ^ load(bytes, p, (end - p).min(8)));
         p += 8;
     }
-    mix(acc ^ load8(bytes, p, end - p))
+    mix(acc)
 }
 
 /// `k` (at most 8) bytes from `p`, little-endian, zero above them.
 #[inline]
-fn load8(bytes: &[u8], p: usize, k: usize) -> u64 {
+fn load(bytes: &[u8], p: usize, k: usize) -> u64 {
     let word = match bytes.get(p..p + 8) {
         Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
         None => {
+            let avail = bytes.len().saturating_sub(p).min(k);
             let mut buf = [0u8; 8];
-            buf[..k].copy_from_slice(&bytes[p..p + k]);
+            if avail > 0 {
+                buf[..avail].copy_from_slice(&bytes[p..p + avail]);
+            }
             u64::from_le_bytes(buf)
         }
     };
-    if k >= 8 {
-        word
-    } else {
-        word & ((1u64 << (8 * k)) - 1)
-    }
+    word & ((1u128 << (8 * k)) - 1) as u64
 }
 
 /// A bijective 64-bit finalizer (murmur3's).
@@ -128,122 +284,6 @@ pub(crate) fn mix(mut x: u64) -> u64 {
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
     x ^= x >> 33;
     x
-}
-
-/// One bit per byte of a text: ASCII word bytes (`[0-9A-Za-z_]`) and ASCII
-/// whitespace (what `char::is_whitespace` accepts below 0x80). Bits past the
-/// text are clear.
-struct ByteMasks {
-    word: Vec<u64>,
-    space: Vec<u64>,
-    len: usize,
-}
-
-const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-const fn splat(b: u8) -> u64 {
-    (b as u64).wrapping_mul(0x0101_0101_0101_0101)
-}
-
-/// High bit of each byte of `y` (all bytes < 0x80) that is `>= lo`.
-#[inline]
-fn ge(y: u64, lo: u8) -> u64 {
-    y.wrapping_add(splat(0x80 - lo)) & HI
-}
-
-/// High bit of each byte of `y` (all bytes < 0x80) in `[lo, hi)`.
-#[inline]
-fn in_range(y: u64, lo: u8, hi: u8) -> u64 {
-    ge(y, lo) & !ge(y, hi)
-}
-
-/// High bit of each byte of `y` (all bytes < 0x80) equal to `b`.
-#[inline]
-fn eq(y: u64, b: u8) -> u64 {
-    !(y ^ splat(b)).wrapping_add(LO7) & HI
-}
-
-/// The high bits of the 8 bytes of `m`, packed into 8 bits.
-#[inline]
-fn pack(m: u64) -> u64 {
-    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
-/// Word and space bits of 8 bytes.
-#[inline]
-fn classify8(x: u64) -> (u64, u64) {
-    let ascii = !x & HI;
-    // Clear the high bits so the additions below never carry across bytes.
-    let y = x & LO7;
-    let word = in_range(y, b'0', b'9' + 1)
-        | in_range(y, b'a', b'z' + 1)
-        | in_range(y, b'A', b'Z' + 1)
-        | eq(y, b'_');
-    let space = eq(y, b' ') | in_range(y, b'\t', b'\r' + 1);
-    (pack(word & ascii), pack(space & ascii))
-}
-
-impl ByteMasks {
-    fn new(bytes: &[u8]) -> Self {
-        let blocks = bytes.len().div_ceil(64);
-        let mut word = Vec::with_capacity(blocks);
-        let mut space = Vec::with_capacity(blocks);
-        let mut chunks = bytes.chunks_exact(64);
-        for chunk in &mut chunks {
-            let (mut w, mut s) = (0u64, 0u64);
-            for (k, eight) in chunk.chunks_exact(8).enumerate() {
-                let (cw, cs) = classify8(u64::from_le_bytes(eight.try_into().unwrap_or([0; 8])));
-                w |= cw << (8 * k);
-                s |= cs << (8 * k);
-            }
-            word.push(w);
-            space.push(s);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let (mut w, mut s) = (0u64, 0u64);
-            for (k, &b) in rest.iter().enumerate() {
-                w |= u64::from(b.is_ascii_alphanumeric() || b == b'_') << k;
-                s |= u64::from(is_space_byte(b)) << k;
-            }
-            word.push(w);
-            space.push(s);
-        }
-        ByteMasks {
-            word,
-            space,
-            len: bytes.len(),
-        }
-    }
-
-    #[inline]
-    fn is_set(&self, bits: &[u64], i: usize) -> bool {
-        bits[i >> 6] >> (i & 63) & 1 != 0
-    }
-
-    /// First position `>= i` whose bit is clear (the text's length if none).
-    #[inline]
-    fn next_clear(&self, bits: &[u64], i: usize) -> usize {
-        let mut block = i >> 6;
-        let mut free = match bits.get(block) {
-            Some(b) => !b >> (i & 63),
-            None => return self.len.max(i),
-        };
-        if free != 0 {
-            return (i + free.trailing_zeros() as usize).min(self.len);
-        }
-        loop {
-            block += 1;
-            free = match bits.get(block) {
-                Some(b) => !b,
-                None => return self.len,
-            };
-            if free != 0 {
-                return ((block << 6) + free.trailing_zeros() as usize).min(self.len);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -315,6 +355,17 @@ mod tests {
             }
             s.push('é');
             check(&s);
+        }
+    }
+
+    #[test]
+    fn classification_agrees_with_the_portable_one_on_every_byte() {
+        for shift in 0..=255u8 {
+            let mut block = [0u8; 64];
+            for (k, b) in block.iter_mut().enumerate() {
+                *b = (k as u8).wrapping_mul(4).wrapping_add(shift);
+            }
+            assert_eq!(classify64(&block), classify64_portable(&block), "{shift}");
         }
     }
 
