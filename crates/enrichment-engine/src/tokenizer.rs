@@ -57,7 +57,12 @@ pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
             let start = base + k as usize;
             // A word runs to the next non-word byte; anything else is one
             // character (its continuation bytes are in `cont`).
-            let end = next_clear(&maps.word, start, n).max(next_clear(&maps.cont, start + 1, n));
+            let word_end = next_clear(&maps.word, start, n);
+            let end = if maps.has_cont {
+                word_end.max(next_clear(&maps.cont, start + 1, n))
+            } else {
+                word_end.max(start + 1)
+            };
             let is_word = word >> k & 1 != 0;
             let glued = space_before >> k & 1 == 0;
             out.push(Token {
@@ -82,6 +87,8 @@ struct ByteMaps {
     word: Vec<u64>,
     space: Vec<u64>,
     cont: Vec<u64>,
+    /// Whether any bit of `cont` is set.
+    has_cont: bool,
 }
 
 impl ByteMaps {
@@ -92,6 +99,7 @@ impl ByteMaps {
             word: Vec::with_capacity(blocks),
             space: Vec::with_capacity(blocks),
             cont: vec![0; blocks],
+            has_cont: false,
         };
         let mut high = Vec::with_capacity(blocks);
         let mut chunks = bytes.chunks_exact(64);
@@ -135,6 +143,7 @@ impl ByteMaps {
                 } else if ch.is_whitespace() {
                     (&mut self.space, start)
                 } else {
+                    self.has_cont |= end > start + 1;
                     (&mut self.cont, start + 1)
                 };
                 for b in from..end {
@@ -248,6 +257,14 @@ fn next_clear(bits: &[u64], i: usize, len: usize) -> usize {
 /// Finalized so its top bits are usable by bitset filters.
 pub(crate) fn token_hash(bytes: &[u8], start: usize, end: usize) -> u64 {
     let len = end - start;
+    // Most tokens: one load, same result as the general path below.
+    if len <= 8 {
+        if let Some(eight) = bytes.get(start..start + 8) {
+            let lo = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+            let lo = lo & (u64::MAX >> (64 - 8 * len.max(1)));
+            return mix(lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ len as u64);
+        }
+    }
     let lo = load(bytes, start, len.min(8));
     let hi = load(bytes, start + 8, len.saturating_sub(8).min(8));
     let mut acc = lo.wrapping_mul(0x9e37_79b9_7f4a_7c15)
