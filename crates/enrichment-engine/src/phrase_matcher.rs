@@ -180,6 +180,21 @@ impl PhraseMatcher {
             k += usize::from(!t.after_word & self.first_filter.may_contain(first_key(t)));
         }
         starts.truncate(k);
+        // Second stage, also without branches: of those, the tokens that are
+        // a one-token surface or whose next token continues one. Most words
+        // start some ESCO phrase but few start one the next word continues;
+        // the probes of all candidates overlap in memory.
+        let mut kept = 0usize;
+        for j in 0..starts.len() {
+            let i = starts[j] as usize;
+            let key = first_key(&tokens[i]);
+            let continues = tokens
+                .get(i + 1)
+                .is_some_and(|t| self.deep_filter.may_contain(next_key(key, t)));
+            starts[kept] = i as u32;
+            kept += usize::from(continues | self.first_target_filter.may_contain(key));
+        }
+        starts.truncate(kept);
         let mut candidates: Vec<(u32, u32, usize)> = Vec::new();
         let mut resume = 0usize;
         for &i in &starts {
@@ -205,12 +220,6 @@ impl PhraseMatcher {
     ) -> Option<usize> {
         let first = &tokens[i];
         let mut key = first_key(first);
-        let may_continue = tokens
-            .get(i + 1)
-            .is_some_and(|t| self.deep_filter.may_contain(next_key(key, t)));
-        if !may_continue && !self.first_target_filter.may_contain(key) {
-            return None;
-        }
         let mut found = self.first.get(&key)?;
         candidates.clear();
         let mut n = 0usize;
