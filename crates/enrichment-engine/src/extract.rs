@@ -546,7 +546,7 @@ impl Extractor<'_> {
             let Some((sep_at, len)) = separator else {
                 continue;
             };
-            Self::push_item(text, cursor, sep_at, max_words, &mut items);
+            Self::push_item(text, tokens, cursor, sep_at, max_words, &mut items);
             // Long runs without separators end the list.
             if items.len() >= 12 {
                 return items;
@@ -558,22 +558,49 @@ impl Extractor<'_> {
             memchr::memchr(b'\n', rest).map_or(limit, |p| prev_end.min(limit) + p)
         });
         if cursor < stop {
-            Self::push_item(text, cursor, stop, max_words, &mut items);
+            Self::push_item(text, tokens, cursor, stop, max_words, &mut items);
         }
         items
     }
 
-    /// Trims `text[start..end]` (whitespace, leading filler words) and keeps
-    /// it as an item if anything is left within `max_words` words.
+    /// Trims `text[cursor..end]` (whitespace, leading filler words) and
+    /// keeps it as an item if anything is left within `max_words` words
+    /// (counted on `tokens`: a word is a run of glued tokens).
     fn push_item(
         text: &str,
+        tokens: &[Token],
         cursor: usize,
         end: usize,
         max_words: usize,
         items: &mut Vec<(usize, usize)>,
     ) {
+        let Some((start, trimmed_end)) = Self::trim_item(text, cursor, end) else {
+            return;
+        };
+        let first = tokens.partition_point(|t| (t.start as usize) < start);
+        let words = match tokens.get(first) {
+            Some(t) if t.start as usize == start => {
+                let mut words = 0;
+                for (j, t) in tokens[first..].iter().enumerate() {
+                    if t.start as usize >= trimmed_end || words > max_words {
+                        break;
+                    }
+                    words += usize::from(j == 0 || !t.glued);
+                }
+                words
+            }
+            // Not at a token start (never seen; kept exact all the same).
+            _ => word_count_capped(&text[start..trimmed_end], max_words),
+        };
+        if words <= max_words {
+            items.push((start, trimmed_end));
+        }
+    }
+
+    /// `text[cursor..end]` without surrounding whitespace and leading filler
+    /// words (`strong`, `the`, `at least one of`), if anything is left.
+    fn trim_item(text: &str, cursor: usize, end: usize) -> Option<(usize, usize)> {
         let raw = &text[cursor..end];
-        // Trim leading filler words (`strong`, `the`, `at least one of`).
         let mut start = cursor + (raw.len() - raw.trim_start().len());
         while let Some(we) = first_whitespace(&text[start..end]).map(|p| start + p) {
             if !is_phrase_stop_word(&text[start..we]) {
@@ -583,11 +610,7 @@ impl Extractor<'_> {
             start = we + (after.len() - after.trim_start().len());
         }
         let trimmed_end = cursor + raw.trim_end().len();
-        if start < trimmed_end
-            && word_count_capped(&text[start..trimmed_end], max_words) <= max_words
-        {
-            items.push((start, trimmed_end));
-        }
+        (start < trimmed_end).then_some((start, trimmed_end))
     }
 
     fn looks_like_tech_name(item: &str) -> bool {
@@ -989,9 +1012,11 @@ mod tests {
             let next = (cursor..body.len())
                 .find_map(|p| separator_at(&body.as_bytes()[p..]).map(|len| (p, len)));
             let (item_end, advance) = next.map_or((body.len(), body.len()), |(p, l)| (p, p + l));
-            let before = items.len();
-            Extractor::push_item(text, from + cursor, from + item_end, max_words, &mut items);
-            debug_assert!(items.len() <= before + 1);
+            if let Some((start, end)) = Extractor::trim_item(text, from + cursor, from + item_end) {
+                if text[start..end].split_whitespace().count() <= max_words {
+                    items.push((start, end));
+                }
+            }
             if items.len() >= 12 {
                 break;
             }
