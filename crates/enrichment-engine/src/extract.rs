@@ -7,7 +7,7 @@
 
 use crate::ambiguity::{has_cue, is_technical, rule_for};
 use crate::lexicon::{Lexicon, LexiconEntry};
-use crate::phrase_matcher::{FastMap, PhraseMatcher};
+use crate::phrase_matcher::{candidate_starts, FastMap, PhraseMatcher};
 use crate::sections::Section;
 use crate::text::{
     ceil_boundary, char_after, char_before, collapse_whitespace, floor_boundary, is_space_byte,
@@ -819,18 +819,38 @@ impl Extractor<'_> {
         let mut mentions: Vec<Mention> = Vec::new();
         let tokens = tokenize(lower);
         let config = self.config;
+        let lexicon = self.lexicon.matcher();
+        let aliases = self.alias_matcher.filter(|_| config.use_aliases);
+        let phrases = &self.patterns.cues_and_lists;
+        // Where each matcher may match, in one pass over the tokens when
+        // all three run (the default).
+        let [lexicon_starts, alias_starts, phrase_starts] =
+            match (config.use_lexicon, aliases, config.use_patterns) {
+                (true, Some(a), true) => candidate_starts(&tokens, [lexicon, a, phrases]),
+                (l, a, p) => {
+                    let starts = |m: Option<&PhraseMatcher>| {
+                        m.map_or_else(Vec::new, |m| {
+                            let [starts] = candidate_starts(&tokens, [m]);
+                            starts
+                        })
+                    };
+                    [
+                        starts(l.then_some(lexicon)),
+                        starts(a),
+                        starts(p.then_some(phrases)),
+                    ]
+                }
+            };
         if config.use_lexicon {
-            self.lexicon
-                .matcher()
-                .scan(lower, &tokens, |pattern, start, end| {
-                    self.lexicon_mention(text, pattern, start, end)
-                        .map(|m| mentions.push(m))
-                        .is_some()
-                });
+            lexicon.scan_from(lower, &tokens, lexicon_starts, |pattern, start, end| {
+                self.lexicon_mention(text, pattern, start, end)
+                    .map(|m| mentions.push(m))
+                    .is_some()
+            });
         }
         let mut alias_found: Vec<Mention> = Vec::new();
-        if let Some(aliases) = self.alias_matcher.filter(|_| config.use_aliases) {
-            aliases.scan(lower, &tokens, |pattern, start, end| {
+        if let Some(aliases) = aliases {
+            aliases.scan_from(lower, &tokens, alias_starts, |pattern, start, end| {
                 self.alias_mention(text, pattern, start, end)
                     .map(|m| alias_found.push(m))
                     .is_some()
@@ -838,8 +858,7 @@ impl Extractor<'_> {
         }
         let mut openers: Vec<(usize, usize, usize)> = Vec::new();
         if config.use_patterns {
-            let phrases = &self.patterns.cues_and_lists;
-            phrases.scan(lower, &tokens, |pattern, start, end| {
+            phrases.scan_from(lower, &tokens, phrase_starts, |pattern, start, end| {
                 opener_end(text, end)
                     .map(|e| openers.push((pattern as usize, start, e)))
                     .is_some()

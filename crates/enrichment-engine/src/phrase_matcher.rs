@@ -99,6 +99,29 @@ fn span_check(lower: &[u8], toks: &[Token]) -> u32 {
         | u32::from(lower[last.end as usize - 1]) << 24
 }
 
+/// For each matcher, the indices of the tokens where one of its surface
+/// forms may start, in one pass over the tokens. Compacted without branches:
+/// whether a token passes the lexicon's filter is close to random (half the
+/// words start some ESCO phrase), so a skipping loop would mispredict on a
+/// large share of tokens.
+pub(crate) fn candidate_starts<const N: usize>(
+    tokens: &[Token],
+    matchers: [&PhraseMatcher; N],
+) -> [Vec<u32>; N] {
+    let mut starts: [Vec<u32>; N] = std::array::from_fn(|_| vec![0; tokens.len()]);
+    let mut counts = [0usize; N];
+    for (i, t) in tokens.iter().enumerate() {
+        for m in 0..N {
+            starts[m][counts[m]] = i as u32;
+            counts[m] += usize::from(matchers[m].may_start(t));
+        }
+    }
+    for (starts, count) in starts.iter_mut().zip(counts) {
+        starts.truncate(count);
+    }
+    starts
+}
+
 /// Compiled surface forms; `target` ids are the caller's indices.
 #[derive(Debug, Clone)]
 pub(crate) struct PhraseMatcher {
@@ -168,18 +191,27 @@ impl PhraseMatcher {
         &self,
         lower: &str,
         tokens: &[Token],
+        accept: impl FnMut(u32, usize, usize) -> bool,
+    ) {
+        let [starts] = candidate_starts(tokens, [self]);
+        self.scan_from(lower, tokens, starts, accept);
+    }
+
+    /// Whether a surface form may start at `t` (a filter: false positives,
+    /// no false negatives).
+    #[inline]
+    fn may_start(&self, t: &Token) -> bool {
+        !t.after_word & self.first_filter.may_contain(first_key(t))
+    }
+
+    /// `scan`, from the tokens that passed `may_start` (`candidate_starts`).
+    pub fn scan_from(
+        &self,
+        lower: &str,
+        tokens: &[Token],
+        mut starts: Vec<u32>,
         mut accept: impl FnMut(u32, usize, usize) -> bool,
     ) {
-        // Tokens that may start a surface form, compacted without branches
-        // (whether a token passes the filter is close to random, so a
-        // skipping loop mispredicts on a large share of tokens).
-        let mut starts: Vec<u32> = vec![0; tokens.len()];
-        let mut k = 0usize;
-        for (i, t) in tokens.iter().enumerate() {
-            starts[k] = i as u32;
-            k += usize::from(!t.after_word & self.first_filter.may_contain(first_key(t)));
-        }
-        starts.truncate(k);
         // Second stage, also without branches: of those, the tokens that are
         // a one-token surface or whose next token continues one. Most words
         // start some ESCO phrase but few start one the next word continues;
