@@ -816,8 +816,9 @@ impl Extractor<'_> {
         sections: &[Section],
         offsets: &CharOffsets,
     ) -> Vec<FoundSkill> {
-        let mut mentions: Vec<Mention> = Vec::new();
         let tokens = tokenize(lower);
+        // About one mention per 20 tokens in postings; sized to skip most regrowth.
+        let mut mentions: Vec<Mention> = Vec::with_capacity(tokens.len() / 8);
         let config = self.config;
         let lexicon = self.lexicon.matcher();
         let aliases = self.alias_matcher.filter(|_| config.use_aliases);
@@ -886,7 +887,8 @@ impl Extractor<'_> {
         // by their lowercase text (or the known skill that text names).
         // `None`: a phrase that is only whitespace, dropped.
         let mut group_of: Vec<Option<u32>> = Vec::with_capacity(mentions.len());
-        let mut by_id: FastMap<u32, u32> = FastMap::default();
+        let mut by_id: FastMap<u32, u32> =
+            FastMap::with_capacity_and_hasher(mentions.len(), Default::default());
         let mut by_phrase: FastMap<String, u32> = FastMap::default();
         for m in &mentions {
             let next = (by_id.len() + by_phrase.len()) as u32;
@@ -919,7 +921,7 @@ impl Extractor<'_> {
             g_mentions.clear();
             g_mentions.extend(chunk.iter().map(|&(_, i)| &mentions[i as usize]));
             let strategies_bits = g_mentions.iter().fold(0u8, |acc, m| acc | m.strategies);
-            let mut strategies = Vec::new();
+            let mut strategies = Vec::with_capacity(3);
             for (bit, s) in [
                 (LEXICON, ExtractionStrategy::Lexicon),
                 (ALIAS, ExtractionStrategy::Alias),

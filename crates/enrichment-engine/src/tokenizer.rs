@@ -31,52 +31,85 @@ pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
     let bytes = lower.as_bytes();
     let n = bytes.len();
     let maps = ByteMaps::new(lower);
+    let blocks = maps.word.len();
     let mut out = Vec::with_capacity(n / 4 + 1);
+    // Per block, bit k: the first byte of a token, and a byte in a token
+    // (anything but whitespace). A word starts where the word bits start;
+    // any other character is a token of its own (its continuation bytes
+    // are in `cont`).
+    let valid = |block: usize| match n - block * 64 {
+        rest if rest >= 64 => u64::MAX,
+        rest => (1u64 << rest) - 1,
+    };
+    let firsts = |block: usize, word_before: u64| {
+        let (word, space, cont) = (maps.word[block], maps.space[block], maps.cont[block]);
+        ((word & !word_before) | !(word | space | cont)) & valid(block)
+    };
     // Bit 63 of the previous block's maps: the byte before this block.
     let (mut carry_word, mut carry_space) = (0u64, 1u64);
-    for (block, ((&word, &space), &cont)) in maps
-        .word
-        .iter()
-        .zip(&maps.space)
-        .zip(&maps.cont)
-        .enumerate()
-    {
+    // A token that started in an earlier block and has not ended yet.
+    let mut open: Option<(usize, u8)> = None;
+    for block in 0..blocks {
         let base = block * 64;
-        let valid = if n - base >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << (n - base)) - 1
-        };
+        let (word, space) = (maps.word[block], maps.space[block]);
         // Bit k of these: the byte before byte k.
         let word_before = word << 1 | carry_word;
         let space_before = space << 1 | carry_space;
-        let mut starts = ((word & !word_before) | !(word | space | cont)) & valid;
+        let mut starts = firsts(block, word_before);
+        let in_token = !space & valid(block);
+        // The byte after: bit 0 of the next block at bit 63.
+        let (next_in_token, next_starts) = if block + 1 < blocks {
+            let next_word_before = maps.word[block + 1] << 1 | word >> 63;
+            (
+                !maps.space[block + 1] & valid(block + 1),
+                firsts(block + 1, next_word_before),
+            )
+        } else {
+            (0, 0)
+        };
+        // A token's last byte: the next byte is not in a token, or starts one.
+        let mut ends =
+            in_token & (!(in_token >> 1 | next_in_token << 63) | (starts >> 1 | next_starts << 63));
+        let glued = starts & !space_before;
+        let after_word = starts & !word & word_before;
+        // Starts and ends alternate: the k-th end closes the k-th start.
+        if let Some((start, flags)) = open.take() {
+            if ends == 0 {
+                open = Some((start, flags));
+            } else {
+                let end = base + ends.trailing_zeros() as usize + 1;
+                ends &= ends - 1;
+                out.push(token(bytes, start, end, flags));
+            }
+        }
         while starts != 0 {
             let k = starts.trailing_zeros();
             starts &= starts - 1;
-            let start = base + k as usize;
-            // A word runs to the next non-word byte; anything else is one
-            // character (its continuation bytes are in `cont`).
-            let word_end = next_clear(&maps.word, start, n);
-            let end = if maps.has_cont {
-                word_end.max(next_clear(&maps.cont, start + 1, n))
-            } else {
-                word_end.max(start + 1)
-            };
-            let is_word = word >> k & 1 != 0;
-            let glued = space_before >> k & 1 == 0;
-            out.push(Token {
-                start: start as u32,
-                end: end as u32,
-                hash: token_hash(bytes, start, end),
-                glued,
-                after_word: !is_word && word_before >> k & 1 != 0,
-            });
+            let flags = (glued >> k & 1) as u8 | ((after_word >> k & 1) as u8) << 1;
+            if ends == 0 {
+                open = Some((base + k as usize, flags));
+                break;
+            }
+            let end = base + ends.trailing_zeros() as usize + 1;
+            ends &= ends - 1;
+            out.push(token(bytes, base + k as usize, end, flags));
         }
         carry_word = word >> 63;
         carry_space = space >> 63;
     }
     out
+}
+
+/// A token from its bounds and flags (bit 0: glued, bit 1: after a word).
+#[inline]
+fn token(bytes: &[u8], start: usize, end: usize, flags: u8) -> Token {
+    Token {
+        start: start as u32,
+        end: end as u32,
+        hash: token_hash(bytes, start, end),
+        glued: flags & 1 != 0,
+        after_word: flags & 2 != 0,
+    }
 }
 
 /// One bit per byte: word characters (`[0-9A-Za-z_]` and every byte of a
@@ -87,8 +120,6 @@ struct ByteMaps {
     word: Vec<u64>,
     space: Vec<u64>,
     cont: Vec<u64>,
-    /// Whether any bit of `cont` is set.
-    has_cont: bool,
 }
 
 impl ByteMaps {
@@ -99,7 +130,6 @@ impl ByteMaps {
             word: Vec::with_capacity(blocks),
             space: Vec::with_capacity(blocks),
             cont: vec![0; blocks],
-            has_cont: false,
         };
         let mut high = Vec::with_capacity(blocks);
         let mut chunks = bytes.chunks_exact(64);
@@ -143,7 +173,6 @@ impl ByteMaps {
                 } else if ch.is_whitespace() {
                     (&mut self.space, start)
                 } else {
-                    self.has_cont |= end > start + 1;
                     (&mut self.cont, start + 1)
                 };
                 for b in from..end {
@@ -227,29 +256,6 @@ fn classify64_portable(block: &[u8; 64]) -> (u64, u64, u64) {
         high |= u64::from(b >> 7) << k;
     }
     (word, space, high)
-}
-
-/// First position `>= i` whose bit is clear, at most `len`.
-#[inline]
-fn next_clear(bits: &[u64], i: usize, len: usize) -> usize {
-    let mut block = i >> 6;
-    let Some(&first) = bits.get(block) else {
-        return len.min(i);
-    };
-    let free = !first >> (i & 63);
-    if free != 0 {
-        return (i + free.trailing_zeros() as usize).min(len);
-    }
-    loop {
-        block += 1;
-        match bits.get(block) {
-            Some(&b) if b != u64::MAX => {
-                return ((block << 6) + (!b).trailing_zeros() as usize).min(len)
-            }
-            Some(_) => {}
-            None => return len,
-        }
-    }
 }
 
 /// Hash of the token `bytes[start..end]`, from 8-byte loads (one or two for
