@@ -4,8 +4,8 @@
 //!
 //! The text is first classified 64 bytes at a time into bitmaps (word
 //! bytes, whitespace bytes, continuation bytes of multi-byte punctuation);
-//! token starts are then bit operations on those maps, and a token's end a
-//! bit scan. Which class a byte has is close to random in prose, so a
+//! token starts and token ends are then bit operations on those maps,
+//! walked in step (the k-th end closes the k-th start). Which class a byte has is close to random in prose, so a
 //! tokenizer that branches per byte or per token spends most of its time on
 //! mispredicted branches; this one hardly branches. Non-ASCII characters are
 //! decoded once, to set their bits.
