@@ -186,7 +186,9 @@ impl PhraseMatcher {
     /// Scans `tokens` of `lower` left to right. At each token that may start
     /// a match, the surfaces starting there are offered to `accept` longest
     /// first as `(target, byte_start, byte_end)`; the first one accepted is
-    /// kept and scanning resumes after it.
+    /// kept and scanning resumes after it. (Extraction runs its three
+    /// matchers through `candidate_starts` and `scan_from` instead.)
+    #[cfg(test)]
     pub fn scan(
         &self,
         lower: &str,
