@@ -61,6 +61,9 @@ fn map(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
+/// The largest `max_input_bytes` accepted (1 GiB).
+pub const MAX_INPUT_BYTES_LIMIT: usize = 1 << 30;
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
@@ -218,10 +221,11 @@ impl EngineConfig {
                 });
             }
         }
-        if self.max_input_bytes == 0 {
+        // Tokens and mentions hold 32-bit offsets.
+        if self.max_input_bytes == 0 || self.max_input_bytes > MAX_INPUT_BYTES_LIMIT {
             return Err(EngineError::Config {
                 key: "max_input_bytes".into(),
-                message: "must be positive".into(),
+                message: format!("must be between 1 and {MAX_INPUT_BYTES_LIMIT}"),
             });
         }
         Ok(())
@@ -235,6 +239,23 @@ mod tests {
 
     fn overrides(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn max_input_bytes_must_fit_32_bit_offsets() {
+        for bad in [0usize, MAX_INPUT_BYTES_LIMIT + 1] {
+            let config = EngineConfig {
+                max_input_bytes: bad,
+                ..EngineConfig::default()
+            };
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("max_input_bytes"), "{err}");
+        }
+        let config = EngineConfig {
+            max_input_bytes: MAX_INPUT_BYTES_LIMIT,
+            ..EngineConfig::default()
+        };
+        assert!(config.validate().is_ok());
     }
 
     #[test]
