@@ -159,9 +159,22 @@ pub(crate) const AMBIGUITY_RULES: &[AmbiguityRule] = &[
     },
 ];
 
+/// Bytes of the longest rule term: longer matches need no comparison.
+const LONGEST_TERM: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < AMBIGUITY_RULES.len() {
+        if AMBIGUITY_RULES[i].term.len() > longest {
+            longest = AMBIGUITY_RULES[i].term.len();
+        }
+        i += 1;
+    }
+    longest
+};
+
 /// The rule for a matched surface, compared ASCII case-insensitively.
 pub(crate) fn rule_for(matched: &str) -> Option<&'static AmbiguityRule> {
-    if matched.len() > 13 {
+    if matched.len() > LONGEST_TERM {
         return None;
     }
     AMBIGUITY_RULES

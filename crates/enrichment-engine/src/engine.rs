@@ -69,19 +69,14 @@ impl SkillsEngine {
                         .eq_ignore_ascii_case(alias.canonical_name.trim())
                 })
                 .map(|p| p as u32);
-            let group = match entry {
-                Some(e) => lexicon.entry_group(e),
-                None => {
-                    let name = alias.canonical_name.trim().to_lowercase();
-                    match lexicon.group_named(&name) {
-                        Some(g) => g,
-                        None => {
-                            let next = lexicon.group_count() + alias_groups.len() as u32;
-                            *alias_groups.entry(name).or_insert(next)
-                        }
-                    }
-                }
-            };
+            let name = alias.canonical_name.trim().to_lowercase();
+            let group = entry
+                .map(|e| lexicon.entry_group(e))
+                .or_else(|| lexicon.group_named(&name))
+                .unwrap_or_else(|| {
+                    let next = lexicon.group_count() + alias_groups.len() as u32;
+                    *alias_groups.entry(name).or_insert(next)
+                });
             // Short acronyms (`ML`, `JS`, `GCP`) collide with words and units in lowercase.
             let case_sensitive = text.chars().count() <= 3 && text.chars().any(char::is_uppercase);
             targets.push(AliasTarget {

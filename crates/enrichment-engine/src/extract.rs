@@ -323,25 +323,6 @@ fn first_whitespace(s: &str) -> Option<usize> {
     }
 }
 
-/// `s.split_whitespace().count().min(cap + 1)`: counting stops past `cap`
-/// (a long item is dropped whatever its length), byte-wise for ASCII.
-fn word_count_capped(s: &str, cap: usize) -> usize {
-    let mut count = 0;
-    let mut in_word = false;
-    for b in s.bytes() {
-        if b >= 0x80 {
-            return s.split_whitespace().take(cap + 1).count();
-        }
-        let space = is_space_byte(b);
-        count += usize::from(!space && !in_word);
-        if count > cap {
-            return count;
-        }
-        in_word = !space;
-    }
-    count
-}
-
 /// The list separator starting `rest`, the longest one: `, and `, `, or `,
 /// `, `, ` and/or `, ` and `, ` or `, ` & `, ` / `, `/`. Its length.
 fn separator_at(rest: &[u8]) -> Option<usize> {
@@ -492,7 +473,7 @@ impl Extractor<'_> {
     /// Splits the tail after a cue into list items, each `[start, end)` in
     /// bytes. The list runs from `from` to the first stop (sentence
     /// punctuation or a line break, at most 240 bytes); items are split at
-    /// `LIST_SEPARATORS`. Stops and separators are found by walking the
+    /// the separators of `separator_at`. Stops and separators are found by walking the
     /// text's `tokens` (every stop byte and every separator starts at a
     /// token or the space before one), not its bytes.
     fn list_items(
@@ -577,21 +558,16 @@ impl Extractor<'_> {
         let Some((start, trimmed_end)) = Self::trim_item(text, cursor, end) else {
             return;
         };
-        let first = tokens.partition_point(|t| (t.start as usize) < start);
-        let words = match tokens.get(first) {
-            Some(t) if t.start as usize == start => {
-                let mut words = 0;
-                for (j, t) in tokens[first..].iter().enumerate() {
-                    if t.start as usize >= trimmed_end || words > max_words {
-                        break;
-                    }
-                    words += usize::from(j == 0 || !t.glued);
-                }
-                words
+        // From the token holding `start`: it begins the first word, and
+        // each token after it not glued to the one before begins another.
+        let first = tokens.partition_point(|t| (t.end as usize) <= start);
+        let mut words = 0;
+        for (j, t) in tokens[first..].iter().enumerate() {
+            if t.start as usize >= trimmed_end || words > max_words {
+                break;
             }
-            // Not at a token start (never seen; kept exact all the same).
-            _ => word_count_capped(&text[start..trimmed_end], max_words),
-        };
+            words += usize::from(j == 0 || !t.glued);
+        }
         if words <= max_words {
             items.push((start, trimmed_end));
         }
@@ -622,13 +598,13 @@ impl Extractor<'_> {
                 .any(|c| c.is_uppercase() || c.is_ascii_digit() || "+#.".contains(c)))
     }
 
-    /// `openers` are the cue and list-opener matches, `(phrase, start, end
-    /// of the whitespace after it)`, in text order.
+    /// `openers` are the cue and list-opener matches, `(phrase, end of the
+    /// whitespace after it)`, in text order.
     fn pattern_mentions(
         &self,
         text: &str,
         tokens: &[Token],
-        openers: &[(usize, usize, usize)],
+        openers: &[(usize, usize)],
         out: &mut Vec<Mention>,
     ) {
         let max_words = self.config.pattern_phrase_max_words;
@@ -645,7 +621,7 @@ impl Extractor<'_> {
             }
             any
         };
-        for &(pattern, _, cue_end) in openers.iter().filter(|(p, _, _)| *p < CUES.len()) {
+        for &(pattern, cue_end) in openers.iter().filter(|(p, _)| *p < CUES.len()) {
             let soft = CUES[pattern].1;
             for (start, end) in Self::list_items(text, tokens, cue_end, max_words) {
                 if support(out, start, end) {
@@ -671,7 +647,7 @@ impl Extractor<'_> {
                 }
             }
         }
-        for &(_, _, opener_end) in openers.iter().filter(|(p, _, _)| *p >= CUES.len()) {
+        for &(_, opener_end) in openers.iter().filter(|(p, _)| *p >= CUES.len()) {
             for (start, end) in Self::list_items(text, tokens, opener_end, 4) {
                 if support(out, start, end) {
                     continue;
@@ -762,9 +738,6 @@ impl Extractor<'_> {
             .map(|m| (m.start, m.end))
             .collect();
         for m in mentions.iter_mut() {
-            if m.end - m.start > 13 {
-                continue;
-            }
             let matched = &text[m.start..m.end];
             let Some(rule) = rule_for(matched) else {
                 continue;
@@ -857,11 +830,11 @@ impl Extractor<'_> {
                     .is_some()
             });
         }
-        let mut openers: Vec<(usize, usize, usize)> = Vec::new();
+        let mut openers: Vec<(usize, usize)> = Vec::new();
         if config.use_patterns {
-            phrases.scan_from(lower, &tokens, phrase_starts, |pattern, start, end| {
+            phrases.scan_from(lower, &tokens, phrase_starts, |pattern, _, end| {
                 opener_end(text, end)
-                    .map(|e| openers.push((pattern as usize, start, e)))
+                    .map(|e| openers.push((pattern as usize, e)))
                     .is_some()
             });
         }

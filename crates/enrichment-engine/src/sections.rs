@@ -103,7 +103,8 @@ pub struct SectionClassifier {
     /// Prior relevance per section type, and for types without one (`other`).
     type_relevance: crate::phrase_matcher::FastMap<String, f64>,
     default_relevance: f64,
-    keyword_weights: Vec<(String, f64)>,
+    /// Weight of the i-th keyword of `keyword_matcher`.
+    keyword_weights: Vec<f64>,
     keyword_matcher: Option<KeywordMatcher>,
     relevance_threshold: f64,
 }
@@ -299,6 +300,12 @@ struct OpenSection {
 
 impl SectionClassifier {
     pub fn new(config: &EngineConfig) -> Self {
+        let (keywords, keyword_weights): (Vec<String>, Vec<f64>) = config
+            .section_keyword_weights
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, v)| (k.to_ascii_lowercase(), *v))
+            .unzip();
         SectionClassifier {
             type_relevance: config
                 .section_type_relevance
@@ -310,20 +317,8 @@ impl SectionClassifier {
                 .get("other")
                 .copied()
                 .unwrap_or(0.5),
-            keyword_weights: config
-                .section_keyword_weights
-                .iter()
-                .filter(|(k, _)| !k.is_empty())
-                .map(|(k, v)| (k.to_ascii_lowercase(), *v))
-                .collect(),
-            keyword_matcher: KeywordMatcher::new(
-                config
-                    .section_keyword_weights
-                    .keys()
-                    .filter(|k| !k.is_empty())
-                    .map(|k| k.to_ascii_lowercase())
-                    .collect(),
-            ),
+            keyword_matcher: KeywordMatcher::new(keywords),
+            keyword_weights,
             relevance_threshold: config.relevance_threshold,
         }
     }
@@ -463,12 +458,9 @@ impl SectionClassifier {
             // contains the other (none of the defaults do), the text counts
             // for the longer. Several times faster than overlapping search.
             matcher.for_each_match(head, |k| {
-                let seen = counts.get(k).copied().unwrap_or(0);
-                if seen < 3 {
-                    if let Some(c) = counts.get_mut(k) {
-                        *c += 1;
-                    }
-                    logit += self.keyword_weights.get(k).map_or(0.0, |(_, w)| *w);
+                if counts[k] < 3 {
+                    counts[k] += 1;
+                    logit += self.keyword_weights[k];
                 }
             });
         }

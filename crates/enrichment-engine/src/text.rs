@@ -2,42 +2,37 @@
 //! bytes; everything reported outside the crate is in Unicode scalar values.
 
 /// Converts byte offsets of one text into char offsets. Postings are mostly
-/// ASCII, so only multi-byte characters are recorded (byte offset, bytes
-/// saved so far) and a lookup is a binary search over them.
+/// ASCII, so only multi-byte characters are recorded and a lookup is a binary
+/// search over them.
 pub(crate) struct CharOffsets {
-    /// `(byte offset just past a multi-byte char, extra bytes up to there)`.
-    wide: Vec<(u32, u32)>,
+    /// Per multi-byte char, in order: its first byte, the byte after it, and
+    /// the bytes that the chars before it take beyond one each.
+    wide: Vec<(u32, u32, u32)>,
     len: usize,
 }
 
 impl CharOffsets {
     pub fn new(text: &str) -> Self {
         let mut wide = Vec::new();
-        let bytes = text.as_bytes();
         let mut extra = 0u32;
-        // Lead bytes of multi-byte chars are >= 0xC0; their width is in the
-        // high bits (the text is valid UTF-8).
         // Skip ASCII 16 bytes at a time; postings are mostly ASCII.
         let mut base = 0usize;
-        for chunk in bytes.chunks(16) {
-            if chunk.is_ascii() {
-                base += chunk.len();
-                continue;
-            }
-            for (k, &lead) in chunk.iter().enumerate() {
-                let b = base + k;
-                if lead < 0xC0 {
-                    continue;
+        for chunk in text.as_bytes().chunks(16) {
+            if !chunk.is_ascii() {
+                // Lead bytes of multi-byte chars are >= 0xC0; their width is
+                // in the high bits (the text is valid UTF-8).
+                for (k, &lead) in chunk.iter().enumerate().filter(|(_, &b)| b >= 0xC0) {
+                    let width = if lead >= 0xF0 {
+                        4
+                    } else if lead >= 0xE0 {
+                        3
+                    } else {
+                        2
+                    };
+                    let start = (base + k) as u32;
+                    wide.push((start, start + width, extra));
+                    extra += width - 1;
                 }
-                let w = if lead >= 0xF0 {
-                    4
-                } else if lead >= 0xE0 {
-                    3
-                } else {
-                    2
-                };
-                extra += w - 1;
-                wide.push((b as u32 + w, extra));
             }
             base += chunk.len();
         }
@@ -50,17 +45,12 @@ impl CharOffsets {
     /// Char offset of `byte`; inside a multi-byte char, the char's own offset.
     pub fn char_at(&self, byte: usize) -> u32 {
         let byte = byte.min(self.len) as u32;
-        // Chars ending at or before `byte` saved their extra bytes.
-        let done = self.wide.partition_point(|(end, _)| *end <= byte);
-        let extra = done.checked_sub(1).map_or(0, |i| self.wide[i].1);
-        // Inside a multi-byte char: count it once, at its start.
-        let inside = self.wide.get(done).map_or(0, |(end, e)| {
-            let prev = done.checked_sub(1).map_or(0, |i| self.wide[i].1);
-            let width = e - prev + 1;
-            let start = end - width;
-            byte.saturating_sub(start)
-        });
-        byte - extra - inside
+        let started = self.wide.partition_point(|&(start, _, _)| start <= byte);
+        match started.checked_sub(1).map(|i| self.wide[i]) {
+            None => byte,
+            Some((start, end, extra)) if byte < end => start - extra,
+            Some((start, end, extra)) => byte - extra - (end - start - 1),
+        }
     }
 }
 

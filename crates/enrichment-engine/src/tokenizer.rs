@@ -5,10 +5,10 @@
 //! The text is first classified 64 bytes at a time into bitmaps (word
 //! bytes, whitespace bytes, continuation bytes of multi-byte punctuation);
 //! token starts and token ends are then bit operations on those maps,
-//! walked in step (the k-th end closes the k-th start). Which class a byte has is close to random in prose, so a
-//! tokenizer that branches per byte or per token spends most of its time on
-//! mispredicted branches; this one hardly branches. Non-ASCII characters are
-//! decoded once, to set their bits.
+//! walked in step (the k-th end closes the k-th start). Which class a byte
+//! has is close to random in prose, so a tokenizer that branches per byte or
+//! per token spends most of its time on mispredicted branches; this one
+//! hardly branches. Non-ASCII characters are decoded once, to set their bits.
 
 use crate::text::is_word_char;
 
@@ -33,40 +33,43 @@ pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
     let maps = ByteMaps::new(lower);
     let blocks = maps.word.len();
     let mut out = Vec::with_capacity(n / 4 + 1);
-    // Per block, bit k: the first byte of a token, and a byte in a token
-    // (anything but whitespace). A word starts where the word bits start;
-    // any other character is a token of its own (its continuation bytes
-    // are in `cont`).
     let valid = |block: usize| match n - block * 64 {
         rest if rest >= 64 => u64::MAX,
         rest => (1u64 << rest) - 1,
     };
-    let firsts = |block: usize, word_before: u64| {
+    // Per block, bit k: the first byte of a token, and a byte in a token
+    // (anything but whitespace), given whether the byte before the block is
+    // a word byte. A word starts where the word bits start; any other
+    // character is a token of its own (its continuation bytes are in
+    // `cont`).
+    let token_bits = |block: usize, word_before_block: u64| {
         let (word, space, cont) = (maps.word[block], maps.space[block], maps.cont[block]);
-        ((word & !word_before) | !(word | space | cont)) & valid(block)
+        let word_before = word << 1 | word_before_block;
+        let valid = valid(block);
+        (
+            ((word & !word_before) | !(word | space | cont)) & valid,
+            !space & valid,
+        )
     };
     // Bit 63 of the previous block's maps: the byte before this block.
     let (mut carry_word, mut carry_space) = (0u64, 1u64);
     // A token that started in an earlier block and has not ended yet.
     let mut open: Option<(usize, u8)> = None;
+    let mut bits = if blocks > 0 { token_bits(0, 0) } else { (0, 0) };
     for block in 0..blocks {
         let base = block * 64;
         let (word, space) = (maps.word[block], maps.space[block]);
         // Bit k of these: the byte before byte k.
         let word_before = word << 1 | carry_word;
         let space_before = space << 1 | carry_space;
-        let mut starts = firsts(block, word_before);
-        let in_token = !space & valid(block);
-        // The byte after: bit 0 of the next block at bit 63.
-        let (next_in_token, next_starts) = if block + 1 < blocks {
-            let next_word_before = maps.word[block + 1] << 1 | word >> 63;
-            (
-                !maps.space[block + 1] & valid(block + 1),
-                firsts(block + 1, next_word_before),
-            )
+        let (mut starts, in_token) = bits;
+        // The byte after: bit 0 of the next block, at bit 63.
+        let next = if block + 1 < blocks {
+            token_bits(block + 1, word >> 63)
         } else {
             (0, 0)
         };
+        let (next_starts, next_in_token) = next;
         // A token's last byte: the next byte is not in a token, or starts one.
         let mut ends =
             in_token & (!(in_token >> 1 | next_in_token << 63) | (starts >> 1 | next_starts << 63));
@@ -96,6 +99,7 @@ pub(crate) fn tokenize(lower: &str) -> Vec<Token> {
         }
         carry_word = word >> 63;
         carry_space = space >> 63;
+        bits = next;
     }
     out
 }
@@ -316,7 +320,7 @@ fn load(bytes: &[u8], p: usize, k: usize) -> u64 {
             u64::from_le_bytes(buf)
         }
     };
-    word & ((1u128 << (8 * k)) - 1) as u64
+    word & low_bytes(k)
 }
 
 /// A bijective 64-bit finalizer (murmur3's).
