@@ -10,8 +10,18 @@ use thiserror::Error;
 pub enum BootstrapError {
     #[error("configuration file {} not found ({what})", path.display())]
     MissingFile { what: String, path: PathBuf },
-    #[error("loading configuration")]
-    Config(#[source] config::ConfigError),
+    /// The configuration could not be read or typed; values quoted by the
+    /// parser are hidden (a secret in the wrong place must not be echoed).
+    #[error("loading configuration: {0}")]
+    Config(String),
+    #[error("unknown setting {key} (set by {origin}); check its spelling, `jobenrich config show` lists every setting")]
+    UnknownSetting { key: String, origin: String },
+    #[error("the {backend} store has schema version {found}, newer than this build's {supported}: upgrade jobenrich before using this store")]
+    SchemaNewer {
+        backend: String,
+        found: u32,
+        supported: u32,
+    },
     #[error("setting {key} {rule}")]
     InvalidSetting { key: String, rule: String },
     #[error("opening the {backend} store")]
@@ -35,6 +45,6 @@ impl BootstrapError {
 
 impl From<config::ConfigError> for BootstrapError {
     fn from(e: config::ConfigError) -> Self {
-        BootstrapError::Config(e)
+        BootstrapError::Config(crate::layers::redact_quoted(&e.to_string()))
     }
 }

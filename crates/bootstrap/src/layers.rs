@@ -15,6 +15,7 @@
 use crate::error::BootstrapError;
 use crate::settings::Settings;
 use config::{Config, Environment, File, FileFormat};
+use jobenrich_domain::text::flatten_json;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,8 +31,20 @@ const ENV_SEPARATOR: &str = "__";
 /// `config/default.yaml` as it was when the binary was built.
 const BUILT_IN_DEFAULT: &str = include_str!("../../../config/default.yaml");
 
-/// Fragments of key names whose values are secrets.
-const SECRET_KEY_FRAGMENTS: [&str; 4] = ["password", "secret", "token", "credential"];
+/// Fragments of key names whose values are secrets (matched in lower case,
+/// at every depth of the tree, lists included).
+const SECRET_KEY_FRAGMENTS: [&str; 10] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "credential",
+    "bearer",
+    "auth",
+    "private",
+    "service_account",
+    "api_key",
+];
 
 /// Where a layer (and so a value) came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -232,21 +245,34 @@ impl ConfigLayers {
         Ok(builder.build()?)
     }
 
-    /// The typed, validated settings of the merged layers.
+    /// The typed, validated settings of the merged layers. A key no section
+    /// reads (a misspelling like `workr:`) is an error naming it and its layer.
     pub fn settings(&self) -> Result<Settings, BootstrapError> {
         let settings: Settings = self.merged()?.try_deserialize()?;
+        if let Some(unknown) = self.effective_of(&settings)?.into_iter().find(|s| !s.known) {
+            return Err(BootstrapError::UnknownSetting {
+                key: unknown.key,
+                origin: unknown.origin,
+            });
+        }
         settings.validate()?;
         Ok(settings)
     }
 
-    /// Every effective setting with its value (secrets masked) and origin, by key.
+    /// Every effective setting with its value (secrets masked) and origin, by
+    /// key; unknown keys are listed (flagged), not refused, so `config show`
+    /// can point at them.
     pub fn effective(&self) -> Result<Vec<EffectiveSetting>, BootstrapError> {
-        let settings = self.settings()?;
-        let typed = serde_json::to_value(&settings).map_err(|e| {
+        let settings: Settings = self.merged()?.try_deserialize()?;
+        settings.validate()?;
+        self.effective_of(&settings)
+    }
+
+    fn effective_of(&self, settings: &Settings) -> Result<Vec<EffectiveSetting>, BootstrapError> {
+        let typed = serde_json::to_value(settings).map_err(|e| {
             BootstrapError::invalid("(settings)", format!("cannot be serialized: {e}"))
         })?;
-        let mut typed_leaves = BTreeMap::new();
-        flatten("", &typed, &mut typed_leaves);
+        let typed_leaves = flatten_json(&typed);
 
         // Last layer setting a key wins, as in the merge.
         let mut origin_of: BTreeMap<String, String> = BTreeMap::new();
@@ -255,8 +281,7 @@ impl ConfigLayers {
                 .build()?
                 .try_deserialize()
                 .unwrap_or(serde_json::Value::Null);
-            let mut leaves = BTreeMap::new();
-            flatten("", &raw, &mut leaves);
+            let leaves = flatten_json(&raw);
             for key in leaves.into_keys() {
                 let origin = match &layer.source {
                     LayerSource::Variables(by_key) => by_key
@@ -275,8 +300,7 @@ impl ConfigLayers {
             .merged()?
             .try_deserialize()
             .unwrap_or(serde_json::Value::Null);
-        let mut raw_leaves = BTreeMap::new();
-        flatten("", &raw_merged, &mut raw_leaves);
+        let raw_leaves = flatten_json(&raw_merged);
 
         let mut out: Vec<EffectiveSetting> = typed_leaves
             .iter()
@@ -309,41 +333,56 @@ impl ConfigLayers {
     }
 }
 
-/// Leaves of a JSON tree by dotted key; empty objects and arrays are leaves.
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
-    match value {
-        serde_json::Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        serde_json::Value::Null if prefix.is_empty() => {}
-        other => {
-            if !prefix.is_empty() {
-                out.insert(prefix.to_string(), other.clone());
-            }
-        }
-    }
-}
-
-/// Whether the last segment of a dotted key names a secret (`password`,
-/// `api_token`, `service_account_key`, …; not `keywords`).
+/// Whether any segment of a dotted key names a secret (`password`,
+/// `api_token`, `service_account_json`, `auth.bearer`, …; not `keywords`).
 pub fn is_secret_key(key: &str) -> bool {
-    let last = key.rsplit('.').next().unwrap_or(key).to_lowercase();
-    last == "key" || last.ends_with("_key") || SECRET_KEY_FRAGMENTS.iter().any(|f| last.contains(f))
+    key.split('.').any(is_secret_segment)
 }
 
-fn mask(key: &str, value: &serde_json::Value) -> serde_json::Value {
-    if is_secret_key(key) && !value.is_null() {
-        serde_json::Value::String(MASK.to_string())
-    } else {
-        value.clone()
+fn is_secret_segment(segment: &str) -> bool {
+    let segment = segment.to_lowercase();
+    segment == "key"
+        || segment.ends_with("_key")
+        || SECRET_KEY_FRAGMENTS.iter().any(|f| segment.contains(f))
+}
+
+/// A value with every secret inside it masked: the whole value when the key
+/// names a secret, else each member of maps and lists, at any depth.
+pub fn mask(key: &str, value: &serde_json::Value) -> serde_json::Value {
+    if value.is_null() {
+        return serde_json::Value::Null;
     }
+    if is_secret_key(key) {
+        return serde_json::Value::String(MASK.to_string());
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), mask(k, v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|v| mask("", v)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// An error message with every double-quoted part hidden. serde quotes the
+/// offending value of a type error (`invalid type: string "…", expected a
+/// map`); when a secret sits where a map is expected, that would print it.
+/// Keys are quoted with backticks and stay readable.
+pub fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find('"') {
+        out.push_str(&rest[..start]);
+        out.push_str("\"(value hidden)\"");
+        rest = match rest[start + 1..].find('"') {
+            Some(end) => &rest[start + 1 + end + 1..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -455,7 +494,14 @@ mod tests {
             origin_of(&effective, "storage.bigquery.project_id").value,
             "demo"
         );
-        for secret in ["a.password", "b.api_token", "c.service_account_key", "key"] {
+        for secret in [
+            "a.password",
+            "b.api_token",
+            "c.service_account_key",
+            "key",
+            "storage.bigquery.service_account_json",
+            "auth.bearer",
+        ] {
             assert!(is_secret_key(secret), "{secret}");
         }
         for plain in [
@@ -483,8 +529,50 @@ mod tests {
             )],
         )
         .unwrap();
-        let err = layers.settings().unwrap_err();
-        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
-        assert!(chain.contains("batch_size"), "{chain}");
+        let err = layers.settings().unwrap_err().to_string();
+        assert!(err.contains("batch_size"), "{err}");
+        assert!(!err.contains("lots"), "the value is echoed: {err}");
+    }
+
+    #[test]
+    fn a_misspelled_key_is_an_error_naming_it_and_its_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key) in [
+            ("workr:\n  batch_size: 5\n", "workr.batch_size"),
+            (
+                "storage:\n  sqllite:\n    path: x.db\n",
+                "storage.sqllite.path",
+            ),
+        ] {
+            let extra = write(dir.path(), "extra.yaml", text);
+            let layers = ConfigLayers::from_parts(dir.path(), None, Some(&extra), []).unwrap();
+            let err = layers.settings().unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("unknown setting {key}")) && err.contains("extra.yaml"),
+                "{err}"
+            );
+            // `config show` still lists it, flagged, to help find it.
+            let effective = layers.effective().unwrap();
+            assert!(!origin_of(&effective, key).known);
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked_at_every_depth_and_never_echoed_in_type_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = write(
+            dir.path(),
+            "extra.yaml",
+            "storage:\n  bigquery:\n    project: demo\n    service_account_json: S3CRET-A\n    auth:\n      bearer: S3CRET-B\n    users:\n      - name: bob\n        password: S3CRET-C\n",
+        );
+        let layers = ConfigLayers::from_parts(dir.path(), None, Some(&extra), []).unwrap();
+        let shown = serde_json::to_string(&layers.effective().unwrap()).unwrap();
+        assert!(!shown.contains("S3CRET"), "{shown}");
+        assert!(shown.contains("demo") && shown.contains("bob"), "{shown}");
+
+        let wrong = write(dir.path(), "wrong.yaml", "storage:\n  bigquery: S3CRET-D\n");
+        let layers = ConfigLayers::from_parts(dir.path(), None, Some(&wrong), []).unwrap();
+        let err = layers.settings().unwrap_err().to_string();
+        assert!(!err.contains("S3CRET"), "{err}");
     }
 }

@@ -11,11 +11,14 @@ pub mod logging;
 pub mod settings;
 mod worker_settings;
 
-pub use context::{open_store, AppContext};
+pub use context::{
+    bigquery_migration_plan, check_schema_not_newer, open_store, supported_schema_version,
+    AppContext,
+};
 pub use error::BootstrapError;
 pub use layers::{ConfigLayers, EffectiveSetting, LayerOrigin};
 pub use settings::{
-    IngestSettings, LogFormat, LoggingSettings, ModelRegistrySettings, SecretString, Settings,
-    SqliteSettings, StorageBackend, StorageSettings,
+    resolve_data_dir, EngineSettings, IngestSettings, LogFormat, LoggingSettings,
+    ModelRegistrySettings, SecretString, Settings, SqliteSettings, StorageBackend, StorageSettings,
 };
 pub use worker_settings::{ReenrichMode, WorkerSettings};

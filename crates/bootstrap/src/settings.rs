@@ -21,6 +21,7 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub models: ModelRegistrySettings,
     pub worker: crate::worker_settings::WorkerSettings,
+    pub engine: EngineSettings,
 }
 
 impl Settings {
@@ -40,15 +41,126 @@ impl Settings {
                 "must not be empty",
             ));
         }
-        if self.ingest.batch_size == 0 {
+        in_range(
+            "ingest.batch_size",
+            self.ingest.batch_size as u64,
+            1,
+            MAX_INGEST_BATCH_SIZE,
+        )?;
+        check_log_level(&self.logging.level)?;
+        if self.engine.lexicon_dir.as_os_str().is_empty() {
             return Err(BootstrapError::invalid(
-                "ingest.batch_size",
-                "must be at least 1",
+                "engine.lexicon_dir",
+                "must not be empty",
             ));
         }
         self.worker.validate()?;
         Ok(())
     }
+}
+
+/// Largest `ingest.batch_size` (postings held in memory per store call).
+pub const MAX_INGEST_BATCH_SIZE: u64 = 100_000;
+
+/// `min <= value <= max`, or an error naming the key and the range. The value
+/// is not echoed: a number too large for its type arrives saturated.
+pub(crate) fn in_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), BootstrapError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(BootstrapError::invalid(
+            key,
+            format!("must be between {min} and {max}"),
+        ))
+    }
+}
+
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// `logging.level` is `LEVEL` or comma-separated `TARGET=LEVEL` directives;
+/// a bare word that is not a level (`verbose`) would silently become a
+/// target filter, so it is refused.
+fn check_log_level(level: &str) -> Result<(), BootstrapError> {
+    for directive in level.split(',').map(str::trim) {
+        let level_part = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if !LEVELS.contains(&level_part.to_ascii_lowercase().as_str()) {
+            return Err(BootstrapError::invalid(
+                "logging.level",
+                format!(
+                    "has {directive:?}: use one of {} or TARGET=LEVEL, comma-separated",
+                    LEVELS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where the engine's data files are (the skills lexicon and its aliases).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineSettings {
+    /// Directory of `lexicon.tsv` (and `aliases.csv`, `category_mapping.csv`).
+    /// A relative path is looked up in the working directory, then beside the
+    /// executable and in its parent directories (see [`resolve_data_dir`]).
+    pub lexicon_dir: PathBuf,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            lexicon_dir: PathBuf::from("data/lexicon"),
+        }
+    }
+}
+
+impl EngineSettings {
+    /// The lexicon directory found on this machine.
+    pub fn lexicon_dir(&self) -> Result<PathBuf, BootstrapError> {
+        resolve_data_dir("engine.lexicon_dir", &self.lexicon_dir)
+    }
+}
+
+/// Parent directories of the executable searched for a relative data path:
+/// `bin/jobenrich` finds `data/` beside `bin/`, `target/release/jobenrich`
+/// finds it in the checkout.
+const EXECUTABLE_ANCESTORS_SEARCHED: usize = 3;
+
+/// A data directory named by a setting: absolute as given; relative, first
+/// under the working directory, then beside the executable and its parents.
+/// Nothing depends on where the binary was built.
+pub fn resolve_data_dir(key: &str, path: &std::path::Path) -> Result<PathBuf, BootstrapError> {
+    if path.is_absolute() || path.is_dir() {
+        if path.is_dir() {
+            return Ok(path.to_path_buf());
+        }
+        return Err(BootstrapError::invalid(
+            key,
+            format!("names {}, which is not a directory", path.display()),
+        ));
+    }
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf));
+    if let Some(exe_dir) = &exe_dir {
+        for dir in exe_dir.ancestors().take(EXECUTABLE_ANCESTORS_SEARCHED) {
+            let candidate = dir.join(path);
+            if candidate.is_dir() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(BootstrapError::invalid(
+        key,
+        format!(
+            "names {}, found neither in the working directory nor beside the executable{}: set {key} (or JOBENRICH__{}) to the directory",
+            path.display(),
+            exe_dir
+                .map(|d| format!(" ({})", d.display()))
+                .unwrap_or_default(),
+            key.replace('.', "__").to_uppercase()
+        ),
+    ))
 }
 
 /// Which adapter implements the repository ports.
@@ -69,7 +181,7 @@ impl fmt::Display for StorageBackend {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StorageSettings {
     pub backend: StorageBackend,
@@ -78,6 +190,24 @@ pub struct StorageSettings {
     /// dataset, credentials, emulator endpoint). Kept as a free-form map here
     /// so the adapter owns its own schema.
     pub bigquery: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The BigQuery section is free-form (credentials among it): printed masked.
+impl fmt::Debug for StorageSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageSettings")
+            .field("backend", &self.backend)
+            .field("sqlite", &self.sqlite)
+            .field(
+                "bigquery",
+                &crate::layers::mask(
+                    "storage.bigquery",
+                    &serde_json::Value::Object(self.bigquery.clone()),
+                )
+                .to_string(),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,5 +328,45 @@ mod tests {
         settings.ingest.batch_size = 0;
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains("ingest.batch_size"), "{err}");
+    }
+
+    #[test]
+    fn a_saturated_batch_size_is_out_of_range_not_used() {
+        let mut settings = Settings::default();
+        settings.ingest.batch_size = usize::MAX;
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("ingest.batch_size") && err.contains("between 1 and 100000"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_log_level_that_is_not_a_level_is_refused() {
+        for good in ["warn", "INFO", "jobenrich_services=debug,warn"] {
+            let mut settings = Settings::default();
+            settings.logging.level = good.into();
+            assert!(settings.validate().is_ok(), "{good}");
+        }
+        for bad in ["verbose", "info,lots", "x=loud"] {
+            let mut settings = Settings::default();
+            settings.logging.level = bad.into();
+            let err = settings.validate().unwrap_err().to_string();
+            assert!(err.contains("logging.level"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_relative_data_dir_missing_everywhere_names_the_setting() {
+        let err = resolve_data_dir(
+            "engine.lexicon_dir",
+            std::path::Path::new("no/such/dir-xyz"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("engine.lexicon_dir") && err.contains("JOBENRICH__ENGINE__LEXICON_DIR"),
+            "{err}"
+        );
     }
 }

@@ -63,17 +63,35 @@ impl Default for WorkerSettings {
 impl WorkerSettings {
     /// Checks rules serde cannot express; errors name the key.
     pub fn validate(&self) -> Result<(), BootstrapError> {
-        let at_least_one = [
-            ("worker.batch_size", self.batch_size as u64),
-            ("worker.concurrency", self.concurrency as u64),
-            ("worker.lease_seconds", self.lease_seconds),
-            ("worker.poll_interval_ms", self.poll_interval_ms),
-            ("worker.max_attempts", u64::from(self.max_attempts)),
+        // Ranges are documented in config/default.yaml. They also keep every
+        // derived duration (now + lease, retry backoffs) far from overflow.
+        let ranges = [
+            ("worker.batch_size", self.batch_size as u64, 1, 10_000),
+            ("worker.concurrency", self.concurrency as u64, 1, 64),
+            ("worker.lease_seconds", self.lease_seconds, 1, 86_400),
+            ("worker.poll_interval_ms", self.poll_interval_ms, 1, 60_000),
+            (
+                "worker.max_idle_backoff_ms",
+                self.max_idle_backoff_ms,
+                self.poll_interval_ms.clamp(1, 60_000),
+                3_600_000,
+            ),
+            ("worker.max_attempts", u64::from(self.max_attempts), 1, 100),
+            (
+                "worker.retry_backoff_seconds",
+                self.retry_backoff_seconds,
+                0,
+                86_400,
+            ),
+            (
+                "worker.max_retry_backoff_seconds",
+                self.max_retry_backoff_seconds,
+                0,
+                604_800,
+            ),
         ];
-        for (key, value) in at_least_one {
-            if value == 0 {
-                return Err(BootstrapError::invalid(key, "must be at least 1"));
-            }
+        for (key, value, min, max) in ranges {
+            crate::settings::in_range(key, value, min, max)?;
         }
         if self.types.is_empty() {
             return Err(BootstrapError::invalid(
@@ -136,6 +154,38 @@ mod tests {
             err.contains("worker.types") && err.contains("clustering"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_huge_lease_is_refused_with_its_range_instead_of_overflowing_later() {
+        let settings = WorkerSettings {
+            lease_seconds: u64::MAX,
+            ..WorkerSettings::default()
+        };
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("worker.lease_seconds") && err.contains("between 1 and 86400"),
+            "{err}"
+        );
+        for (key, settings) in [
+            (
+                "worker.batch_size",
+                WorkerSettings {
+                    batch_size: usize::MAX,
+                    ..WorkerSettings::default()
+                },
+            ),
+            (
+                "worker.max_retry_backoff_seconds",
+                WorkerSettings {
+                    max_retry_backoff_seconds: u64::MAX,
+                    ..WorkerSettings::default()
+                },
+            ),
+        ] {
+            let err = settings.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

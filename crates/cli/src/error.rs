@@ -71,6 +71,8 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         return match e {
             // The store's own error decides (a bad path is data, a locked file is not).
             BootstrapError::Store { .. } => None,
+            // Not the caller's input: this binary is too old for the store.
+            BootstrapError::SchemaNewer { .. } => Some(EXIT_FAILURE),
             _ => Some(EXIT_USAGE),
         };
     }

@@ -19,20 +19,7 @@ const NODE_GAP: f64 = 8.0;
 const TOP: f64 = 30.0;
 
 /// Escapes text for HTML and SVG content and attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use jobenrich_domain::text::html_escape as escape;
 
 fn colour(index: usize) -> String {
     format!("hsl({:.0},62%,52%)", (index as f64 * 137.508) % 360.0)

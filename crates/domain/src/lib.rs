@@ -6,6 +6,7 @@ pub mod entities;
 pub mod error;
 pub mod kinds;
 pub mod ports;
+pub mod text;
 pub mod validation;
 
 pub use entities::*;

@@ -54,6 +54,23 @@ pub(crate) fn non_empty(
     }
 }
 
+/// NUL characters end strings in C APIs and some stores; they are never text.
+pub(crate) fn no_nul(
+    entity: &'static str,
+    field: &'static str,
+    v: &str,
+) -> Result<(), ValidationError> {
+    if v.contains('\0') {
+        Err(ValidationError::new(
+            entity,
+            field,
+            "must not contain NUL characters",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Length in Unicode scalar values, not bytes, so `C++` and `日本語` count alike.
 pub(crate) fn max_chars(
     entity: &'static str,

@@ -24,8 +24,9 @@ fn corpus() -> Vec<String> {
 }
 
 fn engine() -> SkillsEngine {
-    let lexicon = Arc::new(Lexicon::load(&Lexicon::shipped_path()).expect("shipped lexicon"));
-    let aliases_path = Lexicon::shipped_path().with_file_name("aliases.csv");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lexicon");
+    let lexicon = Arc::new(Lexicon::load_dir(&dir).expect("shipped lexicon"));
+    let aliases_path = dir.join("aliases.csv");
     let aliases = load_alias_csv(&aliases_path, chrono::Utc::now()).expect("shipped aliases");
     SkillsEngine::new(lexicon, &aliases, EngineConfig::default()).expect("engine")
 }

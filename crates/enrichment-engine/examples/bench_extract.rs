@@ -26,13 +26,10 @@ fn main() {
         .collect();
     let postings = synthesize_postings(&sources, 1000, 3000);
     let load = Instant::now();
-    let lexicon = Arc::new(Lexicon::load(&Lexicon::shipped_path()).expect("shipped lexicon"));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lexicon");
+    let lexicon = Arc::new(Lexicon::load_dir(&dir).expect("shipped lexicon"));
     println!("lexicon load + automaton build: {:.2?}", load.elapsed());
-    let aliases = load_alias_csv(
-        &Lexicon::shipped_path().with_file_name("aliases.csv"),
-        chrono::Utc::now(),
-    )
-    .expect("aliases");
+    let aliases = load_alias_csv(&dir.join("aliases.csv"), chrono::Utc::now()).expect("aliases");
     // Optional config_overrides as JSON, e.g. to time one strategy alone.
     let config = match std::env::var("BENCH_CONFIG_OVERRIDES") {
         Ok(json) => {

@@ -11,7 +11,7 @@ use crate::phrase_matcher::{FastMap, PhraseMatcher};
 use crate::EngineError;
 use jobenrich_domain::SkillCategory;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// File name of the shipped lexicon inside `data/lexicon/`.
 pub const SHIPPED_LEXICON_FILE: &str = "lexicon.tsv";
@@ -149,12 +149,10 @@ impl Lexicon {
         Ok(Lexicon::from_entries(entries))
     }
 
-    /// `<workspace>/data/lexicon/lexicon.tsv`, found from this crate's source
-    /// location so it resolves from any crate, test or binary in the repo.
-    pub fn shipped_path() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../data/lexicon")
-            .join(SHIPPED_LEXICON_FILE)
+    /// Loads `lexicon.tsv` of a lexicon directory (the `engine.lexicon_dir`
+    /// setting; the repository ships `data/lexicon`).
+    pub fn load_dir(dir: &Path) -> Result<Lexicon, EngineError> {
+        Lexicon::load(&dir.join(SHIPPED_LEXICON_FILE))
     }
 
     /// Compiles entries; a surface claimed by several entries goes to the

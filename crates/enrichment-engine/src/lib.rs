@@ -6,7 +6,7 @@
 //! ```no_run
 //! use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
 //! use std::sync::Arc;
-//! let lexicon = Arc::new(Lexicon::load(&Lexicon::shipped_path()).unwrap());
+//! let lexicon = Arc::new(Lexicon::load_dir(std::path::Path::new("data/lexicon")).unwrap());
 //! let engine = SkillsEngine::new(lexicon, &[], EngineConfig::default()).unwrap();
 //! for skill in engine.extract_text("Experience with Kubernetes and Python 3.11") {
 //!     println!("{} {:.2} {:?}", skill.canonical, skill.confidence, skill.strategies);
@@ -33,7 +33,7 @@ pub use engine::{EngineOutput, SkillsEngine};
 pub use error::EngineError;
 pub use extract::{FoundSkill, MentionSpan};
 pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEXICON_FILE};
-pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION};
+pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION, MAX_SECTIONS_PER_POSTING};
 pub use user_lexicon::load_user_lexicon;
 
 /// Reads the shipped alias table (`data/lexicon/aliases.csv`) as `SkillAlias`

@@ -10,6 +10,15 @@ use crate::EngineConfig;
 /// Version of these rules; bump when the splitting or typing changes.
 pub const CLASSIFIER_VERSION: &str = "rule_based-v1";
 
+/// Sections kept per posting. A posting of repeated header lines would
+/// otherwise store one row per line (a 4.4 MB posting gave 299,000 section
+/// rows, a 70 MB database); past the cap the last section runs to the end of
+/// the text, so the sections still cover it. Sections do not overlap, so the
+/// text they store is at most the description (itself at most the engine's
+/// `max_input_bytes`): a posting stores at most its own bytes plus this many
+/// rows' fixed fields.
+pub const MAX_SECTIONS_PER_POSTING: usize = 200;
+
 /// Header phrases (lowercase, matched as a prefix or substring of the header
 /// label) and the section type they announce. First match wins, so more
 /// specific phrases come first.
@@ -396,6 +405,18 @@ impl SectionClassifier {
             line_start = line_end + 1;
         }
         self.close(text, lower, offsets, open.take(), &mut sections);
+        if sections.len() > MAX_SECTIONS_PER_POSTING {
+            let end = sections.last().map(|s| (s.byte_end, s.char_end));
+            sections.truncate(MAX_SECTIONS_PER_POSTING);
+            if let (Some(tail), Some((byte_end, char_end))) = (sections.last_mut(), end) {
+                tail.byte_end = byte_end;
+                tail.char_end = char_end;
+                let relevance =
+                    self.relevance(&tail.section_type, &lower[tail.byte_start..byte_end]);
+                tail.relevance = relevance;
+                tail.is_skills_relevant = relevance >= self.relevance_threshold;
+            }
+        }
         sections
     }
 
@@ -486,6 +507,19 @@ mod tests {
             .into_iter()
             .map(|s| (s.header, s.section_type))
             .collect()
+    }
+
+    #[test]
+    fn sections_per_posting_are_capped_and_still_cover_the_text() {
+        let text = "Requirements:\nRust\n".repeat(5_000);
+        let sections = classify(&text);
+        assert_eq!(sections.len(), MAX_SECTIONS_PER_POSTING);
+        let last = sections.last().unwrap();
+        assert_eq!(last.byte_end, text.trim_end().len());
+        assert_eq!(last.char_end as usize, text.trim_end().chars().count());
+        // Stored section text never exceeds the input: amplification is bounded.
+        let stored: usize = sections.iter().map(|s| s.byte_end - s.byte_start).sum();
+        assert!(stored <= text.len(), "{stored} > {}", text.len());
     }
 
     #[test]

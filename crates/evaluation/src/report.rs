@@ -32,20 +32,7 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.num{text-align:ri
 mark{background:#ffe08a}.legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}";
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use jobenrich_domain::text::html_escape as escape;
 
 const BAR_COLORS: [(&str, &str); 3] = [
     ("precision", "#4e79a7"),

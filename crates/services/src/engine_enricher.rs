@@ -7,8 +7,12 @@ use crate::enrichment_pipeline::{
     PipelinePorts, PostingEnricher,
 };
 use chrono::{DateTime, Utc};
-use jobenrich_domain::{EnrichmentVersion, JobPosting, SkillAlias, Store};
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::{
+    EnrichmentType, EnrichmentVersion, JobPosting, ModelConfigRepository, SkillAlias, Store,
+};
 use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Builds engines over one loaded lexicon.
@@ -17,11 +21,10 @@ pub struct EngineEnricherFactory {
 }
 
 impl EngineEnricherFactory {
-    /// Loads the lexicon the project ships.
-    pub fn shipped() -> Result<Self, String> {
-        let path = Lexicon::shipped_path();
-        let lexicon = Lexicon::load(&path)
-            .map_err(|e| format!("loading the lexicon {}: {e}", path.display()))?;
+    /// Loads the lexicon of a directory (the `engine.lexicon_dir` setting).
+    pub fn load(lexicon_dir: &Path) -> Result<Self, String> {
+        let lexicon = Lexicon::load_dir(lexicon_dir)
+            .map_err(|e| format!("loading the lexicon of {}: {e}", lexicon_dir.display()))?;
         Ok(Self {
             lexicon: Arc::new(lexicon),
         })
@@ -95,15 +98,47 @@ impl PostingEnricher for EngineEnricher {
     }
 }
 
-/// The pipeline over a store with the shipped lexicon: what `jobenrich run`
-/// and `jobenrich-worker` use.
+/// The engine configuration of the active models (sections' overrides, the
+/// skills model's on top), or why it cannot be built.
+pub async fn active_engine_config(
+    models: &dyn ModelConfigRepository,
+) -> StoreResult<Result<EngineConfig, String>> {
+    let skills = models
+        .active_model_for_type(EnrichmentType::SkillsExtraction)
+        .await?;
+    let sections = models
+        .active_model_for_type(EnrichmentType::SectionClassification)
+        .await?;
+    let mut merged = sections
+        .as_ref()
+        .map(crate::evaluation_engine::engine_overrides)
+        .unwrap_or_default();
+    if let Some(skills) = &skills {
+        merged.extend(crate::evaluation_engine::engine_overrides(skills));
+    }
+    Ok(EngineConfig::from_overrides(&merged).map_err(|e| e.to_string()))
+}
+
+/// The longest description (bytes) the active engine accepts: what ingest
+/// lets in. Defaults apply when the active overrides cannot be built (that is
+/// reported by `status`, not here).
+pub async fn max_description_bytes(models: &dyn ModelConfigRepository) -> StoreResult<usize> {
+    Ok(active_engine_config(models)
+        .await?
+        .map(|c| c.max_input_bytes)
+        .unwrap_or_else(|_| EngineConfig::default().max_input_bytes))
+}
+
+/// The pipeline over a store with the lexicon of `lexicon_dir`: what
+/// `jobenrich run` and `jobenrich-worker` use.
 pub fn build_pipeline(
     store: Arc<dyn Store>,
     config: PipelineConfig,
+    lexicon_dir: &Path,
 ) -> Result<EnrichmentPipeline, String> {
     Ok(EnrichmentPipeline::new(
         PipelinePorts::from_store(store),
-        Arc::new(EngineEnricherFactory::shipped()?),
+        Arc::new(EngineEnricherFactory::load(lexicon_dir)?),
         config,
     ))
 }

@@ -20,6 +20,9 @@ pub struct StatusReport {
     /// Failures with no attempts left (at least `max_attempts`).
     pub dead_letters: Vec<JobEnrichment>,
     pub max_attempts: u32,
+    /// Why the engine cannot be built from the active models (enrichment is
+    /// stopped until a buildable version is activated), when it cannot.
+    pub engine_problem: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,6 +57,7 @@ pub async fn status_report(
         oldest_pending,
         dead_letters,
         max_attempts,
+        engine_problem: None,
     })
 }
 

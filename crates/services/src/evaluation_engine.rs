@@ -19,11 +19,10 @@ pub struct EnginePredictorFactory {
 }
 
 impl EnginePredictorFactory {
-    /// Loads the lexicon the project ships.
-    pub fn shipped() -> Result<Self, String> {
-        let path = Lexicon::shipped_path();
-        let lexicon = Lexicon::load(&path)
-            .map_err(|e| format!("loading the lexicon {}: {e}", path.display()))?;
+    /// Loads the lexicon of a directory (the `engine.lexicon_dir` setting).
+    pub fn load(lexicon_dir: &std::path::Path) -> Result<Self, String> {
+        let lexicon = Lexicon::load_dir(lexicon_dir)
+            .map_err(|e| format!("loading the lexicon of {}: {e}", lexicon_dir.display()))?;
         Ok(Self::with_lexicon(Arc::new(lexicon)))
     }
 

@@ -386,22 +386,12 @@ pub struct ModelDiff {
     pub registry: Vec<DiffRow>,
 }
 
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, String>) {
-    match value {
-        serde_json::Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
-        }
-    }
+/// `config_overrides` (or metrics) as dotted keys with their JSON text.
+fn flatten(value: &serde_json::Value) -> BTreeMap<String, String> {
+    jobenrich_domain::text::flatten_json(value)
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
 }
 
 fn side_by_side(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<DiffRow> {
@@ -426,16 +416,8 @@ pub async fn model_diff(
 ) -> Result<ModelDiff, EvaluationFlowError> {
     let a = resolve_model(ports.models.as_ref(), model_id, Some(version_a)).await?;
     let b = resolve_model(ports.models.as_ref(), model_id, Some(version_b)).await?;
-    let overrides = |m: &ModelConfig| {
-        let mut out = BTreeMap::new();
-        flatten(
-            "",
-            &serde_json::Value::Object(m.config_overrides.clone()),
-            &mut out,
-        );
-        out.remove("");
-        out
-    };
+    let overrides =
+        |m: &ModelConfig| flatten(&serde_json::Value::Object(m.config_overrides.clone()));
     let metrics = |m: &ModelConfig| {
         m.performance_metrics
             .iter()

@@ -159,6 +159,10 @@ pub struct IngestOptions {
     pub default_source: Option<String>,
     /// Each stored posting gets a pending enrichment of this type at this version.
     pub enqueue: Option<(EnrichmentType, EnrichmentVersion)>,
+    /// Descriptions longer than this (bytes of UTF-8) are rejected: the engine
+    /// refuses them (its `max_input_bytes`), so storing them would only queue
+    /// work that fails until it is dead-lettered.
+    pub max_description_bytes: usize,
     pub now: DateTime<Utc>,
 }
 
@@ -367,43 +371,33 @@ fn parse_jsonl<R: Read>(
     batches: &mut BatchSender<'_>,
 ) -> Result<bool, IngestError> {
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
-    let mut line = String::new();
+    // Raw bytes, decoded here: `read_line` consumes an undecodable line before
+    // failing, so skipping "the rest of it" used to swallow the next line.
+    let mut raw = Vec::new();
     let mut line_number = 0u64;
     loop {
-        line.clear();
-        let n = match reader.read_line(&mut line) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                line_number += 1;
-                // Skip the rest of the undecodable line and go on.
-                let mut skipped = Vec::new();
-                reader
-                    .read_until(b'\n', &mut skipped)
-                    .map_err(|source| IngestError::Read {
-                        input: input.to_string(),
-                        source,
-                    })?;
-                let rejection = RowRejection {
-                    input: input.to_string(),
-                    line: line_number,
-                    reason: "not valid UTF-8".to_string(),
-                };
-                if !batches.push(Err(rejection)) {
-                    return Ok(false);
-                }
-                continue;
-            }
-            Err(source) => {
-                return Err(IngestError::Read {
-                    input: input.to_string(),
-                    source,
-                })
-            }
-        };
+        raw.clear();
+        let n = reader
+            .read_until(b'\n', &mut raw)
+            .map_err(|source| IngestError::Read {
+                input: input.to_string(),
+                source,
+            })?;
         if n == 0 {
             return Ok(true);
         }
         line_number += 1;
+        let Ok(line) = std::str::from_utf8(&raw) else {
+            let rejection = RowRejection {
+                input: input.to_string(),
+                line: line_number,
+                reason: "not valid UTF-8".to_string(),
+            };
+            if !batches.push(Err(rejection)) {
+                return Ok(false);
+            }
+            continue;
+        };
         // A byte-order mark some editors put at the start of the file is not JSON.
         let text = line.trim().trim_start_matches('\u{feff}');
         if text.is_empty() {
@@ -550,12 +544,20 @@ fn posting_from_fields(
         })?),
         None => None,
     };
+    let description = required(DESCRIPTION_FIELDS)?;
+    if description.len() > options.max_description_bytes {
+        return Err(format!(
+            "field description: {} bytes, more than the engine's limit of {} bytes (max_input_bytes)",
+            description.len(),
+            options.max_description_bytes
+        ));
+    }
     let posting = JobPosting {
         id,
         title: required(TITLE_FIELDS)?.trim().to_string(),
         company: first(COMPANY_FIELDS)?.map(|v| v.trim().to_string()),
         location: first(LOCATION_FIELDS)?.map(|v| v.trim().to_string()),
-        description: required(DESCRIPTION_FIELDS)?,
+        description,
         posted_at,
         source: first(SOURCE_FIELDS)?.or_else(|| options.default_source.clone()),
         url: first(URL_FIELDS)?.map(|v| v.trim().to_string()),
@@ -591,6 +593,7 @@ mod tests {
             batch_size: 2,
             default_source: Some("file".into()),
             enqueue: None,
+            max_description_bytes: 64,
             now: Utc::now(),
         }
     }
@@ -653,6 +656,55 @@ mod tests {
             rejections[3]
         );
         assert_eq!(rejections[3].to_string().split(':').next(), Some("in"));
+    }
+
+    #[test]
+    fn invalid_utf8_rejects_only_its_own_line_and_keeps_the_next() {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"{\"id\":\"a\",\"title\":\"T\",\"description\":\"D\"}\n");
+        bytes.extend_from_slice(b"\xff\xfe not utf-8 \xc3\n");
+        bytes.extend_from_slice(b"{\"id\":\"c\",\"title\":\"T\",\"description\":\"D\"}\n");
+        bytes.extend_from_slice(b"{\"id\":\"d\",\"title\":\"T\",\"description\":\"D\"}\n");
+        bytes.extend_from_slice(b"{broken\n");
+        let (sender, mut receiver) = mpsc::channel(1_000);
+        parse_into_batches(
+            std::io::Cursor::new(bytes),
+            IngestFormat::Jsonl,
+            "in",
+            &options(),
+            &sender,
+        );
+        drop(sender);
+        let (mut ids, mut rejected, mut read) = (Vec::new(), Vec::new(), 0);
+        while let Ok(batch) = receiver.try_recv() {
+            let batch = batch.unwrap();
+            ids.extend(batch.postings.iter().map(|p| p.id.to_string()));
+            rejected.extend(batch.rejections.iter().map(|r| (r.line, r.reason.clone())));
+            read += batch.rows_read;
+        }
+        assert_eq!(read, 5);
+        assert_eq!(ids, ["a", "c", "d"]);
+        assert_eq!(rejected[0], (2, "not valid UTF-8".to_string()));
+        assert_eq!(rejected[1].0, 5);
+        assert!(rejected[1].1.starts_with("invalid JSON"), "{rejected:?}");
+    }
+
+    #[test]
+    fn a_description_over_the_engine_limit_is_rejected_naming_line_and_limit() {
+        let long = "x".repeat(65);
+        let text = format!(
+            "{{\"id\":\"a\",\"title\":\"T\",\"description\":\"{}\"}}\n{{\"id\":\"b\",\"title\":\"T\",\"description\":\"{long}\"}}\n",
+            "x".repeat(64)
+        );
+        let (postings, rejections, read) = parse_all(&text, IngestFormat::Jsonl);
+        assert_eq!(read, 2);
+        assert_eq!(postings.len(), 1);
+        let message = rejections[0].to_string();
+        assert!(
+            message.starts_with("in:2: field description: 65 bytes"),
+            "{message}"
+        );
+        assert!(message.contains("64 bytes (max_input_bytes)"), "{message}");
     }
 
     #[test]

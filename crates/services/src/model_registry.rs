@@ -34,8 +34,28 @@ pub enum ModelRegistryError {
         #[source]
         source: std::io::Error,
     },
+    /// A version whose `config_overrides` the engine cannot be built from.
+    #[error("{model}: {reason}")]
+    InvalidOverrides { model: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Checks the engine can be built from a model's `config_overrides` (for the
+/// types the engine produces): a version that cannot be built would stop all
+/// enrichment once active, so it is refused at the door.
+pub fn check_engine_overrides(model: &ModelConfig) -> Result<(), String> {
+    if !matches!(
+        model.model_type,
+        EnrichmentType::SkillsExtraction | EnrichmentType::SectionClassification
+    ) {
+        return Ok(());
+    }
+    jobenrich_enrichment_engine::EngineConfig::from_overrides(
+        &crate::evaluation_engine::engine_overrides(model),
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 /// The YAML shape of a model file.
@@ -75,6 +95,7 @@ pub fn load_model_file(path: &Path, now: DateTime<Utc>) -> Result<ModelConfig, M
     model.description = file.description.filter(|d| !d.trim().is_empty());
     model.config_overrides = file.config_overrides;
     model.validate().map_err(|e| invalid(e.to_string()))?;
+    check_engine_overrides(&model).map_err(invalid)?;
     Ok(model)
 }
 
@@ -97,6 +118,13 @@ pub async fn activate_model(
     activated_by: &str,
     now: DateTime<Utc>,
 ) -> Result<ModelConfig, ModelRegistryError> {
+    // Versions registered before overrides were checked may still be stored.
+    if let Some(model) = models.get_model(model_id, version).await? {
+        check_engine_overrides(&model).map_err(|reason| ModelRegistryError::InvalidOverrides {
+            model: format!("{model_id} {version}"),
+            reason,
+        })?;
+    }
     Ok(models
         .activate_model(model_id, version, activated_by, now)
         .await?)
@@ -232,17 +260,43 @@ mod tests {
         let path = write(
             dir.path(),
             "m.yaml",
-            "model_id: skills_extractor\nmodel_type: skills_extraction\nversion: v1.1\ndescription: Heavier patterns\nconfig_overrides:\n  patternWeight: 0.8\n  strategies: [lexicon, alias]\n",
+            "model_id: job_embedder\nmodel_type: embeddings\nversion: v1.1\ndescription: Heavier patterns\nconfig_overrides:\n  patternWeight: 0.8\n  strategies: [lexicon, alias]\n",
         );
         let model = load_model_file(&path, Utc::now()).unwrap();
-        assert_eq!(model.model_id.as_str(), "skills_extractor");
-        assert_eq!(model.model_type, EnrichmentType::SkillsExtraction);
+        assert_eq!(model.model_id.as_str(), "job_embedder");
+        assert_eq!(model.model_type, EnrichmentType::Embeddings);
         assert_eq!(model.version.as_str(), "v1.1");
         assert!(!model.is_active);
         assert_eq!(
             serde_json::Value::Object(model.config_overrides),
             serde_json::json!({"patternWeight": 0.8, "strategies": ["lexicon", "alias"]})
         );
+    }
+
+    #[test]
+    fn overrides_the_engine_cannot_build_are_refused_at_register_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (overrides, key) in [
+            ("pattern_weight: heavy", "pattern_weight"),
+            ("no_such_knob: 1", "no_such_knob"),
+            ("min_confidence: -7", "min_confidence"),
+        ] {
+            let path = write(
+                dir.path(),
+                "m.yaml",
+                &format!("model_id: skills_extractor\nmodel_type: skills_extraction\nversion: v9.0\nconfig_overrides:\n  {overrides}\n"),
+            );
+            let err = load_model_file(&path, Utc::now()).unwrap_err();
+            assert!(
+                matches!(err, ModelRegistryError::InvalidFile { .. }),
+                "{err}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains(key) && message.contains("m.yaml"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

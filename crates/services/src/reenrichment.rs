@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
-    EnrichmentRepository, EnrichmentType, EnrichmentVersion, ModelConfig, ModelConfigRepository,
-    ModelId, ModelVersion, SectionRepository, SkillRepository,
+    EnrichmentRepository, EnrichmentType, EnrichmentVersion, JobId, ModelConfig,
+    ModelConfigRepository, ModelId, ModelVersion, SectionRepository, SkillRepository,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +53,65 @@ pub async fn queue_missing_enrichments(
         newly_queued,
         already_queued: needing.len() as u64 - newly_queued,
     })
+}
+
+/// Postings stored but never queued — an ingest killed (or out of disk)
+/// between storing a batch and queueing it — get a pending enrichment of each
+/// type at its active version. `migrate` and `run` perform this repair and
+/// report it. Jobs are repaired when the re-enrichment anti-join finds them at
+/// every version of the type with queue rows (no successful result anywhere),
+/// so a job with an older version's result is left to `reenrich`. Types with
+/// no active model are skipped. Reports only count newly created rows.
+pub async fn queue_never_queued(
+    enrichments: &dyn EnrichmentRepository,
+    models: &dyn ModelConfigRepository,
+    types: &[EnrichmentType],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<ReenrichReport>> {
+    let counts = enrichments.enrichment_status_counts().await?;
+    let mut reports = Vec::new();
+    for &t in types {
+        let Some(active) = models.active_model_for_type(t).await? else {
+            continue;
+        };
+        let version = active.enrichment_version();
+        let mut never: BTreeSet<JobId> = enrichments
+            .find_jobs_needing_enrichment(t, &version, usize::MAX)
+            .await?
+            .into_iter()
+            .collect();
+        let other_versions: BTreeSet<&EnrichmentVersion> = counts
+            .iter()
+            .filter(|c| c.enrichment_type == t && c.enrichment_version != version)
+            .map(|c| &c.enrichment_version)
+            .collect();
+        for other in other_versions {
+            if never.is_empty() {
+                break;
+            }
+            let lacking: BTreeSet<JobId> = enrichments
+                .find_jobs_needing_enrichment(t, other, usize::MAX)
+                .await?
+                .into_iter()
+                .collect();
+            never.retain(|id| lacking.contains(id));
+        }
+        let never: Vec<JobId> = never.into_iter().collect();
+        let mut newly_queued = 0;
+        for chunk in never.chunks(ENQUEUE_CHUNK) {
+            newly_queued += enrichments
+                .enqueue_enrichments(chunk, t, &version, now)
+                .await?;
+        }
+        reports.push(ReenrichReport {
+            enrichment_type: Some(t),
+            enrichment_version: Some(version),
+            needing: never.len() as u64,
+            newly_queued,
+            already_queued: never.len() as u64 - newly_queued,
+        });
+    }
+    Ok(reports)
 }
 
 /// What pruning removed.

@@ -15,7 +15,7 @@ use jobenrich_services::enrichment_pipeline::{
 use jobenrich_services::enrichment_runner::drain;
 use jobenrich_services::enrichment_status::status_report;
 use jobenrich_services::reenrichment::{
-    ensure_active_models, prune_old_versions, queue_missing_enrichments,
+    ensure_active_models, prune_old_versions, queue_missing_enrichments, queue_never_queued,
 };
 use jobenrich_storage_sqlite::SqliteStore;
 use std::sync::Arc;
@@ -176,6 +176,63 @@ async fn drain_retries_failures_until_they_become_dead_letters_and_reruns_do_not
             .unwrap()
             .len(),
         2
+    );
+}
+
+#[tokio::test]
+async fn postings_stored_but_never_queued_are_queued_by_the_repair_and_only_they() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ten postings stored, as an ingest killed before its queueing write leaves them.
+    let store = store_with_postings(&dir, &["rust"; 10]).await;
+    let p = pipeline(&store);
+    let v1 = p
+        .current_version(EnrichmentType::SkillsExtraction)
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let queued_ids: Vec<JobId> = (0..4)
+        .map(|n| JobId::parse(format!("job-{n:03}")).unwrap())
+        .collect();
+    store
+        .enqueue_enrichments(&queued_ids, EnrichmentType::SkillsExtraction, &v1, now)
+        .await
+        .unwrap();
+    drain(p.clone(), &SKILLS, 1, None).await.unwrap();
+
+    // A new version is active: jobs with a v1 result are re-enrichment, not repair.
+    let v2_model = ModelConfig::new(
+        ModelId::parse("skills_extractor").unwrap(),
+        EnrichmentType::SkillsExtraction,
+        ModelVersion::parse("v1.1").unwrap(),
+        now,
+    );
+    store.register_model(&v2_model).await.unwrap();
+    store
+        .activate_model(&v2_model.model_id, &v2_model.version, "test", now)
+        .await
+        .unwrap();
+
+    let repaired = queue_never_queued(store.as_ref(), store.as_ref(), &SKILLS, now)
+        .await
+        .unwrap();
+    assert_eq!(repaired.len(), 1);
+    assert_eq!(
+        repaired[0].enrichment_version.as_ref().unwrap().as_str(),
+        "skills_extractor@v1.1"
+    );
+    assert_eq!((repaired[0].needing, repaired[0].newly_queued), (6, 6));
+    let again = queue_never_queued(store.as_ref(), store.as_ref(), &SKILLS, now)
+        .await
+        .unwrap();
+    assert_eq!(again[0].newly_queued, 0, "the repair is idempotent");
+    let first = store
+        .enrichments_for_job(&JobId::parse("job-000").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        first.len(),
+        1,
+        "a job with a v1 result is not requeued: {first:?}"
     );
 }
 

@@ -23,6 +23,7 @@ fn options(batch_size: usize) -> IngestOptions {
         batch_size,
         default_source: Some("test".into()),
         enqueue: Some((EnrichmentType::SkillsExtraction, version())),
+        max_description_bytes: 1 << 20,
         now: Utc::now(),
     }
 }

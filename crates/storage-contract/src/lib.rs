@@ -188,3 +188,63 @@ macro_rules! storage_contract_suite {
         )+
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// Every `pub async fn NAME(store: …)` under `src/cases`, however the
+    /// files are split.
+    fn case_functions(dir: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).expect("cases directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                case_functions(&path, out);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("case file");
+            // Signatures may wrap: the first parameter can be on the next line.
+            for rest in text.split("pub async fn ").skip(1) {
+                let (name, params) = rest.split_once('(').unwrap_or((rest, ""));
+                if params.trim_start().starts_with("store:") {
+                    out.insert(name.trim().to_string());
+                }
+            }
+        }
+    }
+
+    /// A case written but not listed in `storage_contract_suite!` would never
+    /// run against any adapter, and the suite would still pass.
+    #[test]
+    fn the_suite_macro_lists_every_contract_case() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut written = BTreeSet::new();
+        case_functions(&src.join("cases"), &mut written);
+        assert!(!written.is_empty(), "no cases found under src/cases");
+
+        let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
+        let start = lib
+            .find("storage_contract_suite!(@cases $factory;")
+            .expect("the macro's case list");
+        let list = &lib[start..];
+        let list =
+            &list[list.find(';').expect("list start") + 1..list.find(");").expect("list end")];
+        let listed: BTreeSet<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+
+        let missing: Vec<_> = written.difference(&listed).collect();
+        let unknown: Vec<_> = listed.difference(&written).collect();
+        assert!(
+            missing.is_empty() && unknown.is_empty(),
+            "cases not in storage_contract_suite!: {missing:?}; listed but not written: {unknown:?}"
+        );
+    }
+}

@@ -328,8 +328,41 @@ pub fn schema_version(conn: &Connection) -> StoreResult<u32> {
     .map_err(map_sqlite)
 }
 
+/// A database with tables but no migration history belongs to something
+/// else: migrating it would fail halfway (leaving `schema_migrations` behind)
+/// or mix our tables into it. Checked before anything is written.
+fn refuse_foreign_database(conn: &Connection) -> StoreResult<()> {
+    let mut statement = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .map_err(map_sqlite)?;
+    let tables: Vec<String> = statement
+        .query_map([], |r| r.get(0))
+        .map_err(map_sqlite)?
+        .collect::<Result<_, _>>()
+        .map_err(map_sqlite)?;
+    if tables.is_empty() || tables.iter().any(|t| t == "schema_migrations") {
+        return Ok(());
+    }
+    const SHOWN: usize = 5;
+    let mut listed = tables
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tables.len() > SHOWN {
+        listed.push_str(&format!(" and {} more", tables.len() - SHOWN));
+    }
+    Err(jobenrich_domain::StoreError::Backend(format!(
+        "not a jobenrich database: it has tables ({listed}) but no schema_migrations; point storage.sqlite.path at a new file"
+    )))
+}
+
 /// Applies the migrations of `MIGRATIONS` above the current version, up to `target`.
 pub fn migrate_to(conn: &mut Connection, target: u32) -> StoreResult<MigrationReport> {
+    refuse_foreign_database(conn)?;
     conn.execute_batch(CREATE_SCHEMA_TABLE)
         .map_err(map_sqlite)?;
     let current = schema_version(conn)?;
@@ -602,6 +635,35 @@ mod tests {
         assert!(
             orphan.is_err(),
             "foreign keys are enforced on pooled connections too"
+        );
+    }
+
+    #[tokio::test]
+    async fn migrating_a_foreign_database_is_refused_briefly_leaving_it_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("foreign.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE job_postings (x INTEGER); CREATE TABLE invoices (id INTEGER);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let err = store.migrate().await.unwrap_err().to_string();
+        assert!(
+            err.contains("not a jobenrich database") && err.contains("invoices"),
+            "{err}"
+        );
+        assert!(err.len() < 300, "{} bytes: {err}", err.len());
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(
+            strings(
+                &conn,
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            ),
+            ["invoices", "job_postings"]
         );
     }
 

@@ -109,8 +109,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let worker = &settings.worker;
     // Loading the lexicon is CPU and file work: off the async threads.
     let (store, pipeline_config) = (context.store.clone(), worker.pipeline_config(owner.clone()));
+    let lexicon_dir = settings.engine.lexicon_dir()?;
     let pipeline = tokio::task::spawn_blocking(move || {
-        jobenrich_services::engine_enricher::build_pipeline(store, pipeline_config)
+        jobenrich_services::engine_enricher::build_pipeline(store, pipeline_config, &lexicon_dir)
     })
     .await
     .context("loading the enrichment engine")?

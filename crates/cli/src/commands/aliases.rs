@@ -3,6 +3,7 @@
 //! canonical_name, category[, confidence, source, is_active]` (see README);
 //! import is atomic and names file, line and field of a bad row.
 
+use crate::error::UsageError;
 use crate::output::{emit, Table};
 use crate::session::Session;
 use anyhow::Context;
@@ -106,8 +107,9 @@ pub async fn run(session: &Session, command: AliasesCommand) -> anyhow::Result<(
         }
         AliasesCommand::Import(args) => {
             let label = args.file.display().to_string();
-            let file =
-                std::fs::File::open(&args.file).with_context(|| format!("opening {label}"))?;
+            // A file that cannot be opened is the caller's input error (exit 2), as for ingest.
+            let file = std::fs::File::open(&args.file)
+                .map_err(|e| UsageError(format!("{label}: cannot open: {e}")))?;
             let report = import_aliases(store, file, &label, now).await?;
             emit(session.format, &report, |r| {
                 Table::fields([

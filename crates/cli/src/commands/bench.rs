@@ -67,13 +67,13 @@ fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!sources.is_empty(), "{}: no postings", args.input.display());
     let corpus = synthesize_postings(&sources, args.postings, args.bytes);
     let started = Instant::now();
-    let lexicon =
-        Arc::new(Lexicon::load(&Lexicon::shipped_path()).context("loading the shipped lexicon")?);
-    let aliases = load_alias_csv(
-        &Lexicon::shipped_path().with_file_name(SHIPPED_ALIASES_FILE),
-        chrono::Utc::now(),
-    )
-    .context("loading the shipped aliases")?;
+    let dir = session.settings()?.engine.lexicon_dir()?;
+    let lexicon = Arc::new(
+        Lexicon::load_dir(&dir)
+            .with_context(|| format!("loading the lexicon of {}", dir.display()))?,
+    );
+    let aliases = load_alias_csv(&dir.join(SHIPPED_ALIASES_FILE), chrono::Utc::now())
+        .with_context(|| format!("loading the aliases of {}", dir.display()))?;
     let engine = SkillsEngine::new(lexicon, &aliases, EngineConfig::default())
         .context("building the engine")?;
     let setup = started.elapsed();

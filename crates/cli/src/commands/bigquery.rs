@@ -2,9 +2,7 @@
 //! run on the configured BigQuery dataset, printed and not run.
 
 use crate::session::Session;
-use anyhow::Context;
 use clap::{Args, Subcommand};
-use jobenrich_storage_bigquery::{BigQuerySettings, BigQueryStore};
 
 #[derive(Debug, Subcommand)]
 pub enum BigqueryCommand {
@@ -27,23 +25,11 @@ pub async fn run(session: &Session, command: BigqueryCommand) -> anyhow::Result<
 }
 
 async fn plan(session: &Session, args: PlanArgs) -> anyhow::Result<()> {
-    let section = session.settings()?.storage.bigquery.clone();
-    if section.is_empty() {
-        anyhow::bail!("setting storage.bigquery is empty: set project, dataset and credentials (see docs/bigquery.md)");
-    }
-    let settings: BigQuerySettings = serde_json::from_value(serde_json::Value::Object(section))
-        .context("setting storage.bigquery")?;
-    let text = if args.from_scratch {
-        jobenrich_storage_bigquery::migration_plan(&settings)
-    } else {
-        let store = BigQueryStore::connect(settings)
-            .await
-            .context("connecting to BigQuery")?;
-        store
-            .pending_migration_plan()
-            .await
-            .context("reading the applied schema version")?
-    };
+    let text = jobenrich_bootstrap::bigquery_migration_plan(
+        &session.settings()?.storage,
+        args.from_scratch,
+    )
+    .await?;
     println!("{}", text.trim_end());
     Ok(())
 }

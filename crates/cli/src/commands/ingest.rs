@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use jobenrich_domain::{EnrichmentStatus, EnrichmentType, EnrichmentVersion, Store};
+use jobenrich_services::engine_enricher::max_description_bytes;
 use jobenrich_services::ingest::{
     ingest_reader, IngestFormat, IngestObserver, IngestOptions, IngestPorts, IngestReport,
     RowRejection,
@@ -106,6 +107,7 @@ pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
         batch_size,
         default_source: args.source.clone(),
         enqueue: Some((enrichment_type, version.clone())),
+        max_description_bytes: max_description_bytes(store).await?,
         now: chrono::Utc::now(),
     };
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();

@@ -5,7 +5,7 @@ use crate::output::{emit, Table};
 use crate::session::Session;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use jobenrich_enrichment_engine::{build_lexicon, Lexicon, SHIPPED_MAPPING_FILE};
+use jobenrich_enrichment_engine::{build_lexicon, SHIPPED_LEXICON_FILE, SHIPPED_MAPPING_FILE};
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
@@ -17,12 +17,12 @@ pub enum LexiconCommand {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Folder holding `esco-v1.1.1/`, `esco-v1.1.1-all-skills/` and `onet/`.
-    #[arg(long, default_value = "../shared/data/taxonomy")]
+    #[arg(long, default_value = "data/taxonomy")]
     pub taxonomy: PathBuf,
     /// Category mapping table (ESCO groups / O*NET commodity classes → categories).
     #[arg(long)]
     pub mapping: Option<PathBuf>,
-    /// Where to write the lexicon (default: the shipped data/lexicon/lexicon.tsv).
+    /// Where to write the lexicon (default: lexicon.tsv in engine.lexicon_dir).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -34,10 +34,16 @@ pub async fn run(session: &Session, command: LexiconCommand) -> anyhow::Result<(
 }
 
 fn build(session: &Session, args: BuildArgs) -> anyhow::Result<()> {
-    let out = args.out.unwrap_or_else(Lexicon::shipped_path);
-    let mapping = args
-        .mapping
-        .unwrap_or_else(|| Lexicon::shipped_path().with_file_name(SHIPPED_MAPPING_FILE));
+    let dir =
+        || -> anyhow::Result<std::path::PathBuf> { Ok(session.settings()?.engine.lexicon_dir()?) };
+    let out = match args.out {
+        Some(out) => out,
+        None => dir()?.join(SHIPPED_LEXICON_FILE),
+    };
+    let mapping = match args.mapping {
+        Some(mapping) => mapping,
+        None => dir()?.join(SHIPPED_MAPPING_FILE),
+    };
     let report = build_lexicon(&args.taxonomy, &mapping, &out).with_context(|| {
         format!(
             "building the lexicon from {} with {}",

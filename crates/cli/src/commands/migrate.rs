@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use jobenrich_domain::MigrationReport;
 use jobenrich_services::model_registry::{seed_model_directory, SeedReport};
+use jobenrich_services::reenrichment::{queue_never_queued, ReenrichReport};
 use serde::Serialize;
 
 #[derive(Debug, Args)]
@@ -22,6 +23,8 @@ struct MigrateView {
     backend: &'static str,
     migrations: MigrationReport,
     models: SeedReport,
+    /// Postings stored but never queued (an interrupted ingest), queued now.
+    repaired: Vec<ReenrichReport>,
 }
 
 pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
@@ -36,6 +39,11 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("registering the model configs of {}", dir.display()))?
     };
+    // The types the worker produces (skills extraction also classifies sections).
+    let types = &context.settings.worker.types;
+    let repaired = queue_never_queued(store, store, types, chrono::Utc::now())
+        .await
+        .context("queueing postings stored but never queued")?;
     tracing::info!(
         backend = store.backend_name(),
         schema_version = migrations.schema_version,
@@ -47,6 +55,7 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
         backend: store.backend_name(),
         migrations,
         models,
+        repaired,
     };
     emit(session.format, &view, |v| {
         let list = |items: &[String]| {
@@ -62,6 +71,14 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
             ("migrations applied", list(&v.migrations.applied)),
             ("models registered", list(&v.models.registered)),
             ("models activated", list(&v.models.activated)),
+            (
+                "postings stored but never queued, queued now",
+                v.repaired
+                    .iter()
+                    .map(|r| r.newly_queued)
+                    .sum::<u64>()
+                    .to_string(),
+            ),
         ])
     })
 }

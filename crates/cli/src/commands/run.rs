@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use jobenrich_domain::Store;
-use jobenrich_services::engine_enricher::EngineEnricherFactory;
+use jobenrich_services::engine_enricher::{max_description_bytes, EngineEnricherFactory};
 use jobenrich_services::enrichment_pipeline::{
     process_owner_name, BatchReport, EnrichmentPipeline, PipelinePorts,
 };
@@ -25,6 +25,7 @@ use jobenrich_services::ingest::{
     RowRejection,
 };
 use jobenrich_services::model_registry::seed_model_directory;
+use jobenrich_services::reenrichment::queue_never_queued;
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,8 @@ struct RunView {
     backend: &'static str,
     inputs: Vec<String>,
     ingest: IngestReport,
+    /// Postings stored earlier but never queued (an interrupted ingest), queued now.
+    repaired_never_queued: u64,
     #[serde(flatten)]
     enrichment: RunSummary,
     /// Wall time of the whole command (ingest + enrichment).
@@ -129,6 +132,7 @@ async fn ingest_inputs(
         batch_size,
         default_source: None,
         enqueue: None,
+        max_description_bytes: max_description_bytes(store).await?,
         now: chrono::Utc::now(),
     };
     let mut total = IngestReport::default();
@@ -177,7 +181,9 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     let store = context.store.clone();
     // The lexicon loads (seconds of CPU) on its own thread while the store is
     // migrated and the inputs are ingested.
-    let engine_loading = tokio::task::spawn_blocking(EngineEnricherFactory::shipped);
+    let lexicon_dir = settings.engine.lexicon_dir()?;
+    let engine_loading =
+        tokio::task::spawn_blocking(move || EngineEnricherFactory::load(&lexicon_dir));
     store.migrate().await.context("migrating the schema")?;
     let seed_dir = &settings.models.seed_dir;
     seed_model_directory(
@@ -206,6 +212,19 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
         top_skills: args.top,
         activated_by: session.actor(),
     };
+    // Before the anti-join queues everything missing at the current versions,
+    // so the summary can say how many postings an interrupted ingest stranded.
+    let repaired_never_queued = queue_never_queued(
+        store.as_ref(),
+        store.as_ref(),
+        &worker.types,
+        chrono::Utc::now(),
+    )
+    .await
+    .context("queueing postings stored but never queued")?
+    .iter()
+    .map(|r| r.newly_queued)
+    .sum();
     let (queued, due) = prepare_run(&store, &pipeline, &options).await?;
     let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| progress_bar(due));
     let observer: Option<BatchObserver> = bar.clone().map(|bar| {
@@ -229,6 +248,7 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
             0.0
         },
         ingest,
+        repaired_never_queued,
         enrichment: summary,
         total_seconds,
     };
@@ -251,6 +271,10 @@ fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
                 ),
             ),
             ("postings in store", e.postings_in_store.to_string()),
+            (
+                "stored earlier but never queued (queued now)",
+                v.repaired_never_queued.to_string(),
+            ),
             (
                 "enriched now (succeeded / failed)",
                 format!("{} ({} / {})", e.processed, e.succeeded, e.failed),

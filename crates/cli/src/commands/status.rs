@@ -5,6 +5,7 @@
 use crate::output::{cell, emit, OutputFormat, Table};
 use crate::session::Session;
 use clap::Args;
+use jobenrich_services::engine_enricher::active_engine_config;
 use jobenrich_services::enrichment_status::status_report;
 
 #[derive(Debug, Args)]
@@ -17,7 +18,13 @@ pub struct StatusArgs {
 pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
     let context = session.connect_migrated().await?;
     let max_attempts = context.settings.worker.max_attempts;
-    let report = status_report(context.store.as_ref(), max_attempts, args.dead_letters).await?;
+    let mut report = status_report(context.store.as_ref(), max_attempts, args.dead_letters).await?;
+    report.engine_problem = active_engine_config(context.store.as_ref())
+        .await?
+        .err()
+        .map(|reason| {
+            format!("the active models cannot be built ({reason}); enrichment is stopped until a valid version is activated")
+        });
     emit(session.format, &report, |r| {
         let mut table = Table::new(["TYPE", "VERSION", "STATUS", "COUNT", "OLDEST CREATED"]);
         for c in &r.counts {
@@ -37,6 +44,9 @@ pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
     // Summary lines below the table, outside its columns.
     let r = &report;
     let mut lines = vec![String::new()];
+    if let Some(problem) = &r.engine_problem {
+        lines.push(format!("problem: {problem}"));
+    }
     lines.push(match &r.oldest_pending {
         Some(p) => format!(
             "oldest pending: {} at {} since {}",

@@ -132,7 +132,12 @@ pub fn esco_label_share(engine: &SkillsEngine, file: &str) -> (usize, usize) {
 }
 
 pub fn shipped_lexicon() -> Arc<Lexicon> {
-    Arc::new(Lexicon::load(&Lexicon::shipped_path()).expect("shipped lexicon"))
+    Arc::new(Lexicon::load_dir(&shipped_lexicon_dir()).expect("shipped lexicon"))
+}
+
+/// The repository's `data/lexicon` (tests run inside the checkout).
+pub fn shipped_lexicon_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lexicon")
 }
 
 pub fn engine_with(
@@ -142,7 +147,7 @@ pub fn engine_with(
 ) -> SkillsEngine {
     let aliases = if with_aliases {
         load_alias_csv(
-            &Lexicon::shipped_path().with_file_name("aliases.csv"),
+            &shipped_lexicon_dir().join("aliases.csv"),
             chrono::Utc::now(),
         )
         .expect("aliases")
