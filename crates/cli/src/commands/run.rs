@@ -177,11 +177,12 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     }
     worker.validate()?;
 
+    // Found before the store is opened: a missing lexicon leaves nothing behind.
+    let lexicon_dir = settings.engine.lexicon_dir()?;
     let context = session.connect().await?;
     let store = context.store.clone();
     // The lexicon loads (seconds of CPU) on its own thread while the store is
     // migrated and the inputs are ingested.
-    let lexicon_dir = settings.engine.lexicon_dir()?;
     let engine_loading =
         tokio::task::spawn_blocking(move || EngineEnricherFactory::load(&lexicon_dir));
     store.migrate().await.context("migrating the schema")?;

@@ -1,0 +1,91 @@
+//! The release binary runs from anywhere: copied with only its data files
+//! into a temporary "install" (bin/ and data/lexicon/ beside it), run from an
+//! unrelated working directory, it finds its lexicon through the
+//! `engine.lexicon_dir` setting's default (beside the executable) and never
+//! through the build machine's source tree. The lexicon installed here is a
+//! one-entry stand-in whose skill the shipped lexicon does not have, so a
+//! binary still reading the source tree's lexicon fails the test.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds (or finds fresh) the release `jobenrich` and returns its path.
+fn release_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "jobenrich-cli",
+            "--bin",
+            "jobenrich",
+        ])
+        .current_dir(repo_root())
+        .status()
+        .expect("running cargo build --release");
+    assert!(status.success(), "cargo build --release failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let path = target.join("release/jobenrich");
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+#[test]
+fn the_release_binary_runs_from_a_temp_dir_with_its_data_found_by_settings() {
+    let shipped = std::fs::read_to_string(repo_root().join("data/lexicon/lexicon.tsv")).unwrap();
+    assert!(
+        !shipped.contains("Zorblang"),
+        "the stand-in skill must be unknown to the shipped lexicon"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("app/bin/jobenrich");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(release_binary(), &bin).unwrap();
+    let lexicon_dir = tmp.path().join("app/data/lexicon");
+    std::fs::create_dir_all(&lexicon_dir).unwrap();
+    std::fs::write(
+        lexicon_dir.join("lexicon.tsv"),
+        "# canonical\tcategory\tsource\tweight\ttaxonomy_ref\tsurfaces\nZorblang\tdatabases\tcurated\t0.95\tesco:Zorblang\tZorblang\n",
+    )
+    .unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join("postings.jsonl"),
+        "{\"id\":\"1\",\"title\":\"Engineer\",\"description\":\"Requirements:\\n- Zorblang in production\\n- Kubernetes and PostgreSQL\\n\"}\n",
+    )
+    .unwrap();
+
+    let output = Command::new(&bin)
+        .args(["run", "postings.jsonl", "--no-progress", "--format", "json"])
+        .current_dir(&work)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("running the copied release binary");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let view: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let top = view["skills"]["top_skills"].as_array().expect("top_skills");
+    let zorblang = top
+        .iter()
+        .find(|s| s["skill_name"] == "Zorblang")
+        .unwrap_or_else(|| panic!("the installed lexicon was not used: {view}"));
+    assert_eq!(zorblang["skill_category"], "databases", "{view}");
+    assert!(
+        !top.iter().any(|s| s["skill_name"] == "PostgreSQL"),
+        "the source tree's lexicon was used: {view}"
+    );
+    assert!(work.join("var/jobenrich.db").is_file());
+}
