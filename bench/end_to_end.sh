@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the write path (docs/performance.md, "End to end").
+#
+#   bash bench/end_to_end.sh [SIZES...]        # default: 10000 100000
+#
+# For each size: builds a varied corpus (bench/make_corpus.py, cached in $WORK),
+# runs `jobenrich run` on a fresh SQLite file $RUNS times and prints one line per
+# run (end to end and enrichment-stage postings/s, wall, CPU, peak RSS, load
+# average), then min/median/max. After the last run of each size: bytes per
+# posting per table (dbstat). On the largest size: `cluster run` (time, peak RSS)
+# $RUNS times on the last store. With THREADS_CMP=1 (default), the enrichment
+# stage with 1 and 2 engine threads on the smallest size, alternated $RUNS times.
+#
+# Environment: RUNS (default 3), WORK (default /tmp/jobenrich-bench), JOBENRICH
+# (the binary; default target/release/jobenrich, built if missing),
+# THREAD_FLAG (how the engine thread count is passed, default --concurrency).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+WORK=${WORK:-/tmp/jobenrich-bench}
+BIN=${JOBENRICH:-target/release/jobenrich}
+THREAD_FLAG=${THREAD_FLAG:---concurrency}
+THREADS_CMP=${THREADS_CMP:-1}
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)
+mkdir -p "$WORK"
+[ -x "$BIN" ] || cargo build --release -q -p jobenrich-cli
+echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?') $(nproc) cores"
+
+corpus() { # SIZE -> path
+  local f="$WORK/corpus-$1.jsonl"
+  [ -s "$f" ] || python3 bench/make_corpus.py "$1" > "$f"
+  echo "$f"
+}
+
+stats() { # label values... -> min/median/max
+  python3 - "$@" <<'EOF'
+import statistics, sys
+label, vals = sys.argv[1], sorted(float(v) for v in sys.argv[2:])
+print(f"{label}: min {vals[0]:.0f} / median {statistics.median(vals):.0f} / max {vals[-1]:.0f}  (n={len(vals)})")
+EOF
+}
+
+# One `jobenrich run`; prints "e2e enrich wall user sys rss_kb" and leaves the store in $WORK/db.
+one_run() { # corpus [extra args...]
+  local input=$1; shift
+  rm -rf "$WORK/db" && mkdir -p "$WORK/db"
+  JOBENRICH__STORAGE__SQLITE__PATH="$WORK/db/j.db" /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" \
+    "$BIN" run "$input" --no-progress --format json "$@" > "$WORK/out.json"
+  python3 - "$WORK/out.json" "$WORK/time" <<'EOF'
+import json, sys
+v = json.load(open(sys.argv[1]))
+wall, user, sys_, rss = open(sys.argv[2]).read().split()[-4:]
+print(f"{v['end_to_end_postings_per_second']:.0f} {v['postings_per_second']:.0f} {wall} {user} {sys_} {rss}")
+EOF
+}
+
+dbstat() {
+  python3 - "$WORK/db/j.db" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+n = c.execute("SELECT COUNT(*) FROM job_postings").fetchone()[0]
+rows = c.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+total = sum(r[1] for r in rows)
+print(f"store: {total/1e6:.1f} MB for {n} postings = {total/n:.0f} B per posting")
+for name, size in rows:
+    if size * 100 >= total:
+        print(f"  {name:45s} {size/1e6:9.1f} MB {size/n:8.0f} B/posting")
+EOF
+}
+
+for size in "${SIZES[@]}"; do
+  input=$(corpus "$size")
+  e2e=(); enr=(); rss=()
+  for r in $(seq "$RUNS"); do
+    read -r a b wall user sys_ kb < <(one_run "$input")
+    echo "run $size #$r: end to end $a/s, enrichment stage $b/s, wall ${wall}s, cpu ${user}+${sys_}s, peak RSS ${kb} kB, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    e2e+=("$a"); enr+=("$b"); rss+=("$kb")
+  done
+  stats "run $size end to end postings/s" "${e2e[@]}"
+  stats "run $size enrichment stage postings/s" "${enr[@]}"
+  stats "run $size peak RSS kB" "${rss[@]}"
+  dbstat
+done
+
+last=${SIZES[-1]}
+# The store of the largest size's last run is still in $WORK/db.
+secs=(); rss=()
+for r in $(seq "$RUNS"); do
+  JOBENRICH__STORAGE__SQLITE__PATH="$WORK/db/j.db" /usr/bin/time -f '%e %M' -o "$WORK/time" \
+    "$BIN" cluster run --format json > /dev/null
+  read -r wall kb < "$WORK/time"
+  echo "cluster run $last #$r: ${wall}s, peak RSS ${kb} kB, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  secs+=("$wall"); rss+=("$kb")
+done
+python3 -c "import statistics,sys; v=sorted(float(x) for x in sys.argv[1:]); print(f'cluster run $last seconds: min {v[0]:.2f} / median {statistics.median(v):.2f} / max {v[-1]:.2f}')" "${secs[@]}"
+stats "cluster run $last peak RSS kB" "${rss[@]}"
+
+if [ "$THREADS_CMP" = 1 ]; then
+  input=$(corpus "${SIZES[0]}")
+  one=(); two=()
+  for r in $(seq "$RUNS"); do
+    for t in 1 2; do
+      read -r _ b _ _ _ _ < <(one_run "$input" "$THREAD_FLAG" "$t")
+      echo "threads $t #$r: enrichment stage $b/s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+      if [ "$t" = 1 ]; then one+=("$b"); else two+=("$b"); fi
+    done
+  done
+  stats "1 engine thread, enrichment stage postings/s" "${one[@]}"
+  stats "2 engine threads, enrichment stage postings/s" "${two[@]}"
+  python3 -c "import statistics,sys; a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]; print('ratio 2/1 per pair: ' + ' '.join(f'{y/x:.2f}' for x,y in zip(a,b)))" "${one[*]}" "${two[*]}"
+fi
+
