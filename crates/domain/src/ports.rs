@@ -388,6 +388,21 @@ pub trait ModelConfigRepository: Send + Sync {
         &self,
         model_type: EnrichmentType,
     ) -> StoreResult<Option<ModelConfig>>;
+    /// The active model of each of these types, chosen as by
+    /// `active_model_for_type` (types without one are absent), in one read
+    /// where the backend allows it: the enrichment pipeline asks once per batch.
+    async fn active_models_for_types(
+        &self,
+        model_types: &[EnrichmentType],
+    ) -> StoreResult<Vec<ModelConfig>> {
+        let mut found = Vec::new();
+        for &model_type in model_types {
+            if let Some(model) = self.active_model_for_type(model_type).await? {
+                found.push(model);
+            }
+        }
+        Ok(found)
+    }
     /// Atomically makes this version the only active one of its model id,
     /// recording who and when; `NotFound` if absent.
     async fn activate_model(

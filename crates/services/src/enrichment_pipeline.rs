@@ -252,21 +252,21 @@ impl EnrichmentPipeline {
         &self.ports
     }
 
-    /// The active skills extractor and section classifier.
+    /// The active skills extractor and section classifier (one store read).
     pub async fn active_models(&self) -> Result<ActiveModels, PipelineError> {
-        let skills = self
+        let models = self
             .ports
             .models
-            .active_model_for_type(EnrichmentType::SkillsExtraction)
-            .await?
-            .ok_or(PipelineError::NoActiveModel(
+            .active_models_for_types(&[
                 EnrichmentType::SkillsExtraction,
-            ))?;
-        let sections = self
-            .ports
-            .models
-            .active_model_for_type(EnrichmentType::SectionClassification)
+                EnrichmentType::SectionClassification,
+            ])
             .await?;
+        let of = |t: EnrichmentType| models.iter().find(|m| m.model_type == t).cloned();
+        let skills = of(EnrichmentType::SkillsExtraction).ok_or(PipelineError::NoActiveModel(
+            EnrichmentType::SkillsExtraction,
+        ))?;
+        let sections = of(EnrichmentType::SectionClassification);
         Ok(ActiveModels { skills, sections })
     }
 

@@ -7,7 +7,6 @@ use crate::settings::{BigQueryCredentials, BigQuerySettings};
 use chrono::{DateTime, SecondsFormat, Utc};
 use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::error::BQError;
-use gcp_bigquery_client::model::data_format_options::DataFormatOptions;
 use gcp_bigquery_client::model::dataset::Dataset;
 use gcp_bigquery_client::model::dataset_reference::DatasetReference;
 use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
@@ -30,6 +29,8 @@ use std::time::Duration;
 const PAGE_ROWS: i32 = 10_000;
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(4);
+/// Longest pause between two polls of an unfinished job.
+const POLL_PAUSE_CAP_MS: u64 = 500;
 
 /// The emulator accepts any bearer token; real BigQuery is never sent this.
 #[derive(Clone)]
@@ -204,6 +205,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What went wrong with one request, and whether trying again may help.
 struct Failure {
     transient: bool,
+    /// The statement ran and failed (BigQuery answered with the job's error):
+    /// a retry must run it again under a new request id, since the old id
+    /// names the failed job. Otherwise (lost response, 5xx, 429) the job may
+    /// exist or even have committed, so the id is kept and, when it already
+    /// exists, that job's result is fetched instead.
+    job_failed: bool,
     message: String,
 }
 
@@ -216,6 +223,7 @@ fn classify(e: &BQError) -> Failure {
                 || err.is_request()
                 || err.is_body()
                 || err.is_decode(),
+            job_failed: false,
             message: format!("request failed: {err}"),
         },
         BQError::ResponseError { error } => {
@@ -225,6 +233,7 @@ fn classify(e: &BQError) -> Failure {
                 .iter()
                 .filter_map(|m| m.get("reason").map(String::as_str))
                 .collect();
+            let retryable_job_error = is_retryable_job_error(&e.message);
             let transient = matches!(e.code, 429 | 500 | 502 | 503 | 504)
                 || reasons.iter().any(|r| {
                     matches!(
@@ -235,9 +244,10 @@ fn classify(e: &BQError) -> Failure {
                             | "jobRateLimitExceeded"
                     )
                 })
-                || is_concurrent_update(&e.message);
+                || retryable_job_error;
             Failure {
                 transient,
+                job_failed: e.code == 400 || retryable_job_error,
                 message: format!(
                     "BigQuery {} {}: {} (reason: {})",
                     e.code,
@@ -249,20 +259,46 @@ fn classify(e: &BQError) -> Failure {
         }
         other => Failure {
             transient: false,
+            job_failed: false,
             message: other.to_string(),
         },
     }
 }
 
-/// BigQuery aborts one of two concurrent transactions/DML on a table ("Could not
-/// serialize access … due to concurrent update"); DuckDB under the emulator says
-/// "Transaction conflict". Both are retried from scratch.
-fn is_concurrent_update(message: &str) -> bool {
+/// A failed job reported inside a 200 answer (`errors` of jobs.query).
+fn job_errors(errors: &[gcp_bigquery_client::model::error_proto::ErrorProto]) -> Failure {
+    let message = errors
+        .iter()
+        .map(|e| e.message.clone().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Failure {
+        transient: is_retryable_job_error(&message),
+        job_failed: true,
+        message,
+    }
+}
+
+/// A job failure that succeeds when run again a little later: a concurrent
+/// transaction won (BigQuery: "Could not serialize access … due to concurrent
+/// update"; the emulator's DuckDB: "Transaction conflict", "Failed to commit
+/// DuckLake transaction"), or the table's DML queue was full ("Too many DML
+/// statements outstanding against table …, limit is 20").
+fn is_retryable_job_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("concurrent update")
         || m.contains("could not serialize")
         || m.contains("transaction conflict")
         || m.contains("conflict on")
+        || m.contains("failed to commit ducklake transaction")
+        || m.contains("too many dml statements outstanding")
+}
+
+/// A 409 on jobs.query naming a job: the request id was used before (the
+/// emulator makes it the job id), i.e. an earlier attempt reached BigQuery.
+fn is_reused_request_id(e: &BQError) -> bool {
+    matches!(e, BQError::ResponseError { error }
+        if error.error.code == 409 && error.error.message.contains("Job"))
 }
 
 /// Capped exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
@@ -287,6 +323,7 @@ pub struct BigQueryClient {
     pub location: String,
     insert_batch_rows: usize,
     max_attempts: u32,
+    query_timeout_ms: i32,
     requests: Arc<AtomicU64>,
 }
 
@@ -330,8 +367,9 @@ impl BigQueryClient {
             project: settings.project.clone(),
             dataset: settings.dataset.clone(),
             location: settings.location.clone(),
-            insert_batch_rows: settings.insert_batch_rows.clamp(1, 10_000),
+            insert_batch_rows: settings.insert_batch_rows.clamp(1, INSERT_MAX_ROWS),
             max_attempts: settings.max_attempts.max(1),
+            query_timeout_ms: i32::try_from(settings.query_timeout_ms).unwrap_or(i32::MAX),
             requests: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -341,7 +379,15 @@ impl BigQueryClient {
         self.requests.load(Ordering::Relaxed)
     }
 
-    async fn with_retry<T, F, Fut>(&self, what: &str, mut call: F) -> StoreResult<T>
+    /// Sends one request until it succeeds, retrying transient failures with
+    /// backoff. A job's own failure is handed back without a retry when
+    /// `rerun_job_failures` is false: the caller re-runs the statement.
+    async fn send<T, F, Fut>(
+        &self,
+        what: &str,
+        rerun_job_failures: bool,
+        mut call: F,
+    ) -> Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, BQError>>,
@@ -354,20 +400,37 @@ impl BigQueryClient {
                 Err(e) => {
                     let failure = classify(&e);
                     attempt += 1;
-                    if !failure.transient {
-                        return Err(StoreError::Backend(format!("{what}: {}", failure.message)));
-                    }
-                    if attempt >= self.max_attempts {
-                        return Err(StoreError::Transient(format!(
-                            "{what}: gave up after {attempt} attempts: {}",
-                            failure.message
-                        )));
+                    let retry_here =
+                        failure.transient && (rerun_job_failures || !failure.job_failed);
+                    if !retry_here || attempt >= self.max_attempts {
+                        return Err(failure);
                     }
                     let delay = backoff_delay(attempt);
                     tracing::warn!(what, attempt, ?delay, error = %failure.message, "retrying BigQuery request");
                     tokio::time::sleep(delay).await;
                 }
             }
+        }
+    }
+
+    async fn with_retry<T, F, Fut>(&self, what: &str, call: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, BQError>>,
+    {
+        self.send(what, true, call)
+            .await
+            .map_err(|f| self.give_up(what, f))
+    }
+
+    fn give_up(&self, what: &str, failure: Failure) -> StoreError {
+        if failure.transient {
+            StoreError::Transient(format!(
+                "{what}: gave up after {} attempts: {}",
+                self.max_attempts, failure.message
+            ))
+        } else {
+            StoreError::Backend(format!("{what}: {}", failure.message))
         }
     }
 
@@ -443,9 +506,13 @@ impl BigQueryClient {
         .await
     }
 
-    /// Runs one statement or script with named parameters; reads every page of
-    /// its result. The request id is kept across retries, so BigQuery runs a
-    /// retried request once.
+    /// Runs one statement or script with named parameters and reads every
+    /// page of its result. An unfinished job is polled with getQueryResults;
+    /// the affected-row count is the finished job's. A failed job whose error
+    /// is transient (a concurrent transaction won, the table's DML queue is
+    /// full) runs again under a new request id after a backoff; a lost answer
+    /// is retried under the same id, and when BigQuery says that job exists
+    /// already its result is fetched rather than running it twice.
     pub async fn query(&self, what: &str, sql: &str, params: Params) -> StoreResult<QueryOutcome> {
         let request = QueryRequest {
             query: sql.to_string(),
@@ -457,100 +524,139 @@ impl BigQueryClient {
                 project_id: self.project.clone(),
             }),
             location: Some(self.location.clone()),
-            request_id: Some(uuid::Uuid::new_v4().to_string()),
             max_results: Some(PAGE_ROWS),
-            timeout_ms: Some(60_000),
-            format_options: Some(DataFormatOptions {
-                use_int64_timestamp: Some(true),
-            }),
+            timeout_ms: Some(self.query_timeout_ms),
+            // Timestamps are read as UNIX_MICROS, so no format option is
+            // needed (getQueryResults could not send the nested one anyway).
+            format_options: None,
             ..QueryRequest::new(sql)
         };
-        // Same id across retries after a lost response (BigQuery then runs the
-        // request once); a new id after an answered failure, else BigQuery
-        // would hand back the same failed job.
-        let request_id = std::sync::Mutex::new(request.request_id.clone());
-        let response = self
-            .with_retry(what, || {
-                let request_id = &request_id;
-                let mut attempt = request.clone();
-                attempt.request_id = request_id.lock().expect("request id lock").clone();
-                async move {
-                    let result = self.client.job().query(&self.project, attempt).await;
-                    if let Err(BQError::ResponseError { .. }) = &result {
-                        *request_id.lock().expect("request id lock") =
-                            Some(uuid::Uuid::new_v4().to_string());
-                    }
-                    result
+        let mut request_id = uuid::Uuid::new_v4().to_string();
+        let mut attempt = 0;
+        loop {
+            let failure = match self.run_job(what, &request, &request_id).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(failure) => failure,
+            };
+            attempt += 1;
+            if !failure.transient || attempt >= self.max_attempts {
+                return Err(self.give_up(what, failure));
+            }
+            if failure.job_failed {
+                request_id = uuid::Uuid::new_v4().to_string();
+            }
+            let delay = backoff_delay(attempt);
+            tracing::warn!(what, attempt, ?delay, error = %failure.message, "running a BigQuery statement again");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One run of a statement under `request_id`: submit (or find the job an
+    /// earlier attempt created), poll until done, read every page.
+    async fn run_job(
+        &self,
+        what: &str,
+        request: &QueryRequest,
+        request_id: &str,
+    ) -> Result<QueryOutcome, Failure> {
+        let mut attempt = request.clone();
+        attempt.request_id = Some(request_id.to_string());
+        let first = self
+            .send(what, false, || async {
+                match self
+                    .client
+                    .job()
+                    .query(&self.project, attempt.clone())
+                    .await
+                {
+                    Ok(response) => Ok(Some(response)),
+                    Err(e) if is_reused_request_id(&e) => Ok(None),
+                    Err(e) => Err(e),
                 }
             })
             .await?;
-        if let Some(errors) = response.errors.as_ref().filter(|e| !e.is_empty()) {
-            return Err(StoreError::Backend(format!(
-                "{what}: {}",
-                errors
-                    .iter()
-                    .map(|e| e.message.clone().unwrap_or_default())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )));
-        }
-        let mut rows = to_rows(response.rows.unwrap_or_default());
-        let dml_affected = response
-            .num_dml_affected_rows
-            .as_deref()
-            .and_then(|n| n.parse().ok());
-        let job_id = response
-            .job_reference
-            .as_ref()
-            .and_then(|r| r.job_id.clone());
-        let mut page_token = response.page_token;
-        let mut complete = response.job_complete.unwrap_or(true);
-        // A long query answers before it finishes, and a large result in pages.
-        while let Some(job_id) = job_id
-            .as_deref()
-            .filter(|_| !complete || page_token.is_some())
-        {
+        let (mut rows, mut dml_affected, job_id, mut page_token, mut complete) = match first {
+            Some(response) => {
+                if let Some(errors) = response.errors.as_ref().filter(|e| !e.is_empty()) {
+                    return Err(job_errors(errors));
+                }
+                let complete = response.job_complete.unwrap_or(true);
+                (
+                    if complete {
+                        to_rows(response.rows.unwrap_or_default())
+                    } else {
+                        Vec::new()
+                    },
+                    response
+                        .num_dml_affected_rows
+                        .filter(|_| complete)
+                        .and_then(|n| n.parse().ok()),
+                    response.job_reference.and_then(|r| r.job_id),
+                    response.page_token.filter(|_| complete),
+                    complete,
+                )
+            }
+            // An earlier attempt created the job (its answer was lost): the
+            // emulator uses the request id as the job id. Read that job.
+            None => (Vec::new(), None, Some(request_id.to_string()), None, false),
+        };
+        let mut polls = 0u32;
+        while !complete || page_token.is_some() {
+            let Some(job_id) = job_id.as_deref() else {
+                return Err(Failure {
+                    transient: false,
+                    job_failed: true,
+                    message: "BigQuery answered an unfinished query without a job reference".into(),
+                });
+            };
+            // Flat query parameters only: a nested struct cannot be encoded
+            // into a query string ("builder error").
             let params = GetQueryResultsParameters {
-                format_options: Some(DataFormatOptions {
-                    use_int64_timestamp: Some(true),
-                }),
+                format_options: None,
                 location: Some(self.location.clone()),
                 max_results: Some(PAGE_ROWS),
                 page_token: page_token.clone(),
                 start_index: None,
-                timeout_ms: Some(60_000),
+                timeout_ms: Some(self.query_timeout_ms),
             };
             let page = self
-                .with_retry(what, || {
+                .send(what, false, || {
                     self.client
                         .job()
                         .get_query_results(&self.project, job_id, params.clone())
                 })
                 .await?;
             if let Some(errors) = page.errors.as_ref().filter(|e| !e.is_empty()) {
-                return Err(StoreError::Backend(format!(
-                    "{what}: {}",
-                    errors
-                        .iter()
-                        .map(|e| e.message.clone().unwrap_or_default())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )));
+                return Err(job_errors(errors));
             }
-            complete = page.job_complete.unwrap_or(true);
-            if complete {
+            if page.job_complete.unwrap_or(false) {
+                if !complete {
+                    // The finished job's count: the first answer had none.
+                    dml_affected = page.num_dml_affected_rows.and_then(|n| n.parse().ok());
+                    complete = true;
+                }
                 rows.extend(to_rows(page.rows.unwrap_or_default()));
                 page_token = page.page_token;
+            } else {
+                // Still running after the server-side wait: pause briefly
+                // (longer each time) so a zero wait does not spin.
+                polls += 1;
+                tokio::time::sleep(Duration::from_millis(
+                    (25u64 << polls.min(5)).min(POLL_PAUSE_CAP_MS),
+                ))
+                .await;
             }
         }
         Ok(QueryOutcome { rows, dml_affected })
     }
 
-    /// Streams rows into `table` through insertAll, `insert_batch_rows` per
-    /// request. Each row carries its insert id, so a retried request is
-    /// de-duplicated by BigQuery (best effort; readers de-duplicate too).
+    /// Streams rows into `table` through insertAll, as few requests as the
+    /// limits allow: up to `insert_batch_rows` rows (BigQuery's cap is 50,000)
+    /// and [`INSERT_MAX_BYTES`] of JSON per request. Each row carries its insert
+    /// id, so a retried request is de-duplicated by BigQuery (best effort;
+    /// readers de-duplicate too).
     pub async fn insert_all(&self, table: &str, rows: Vec<(String, Value)>) -> StoreResult<()> {
-        for chunk in rows.chunks(self.insert_batch_rows) {
+        for chunk in chunk_by_size(&rows, self.insert_batch_rows, INSERT_MAX_BYTES) {
             let mut request = TableDataInsertAllRequest::new();
             request
                 .add_rows(
@@ -590,6 +696,37 @@ impl BigQueryClient {
     }
 }
 
+/// Request body bytes per insertAll: BigQuery's limit is 10 MB; the margin
+/// covers the envelope and JSON escaping differences.
+pub const INSERT_MAX_BYTES: usize = 9_000_000;
+/// Rows per insertAll request allowed by BigQuery.
+pub const INSERT_MAX_ROWS: usize = 50_000;
+
+/// Consecutive runs of rows with at most `max_rows` rows and `max_bytes` of
+/// encoded JSON each (a single larger row gets a run of its own, and
+/// BigQuery's answer names it).
+fn chunk_by_size(
+    rows: &[(String, Value)],
+    max_rows: usize,
+    max_bytes: usize,
+) -> Vec<&[(String, Value)]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (id, json)) in rows.iter().enumerate() {
+        // The row's JSON, its insert id and the `{"insertId":…,"json":…},` envelope.
+        let size = json.to_string().len() + id.len() + 32;
+        if i > start && (i - start >= max_rows || bytes + size > max_bytes) {
+            chunks.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < rows.len() {
+        chunks.push(&rows[start..]);
+    }
+    chunks
+}
+
 fn to_rows(rows: Vec<TableRow>) -> Vec<Row> {
     rows.into_iter()
         .map(|r| Row {
@@ -618,13 +755,40 @@ mod tests {
     }
 
     #[test]
+    fn insert_batches_are_cut_by_rows_and_bytes() {
+        let rows: Vec<(String, Value)> = (0..10)
+            .map(|i| {
+                (
+                    format!("id{i}"),
+                    serde_json::json!({"text": "x".repeat(100)}),
+                )
+            })
+            .collect();
+        let lens =
+            |chunks: Vec<&[(String, Value)]>| chunks.iter().map(|c| c.len()).collect::<Vec<_>>();
+        assert_eq!(lens(chunk_by_size(&rows, 50_000, 9_000_000)), vec![10]);
+        assert_eq!(lens(chunk_by_size(&rows, 4, 9_000_000)), vec![4, 4, 2]);
+        // Each row is ~150 bytes with its envelope: three fit in 500 bytes.
+        assert_eq!(lens(chunk_by_size(&rows, 50_000, 500)), vec![3, 3, 3, 1]);
+        assert_eq!(lens(chunk_by_size(&rows[..1], 50_000, 10)), vec![1]);
+        assert!(chunk_by_size(&[], 10, 10).is_empty());
+    }
+
+    #[test]
     fn concurrent_update_aborts_are_transient() {
-        assert!(is_concurrent_update(
+        assert!(is_retryable_job_error(
             "Could not serialize access to table p:d.t due to concurrent update"
         ));
-        assert!(is_concurrent_update(
+        assert!(is_retryable_job_error(
             "TransactionContext Error: Transaction conflict"
         ));
-        assert!(!is_concurrent_update("Syntax error: Unexpected keyword"));
+        assert!(is_retryable_job_error(
+            "TransactionContext Error: Failed to commit DuckLake transaction: conflict"
+        ));
+        assert!(is_retryable_job_error(
+            "Resources exceeded during query execution: Too many DML statements outstanding \
+             against table p:d.job_enrichments, limit is 20."
+        ));
+        assert!(!is_retryable_job_error("Syntax error: Unexpected keyword"));
     }
 }

@@ -5,7 +5,7 @@
 //! How the guarantees of the ports are kept on BigQuery (details per method in
 //! docs/bigquery.md):
 //! - batch writes stream their rows into `_staging` with insertAll (a request
-//!   per `insert_batch_rows`, an insertId per row) and then apply them with one
+//!   per 9 MB / `insert_batch_rows`, an insertId per row) and then apply them with one
 //!   MERGE/DML script, inside `BEGIN TRANSACTION … COMMIT` where several tables
 //!   change: the batch is atomic and a retried request stores nothing twice;
 //! - leases are taken by one conditional UPDATE tagged with a claim token;
@@ -114,7 +114,7 @@ impl BigQueryStore {
     /// Hands a batch of JSON rows, each tagged with its kind, to the statement
     /// that applies it. A small batch travels inline as a JSON-array parameter
     /// of that statement (one request); a large one is streamed into
-    /// `_staging` with insertAll (a request per `insert_batch_rows`, an insertId
+    /// `_staging` with insertAll (a request per 9 MB or `insert_batch_rows`, an insertId
     /// per row) and read back by batch id.
     pub(crate) async fn stage(&self, rows: Vec<(&'static str, Value)>) -> StoreResult<Batch> {
         let rows: Vec<Value> = rows

@@ -325,6 +325,31 @@ impl ModelConfigRepository for BigQueryStore {
             .pop())
     }
 
+    async fn active_models_for_types(
+        &self,
+        model_types: &[EnrichmentType],
+    ) -> StoreResult<Vec<ModelConfig>> {
+        if model_types.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One request for every type; the first row of a type is the one
+        // `active_model_for_type` picks (same order).
+        let rows = self
+            .models_where(
+                "reading the active models",
+                "WHERE model_type IN UNNEST(@types) AND is_active
+                 ORDER BY model_type, activated_at DESC, model_id",
+                Params::new()
+                    .str_array("types", model_types.iter().map(|t| t.as_str().to_string())),
+            )
+            .await?;
+        let mut seen = BTreeSet::new();
+        Ok(rows
+            .into_iter()
+            .filter(|m| seen.insert(m.model_type))
+            .collect())
+    }
+
     async fn activate_model(
         &self,
         model_id: &ModelId,

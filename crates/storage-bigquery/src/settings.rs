@@ -44,12 +44,17 @@ pub struct BigQuerySettings {
     #[serde(default = "default_location")]
     pub location: String,
     pub credentials: BigQueryCredentials,
-    /// Rows per insertAll request (BigQuery recommends at most 500).
+    /// Most rows per insertAll request (BigQuery allows 50,000; requests are
+    /// also cut at 9 MB of JSON, under BigQuery's 10 MB limit).
     #[serde(default = "default_insert_batch_rows")]
     pub insert_batch_rows: usize,
     /// Attempts of one request before a transient error is returned.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// How long one jobs.query / getQueryResults call waits for the job before
+    /// answering "not complete yet" (the job is then polled). 0 answers at once.
+    #[serde(default = "default_query_timeout_ms")]
+    pub query_timeout_ms: u32,
 }
 
 fn default_location() -> String {
@@ -57,11 +62,15 @@ fn default_location() -> String {
 }
 
 fn default_insert_batch_rows() -> usize {
-    500
+    50_000
 }
 
 fn default_max_attempts() -> u32 {
     8
+}
+
+fn default_query_timeout_ms() -> u32 {
+    10_000
 }
 
 impl BigQuerySettings {
@@ -76,6 +85,7 @@ impl BigQuerySettings {
             },
             insert_batch_rows: default_insert_batch_rows(),
             max_attempts: default_max_attempts(),
+            query_timeout_ms: default_query_timeout_ms(),
         }
     }
 }
@@ -89,6 +99,7 @@ impl fmt::Debug for BigQuerySettings {
             .field("credentials", &self.credentials)
             .field("insert_batch_rows", &self.insert_batch_rows)
             .field("max_attempts", &self.max_attempts)
+            .field("query_timeout_ms", &self.query_timeout_ms)
             .finish()
     }
 }
@@ -105,7 +116,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(s.location, "US");
-        assert_eq!(s.insert_batch_rows, 500);
+        assert_eq!(s.insert_batch_rows, 50_000);
         let printed = format!("{s:?}");
         assert!(!printed.contains("/secret/key.json"), "{printed}");
         assert!(printed.contains("ServiceAccountKey"), "{printed}");

@@ -263,6 +263,8 @@ async fn a_batch_interrupted_by_an_emulator_restart_is_retried_and_stored_once()
     let settings = BigQuerySettings {
         // Enough attempts (backoff capped at 4 s) to outlast a restart.
         max_attempts: 40,
+        // Several insertAll requests, so the restart lands mid-batch.
+        insert_batch_rows: 500,
         ..BigQuerySettings::emulator(emulator.url(), common::PROJECT, "faults_restart")
     };
     let store = Arc::new(BigQueryStore::connect(settings).await.unwrap());

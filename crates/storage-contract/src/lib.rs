@@ -32,7 +32,8 @@
 //! future of [`FreshStore`] (an `async fn` path or `|| async { … }`). The
 //! caller needs no tokio dependency: the runtime comes from this crate.
 //! Row counts stay modest (an emulator-backed store is slow), except the
-//! explicit 10,000-skill batch case.
+//! explicit 10,000-skill batch case and the 25,000-row read (more than one
+//! BigQuery result page).
 //!
 //! To run a subset (e.g. while an adapter is being built), list cases by name:
 //! `storage_contract_suite!(@cases fresh_store; migrate_is_idempotent, ...);`
@@ -177,6 +178,8 @@ macro_rules! storage_contract_suite {
             evaluations_round_trip_and_latest_is_newest,
             hostile_strings_are_stored_verbatim,
             invalid_entities_are_rejected_and_nothing_of_the_batch_is_stored,
+            a_read_of_25000_rows_returns_every_row_once,
+            two_concurrent_completions_of_one_batch_write_it_once,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {

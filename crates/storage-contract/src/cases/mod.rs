@@ -7,6 +7,7 @@ mod postings;
 mod registry;
 mod results;
 mod robustness;
+mod scale;
 
 pub use clusters::*;
 pub use enrichments::*;
@@ -14,6 +15,7 @@ pub use postings::*;
 pub use registry::*;
 pub use results::*;
 pub use robustness::*;
+pub use scale::*;
 
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{DomainError, Store, StoreError};
