@@ -14,7 +14,6 @@ use jobenrich_services::enrichment_pipeline::{
     PipelineError, PipelinePorts, PostingEnricher,
 };
 use jobenrich_services::reenrichment::queue_missing_enrichments;
-use mockall::predicate::eq;
 use std::sync::{Arc, Mutex};
 
 const OWNER: &str = "test-worker";
@@ -129,14 +128,15 @@ impl EnricherFactory for CountingFactory {
 
 fn models_with_active_skills_model() -> MockModelConfigRepository {
     let mut models = MockModelConfigRepository::new();
-    models
-        .expect_active_model_for_type()
-        .with(eq(EnrichmentType::SkillsExtraction))
-        .returning(|t| Ok(Some(model("skills_extractor", t, "v2.0"))));
-    models
-        .expect_active_model_for_type()
-        .with(eq(EnrichmentType::SectionClassification))
-        .returning(|_| Ok(None));
+    // Both types asked in one read; only the skills extractor is active.
+    models.expect_active_models_for_types().returning(|types| {
+        assert!(types.contains(&EnrichmentType::SectionClassification));
+        Ok(vec![model(
+            "skills_extractor",
+            EnrichmentType::SkillsExtraction,
+            "v2.0",
+        )])
+    });
     models
 }
 
@@ -315,8 +315,8 @@ async fn without_an_active_model_nothing_is_claimed() {
     enrichments.expect_claim_enrichments().never();
     let mut models = MockModelConfigRepository::new();
     models
-        .expect_active_model_for_type()
-        .returning(|_| Ok(None));
+        .expect_active_models_for_types()
+        .returning(|_| Ok(Vec::new()));
     let p = pipeline(
         enrichments,
         MockJobPostingRepository::new(),

@@ -144,9 +144,16 @@ async fn lanes_behind_the_limits_drain_a_queue_exactly_once() {
             "{lanes} lanes: every enrichment done once or still leased, skills once: {run:?}"
         );
         assert!(run.complete(), "{lanes} lanes drain the queue: {run:?}");
-        assert!(per_window <= RATE, "the simulator kept the rate: {per_window}");
+        assert!(
+            per_window <= RATE,
+            "the simulator kept the rate: {per_window}"
+        );
         if lanes == 1 {
-            assert_eq!(run.stats.failed(), 0, "one lane never conflicts with itself");
+            assert_eq!(
+                run.stats.failed(),
+                0,
+                "one lane never conflicts with itself"
+            );
         }
     }
 }
