@@ -8,6 +8,7 @@
 #   scripts/bigquery-emulator.sh env       # print `export JOBENRICH_BQ_EMULATOR_URL=...`
 #   scripts/bigquery-emulator.sh stop      # stop it and delete its data dir
 #   scripts/bigquery-emulator.sh status
+#   scripts/bigquery-emulator.sh python    # print the Python >= 3.12 it would use, or say how to get one
 #
 # Environment: BQ_EMULATOR_PORT (default 9050), BQ_EMULATOR_GRPC_PORT (default 9060),
 # BQ_EMULATOR_PYTHON (an explicit Python >= 3.12 interpreter).
@@ -187,6 +188,7 @@ start) start ;;
 stop) stop ;;
 url) is_running && cat "$URL_FILE" || die "not running (run: $0 start)" ;;
 env) is_running && echo "export JOBENRICH_BQ_EMULATOR_URL=$(cat "$URL_FILE")" || die "not running (run: $0 start)" ;;
+python) find_python ;;
 status) if is_running; then echo "running pid $(cat "$PID_FILE") at $(cat "$URL_FILE")"; else echo "stopped"; exit 1; fi ;;
-*) die "usage: $0 install|start|stop|url|env|status" ;;
+*) die "usage: $0 install|start|stop|url|env|status|python" ;;
 esac

@@ -32,12 +32,18 @@ fn binaries_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of a workspace binary, built (once per test process) with the same
-/// profile as the tests so the tests always run the current code.
+/// Path of a workspace binary. `scripts/test.sh` builds the binaries with
+/// the tests in one cargo call and sets `JOBENRICH_TEST_BINARIES_BUILT=1`;
+/// otherwise (a plain `cargo test -p …`) it is built here, once per test
+/// process, with the tests' profile so the tests always run the current code.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let dir = binaries_dir();
+    let prebuilt = std::env::var_os("JOBENRICH_TEST_BINARIES_BUILT").is_some_and(|v| v == "1");
     BUILT.get_or_init(|| {
+        if prebuilt {
+            return;
+        }
         let mut build = Command::new(env!("CARGO"));
         build.args(["build", "-p", "jobenrich-worker", "-p", "jobenrich-cli"]);
         if dir.file_name().is_some_and(|p| p == "release") {

@@ -2,6 +2,7 @@
 //! filtered by `logging.level` unless `RUST_LOG` is set.
 
 use crate::settings::{LogFormat, LoggingSettings};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber; `format_override` is the `--log-format` flag.
@@ -13,6 +14,8 @@ pub fn init_logging(settings: &LoggingSettings, format_override: Option<LogForma
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file or pipe gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _already_installed = match format_override.unwrap_or(settings.format) {
         LogFormat::Text => builder.try_init(),

@@ -156,6 +156,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(dispatch(&session, cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`jobenrich … | head`): stop quietly, as Unix tools do.
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => error::report(&e),
     }
 }
@@ -168,5 +170,31 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    /// Every argument, positional ones included, says what it is in `--help`.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(
+            &<Cli as clap::CommandFactory>::command(),
+            "jobenrich",
+            &mut missing,
+        );
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
     }
 }

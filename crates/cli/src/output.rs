@@ -55,6 +55,34 @@ impl Table {
         self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
+    /// Cuts the last column so that rows fit in `width` characters (it keeps
+    /// at least 20), ending a cut cell with `…`. For long free text (snippets);
+    /// the JSON output keeps the full text.
+    pub fn fit_last_column(mut self, width: usize) -> Self {
+        let columns = self.headers.len();
+        if columns == 0 {
+            return self;
+        }
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(columns) {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let fixed: usize = widths[..columns - 1].iter().map(|w| w + 2).sum();
+        let room = width.saturating_sub(fixed).max(20);
+        for row in &mut self.rows {
+            if let Some(cell) = row.get_mut(columns - 1) {
+                if cell.chars().count() > room {
+                    let mut cut: String = cell.chars().take(room - 1).collect();
+                    cut.push('…');
+                    *cell = cut;
+                }
+            }
+        }
+        self
+    }
+
     /// Columns padded to their widest cell (in characters); line breaks in
     /// cells are shown as `⏎` so every row stays on one line.
     pub fn render(&self) -> String {
@@ -117,10 +145,52 @@ pub fn emit_text<T: Serialize>(
         }
         OutputFormat::Table => text(value),
     };
+    print(&text)
+}
+
+/// Writes `text` to stdout. A closed pipe (`jobenrich … | head`) comes back as
+/// an `io::Error` of kind `BrokenPipe`, which `main` ends on quietly.
+pub fn print(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// `println!` that returns a closed pipe as an error instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::output::print("\n")? };
+    ($($arg:tt)*) => { $crate::output::print(&format!("{}\n", format_args!($($arg)*)))? };
+}
+
+/// True when the error is a write to a closed stdout pipe.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Width available to a table: the terminal's, else `$COLUMNS`, else 120.
+pub fn display_width() -> usize {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        if let Some((_, width)) = terminal_size() {
+            return width;
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&w: &usize| w >= 40)
+        .unwrap_or(120)
+}
+
+fn terminal_size() -> Option<(usize, usize)> {
+    let (rows, cols) = console::Term::stdout().size_checked()?;
+    Some((rows as usize, cols as usize))
 }
 
 /// An optional value as a cell (`-` when absent).
@@ -143,5 +213,17 @@ mod tests {
             table.render(),
             "ID    TITLE\n1     Engineer\n1234  Two⏎lines\n"
         );
+    }
+
+    #[test]
+    fn the_last_column_is_cut_to_the_width() {
+        let mut table = Table::new(["ID", "SNIPPET"]);
+        table.row(["1", &"x".repeat(100)]);
+        table.row(["2", "short"]);
+        let text = table.fit_last_column(30).render();
+        for line in text.lines() {
+            assert!(line.chars().count() <= 30, "{line}");
+        }
+        assert!(text.contains("…") && text.contains("short"), "{text}");
     }
 }

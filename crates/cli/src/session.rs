@@ -3,7 +3,7 @@
 
 use crate::error::UsageError;
 use crate::output::OutputFormat;
-use jobenrich_bootstrap::{AppContext, ConfigLayers, Settings};
+use jobenrich_bootstrap::{AppContext, ConfigLayers, Settings, StorageBackend};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -43,8 +43,17 @@ impl Session {
         Ok(AppContext::connect(self.settings()?).await?)
     }
 
-    /// Opens the configured store and checks it has been migrated.
+    /// Opens the configured store and checks it has been migrated. A SQLite
+    /// file that does not exist is not created: only `migrate` and `run` create
+    /// a store.
     pub async fn connect_migrated(&self) -> anyhow::Result<AppContext> {
+        if let Some(path) = missing_sqlite_file(self.settings()?) {
+            return Err(UsageError(format!(
+                "no store at {}: run `jobenrich migrate` (or `jobenrich run`) first",
+                path.display()
+            ))
+            .into());
+        }
         let context = self.connect().await?;
         if context.store.schema_version().await? == 0 {
             return Err(UsageError(format!(
@@ -56,11 +65,29 @@ impl Session {
         Ok(context)
     }
 
-    /// Who the registry records as having made a change.
+    /// Who the registry records as having made a change: the login name
+    /// (`$USER`, `$USERNAME`, `$LOGNAME`), else the numeric user id.
     pub fn actor(&self) -> String {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".to_string());
+        let user = ["USER", "USERNAME", "LOGNAME"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find(|v| !v.trim().is_empty())
+            .or_else(numeric_uid)
+            .unwrap_or_else(|| "unknown".to_string());
         format!("jobenrich-cli:{user}")
     }
+}
+
+/// `uid:N` of this process (Linux: from /proc, no libc call needed).
+fn numeric_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    let uid = line.split_whitespace().nth(1)?;
+    Some(format!("uid:{uid}"))
+}
+
+/// The SQLite database file the settings name, when it does not exist.
+pub fn missing_sqlite_file(settings: &Settings) -> Option<&std::path::Path> {
+    let path = settings.storage.sqlite.path.as_path();
+    (settings.storage.backend == StorageBackend::Sqlite && !path.exists()).then_some(path)
 }

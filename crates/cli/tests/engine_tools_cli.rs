@@ -11,6 +11,10 @@ fn jobenrich(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobenrich"));
     cmd.current_dir(dir)
         .env("JOBENRICH_CONFIG_DIR", repo_root().join("config"))
+        .env(
+            "JOBENRICH__MODELS__SEED_DIR",
+            repo_root().join("config/models"),
+        )
         .env_remove("JOBENRICH_ENV");
     cmd
 }
@@ -60,12 +64,34 @@ fn lexicon_build_names_a_missing_taxonomy_folder() {
         .arg(dir.path().join("x.tsv"))
         .output()
         .unwrap();
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.starts_with("error: ") && stderr.contains("no/such/dir"),
+        stderr.starts_with("error: ")
+            && stderr.contains("no/such/dir")
+            && stderr.contains("onet/technology_skills.tsv")
+            && stderr.contains("data/taxonomy/README.md"),
         "{stderr}"
     );
+    assert!(!dir.path().join("x.tsv").exists());
+}
+
+#[test]
+fn lexicon_build_defaults_to_the_shipped_taxonomy() {
+    // From the repository root with no --taxonomy: the shipped copies are found.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lexicon.tsv");
+    let output = jobenrich(&repo_root())
+        .args(["--format", "json", "lexicon", "build", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.is_file());
 }
 
 #[test]

@@ -13,44 +13,61 @@ use std::collections::HashMap;
 pub const SKILL_PREFIX: &str = "skill:";
 pub const TITLE_PREFIX: &str = "title:";
 
-/// Title words that say nothing about the job family.
+/// Title words that say nothing about the job family (seniority, numbering),
+/// beside the shipped stop words (`stopwords.txt`).
 const TITLE_STOPWORDS: &[&str] = &[
-    "a",
-    "an",
-    "and",
-    "at",
-    "for",
-    "in",
-    "of",
-    "on",
-    "or",
-    "the",
-    "to",
-    "with",
-    "m",
-    "f",
-    "w",
-    "d",
-    "x",
-    "sr",
-    "jr",
-    "senior",
-    "junior",
-    "mid",
-    "level",
-    "i",
-    "ii",
-    "iii",
-    "iv",
-    "remote",
-    "hybrid",
-    "full",
-    "part",
-    "time",
-    "contract",
-    "temporary",
-    "permanent",
+    "sr", "jr", "senior", "junior", "mid", "level", "ii", "iii", "iv", "lead",
 ];
+
+/// English function words (`stopwords.txt`).
+const STOPWORDS_FILE: &str = include_str!("stopwords.txt");
+/// Job-advert boilerplate words (`boilerplate.txt`).
+const BOILERPLATE_FILE: &str = include_str!("boilerplate.txt");
+
+fn word_list(text: &'static str) -> std::collections::HashSet<&'static str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// The shipped English function words, lower case.
+pub fn stop_words() -> &'static std::collections::HashSet<&'static str> {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    WORDS.get_or_init(|| word_list(STOPWORDS_FILE))
+}
+
+/// The shipped job-advert boilerplate words, lower case.
+pub fn boilerplate_words() -> &'static std::collections::HashSet<&'static str> {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    WORDS.get_or_init(|| word_list(BOILERPLATE_FILE))
+}
+
+/// True when a term cannot name a cluster: a phrase opening with a function
+/// word ("is", "after the deadline", "be paid 4 weeks holidays" — sentence
+/// fragments, not skills), or made only of function words, boilerplate words
+/// ("pm", "per week") and numbers.
+pub fn is_boilerplate_term(term: &str) -> bool {
+    let words: Vec<String> = term
+        .split(|c: char| !(c.is_alphanumeric() || c == '+' || c == '#' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let (stop, boilerplate) = (stop_words(), boilerplate_words());
+    match words.first() {
+        None => true,
+        Some(first) => {
+            stop.contains(first.as_str())
+                || words.iter().all(|w| {
+                    stop.contains(w.as_str())
+                        || boilerplate.contains(w.as_str())
+                        || w.chars().all(|c| c.is_ascii_digit())
+                })
+        }
+    }
+}
 
 /// A skill of a job with the extractor's confidence in it.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +228,8 @@ pub fn title_tokens(title: &str) -> impl Iterator<Item = String> + '_ {
             t.chars().count() > 1
                 && !t.chars().all(|c| c.is_ascii_digit())
                 && !TITLE_STOPWORDS.contains(&t.as_str())
+                && !stop_words().contains(t.as_str())
+                && !boilerplate_words().contains(t.as_str())
         })
 }
 

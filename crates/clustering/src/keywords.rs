@@ -5,7 +5,7 @@
 //! weight over all clusters. Terms frequent in one cluster and rare in the
 //! others score highest, so the keywords say what sets a cluster apart.
 
-use crate::features::{FeatureMatrix, SKILL_PREFIX, TITLE_PREFIX};
+use crate::features::{is_boilerplate_term, FeatureMatrix, SKILL_PREFIX, TITLE_PREFIX};
 use jobenrich_domain::ClusterKeyword;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -64,6 +64,8 @@ pub fn name_clusters(
             let mut seen = HashSet::new();
             let keywords: Vec<ClusterKeyword> = scored
                 .into_iter()
+                // Stop words and sentence fragments say nothing about a family.
+                .filter(|(_, term)| !is_boilerplate_term(term))
                 // A word that is both a skill and a title token is shown once.
                 .filter(|(_, term)| seen.insert(term.to_lowercase()))
                 .take(keywords_per_cluster)
@@ -172,6 +174,52 @@ mod tests {
             .all(|w| w[0].score >= w[1].score));
         assert_eq!(described[0].name.split(" / ").count(), 3);
         assert_ne!(described[0].name, described[1].name);
+    }
+
+    /// No shipped stop or boilerplate word can be a keyword (so none names a
+    /// cluster), even when it is all that sets a cluster apart.
+    #[test]
+    fn no_shipped_stop_word_can_name_a_cluster() {
+        use crate::features::{boilerplate_words, stop_words};
+        let words: Vec<&str> = stop_words()
+            .iter()
+            .chain(boilerplate_words().iter())
+            .copied()
+            .collect();
+        let mut docs = Vec::new();
+        let mut labels = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            // Cluster 1 differs from cluster 0 only by the stop word, in the
+            // title and as a skill name.
+            docs.push(doc(2 * i, "Nurse", &["Triage"]));
+            labels.push(0);
+            docs.push(doc(2 * i + 1, &format!("Nurse {word}"), &[word, "Triage"]));
+            labels.push(1);
+        }
+        docs.push(doc(
+            9_999,
+            "Nurse",
+            &["after the deadline", "be paid 4 weeks holidays"],
+        ));
+        labels.push(1);
+        let matrix = FeatureMatrix::build(&docs, &FeatureConfig::default());
+        let described = name_clusters(&matrix, &labels, 50);
+        for d in &described {
+            for k in &d.keywords {
+                assert!(
+                    !words.contains(&k.term.as_str()) && !is_boilerplate_term(&k.term),
+                    "cluster {} has keyword {:?} (name {:?})",
+                    d.cluster_id,
+                    k.term,
+                    d.name
+                );
+            }
+        }
+        assert!(words.contains(&"is") && words.contains(&"pm") && words.contains(&"per"));
+        // Real skills stay, also those holding a boilerplate word.
+        assert!(!is_boilerplate_term("time management"));
+        assert!(!is_boilerplate_term("IT security"));
+        assert!(!is_boilerplate_term("c++"));
     }
 
     #[test]

@@ -7,9 +7,11 @@ pub mod error;
 pub mod kinds;
 pub mod ports;
 pub mod text;
+pub mod queue_rules;
 pub mod validation;
 
 pub use entities::*;
 pub use error::{DomainError, StoreError, ValidationError};
 pub use kinds::*;
 pub use ports::*;
+pub use queue_rules::{pending_is_removable, stuck_reason, StuckReason};

@@ -252,6 +252,14 @@ pub trait EnrichmentRepository: Send + Sync {
         max_attempts: u32,
         limit: usize,
     ) -> StoreResult<Vec<JobEnrichment>>;
+    /// Deletes the `pending` enrichments of this type at these versions (work
+    /// that is never claimed, `queue_rules`); rows in other states stay.
+    /// Returns how many were deleted.
+    async fn delete_pending_enrichments(
+        &self,
+        enrichment_type: EnrichmentType,
+        versions: &[EnrichmentVersion],
+    ) -> StoreResult<u64>;
 }
 
 /// A skill with how many jobs mention it.

@@ -8,9 +8,16 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PhaseThroughput {
     pub phase: &'static str,
+    /// In JSON: `elapsed_seconds`, a number.
+    #[serde(rename = "elapsed_seconds", serialize_with = "seconds")]
     pub elapsed: Duration,
     pub postings_per_sec: f64,
     pub mb_per_sec: f64,
+}
+
+/// A duration as seconds (a JSON number, not `{"secs":…,"nanos":…}`).
+fn seconds<S: serde::Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(d.as_secs_f64())
 }
 
 /// Result of `run_extraction_benchmark`.

@@ -18,6 +18,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 pub const SHIPPED_MAPPING_FILE: &str = "category_mapping.csv";
+/// The files `build_lexicon` reads from its taxonomy folder.
+pub const TAXONOMY_FILES: [&str; 5] = [
+    "onet/technology_skills.tsv",
+    "esco-v1.1.1/languageSkillsCollection_en.csv",
+    "esco-v1.1.1/transversalSkillsCollection_en.csv",
+    "esco-v1.1.1/digitalSkillsCollection_en.csv",
+    "esco-v1.1.1-all-skills/skills_en.csv",
+];
 pub const SHIPPED_ALIASES_FILE: &str = "aliases.csv";
 const TECH_CORE_FILE: &str = "tech_core.csv";
 const COMMON_WORDS_FILE: &str = "common_words.txt";

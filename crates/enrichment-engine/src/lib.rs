@@ -27,7 +27,9 @@ mod text;
 mod tokenizer;
 mod user_lexicon;
 
-pub use builder::{build_lexicon, LexiconBuildReport, SHIPPED_ALIASES_FILE, SHIPPED_MAPPING_FILE};
+pub use builder::{
+    build_lexicon, LexiconBuildReport, SHIPPED_ALIASES_FILE, SHIPPED_MAPPING_FILE, TAXONOMY_FILES,
+};
 pub use config::EngineConfig;
 pub use engine::{EngineOutput, SkillsEngine};
 pub use error::EngineError;

@@ -243,9 +243,10 @@ pub fn evaluate_gate(
             observed: Some(drop.max(0.0)),
             limit,
             message: format!(
-                "macro F1 {macro_f1:.4} vs baseline {} {:.4}: change {delta:+.4} ({:+.2}%){}",
+                "macro F1 {macro_f1:.4} vs baseline {} {:.4}: change {} ({:+.2}%){}",
                 base.model_version,
                 base.f1,
+                crate::signed_delta(delta),
                 if base.f1 > 0.0 {
                     100.0 * delta / base.f1
                 } else {

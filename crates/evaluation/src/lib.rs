@@ -17,7 +17,7 @@ pub mod scoring;
 pub use dataset::{GoldSection, GoldSkill, GoldSpan, LabeledDataset, LabeledRecord};
 pub use error::DatasetError;
 pub use gate::{Baseline, GateOutcome, GatePolicy, ThresholdCheck};
-pub use metrics::{Prf, ZeroDivision};
+pub use metrics::{signed_delta, Prf, ZeroDivision};
 pub use scoring::{
     score, CharSpan, ErrorExample, EvaluationMetrics, EvaluationTarget, PredictedSection,
     PredictedSkill, Prediction,

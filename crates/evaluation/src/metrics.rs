@@ -390,3 +390,32 @@ mod tests {
         assert_eq!(r_precision_at_k(&[true], 0, 5), None);
     }
 }
+
+/// A metric change with its sign at 4 decimals; a change that rounds to zero
+/// reads `±0.0000`, never `-0.0000`.
+pub fn signed_delta(delta: f64) -> String {
+    let text = format!("{delta:+.4}");
+    if text
+        .trim_start_matches(['+', '-'])
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        "±0.0000".to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod signed_delta_tests {
+    use super::signed_delta;
+
+    #[test]
+    fn a_change_that_rounds_to_zero_has_no_minus_sign() {
+        assert_eq!(signed_delta(-0.00001), "±0.0000");
+        assert_eq!(signed_delta(0.0), "±0.0000");
+        assert_eq!(signed_delta(-0.0), "±0.0000");
+        assert_eq!(signed_delta(-0.01234), "-0.0123");
+        assert_eq!(signed_delta(0.5), "+0.5000");
+    }
+}

@@ -141,7 +141,10 @@ fn delta_cell(current: f64, base: Option<f64>) -> String {
             } else {
                 "same"
             };
-            format!("<td class=\"num\">{b:.4}</td><td class=\"num {class}\">{d:+.4}</td>")
+            format!(
+                "<td class=\"num\">{b:.4}</td><td class=\"num {class}\">{}</td>",
+                crate::signed_delta(d)
+            )
         }
     }
 }
@@ -410,7 +413,7 @@ mod tests {
         assert!(html.contains("FAILED") && html.contains("short by"));
         assert!(html.contains("Baseline: skills_extractor@v1.0"));
         // databases F1 unchanged against the baseline; programming_languages has no baseline figure.
-        assert!(html.contains("class=\"num same\">+0.0000"));
+        assert!(html.contains("class=\"num same\">±0.0000"));
     }
 
     #[test]

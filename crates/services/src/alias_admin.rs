@@ -270,6 +270,48 @@ pub async fn import_aliases<R: Read>(
     })
 }
 
+/// What seeding the shipped aliases did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AliasSeedReport {
+    /// Shipped aliases stored now.
+    pub added: u64,
+    /// Shipped aliases whose text the store already holds (kept as they are).
+    pub already_present: u64,
+}
+
+/// Stores each alias of the shipped alias CSV whose text the store does not
+/// hold yet, with source `manual`. An alias already present — a user's own,
+/// an edited or a deactivated one — is never overwritten, so seeding happens
+/// once per alias and a later `migrate` undoes no change a user made.
+pub async fn seed_shipped_aliases<R: Read>(
+    aliases: &dyn AliasRepository,
+    reader: R,
+    input: &str,
+    now: DateTime<Utc>,
+) -> Result<AliasSeedReport, AliasAdminError> {
+    let shipped = parse_alias_csv(reader, input, now)?;
+    let existing: std::collections::HashSet<String> = aliases
+        .list_aliases(false)
+        .await?
+        .iter()
+        .map(|a| SkillAlias::normalized_key(&a.alias_text))
+        .collect();
+    let (present, missing): (Vec<SkillAlias>, Vec<SkillAlias>) = shipped
+        .into_iter()
+        .map(|mut a| {
+            a.source = AliasSource::Manual;
+            a
+        })
+        .partition(|a| existing.contains(&SkillAlias::normalized_key(&a.alias_text)));
+    if !missing.is_empty() {
+        aliases.upsert_aliases(&missing).await?;
+    }
+    Ok(AliasSeedReport {
+        added: missing.len() as u64,
+        already_present: present.len() as u64,
+    })
+}
+
 /// Writes every alias (active and inactive) as CSV; returns how many.
 pub async fn export_aliases<W: Write>(
     aliases: &dyn AliasRepository,

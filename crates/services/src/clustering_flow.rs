@@ -392,6 +392,11 @@ pub async fn run_clustering(
         vocabulary_size: clustered.vocabulary_size,
         k: clustered.k,
         k_choice: match settings.k {
+            // Said, never silent: k-means cannot make more clusters than distinct jobs.
+            KChoice::Fixed(requested) if requested != clustered.k => format!(
+                "fixed: {requested} requested, reduced to {} (the number of distinct jobs)",
+                clustered.k
+            ),
             KChoice::Fixed(_) => "fixed".to_string(),
             KChoice::Silhouette { min, max } => format!(
                 "silhouette over {min}..={max}, sample {}",
@@ -428,8 +433,7 @@ impl ClusterDiffReport {
     /// The self-contained HTML page (`--report diff.html`).
     pub fn to_html(&self) -> String {
         render_html(&self.stability, &self.changes)
-    }
-}
+    }}
 
 fn find_run<'a>(
     runs: &'a [ClusteringRunSummary],

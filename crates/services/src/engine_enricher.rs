@@ -48,16 +48,25 @@ fn merged_overrides(models: &ActiveModels) -> serde_json::Map<String, serde_json
     merged
 }
 
+/// The engine `run` and the worker enrich with for these active models and
+/// aliases; `jobenrich bench extract` measures the same one.
+pub fn build_engine(
+    lexicon: Arc<Lexicon>,
+    models: &ActiveModels,
+    aliases: &[SkillAlias],
+) -> Result<SkillsEngine, String> {
+    let config =
+        EngineConfig::from_overrides(&merged_overrides(models)).map_err(|e| e.to_string())?;
+    SkillsEngine::new(lexicon, aliases, config).map_err(|e| e.to_string())
+}
+
 impl EnricherFactory for EngineEnricherFactory {
     fn build(
         &self,
         models: &ActiveModels,
         aliases: &[SkillAlias],
     ) -> Result<Arc<dyn PostingEnricher>, String> {
-        let config =
-            EngineConfig::from_overrides(&merged_overrides(models)).map_err(|e| e.to_string())?;
-        let engine =
-            SkillsEngine::new(self.lexicon.clone(), aliases, config).map_err(|e| e.to_string())?;
+        let engine = build_engine(self.lexicon.clone(), models, aliases)?;
         Ok(Arc::new(EngineEnricher {
             engine,
             classifier_version: models

@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
-    EnrichmentRepository, EnrichmentStatus, EnrichmentStatusCount, EnrichmentType,
-    EnrichmentVersion, JobEnrichment, SkillCategory, SkillFrequency, SkillRepository,
+    pending_is_removable, stuck_reason, EnrichmentRepository, EnrichmentStatus,
+    EnrichmentStatusCount, EnrichmentType, EnrichmentVersion, JobEnrichment, ModelConfigRepository,
+    SkillCategory, SkillFrequency, SkillRepository, StuckReason,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -59,6 +60,98 @@ pub async fn status_report(
         max_attempts,
         engine_problem: None,
     })
+}
+
+/// Queued enrichments that will not be processed as things stand, and why
+/// (`jobenrich_domain::queue_rules`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StuckGroup {
+    pub enrichment_type: EnrichmentType,
+    pub enrichment_version: EnrichmentVersion,
+    pub count: u64,
+    #[serde(flatten)]
+    pub reason: StuckReason,
+    /// The reason in words, with what resolves it.
+    pub explanation: String,
+}
+
+/// The active version of each type that has an active model.
+pub async fn active_versions(
+    models: &dyn ModelConfigRepository,
+) -> StoreResult<BTreeMap<EnrichmentType, EnrichmentVersion>> {
+    Ok(models
+        .list_models(None)
+        .await?
+        .into_iter()
+        .filter(|m| m.is_active)
+        .map(|m| (m.model_type, m.enrichment_version()))
+        .collect())
+}
+
+/// The groups of `counts` that are stuck, given the active models and the
+/// types the configured processes handle (`worker.types`).
+pub async fn stuck_groups(
+    counts: &[EnrichmentStatusCount],
+    models: &dyn ModelConfigRepository,
+    processed_types: &[EnrichmentType],
+) -> StoreResult<Vec<StuckGroup>> {
+    let active = active_versions(models).await?;
+    Ok(counts
+        .iter()
+        .filter_map(|c| {
+            let reason = stuck_reason(
+                c.enrichment_type,
+                &c.enrichment_version,
+                c.status,
+                active.get(&c.enrichment_type),
+                processed_types,
+            )?;
+            Some(StuckGroup {
+                enrichment_type: c.enrichment_type,
+                enrichment_version: c.enrichment_version.clone(),
+                count: c.count,
+                explanation: reason.to_string(),
+                reason,
+            })
+        })
+        .collect())
+}
+
+/// What removing never-claimed work did: `(type, version, rows deleted)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PendingPruneReport {
+    pub removed: Vec<(EnrichmentType, EnrichmentVersion, u64)>,
+}
+
+/// Deletes pending enrichments at versions that are not the active one of
+/// their type: under `queue_rules` they are never claimed.
+pub async fn prune_unclaimable_pending(
+    enrichments: &dyn EnrichmentRepository,
+    models: &dyn ModelConfigRepository,
+) -> StoreResult<PendingPruneReport> {
+    let active = active_versions(models).await?;
+    let counts = enrichments.enrichment_status_counts().await?;
+    let mut report = PendingPruneReport::default();
+    for c in counts
+        .iter()
+        .filter(|c| c.status == EnrichmentStatus::Pending)
+    {
+        if !pending_is_removable(&c.enrichment_version, active.get(&c.enrichment_type)) {
+            continue;
+        }
+        let deleted = enrichments
+            .delete_pending_enrichments(
+                c.enrichment_type,
+                std::slice::from_ref(&c.enrichment_version),
+            )
+            .await?;
+        if deleted > 0 {
+            report
+                .removed
+                .push((c.enrichment_type, c.enrichment_version.clone(), deleted));
+        }
+    }
+    Ok(report)
 }
 
 /// Skills found at one version: the most frequent skills and the categories.

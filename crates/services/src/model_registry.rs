@@ -182,18 +182,14 @@ pub struct SeedReport {
     pub activated: Vec<String>,
 }
 
-/// Registers every `*.yaml` of `dir` that is not registered yet, then, for each
-/// enrichment type with no active model, activates the newest seeded version
-/// of that type. A missing directory seeds nothing.
-pub async fn seed_model_directory(
-    models: &dyn ModelConfigRepository,
+/// The model configs of every `*.yaml` / `*.yml` of `dir`, in file name
+/// order; a missing directory has none.
+pub fn read_model_directory(
     dir: &Path,
-    activated_by: &str,
     now: DateTime<Utc>,
-) -> Result<SeedReport, ModelRegistryError> {
-    let mut report = SeedReport::default();
+) -> Result<Vec<ModelConfig>, ModelRegistryError> {
     if !dir.is_dir() {
-        return Ok(report);
+        return Ok(Vec::new());
     }
     let read_dir = |source| ModelRegistryError::ReadDir {
         path: dir.to_path_buf(),
@@ -209,28 +205,49 @@ pub async fn seed_model_directory(
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
     });
     files.sort();
+    files.iter().map(|p| load_model_file(p, now)).collect()
+}
 
-    let mut newest_of_type: BTreeMap<EnrichmentType, ModelConfig> = BTreeMap::new();
-    for path in files {
-        let model = load_model_file(&path, now)?;
+/// The newest version of each enrichment type: what seeding activates on a
+/// store that has none active.
+pub fn newest_of_each_type(models: Vec<ModelConfig>) -> BTreeMap<EnrichmentType, ModelConfig> {
+    let mut newest: BTreeMap<EnrichmentType, ModelConfig> = BTreeMap::new();
+    for model in models {
+        let newer = match newest.get(&model.model_type) {
+            Some(seen) => model.version.sort_key() > seen.version.sort_key(),
+            None => true,
+        };
+        if newer {
+            newest.insert(model.model_type, model);
+        }
+    }
+    newest
+}
+
+/// Registers every `*.yaml` of `dir` that is not registered yet, then, for each
+/// enrichment type with no active model, activates the newest seeded version
+/// of that type. A missing directory seeds nothing.
+pub async fn seed_model_directory(
+    models: &dyn ModelConfigRepository,
+    dir: &Path,
+    activated_by: &str,
+    now: DateTime<Utc>,
+) -> Result<SeedReport, ModelRegistryError> {
+    let mut report = SeedReport::default();
+    let files = read_model_directory(dir, now)?;
+    for model in &files {
         if models
             .get_model(&model.model_id, &model.version)
             .await?
             .is_none()
         {
-            models.register_model(&model).await?;
+            models.register_model(model).await?;
             report
                 .registered
                 .push(model.enrichment_version().to_string());
         }
-        let newer = match newest_of_type.get(&model.model_type) {
-            Some(seen) => model.version.sort_key() > seen.version.sort_key(),
-            None => true,
-        };
-        if newer {
-            newest_of_type.insert(model.model_type, model);
-        }
     }
+    let newest_of_type = newest_of_each_type(files);
     for (model_type, model) in newest_of_type {
         if models.active_model_for_type(model_type).await?.is_none() {
             let active = models

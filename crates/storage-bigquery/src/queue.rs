@@ -611,4 +611,26 @@ impl EnrichmentRepository for BigQueryStore {
             .await?;
         out.rows.iter().map(enrichment_from_row).collect()
     }
+
+    async fn delete_pending_enrichments(
+        &self,
+        enrichment_type: EnrichmentType,
+        versions: &[EnrichmentVersion],
+    ) -> StoreResult<u64> {
+        if versions.is_empty() {
+            return Ok(0);
+        }
+        let out = self
+            .query(
+                "deleting pending enrichments at versions",
+                "DELETE FROM job_enrichments
+                 WHERE enrichment_type = @type AND status = 'pending'
+                   AND enrichment_version IN UNNEST(@versions)",
+                Params::new()
+                    .str("type", enrichment_type.as_str())
+                    .str_array("versions", versions.iter().map(|v| v.to_string())),
+            )
+            .await?;
+        Ok(out.dml_affected.unwrap_or(0))
+    }
 }

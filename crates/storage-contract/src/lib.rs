@@ -164,6 +164,7 @@ macro_rules! storage_contract_suite {
             failed_enrichments_are_requeued_until_max_attempts,
             release_returns_leases_without_counting_the_attempt,
             status_counts_and_dead_letters,
+            pending_enrichments_at_given_versions_are_deleted,
             skills_round_trip_with_and_without_optional_fields,
             skill_queries_order_count_and_delete,
             ten_thousand_skills_in_one_batch,

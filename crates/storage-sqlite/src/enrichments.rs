@@ -540,4 +540,31 @@ impl EnrichmentRepository for SqliteStore {
         })
         .await
     }
+
+    async fn delete_pending_enrichments(
+        &self,
+        enrichment_type: EnrichmentType,
+        versions: &[EnrichmentVersion],
+    ) -> StoreResult<u64> {
+        if versions.is_empty() {
+            return Ok(0);
+        }
+        let versions = crate::codec::json_list(versions.iter().map(EnrichmentVersion::as_str))?;
+        self.with_writer(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_sqlite)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM job_enrichments
+                     WHERE enrichment_type = ?1 AND status = 'pending'
+                       AND enrichment_version IN (SELECT value FROM json_each(?2))",
+                    params![enrichment_type.as_str(), versions],
+                )
+                .map_err(map_sqlite)?;
+            tx.commit().map_err(map_sqlite)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }

@@ -7,7 +7,7 @@ mod shutdown;
 
 use anyhow::Context;
 use clap::Parser;
-use jobenrich_bootstrap::{AppContext, LogFormat, Settings};
+use jobenrich_bootstrap::{AppContext, LogFormat, Settings, StorageBackend};
 use jobenrich_services::enrichment_pipeline::process_owner_name;
 use jobenrich_services::enrichment_runner::run_worker;
 use std::path::PathBuf;
@@ -51,30 +51,32 @@ fn main() -> ExitCode {
     if logging.level == "warn" {
         logging.level = "info".to_string();
     }
-    jobenrich_bootstrap::logging::init_logging(
-        &logging,
-        args.log_format.map(|f| match f {
-            LogFormatArg::Text => LogFormat::Text,
-            LogFormatArg::Json => LogFormat::Json,
-        }),
-    );
+    let log_format = args.log_format.map(|f| match f {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    });
+    jobenrich_bootstrap::logging::init_logging(&logging, log_format);
+    // Each failure is said once: a JSON log line when the log is JSON (so
+    // every stderr line parses), else one `error: …` line like the CLI's.
+    let json_log = log_format.unwrap_or(logging.format) == LogFormat::Json;
+    let fail = |message: String| {
+        if json_log {
+            tracing::error!(error = %message, "worker failed");
+        } else {
+            eprintln!("error: {message}");
+        }
+        ExitCode::FAILURE
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "starting the async runtime");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return fail(format!("starting the async runtime: {e}")),
     };
     match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "worker failed");
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(format!("{e:#}")),
     }
 }
 
@@ -93,6 +95,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen first: a signal during startup (lexicon loading) still ends cleanly.
     let shutdown = shutdown::listen_for_shutdown()?;
+    // Opening a missing SQLite file would create it: the worker never creates a store.
+    let sqlite = &settings.storage.sqlite.path;
+    anyhow::ensure!(
+        settings.storage.backend != StorageBackend::Sqlite || sqlite.exists(),
+        "no store at {}: run `jobenrich migrate` (or `jobenrich run`) first",
+        sqlite.display()
+    );
     let context = AppContext::connect(&settings)
         .await
         .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;

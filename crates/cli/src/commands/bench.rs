@@ -1,14 +1,18 @@
 //! `jobenrich bench extract`: single-thread throughput of sectioning,
 //! extraction and both, with the full shipped lexicon and aliases.
 
+use crate::error::UsageError;
 use crate::output::{emit, Table};
+use crate::session::missing_sqlite_file;
 use crate::session::Session;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use jobenrich_domain::{EnrichmentType, SkillAlias};
 use jobenrich_enrichment_engine::bench::{run_extraction_benchmark, synthesize_postings};
-use jobenrich_enrichment_engine::{
-    load_alias_csv, EngineConfig, Lexicon, SkillsEngine, SHIPPED_ALIASES_FILE,
-};
+use jobenrich_enrichment_engine::{load_alias_csv, Lexicon, SHIPPED_ALIASES_FILE};
+use jobenrich_services::engine_enricher::build_engine;
+use jobenrich_services::enrichment_pipeline::ActiveModels;
+use jobenrich_services::model_registry::{newest_of_each_type, read_model_directory};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,62 +28,123 @@ pub struct ExtractArgs {
     /// JSONL postings whose `description` (or `text`) fields seed the corpus.
     #[arg(long, default_value = "data/sample/postings.jsonl")]
     pub input: PathBuf,
-    /// Number of postings in the corpus.
-    #[arg(long, default_value_t = 1000)]
-    pub postings: usize,
-    /// Approximate size of each posting in bytes.
-    #[arg(long, default_value_t = 3000)]
-    pub bytes: usize,
-    /// Passes over the corpus per phase.
-    #[arg(long, default_value_t = 3)]
-    pub rounds: usize,
+    /// Number of postings in the corpus (at least 1).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub postings: u64,
+    /// Approximate size of each posting in bytes (at least 1).
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub bytes: u64,
+    /// Passes over the corpus per phase (at least 1).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: u64,
 }
 
 pub async fn run(session: &Session, command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Extract(args) => extract(session, args),
+        BenchCommand::Extract(args) => extract(session, args).await,
     }
 }
 
-fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
+/// What `run` would enrich with: the store's active models and active aliases
+/// when the store exists; else what `run` seeds a new store with (the shipped
+/// model configs and aliases).
+async fn engine_inputs(
+    session: &Session,
+) -> anyhow::Result<(ActiveModels, Vec<SkillAlias>, String)> {
+    let settings = session.settings()?;
+    if missing_sqlite_file(settings).is_none() {
+        let context = session.connect_migrated().await?;
+        let store = context.store.as_ref();
+        let skills = store
+            .active_model_for_type(EnrichmentType::SkillsExtraction)
+            .await?;
+        if let Some(skills) = skills {
+            let sections = store
+                .active_model_for_type(EnrichmentType::SectionClassification)
+                .await?;
+            let aliases = store.list_aliases(true).await?;
+            let origin = format!(
+                "{}@{} and {} active aliases of the {} store",
+                skills.model_id,
+                skills.version,
+                aliases.len(),
+                store.backend_name()
+            );
+            return Ok((ActiveModels { skills, sections }, aliases, origin));
+        }
+    }
+    let now = chrono::Utc::now();
+    let seed_dir = &settings.models.seed_dir;
+    let files = read_model_directory(seed_dir, now)
+        .with_context(|| format!("reading the model configs of {}", seed_dir.display()))?;
+    let mut newest = newest_of_each_type(files);
+    let skills = newest
+        .remove(&EnrichmentType::SkillsExtraction)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "no skills_extraction model config in {}",
+                settings.models.seed_dir.display()
+            ))
+        })?;
+    let sections = newest.remove(&EnrichmentType::SectionClassification);
+    let path = settings.engine.lexicon_dir()?.join(SHIPPED_ALIASES_FILE);
+    let aliases = load_alias_csv(&path, now).context("loading the shipped aliases")?;
+    let origin = format!(
+        "{}@{} and the {} shipped aliases (no store yet: what `run` would seed)",
+        skills.model_id,
+        skills.version,
+        aliases.len()
+    );
+    Ok((ActiveModels { skills, sections }, aliases, origin))
+}
+
+async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
+    // A missing or unreadable input is the caller's data error (exit 2).
     let text = std::fs::read_to_string(&args.input)
-        .with_context(|| format!("reading {}", args.input.display()))?;
+        .map_err(|e| UsageError(format!("reading {}: {e}", args.input.display())))?;
     let mut sources = Vec::new();
     for (n, line) in text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a JSON object", args.input.display(), n + 1))?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            UsageError(format!(
+                "{}:{}: not a JSON object: {e}",
+                args.input.display(),
+                n + 1
+            ))
+        })?;
         let body = value["description"]
             .as_str()
             .or_else(|| value["text"].as_str());
-        let body = body.with_context(|| {
-            format!(
+        let body = body.ok_or_else(|| {
+            UsageError(format!(
                 "{}:{}: field description (or text) is missing",
                 args.input.display(),
                 n + 1
-            )
+            ))
         })?;
         sources.push(body.to_string());
     }
-    anyhow::ensure!(!sources.is_empty(), "{}: no postings", args.input.display());
-    let corpus = synthesize_postings(&sources, args.postings, args.bytes);
+    if sources.is_empty() {
+        return Err(UsageError(format!("{}: no postings", args.input.display())).into());
+    }
+    let corpus = synthesize_postings(&sources, args.postings as usize, args.bytes as usize);
+    let (models, aliases, origin) = engine_inputs(session).await?;
     let started = Instant::now();
     let dir = session.settings()?.engine.lexicon_dir()?;
     let lexicon = Arc::new(
         Lexicon::load_dir(&dir)
             .with_context(|| format!("loading the lexicon of {}", dir.display()))?,
     );
-    let aliases = load_alias_csv(&dir.join(SHIPPED_ALIASES_FILE), chrono::Utc::now())
-        .with_context(|| format!("loading the aliases of {}", dir.display()))?;
-    let engine = SkillsEngine::new(lexicon, &aliases, EngineConfig::default())
-        .context("building the engine")?;
+    let engine = build_engine(lexicon, &models, &aliases)
+        .map_err(|e| anyhow::anyhow!("building the engine: {e}"))?;
     let setup = started.elapsed();
-    let report = run_extraction_benchmark(&engine, &corpus, args.rounds.max(1));
+    eprintln!("engine: {origin}");
+    let report = run_extraction_benchmark(&engine, &corpus, args.rounds as usize);
     emit(session.format, &report, |r| {
-        let mut t = Table::new(["phase", "postings/s", "MB/s"]);
+        let mut t = Table::new(["PHASE", "POSTINGS/S", "MB/S"]);
         for p in &r.phases {
             t.row([
                 p.phase.to_string(),

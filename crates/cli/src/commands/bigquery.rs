@@ -30,6 +30,6 @@ async fn plan(session: &Session, args: PlanArgs) -> anyhow::Result<()> {
         args.from_scratch,
     )
     .await?;
-    println!("{}", text.trim_end());
+    crate::outln!("{}", text.trim_end());
     Ok(())
 }

@@ -64,6 +64,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The job posting's id.
     pub job_id: String,
 }
 

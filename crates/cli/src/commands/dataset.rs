@@ -53,6 +53,7 @@ pub struct EscoLinkedArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
+    /// A labeled dataset (JSONL, the format `dataset import` writes).
     pub file: PathBuf,
 }
 
@@ -78,13 +79,27 @@ fn write_records(out: &Path, records: &[LabeledRecord]) -> anyhow::Result<String
     Ok(written.dataset_version)
 }
 
-fn print_stats(out: &Path, version: &str, stats: &ImportStats) {
-    println!(
+fn print_stats(
+    format: OutputFormat,
+    out: &Path,
+    version: &str,
+    stats: &ImportStats,
+) -> anyhow::Result<()> {
+    if format == OutputFormat::Json {
+        let view = serde_json::json!({
+            "out": out.display().to_string(),
+            "dataset_version": version,
+            "stats": stats,
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&view)?);
+        return Ok(());
+    }
+    crate::outln!(
         "wrote {} records to {} (dataset_version {version})",
         stats.records,
         out.display()
     );
-    println!(
+    crate::outln!(
         "rows read {}, gold skills {}, gold spans {}, LABEL NOT PRESENT {}, UNDERSPECIFIED {}, duplicate rows {}, unlocated spans {}, filtered out {}",
         stats.rows_read,
         stats.gold_skills,
@@ -95,6 +110,7 @@ fn print_stats(out: &Path, version: &str, stats: &ImportStats) {
         stats.unlocated_spans,
         stats.filtered_out
     );
+    Ok(())
 }
 
 /// Runs a `dataset` subcommand. Input errors exit 2.
@@ -106,7 +122,7 @@ pub async fn run(session: &Session, command: DatasetCommand) -> anyhow::Result<(
                 import_skillspan(&text, &a.file.display().to_string(), a.split.as_deref())
                     .map_err(data_error)?;
             let version = write_records(&a.out, &records)?;
-            print_stats(&a.out, &version, &stats);
+            print_stats(session.format, &a.out, &version, &stats)?;
         }
         DatasetCommand::Import(ImportCommand::EscoLinked(a)) => {
             let text = read(&a.file)?;
@@ -122,7 +138,7 @@ pub async fn run(session: &Session, command: DatasetCommand) -> anyhow::Result<(
                 import_esco_linked(&text, &a.file.display().to_string(), &prefix)
                     .map_err(data_error)?;
             let version = write_records(&a.out, &records)?;
-            print_stats(&a.out, &version, &stats);
+            print_stats(session.format, &a.out, &version, &stats)?;
         }
         DatasetCommand::Info(a) => {
             let d = LabeledDataset::load(&a.file, None).map_err(data_error)?;
@@ -145,14 +161,14 @@ pub async fn run(session: &Session, command: DatasetCommand) -> anyhow::Result<(
                 "evaluable_models": evaluable(&d),
             });
             match session.format {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&info)?),
+                OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&info)?),
                 OutputFormat::Table => {
-                    println!("{} ({})", a.file.display(), d.dataset_version);
-                    println!("records: {}", d.records.len());
-                    println!("gold skills: {} in {} records", skills.1, skills.0);
-                    println!("gold spans: {} in {} records", spans.1, spans.0);
-                    println!("gold sections: {} in {} records", sections.1, sections.0);
-                    println!("evaluable model types: {}", evaluable(&d).join(", "));
+                    crate::outln!("{} ({})", a.file.display(), d.dataset_version);
+                    crate::outln!("records: {}", d.records.len());
+                    crate::outln!("gold skills: {} in {} records", skills.1, skills.0);
+                    crate::outln!("gold spans: {} in {} records", spans.1, spans.0);
+                    crate::outln!("gold sections: {} in {} records", sections.1, sections.0);
+                    crate::outln!("evaluable model types: {}", evaluable(&d).join(", "));
                 }
             }
         }

@@ -150,7 +150,7 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
     }
     match session.format {
         OutputFormat::Json => print_json(&run, args)?,
-        OutputFormat::Table => print_text(&run, args),
+        OutputFormat::Table => print_text(&run, args)?,
     }
     Ok(run)
 }
@@ -173,14 +173,14 @@ fn print_json(run: &EvaluationRun, args: &EvaluateArgs) -> anyhow::Result<()> {
         "performance_metrics": run.model.performance_metrics,
         "report": args.report.as_ref().map(|p| p.display().to_string()),
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::outln!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 
-fn print_text(run: &EvaluationRun, args: &EvaluateArgs) {
+fn print_text(run: &EvaluationRun, args: &EvaluateArgs) -> anyhow::Result<()> {
     let r = &run.result;
     let m = &run.metrics;
-    println!(
+    crate::outln!(
         "{}@{} on {} (dataset_version {}): {} samples in {:.2} s",
         r.model_id,
         r.model_version,
@@ -190,23 +190,41 @@ fn print_text(run: &EvaluationRun, args: &EvaluateArgs) {
         r.execution_time_seconds
     );
     for note in &m.notes {
-        println!("  note: {note}");
+        crate::outln!("  note: {note}");
     }
-    println!(
+    crate::outln!(
         "\n{:<24} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {:>6}",
-        "category", "precision", "recall", "f1", "support", "tp", "fp", "fn"
+        "CATEGORY",
+        "PRECISION",
+        "RECALL",
+        "F1",
+        "SUPPORT",
+        "TP",
+        "FP",
+        "FN"
     );
     for (category, p) in &m.category_metrics {
         let c = m.category_counts.get(category).copied().unwrap_or_default();
-        println!(
+        crate::outln!(
             "{:<24} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>6} {:>6} {:>6}",
-            category, p.precision, p.recall, p.f1, p.support, c.tp, c.fp, c.fn_
+            category,
+            p.precision,
+            p.recall,
+            p.f1,
+            p.support,
+            c.tp,
+            c.fp,
+            c.fn_
         );
     }
     for (name, p) in [("macro avg", m.macro_avg), ("micro avg", m.micro_avg)] {
-        println!(
+        crate::outln!(
             "{:<24} {:>9.4} {:>9.4} {:>9.4} {:>8}",
-            name, p.precision, p.recall, p.f1, p.support
+            name,
+            p.precision,
+            p.recall,
+            p.f1,
+            p.support
         );
     }
     let skip = ["micro_precision", "micro_recall", "micro_f1"];
@@ -217,48 +235,51 @@ fn print_text(run: &EvaluationRun, args: &EvaluateArgs) {
         .map(|(k, v)| format!("{k}={v:.4}"))
         .collect();
     if !extra.is_empty() {
-        println!("\n{}", extra.join("  "));
+        crate::outln!("\n{}", extra.join("  "));
     }
     if m.ignored_predictions > 0 {
-        println!(
+        crate::outln!(
             "{} predictions inside LABEL NOT PRESENT / UNDERSPECIFIED spans were not counted",
             m.ignored_predictions
         );
     }
     match &run.baseline {
-        Some(b) => println!(
-            "\nbaseline: {}@{} (evaluation {}, {}): macro F1 {:.4} -> {:.4} ({:+.4})",
+        Some(b) => crate::outln!(
+            "\nbaseline: {}@{} (evaluation {}, {}): macro F1 {:.4} -> {:.4} ({})",
             r.model_id,
             b.model_version,
             b.evaluation_id,
             b.evaluated_at,
             b.f1,
             r.f1_score,
-            r.f1_score - b.f1
+            jobenrich_evaluation::signed_delta(r.f1_score - b.f1)
         ),
-        None => println!(
+        None => crate::outln!(
             "\nbaseline: none (the active version has no evaluation on this dataset version)"
         ),
     }
     match run.gate.passed() {
-        None => println!("gate: no thresholds configured"),
+        None => crate::outln!("gate: no thresholds configured"),
         Some(passed) => {
-            println!("gate: {}", if passed { "PASSED" } else { "FAILED" });
+            crate::outln!("gate: {}", if passed { "PASSED" } else { "FAILED" });
             for c in &run.gate.checks {
                 let word = match c.status {
                     CheckStatus::Passed => "pass",
                     CheckStatus::Failed => "FAIL",
                     CheckStatus::Skipped => "skip",
                 };
-                println!("  {word} {}: {}", c.name, c.message);
+                crate::outln!("  {word} {}: {}", c.name, c.message);
             }
         }
     }
-    println!(
+    crate::outln!(
         "stored evaluation {}; updated performance_metrics of {}@{}",
-        r.evaluation_id, r.model_id, r.model_version
+        r.evaluation_id,
+        r.model_id,
+        r.model_version
     );
     if let Some(path) = &args.report {
-        println!("report: {}", path.display());
+        crate::outln!("report: {}", path.display());
     }
+    Ok(())
 }

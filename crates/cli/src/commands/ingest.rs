@@ -28,7 +28,8 @@ const MAX_REJECTIONS_SHOWN: u64 = 100;
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// JSONL (.jsonl, .ndjson, .json) or CSV (.csv) files of job postings.
+    /// JSONL (.jsonl, .ndjson, .json) or CSV (.csv) files of job postings; a
+    /// directory stands for the files of those types directly in it.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Read every file as this format instead of guessing from its extension.
@@ -69,6 +70,35 @@ struct IngestView {
     pending_enrichments: u64,
 }
 
+/// The paths with each directory replaced by its posting files (`.jsonl`,
+/// `.ndjson`, `.json`, `.csv`, not recursive, in name order). A directory
+/// without any is an error naming it.
+pub fn expand_directories(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| UsageError(format!("{}: reading the directory: {e}", path.display())))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && IngestFormat::from_path(p).is_some())
+            .collect();
+        if found.is_empty() {
+            return Err(UsageError(format!(
+                "{}: a directory without .jsonl, .ndjson, .json or .csv files",
+                path.display()
+            ))
+            .into());
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
 pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
     let batch_size = args
         .batch_size
@@ -78,7 +108,7 @@ pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
     }
     // Check every file before storing anything from the first.
     let mut inputs = Vec::new();
-    for path in &args.files {
+    for path in &expand_directories(&args.files)? {
         let format = match args.input_format {
             Some(InputFormat::Jsonl) => IngestFormat::Jsonl,
             Some(InputFormat::Csv) => IngestFormat::Csv,
@@ -225,14 +255,15 @@ async fn current_version(
 }
 
 /// Progress bar (on a terminal) and rejected-row lines on stderr.
-struct TerminalObserver {
+/// Progress bar (on a terminal) and rejected rows on stderr, for `ingest` and `run`.
+pub(crate) struct TerminalObserver {
     bar: Option<ProgressBar>,
     label: String,
     rejections_seen: u64,
 }
 
 impl TerminalObserver {
-    fn new(label: &str, size: u64, show_progress: bool) -> Self {
+    pub(crate) fn new(label: &str, size: u64, show_progress: bool) -> Self {
         let bar = show_progress.then(|| {
             let bar = ProgressBar::new(size);
             bar.set_style(
@@ -259,7 +290,7 @@ impl TerminalObserver {
         }
     }
 
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

@@ -11,7 +11,7 @@ use jobenrich_domain::{EnrichmentType, EnrichmentVersion, JobId, Store};
 
 #[derive(Debug, Args)]
 pub struct JobResultsArgs {
-    /// The job posting's id.
+    /// The job posting's id (as ingested, e.g. the `id` field of the JSONL row).
     pub job_id: String,
     /// A stored version (`skills_extractor@v1.0`, `legacy`); default: the active model's.
     #[arg(long, conflicts_with = "all_versions")]
@@ -31,15 +31,52 @@ async fn selected_version(
         return Ok(None);
     }
     if let Some(v) = &args.version {
-        return Ok(Some(
-            EnrichmentVersion::parse(v.clone())
-                .map_err(|e| UsageError(format!("--version: {e}")))?,
-        ));
+        let version = EnrichmentVersion::parse(v.clone())
+            .map_err(|e| UsageError(format!("--version: {e}")))?;
+        let known = known_versions(store, model_type).await?;
+        if !known.contains(&version.to_string()) {
+            return Err(UsageError(format!(
+                "--version {v}: unknown version of {model_type} (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .into());
+        }
+        return Ok(Some(version));
     }
     Ok(store
         .active_model_for_type(model_type)
         .await?
         .map(|m| m.enrichment_version()))
+}
+
+/// The registered versions of the type, and (skills) the versions results are stored at.
+async fn known_versions(
+    store: &dyn Store,
+    model_type: EnrichmentType,
+) -> anyhow::Result<Vec<String>> {
+    let mut known: Vec<String> = store
+        .list_models(None)
+        .await?
+        .iter()
+        .filter(|m| m.model_type == model_type)
+        .map(|m| m.enrichment_version().to_string())
+        .collect();
+    if model_type == EnrichmentType::SkillsExtraction {
+        known.extend(
+            store
+                .skill_versions()
+                .await?
+                .into_iter()
+                .map(|(v, _)| v.to_string()),
+        );
+    }
+    known.sort();
+    known.dedup();
+    Ok(known)
 }
 
 async fn existing_job(store: &dyn Store, job_id: &str) -> anyhow::Result<JobId> {
@@ -56,6 +93,7 @@ pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<(
     let id = existing_job(store, &args.job_id).await?;
     let version = selected_version(store, &args, EnrichmentType::SkillsExtraction).await?;
     let skills = store.skills_for_job(&id, version).await?;
+    let width = crate::output::display_width();
     emit(session.format, &skills, |skills| {
         let mut table = Table::new([
             "SKILL",
@@ -87,7 +125,8 @@ pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<(
                 cell(s.context_snippet.as_deref()),
             ]);
         }
-        table
+        // The snippet is cut to the terminal; `--format json` has it whole.
+        table.fit_last_column(width)
     })
 }
 

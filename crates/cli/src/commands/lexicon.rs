@@ -1,11 +1,14 @@
 //! `jobenrich lexicon build`: compile the public taxonomies (ESCO, O*NET) into
 //! the shipped lexicon file, using the reviewed category mapping table.
 
+use crate::error::UsageError;
 use crate::output::{emit, Table};
 use crate::session::Session;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use jobenrich_enrichment_engine::{build_lexicon, SHIPPED_LEXICON_FILE, SHIPPED_MAPPING_FILE};
+use jobenrich_enrichment_engine::{
+    build_lexicon, SHIPPED_LEXICON_FILE, SHIPPED_MAPPING_FILE, TAXONOMY_FILES,
+};
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
@@ -16,7 +19,8 @@ pub enum LexiconCommand {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// Folder holding `esco-v1.1.1/`, `esco-v1.1.1-all-skills/` and `onet/`.
+    /// Folder holding `esco-v1.1.1/`, `esco-v1.1.1-all-skills/` and `onet/`
+    /// (default: the copies the repository ships, see data/taxonomy/README.md).
     #[arg(long, default_value = "data/taxonomy")]
     pub taxonomy: PathBuf,
     /// Category mapping table (ESCO groups / O*NET commodity classes → categories).
@@ -34,6 +38,22 @@ pub async fn run(session: &Session, command: LexiconCommand) -> anyhow::Result<(
 }
 
 fn build(session: &Session, args: BuildArgs) -> anyhow::Result<()> {
+    // Missing inputs are the caller's (exit 2), named before anything is written.
+    let missing: Vec<String> = TAXONOMY_FILES
+        .iter()
+        .map(|f| args.taxonomy.join(f))
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(UsageError(format!(
+            "taxonomy folder {}: missing {} (the repository ships them in data/taxonomy/, \
+             run from its root or pass --taxonomy; sources: data/taxonomy/README.md)",
+            args.taxonomy.display(),
+            missing.join(", ")
+        ))
+        .into());
+    }
     let dir =
         || -> anyhow::Result<std::path::PathBuf> { Ok(session.settings()?.engine.lexicon_dir()?) };
     let out = match args.out {

@@ -2,7 +2,7 @@
 //! views of issue 5 (every version with its latest metrics; two versions'
 //! overrides and metrics side by side).
 
-use crate::output::OutputFormat;
+use crate::output::{emit, emit_text, Table};
 use crate::session::Session;
 use clap::Args;
 use jobenrich_bootstrap::AppContext;
@@ -22,13 +22,17 @@ fn flow_error(e: EvaluationFlowError) -> anyhow::Error {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
+    /// The model id (`jobenrich models list` shows them).
     pub model_id: String,
 }
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
+    /// The model id.
     pub model_id: String,
+    /// The first (older) version, e.g. v1.0.
     pub version_a: String,
+    /// The second version, e.g. v1.1.
     pub version_b: String,
 }
 
@@ -43,72 +47,66 @@ pub async fn history(session: &Session, ctx: &AppContext, args: HistoryArgs) -> 
         ))
         .into());
     }
-    if session.format == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    println!(
-        "{:<14} {:<6} {:>9} {:>9} {:>9} {:>6} {:<20} {:<20} {:<18}",
-        "version",
-        "active",
-        "precision",
-        "recall",
-        "f1",
-        "evals",
-        "evaluated_at",
-        "dataset",
-        "activated"
-    );
-    for row in rows {
-        let m = &row.model;
-        let (p, r, f, at, dataset) = match &row.latest_evaluation {
-            Some(e) => (
-                format!("{:.4}", e.precision),
-                format!("{:.4}", e.recall),
-                format!("{:.4}", e.f1_score),
-                e.evaluated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                e.dataset_version.clone(),
-            ),
-            None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
-        };
-        let activated = match (&m.activated_at, &m.activated_by) {
-            (Some(t), Some(by)) => format!("{} by {by}", t.format("%Y-%m-%d %H:%M")),
-            (Some(t), None) => t.format("%Y-%m-%d %H:%M").to_string(),
-            _ => "-".into(),
-        };
-        println!(
-            "{:<14} {:<6} {:>9} {:>9} {:>9} {:>6} {:<20} {:<20} {:<18}",
-            m.version.as_str(),
-            if m.is_active { "yes" } else { "" },
-            p,
-            r,
-            f,
-            row.evaluation_count,
-            at,
-            dataset,
-            activated
-        );
-    }
-    Ok(())
+    emit(session.format, &rows, |rows| {
+        let mut table = Table::new([
+            "VERSION",
+            "ACTIVE",
+            "PRECISION",
+            "RECALL",
+            "F1",
+            "EVALS",
+            "EVALUATED AT",
+            "DATASET",
+            "ACTIVATED",
+        ]);
+        for row in rows {
+            let m = &row.model;
+            let (p, r, f, at, dataset) = match &row.latest_evaluation {
+                Some(e) => (
+                    format!("{:.4}", e.precision),
+                    format!("{:.4}", e.recall),
+                    format!("{:.4}", e.f1_score),
+                    e.evaluated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    e.dataset_version.clone(),
+                ),
+                None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
+            };
+            let activated = match (&m.activated_at, &m.activated_by) {
+                (Some(t), Some(by)) => format!("{} by {by}", t.format("%Y-%m-%d %H:%M")),
+                (Some(t), None) => t.format("%Y-%m-%d %H:%M").to_string(),
+                _ => "-".into(),
+            };
+            table.row([
+                m.version.to_string(),
+                if m.is_active { "yes" } else { "no" }.to_string(),
+                p,
+                r,
+                f,
+                row.evaluation_count.to_string(),
+                at,
+                dataset,
+                activated,
+            ]);
+        }
+        table
+    })
 }
 
-fn print_rows(title: &str, rows: &[DiffRow], a: &str, b: &str) {
-    println!("\n{title}");
+/// One section of the diff: a KEY / A / B table, `*` marking differing rows.
+fn diff_section(title: &str, rows: &[DiffRow], a: &str, b: &str) -> String {
     if rows.is_empty() {
-        println!("  (none)");
-        return;
+        return format!("\n{title}\n  (none)\n");
     }
-    let width = rows.iter().map(|r| r.key.len()).max().unwrap_or(3).max(3);
-    println!("  {:<width$}  {:<24} {:<24}", "key", a, b);
+    let mut table = Table::new(["", "KEY", a, b]);
     for r in rows {
-        println!(
-            "{} {:<width$}  {:<24} {:<24}",
-            if r.differs() { "*" } else { " " },
-            r.key,
-            r.a.as_deref().unwrap_or("-"),
-            r.b.as_deref().unwrap_or("-"),
-        );
+        table.row([
+            if r.differs() { "*" } else { "" }.to_string(),
+            r.key.clone(),
+            r.a.clone().unwrap_or_else(|| "-".into()),
+            r.b.clone().unwrap_or_else(|| "-".into()),
+        ]);
     }
+    format!("\n{title}\n{}", table.render())
 }
 
 pub async fn diff(session: &Session, ctx: &AppContext, args: DiffArgs) -> anyhow::Result<()> {
@@ -123,13 +121,12 @@ pub async fn diff(session: &Session, ctx: &AppContext, args: DiffArgs) -> anyhow
     )
     .await
     .map_err(flow_error)?;
-    if session.format == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
-        return Ok(());
-    }
-    println!("{model_id}: {a} vs {b} (* = differs)");
-    print_rows("config_overrides", &d.overrides, a.as_str(), b.as_str());
-    print_rows("performance_metrics", &d.metrics, a.as_str(), b.as_str());
-    print_rows("registry", &d.registry, a.as_str(), b.as_str());
-    Ok(())
+    emit_text(session.format, &d, |d| {
+        format!(
+            "{model_id}: {a} vs {b} (* = differs)\n{}{}{}",
+            diff_section("config_overrides", &d.overrides, a.as_str(), b.as_str()),
+            diff_section("performance_metrics", &d.metrics, a.as_str(), b.as_str()),
+            diff_section("registry", &d.registry, a.as_str(), b.as_str()),
+        )
+    })
 }

@@ -2,6 +2,7 @@
 //! (format: `jobenrich_services::model_registry`, e.g.
 //! `config/models/skills_extractor-v1.0.yaml`); one version per model id is active.
 
+use crate::error::UsageError;
 use crate::output::{cell, emit, Table};
 use crate::session::Session;
 use anyhow::Context;
@@ -38,19 +39,23 @@ pub struct RegisterArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only this model id.
+    /// Only this model id (an unknown id is an error).
     pub model_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ActivateArgs {
+    /// The model id, e.g. skills_extractor.
     pub model_id: String,
+    /// The registered version to activate, e.g. v1.1.
     pub version: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The model id, e.g. skills_extractor.
     pub model_id: String,
+    /// The version (default: the active one).
     pub version: Option<String>,
 }
 
@@ -81,7 +86,13 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
         }
         ModelsCommand::List(args) => {
             let model_id = args.model_id.map(ModelId::parse).transpose()?;
-            let models = store.list_models(model_id).await?;
+            let models = store.list_models(model_id.clone()).await?;
+            if let (Some(id), true) = (&model_id, models.is_empty()) {
+                return Err(UsageError(format!(
+                    "model {id} has no registered version (`jobenrich models list` shows the known ones)"
+                ))
+                .into());
+            }
             emit(session.format, &models, |models| models_table(models))
         }
         ModelsCommand::Activate(args) => {

@@ -6,7 +6,16 @@ use crate::error::UsageError;
 use crate::output::{emit, Table};
 use crate::session::Session;
 use clap::Args;
-use jobenrich_services::reenrichment::prune_old_versions;
+use jobenrich_services::enrichment_status::{prune_unclaimable_pending, PendingPruneReport};
+use jobenrich_services::reenrichment::{prune_old_versions, PruneReport};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+struct PruneView {
+    #[serde(flatten)]
+    results: PruneReport,
+    pending: PendingPruneReport,
+}
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -21,8 +30,12 @@ pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
     }
     let context = session.connect_migrated().await?;
     let store = context.store.as_ref();
-    let report = prune_old_versions(store, store, store, args.keep_versions).await?;
-    emit(session.format, &report, |r| {
+    let results = prune_old_versions(store, store, store, args.keep_versions).await?;
+    // Pending work at inactive versions is never claimed (queue_rules): removed too.
+    let pending = prune_unclaimable_pending(store, store).await?;
+    let report = PruneView { results, pending };
+    emit(session.format, &report, |v| {
+        let r = &v.results;
         let list = |items: &[String]| {
             if items.is_empty() {
                 "-".to_string()
@@ -36,6 +49,19 @@ pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
             ("skills deleted", r.skills_deleted.to_string()),
             ("pruned section versions", list(&r.pruned_section_versions)),
             ("sections deleted", r.sections_deleted.to_string()),
+            (
+                "pending enrichments removed (inactive versions)",
+                if v.pending.removed.is_empty() {
+                    "0".to_string()
+                } else {
+                    v.pending
+                        .removed
+                        .iter()
+                        .map(|(t, version, n)| format!("{n} {t} at {version}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
         ])
     })
 }

@@ -29,6 +29,21 @@ pub async fn run(session: &Session, args: ReenrichArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    // Work of a type no process handles would wait forever (queue_rules).
+    let processed = &session.settings()?.worker.types;
+    if !processed.contains(&enrichment_type) {
+        return Err(UsageError(format!(
+            "--type {enrichment_type}: neither `jobenrich run` nor `jobenrich-worker` processes it \
+             (worker.types is [{}]; skills_extraction also classifies sections): add it to worker.types \
+             of the config first (`--config FILE` with `worker: {{types: [skills_extraction, {enrichment_type}]}}`)",
+            processed
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
     let context = session.connect_migrated().await?;
     let store = context.store.as_ref();
     let model = store

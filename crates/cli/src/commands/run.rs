@@ -5,7 +5,8 @@
 //! a terminal), and prints a summary: postings, skills found, top skills and
 //! categories, failures, throughput.
 
-use crate::error::UsageError;
+use crate::commands::ingest::TerminalObserver;
+use crate::error::{ExitWith, UsageError};
 use crate::output::{emit, OutputFormat, Table};
 use crate::session::Session;
 use anyhow::Context;
@@ -21,10 +22,8 @@ use jobenrich_services::enrichment_run::{
 };
 use jobenrich_services::enrichment_runner::BatchObserver;
 use jobenrich_services::ingest::{
-    ingest_reader, IngestFormat, IngestObserver, IngestOptions, IngestPorts, IngestReport,
-    RowRejection,
+    ingest_reader, IngestFormat, IngestOptions, IngestPorts, IngestReport,
 };
-use jobenrich_services::model_registry::seed_model_directory;
 use jobenrich_services::reenrichment::queue_never_queued;
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -34,12 +33,10 @@ use std::time::Instant;
 
 /// The shipped sample postings (relative to the working directory).
 const SAMPLE_POSTINGS: &str = "data/sample/postings.jsonl";
-/// Rejected rows printed per input; the rest are only counted.
-const MAX_REJECTIONS_SHOWN: u64 = 20;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// JSONL or CSV files of job postings (default: the shipped sample, data/sample/postings.jsonl).
+    /// JSONL or CSV files (or directories of them) of job postings (default: the shipped sample, data/sample/postings.jsonl).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Batches in flight at once (default: worker.concurrency of the config).
@@ -84,7 +81,7 @@ fn resolve_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, IngestForm
         }
         vec![sample.to_path_buf()]
     } else {
-        inputs.to_vec()
+        crate::commands::ingest::expand_directories(inputs)?
     };
     paths
         .into_iter()
@@ -103,25 +100,11 @@ fn resolve_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, IngestForm
         .collect()
 }
 
-/// Prints rejected rows on stderr (the first few of each input).
-struct RejectionPrinter {
-    shown: u64,
-}
-
-impl IngestObserver for RejectionPrinter {
-    fn rejected(&mut self, rejection: &RowRejection) {
-        self.shown += 1;
-        if self.shown <= MAX_REJECTIONS_SHOWN {
-            eprintln!("rejected: {rejection}");
-        }
-    }
-    fn batch_stored(&mut self, _: &IngestReport, _: u64) {}
-}
-
 async fn ingest_inputs(
     store: &dyn Store,
     inputs: &[(PathBuf, IngestFormat)],
     batch_size: usize,
+    show_progress: bool,
 ) -> anyhow::Result<IngestReport> {
     let ports = IngestPorts {
         postings: store,
@@ -139,15 +122,12 @@ async fn ingest_inputs(
     for (path, format) in inputs {
         let label = path.display().to_string();
         let file = std::fs::File::open(path).with_context(|| format!("opening {label}"))?;
-        let mut printer = RejectionPrinter { shown: 0 };
-        let report = ingest_reader(&ports, file, *format, &label, &options, &mut printer).await?;
-        if printer.shown > MAX_REJECTIONS_SHOWN {
-            eprintln!(
-                "rejected: {label}: {} more rejected rows not shown",
-                printer.shown - MAX_REJECTIONS_SHOWN
-            );
-        }
-        total.add(&report);
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        // The ingest phase has its own bar (bytes read, rows), then the enrichment's.
+        let mut observer = TerminalObserver::new(&label, size, show_progress);
+        let report = ingest_reader(&ports, file, *format, &label, &options, &mut observer).await;
+        observer.finish();
+        total.add(&report?);
     }
     Ok(total)
 }
@@ -156,9 +136,16 @@ fn progress_bar(due: u64) -> ProgressBar {
     let bar = ProgressBar::new(due);
     bar.set_style(
         ProgressStyle::with_template(
-            "enriching [{bar:30}] {pos}/{len} postings ({per_sec}, eta {eta})",
+            "enriching [{bar:30}] {pos}/{len} postings ({rate}, eta {eta})",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        // indicatif's {per_sec} prints `6,111.9871/s`: whole postings per second read better.
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_fmt(format_args!("{:.0}/s", state.per_sec()));
+            },
+        )
         .progress_chars("=> "),
     );
     bar
@@ -186,17 +173,17 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     let engine_loading =
         tokio::task::spawn_blocking(move || EngineEnricherFactory::load(&lexicon_dir));
     store.migrate().await.context("migrating the schema")?;
-    let seed_dir = &settings.models.seed_dir;
-    seed_model_directory(
-        store.as_ref(),
-        seed_dir,
-        &session.actor(),
-        chrono::Utc::now(),
-    )
-    .await
-    .with_context(|| format!("registering the model configs of {}", seed_dir.display()))?;
+    crate::commands::migrate::seed_shipped(store.as_ref(), session, &settings.models.seed_dir)
+        .await?;
 
-    let ingest = ingest_inputs(store.as_ref(), &inputs, settings.ingest.batch_size).await?;
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    let ingest = ingest_inputs(
+        store.as_ref(),
+        &inputs,
+        settings.ingest.batch_size,
+        show_progress,
+    )
+    .await?;
 
     let engine = engine_loading
         .await
@@ -227,7 +214,7 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     .map(|r| r.newly_queued)
     .sum();
     let (queued, due) = prepare_run(&store, &pipeline, &options).await?;
-    let bar = (!args.no_progress && std::io::stderr().is_terminal()).then(|| progress_bar(due));
+    let bar = show_progress.then(|| progress_bar(due));
     let observer: Option<BatchObserver> = bar.clone().map(|bar| {
         Arc::new(move |batch: &BatchReport| bar.inc(batch.claimed as u64)) as BatchObserver
     });
@@ -253,7 +240,44 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
         enrichment: summary,
         total_seconds,
     };
-    print_view(session.format, &view)
+    print_view(session.format, &view)?;
+    let e = &view.enrichment;
+    if e.processed > 0 && e.succeeded == 0 {
+        // Nothing came out: say why now rather than after the retries.
+        let reasons = first_failure_reasons(store.as_ref(), 3).await;
+        return Err(ExitWith {
+            code: crate::error::EXIT_FAILURE,
+            message: format!(
+                "every enrichment of this run failed ({}); first reasons: {}",
+                e.failed,
+                if reasons.is_empty() {
+                    "see `jobenrich status`".to_string()
+                } else {
+                    reasons.join("; ")
+                }
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The error messages of the most recent failures (any attempt count).
+async fn first_failure_reasons(store: &dyn Store, limit: usize) -> Vec<String> {
+    let mut failed = store.dead_letters(1, 10_000).await.unwrap_or_default();
+    failed.sort_by_key(|f| std::cmp::Reverse(f.updated_at));
+    let mut reasons: Vec<String> = Vec::new();
+    for f in failed {
+        if let Some(message) = f.error_message {
+            if !reasons.contains(&message) {
+                reasons.push(message);
+            }
+        }
+        if reasons.len() == limit {
+            break;
+        }
+    }
+    reasons
 }
 
 fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
@@ -271,27 +295,30 @@ fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
                     v.ingest.read, v.ingest.stored, v.ingest.already_present, v.ingest.rejected
                 ),
             ),
-            ("postings in store", e.postings_in_store.to_string()),
             (
-                "stored earlier but never queued (queued now)",
+                "this run: stored earlier but never queued (queued now)",
                 v.repaired_never_queued.to_string(),
             ),
             (
-                "enriched now (succeeded / failed)",
+                "this run: enriched (succeeded / failed)",
                 format!("{} ({} / {})", e.processed, e.succeeded, e.failed),
             ),
             (
-                "failed at the current version",
+                "this run: skills / sections written",
+                format!("{} / {}", e.skills_written, e.sections_written),
+            ),
+            ("store: postings", e.postings_in_store.to_string()),
+            (
+                "store: failed at the current version",
                 e.failed_in_store.to_string(),
             ),
             (
-                "skills found",
+                "store: skills found",
                 format!(
                     "{} mentions of {} distinct skills at {}",
                     e.skills.skill_mentions, e.skills.distinct_skills, e.skills.enrichment_version
                 ),
             ),
-            ("sections classified", e.sections_written.to_string()),
             (
                 "enrichment throughput",
                 format!(
@@ -308,7 +335,7 @@ fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
             ),
         ])
     })?;
-    println!();
+    crate::outln!();
     emit(format, view, |v| {
         let mut table = Table::new(["TOP SKILL", "CATEGORY", "JOBS", "MEAN CONFIDENCE"]);
         for s in &v.enrichment.skills.top_skills {
@@ -321,7 +348,7 @@ fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
         }
         table
     })?;
-    println!();
+    crate::outln!();
     emit(format, view, |v| {
         let mut table = Table::new(["CATEGORY", "DISTINCT SKILLS", "JOB MENTIONS"]);
         for c in &v.enrichment.skills.categories {

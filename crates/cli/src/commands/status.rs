@@ -7,6 +7,19 @@ use crate::session::Session;
 use clap::Args;
 use jobenrich_services::engine_enricher::active_engine_config;
 use jobenrich_services::enrichment_status::status_report;
+use jobenrich_domain::EnrichmentStatus;
+use jobenrich_services::enrichment_status::{
+    status_report, stuck_groups, OldestPending, StatusReport, StuckGroup,
+};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+struct StatusView {
+    #[serde(flatten)]
+    report: StatusReport,
+    /// Queued work that will not be processed as configured, and why.
+    stuck: Vec<StuckGroup>,
+}
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -25,7 +38,37 @@ pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
         .map(|reason| {
             format!("the active models cannot be built ({reason}); enrichment is stopped until a valid version is activated")
         });
-    emit(session.format, &report, |r| {
+    let stuck = stuck_groups(
+        &report.counts,
+        context.store.as_ref(),
+        &context.settings.worker.types,
+    )
+    .await?;
+    // "Oldest pending" is about work that will be processed; stuck work is listed apart.
+    report.oldest_pending = report
+        .counts
+        .iter()
+        .filter(|c| c.status == EnrichmentStatus::Pending)
+        .filter(|c| {
+            !stuck.iter().any(|g| {
+                g.enrichment_type == c.enrichment_type
+                    && g.enrichment_version == c.enrichment_version
+            })
+        })
+        .filter_map(|c| {
+            c.oldest_created_at.map(|at| OldestPending {
+                enrichment_type: c.enrichment_type,
+                enrichment_version: c.enrichment_version.clone(),
+                created_at: at,
+            })
+        })
+        .min_by_key(|p| p.created_at);
+    let view = StatusView {
+        report: report.clone(),
+        stuck: stuck.clone(),
+    };
+    emit(session.format, &view, |v| {
+        let r = &v.report;
         let mut table = Table::new(["TYPE", "VERSION", "STATUS", "COUNT", "OLDEST CREATED"]);
         for c in &r.counts {
             table.row([
@@ -56,6 +99,20 @@ pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
         ),
         None => "oldest pending: none".to_string(),
     });
+    if stuck.is_empty() {
+        lines.push("stuck: none".to_string());
+    } else {
+        lines.push(format!(
+            "stuck (queued, never processed as configured): {}",
+            stuck.iter().map(|g| g.count).sum::<u64>()
+        ));
+        for g in &stuck {
+            lines.push(format!(
+                "  {} {} pending {}: {}",
+                g.enrichment_type, g.enrichment_version, g.count, g.explanation
+            ));
+        }
+    }
     lines.push(format!(
         "dead letters (failed {} times or more): {}",
         r.max_attempts,
@@ -71,6 +128,6 @@ pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
             d.error_message.as_deref().unwrap_or("-")
         ));
     }
-    println!("{}", lines.join("\n"));
+    crate::outln!("{}", lines.join("\n"));
     Ok(())
 }

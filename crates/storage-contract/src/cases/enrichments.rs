@@ -1188,3 +1188,65 @@ pub(crate) async fn claimed_job(
     );
     skills_key(job)
 }
+
+/// `delete_pending_enrichments` removes exactly the `pending` rows of its type
+/// at the given versions; leased work, other versions and other types stay.
+pub async fn pending_enrichments_at_given_versions_are_deleted(store: Arc<dyn Store>) {
+    let s = &*store;
+    seed_jobs(s, &["job-a", "job-b", "job-c"]).await;
+    let old = enrichment_version("skills_extractor@v0.9");
+    let sections = enrichment_version("section_classifier@v1.0");
+    enqueue(s, &["job-a", "job-b"], SKILLS, &old, at(0)).await;
+    enqueue(s, &["job-a", "job-b", "job-c"], SKILLS, &version(), at(0)).await;
+    let section_type = EnrichmentType::SectionClassification;
+    enqueue(s, &["job-c"], section_type, &sections, at(0)).await;
+    let leased = ok(
+        s,
+        store
+            .claim_enrichments(&claim_request("w", at(1), 1, SKILLS, Some(old.clone())))
+            .await,
+        "claim_enrichments at the old version",
+    );
+    promise_eq!(s, leased.len(), 1, "one old enrichment is leased");
+    let deleted = ok(
+        s,
+        store
+            .delete_pending_enrichments(SKILLS, &[old.clone(), sections.clone()])
+            .await,
+        "delete_pending_enrichments",
+    );
+    promise_eq!(
+        s,
+        deleted,
+        1,
+        "only the pending row at the old version goes"
+    );
+    let leased_key = key(leased[0].job_id.as_str(), SKILLS, &old);
+    promise_eq!(
+        s,
+        get(s, &leased_key).await.status,
+        EnrichmentStatus::Processing,
+        "leased work at the version is not deleted"
+    );
+    for job in ["job-a", "job-b", "job-c"] {
+        promise_eq!(
+            s,
+            get(s, &skills_key(job)).await.status,
+            EnrichmentStatus::Pending,
+            "pending work at other versions stays"
+        );
+    }
+    let section_row = key("job-c", section_type, &sections);
+    promise_eq!(
+        s,
+        get(s, &section_row).await.status,
+        EnrichmentStatus::Pending,
+        "pending work of other types stays"
+    );
+    let none = ok(
+        s,
+        store.delete_pending_enrichments(SKILLS, &[]).await,
+        "delete_pending_enrichments with no versions",
+    );
+    promise_eq!(s, none, 0, "no versions delete nothing");
+}
