@@ -355,7 +355,10 @@ fn pending_work_at_an_inactive_version_is_reported_stuck_and_pruned() {
 #[test]
 fn run_fails_when_nothing_succeeded_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
+    let sample = repo("data/sample/postings.jsonl");
     ok(dir.path(), &["migrate"]);
+    // Stored under the shipped model; the next version cannot take them.
+    ok(dir.path(), &["ingest", sample.to_str().unwrap()]);
     std::fs::write(
         dir.path().join("tiny.yaml"),
         "model_id: skills_extractor\nmodel_type: skills_extraction\nversion: v1.1\n\

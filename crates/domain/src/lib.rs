@@ -6,8 +6,8 @@ pub mod entities;
 pub mod error;
 pub mod kinds;
 pub mod ports;
-pub mod text;
 pub mod queue_rules;
+pub mod text;
 pub mod validation;
 
 pub use entities::*;

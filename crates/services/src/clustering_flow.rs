@@ -433,7 +433,8 @@ impl ClusterDiffReport {
     /// The self-contained HTML page (`--report diff.html`).
     pub fn to_html(&self) -> String {
         render_html(&self.stability, &self.changes)
-    }}
+    }
+}
 
 fn find_run<'a>(
     runs: &'a [ClusteringRunSummary],

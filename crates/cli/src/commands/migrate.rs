@@ -42,7 +42,11 @@ pub async fn seed_shipped(
     let models = seed_model_directory(store, seed_dir, &session.actor(), now)
         .await
         .with_context(|| format!("registering the model configs of {}", seed_dir.display()))?;
-    let path = session.settings()?.engine.lexicon_dir()?.join(SHIPPED_ALIASES_FILE);
+    let path = session
+        .settings()?
+        .engine
+        .lexicon_dir()?
+        .join(SHIPPED_ALIASES_FILE);
     let file = std::fs::File::open(&path)
         .with_context(|| format!("opening the shipped aliases {}", path.display()))?;
     let aliases = seed_shipped_aliases(store, file, &path.display().to_string(), now)

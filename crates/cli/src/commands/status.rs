@@ -5,9 +5,8 @@
 use crate::output::{cell, emit, OutputFormat, Table};
 use crate::session::Session;
 use clap::Args;
-use jobenrich_services::engine_enricher::active_engine_config;
-use jobenrich_services::enrichment_status::status_report;
 use jobenrich_domain::EnrichmentStatus;
+use jobenrich_services::engine_enricher::active_engine_config;
 use jobenrich_services::enrichment_status::{
     status_report, stuck_groups, OldestPending, StatusReport, StuckGroup,
 };
