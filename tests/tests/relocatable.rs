@@ -1,5 +1,6 @@
 //! The release binary runs from anywhere: copied with only its data files
-//! into a temporary "install" (bin/ and data/lexicon/ beside it), run from an
+//! into a temporary "install" (bin/ and data/lexicon/ with its lexicon and
+//! aliases beside it), run from an
 //! unrelated working directory, it finds its lexicon through the
 //! `engine.lexicon_dir` setting's default (beside the executable) and never
 //! through the build machine's source tree. The lexicon installed here is a
@@ -54,6 +55,12 @@ fn the_release_binary_runs_from_a_temp_dir_with_its_data_found_by_settings() {
     std::fs::write(
         lexicon_dir.join("lexicon.tsv"),
         "# canonical\tcategory\tsource\tweight\ttaxonomy_ref\tsurfaces\nZorblang\tdatabases\tcurated\t0.95\tesco:Zorblang\tZorblang\n",
+    )
+    .unwrap();
+    // `run` seeds the aliases shipped beside the lexicon; a stand-in here too.
+    std::fs::write(
+        lexicon_dir.join("aliases.csv"),
+        "alias_text,canonical_name,category,confidence\nZorb,Zorblang,databases,0.9\n",
     )
     .unwrap();
     let work = tmp.path().join("work");
