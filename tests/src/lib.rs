@@ -118,7 +118,7 @@ impl TestStore {
             let now = Utc::now();
             let postings: Vec<JobPosting> = (0..count)
                 .map(|n| JobPosting {
-                    id: JobId::parse(format!("job-{n:05}")).unwrap(),
+                    job_posting_id: JobId::parse(format!("job-{n:05}")).unwrap(),
                     title: format!("Engineer {n}"),
                     company: Some("Example GmbH".into()),
                     location: None,

@@ -46,7 +46,7 @@ fn assert_results_consistent(store: &TestStore, version: &EnrichmentVersion, job
     let duplicates: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM (SELECT 1 FROM job_skills WHERE enrichment_version = ?1
-             GROUP BY job_id, skill_name HAVING COUNT(*) > 1)",
+             GROUP BY job_posting_id, skill_name HAVING COUNT(*) > 1)",
             [v],
             |r| r.get(0),
         )
@@ -55,7 +55,7 @@ fn assert_results_consistent(store: &TestStore, version: &EnrichmentVersion, job
     let jobs_without_skills: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM job_postings p WHERE NOT EXISTS
-             (SELECT 1 FROM job_skills s WHERE s.job_id = p.id AND s.enrichment_version = ?1)",
+             (SELECT 1 FROM job_skills s WHERE s.job_posting_id = p.job_posting_id AND s.enrichment_version = ?1)",
             [v],
             |r| r.get(0),
         )
@@ -67,8 +67,8 @@ fn assert_results_consistent(store: &TestStore, version: &EnrichmentVersion, job
         .query_row(
             "SELECT COUNT(*) FROM (
                  SELECT p.description FROM job_postings p
-                 JOIN (SELECT job_id, COUNT(*) AS n FROM job_skills
-                       WHERE enrichment_version = ?1 GROUP BY job_id) c ON c.job_id = p.id
+                 JOIN (SELECT job_posting_id, COUNT(*) AS n FROM job_skills
+                       WHERE enrichment_version = ?1 GROUP BY job_posting_id) c ON c.job_posting_id = p.job_posting_id
                  GROUP BY p.description HAVING COUNT(DISTINCT c.n) > 1)",
             [v],
             |r| r.get(0),
@@ -216,8 +216,8 @@ fn a_poison_posting_fails_alone_and_its_batch_neighbours_succeed() {
     let conn = store.sql();
     let mut failed = conn
         .prepare(
-            "SELECT job_id, attempts, error_message FROM job_enrichments
-             WHERE status = 'failed' ORDER BY job_id",
+            "SELECT job_posting_id, attempts, error_message FROM job_enrichments
+             WHERE status = 'failed' ORDER BY job_posting_id",
         )
         .unwrap();
     let failed: Vec<(String, u32, String)> = failed
@@ -254,7 +254,7 @@ fn a_poison_posting_fails_alone_and_its_batch_neighbours_succeed() {
         .as_array()
         .expect("dead_letters listed")
         .iter()
-        .map(|d| d["job_id"].as_str().unwrap())
+        .map(|d| d["job_posting_id"].as_str().unwrap())
         .collect();
     assert_eq!(dead, ["job-00007", "job-00030"]);
 }

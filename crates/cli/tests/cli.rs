@@ -188,7 +188,7 @@ fn ingest_reads_bright_data_csv_and_the_table_summary() {
     assert!(stderr(&output).contains("brightdata.csv:4: missing field title"));
     assert_eq!(
         work.count(
-            "SELECT COUNT(*) FROM job_postings WHERE id = '4001' AND company = 'Acme'
+            "SELECT COUNT(*) FROM job_postings WHERE job_posting_id = '4001' AND company = 'Acme'
              AND location = 'Berlin' AND description = 'Python, SQL\nand Airflow'"
         ),
         1

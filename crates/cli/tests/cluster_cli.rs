@@ -100,7 +100,7 @@ fn cluster_run_diff_list_and_show_on_the_sample() {
     );
     assert_eq!(listed_first["clusters"].as_array().unwrap().len(), 3);
 
-    let job = diff["changes"][0]["job_id"]
+    let job = diff["changes"][0]["job_posting_id"]
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| "skillspan-train-tech-0".to_string());

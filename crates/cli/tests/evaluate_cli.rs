@@ -95,7 +95,7 @@ fn evaluate_stores_the_result_updates_the_model_writes_the_report_and_exits_by_t
 
     let shown = work.run(&["--format", "json", "models", "show", "skills_extractor"]);
     let f1 = json(&shown)["model"]["performance_metrics"]["f1_score"].clone();
-    assert_eq!(f1, evaluation["f1_score"]);
+    assert_eq!(f1, evaluation["overall_f1"]);
 
     // The same version again: the previous run is the baseline; min-f1 fails.
     let failed = work.run(&[

@@ -79,7 +79,7 @@ pub struct WeightedSkill {
 /// What clustering knows about one job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobDocument {
-    pub job_id: JobId,
+    pub job_posting_id: JobId,
     pub title: String,
     pub skills: Vec<WeightedSkill>,
 }
@@ -259,7 +259,7 @@ mod tests {
 
     fn doc(id: &str, title: &str, skills: &[(&str, f64)]) -> JobDocument {
         JobDocument {
-            job_id: JobId::parse(id).unwrap(),
+            job_posting_id: JobId::parse(id).unwrap(),
             title: title.into(),
             skills: skills
                 .iter()

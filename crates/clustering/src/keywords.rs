@@ -119,7 +119,7 @@ mod tests {
 
     fn doc(id: usize, title: &str, skills: &[&str]) -> JobDocument {
         JobDocument {
-            job_id: JobId::parse(format!("j{id}")).unwrap(),
+            job_posting_id: JobId::parse(format!("j{id}")).unwrap(),
             title: title.into(),
             skills: skills
                 .iter()

@@ -365,7 +365,7 @@ mod tests {
         for (g, (title, skills)) in groups.iter().enumerate() {
             for j in 0..per_group {
                 docs.push(JobDocument {
-                    job_id: JobId::parse(format!("{g}-{j}")).unwrap(),
+                    job_posting_id: JobId::parse(format!("{g}-{j}")).unwrap(),
                     title: title.to_string(),
                     skills: skills
                         .iter()

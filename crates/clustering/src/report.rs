@@ -99,7 +99,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}th{{background:#f3
             let _ = writeln!(
                 html,
                 "<tr><td>{}</td><td>{} · {}</td><td>{} · {}</td></tr>",
-                escape(c.job_id.as_str()),
+                escape(c.job_posting_id.as_str()),
                 c.old_cluster_id,
                 escape(&c.old_cluster_name),
                 c.new_cluster_id,
@@ -356,7 +356,7 @@ mod tests {
         );
         let report = compare_runs(&old, &new, 0.2);
         let changes = vec![ClusterChange {
-            job_id: JobId::parse("j2").unwrap(),
+            job_posting_id: JobId::parse("j2").unwrap(),
             old_cluster_id: 0,
             old_cluster_name: "rust <backend>".into(),
             new_cluster_id: 2,

@@ -250,7 +250,7 @@ pub fn synthetic_jobs(count: usize, seed: u64) -> Vec<JobDocument> {
             chosen.sort_unstable();
             chosen.dedup();
             JobDocument {
-                job_id: JobId::parse(format!("job-{i:07}")).expect("valid id"),
+                job_posting_id: JobId::parse(format!("job-{i:07}")).expect("valid id"),
                 title,
                 skills: chosen
                     .into_iter()

@@ -15,3 +15,5 @@ pub use error::{DomainError, StoreError, ValidationError};
 pub use kinds::*;
 pub use ports::*;
 pub use queue_rules::{pending_is_removable, stuck_reason, StuckReason};
+/// The seed's ids (`enrichment_id`, `skill_id`, …) are UUIDs.
+pub use uuid::Uuid;

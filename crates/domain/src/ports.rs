@@ -96,6 +96,9 @@ pub struct EnrichmentSuccess {
     pub skills: Vec<ExtractedSkill>,
     /// Replace every section of the job at each classifier version present here.
     pub sections: Vec<SectionClassification>,
+    /// Stored in the enrichment's `metadata` (a JSON object), with the counts
+    /// of skills and sections written added by the completion.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -122,28 +125,28 @@ impl crate::validation::Validate for EnrichmentOutcome {
         if let EnrichmentResult::Success(success) = &self.result {
             for skill in &success.skills {
                 skill.validate()?;
-                if skill.job_id != self.key.job_id
+                if skill.job_posting_id != self.key.job_posting_id
                     || skill.enrichment_version != self.key.enrichment_version
                 {
                     return Err(crate::ValidationError::new(
                         "ExtractedSkill",
-                        "job_id",
+                        "job_posting_id",
                         format!(
                             "a result skill must belong to the enrichment {} (got job {} at {})",
-                            self.key, skill.job_id, skill.enrichment_version
+                            self.key, skill.job_posting_id, skill.enrichment_version
                         ),
                     ));
                 }
             }
             for section in &success.sections {
                 section.validate()?;
-                if section.job_id != self.key.job_id {
+                if section.job_posting_id != self.key.job_posting_id {
                     return Err(crate::ValidationError::new(
                         "SectionClassification",
-                        "job_id",
+                        "job_posting_id",
                         format!(
                             "a result section must belong to job {} (got {})",
-                            self.key.job_id, section.job_id
+                            self.key.job_posting_id, section.job_posting_id
                         ),
                     ));
                 }
@@ -243,7 +246,7 @@ pub trait EnrichmentRepository: Send + Sync {
 
     async fn get_enrichment(&self, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichment>>;
     /// All enrichments of a job, by type then version.
-    async fn enrichments_for_job(&self, job_id: &JobId) -> StoreResult<Vec<JobEnrichment>>;
+    async fn enrichments_for_job(&self, job_posting_id: &JobId) -> StoreResult<Vec<JobEnrichment>>;
     /// Counts by type × version × status, with the oldest creation time.
     async fn enrichment_status_counts(&self) -> StoreResult<Vec<EnrichmentStatusCount>>;
     /// `failed` enrichments with at least `max_attempts` attempts (they stay failed).
@@ -274,12 +277,12 @@ pub struct SkillFrequency {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SkillRepository: Send + Sync {
-    /// Upserts by (job_id, skill_name, enrichment_version) in one transaction.
+    /// Upserts by (job_posting_id, skill_name, enrichment_version) in one transaction.
     async fn upsert_skills(&self, skills: &[ExtractedSkill]) -> StoreResult<u64>;
     /// A job's skills (at one version, or every version), by confidence desc then name.
     async fn skills_for_job(
         &self,
-        job_id: &JobId,
+        job_posting_id: &JobId,
         version: Option<EnrichmentVersion>,
     ) -> StoreResult<Vec<ExtractedSkill>>;
     /// Skills of many jobs at one version (feature extraction for clustering), by job then name.
@@ -303,12 +306,12 @@ pub trait SkillRepository: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SectionRepository: Send + Sync {
-    /// Upserts by (job_id, classifier_version, section_index) in one transaction.
+    /// Upserts by (job_posting_id, classifier_version, section_index) in one transaction.
     async fn upsert_sections(&self, sections: &[SectionClassification]) -> StoreResult<u64>;
     /// A job's sections by classifier version then index (one version, or all).
     async fn sections_for_job(
         &self,
-        job_id: &JobId,
+        job_posting_id: &JobId,
         classifier_version: Option<String>,
     ) -> StoreResult<Vec<SectionClassification>>;
     /// Deletes every section stored by these classifier versions; returns rows deleted.
@@ -341,9 +344,15 @@ pub trait ClusterRepository: Send + Sync {
         &self,
         cluster_run_id: &str,
     ) -> StoreResult<Vec<ClusterAssignment>>;
-    async fn active_assignment(&self, job_id: &JobId) -> StoreResult<Option<ClusterAssignment>>;
+    async fn active_assignment(
+        &self,
+        job_posting_id: &JobId,
+    ) -> StoreResult<Option<ClusterAssignment>>;
     /// A job's assignments by ascending cluster_version.
-    async fn assignment_history(&self, job_id: &JobId) -> StoreResult<Vec<ClusterAssignment>>;
+    async fn assignment_history(
+        &self,
+        job_posting_id: &JobId,
+    ) -> StoreResult<Vec<ClusterAssignment>>;
     /// Jobs present in both runs whose cluster id differs, by job id.
     async fn cluster_changes(&self, run_a: &str, run_b: &str) -> StoreResult<Vec<ClusterChange>>;
     /// Jobs with more than one active assignment (always empty if the invariant holds).

@@ -116,9 +116,3 @@ pub(crate) fn model_version_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"^v\d+\.\d+(-[a-z0-9-]+)?$").expect("static regex"))
 }
-
-/// Category names in evaluation metrics are snake_case identifiers.
-pub(crate) fn category_name_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[a-z][a-z0-9_]*$").expect("static regex"))
-}

@@ -521,6 +521,13 @@ pub fn build_lexicon(
 /// Reads an alias table CSV (`alias_text,canonical_name,category,confidence`)
 /// as active, manual `SkillAlias` rows stamped `now`; errors name the line.
 pub fn load_alias_csv(path: &Path, now: DateTime<Utc>) -> Result<Vec<SkillAlias>, EngineError> {
+    // Who added them, as docs/data-model.md decides for CSV imports.
+    let created_by = format!(
+        "import:{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
     let (headers, rows) = csv_records(path, b',')?;
     let c_alias = column(path, &headers, "alias_text")?;
     let c_canonical = column(path, &headers, "canonical_name")?;
@@ -557,13 +564,15 @@ pub fn load_alias_csv(path: &Path, now: DateTime<Utc>) -> Result<Vec<SkillAlias>
             ));
         }
         out.push(SkillAlias {
+            alias_id: jobenrich_domain::Uuid::new_v4(),
             alias_text,
             canonical_name,
-            category,
+            skill_category: category,
             confidence,
             source: AliasSource::Manual,
             is_active: true,
             created_at: now,
+            created_by: created_by.clone(),
             updated_at: now,
         });
     }

@@ -82,7 +82,7 @@ impl SkillsEngine {
             targets.push(AliasTarget {
                 text: text.to_string(),
                 canonical: alias.canonical_name.trim().to_string(),
-                category: alias.category,
+                category: alias.skill_category,
                 confidence: alias.confidence.clamp(0.0, 1.0),
                 case_sensitive,
                 entry,
@@ -160,7 +160,7 @@ impl SkillsEngine {
         if text.len() > self.config.max_input_bytes {
             return Err(EngineError::InputRefused(format!(
                 "job {}: description is {} bytes, more than max_input_bytes {}",
-                job.id,
+                job.job_posting_id,
                 text.len(),
                 self.config.max_input_bytes
             )));
@@ -173,7 +173,8 @@ impl SkillsEngine {
         let section_rows = sections
             .iter()
             .map(|s| SectionClassification {
-                job_id: job.id.clone(),
+                classification_id: jobenrich_domain::Uuid::new_v4(),
+                job_posting_id: job.job_posting_id.clone(),
                 section_index: s.index,
                 section_header: s.header.clone(),
                 section_type: s.section_type.clone(),
@@ -190,7 +191,9 @@ impl SkillsEngine {
         let skills = found
             .into_iter()
             .map(|f| ExtractedSkill {
-                job_id: job.id.clone(),
+                skill_id: jobenrich_domain::Uuid::new_v4(),
+                enrichment_id: None,
+                job_posting_id: job.job_posting_id.clone(),
                 skill_name: f.canonical,
                 skill_category: f.category,
                 confidence_score: f.confidence,

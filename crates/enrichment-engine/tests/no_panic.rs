@@ -28,7 +28,7 @@ fn check(text: &str) {
     }
     let now = Utc::now();
     let job = JobPosting {
-        id: JobId::parse("p").unwrap(),
+        job_posting_id: JobId::parse("p").unwrap(),
         title: "t".into(),
         company: None,
         location: None,
@@ -115,7 +115,7 @@ fn oversized_input_is_refused_by_enrich_and_truncated_by_extract_text() {
     assert!(!e.extract_text(&text).is_empty());
     let now = Utc::now();
     let job = JobPosting {
-        id: JobId::parse("huge").unwrap(),
+        job_posting_id: JobId::parse("huge").unwrap(),
         title: "t".into(),
         company: None,
         location: None,

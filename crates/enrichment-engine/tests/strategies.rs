@@ -330,7 +330,7 @@ fn offsets_and_snippets_are_in_chars() {
 fn enrich_returns_valid_rows_with_provenance() {
     let now = Utc::now();
     let job = JobPosting {
-        id: JobId::parse("job-1").unwrap(),
+        job_posting_id: JobId::parse("job-1").unwrap(),
         title: "Backend engineer".into(),
         company: None,
         location: None,
@@ -386,7 +386,7 @@ fn enrich_refuses_inputs_above_the_configured_size() {
         ..EngineConfig::default()
     });
     let job = JobPosting {
-        id: JobId::parse("big").unwrap(),
+        job_posting_id: JobId::parse("big").unwrap(),
         title: "t".into(),
         company: None,
         location: None,

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// Category name for gold skills whose category the dataset does not give.
-pub const UNCATEGORIZED: &str = "uncategorized";
+pub const UNCATEGORIZED: &str = jobenrich_domain::EvaluationResult::UNCATEGORIZED;
 /// Label of the headline figures of a span-only dataset.
 pub const SPAN_LABEL: &str = "skill_span";
 /// K of the reported R-Precision@K.

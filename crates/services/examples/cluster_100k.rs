@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let postings: Vec<JobPosting> = chunk
             .iter()
             .map(|d| JobPosting {
-                id: d.job_id.clone(),
+                job_posting_id: d.job_posting_id.clone(),
                 title: d.title.clone(),
                 company: None,
                 location: None,
@@ -62,7 +62,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .flat_map(|d| {
                 d.skills.iter().map(|s| ExtractedSkill {
-                    job_id: d.job_id.clone(),
+                    skill_id: jobenrich_domain::Uuid::new_v4(),
+                    enrichment_id: None,
+                    job_posting_id: d.job_posting_id.clone(),
                     skill_name: s.name.clone(),
                     skill_category: SkillCategory::ALL[0],
                     confidence_score: s.confidence,

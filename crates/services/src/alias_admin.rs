@@ -68,18 +68,22 @@ pub struct NewAlias {
     pub category: SkillCategory,
     pub confidence: f64,
     pub source: AliasSource,
+    /// Who adds it (`cli:<user>` from `aliases add`; see docs/data-model.md).
+    pub created_by: String,
 }
 
 impl NewAlias {
     fn into_alias(self, now: DateTime<Utc>) -> SkillAlias {
         SkillAlias {
+            alias_id: jobenrich_domain::Uuid::new_v4(),
             alias_text: self.alias_text.trim().to_string(),
             canonical_name: self.canonical_name.trim().to_string(),
-            category: self.category,
+            skill_category: self.category,
             confidence: self.confidence,
             source: self.source,
             is_active: true,
             created_at: now,
+            created_by: self.created_by,
             updated_at: now,
         }
     }
@@ -131,6 +135,14 @@ pub fn parse_alias_csv<R: Read>(
     input: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<SkillAlias>, AliasAdminError> {
+    // Who added them: the imported file (docs/data-model.md).
+    let created_by = format!(
+        "import:{}",
+        std::path::Path::new(input)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| input.to_string())
+    );
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(reader);
@@ -218,13 +230,15 @@ pub fn parse_alias_csv<R: Read>(
             None => true,
         };
         let alias = SkillAlias {
+            alias_id: jobenrich_domain::Uuid::new_v4(),
             alias_text: required("alias_text")?.to_string(),
             canonical_name: required("canonical_name")?.to_string(),
-            category,
+            skill_category: category,
             confidence,
             source,
             is_active,
             created_at: now,
+            created_by: created_by.clone(),
             updated_at: now,
         };
         alias.validate().map_err(|e| bad(e.field, e.rule.clone()))?;
@@ -332,7 +346,7 @@ pub async fn export_aliases<W: Write>(
             .write_record([
                 alias.alias_text.as_str(),
                 alias.canonical_name.as_str(),
-                alias.category.as_str(),
+                alias.skill_category.as_str(),
                 &alias.confidence.to_string(),
                 alias.source.as_str(),
                 if alias.is_active { "true" } else { "false" },

@@ -17,6 +17,7 @@ use jobenrich_clustering::{
     choose_k, compare_runs, kmeans, name_clusters, ClusterDescription, ClusteringSettings,
     FeatureMatrix, JobDocument, KCandidate, KChoice, SettingsError, WeightedSkill,
 };
+use jobenrich_domain::Uuid;
 use jobenrich_domain::{
     ClusterAssignment, ClusterChange, ClusteringRun, ClusteringRunRecorded, ClusteringRunSummary,
     EnrichmentType, EnrichmentVersion, JobId, ModelConfig, ModelId, ModelVersion,
@@ -188,49 +189,62 @@ pub fn default_clusterer(now: chrono::DateTime<Utc>) -> ModelConfig {
 /// skills of `skills_batch` jobs per store call: fewer, larger skill queries
 /// cost far less on both backends (a BigQuery query has seconds of latency;
 /// SQLite's plan for an id list scans the version index once per call).
+/// Each job's documents, and the extraction its skills came from (the
+/// `enrichment_id` its cluster assignment references, docs/data-model.md).
 async fn load_documents(
     store: &dyn Store,
     skills_version: &EnrichmentVersion,
     page_size: usize,
     skills_batch: usize,
-) -> Result<Vec<JobDocument>, ClusteringFlowError> {
+) -> Result<(Vec<JobDocument>, BTreeMap<JobId, Uuid>), ClusteringFlowError> {
     let page_size = page_size.max(1);
     let mut documents: Vec<JobDocument> = Vec::new();
+    let mut extractions = BTreeMap::new();
     let mut without_skills = 0;
     let mut after: Option<JobId> = None;
     loop {
         let page = store.list_postings_page(after.clone(), page_size).await?;
         let last_page = page.len() < page_size;
         if let Some(last) = page.last() {
-            after = Some(last.id.clone());
+            after = Some(last.job_posting_id.clone());
         }
         documents.extend(page.into_iter().map(|p| JobDocument {
-            job_id: p.id,
+            job_posting_id: p.job_posting_id,
             title: p.title,
             skills: Vec::new(),
         }));
         let pending = documents.len() - without_skills;
         if pending > 0 && (pending >= skills_batch.max(1) || last_page) {
-            attach_skills(store, skills_version, &mut documents[without_skills..]).await?;
+            attach_skills(
+                store,
+                skills_version,
+                &mut documents[without_skills..],
+                &mut extractions,
+            )
+            .await?;
             without_skills = documents.len();
         }
         if last_page {
             break;
         }
     }
-    Ok(documents)
+    Ok((documents, extractions))
 }
 
 async fn attach_skills(
     store: &dyn Store,
     skills_version: &EnrichmentVersion,
     documents: &mut [JobDocument],
+    extractions: &mut BTreeMap<JobId, Uuid>,
 ) -> Result<(), ClusteringFlowError> {
-    let ids: Vec<JobId> = documents.iter().map(|d| d.job_id.clone()).collect();
+    let ids: Vec<JobId> = documents.iter().map(|d| d.job_posting_id.clone()).collect();
     let mut skills_by_job: BTreeMap<JobId, Vec<WeightedSkill>> = BTreeMap::new();
     for skill in store.skills_for_jobs(&ids, skills_version).await? {
+        if let Some(id) = skill.enrichment_id {
+            extractions.insert(skill.job_posting_id.clone(), id);
+        }
         skills_by_job
-            .entry(skill.job_id)
+            .entry(skill.job_posting_id)
             .or_default()
             .push(WeightedSkill {
                 name: skill.skill_name,
@@ -238,7 +252,7 @@ async fn attach_skills(
             });
     }
     for d in documents {
-        d.skills = skills_by_job.remove(&d.job_id).unwrap_or_default();
+        d.skills = skills_by_job.remove(&d.job_posting_id).unwrap_or_default();
     }
     Ok(())
 }
@@ -306,7 +320,7 @@ pub async fn run_clustering(
             .ok_or(ClusteringFlowError::NoSkillsVersion)?,
     };
 
-    let documents = load_documents(
+    let (documents, extractions) = load_documents(
         store,
         &skills_version,
         params.page_size,
@@ -338,7 +352,7 @@ pub async fn run_clustering(
     let current: Vec<(JobId, u32)> = documents
         .iter()
         .zip(&clustered.labels)
-        .map(|(d, &l)| (d.job_id.clone(), l))
+        .map(|(d, &l)| (d.job_posting_id.clone(), l))
         .collect();
     let ids = match &previous_run_id {
         Some(run) => {
@@ -346,7 +360,7 @@ pub async fn run_clustering(
                 .assignments_for_run(run)
                 .await?
                 .into_iter()
-                .map(|a| (a.job_id, a.cluster_id))
+                .map(|a| (a.job_posting_id, a.cluster_id))
                 .collect();
             continuing_ids(&previous, &current)
         }
@@ -366,10 +380,11 @@ pub async fn run_clustering(
         assigned_at: Utc::now(),
         assignments: current
             .into_iter()
-            .map(|(job_id, label)| {
+            .map(|(job_posting_id, label)| {
                 let cluster = by_label[&ids[&label]];
                 NewClusterAssignment {
-                    job_id,
+                    enrichment_id: extractions.get(&job_posting_id).copied(),
+                    job_posting_id,
                     cluster_id: cluster.cluster_id,
                     cluster_name: cluster.name.clone(),
                     cluster_keywords: cluster.keywords.clone(),
@@ -452,7 +467,7 @@ async fn membership(store: &dyn Store, run_id: &str) -> Result<RunMembership, Cl
         .into_iter()
         .map(|a| {
             names.entry(a.cluster_id).or_insert(a.cluster_name);
-            (a.job_id, a.cluster_id)
+            (a.job_posting_id, a.cluster_id)
         })
         .collect();
     Ok(RunMembership {
@@ -549,7 +564,7 @@ pub async fn list_clusters(
 /// What `cluster show JOB_ID` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobClusterHistory {
-    pub job_id: JobId,
+    pub job_posting_id: JobId,
     pub title: Option<String>,
     /// By ascending cluster_version; the last one is active.
     pub history: Vec<ClusterAssignment>,
@@ -557,17 +572,17 @@ pub struct JobClusterHistory {
 
 pub async fn job_cluster_history(
     store: &dyn Store,
-    job_id: &str,
+    job_posting_id: &str,
 ) -> Result<JobClusterHistory, ClusteringFlowError> {
-    let id =
-        JobId::parse(job_id).map_err(|_| ClusteringFlowError::UnknownJob(job_id.to_string()))?;
+    let id = JobId::parse(job_posting_id)
+        .map_err(|_| ClusteringFlowError::UnknownJob(job_posting_id.to_string()))?;
     let posting = store.get_posting(&id).await?;
     let history = store.assignment_history(&id).await?;
     if posting.is_none() && history.is_empty() {
-        return Err(ClusteringFlowError::UnknownJob(job_id.to_string()));
+        return Err(ClusteringFlowError::UnknownJob(job_posting_id.to_string()));
     }
     Ok(JobClusterHistory {
-        job_id: id,
+        job_posting_id: id,
         title: posting.map(|p| p.title),
         history,
     })

@@ -422,7 +422,7 @@ impl EnrichmentPipeline {
         started: Instant,
         timings: &mut BatchTimings,
     ) -> Result<CompletionReport, PipelineError> {
-        let ids: Vec<JobId> = claimed.iter().map(|e| e.job_id.clone()).collect();
+        let ids: Vec<JobId> = claimed.iter().map(|e| e.job_posting_id.clone()).collect();
         let postings = self.ports.postings.get_postings(&ids).await?;
         timings.claim_and_read = started.elapsed();
         let enrich_started = Instant::now();
@@ -463,14 +463,19 @@ fn enrich_claimed(
     enricher: &dyn PostingEnricher,
     config: &PipelineConfig,
 ) -> Vec<EnrichmentOutcome> {
-    let mut by_id: HashMap<JobId, JobPosting> =
-        postings.into_iter().map(|p| (p.id.clone(), p)).collect();
+    let mut by_id: HashMap<JobId, JobPosting> = postings
+        .into_iter()
+        .map(|p| (p.job_posting_id.clone(), p))
+        .collect();
     claimed
         .iter()
         .map(|row| {
             let now = Utc::now();
-            let result = match by_id.remove(&row.job_id) {
-                None => Err(format!("job posting {} not found in the store", row.job_id)),
+            let result = match by_id.remove(&row.job_posting_id) {
+                None => Err(format!(
+                    "job posting {} not found in the store",
+                    row.job_posting_id
+                )),
                 Some(posting) => enrich_one(&posting, row, enricher, now),
             };
             let result = match result {
@@ -483,11 +488,15 @@ fn enrich_claimed(
                         Vec::new()
                     },
                     sections: enriched.sections,
+                    metadata: Default::default(),
                 }),
                 Err(message) => EnrichmentResult::Failure {
                     error_message: format!(
                         "{} of job {} at {} (attempt {}): {message}",
-                        row.enrichment_type, row.job_id, row.enrichment_version, row.attempts
+                        row.enrichment_type,
+                        row.job_posting_id,
+                        row.enrichment_version,
+                        row.attempts
                     ),
                     retry_at: config.retry_at(row.attempts, now),
                 },

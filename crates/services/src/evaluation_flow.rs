@@ -141,16 +141,16 @@ pub fn baseline_of(result: &EvaluationResult) -> Baseline {
         evaluation_id: result.evaluation_id.clone(),
         model_version: result.model_version.to_string(),
         dataset_version: result.dataset_version.clone(),
-        precision: result.precision,
-        recall: result.recall,
-        f1: result.f1_score,
+        precision: result.overall_precision,
+        recall: result.overall_recall,
+        f1: result.overall_f1,
         category_metrics: result
             .category_metrics
             .iter()
             .map(|(k, v)| (k.clone(), to_prf(v)))
             .collect(),
         evaluated_at: result
-            .evaluated_at
+            .evaluation_date
             .to_rfc3339_opts(SecondsFormat::Secs, true),
     }
 }
@@ -159,9 +159,9 @@ pub fn baseline_of(result: &EvaluationResult) -> Baseline {
 /// figures under the data model's names plus every additional metric.
 pub fn performance_figures(result: &EvaluationResult) -> BTreeMap<String, f64> {
     let mut m = result.additional_metrics.clone();
-    m.insert("precision".into(), result.precision);
-    m.insert("recall".into(), result.recall);
-    m.insert("f1_score".into(), result.f1_score);
+    m.insert("precision".into(), result.overall_precision);
+    m.insert("recall".into(), result.overall_recall);
+    m.insert("f1_score".into(), result.overall_f1);
     m
 }
 
@@ -277,9 +277,9 @@ pub async fn evaluate_model(
         model_version: model.version.clone(),
         dataset_version: request.dataset.dataset_version.clone(),
         dataset_path: request.dataset.dataset_path.clone(),
-        precision: metrics.macro_avg.precision,
-        recall: metrics.macro_avg.recall,
-        f1_score: metrics.macro_avg.f1,
+        overall_precision: metrics.macro_avg.precision,
+        overall_recall: metrics.macro_avg.recall,
+        overall_f1: metrics.macro_avg.f1,
         category_metrics: metrics
             .category_metrics
             .iter()
@@ -301,7 +301,7 @@ pub async fn evaluate_model(
         is_ci_run: request.is_ci_run,
         ci_build_id: request.ci_build_id.clone(),
         threshold_passed: gate.passed(),
-        evaluated_at: now,
+        evaluation_date: now,
     };
     result.validate()?;
     ports.evaluations.insert_evaluation(&result).await?;

@@ -241,7 +241,7 @@ async fn store_batch(
     let unique: Vec<JobPosting> = batch
         .postings
         .iter()
-        .filter(|p| seen.insert(p.id.clone()))
+        .filter(|p| seen.insert(p.job_posting_id.clone()))
         .cloned()
         .collect();
     report.already_present += (batch.postings.len() - unique.len()) as u64;
@@ -256,7 +256,7 @@ async fn store_batch(
     report.stored += counts.inserted;
     report.already_present += counts.already_present;
     if let Some((enrichment_type, version)) = &options.enqueue {
-        let ids: Vec<JobId> = unique.iter().map(|p| p.id.clone()).collect();
+        let ids: Vec<JobId> = unique.iter().map(|p| p.job_posting_id.clone()).collect();
         report.enrichments_queued += ports
             .enrichments
             .enqueue_enrichments(&ids, *enrichment_type, version, options.now)
@@ -553,7 +553,7 @@ fn posting_from_fields(
         ));
     }
     let posting = JobPosting {
-        id,
+        job_posting_id: id,
         title: required(TITLE_FIELDS)?.trim().to_string(),
         company: first(COMPANY_FIELDS)?.map(|v| v.trim().to_string()),
         location: first(LOCATION_FIELDS)?.map(|v| v.trim().to_string()),
@@ -625,7 +625,7 @@ mod tests {
         assert!(rejections.is_empty(), "{rejections:?}");
         assert_eq!(read, 1);
         let p = &postings[0];
-        assert_eq!(p.id.as_str(), "4012345");
+        assert_eq!(p.job_posting_id.as_str(), "4012345");
         assert_eq!(p.title, "Data Engineer");
         assert_eq!(p.company.as_deref(), Some("Acme"));
         assert_eq!(p.location.as_deref(), Some("Berlin"));
@@ -642,7 +642,7 @@ mod tests {
     fn bad_jsonl_rows_name_their_line_and_reason() {
         let text = "{\"id\":\"a\",\"title\":\"T\",\"description\":\"D\"}\n\nnot json\n{\"id\":\"b\",\"description\":\"D\"}\n[1]\n{\"id\":7,\"title\":\"T\",\"description\":\"D\",\"posted_at\":\"yesterday\"}\n{\"id\":8,\"title\":\"T\",\"description\":\"D\"}\n";
         let (postings, rejections, read) = parse_all(text, IngestFormat::Jsonl);
-        let ids: Vec<&str> = postings.iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<&str> = postings.iter().map(|p| p.job_posting_id.as_str()).collect();
         assert_eq!(ids, ["a", "8"]);
         assert_eq!(read, 6);
         let lines: Vec<u64> = rejections.iter().map(|r| r.line).collect();
@@ -678,7 +678,7 @@ mod tests {
         let (mut ids, mut rejected, mut read) = (Vec::new(), Vec::new(), 0);
         while let Ok(batch) = receiver.try_recv() {
             let batch = batch.unwrap();
-            ids.extend(batch.postings.iter().map(|p| p.id.to_string()));
+            ids.extend(batch.postings.iter().map(|p| p.job_posting_id.to_string()));
             rejected.extend(batch.rejections.iter().map(|r| (r.line, r.reason.clone())));
             read += batch.rows_read;
         }
@@ -719,7 +719,7 @@ mod tests {
         let text = "job_posting_id,job_title,job_summary,job_posted_date\n1,Dev,\"multi\nline\",2024-01-02\n2,,text,\n3,Ops,text\n4,QA,text,2024-01-03 10:00:00\n";
         let (postings, rejections, read) = parse_all(text, IngestFormat::Csv);
         assert_eq!(read, 4);
-        let ids: Vec<&str> = postings.iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<&str> = postings.iter().map(|p| p.job_posting_id.as_str()).collect();
         assert_eq!(ids, ["1", "4"]);
         assert_eq!(postings[0].description, "multi\nline");
         assert_eq!(

@@ -53,7 +53,7 @@ async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
     let postings: Vec<JobPosting> = documents
         .iter()
         .map(|d| JobPosting {
-            id: d.job_id.clone(),
+            job_posting_id: d.job_posting_id.clone(),
             title: d.title.clone(),
             company: None,
             location: None,
@@ -69,7 +69,9 @@ async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
         .iter()
         .flat_map(|d| {
             d.skills.iter().map(|s| ExtractedSkill {
-                job_id: d.job_id.clone(),
+                skill_id: jobenrich_domain::Uuid::new_v4(),
+                enrichment_id: None,
+                job_posting_id: d.job_posting_id.clone(),
                 skill_name: s.name.clone(),
                 skill_category: SkillCategory::ALL[0],
                 confidence_score: s.confidence,

@@ -39,7 +39,9 @@ impl PostingEnricher for WordEnricher {
             .iter()
             .filter(|(word, _)| posting.description.contains(word))
             .map(|(_, name)| ExtractedSkill {
-                job_id: posting.id.clone(),
+                skill_id: jobenrich_domain::Uuid::new_v4(),
+                enrichment_id: None,
+                job_posting_id: posting.job_posting_id.clone(),
                 skill_name: (*name).into(),
                 skill_category: SkillCategory::ProgrammingLanguages,
                 confidence_score: 0.8,
@@ -81,7 +83,7 @@ async fn store_with_postings(dir: &tempfile::TempDir, texts: &[&str]) -> Arc<dyn
         .iter()
         .enumerate()
         .map(|(n, text)| JobPosting {
-            id: JobId::parse(format!("job-{n:03}")).unwrap(),
+            job_posting_id: JobId::parse(format!("job-{n:03}")).unwrap(),
             title: "Engineer".into(),
             company: None,
             location: None,
@@ -150,7 +152,7 @@ async fn drain_retries_failures_until_they_become_dead_letters_and_reruns_do_not
     let dead: Vec<&str> = report
         .dead_letters
         .iter()
-        .map(|d| d.job_id.as_str())
+        .map(|d| d.job_posting_id.as_str())
         .collect();
     assert_eq!(dead, ["job-004", "job-017"]);
     assert!(report.dead_letters[0]

@@ -39,7 +39,7 @@ fn skills_version() -> EnrichmentVersion {
 
 fn posting(job: &str, description: &str) -> JobPosting {
     JobPosting {
-        id: id(job),
+        job_posting_id: id(job),
         title: "Engineer".into(),
         company: None,
         location: None,
@@ -84,7 +84,9 @@ impl PostingEnricher for KeywordEnricher {
             .description
             .contains("rust")
             .then(|| ExtractedSkill {
-                job_id: posting.id.clone(),
+                skill_id: jobenrich_domain::Uuid::new_v4(),
+                enrichment_id: None,
+                job_posting_id: posting.job_posting_id.clone(),
                 skill_name: "Rust".into(),
                 skill_category: SkillCategory::ProgrammingLanguages,
                 confidence_score: 0.9,
@@ -236,7 +238,7 @@ async fn a_batch_is_one_claim_one_read_and_one_write_and_a_poison_posting_fails_
     let by_job = |job: &str| {
         written
             .iter()
-            .find(|o| o.key.job_id.as_str() == job)
+            .find(|o| o.key.job_posting_id.as_str() == job)
             .unwrap()
             .clone()
     };

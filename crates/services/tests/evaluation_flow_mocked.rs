@@ -111,9 +111,9 @@ fn baseline_result(version: &str, f1: f64) -> EvaluationResult {
         model_version: ver(version),
         dataset_version: dataset().dataset_version,
         dataset_path: None,
-        precision: f1,
-        recall: f1,
-        f1_score: f1,
+        overall_precision: f1,
+        overall_recall: f1,
+        overall_f1: f1,
         category_metrics: BTreeMap::from([(
             "databases".to_string(),
             CategoryMetrics {
@@ -129,7 +129,7 @@ fn baseline_result(version: &str, f1: f64) -> EvaluationResult {
         is_ci_run: false,
         ci_build_id: None,
         threshold_passed: None,
-        evaluated_at: now() - Duration::days(1),
+        evaluation_date: now() - Duration::days(1),
     }
 }
 
@@ -237,7 +237,7 @@ async fn candidate_version_is_scored_stored_and_gated_against_the_active_baselin
     assert_eq!(m.category_metrics["databases"].f1, 1.0);
     assert_eq!(m.category_metrics["devops_tools"].recall, 0.0);
     let macro_f1 = 2.0 / 3.0;
-    assert!((run.result.f1_score - macro_f1).abs() < 1e-12);
+    assert!((run.result.overall_f1 - macro_f1).abs() < 1e-12);
     assert_eq!(run.result.sample_count, 2);
 
     // Gate: min_f1 passes, devops_tools (from the model config) and the
@@ -387,7 +387,7 @@ async fn history_lists_versions_in_order_with_their_latest_evaluation() {
     evaluations.expect_list_evaluations().returning(|_| {
         let mut newer = baseline_result("v1.9", 0.8);
         newer.evaluation_id = "newest".into();
-        newer.evaluated_at = now();
+        newer.evaluation_date = now();
         Ok(vec![
             newer,
             baseline_result("v1.9", 0.7),

@@ -35,7 +35,10 @@ fn jsonl(ids: &[&str]) -> String {
 }
 
 fn ids(postings: &[JobPosting]) -> Vec<String> {
-    postings.iter().map(|p| p.id.to_string()).collect()
+    postings
+        .iter()
+        .map(|p| p.job_posting_id.to_string())
+        .collect()
 }
 
 #[derive(Default)]

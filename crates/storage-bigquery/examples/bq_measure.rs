@@ -16,7 +16,7 @@ use std::time::Instant;
 
 fn posting(prefix: &str, i: usize) -> JobPosting {
     JobPosting {
-        id: JobId::parse(format!("{prefix}-{i:06}")).unwrap(),
+        job_posting_id: JobId::parse(format!("{prefix}-{i:06}")).unwrap(),
         title: format!("Data Engineer {i}"),
         company: Some("Acme".into()),
         location: Some("Berlin".into()),
@@ -59,7 +59,7 @@ async fn main() {
     store.insert_postings(&jobs).await.unwrap();
     let before = store.request_count();
     let started = Instant::now();
-    let ids: Vec<JobId> = jobs.iter().map(|p| p.id.clone()).collect();
+    let ids: Vec<JobId> = jobs.iter().map(|p| p.job_posting_id.clone()).collect();
     store
         .enqueue_enrichments(&ids, EnrichmentType::SkillsExtraction, &version, Utc::now())
         .await
@@ -87,11 +87,14 @@ async fn main() {
                 key: e.key(),
                 lease_owner: "bench-worker".into(),
                 result: EnrichmentResult::Success(EnrichmentSuccess {
+                    metadata: Default::default(),
                     model_id: ModelId::parse("skills_extractor").unwrap(),
                     model_version: ModelVersion::parse("v1.0").unwrap(),
                     skills: (0..12)
                         .map(|k| ExtractedSkill {
-                            job_id: e.job_id.clone(),
+                            skill_id: jobenrich_domain::Uuid::new_v4(),
+                            enrichment_id: None,
+                            job_posting_id: e.job_posting_id.clone(),
                             skill_name: format!("Skill {k}"),
                             skill_category: SkillCategory::ProgrammingLanguages,
                             confidence_score: 0.8,
@@ -108,7 +111,8 @@ async fn main() {
                         .collect(),
                     sections: (0..4)
                         .map(|s| SectionClassification {
-                            job_id: e.job_id.clone(),
+                            classification_id: jobenrich_domain::Uuid::new_v4(),
+                            job_posting_id: e.job_posting_id.clone(),
                             section_index: s,
                             section_header: Some("Requirements".into()),
                             section_type: "requirements".into(),

@@ -128,6 +128,17 @@ pub struct Row {
 }
 
 impl Row {
+    /// Every cell as text (scalars arrive as JSON strings; NULL as `None`).
+    pub fn texts(&self) -> Vec<Option<String>> {
+        self.cells
+            .iter()
+            .map(|c| match c {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            })
+            .collect()
+    }
     fn cell(&self, i: usize) -> &Value {
         self.cells.get(i).unwrap_or(&Value::Null)
     }
@@ -490,6 +501,22 @@ impl BigQueryClient {
     }
 
     /// Whether a table exists in the dataset.
+    pub async fn dataset_exists(&self) -> StoreResult<bool> {
+        self.with_retry("getting the dataset", || async {
+            match self
+                .client
+                .dataset()
+                .get(&self.project, &self.dataset)
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(BQError::ResponseError { error }) if error.error.code == 404 => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
     pub async fn table_exists(&self, table: &str) -> StoreResult<bool> {
         self.with_retry("getting a table", || async {
             match self

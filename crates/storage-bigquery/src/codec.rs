@@ -6,8 +6,9 @@ use crate::client::Row;
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
-    ClusterAssignment, EnrichmentVersion, EvaluationResult, ExtractedSkill, JobEnrichment, JobId,
-    JobPosting, ModelConfig, ModelId, ModelVersion, SectionClassification, SkillAlias, StoreError,
+    ClusterAssignment, ClusterKeyword, EnrichmentVersion, EvaluationResult, ExtractedSkill,
+    JobEnrichment, JobId, JobPosting, ModelConfig, ModelId, ModelVersion, SectionClassification,
+    SkillAlias, StoreError, Uuid,
 };
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -41,7 +42,21 @@ fn json_text<T: serde::de::DeserializeOwned>(
     text: Option<String>,
     empty: &str,
 ) -> StoreResult<T> {
-    serde_json::from_str(text.as_deref().unwrap_or(empty)).map_err(|e| corrupt(entity, key, e))
+    // A NULL column (e.g. added by ALTER to an adopted table) reads as empty.
+    let text = text.as_deref().filter(|t| *t != "null").unwrap_or(empty);
+    serde_json::from_str(text).map_err(|e| corrupt(entity, key, e))
+}
+
+fn uuid_col(entity: &'static str, key: &str, text: String) -> StoreResult<Uuid> {
+    Uuid::parse_str(&text).map_err(|e| corrupt(entity, key, format!("invalid UUID {text:?}: {e}")))
+}
+
+fn opt_uuid_col(
+    entity: &'static str,
+    key: &str,
+    text: Option<String>,
+) -> StoreResult<Option<Uuid>> {
+    text.map(|t| uuid_col(entity, key, t)).transpose()
 }
 
 fn u32_col(entity: &'static str, key: &str, v: i64) -> StoreResult<u32> {
@@ -50,7 +65,7 @@ fn u32_col(entity: &'static str, key: &str, v: i64) -> StoreResult<u32> {
 
 pub fn posting_json(p: &JobPosting) -> Value {
     json!({
-        "id": p.id.as_str(), "title": p.title, "company": p.company, "location": p.location,
+        "job_posting_id": p.job_posting_id.as_str(), "title": p.title, "company": p.company, "location": p.location,
         "description": p.description, "posted_at": opt_micros(p.posted_at), "source": p.source,
         "url": p.url, "ingested_at": micros(p.ingested_at),
     })
@@ -59,7 +74,7 @@ pub fn posting_json(p: &JobPosting) -> Value {
 pub fn posting_from_row(r: &Row) -> StoreResult<JobPosting> {
     let id = r.str(0)?;
     Ok(JobPosting {
-        id: JobId::parse(id.clone()).map_err(|e| corrupt("JobPosting", &id, e))?,
+        job_posting_id: JobId::parse(id.clone()).map_err(|e| corrupt("JobPosting", &id, e))?,
         title: r.str(1)?,
         company: r.opt_str(2)?,
         location: r.opt_str(3)?,
@@ -76,7 +91,7 @@ pub fn enrichment_from_row(r: &Row) -> StoreResult<JobEnrichment> {
     let job = r.str(0)?;
     let k = job.as_str();
     Ok(JobEnrichment {
-        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        job_posting_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
         enrichment_type: parse(E, k, &r.str(1)?)?,
         enrichment_version: EnrichmentVersion::parse(r.str(2)?).map_err(|e| corrupt(E, k, e))?,
         status: parse(E, k, &r.str(3)?)?,
@@ -98,12 +113,14 @@ pub fn enrichment_from_row(r: &Row) -> StoreResult<JobEnrichment> {
         created_at: r.micros(11)?,
         updated_at: r.micros(12)?,
         completed_at: r.opt_micros(13)?,
+        metadata: json_text(E, k, r.opt_str(14)?, "{}")?,
+        enrichment_id: uuid_col(E, k, r.str(15)?)?,
     })
 }
 
 pub fn skill_json(s: &ExtractedSkill) -> Value {
     json!({
-        "job_id": s.job_id.as_str(), "skill_name": s.skill_name,
+        "job_posting_id": s.job_posting_id.as_str(), "skill_name": s.skill_name,
         "skill_category": s.skill_category.as_str(), "confidence_score": s.confidence_score,
         "source_strategies": s.source_strategies.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
         "section_relevance_score": s.section_relevance_score,
@@ -111,6 +128,8 @@ pub fn skill_json(s: &ExtractedSkill) -> Value {
         "context_snippet": s.context_snippet, "position_in_text": s.position_in_text,
         "mention_count": s.mention_count, "taxonomy_ref": s.taxonomy_ref,
         "enrichment_version": s.enrichment_version.as_str(), "created_at": micros(s.created_at),
+        "skill_id": s.skill_id.to_string(),
+        "enrichment_id": s.enrichment_id.map(|id| id.to_string()),
     })
 }
 
@@ -120,7 +139,7 @@ pub fn skill_from_row(r: &Row) -> StoreResult<ExtractedSkill> {
     let k = job.as_str();
     let strategies: Vec<String> = json_text(E, k, r.opt_str(4)?, "[]")?;
     Ok(ExtractedSkill {
-        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        job_posting_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
         skill_name: r.str(1)?,
         skill_category: parse(E, k, &r.str(2)?)?,
         confidence_score: r.f64(3)?,
@@ -136,18 +155,21 @@ pub fn skill_from_row(r: &Row) -> StoreResult<ExtractedSkill> {
         taxonomy_ref: r.opt_str(10)?,
         enrichment_version: EnrichmentVersion::parse(r.str(11)?).map_err(|e| corrupt(E, k, e))?,
         created_at: r.micros(12)?,
+        skill_id: uuid_col(E, k, r.str(13)?)?,
+        enrichment_id: opt_uuid_col(E, k, r.opt_str(14)?)?,
     })
 }
 
 pub fn section_json(s: &SectionClassification) -> Value {
     json!({
-        "job_id": s.job_id.as_str(), "section_index": s.section_index,
+        "job_posting_id": s.job_posting_id.as_str(), "section_index": s.section_index,
         "section_header": s.section_header, "section_type": s.section_type,
         "section_text": s.section_text, "start_offset": s.start_offset, "end_offset": s.end_offset,
         "is_skills_relevant": s.is_skills_relevant,
         "relevance_probability": s.relevance_probability,
         "classification_method": s.classification_method.as_str(),
         "classifier_version": s.classifier_version, "created_at": micros(s.created_at),
+        "classification_id": s.classification_id.to_string(),
     })
 }
 
@@ -156,7 +178,7 @@ pub fn section_from_row(r: &Row) -> StoreResult<SectionClassification> {
     let job = r.str(0)?;
     let k = job.as_str();
     Ok(SectionClassification {
-        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        job_posting_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
         section_index: u32_col(E, k, r.i64(1)?)?,
         section_header: r.opt_str(2)?,
         section_type: r.str(3)?,
@@ -168,17 +190,20 @@ pub fn section_from_row(r: &Row) -> StoreResult<SectionClassification> {
         classification_method: parse(E, k, &r.str(9)?)?,
         classifier_version: r.str(10)?,
         created_at: r.micros(11)?,
+        classification_id: uuid_col(E, k, r.str(12)?)?,
     })
 }
 
 pub fn cluster_json(a: &ClusterAssignment) -> Value {
     json!({
-        "job_id": a.job_id.as_str(), "cluster_id": a.cluster_id, "cluster_name": a.cluster_name,
+        "job_posting_id": a.job_posting_id.as_str(), "cluster_id": a.cluster_id, "cluster_name": a.cluster_name,
         "cluster_keywords": a.cluster_keywords, "cluster_size": a.cluster_size,
         "cluster_run_id": a.cluster_run_id, "cluster_model_id": a.cluster_model_id.as_str(),
         "cluster_model_version": a.cluster_model_version.as_str(),
         "cluster_version": a.cluster_version, "is_active": a.is_active,
-        "assigned_at": micros(a.assigned_at),
+        "created_at": micros(a.created_at),
+        "cluster_assignment_id": a.cluster_assignment_id.to_string(),
+        "enrichment_id": a.enrichment_id.map(|id| id.to_string()),
     })
 }
 
@@ -187,26 +212,30 @@ pub fn cluster_from_row(r: &Row) -> StoreResult<ClusterAssignment> {
     let job = r.str(0)?;
     let k = job.as_str();
     Ok(ClusterAssignment {
-        job_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        job_posting_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
         cluster_id: u32_col(E, k, r.i64(1)?)?,
         cluster_name: r.str(2)?,
-        cluster_keywords: json_text(E, k, r.opt_str(3)?, "[]")?,
+        cluster_keywords: ClusterKeyword::parse_list(r.opt_str(3)?.as_deref().unwrap_or("[]"))
+            .map_err(|e| corrupt(E, k, e))?,
         cluster_size: u32_col(E, k, r.i64(4)?)?,
         cluster_run_id: r.str(5)?,
         cluster_model_id: ModelId::parse(r.str(6)?).map_err(|e| corrupt(E, k, e))?,
         cluster_model_version: ModelVersion::parse(r.str(7)?).map_err(|e| corrupt(E, k, e))?,
         cluster_version: u32_col(E, k, r.i64(8)?)?,
         is_active: r.bool(9)?,
-        assigned_at: r.micros(10)?,
+        created_at: r.micros(10)?,
+        cluster_assignment_id: uuid_col(E, k, r.str(11)?)?,
+        enrichment_id: opt_uuid_col(E, k, r.opt_str(12)?)?,
     })
 }
 
 pub fn alias_json(a: &SkillAlias) -> Value {
     json!({
         "alias_key": SkillAlias::normalized_key(&a.alias_text), "alias_text": a.alias_text,
-        "canonical_name": a.canonical_name, "category": a.category.as_str(),
+        "canonical_name": a.canonical_name, "skill_category": a.skill_category.as_str(),
         "confidence": a.confidence, "source": a.source.as_str(), "is_active": a.is_active,
         "created_at": micros(a.created_at), "updated_at": micros(a.updated_at),
+        "alias_id": a.alias_id.to_string(), "created_by": a.created_by,
     })
 }
 
@@ -217,12 +246,14 @@ pub fn alias_from_row(r: &Row) -> StoreResult<SkillAlias> {
     Ok(SkillAlias {
         alias_text: r.str(1)?,
         canonical_name: r.str(2)?,
-        category: parse(E, k, &r.str(3)?)?,
+        skill_category: parse(E, k, &r.str(3)?)?,
         confidence: r.f64(4)?,
         source: parse(E, k, &r.str(5)?)?,
         is_active: r.bool(6)?,
         created_at: r.micros(7)?,
         updated_at: r.micros(8)?,
+        alias_id: uuid_col(E, k, r.str(9)?)?,
+        created_by: r.str(10)?,
     })
 }
 
@@ -242,6 +273,8 @@ pub fn model_from_row(r: &Row) -> StoreResult<ModelConfig> {
         updated_at: r.micros(8)?,
         activated_at: r.opt_micros(9)?,
         activated_by: r.opt_str(10)?,
+        training_data_version: r.opt_str(11)?,
+        training_date: r.opt_micros(12)?,
     })
 }
 
@@ -255,9 +288,9 @@ pub fn evaluation_from_row(r: &Row) -> StoreResult<EvaluationResult> {
         model_version: ModelVersion::parse(r.str(2)?).map_err(|e| corrupt(E, k, e))?,
         dataset_version: r.str(3)?,
         dataset_path: r.opt_str(4)?,
-        precision: r.f64(5)?,
-        recall: r.f64(6)?,
-        f1_score: r.f64(7)?,
+        overall_precision: r.f64(5)?,
+        overall_recall: r.f64(6)?,
+        overall_f1: r.f64(7)?,
         category_metrics: json_text(E, k, r.opt_str(8)?, "{}")?,
         additional_metrics: json_text(E, k, r.opt_str(9)?, "{}")?,
         sample_count: u64::try_from(r.i64(10)?).map_err(|e| corrupt(E, k, e))?,
@@ -265,6 +298,6 @@ pub fn evaluation_from_row(r: &Row) -> StoreResult<EvaluationResult> {
         is_ci_run: r.bool(12)?,
         ci_build_id: r.opt_str(13)?,
         threshold_passed: r.opt_bool(14)?,
-        evaluated_at: r.micros(15)?,
+        evaluation_date: r.micros(15)?,
     })
 }

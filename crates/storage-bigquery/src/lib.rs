@@ -55,7 +55,13 @@ impl std::fmt::Debug for BigQueryStore {
 /// The DDL and migrations `migrate` would run on an empty dataset, as text
 /// (`jobenrich bigquery plan`). Needs no connection.
 pub fn migration_plan(settings: &BigQuerySettings) -> String {
-    schema::migration_plan(&settings.project, &settings.dataset, &settings.location, 0)
+    schema::migration_plan(
+        &settings.project,
+        &settings.dataset,
+        &settings.location,
+        0,
+        &schema::DatasetShape::new(),
+    )
 }
 
 impl BigQueryStore {
@@ -81,6 +87,11 @@ impl BigQueryStore {
         })
     }
 
+    /// Creates the store's dataset if it does not exist (no tables).
+    pub async fn create_dataset_if_absent(&self) -> StoreResult<()> {
+        self.client.ensure_dataset().await
+    }
+
     /// Deletes the store's dataset with every table (throw-away test datasets).
     pub async fn delete_dataset(&self) -> StoreResult<()> {
         self.client.delete_dataset().await
@@ -91,15 +102,58 @@ impl BigQueryStore {
         self.client.request_count()
     }
 
-    /// The plan for this store's dataset, skipping what is already applied.
+    /// The plan for this store's dataset, skipping what is already applied
+    /// and what the dataset already has (an adopted dataset's tables).
     pub async fn pending_migration_plan(&self) -> StoreResult<String> {
         let applied = self.schema_version().await?;
+        let shape = self.dataset_shape().await?;
         Ok(schema::migration_plan(
             &self.client.project,
             &self.client.dataset,
             &self.client.location,
             applied,
+            &shape,
         ))
+    }
+
+    /// Every table of the dataset with its columns (empty if the dataset
+    /// does not exist yet).
+    pub async fn dataset_shape(&self) -> StoreResult<schema::DatasetShape> {
+        if !self.client.dataset_exists().await? {
+            return Ok(schema::DatasetShape::new());
+        }
+        let out = self
+            .query(
+                "reading the dataset's columns",
+                "SELECT table_name, column_name FROM INFORMATION_SCHEMA.COLUMNS",
+                Params::new(),
+            )
+            .await?;
+        let mut shape = schema::DatasetShape::new();
+        for row in &out.rows {
+            shape.entry(row.str(0)?).or_default().insert(row.str(1)?);
+        }
+        Ok(shape)
+    }
+
+    /// Runs one SELECT on the dataset with named text and integer
+    /// parameters; cells as text. For the contract cases that hold the
+    /// seed's queries as written (never used with user input).
+    pub async fn select_text(
+        &self,
+        sql: &str,
+        text_params: &[(&str, &str)],
+        int_params: &[(&str, i64)],
+    ) -> StoreResult<Vec<Vec<Option<String>>>> {
+        let mut params = Params::new();
+        for (name, value) in text_params {
+            params = params.str(name, value);
+        }
+        for (name, value) in int_params {
+            params = params.i64(name, *value);
+        }
+        let out = self.query("running a SELECT", sql, params).await?;
+        Ok(out.rows.iter().map(|r| r.texts()).collect())
     }
 
     pub(crate) async fn query(
@@ -213,6 +267,24 @@ impl SchemaMigrator for BigQueryStore {
             .iter()
             .filter(|m| i64::from(m.version) > current)
         {
+            // Renames first, each only where the old name is still there.
+            if !m.renames.is_empty() {
+                let shape = self.dataset_shape().await?;
+                for (table, from, to) in m.renames {
+                    if shape.contains_key(*table) && schema::rename_applies(&shape, table, from, to)
+                    {
+                        self.query(
+                            &format!("migration {}", m.name),
+                            &schema::rename_sql(table, from, to),
+                            Params::new(),
+                        )
+                        .await
+                        .map_err(|e| {
+                            StoreError::Backend(format!("migration {} failed: {e}", m.name))
+                        })?;
+                    }
+                }
+            }
             // One script per migration: its idempotent statements, then the record.
             let script = format!(
                 "{};\n{};",
@@ -261,7 +333,10 @@ impl JobPostingRepository for BigQueryStore {
             p.validate()?;
         }
         let mut seen = BTreeSet::new();
-        let unique: Vec<&JobPosting> = postings.iter().filter(|p| seen.insert(&p.id)).collect();
+        let unique: Vec<&JobPosting> = postings
+            .iter()
+            .filter(|p| seen.insert(&p.job_posting_id))
+            .collect();
         if unique.is_empty() {
             return Ok(InsertCounts::default());
         }
@@ -276,7 +351,7 @@ impl JobPostingRepository for BigQueryStore {
         let cols = names(POSTING_COLS);
         // Insert-if-absent by id: re-running the same batch (a retry, a re-ingest) adds nothing.
         let sql = format!(
-            "MERGE job_postings t USING {} s ON t.id = s.id
+            "MERGE job_postings t USING {} s ON t.job_posting_id = s.job_posting_id
              WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({})",
             batch.source(POSTING_COLS, "posting"),
             POSTING_COLS
@@ -302,7 +377,7 @@ impl JobPostingRepository for BigQueryStore {
 
     async fn get_posting(&self, id: &JobId) -> StoreResult<Option<JobPosting>> {
         let sql = format!(
-            "SELECT {} FROM job_postings WHERE id = @id",
+            "SELECT {} FROM job_postings WHERE job_posting_id = @id",
             select_list(POSTING_COLS, "")
         );
         let out = self
@@ -320,7 +395,8 @@ impl JobPostingRepository for BigQueryStore {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {} FROM job_postings WHERE id IN UNNEST(@ids) ORDER BY id",
+            "SELECT {} FROM job_postings WHERE job_posting_id IN UNNEST(@ids) \
+             ORDER BY job_posting_id",
             select_list(POSTING_COLS, "")
         );
         let out = self
@@ -356,12 +432,13 @@ impl JobPostingRepository for BigQueryStore {
         let (sql, params) = match after {
             Some(after) => (
                 format!(
-                    "SELECT {cols} FROM job_postings WHERE id > @after ORDER BY id LIMIT @limit"
+                    "SELECT {cols} FROM job_postings WHERE job_posting_id > @after \
+                     ORDER BY job_posting_id LIMIT @limit"
                 ),
                 Params::new().str("after", after.as_str()),
             ),
             None => (
-                format!("SELECT {cols} FROM job_postings ORDER BY id LIMIT @limit"),
+                format!("SELECT {cols} FROM job_postings ORDER BY job_posting_id LIMIT @limit"),
                 Params::new(),
             ),
         };

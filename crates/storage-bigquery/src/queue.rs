@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    ClaimRequest, CompletionReport, DomainError, EnrichmentKey, EnrichmentOutcome,
+    ClaimRequest, CompletionReport, CompletionStep, DomainError, EnrichmentKey, EnrichmentOutcome,
     EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
     EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEnrichment, JobId, SectionClassification,
     StoreError, TransitionDetails, ValidationError,
@@ -34,7 +34,7 @@ const CAS_ROUNDS: usize = 8;
 fn key_text(key: &EnrichmentKey) -> String {
     format!(
         "{}/{}/{}",
-        key.job_id, key.enrichment_type, key.enrichment_version
+        key.job_posting_id, key.enrichment_type, key.enrichment_version
     )
 }
 
@@ -43,7 +43,7 @@ pub(crate) fn keys_json(keys: &[EnrichmentKey]) -> String {
     Value::Array(
         keys.iter()
             .map(|k| {
-                json!({"j": k.job_id.as_str(), "t": k.enrichment_type.as_str(),
+                json!({"j": k.job_posting_id.as_str(), "t": k.enrichment_type.as_str(),
                        "v": k.enrichment_version.as_str()})
             })
             .collect(),
@@ -54,7 +54,7 @@ pub(crate) fn keys_json(keys: &[EnrichmentKey]) -> String {
 fn keys_match(alias: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM UNNEST(JSON_QUERY_ARRAY(@keys)) k
-                 WHERE JSON_VALUE(k, '$.j') = {alias}.job_id
+                 WHERE JSON_VALUE(k, '$.j') = {alias}.job_posting_id
                    AND JSON_VALUE(k, '$.t') = {alias}.enrichment_type
                    AND JSON_VALUE(k, '$.v') = {alias}.enrichment_version)"
     )
@@ -64,7 +64,7 @@ fn keys_match(alias: &str) -> String {
 fn state_json(new: &JobEnrichment, seen: &JobEnrichment) -> Value {
     let m = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
     json!({
-        "job_id": new.job_id.as_str(), "enrichment_type": new.enrichment_type.as_str(),
+        "job_posting_id": new.job_posting_id.as_str(), "enrichment_type": new.enrichment_type.as_str(),
         "enrichment_version": new.enrichment_version.as_str(), "status": new.status.as_str(),
         "model_id": new.model_id.as_ref().map(|x| x.as_str()),
         "model_version": new.model_version.as_ref().map(|x| x.as_str()),
@@ -72,6 +72,7 @@ fn state_json(new: &JobEnrichment, seen: &JobEnrichment) -> Value {
         "lease_owner": new.lease_owner, "lease_expires_at": m(new.lease_expires_at),
         "next_attempt_at": m(new.next_attempt_at), "created_at": new.created_at.timestamp_micros(),
         "updated_at": new.updated_at.timestamp_micros(), "completed_at": m(new.completed_at),
+        "metadata": new.metadata,
         "seen_status": seen.status.as_str(), "seen_updated_at": seen.updated_at.timestamp_micros(),
         "seen_attempts": seen.attempts, "seen_owner": seen.lease_owner,
     })
@@ -79,7 +80,7 @@ fn state_json(new: &JobEnrichment, seen: &JobEnrichment) -> Value {
 
 /// Columns of a staged state row: the enrichment columns plus the seen ones.
 const STATE_COLS: crate::schema::Cols = &[
-    ("job_id", crate::schema::Ty::Str),
+    ("job_posting_id", crate::schema::Ty::Str),
     ("enrichment_type", crate::schema::Ty::Str),
     ("enrichment_version", crate::schema::Ty::Str),
     ("status", crate::schema::Ty::Str),
@@ -92,6 +93,7 @@ const STATE_COLS: crate::schema::Cols = &[
     ("next_attempt_at", crate::schema::Ty::Ts),
     ("updated_at", crate::schema::Ty::Ts),
     ("completed_at", crate::schema::Ty::Ts),
+    ("metadata", crate::schema::Ty::Json),
     ("seen_status", crate::schema::Ty::Str),
     ("seen_updated_at", crate::schema::Ty::Ts),
     ("seen_attempts", crate::schema::Ty::Int),
@@ -106,9 +108,10 @@ fn cas_update_sql(source: &str) -> String {
              model_version = u.model_version, attempts = u.attempts,
              error_message = u.error_message, lease_owner = u.lease_owner,
              lease_expires_at = u.lease_expires_at, next_attempt_at = u.next_attempt_at,
-             updated_at = u.updated_at, completed_at = u.completed_at, claim_token = NULL
+             updated_at = u.updated_at, completed_at = u.completed_at, metadata = u.metadata,
+             claim_token = NULL
          FROM {source} u
-         WHERE e.job_id = u.job_id AND e.enrichment_type = u.enrichment_type
+         WHERE e.job_posting_id = u.job_posting_id AND e.enrichment_type = u.enrichment_type
            AND e.enrichment_version = u.enrichment_version AND e.status = u.seen_status
            AND e.updated_at = u.seen_updated_at AND e.attempts = u.seen_attempts
            AND COALESCE(e.lease_owner, '') = COALESCE(u.seen_owner, '');
@@ -168,55 +171,45 @@ impl BigQueryStore {
                 report.lost_leases.push(outcome.key.clone());
                 continue;
             };
-            let held = seen.status == EnrichmentStatus::Processing
-                && seen.lease_owner.as_deref() == Some(outcome.lease_owner.as_str());
-            if !held {
-                report.lost_leases.push(outcome.key.clone());
-                continue;
-            }
             let mut row = seen.clone();
-            match &outcome.result {
-                EnrichmentResult::Success(success) => {
-                    row.transition(EnrichmentStatus::Success, now)?;
-                    row.model_id = Some(success.model_id.clone());
-                    row.model_version = Some(success.model_version.clone());
-                    row.next_attempt_at = None;
+            match row.complete(outcome, now)? {
+                CompletionStep::LostLease => {
+                    report.lost_leases.push(outcome.key.clone());
+                    continue;
+                }
+                CompletionStep::Failed => report.failed += 1,
+                CompletionStep::Succeeded {
+                    skills: written_skills,
+                } => {
                     replaced_jobs.push(json!({
-                        "job_id": outcome.key.job_id.as_str(),
+                        "job_posting_id": outcome.key.job_posting_id.as_str(),
                         "enrichment_version": outcome.key.enrichment_version.as_str(),
                     }));
-                    for s in &success.skills {
-                        skills.insert((s.job_id.to_string(), s.skill_name.clone()), s.clone());
+                    report.skills_written += written_skills.len() as u64;
+                    for s in written_skills {
+                        skills.insert((s.job_posting_id.to_string(), s.skill_name.clone()), s);
                     }
-                    for s in &success.sections {
-                        sections.insert(
-                            (
-                                s.job_id.to_string(),
-                                s.classifier_version.clone(),
-                                s.section_index,
-                            ),
-                            s.clone(),
-                        );
+                    if let EnrichmentResult::Success(success) = &outcome.result {
+                        for s in &success.sections {
+                            sections.insert(
+                                (
+                                    s.job_posting_id.to_string(),
+                                    s.classifier_version.clone(),
+                                    s.section_index,
+                                ),
+                                s.clone(),
+                            );
+                        }
+                        report.sections_written += success.sections.len() as u64;
                     }
-                    report.skills_written += success.skills.len() as u64;
-                    report.sections_written += success.sections.len() as u64;
                     report.succeeded += 1;
-                }
-                EnrichmentResult::Failure {
-                    error_message,
-                    retry_at,
-                } => {
-                    row.transition(EnrichmentStatus::Failed, now)?;
-                    row.error_message = Some(error_message.clone());
-                    row.next_attempt_at = *retry_at;
-                    report.failed += 1;
                 }
             }
             if let Some(first_seen) = current.get(&outcome.key) {
                 // The CAS compares with what the store holds, not an earlier outcome's state.
                 if let Some(pos) = staged_rows.iter().position(|(kind, v)| {
                     *kind == "state"
-                        && v["job_id"] == outcome.key.job_id.as_str()
+                        && v["job_posting_id"] == outcome.key.job_posting_id.as_str()
                         && v["enrichment_type"] == outcome.key.enrichment_type.as_str()
                         && v["enrichment_version"] == outcome.key.enrichment_version.as_str()
                 }) {
@@ -241,7 +234,7 @@ impl BigQueryStore {
         let batch = self.stage(staged_rows).await?;
         let replaced = batch.source(
             &[
-                ("job_id", crate::schema::Ty::Str),
+                ("job_posting_id", crate::schema::Ty::Str),
                 ("enrichment_version", crate::schema::Ty::Str),
             ],
             "replaced",
@@ -250,10 +243,10 @@ impl BigQueryStore {
             "BEGIN TRANSACTION;
              {cas}
              DELETE FROM job_skills k WHERE EXISTS (SELECT 1 FROM {replaced} r
-                 WHERE r.job_id = k.job_id AND r.enrichment_version = k.enrichment_version);
+                 WHERE r.job_posting_id = k.job_posting_id AND r.enrichment_version = k.enrichment_version);
              INSERT INTO job_skills ({skill_cols}) SELECT {skill_cols} FROM {staged_skills};
              DELETE FROM section_classifications c WHERE EXISTS (SELECT 1 FROM {staged_sections} n
-                 WHERE n.job_id = c.job_id AND n.classifier_version = c.classifier_version);
+                 WHERE n.job_posting_id = c.job_posting_id AND n.classifier_version = c.classifier_version);
              INSERT INTO section_classifications ({section_cols})
                  SELECT {section_cols} FROM {staged_sections};
              COMMIT TRANSACTION;",
@@ -292,12 +285,13 @@ impl EnrichmentRepository for BigQueryStore {
             return Ok(0);
         }
         let sql = "MERGE job_enrichments t
-             USING (SELECT DISTINCT id AS job_id FROM UNNEST(@ids) AS id) s
-             ON t.job_id = s.job_id AND t.enrichment_type = @type
+             USING (SELECT DISTINCT id AS job_posting_id FROM UNNEST(@ids) AS id) s
+             ON t.job_posting_id = s.job_posting_id AND t.enrichment_type = @type
                 AND t.enrichment_version = @version
-             WHEN NOT MATCHED THEN INSERT (job_id, enrichment_type, enrichment_version, status,
-                 attempts, created_at, updated_at)
-             VALUES (s.job_id, @type, @version, 'pending', 0, @now, @now)";
+             WHEN NOT MATCHED THEN INSERT (enrichment_id, job_posting_id, enrichment_type,
+                 enrichment_version, status, attempts, metadata, created_at, updated_at)
+             VALUES (GENERATE_UUID(), s.job_posting_id, @type, @version, 'pending', 0,
+                 PARSE_JSON('{}'), @now, @now)";
         let mut created = 0;
         // Array parameters stay well under the 10 MB request limit.
         for chunk in job_ids.chunks(10_000) {
@@ -326,11 +320,11 @@ impl EnrichmentRepository for BigQueryStore {
         if limit_rows == 0 {
             return Ok(Vec::new());
         }
-        let sql = "SELECT p.id FROM job_postings p
+        let sql = "SELECT p.job_posting_id FROM job_postings p
              WHERE NOT EXISTS (SELECT 1 FROM job_enrichments e
-                 WHERE e.job_id = p.id AND e.enrichment_type = @type
+                 WHERE e.job_posting_id = p.job_posting_id AND e.enrichment_type = @type
                    AND e.enrichment_version = @version AND e.status = 'success')
-             ORDER BY p.id LIMIT @limit";
+             ORDER BY p.job_posting_id LIMIT @limit";
         let out = self
             .query(
                 "finding jobs needing enrichment",
@@ -377,17 +371,17 @@ impl EnrichmentRepository for BigQueryStore {
                  updated_at = @now, completed_at = NULL, claim_token = @token
              WHERE NOT EXISTS (SELECT 1 FROM job_enrichments t WHERE t.claim_token = @token)
                AND EXISTS (SELECT 1 FROM (
-                   SELECT job_id, enrichment_type, enrichment_version FROM job_enrichments
+                   SELECT job_posting_id, enrichment_type, enrichment_version FROM job_enrichments
                    WHERE enrichment_type = @type
                      AND (@version = '' OR enrichment_version = @version)
                      AND ((status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= @now))
                           OR (status = 'processing' AND lease_expires_at <= @now))
-                   ORDER BY created_at, job_id, enrichment_version
+                   ORDER BY created_at, job_posting_id, enrichment_version
                    LIMIT @limit) c
-                 WHERE c.job_id = e.job_id AND c.enrichment_type = e.enrichment_type
+                 WHERE c.job_posting_id = e.job_posting_id AND c.enrichment_type = e.enrichment_type
                    AND c.enrichment_version = e.enrichment_version);
              SELECT {} FROM job_enrichments WHERE claim_token = @token
-             ORDER BY created_at, job_id, enrichment_version;",
+             ORDER BY created_at, job_posting_id, enrichment_version;",
             select_list(ENRICHMENT_COLS, "")
         );
         let out = self
@@ -537,9 +531,9 @@ impl EnrichmentRepository for BigQueryStore {
             .pop())
     }
 
-    async fn enrichments_for_job(&self, job_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
+    async fn enrichments_for_job(&self, job_posting_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
         let sql = format!(
-            "SELECT {} FROM job_enrichments WHERE job_id = @job
+            "SELECT {} FROM job_enrichments WHERE job_posting_id = @job
              ORDER BY enrichment_type, enrichment_version",
             select_list(ENRICHMENT_COLS, "")
         );
@@ -547,7 +541,7 @@ impl EnrichmentRepository for BigQueryStore {
             .query(
                 "reading a job's enrichments",
                 &sql,
-                Params::new().str("job", job_id.as_str()),
+                Params::new().str("job", job_posting_id.as_str()),
             )
             .await?;
         out.rows.iter().map(enrichment_from_row).collect()
@@ -597,7 +591,7 @@ impl EnrichmentRepository for BigQueryStore {
         }
         let sql = format!(
             "SELECT {} FROM job_enrichments WHERE status = 'failed' AND attempts >= @max
-             ORDER BY updated_at, job_id, enrichment_type, enrichment_version LIMIT @limit",
+             ORDER BY updated_at, job_posting_id, enrichment_type, enrichment_version LIMIT @limit",
             select_list(ENRICHMENT_COLS, "")
         );
         let out = self

@@ -56,6 +56,8 @@ fn model_json(m: &ModelConfig) -> serde_json::Value {
         "updated_at": m.updated_at.timestamp_micros(),
         "activated_at": m.activated_at.map(|t| t.timestamp_micros()),
         "activated_by": m.activated_by,
+        "training_data_version": m.training_data_version,
+        "training_date": m.training_date.map(|t| t.timestamp_micros()),
     })
 }
 
@@ -63,12 +65,12 @@ fn evaluation_json(e: &EvaluationResult) -> serde_json::Value {
     json!({
         "evaluation_id": e.evaluation_id, "model_id": e.model_id.as_str(),
         "model_version": e.model_version.as_str(), "dataset_version": e.dataset_version,
-        "dataset_path": e.dataset_path, "precision": e.precision, "recall": e.recall,
-        "f1_score": e.f1_score, "category_metrics": e.category_metrics,
+        "dataset_path": e.dataset_path, "overall_precision": e.overall_precision,
+        "overall_recall": e.overall_recall, "overall_f1": e.overall_f1, "category_metrics": e.category_metrics,
         "additional_metrics": e.additional_metrics, "sample_count": e.sample_count,
         "execution_time_seconds": e.execution_time_seconds, "is_ci_run": e.is_ci_run,
         "ci_build_id": e.ci_build_id, "threshold_passed": e.threshold_passed,
-        "evaluated_at": e.evaluated_at.timestamp_micros(),
+        "evaluation_date": e.evaluation_date.timestamp_micros(),
     })
 }
 
@@ -115,16 +117,18 @@ impl AliasRepository for BigQueryStore {
             .map(|r| r.str(0))
             .collect::<StoreResult<_>>()?;
         // Per key: counted as inserted once if new, every later row an update;
-        // the last row's values win, a new key keeps its first created_at.
+        // the last row's values win, a new key keeps its first id, created_at and created_by.
         let mut counts = AliasUpsertCounts::default();
         let mut merged: HashMap<String, SkillAlias> = HashMap::new();
         for a in aliases {
             let key = SkillAlias::normalized_key(&a.alias_text);
             match merged.get_mut(&key) {
                 Some(prev) => {
-                    let created_at = prev.created_at;
+                    let first = prev.clone();
                     *prev = a.clone();
-                    prev.created_at = created_at;
+                    prev.created_at = first.created_at;
+                    prev.alias_id = first.alias_id;
+                    prev.created_by = first.created_by;
                     counts.updated += 1;
                 }
                 None => {
@@ -148,7 +152,7 @@ impl AliasRepository for BigQueryStore {
         let sql = format!(
             "MERGE skill_aliases t USING {} s ON t.alias_key = s.alias_key
              WHEN MATCHED THEN UPDATE SET alias_text = s.alias_text,
-                 canonical_name = s.canonical_name, category = s.category,
+                 canonical_name = s.canonical_name, skill_category = s.skill_category,
                  confidence = s.confidence, source = s.source, is_active = s.is_active,
                  updated_at = s.updated_at
              WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})",
@@ -491,7 +495,7 @@ impl EvaluationRepository for BigQueryStore {
             "SELECT {} FROM evaluation_results
              WHERE model_id = @id AND (@any_version OR model_version = @version)
                AND (@any_dataset OR dataset_version = @dataset)
-             ORDER BY evaluated_at DESC, evaluation_id DESC LIMIT 1",
+             ORDER BY evaluation_date DESC, evaluation_id DESC LIMIT 1",
             select_list(EVALUATION_COLS, "")
         );
         let out = self
@@ -512,7 +516,7 @@ impl EvaluationRepository for BigQueryStore {
     async fn list_evaluations(&self, model_id: &ModelId) -> StoreResult<Vec<EvaluationResult>> {
         let sql = format!(
             "SELECT {} FROM evaluation_results WHERE model_id = @id
-             ORDER BY evaluated_at DESC, evaluation_id DESC",
+             ORDER BY evaluation_date DESC, evaluation_id DESC",
             select_list(EVALUATION_COLS, "")
         );
         let out = self

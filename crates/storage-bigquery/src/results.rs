@@ -13,9 +13,8 @@ use jobenrich_domain::{
     ClusterAssignment, ClusterChange, ClusterRepository, ClusteringRun, ClusteringRunRecorded,
     ClusteringRunSummary, EnrichmentVersion, ExtractedSkill, JobId, ModelId, ModelVersion,
     SectionClassification, SectionRepository, SkillFrequency, SkillRepository, StoreError,
-    ValidationError,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 const RUN_EXISTS: &str = "jobenrich: clustering run already recorded";
 
@@ -64,7 +63,7 @@ impl SkillRepository for BigQueryStore {
         for s in skills {
             unique.insert(
                 (
-                    s.job_id.as_str(),
+                    s.job_posting_id.as_str(),
                     &s.skill_name,
                     s.enrichment_version.as_str(),
                 ),
@@ -83,7 +82,7 @@ impl SkillRepository for BigQueryStore {
             &batch,
             "job_skills",
             SKILL_COLS,
-            &["job_id", "skill_name", "enrichment_version"],
+            &["job_posting_id", "skill_name", "enrichment_version"],
             "skill",
         );
         self.query(
@@ -97,12 +96,12 @@ impl SkillRepository for BigQueryStore {
 
     async fn skills_for_job(
         &self,
-        job_id: &JobId,
+        job_posting_id: &JobId,
         version: Option<EnrichmentVersion>,
     ) -> StoreResult<Vec<ExtractedSkill>> {
         let sql = format!(
             "SELECT {} FROM job_skills
-             WHERE job_id = @job AND (@version = '' OR enrichment_version = @version)
+             WHERE job_posting_id = @job AND (@version = '' OR enrichment_version = @version)
              ORDER BY confidence_score DESC, skill_name, enrichment_version",
             select_list(SKILL_COLS, "")
         );
@@ -111,7 +110,7 @@ impl SkillRepository for BigQueryStore {
                 "reading a job's skills",
                 &sql,
                 Params::new()
-                    .str("job", job_id.as_str())
+                    .str("job", job_posting_id.as_str())
                     .str("version", version.as_ref().map_or("", |v| v.as_str())),
             )
             .await?;
@@ -128,8 +127,8 @@ impl SkillRepository for BigQueryStore {
         }
         let sql = format!(
             "SELECT {} FROM job_skills
-             WHERE job_id IN UNNEST(@jobs) AND enrichment_version = @version
-             ORDER BY job_id, skill_name",
+             WHERE job_posting_id IN UNNEST(@jobs) AND enrichment_version = @version
+             ORDER BY job_posting_id, skill_name",
             select_list(SKILL_COLS, "")
         );
         let mut all = Vec::new();
@@ -147,7 +146,9 @@ impl SkillRepository for BigQueryStore {
                 all.push(skill_from_row(r)?);
             }
         }
-        all.sort_by(|a, b| (&a.job_id, &a.skill_name).cmp(&(&b.job_id, &b.skill_name)));
+        all.sort_by(|a, b| {
+            (&a.job_posting_id, &a.skill_name).cmp(&(&b.job_posting_id, &b.skill_name))
+        });
         Ok(all)
     }
 
@@ -162,7 +163,7 @@ impl SkillRepository for BigQueryStore {
         let out = self
             .query(
                 "ranking skills",
-                "SELECT skill_name, skill_category, COUNT(DISTINCT job_id) AS jobs,
+                "SELECT skill_name, skill_category, COUNT(DISTINCT job_posting_id) AS jobs,
                         AVG(confidence_score)
                  FROM job_skills WHERE enrichment_version = @version
                  GROUP BY skill_name, skill_category
@@ -239,7 +240,11 @@ impl SectionRepository for BigQueryStore {
         let mut unique: BTreeMap<(&str, &str, u32), &SectionClassification> = BTreeMap::new();
         for s in sections {
             unique.insert(
-                (s.job_id.as_str(), &s.classifier_version, s.section_index),
+                (
+                    s.job_posting_id.as_str(),
+                    &s.classifier_version,
+                    s.section_index,
+                ),
                 s,
             );
         }
@@ -255,7 +260,7 @@ impl SectionRepository for BigQueryStore {
             &batch,
             "section_classifications",
             SECTION_COLS,
-            &["job_id", "classifier_version", "section_index"],
+            &["job_posting_id", "classifier_version", "section_index"],
             "section",
         );
         self.query(
@@ -269,14 +274,14 @@ impl SectionRepository for BigQueryStore {
 
     async fn sections_for_job(
         &self,
-        job_id: &JobId,
+        job_posting_id: &JobId,
         classifier_version: Option<String>,
     ) -> StoreResult<Vec<SectionClassification>> {
         // Classifier versions are free text (possibly empty), so "any version"
         // is a separate flag rather than an empty-string sentinel.
         let sql = format!(
             "SELECT {} FROM section_classifications
-             WHERE job_id = @job AND (@any_version OR classifier_version = @version)
+             WHERE job_posting_id = @job AND (@any_version OR classifier_version = @version)
              ORDER BY classifier_version, section_index",
             select_list(SECTION_COLS, "")
         );
@@ -285,7 +290,7 @@ impl SectionRepository for BigQueryStore {
                 "reading a job's sections",
                 &sql,
                 Params::new()
-                    .str("job", job_id.as_str())
+                    .str("job", job_posting_id.as_str())
                     .bool("any_version", classifier_version.is_none())
                     .str("version", classifier_version.as_deref().unwrap_or("")),
             )
@@ -314,11 +319,13 @@ impl SectionRepository for BigQueryStore {
 
 /// Staged columns of a run's assignment (its version is computed in the script).
 const RUN_ROW_COLS: Cols = &[
-    ("job_id", Ty::Str),
+    ("job_posting_id", Ty::Str),
     ("cluster_id", Ty::Int),
     ("cluster_name", Ty::Str),
     ("cluster_keywords", Ty::Json),
     ("cluster_size", Ty::Int),
+    ("cluster_assignment_id", Ty::Str),
+    ("enrichment_id", Ty::Str),
 ];
 
 impl BigQueryStore {
@@ -343,36 +350,11 @@ impl ClusterRepository for BigQueryStore {
         &self,
         run: &ClusteringRun,
     ) -> StoreResult<ClusteringRunRecorded> {
-        let mut seen = BTreeSet::new();
-        let mut rows = Vec::with_capacity(run.assignments.len());
-        for a in &run.assignments {
-            if !seen.insert(&a.job_id) {
-                return Err(ValidationError::new(
-                    "ClusteringRun",
-                    "assignments",
-                    format!(
-                        "job {} appears more than once in run {}",
-                        a.job_id, run.cluster_run_id
-                    ),
-                )
-                .into());
-            }
-            let full = ClusterAssignment {
-                job_id: a.job_id.clone(),
-                cluster_id: a.cluster_id,
-                cluster_name: a.cluster_name.clone(),
-                cluster_keywords: a.cluster_keywords.clone(),
-                cluster_size: a.cluster_size,
-                cluster_run_id: run.cluster_run_id.clone(),
-                cluster_model_id: run.cluster_model_id.clone(),
-                cluster_model_version: run.cluster_model_version.clone(),
-                cluster_version: 1,
-                is_active: true,
-                assigned_at: run.assigned_at,
-            };
-            full.validate()?;
-            rows.push(("assignment", codec::cluster_json(&full)));
-        }
+        let rows: Vec<_> = run
+            .expand()?
+            .iter()
+            .map(|a| ("assignment", codec::cluster_json(a)))
+            .collect();
         if rows.is_empty() {
             return Ok(ClusteringRunRecorded::default());
         }
@@ -390,14 +372,15 @@ impl ClusterRepository for BigQueryStore {
              CREATE TEMP TABLE run_rows AS
                SELECT s.*, COALESCE(m.max_version, 0) + 1 AS next_version
                FROM {rows} s
-               LEFT JOIN (SELECT job_id, MAX(cluster_version) AS max_version
-                          FROM job_clusters GROUP BY job_id) m ON m.job_id = s.job_id;
+               LEFT JOIN (SELECT job_posting_id, MAX(cluster_version) AS max_version
+                          FROM job_clusters GROUP BY job_posting_id) m ON m.job_posting_id = s.job_posting_id;
              UPDATE job_clusters SET is_active = FALSE
-             WHERE is_active AND job_id IN (SELECT job_id FROM run_rows);
+             WHERE is_active AND job_posting_id IN (SELECT job_posting_id FROM run_rows);
              SET deactivated = @@row_count;
              INSERT INTO job_clusters ({cols})
-               SELECT job_id, cluster_id, cluster_name, cluster_keywords, cluster_size, @run,
-                      @model_id, @model_version, next_version, TRUE, @assigned_at
+               SELECT job_posting_id, cluster_id, cluster_name, cluster_keywords, cluster_size, @run,
+                      @model_id, @model_version, next_version, TRUE, @assigned_at,
+                      cluster_assignment_id, enrichment_id
                FROM run_rows;
              SET inserted = @@row_count;
              COMMIT TRANSACTION;
@@ -441,7 +424,7 @@ impl ClusterRepository for BigQueryStore {
             .query(
                 "listing clustering runs",
                 "SELECT cluster_run_id, MIN(cluster_model_id), MIN(cluster_model_version),
-                        UNIX_MICROS(MIN(assigned_at)) AS at, COUNT(*), COUNT(DISTINCT cluster_id)
+                        UNIX_MICROS(MIN(created_at)) AS at, COUNT(*), COUNT(DISTINCT cluster_id)
                  FROM job_clusters GROUP BY cluster_run_id
                  ORDER BY at DESC, cluster_run_id DESC",
                 Params::new(),
@@ -472,28 +455,34 @@ impl ClusterRepository for BigQueryStore {
     ) -> StoreResult<Vec<ClusterAssignment>> {
         self.assignments_where(
             "reading a run's assignments",
-            "WHERE cluster_run_id = @run ORDER BY job_id",
+            "WHERE cluster_run_id = @run ORDER BY job_posting_id",
             Params::new().str("run", cluster_run_id),
         )
         .await
     }
 
-    async fn active_assignment(&self, job_id: &JobId) -> StoreResult<Option<ClusterAssignment>> {
+    async fn active_assignment(
+        &self,
+        job_posting_id: &JobId,
+    ) -> StoreResult<Option<ClusterAssignment>> {
         Ok(self
             .assignments_where(
                 "reading an active assignment",
-                "WHERE job_id = @job AND is_active ORDER BY cluster_version DESC LIMIT 1",
-                Params::new().str("job", job_id.as_str()),
+                "WHERE job_posting_id = @job AND is_active ORDER BY cluster_version DESC LIMIT 1",
+                Params::new().str("job", job_posting_id.as_str()),
             )
             .await?
             .pop())
     }
 
-    async fn assignment_history(&self, job_id: &JobId) -> StoreResult<Vec<ClusterAssignment>> {
+    async fn assignment_history(
+        &self,
+        job_posting_id: &JobId,
+    ) -> StoreResult<Vec<ClusterAssignment>> {
         self.assignments_where(
             "reading an assignment history",
-            "WHERE job_id = @job ORDER BY cluster_version",
-            Params::new().str("job", job_id.as_str()),
+            "WHERE job_posting_id = @job ORDER BY cluster_version",
+            Params::new().str("job", job_posting_id.as_str()),
         )
         .await
     }
@@ -502,11 +491,11 @@ impl ClusterRepository for BigQueryStore {
         let out = self
             .query(
                 "comparing clustering runs",
-                "SELECT a.job_id, a.cluster_id, a.cluster_name, b.cluster_id, b.cluster_name
+                "SELECT a.job_posting_id, a.cluster_id, a.cluster_name, b.cluster_id, b.cluster_name
                  FROM job_clusters a
-                 JOIN job_clusters b ON b.job_id = a.job_id AND b.cluster_run_id = @run_b
+                 JOIN job_clusters b ON b.job_posting_id = a.job_posting_id AND b.cluster_run_id = @run_b
                  WHERE a.cluster_run_id = @run_a AND a.cluster_id <> b.cluster_id
-                 ORDER BY a.job_id",
+                 ORDER BY a.job_posting_id",
                 Params::new().str("run_a", run_a).str("run_b", run_b),
             )
             .await?;
@@ -519,7 +508,7 @@ impl ClusterRepository for BigQueryStore {
                     })
                 };
                 Ok(ClusterChange {
-                    job_id: parse_job_id(r.str(0)?)?,
+                    job_posting_id: parse_job_id(r.str(0)?)?,
                     old_cluster_id: u(r.i64(1)?)?,
                     old_cluster_name: r.str(2)?,
                     new_cluster_id: u(r.i64(3)?)?,
@@ -533,8 +522,8 @@ impl ClusterRepository for BigQueryStore {
         let out = self
             .query(
                 "checking the one-active invariant",
-                "SELECT job_id FROM job_clusters WHERE is_active
-                 GROUP BY job_id HAVING COUNT(*) > 1 ORDER BY job_id",
+                "SELECT job_posting_id FROM job_clusters WHERE is_active
+                 GROUP BY job_posting_id HAVING COUNT(*) > 1 ORDER BY job_posting_id",
                 Params::new(),
             )
             .await?;

@@ -9,6 +9,8 @@
 //! version is recorded in `schema_migrations` after its statements succeed: a
 //! migration interrupted half-way, or run by two processes at once, converges.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 /// A column's BigQuery type, which also decides how it is staged and read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
@@ -26,7 +28,7 @@ pub type Cols = &'static [(&'static str, Ty)];
 use Ty::*;
 
 pub const POSTING_COLS: Cols = &[
-    ("id", Str),
+    ("job_posting_id", Str),
     ("title", Str),
     ("company", Str),
     ("location", Str),
@@ -38,7 +40,7 @@ pub const POSTING_COLS: Cols = &[
 ];
 
 pub const ENRICHMENT_COLS: Cols = &[
-    ("job_id", Str),
+    ("job_posting_id", Str),
     ("enrichment_type", Str),
     ("enrichment_version", Str),
     ("status", Str),
@@ -52,10 +54,12 @@ pub const ENRICHMENT_COLS: Cols = &[
     ("created_at", Ts),
     ("updated_at", Ts),
     ("completed_at", Ts),
+    ("metadata", Json),
+    ("enrichment_id", Str),
 ];
 
 pub const SKILL_COLS: Cols = &[
-    ("job_id", Str),
+    ("job_posting_id", Str),
     ("skill_name", Str),
     ("skill_category", Str),
     ("confidence_score", Float),
@@ -68,10 +72,12 @@ pub const SKILL_COLS: Cols = &[
     ("taxonomy_ref", Str),
     ("enrichment_version", Str),
     ("created_at", Ts),
+    ("skill_id", Str),
+    ("enrichment_id", Str),
 ];
 
 pub const SECTION_COLS: Cols = &[
-    ("job_id", Str),
+    ("job_posting_id", Str),
     ("section_index", Int),
     ("section_header", Str),
     ("section_type", Str),
@@ -83,10 +89,11 @@ pub const SECTION_COLS: Cols = &[
     ("classification_method", Str),
     ("classifier_version", Str),
     ("created_at", Ts),
+    ("classification_id", Str),
 ];
 
 pub const CLUSTER_COLS: Cols = &[
-    ("job_id", Str),
+    ("job_posting_id", Str),
     ("cluster_id", Int),
     ("cluster_name", Str),
     ("cluster_keywords", Json),
@@ -96,19 +103,23 @@ pub const CLUSTER_COLS: Cols = &[
     ("cluster_model_version", Str),
     ("cluster_version", Int),
     ("is_active", Bool),
-    ("assigned_at", Ts),
+    ("created_at", Ts),
+    ("cluster_assignment_id", Str),
+    ("enrichment_id", Str),
 ];
 
 pub const ALIAS_COLS: Cols = &[
     ("alias_key", Str),
     ("alias_text", Str),
     ("canonical_name", Str),
-    ("category", Str),
+    ("skill_category", Str),
     ("confidence", Float),
     ("source", Str),
     ("is_active", Bool),
     ("created_at", Ts),
     ("updated_at", Ts),
+    ("alias_id", Str),
+    ("created_by", Str),
 ];
 
 pub const MODEL_COLS: Cols = &[
@@ -123,6 +134,8 @@ pub const MODEL_COLS: Cols = &[
     ("updated_at", Ts),
     ("activated_at", Ts),
     ("activated_by", Str),
+    ("training_data_version", Str),
+    ("training_date", Ts),
 ];
 
 pub const EVALUATION_COLS: Cols = &[
@@ -131,9 +144,9 @@ pub const EVALUATION_COLS: Cols = &[
     ("model_version", Str),
     ("dataset_version", Str),
     ("dataset_path", Str),
-    ("precision", Float),
-    ("recall", Float),
-    ("f1_score", Float),
+    ("overall_precision", Float),
+    ("overall_recall", Float),
+    ("overall_f1", Float),
     ("category_metrics", Json),
     ("additional_metrics", Json),
     ("sample_count", Int),
@@ -141,7 +154,7 @@ pub const EVALUATION_COLS: Cols = &[
     ("is_ci_run", Bool),
     ("ci_build_id", Str),
     ("threshold_passed", Bool),
-    ("evaluated_at", Ts),
+    ("evaluation_date", Ts),
 ];
 
 /// The SELECT list reading `cols` (optionally through a table alias) in a
@@ -223,6 +236,11 @@ fn decode_list(cols: Cols) -> String {
 pub struct Migration {
     pub version: u32,
     pub name: &'static str,
+    /// Column renames `(table, from, to)`, run first. Each runs only while
+    /// `from` exists and `to` does not: BigQuery's `RENAME COLUMN IF EXISTS`
+    /// is refused by the emulator, and an adopted dataset already has the
+    /// seed's names. The migrator decides from INFORMATION_SCHEMA.COLUMNS.
+    pub renames: &'static [(&'static str, &'static str, &'static str)],
     /// Idempotent statements, run in order.
     pub statements: &'static [&'static str],
 }
@@ -232,6 +250,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "0001_initial_tables",
+        renames: &[],
         statements: &[
             // Lookups and keyset pages by id; monthly partitions keep "postings
             // ingested since …" scans (incremental runs, retention) cheap.
@@ -266,6 +285,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         name: "0002_versioning_leases_and_registry",
+        renames: &[],
         statements: &[
             // Columns added by ALTER are NULLABLE in BigQuery; the backfills
             // below give old rows their values and the adapter always writes them.
@@ -335,6 +355,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 3,
         name: "0003_write_staging",
+        renames: &[],
         statements: &[
             // Batches are streamed here (insertAll with insertIds) and applied to
             // their table by one MERGE/DML script. Rows are never updated or
@@ -345,6 +366,67 @@ pub const MIGRATIONS: &[Migration] = &[
              PARTITION BY DATE(staged_at)
              CLUSTER BY batch_id
              OPTIONS (partition_expiration_days = 2)",
+        ],
+    },
+    Migration {
+        version: 4,
+        name: "0004_seed_names",
+        // The seed's column names. On a dataset this project created, the
+        // old names are renamed (rows, types and clustering kept); an adopted
+        // pre-extension dataset has them already.
+        renames: &[
+            ("job_postings", "id", "job_posting_id"),
+            ("job_enrichments", "job_id", "job_posting_id"),
+            ("job_skills", "job_id", "job_posting_id"),
+            ("section_classifications", "job_id", "job_posting_id"),
+            ("job_clusters", "job_id", "job_posting_id"),
+            ("job_clusters", "assigned_at", "created_at"),
+            ("skill_aliases", "category", "skill_category"),
+            ("evaluation_results", "precision", "overall_precision"),
+            ("evaluation_results", "recall", "overall_recall"),
+            ("evaluation_results", "f1_score", "overall_f1"),
+            ("evaluation_results", "evaluated_at", "evaluation_date"),
+        ],
+        statements: &[
+            // The seed's ids, and what an adopted pre-extension table lacks
+            // of this project's columns (model, completion, provenance).
+            "ALTER TABLE job_enrichments
+                ADD COLUMN IF NOT EXISTS enrichment_id STRING,
+                ADD COLUMN IF NOT EXISTS metadata JSON,
+                ADD COLUMN IF NOT EXISTS model_id STRING,
+                ADD COLUMN IF NOT EXISTS model_version STRING,
+                ADD COLUMN IF NOT EXISTS completed_at TIMESTAMP",
+            "UPDATE job_enrichments SET enrichment_id = GENERATE_UUID() WHERE enrichment_id IS NULL",
+            "ALTER TABLE job_skills
+                ADD COLUMN IF NOT EXISTS skill_id STRING,
+                ADD COLUMN IF NOT EXISTS enrichment_id STRING,
+                ADD COLUMN IF NOT EXISTS source_strategies ARRAY<STRING>,
+                ADD COLUMN IF NOT EXISTS position_in_text INT64",
+            "UPDATE job_skills SET skill_id = GENERATE_UUID() WHERE skill_id IS NULL",
+            // A skill references the extraction that wrote it: same job and version.
+            "UPDATE job_skills k SET enrichment_id = e.enrichment_id
+             FROM job_enrichments e
+             WHERE k.enrichment_id IS NULL AND e.job_posting_id = k.job_posting_id
+               AND e.enrichment_type = 'skills_extraction'
+               AND e.enrichment_version = k.enrichment_version",
+            "ALTER TABLE section_classifications
+                ADD COLUMN IF NOT EXISTS classification_id STRING",
+            "UPDATE section_classifications SET classification_id = GENERATE_UUID()
+             WHERE classification_id IS NULL",
+            "ALTER TABLE job_clusters
+                ADD COLUMN IF NOT EXISTS cluster_assignment_id STRING,
+                ADD COLUMN IF NOT EXISTS enrichment_id STRING",
+            "UPDATE job_clusters SET cluster_assignment_id = GENERATE_UUID()
+             WHERE cluster_assignment_id IS NULL",
+            "ALTER TABLE skill_aliases
+                ADD COLUMN IF NOT EXISTS alias_id STRING,
+                ADD COLUMN IF NOT EXISTS created_by STRING",
+            "UPDATE skill_aliases SET alias_id = GENERATE_UUID(),
+                 created_by = COALESCE(created_by, 'legacy')
+             WHERE alias_id IS NULL",
+            "ALTER TABLE model_config
+                ADD COLUMN IF NOT EXISTS training_data_version STRING,
+                ADD COLUMN IF NOT EXISTS training_date TIMESTAMP",
         ],
     },
 ];
@@ -361,20 +443,53 @@ pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
-/// Everything `migrate` would run on an empty dataset, as SQL text (for
-/// `jobenrich bigquery plan`); applied versions are listed as skipped.
+/// What a dataset holds: each table's column names.
+pub type DatasetShape = BTreeMap<String, BTreeSet<String>>;
+
+/// Whether a rename applies to a dataset of this shape: the old column is
+/// there and the new one is not. A table the shape lacks is one an earlier
+/// step of the same plan creates, with the old names.
+pub fn rename_applies(shape: &DatasetShape, table: &str, from: &str, to: &str) -> bool {
+    shape
+        .get(table)
+        .is_none_or(|cols| cols.contains(from) && !cols.contains(to))
+}
+
+/// `ALTER TABLE … RENAME COLUMN …` (one rename per statement: the emulator
+/// refuses several in one ALTER).
+pub fn rename_sql(table: &str, from: &str, to: &str) -> String {
+    format!("ALTER TABLE {table} RENAME COLUMN {from} TO {to}")
+}
+
+/// The table a `CREATE TABLE IF NOT EXISTS` statement creates.
+fn created_table(statement: &str) -> Option<&str> {
+    let rest = statement
+        .trim_start()
+        .strip_prefix("CREATE TABLE IF NOT EXISTS ")?;
+    rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+}
+
+/// Everything `migrate` would run on a dataset of this shape, as SQL text
+/// (for `jobenrich bigquery plan`): applied versions are listed as skipped,
+/// `CREATE TABLE IF NOT EXISTS` of a table the dataset has is left out (an
+/// adopted dataset's tables get only ALTERs and backfills), and renames only
+/// where the old column is there.
 pub fn migration_plan(
     project: &str,
     dataset: &str,
     location: &str,
     applied_version: u32,
+    shape: &DatasetShape,
 ) -> String {
     let mut out = format!(
         "-- BigQuery schema plan for `{project}.{dataset}` (location {location})\n\
          -- Statements run with default dataset `{project}.{dataset}`.\n\
-         -- Dataset: created through the datasets API if absent.\n\n\
-         {CREATE_SCHEMA_TABLE};\n\n"
+         -- Dataset: created through the datasets API if absent.\n\n"
     );
+    if !shape.contains_key("schema_migrations") {
+        out.push_str(&format!("{CREATE_SCHEMA_TABLE};\n\n"));
+    }
     for m in MIGRATIONS {
         if m.version <= applied_version {
             out.push_str(&format!(
@@ -384,7 +499,17 @@ pub fn migration_plan(
             continue;
         }
         out.push_str(&format!("-- {} (version {})\n", m.name, m.version));
+        for (table, from, to) in m.renames {
+            if rename_applies(shape, table, from, to) {
+                out.push_str(&rename_sql(table, from, to));
+                out.push_str(";\n\n");
+            }
+        }
         for s in m.statements {
+            if let Some(table) = created_table(s).filter(|t| shape.contains_key(*t)) {
+                out.push_str(&format!("-- table {table} exists: kept as it is\n\n"));
+                continue;
+            }
             out.push_str(&unindent(s));
             out.push_str(";\n\n");
         }
@@ -416,16 +541,71 @@ mod tests {
 
     #[test]
     fn plan_lists_every_pending_migration_and_skips_applied_ones() {
-        let full = migration_plan("p", "d", "US", 0);
+        let full = migration_plan("p", "d", "US", 0, &DatasetShape::new());
         for m in MIGRATIONS {
             assert!(full.contains(m.name), "{}", m.name);
         }
         assert!(full.contains("ADD COLUMN IF NOT EXISTS enrichment_version"));
         assert!(full.contains("CLUSTER BY enrichment_type, status, job_id"));
-        let partial = migration_plan("p", "d", "US", 2);
+        assert!(full.contains("ALTER TABLE job_postings RENAME COLUMN id TO job_posting_id"));
+        let partial = migration_plan("p", "d", "US", 2, &DatasetShape::new());
         assert!(partial.contains("0001_initial_tables (version 1): already applied"));
         assert!(partial.contains("CREATE TABLE IF NOT EXISTS _staging"));
         assert!(!partial.contains("CREATE TABLE IF NOT EXISTS job_postings"));
+    }
+
+    #[test]
+    fn plan_for_an_adopted_dataset_alters_its_tables_and_renames_nothing_it_has() {
+        let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let shape = DatasetShape::from([
+            (
+                "job_postings".to_string(),
+                cols(&["job_posting_id", "title"]),
+            ),
+            (
+                "job_enrichments".to_string(),
+                cols(&["enrichment_id", "job_posting_id", "status"]),
+            ),
+            (
+                "job_skills".to_string(),
+                cols(&["skill_id", "job_posting_id"]),
+            ),
+            (
+                "job_clusters".to_string(),
+                cols(&["cluster_assignment_id", "job_posting_id", "created_at"]),
+            ),
+        ]);
+        let plan = migration_plan("p", "brightdata_jobs", "US", 0, &shape);
+        for table in [
+            "job_postings",
+            "job_enrichments",
+            "job_skills",
+            "job_clusters",
+        ] {
+            assert!(
+                !plan.contains(&format!("CREATE TABLE IF NOT EXISTS {table} ")),
+                "{table} exists: {plan}"
+            );
+            assert!(plan.contains(&format!("-- table {table} exists: kept as it is")));
+        }
+        for table in [
+            "job_postings",
+            "job_enrichments",
+            "job_skills",
+            "job_clusters",
+        ] {
+            assert!(
+                !plan.contains(&format!("ALTER TABLE {table} RENAME")),
+                "{table} has the seed's names: {plan}"
+            );
+        }
+        assert!(plan.contains(
+            "ALTER TABLE job_enrichments\n    ADD COLUMN IF NOT EXISTS enrichment_version"
+        ));
+        assert!(plan.contains("UPDATE job_enrichments SET enrichment_version = 'legacy'"));
+        // New tables of the extension are created, then renamed to the seed's names.
+        assert!(plan.contains("CREATE TABLE IF NOT EXISTS skill_aliases"));
+        assert!(plan.contains("ALTER TABLE skill_aliases RENAME COLUMN category TO skill_category"));
     }
 
     #[test]
@@ -437,6 +617,6 @@ mod tests {
         );
         assert!(sql.contains("GROUP BY row_index"));
         assert!(sql.contains("batch_id = @b"));
-        assert_eq!(latest_version(), 3);
+        assert_eq!(latest_version(), 4);
     }
 }

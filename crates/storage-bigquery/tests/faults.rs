@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 fn posting(i: usize) -> JobPosting {
     JobPosting {
-        id: JobId::parse(format!("fault-{i:05}")).unwrap(),
+        job_posting_id: JobId::parse(format!("fault-{i:05}")).unwrap(),
         title: format!("Engineer {i}"),
         company: Some("Acme".into()),
         location: None,

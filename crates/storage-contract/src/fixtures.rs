@@ -3,6 +3,7 @@
 //! microseconds, the precision every store keeps.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use jobenrich_domain::Uuid;
 use jobenrich_domain::{
     AliasSource, CategoryMetrics, ClassificationMethod, ClusterKeyword, ClusteringRun,
     EnrichmentKey, EnrichmentType, EnrichmentVersion, EvaluationResult, ExtractedSkill,
@@ -18,13 +19,13 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
         + Duration::seconds(seconds)
 }
 
-pub fn job_id(id: &str) -> JobId {
+pub fn job_posting_id(id: &str) -> JobId {
     JobId::parse(id).expect("fixture job id is valid")
 }
 
 /// `job-00042` style ids that sort in numeric order.
 pub fn numbered_job_id(n: usize) -> JobId {
-    job_id(&format!("job-{n:05}"))
+    job_posting_id(&format!("job-{n:05}"))
 }
 
 pub fn model_id(id: &str) -> ModelId {
@@ -46,16 +47,29 @@ pub fn enrichment_version(v: &str) -> EnrichmentVersion {
 
 pub fn key(job: &str, enrichment_type: EnrichmentType, v: &EnrichmentVersion) -> EnrichmentKey {
     EnrichmentKey {
-        job_id: job_id(job),
+        job_posting_id: job_posting_id(job),
         enrichment_type,
         enrichment_version: v.clone(),
     }
 }
 
+/// A fixed id for a fixture, derived from its key: building the same fixture
+/// twice gives the same entity (FNV-1a over the parts).
+pub fn fixture_id(parts: &[&str]) -> Uuid {
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for part in parts {
+        for b in part.bytes().chain([0u8]) {
+            h ^= u128::from(b);
+            h = h.wrapping_mul(0x0000000001000000000000000000013B);
+        }
+    }
+    Uuid::from_u128(h)
+}
+
 /// A posting with every optional field present.
 pub fn posting(id: &str) -> JobPosting {
     JobPosting {
-        id: job_id(id),
+        job_posting_id: job_posting_id(id),
         title: format!("Senior Rust Engineer {id}"),
         company: Some("Ferris & Co".to_string()),
         location: Some("Berlin, DE".to_string()),
@@ -70,7 +84,7 @@ pub fn posting(id: &str) -> JobPosting {
 /// A posting with every optional field absent.
 pub fn posting_minimal(id: &str) -> JobPosting {
     JobPosting {
-        id: job_id(id),
+        job_posting_id: job_posting_id(id),
         title: "Data Analyst".to_string(),
         company: None,
         location: None,
@@ -85,7 +99,9 @@ pub fn posting_minimal(id: &str) -> JobPosting {
 /// A skill at [`version`] with every optional field present.
 pub fn skill(job: &str, name: &str) -> ExtractedSkill {
     ExtractedSkill {
-        job_id: job_id(job),
+        skill_id: fixture_id(&["skill", job, name]),
+        enrichment_id: Some(fixture_id(&["enrichment", job])),
+        job_posting_id: job_posting_id(job),
         skill_name: name.to_string(),
         skill_category: SkillCategory::ProgrammingLanguages,
         confidence_score: 0.875,
@@ -104,7 +120,9 @@ pub fn skill(job: &str, name: &str) -> ExtractedSkill {
 /// A skill at [`version`] with every optional field absent.
 pub fn skill_minimal(job: &str, name: &str) -> ExtractedSkill {
     ExtractedSkill {
-        job_id: job_id(job),
+        skill_id: fixture_id(&["skill", job, name]),
+        enrichment_id: None,
+        job_posting_id: job_posting_id(job),
         skill_name: name.to_string(),
         skill_category: SkillCategory::Databases,
         confidence_score: 0.5,
@@ -122,7 +140,8 @@ pub fn skill_minimal(job: &str, name: &str) -> ExtractedSkill {
 
 pub fn section(job: &str, index: u32, classifier_version: &str) -> SectionClassification {
     SectionClassification {
-        job_id: job_id(job),
+        classification_id: fixture_id(&["section", job, &index.to_string(), classifier_version]),
+        job_posting_id: job_posting_id(job),
         section_index: index,
         section_header: Some("Requirements:".to_string()),
         section_type: "requirements".to_string(),
@@ -150,13 +169,15 @@ pub fn section_minimal(job: &str, index: u32, classifier_version: &str) -> Secti
 
 pub fn alias(text: &str, canonical: &str) -> SkillAlias {
     SkillAlias {
+        alias_id: fixture_id(&["alias", text]),
         alias_text: text.to_string(),
         canonical_name: canonical.to_string(),
-        category: SkillCategory::DevopsTools,
+        skill_category: SkillCategory::DevopsTools,
         confidence: 0.95,
         source: AliasSource::Manual,
         is_active: true,
         created_at: at(20),
+        created_by: "cli:contract".to_string(),
         updated_at: at(21),
     }
 }
@@ -176,6 +197,8 @@ pub fn model(id: &str, v: &str, model_type: EnrichmentType) -> ModelConfig {
     .cloned()
     .expect("object literal");
     m.performance_metrics = BTreeMap::from([("f1_score".to_string(), 0.8125)]);
+    m.training_data_version = Some("skillspan-train@3f2a9c".to_string());
+    m.training_date = Some(at(29));
     m.updated_at = at(31);
     m
 }
@@ -198,9 +221,9 @@ pub fn evaluation(
         model_version: model_version(v),
         dataset_version: dataset_version.to_string(),
         dataset_path: Some("data/eval/skillspan.jsonl".to_string()),
-        precision: 0.75,
-        recall: 0.5,
-        f1_score: 0.6,
+        overall_precision: 0.75,
+        overall_recall: 0.5,
+        overall_f1: 0.6,
         category_metrics: BTreeMap::from([
             (
                 "programming_languages".to_string(),
@@ -227,7 +250,7 @@ pub fn evaluation(
         is_ci_run: true,
         ci_build_id: Some("build-17".to_string()),
         threshold_passed: Some(false),
-        evaluated_at,
+        evaluation_date: evaluated_at,
     }
 }
 
@@ -263,7 +286,9 @@ pub fn cluster_run(
         assignments: jobs
             .iter()
             .map(|(job, cluster)| NewClusterAssignment {
-                job_id: job_id(job),
+                // Present on even cluster ids, absent on odd ones: both round-trip.
+                enrichment_id: (cluster % 2 == 0).then(Uuid::new_v4),
+                job_posting_id: job_posting_id(job),
                 cluster_id: *cluster,
                 cluster_name: format!("cluster {cluster}"),
                 cluster_keywords: vec![

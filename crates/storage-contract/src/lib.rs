@@ -98,7 +98,29 @@ use std::sync::Arc;
 /// long as it (a temp dir, an emulator dataset handle).
 pub struct FreshStore {
     store: Arc<dyn Store>,
+    sql: Option<Arc<dyn SeedSql>>,
     _guard: Box<dyn Any + Send>,
+}
+
+/// A value bound to a named `@parameter` of a seed query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlParam {
+    Text(String),
+    Int(i64),
+}
+
+/// Runs SQL text on the store's own tables, for the cases that hold the
+/// seed's queries as written. Each adapter provides one over the same
+/// database or dataset as its store.
+#[async_trait::async_trait]
+pub trait SeedSql: Send + Sync {
+    /// Runs one SELECT with named `@parameters`; each cell as text (NULL as
+    /// `None`, numbers in their decimal form).
+    async fn select(
+        &self,
+        sql: &str,
+        params: &[(&str, SqlParam)],
+    ) -> Result<Vec<Vec<Option<String>>>, String>;
 }
 
 impl FreshStore {
@@ -110,8 +132,15 @@ impl FreshStore {
     pub fn with_guard<S: Store + 'static, G: Send + 'static>(store: S, guard: G) -> Self {
         Self {
             store: Arc::new(store),
+            sql: None,
             _guard: Box::new(guard),
         }
+    }
+
+    /// Adds the SQL runner the seed-query cases use.
+    pub fn with_sql(mut self, sql: impl SeedSql + 'static) -> Self {
+        self.sql = Some(Arc::new(sql));
+        self
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -142,6 +171,34 @@ where
 
 /// Expands to one `#[test]` per contract case, each against a fresh store
 /// from `$factory` (see the crate docs).
+/// Runs a case that also needs the adapter's SQL runner; a factory without
+/// one fails the case (it is never skipped silently).
+pub fn run_sql_case<F, Fut, C, CFut>(factory: F, case: C)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = FreshStore>,
+    C: FnOnce(Arc<dyn Store>, Arc<dyn SeedSql>) -> CFut,
+    CFut: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("building the contract test runtime");
+    runtime.block_on(async move {
+        let fresh = factory().await;
+        let sql = fresh.sql.clone().unwrap_or_else(|| {
+            panic!(
+                "[{}] the factory gives no SQL runner (FreshStore::with_sql): the seed's \
+                 queries cannot run",
+                fresh.store.backend_name()
+            )
+        });
+        case(fresh.store(), sql).await;
+        drop(fresh);
+    });
+}
+
 #[macro_export]
 macro_rules! storage_contract_suite {
     ($factory:expr) => {
@@ -182,6 +239,17 @@ macro_rules! storage_contract_suite {
             a_read_of_25000_rows_returns_every_row_once,
             two_concurrent_completions_of_one_batch_write_it_once,
         );
+        $crate::storage_contract_suite!(@sql_cases $factory;
+            the_seeds_three_queries_run_as_written,
+        );
+    };
+    (@sql_cases $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::run_sql_case($factory, $crate::cases::$case);
+            }
+        )+
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
         $(

@@ -41,7 +41,8 @@ fn skill_batch_upsert(c: &mut Criterion) {
     let batch: Vec<_> = postings
         .iter()
         .flat_map(|p| {
-            (0..SKILLS_PER_JOB).map(move |k| skill(p.id.as_str(), &format!("skill {k:03}")))
+            (0..SKILLS_PER_JOB)
+                .map(move |k| skill(p.job_posting_id.as_str(), &format!("skill {k:03}")))
         })
         .collect();
 
@@ -124,7 +125,7 @@ fn claim_from_deep_queue(c: &mut Criterion) {
         .collect();
     rt.block_on(store.insert_postings(&postings))
         .expect("seed postings");
-    let ids: Vec<JobId> = postings.into_iter().map(|p| p.id).collect();
+    let ids: Vec<JobId> = postings.into_iter().map(|p| p.job_posting_id).collect();
     let version = EnrichmentVersion::parse("bench@v1").expect("version");
     rt.block_on(store.enqueue_enrichments(
         &ids,

@@ -1,7 +1,7 @@
 //! `AliasRepository` over `skill_aliases`. Uniqueness is case-insensitive via
 //! the `alias_key` column (Unicode lower case, trimmed) and its unique index.
 
-use crate::codec::{collect_rows, from_ts, get, parse_name, ts};
+use crate::codec::{collect_rows, from_ts, get, parse_name, parse_uuid, ts};
 use crate::error::{is_unique_violation, map_sqlite};
 use crate::SqliteStore;
 use async_trait::async_trait;
@@ -11,8 +11,8 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{AliasRepository, AliasUpsertCounts, SkillAlias, StoreError};
 use rusqlite::{params, Row, TransactionBehavior};
 
-const COLUMNS: &str = "alias_text, canonical_name, category, confidence, source, is_active, \
-     created_at, updated_at";
+const COLUMNS: &str = "alias_text, canonical_name, skill_category, confidence, source, is_active, \
+     created_at, updated_at, alias_id, created_by";
 
 const E: &str = "SkillAlias";
 
@@ -20,31 +20,35 @@ fn alias_from_row(row: &Row<'_>) -> StoreResult<SkillAlias> {
     let text: String = get(row, 0)?;
     Ok(SkillAlias {
         canonical_name: get(row, 1)?,
-        category: parse_name(E, &text, &get::<String>(row, 2)?)?,
+        skill_category: parse_name(E, &text, &get::<String>(row, 2)?)?,
         confidence: get(row, 3)?,
         source: parse_name(E, &text, &get::<String>(row, 4)?)?,
         is_active: get(row, 5)?,
         created_at: from_ts(E, get(row, 6)?)?,
         updated_at: from_ts(E, get(row, 7)?)?,
+        alias_id: parse_uuid(E, &text, &get::<String>(row, 8)?)?,
+        created_by: get(row, 9)?,
         alias_text: text,
     })
 }
 
 const INSERT_SQL: &str = "INSERT INTO skill_aliases (alias_key, alias_text, canonical_name, \
-     category, confidence, source, is_active, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+     skill_category, confidence, source, is_active, created_at, updated_at, alias_id, created_by) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 fn insert(conn: &rusqlite::Connection, a: &SkillAlias) -> rusqlite::Result<usize> {
     conn.prepare_cached(INSERT_SQL)?.execute(params![
         SkillAlias::normalized_key(&a.alias_text),
         a.alias_text,
         a.canonical_name,
-        a.category.as_str(),
+        a.skill_category.as_str(),
         a.confidence,
         a.source.as_str(),
         a.is_active,
         ts(a.created_at),
         ts(a.updated_at),
+        a.alias_id.to_string(),
+        a.created_by,
     ])
 }
 
@@ -83,11 +87,11 @@ impl AliasRepository for SqliteStore {
                 .map_err(map_sqlite)?;
             let mut counts = AliasUpsertCounts::default();
             {
-                // The original created_at of an existing alias is kept.
+                // The original id, created_at and created_by of an existing alias are kept.
                 let mut update = tx
                     .prepare_cached(
                         "UPDATE skill_aliases SET alias_text = ?2, canonical_name = ?3,
-                             category = ?4, confidence = ?5, source = ?6, is_active = ?7,
+                             skill_category = ?4, confidence = ?5, source = ?6, is_active = ?7,
                              updated_at = ?8
                          WHERE alias_key = ?1",
                     )
@@ -98,7 +102,7 @@ impl AliasRepository for SqliteStore {
                             SkillAlias::normalized_key(&a.alias_text),
                             a.alias_text,
                             a.canonical_name,
-                            a.category.as_str(),
+                            a.skill_category.as_str(),
                             a.confidence,
                             a.source.as_str(),
                             a.is_active,

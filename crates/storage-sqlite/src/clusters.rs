@@ -1,79 +1,45 @@
 //! `ClusterRepository` over `job_clusters`: versioned per-job assignments, at
 //! most one active per job (also enforced by a partial unique index).
 
-use crate::codec::{collect_rows, corrupt, from_json, from_ts, get, to_json, ts};
+use crate::codec::{collect_rows, corrupt, from_ts, get, parse_uuid, parse_uuid_opt, to_json, ts};
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
 use crate::SqliteStore;
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
-use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    ClusterAssignment, ClusterChange, ClusterRepository, ClusteringRun, ClusteringRunRecorded,
-    ClusteringRunSummary, JobId, ModelId, ModelVersion, StoreError, ValidationError,
+    ClusterAssignment, ClusterChange, ClusterKeyword, ClusterRepository, ClusteringRun,
+    ClusteringRunRecorded, ClusteringRunSummary, JobId, ModelId, ModelVersion, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use std::collections::BTreeSet;
 
-const COLUMNS: &str = "job_id, cluster_id, cluster_name, cluster_keywords, cluster_size, \
+const COLUMNS: &str = "job_posting_id, cluster_id, cluster_name, cluster_keywords, cluster_size, \
      cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, \
-     assigned_at";
+     created_at, cluster_assignment_id, enrichment_id";
 
 const E: &str = "ClusterAssignment";
 
 fn assignment_from_row(row: &Row<'_>) -> StoreResult<ClusterAssignment> {
-    let job_id: String = get(row, 0)?;
+    let job_posting_id: String = get(row, 0)?;
     let run: String = get(row, 5)?;
-    let key = format!("{job_id}/{run}");
+    let key = format!("{job_posting_id}/{run}");
     Ok(ClusterAssignment {
-        job_id: parse_id(&job_id)?,
+        job_posting_id: parse_id(&job_posting_id)?,
         cluster_id: get(row, 1)?,
         cluster_name: get(row, 2)?,
-        cluster_keywords: from_json(E, &key, &get::<String>(row, 3)?)?,
+        cluster_keywords: ClusterKeyword::parse_list(&get::<String>(row, 3)?)
+            .map_err(corrupt(E, &key))?,
         cluster_size: get(row, 4)?,
         cluster_model_id: ModelId::parse(get::<String>(row, 6)?).map_err(corrupt(E, &key))?,
         cluster_model_version: ModelVersion::parse(get::<String>(row, 7)?)
             .map_err(corrupt(E, &key))?,
         cluster_version: get(row, 8)?,
         is_active: get(row, 9)?,
-        assigned_at: from_ts(E, get(row, 10)?)?,
+        created_at: from_ts(E, get(row, 10)?)?,
+        cluster_assignment_id: parse_uuid(E, &key, &get::<String>(row, 11)?)?,
+        enrichment_id: parse_uuid_opt(E, &key, get(row, 12)?)?,
         cluster_run_id: run,
     })
-}
-
-/// The full assignments of a run (version placeholder 1), validated, with no job twice.
-fn validated_assignments(run: &ClusteringRun) -> StoreResult<Vec<ClusterAssignment>> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(run.assignments.len());
-    for a in &run.assignments {
-        if !seen.insert(a.job_id.clone()) {
-            return Err(ValidationError::new(
-                "ClusteringRun",
-                "assignments",
-                format!(
-                    "job {} appears more than once in run {}",
-                    a.job_id, run.cluster_run_id
-                ),
-            )
-            .into());
-        }
-        let full = ClusterAssignment {
-            job_id: a.job_id.clone(),
-            cluster_id: a.cluster_id,
-            cluster_name: a.cluster_name.clone(),
-            cluster_keywords: a.cluster_keywords.clone(),
-            cluster_size: a.cluster_size,
-            cluster_run_id: run.cluster_run_id.clone(),
-            cluster_model_id: run.cluster_model_id.clone(),
-            cluster_model_version: run.cluster_model_version.clone(),
-            cluster_version: 1,
-            is_active: true,
-            assigned_at: run.assigned_at,
-        };
-        full.validate()?;
-        out.push(full);
-    }
-    Ok(out)
 }
 
 fn record_in_tx(
@@ -98,29 +64,31 @@ fn record_in_tx(
     }
     let mut next_version = conn
         .prepare_cached(
-            "SELECT COALESCE(MAX(cluster_version), 0) + 1 FROM job_clusters WHERE job_id = ?1",
+            "SELECT COALESCE(MAX(cluster_version), 0) + 1 FROM job_clusters WHERE job_posting_id = ?1",
         )
         .map_err(map_sqlite)?;
     let mut deactivate = conn
-        .prepare_cached("UPDATE job_clusters SET is_active = 0 WHERE job_id = ?1 AND is_active = 1")
+        .prepare_cached(
+            "UPDATE job_clusters SET is_active = 0 WHERE job_posting_id = ?1 AND is_active = 1",
+        )
         .map_err(map_sqlite)?;
     let mut insert = conn
         .prepare_cached(&format!(
             "INSERT INTO job_clusters ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12)"
         ))
         .map_err(map_sqlite)?;
     let mut recorded = ClusteringRunRecorded::default();
     for a in assignments.iter_mut() {
         a.cluster_version = next_version
-            .query_row(params![a.job_id.as_str()], |r| r.get(0))
+            .query_row(params![a.job_posting_id.as_str()], |r| r.get(0))
             .map_err(map_sqlite)?;
         recorded.deactivated += deactivate
-            .execute(params![a.job_id.as_str()])
+            .execute(params![a.job_posting_id.as_str()])
             .map_err(map_sqlite)? as u64;
         insert
             .execute(params![
-                a.job_id.as_str(),
+                a.job_posting_id.as_str(),
                 a.cluster_id,
                 a.cluster_name,
                 to_json(&a.cluster_keywords)?,
@@ -129,7 +97,9 @@ fn record_in_tx(
                 a.cluster_model_id.as_str(),
                 a.cluster_model_version.as_str(),
                 a.cluster_version,
-                ts(a.assigned_at),
+                ts(a.created_at),
+                a.cluster_assignment_id.to_string(),
+                a.enrichment_id.map(|id| id.to_string()),
             ])
             .map_err(map_sqlite)?;
         recorded.assignments += 1;
@@ -160,7 +130,7 @@ impl ClusterRepository for SqliteStore {
         &self,
         run: &ClusteringRun,
     ) -> StoreResult<ClusteringRunRecorded> {
-        let mut assignments = validated_assignments(run)?;
+        let mut assignments = run.expand()?;
         let run_id = run.cluster_run_id.clone();
         self.with_writer(move |conn| {
             let tx = conn
@@ -178,7 +148,7 @@ impl ClusterRepository for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT cluster_run_id, MIN(cluster_model_id), MIN(cluster_model_version),
-                            MIN(assigned_at) AS at, COUNT(*), COUNT(DISTINCT cluster_id)
+                            MIN(created_at) AS at, COUNT(*), COUNT(DISTINCT cluster_id)
                      FROM job_clusters GROUP BY cluster_run_id
                      ORDER BY at DESC, cluster_run_id DESC",
                 )
@@ -206,26 +176,32 @@ impl ClusterRepository for SqliteStore {
         cluster_run_id: &str,
     ) -> StoreResult<Vec<ClusterAssignment>> {
         self.query_assignments(
-            "WHERE cluster_run_id = ?1 ORDER BY job_id",
+            "WHERE cluster_run_id = ?1 ORDER BY job_posting_id",
             cluster_run_id.to_string(),
         )
         .await
     }
 
-    async fn active_assignment(&self, job_id: &JobId) -> StoreResult<Option<ClusterAssignment>> {
+    async fn active_assignment(
+        &self,
+        job_posting_id: &JobId,
+    ) -> StoreResult<Option<ClusterAssignment>> {
         Ok(self
             .query_assignments(
-                "WHERE job_id = ?1 AND is_active = 1 ORDER BY cluster_version DESC LIMIT 1",
-                job_id.as_str().to_string(),
+                "WHERE job_posting_id = ?1 AND is_active = 1 ORDER BY cluster_version DESC LIMIT 1",
+                job_posting_id.as_str().to_string(),
             )
             .await?
             .pop())
     }
 
-    async fn assignment_history(&self, job_id: &JobId) -> StoreResult<Vec<ClusterAssignment>> {
+    async fn assignment_history(
+        &self,
+        job_posting_id: &JobId,
+    ) -> StoreResult<Vec<ClusterAssignment>> {
         self.query_assignments(
-            "WHERE job_id = ?1 ORDER BY cluster_version",
-            job_id.as_str().to_string(),
+            "WHERE job_posting_id = ?1 ORDER BY cluster_version",
+            job_posting_id.as_str().to_string(),
         )
         .await
     }
@@ -235,17 +211,17 @@ impl ClusterRepository for SqliteStore {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT a.job_id, a.cluster_id, a.cluster_name, b.cluster_id, b.cluster_name
+                    "SELECT a.job_posting_id, a.cluster_id, a.cluster_name, b.cluster_id, b.cluster_name
                      FROM job_clusters a
-                     JOIN job_clusters b ON b.job_id = a.job_id AND b.cluster_run_id = ?2
+                     JOIN job_clusters b ON b.job_posting_id = a.job_posting_id AND b.cluster_run_id = ?2
                      WHERE a.cluster_run_id = ?1 AND a.cluster_id <> b.cluster_id
-                     ORDER BY a.job_id",
+                     ORDER BY a.job_posting_id",
                 )
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![run_a, run_b]).map_err(map_sqlite)?;
             collect_rows(rows, |row| {
                 Ok(ClusterChange {
-                    job_id: parse_id(&get::<String>(row, 0)?)?,
+                    job_posting_id: parse_id(&get::<String>(row, 0)?)?,
                     old_cluster_id: get(row, 1)?,
                     old_cluster_name: get(row, 2)?,
                     new_cluster_id: get(row, 3)?,
@@ -260,8 +236,8 @@ impl ClusterRepository for SqliteStore {
         self.with_conn(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT job_id FROM job_clusters WHERE is_active = 1
-                     GROUP BY job_id HAVING COUNT(*) > 1 ORDER BY job_id",
+                    "SELECT job_posting_id FROM job_clusters WHERE is_active = 1
+                     GROUP BY job_posting_id HAVING COUNT(*) > 1 ORDER BY job_posting_id",
                 )
                 .map_err(map_sqlite)?;
             let rows = stmt.query([]).map_err(map_sqlite)?;

@@ -60,6 +60,28 @@ where
     })
 }
 
+/// Parses a stored seed id (a UUID).
+pub fn parse_uuid(
+    entity: &'static str,
+    key: &str,
+    text: &str,
+) -> Result<jobenrich_domain::Uuid, StoreError> {
+    jobenrich_domain::Uuid::parse_str(text).map_err(|e| StoreError::Corrupt {
+        entity,
+        key: key.to_string(),
+        reason: format!("invalid UUID {text:?}: {e}"),
+    })
+}
+
+/// Parses an optional stored seed id.
+pub fn parse_uuid_opt(
+    entity: &'static str,
+    key: &str,
+    text: Option<String>,
+) -> Result<Option<jobenrich_domain::Uuid>, StoreError> {
+    text.map(|t| parse_uuid(entity, key, &t)).transpose()
+}
+
 /// Wraps a validation failure of a stored value as a corrupt row.
 pub fn corrupt<'k, E: std::fmt::Display>(
     entity: &'static str,

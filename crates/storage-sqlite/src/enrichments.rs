@@ -1,7 +1,10 @@
 //! `EnrichmentRepository` over `job_enrichments`: the queue of enrichment work
 //! with its leases, the re-enrichment anti-join and idempotent result writes.
 
-use crate::codec::{collect_rows, from_ts, from_ts_opt, get, limit, parse_name, ts, ts_opt};
+use crate::codec::{
+    collect_rows, from_json, from_ts, from_ts_opt, get, limit, parse_name, parse_uuid, to_json, ts,
+    ts_opt,
+};
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
 use crate::{sections, skills, SqliteStore};
@@ -10,27 +13,28 @@ use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    ClaimRequest, CompletionReport, EnrichmentKey, EnrichmentOutcome, EnrichmentRepository,
-    EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount, EnrichmentType, EnrichmentVersion,
-    JobEnrichment, JobId, StoreError, TransitionDetails, ValidationError,
+    ClaimRequest, CompletionReport, CompletionStep, EnrichmentKey, EnrichmentOutcome,
+    EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
+    EnrichmentType, EnrichmentVersion, JobEnrichment, JobId, StoreError, TransitionDetails,
+    ValidationError,
 };
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use std::collections::BTreeSet;
 
-const COLUMNS: &str = "job_id, enrichment_type, enrichment_version, status, model_id, \
+const COLUMNS: &str = "job_posting_id, enrichment_type, enrichment_version, status, model_id, \
      model_version, attempts, error_message, lease_owner, lease_expires_at, next_attempt_at, \
-     created_at, updated_at, completed_at";
+     created_at, updated_at, completed_at, enrichment_id, metadata";
 
 const E: &str = "JobEnrichment";
 
 fn enrichment_from_row(row: &Row<'_>) -> StoreResult<JobEnrichment> {
-    let job_id: String = get(row, 0)?;
-    let key = job_id.as_str();
+    let job_posting_id: String = get(row, 0)?;
+    let key = job_posting_id.as_str();
     let model_id: Option<String> = get(row, 4)?;
     let model_version: Option<String> = get(row, 5)?;
     let version: String = get(row, 2)?;
     Ok(JobEnrichment {
-        job_id: parse_id(key)?,
+        job_posting_id: parse_id(key)?,
         enrichment_type: parse_name(E, key, &get::<String>(row, 1)?)?,
         enrichment_version: EnrichmentVersion::parse(version)
             .map_err(crate::codec::corrupt(E, key))?,
@@ -51,13 +55,15 @@ fn enrichment_from_row(row: &Row<'_>) -> StoreResult<JobEnrichment> {
         created_at: from_ts(E, get(row, 11)?)?,
         updated_at: from_ts(E, get(row, 12)?)?,
         completed_at: from_ts_opt(E, get(row, 13)?)?,
+        enrichment_id: parse_uuid(E, key, &get::<String>(row, 14)?)?,
+        metadata: from_json(E, key, &get::<String>(row, 15)?)?,
     })
 }
 
 fn key_text(key: &EnrichmentKey) -> String {
     format!(
         "{}/{}/{}",
-        key.job_id, key.enrichment_type, key.enrichment_version
+        key.job_posting_id, key.enrichment_type, key.enrichment_version
     )
 }
 
@@ -65,12 +71,12 @@ fn load(conn: &Connection, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichm
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM job_enrichments
-             WHERE job_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3"
+             WHERE job_posting_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3"
         ))
         .map_err(map_sqlite)?;
     let rows = stmt
         .query(params![
-            key.job_id.as_str(),
+            key.job_posting_id.as_str(),
             key.enrichment_type.as_str(),
             key.enrichment_version.as_str()
         ])
@@ -84,12 +90,12 @@ fn store_state(conn: &Connection, e: &JobEnrichment) -> StoreResult<()> {
         .prepare_cached(
             "UPDATE job_enrichments SET status = ?4, model_id = ?5, model_version = ?6,
                  attempts = ?7, error_message = ?8, lease_owner = ?9, lease_expires_at = ?10,
-                 next_attempt_at = ?11, updated_at = ?12, completed_at = ?13
-             WHERE job_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3",
+                 next_attempt_at = ?11, updated_at = ?12, completed_at = ?13, metadata = ?14
+             WHERE job_posting_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3",
         )
         .map_err(map_sqlite)?;
     stmt.execute(params![
-        e.job_id.as_str(),
+        e.job_posting_id.as_str(),
         e.enrichment_type.as_str(),
         e.enrichment_version.as_str(),
         e.status.as_str(),
@@ -102,6 +108,7 @@ fn store_state(conn: &Connection, e: &JobEnrichment) -> StoreResult<()> {
         ts_opt(e.next_attempt_at),
         ts(e.updated_at),
         ts_opt(e.completed_at),
+        to_json(&e.metadata)?,
     ])
     .map_err(map_sqlite)?;
     Ok(())
@@ -118,58 +125,47 @@ fn complete_in_tx(
             report.lost_leases.push(outcome.key.clone());
             continue;
         };
-        let held = row.status == EnrichmentStatus::Processing
-            && row.lease_owner.as_deref() == Some(outcome.lease_owner.as_str());
-        if !held {
-            report.lost_leases.push(outcome.key.clone());
-            continue;
-        }
-        match &outcome.result {
-            EnrichmentResult::Success(success) => {
+        let success = match &outcome.result {
+            EnrichmentResult::Success(success) => Some(success),
+            EnrichmentResult::Failure { .. } => None,
+        };
+        match row.complete(outcome, now)? {
+            CompletionStep::LostLease => {
+                report.lost_leases.push(outcome.key.clone());
+                continue;
+            }
+            CompletionStep::Failed => report.failed += 1,
+            CompletionStep::Succeeded { skills } => {
                 // Replace semantics: earlier results of this job and version go first.
                 conn.prepare_cached(
-                    "DELETE FROM job_skills WHERE job_id = ?1 AND enrichment_version = ?2",
+                    "DELETE FROM job_skills WHERE job_posting_id = ?1 AND enrichment_version = ?2",
                 )
                 .map_err(map_sqlite)?
                 .execute(params![
-                    outcome.key.job_id.as_str(),
+                    outcome.key.job_posting_id.as_str(),
                     outcome.key.enrichment_version.as_str()
                 ])
                 .map_err(map_sqlite)?;
-                skills::upsert_in_tx(conn, &success.skills)?;
-                report.skills_written += success.skills.len() as u64;
+                skills::upsert_in_tx(conn, &skills)?;
+                report.skills_written += skills.len() as u64;
 
-                let classifier_versions: BTreeSet<&str> = success
-                    .sections
+                let sections_in = success.map(|s| s.sections.as_slice()).unwrap_or(&[]);
+                let classifier_versions: BTreeSet<&str> = sections_in
                     .iter()
                     .map(|s| s.classifier_version.as_str())
                     .collect();
                 for version in classifier_versions {
                     conn.prepare_cached(
                         "DELETE FROM section_classifications
-                         WHERE job_id = ?1 AND classifier_version = ?2",
+                         WHERE job_posting_id = ?1 AND classifier_version = ?2",
                     )
                     .map_err(map_sqlite)?
-                    .execute(params![outcome.key.job_id.as_str(), version])
+                    .execute(params![outcome.key.job_posting_id.as_str(), version])
                     .map_err(map_sqlite)?;
                 }
-                sections::upsert_in_tx(conn, &success.sections)?;
-                report.sections_written += success.sections.len() as u64;
-
-                row.transition(EnrichmentStatus::Success, now)?;
-                row.model_id = Some(success.model_id.clone());
-                row.model_version = Some(success.model_version.clone());
-                row.next_attempt_at = None;
+                sections::upsert_in_tx(conn, sections_in)?;
+                report.sections_written += sections_in.len() as u64;
                 report.succeeded += 1;
-            }
-            EnrichmentResult::Failure {
-                error_message,
-                retry_at,
-            } => {
-                row.transition(EnrichmentStatus::Failed, now)?;
-                row.error_message = Some(error_message.clone());
-                row.next_attempt_at = *retry_at;
-                report.failed += 1;
             }
         }
         store_state(conn, &row)?;
@@ -212,10 +208,10 @@ impl EnrichmentRepository for SqliteStore {
             {
                 let mut stmt = tx
                     .prepare_cached(
-                        "INSERT INTO job_enrichments (job_id, enrichment_type, enrichment_version,
-                             status, attempts, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)
-                         ON CONFLICT (job_id, enrichment_type, enrichment_version) DO NOTHING",
+                        "INSERT INTO job_enrichments (job_posting_id, enrichment_type, enrichment_version,
+                             status, attempts, created_at, updated_at, enrichment_id)
+                         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4, ?5)
+                         ON CONFLICT (job_posting_id, enrichment_type, enrichment_version) DO NOTHING",
                     )
                     .map_err(map_sqlite)?;
                 for id in &job_ids {
@@ -224,7 +220,8 @@ impl EnrichmentRepository for SqliteStore {
                             id.as_str(),
                             enrichment_type.as_str(),
                             version,
-                            ts(now)
+                            ts(now),
+                            jobenrich_domain::Uuid::new_v4().to_string(),
                         ])
                         .map_err(map_sqlite)? as u64;
                 }
@@ -243,15 +240,15 @@ impl EnrichmentRepository for SqliteStore {
     ) -> StoreResult<Vec<JobId>> {
         let version = enrichment_version.as_str().to_string();
         self.with_conn(move |conn| {
-            // Anti-join probing the (job_id, type, version) primary key.
+            // Anti-join probing the (job_posting_id, type, version) primary key.
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT p.id FROM job_postings p
+                    "SELECT p.job_posting_id FROM job_postings p
                      WHERE NOT EXISTS (
                          SELECT 1 FROM job_enrichments e
-                         WHERE e.job_id = p.id AND e.enrichment_type = ?1
+                         WHERE e.job_posting_id = p.job_posting_id AND e.enrichment_type = ?1
                            AND e.enrichment_version = ?2 AND e.status = 'success')
-                     ORDER BY p.id LIMIT ?3",
+                     ORDER BY p.job_posting_id LIMIT ?3",
                 )
                 .map_err(map_sqlite)?;
             let rows = stmt
@@ -300,23 +297,23 @@ impl EnrichmentRepository for SqliteStore {
                          WHERE rowid IN (
                              SELECT rowid FROM (
                                  SELECT * FROM (
-                                     SELECT rowid, created_at, job_id, enrichment_version
+                                     SELECT rowid, created_at, job_posting_id, enrichment_version
                                      FROM job_enrichments
                                      WHERE enrichment_type = ?4 AND status = 'pending'
                                        AND (?5 IS NULL OR enrichment_version = ?5)
                                        AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)
-                                     ORDER BY created_at, job_id, enrichment_version
+                                     ORDER BY created_at, job_posting_id, enrichment_version
                                      LIMIT ?6)
                                  UNION ALL
                                  SELECT * FROM (
-                                     SELECT rowid, created_at, job_id, enrichment_version
+                                     SELECT rowid, created_at, job_posting_id, enrichment_version
                                      FROM job_enrichments
                                      WHERE enrichment_type = ?4 AND status = 'processing'
                                        AND (?5 IS NULL OR enrichment_version = ?5)
                                        AND lease_expires_at <= ?3
-                                     ORDER BY created_at, job_id, enrichment_version
+                                     ORDER BY created_at, job_posting_id, enrichment_version
                                      LIMIT ?6))
-                             ORDER BY created_at, job_id, enrichment_version
+                             ORDER BY created_at, job_posting_id, enrichment_version
                              LIMIT ?6)
                          RETURNING {COLUMNS}"
                     ))
@@ -336,9 +333,9 @@ impl EnrichmentRepository for SqliteStore {
             tx.commit().map_err(map_sqlite)?;
             let mut claimed = claimed;
             claimed.sort_by(|a, b| {
-                (a.created_at, &a.job_id, &a.enrichment_version).cmp(&(
+                (a.created_at, &a.job_posting_id, &a.enrichment_version).cmp(&(
                     b.created_at,
-                    &b.job_id,
+                    &b.job_posting_id,
                     &b.enrichment_version,
                 ))
             });
@@ -404,14 +401,14 @@ impl EnrichmentRepository for SqliteStore {
                          SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
                              attempts = MAX(attempts - 1, 0), updated_at = ?5,
                              completed_at = NULL
-                         WHERE job_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3
+                         WHERE job_posting_id = ?1 AND enrichment_type = ?2 AND enrichment_version = ?3
                            AND status = 'processing' AND lease_owner = ?4",
                     )
                     .map_err(map_sqlite)?;
                 for key in &keys {
                     released += stmt
                         .execute(params![
-                            key.job_id.as_str(),
+                            key.job_posting_id.as_str(),
                             key.enrichment_type.as_str(),
                             key.enrichment_version.as_str(),
                             owner,
@@ -478,16 +475,16 @@ impl EnrichmentRepository for SqliteStore {
         self.with_conn(move |conn| load(conn, &key)).await
     }
 
-    async fn enrichments_for_job(&self, job_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
-        let job_id = job_id.as_str().to_string();
+    async fn enrichments_for_job(&self, job_posting_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
+        let job_posting_id = job_posting_id.as_str().to_string();
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM job_enrichments WHERE job_id = ?1
+                    "SELECT {COLUMNS} FROM job_enrichments WHERE job_posting_id = ?1
                      ORDER BY enrichment_type, enrichment_version"
                 ))
                 .map_err(map_sqlite)?;
-            let rows = stmt.query(params![job_id]).map_err(map_sqlite)?;
+            let rows = stmt.query(params![job_posting_id]).map_err(map_sqlite)?;
             collect_rows(rows, enrichment_from_row)
         })
         .await
@@ -529,7 +526,7 @@ impl EnrichmentRepository for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_enrichments
                      WHERE status = 'failed' AND attempts >= ?1
-                     ORDER BY updated_at, job_id, enrichment_type, enrichment_version
+                     ORDER BY updated_at, job_posting_id, enrichment_type, enrichment_version
                      LIMIT ?2"
                 ))
                 .map_err(map_sqlite)?;

@@ -19,7 +19,7 @@ pub fn map_sqlite(e: rusqlite::Error) -> StoreError {
         {
             StoreError::NotFound {
                 entity: "JobPosting",
-                key: "a job_id referenced by this call (foreign key)".to_string(),
+                key: "a job_posting_id referenced by this call (foreign key)".to_string(),
             }
         }
         _ => StoreError::Backend(format!("sqlite: {e}")),

@@ -10,8 +10,8 @@ use jobenrich_domain::{EvaluationRepository, EvaluationResult, ModelId, ModelVer
 use rusqlite::{params, Row, TransactionBehavior};
 
 const COLUMNS: &str = "evaluation_id, model_id, model_version, dataset_version, dataset_path, \
-     precision, recall, f1_score, category_metrics, additional_metrics, sample_count, \
-     execution_time_seconds, is_ci_run, ci_build_id, threshold_passed, evaluated_at";
+     overall_precision, overall_recall, overall_f1, category_metrics, additional_metrics, sample_count, \
+     execution_time_seconds, is_ci_run, ci_build_id, threshold_passed, evaluation_date";
 
 const E: &str = "EvaluationResult";
 
@@ -22,9 +22,9 @@ fn evaluation_from_row(row: &Row<'_>) -> StoreResult<EvaluationResult> {
         model_version: ModelVersion::parse(get::<String>(row, 2)?).map_err(corrupt(E, &id))?,
         dataset_version: get(row, 3)?,
         dataset_path: get(row, 4)?,
-        precision: get(row, 5)?,
-        recall: get(row, 6)?,
-        f1_score: get(row, 7)?,
+        overall_precision: get(row, 5)?,
+        overall_recall: get(row, 6)?,
+        overall_f1: get(row, 7)?,
         category_metrics: from_json(E, &id, &get::<String>(row, 8)?)?,
         additional_metrics: from_json(E, &id, &get::<String>(row, 9)?)?,
         sample_count: get::<i64>(row, 10)? as u64,
@@ -32,7 +32,7 @@ fn evaluation_from_row(row: &Row<'_>) -> StoreResult<EvaluationResult> {
         is_ci_run: get(row, 12)?,
         ci_build_id: get(row, 13)?,
         threshold_passed: get(row, 14)?,
-        evaluated_at: from_ts(E, get(row, 15)?)?,
+        evaluation_date: from_ts(E, get(row, 15)?)?,
         evaluation_id: id,
     })
 }
@@ -60,9 +60,9 @@ impl EvaluationRepository for SqliteStore {
                     r.model_version.as_str(),
                     r.dataset_version,
                     r.dataset_path,
-                    r.precision,
-                    r.recall,
-                    r.f1_score,
+                    r.overall_precision,
+                    r.overall_recall,
+                    r.overall_f1,
                     to_json(&r.category_metrics)?,
                     to_json(&r.additional_metrics)?,
                     sample_count,
@@ -70,7 +70,7 @@ impl EvaluationRepository for SqliteStore {
                     r.is_ci_run,
                     r.ci_build_id,
                     r.threshold_passed,
-                    ts(r.evaluated_at),
+                    ts(r.evaluation_date),
                 ],
             );
             match inserted {
@@ -102,7 +102,7 @@ impl EvaluationRepository for SqliteStore {
                     "SELECT {COLUMNS} FROM evaluation_results
                      WHERE model_id = ?1 AND (?2 IS NULL OR model_version = ?2)
                        AND (?3 IS NULL OR dataset_version = ?3)
-                     ORDER BY evaluated_at DESC, evaluation_id DESC LIMIT 1"
+                     ORDER BY evaluation_date DESC, evaluation_id DESC LIMIT 1"
                 ))
                 .map_err(map_sqlite)?;
             let rows = stmt
@@ -119,7 +119,7 @@ impl EvaluationRepository for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM evaluation_results WHERE model_id = ?1
-                     ORDER BY evaluated_at DESC, evaluation_id DESC"
+                     ORDER BY evaluation_date DESC, evaluation_id DESC"
                 ))
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![id]).map_err(map_sqlite)?;

@@ -319,7 +319,7 @@ mod tests {
             writers.spawn(async move {
                 let postings: Vec<JobPosting> = (0..50)
                     .map(|i| JobPosting {
-                        id: JobId::parse(format!("job-{task}-{i}")).unwrap(),
+                        job_posting_id: JobId::parse(format!("job-{task}-{i}")).unwrap(),
                         title: "Engineer".into(),
                         company: None,
                         location: None,
@@ -372,7 +372,7 @@ mod tests {
         let orphan = store
             .with_writer(|conn| {
                 conn.execute(
-                    "INSERT INTO job_skills (job_id, skill_name, skill_category, confidence_score,
+                    "INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
                          source_strategies, created_at) VALUES ('nobody', 's', 'databases', 1, '[]', 0)",
                     [],
                 )

@@ -18,6 +18,17 @@
 //!    themselves. Its readers (the summary's `top_skills`, `prune`) read every
 //!    row of a version, which a scan of the table does without it.
 //!
+//! 5. `seed_names`: the seed's table and column names and ids. `job_id` (and
+//!    `job_postings.id`) become `job_posting_id`; every row gets its seed id
+//!    (`enrichment_id`, `skill_id`, `classification_id`,
+//!    `cluster_assignment_id`, `alias_id`, random UUIDs for existing rows);
+//!    results reference their enrichment (`enrichment_id`, matched on job and
+//!    version); enrichments gain `metadata`, aliases `created_by` (`legacy`
+//!    for existing rows) and `skill_category`, model configs
+//!    `training_data_version` / `training_date`, evaluations the seed's
+//!    `overall_*` / `evaluation_date` names. Renames keep every row, index and
+//!    foreign key (SQLite rewrites them).
+//!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
 //!
@@ -59,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "0004_lean_job_skills_indexes",
         sql: MIGRATION_4_LEAN_JOB_SKILLS_INDEXES,
+    },
+    Migration {
+        version: 5,
+        name: "0005_seed_names",
+        sql: MIGRATION_5_SEED_NAMES,
     },
 ];
 
@@ -300,6 +316,72 @@ DROP INDEX idx_job_skills_job_id;
 DROP INDEX idx_job_skills_version;
 "#;
 
+/// A random (version 4) UUID in SQL, for the ids of rows that predate them.
+macro_rules! uuid_sql {
+    () => {
+        "(lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || \
+         substr(lower(hex(randomblob(2))), 2) || '-' || \
+         substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || \
+         '-' || lower(hex(randomblob(6))))"
+    };
+}
+
+pub const MIGRATION_5_SEED_NAMES: &str = concat!(
+    r#"
+ALTER TABLE job_postings RENAME COLUMN id TO job_posting_id;
+
+ALTER TABLE job_enrichments RENAME COLUMN job_id TO job_posting_id;
+-- NOT NULL columns added by ALTER need a default; every writer sets the id.
+ALTER TABLE job_enrichments ADD COLUMN enrichment_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_enrichments ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+UPDATE job_enrichments SET enrichment_id = "#,
+    uuid_sql!(),
+    r#";
+CREATE UNIQUE INDEX idx_job_enrichments_id ON job_enrichments (enrichment_id);
+
+ALTER TABLE job_skills RENAME COLUMN job_id TO job_posting_id;
+ALTER TABLE job_skills ADD COLUMN skill_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_skills ADD COLUMN enrichment_id TEXT;
+UPDATE job_skills SET skill_id = "#,
+    uuid_sql!(),
+    r#";
+UPDATE job_skills SET enrichment_id = (
+    SELECT e.enrichment_id FROM job_enrichments e
+    WHERE e.job_posting_id = job_skills.job_posting_id
+      AND e.enrichment_type = 'skills_extraction'
+      AND e.enrichment_version = job_skills.enrichment_version);
+
+ALTER TABLE section_classifications RENAME COLUMN job_id TO job_posting_id;
+ALTER TABLE section_classifications ADD COLUMN classification_id TEXT NOT NULL DEFAULT '';
+UPDATE section_classifications SET classification_id = "#,
+    uuid_sql!(),
+    r#";
+
+ALTER TABLE job_clusters RENAME COLUMN job_id TO job_posting_id;
+ALTER TABLE job_clusters RENAME COLUMN assigned_at TO created_at;
+ALTER TABLE job_clusters ADD COLUMN cluster_assignment_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE job_clusters ADD COLUMN enrichment_id TEXT;
+UPDATE job_clusters SET cluster_assignment_id = "#,
+    uuid_sql!(),
+    r#";
+
+ALTER TABLE skill_aliases RENAME COLUMN category TO skill_category;
+ALTER TABLE skill_aliases ADD COLUMN alias_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE skill_aliases ADD COLUMN created_by TEXT NOT NULL DEFAULT 'legacy';
+UPDATE skill_aliases SET alias_id = "#,
+    uuid_sql!(),
+    r#";
+
+ALTER TABLE model_config ADD COLUMN training_data_version TEXT;
+ALTER TABLE model_config ADD COLUMN training_date INTEGER;
+
+ALTER TABLE evaluation_results RENAME COLUMN precision TO overall_precision;
+ALTER TABLE evaluation_results RENAME COLUMN recall TO overall_recall;
+ALTER TABLE evaluation_results RENAME COLUMN f1_score TO overall_f1;
+ALTER TABLE evaluation_results RENAME COLUMN evaluated_at TO evaluation_date;
+"#
+);
+
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,
@@ -360,8 +442,148 @@ fn refuse_foreign_database(conn: &Connection) -> StoreResult<()> {
     )))
 }
 
+/// The four tables of a pre-extension dataset, as the seed implies them
+/// (`job_postings` keyed by `job_posting_id`, no `schema_migrations`).
+const SEED_TABLES: [&str; 4] = [
+    "job_clusters",
+    "job_skills",
+    "job_enrichments",
+    "job_postings",
+];
+
+/// Copies a pre-extension dataset's rows (moved aside as `seed_<table>`) into
+/// the migrated tables, with the documented defaults for the new columns:
+/// `enrichment_version = 'legacy'` (older rows of the same job and type
+/// `legacy:<enrichment_id>`, so none is lost to the natural key), attempts 0
+/// for pending rows and 1 otherwise, a `processing` row's lease expired (so
+/// it is reclaimed), skills at their enrichment's version with no strategies
+/// recorded, clusters as run `legacy` with versions by creation time and the
+/// newest active.
+const ADOPT_COPY: &str = r#"
+INSERT INTO job_postings (job_posting_id, title, company, location, description, posted_at,
+    source, url, ingested_at)
+SELECT job_posting_id, title, company, location, description, posted_at, source, url, ingested_at
+FROM seed_job_postings;
+
+INSERT INTO job_enrichments (enrichment_id, job_posting_id, enrichment_type, enrichment_version,
+    status, attempts, metadata, error_message, lease_owner, lease_expires_at, created_at,
+    updated_at)
+SELECT enrichment_id, job_posting_id, enrichment_type,
+    CASE WHEN ROW_NUMBER() OVER (PARTITION BY job_posting_id, enrichment_type
+                                 ORDER BY updated_at DESC, enrichment_id) = 1
+         THEN 'legacy' ELSE 'legacy:' || enrichment_id END,
+    status, CASE WHEN status = 'pending' THEN 0 ELSE 1 END, COALESCE(metadata, '{}'),
+    error_message,
+    CASE WHEN status = 'processing' THEN 'legacy' END,
+    CASE WHEN status = 'processing' THEN 0 END,
+    created_at, updated_at
+FROM seed_job_enrichments;
+
+INSERT INTO job_skills (skill_id, job_posting_id, enrichment_id, skill_name, skill_category,
+    confidence_score, source_strategies, context_snippet, mention_count, enrichment_version,
+    created_at)
+SELECT k.skill_id, k.job_posting_id, k.enrichment_id, k.skill_name, k.skill_category,
+    k.confidence_score, '[]', k.context_snippet, 1, COALESCE(e.enrichment_version, 'legacy'),
+    k.created_at
+FROM seed_job_skills k LEFT JOIN job_enrichments e ON e.enrichment_id = k.enrichment_id;
+
+INSERT INTO job_clusters (cluster_assignment_id, job_posting_id, enrichment_id, cluster_id,
+    cluster_name, cluster_keywords, cluster_size, cluster_run_id, cluster_model_id,
+    cluster_model_version, cluster_version, is_active, created_at)
+SELECT cluster_assignment_id, job_posting_id, enrichment_id, cluster_id, cluster_name,
+    COALESCE(cluster_keywords, '[]'), cluster_size, 'legacy', 'legacy', 'v0.0',
+    ROW_NUMBER() OVER (PARTITION BY job_posting_id ORDER BY created_at, cluster_assignment_id),
+    ROW_NUMBER() OVER (PARTITION BY job_posting_id
+                       ORDER BY created_at DESC, cluster_assignment_id DESC) = 1,
+    created_at
+FROM seed_job_clusters;
+
+DROP TABLE seed_job_clusters;
+DROP TABLE seed_job_skills;
+DROP TABLE seed_job_enrichments;
+DROP TABLE seed_job_postings;
+"#;
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> StoreResult<bool> {
+    conn.query_row(
+        "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |_| Ok(true),
+    )
+    .optional()
+    .map_err(map_sqlite)
+    .map(|found| found.unwrap_or(false))
+}
+
+/// Adopts a pre-extension dataset in one transaction: its four tables are
+/// moved aside, every migration builds the schema, the rows are copied in
+/// (`ADOPT_COPY`) and the originals dropped. Fails as a whole, or keeps
+/// every row.
+fn adopt_seed_tables(conn: &mut Connection) -> StoreResult<Vec<String>> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_sqlite)?;
+    for table in SEED_TABLES {
+        let exists: bool = tx
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                params![table],
+                |_| Ok(true),
+            )
+            .optional()
+            .map_err(map_sqlite)?
+            .unwrap_or(false);
+        if !exists {
+            return Err(jobenrich_domain::StoreError::Backend(format!(
+                "adopting a pre-extension dataset: table {table} is missing (the seed's \
+                 job_postings, job_enrichments, job_skills and job_clusters are expected)"
+            )));
+        }
+        tx.execute_batch(&format!("ALTER TABLE {table} RENAME TO seed_{table}"))
+            .map_err(map_sqlite)?;
+    }
+    let mut applied = vec!["adopt_pre_extension_tables".to_string()];
+    for migration in MIGRATIONS {
+        tx.execute_batch(migration.sql).map_err(|e| {
+            jobenrich_domain::StoreError::Backend(format!(
+                "migration {} failed: {e}",
+                migration.name
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![
+                migration.version,
+                migration.name,
+                Utc::now().timestamp_micros()
+            ],
+        )
+        .map_err(map_sqlite)?;
+        applied.push(migration.name.to_string());
+    }
+    tx.execute_batch(ADOPT_COPY).map_err(|e| {
+        jobenrich_domain::StoreError::Backend(format!(
+            "adopting the pre-extension tables failed (nothing was changed): {e}"
+        ))
+    })?;
+    tx.commit().map_err(map_sqlite)?;
+    tracing::info!("adopted a pre-extension dataset");
+    Ok(applied)
+}
+
 /// Applies the migrations of `MIGRATIONS` above the current version, up to `target`.
 pub fn migrate_to(conn: &mut Connection, target: u32) -> StoreResult<MigrationReport> {
+    // A pre-extension dataset (the seed's tables, no history) is adopted;
+    // any other database with tables and no history is refused.
+    if schema_version(conn)? == 0 && has_column(conn, "job_postings", "job_posting_id")? {
+        conn.execute_batch(CREATE_SCHEMA_TABLE)
+            .map_err(map_sqlite)?;
+        let applied = adopt_seed_tables(conn)?;
+        return Ok(MigrationReport {
+            applied,
+            schema_version: schema_version(conn)?,
+        });
+    }
     refuse_foreign_database(conn)?;
     conn.execute_batch(CREATE_SCHEMA_TABLE)
         .map_err(map_sqlite)?;
@@ -471,11 +693,12 @@ mod tests {
             vec![
                 "0002_versioning_leases_and_registry",
                 "0003_recommended_indexes",
-                "0004_lean_job_skills_indexes"
+                "0004_lean_job_skills_indexes",
+                "0005_seed_names"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
-        assert_eq!(store.schema_version().await.unwrap(), 4);
+        assert_eq!(store.schema_version().await.unwrap(), 5);
 
         assert_eq!(store.count_postings().await.unwrap(), 2);
         let posting = store
@@ -490,7 +713,7 @@ mod tests {
         );
 
         let key = |job: &str| EnrichmentKey {
-            job_id: JobId::parse(job).unwrap(),
+            job_posting_id: JobId::parse(job).unwrap(),
             enrichment_type: EnrichmentType::SkillsExtraction,
             enrichment_version: legacy(),
         };
@@ -519,6 +742,11 @@ mod tests {
         assert_eq!(skills.len(), 1);
         assert_eq!(skills[0].skill_name, "Rust");
         assert_eq!(skills[0].mention_count, 1);
+        assert_eq!(
+            skills[0].enrichment_id,
+            Some(done.enrichment_id),
+            "a legacy skill references the extraction of its job and version"
+        );
 
         let cluster = store
             .active_assignment(&JobId::parse("legacy-1").unwrap())
@@ -555,7 +783,8 @@ mod tests {
             cluster_model_version: jobenrich_domain::ModelVersion::parse("v1.0").unwrap(),
             assigned_at: chrono::Utc::now(),
             assignments: vec![jobenrich_domain::NewClusterAssignment {
-                job_id: JobId::parse("legacy-1").unwrap(),
+                enrichment_id: None,
+                job_posting_id: JobId::parse("legacy-1").unwrap(),
                 cluster_id: 1,
                 cluster_name: "c".into(),
                 cluster_keywords: vec![],
@@ -574,6 +803,306 @@ mod tests {
                 .map(|a| a.cluster_version)
                 .collect::<Vec<_>>(),
             [1, 2]
+        );
+    }
+
+    /// Rows in every table as the previous release (schema version 4) wrote them.
+    const V4_ROWS: &str = r#"
+        INSERT INTO job_postings (id, title, company, location, description, posted_at, source, url, ingested_at)
+        VALUES ('p1', 'Rust Engineer', 'Acme', 'Berlin', 'Rust and SQL', 1700000000000001, 'csv', 'https://x/1', 1700000000123456),
+               ('p2', 'Analyst', NULL, NULL, 'Excel', NULL, NULL, NULL, 1700000000000000);
+        INSERT INTO job_enrichments (job_id, enrichment_type, enrichment_version, status, model_id, model_version,
+            attempts, error_message, lease_owner, lease_expires_at, next_attempt_at, created_at, updated_at, completed_at)
+        VALUES ('p1', 'skills_extraction', 'skills_extractor@v1.0', 'success', 'skills_extractor', 'v1.0', 1, NULL, NULL, NULL, NULL, 10, 20, 20),
+               ('p2', 'skills_extraction', 'skills_extractor@v1.0', 'failed', NULL, NULL, 3, 'boom', NULL, NULL, 99, 10, 30, 30);
+        INSERT INTO job_skills (job_id, skill_name, skill_category, confidence_score, source_strategies, section_relevance_score,
+            extracted_from_section, context_snippet, position_in_text, mention_count, taxonomy_ref, enrichment_version, created_at)
+        VALUES ('p1', 'Rust', 'programming_languages', 0.9, '["lexicon","pattern"]', 0.5, 'requirements', 'Rust and', 0, 2, 'esco:1', 'skills_extractor@v1.0', 20);
+        INSERT INTO section_classifications (job_id, classifier_version, section_index, section_header, section_type, section_text,
+            start_offset, end_offset, is_skills_relevant, relevance_probability, classification_method, created_at)
+        VALUES ('p1', 'section_classifier@v1.0', 0, NULL, 'requirements', 'Rust and SQL', 0, 12, 1, 0.75, 'rule_based', 20);
+        INSERT INTO job_clusters (job_id, cluster_id, cluster_name, cluster_keywords, cluster_size, cluster_run_id,
+            cluster_model_id, cluster_model_version, cluster_version, is_active, assigned_at)
+        VALUES ('p1', 3, 'systems', '[{"term":"rust","score":0.5}]', 7, 'run-a', 'job_clusterer', 'v1.0', 1, 1, 40);
+        INSERT INTO skill_aliases (alias_key, alias_text, canonical_name, category, confidence, source, is_active, created_at, updated_at)
+        VALUES ('k8s', 'K8s', 'Kubernetes', 'devops_tools', 0.95, 'manual', 1, 50, 51);
+        INSERT INTO model_config (model_id, version, model_type, description, is_active, config_overrides, performance_metrics,
+            created_at, updated_at, activated_at, activated_by)
+        VALUES ('skills_extractor', 'v1.0', 'skills_extraction', 'rules', 1, '{"min_confidence":0.3}', '{"f1_score":0.5}', 60, 61, 61, 'ops');
+        INSERT INTO evaluation_results (evaluation_id, model_id, model_version, dataset_version, dataset_path, precision, recall,
+            f1_score, category_metrics, additional_metrics, sample_count, execution_time_seconds, is_ci_run, ci_build_id,
+            threshold_passed, evaluated_at)
+        VALUES ('ev1', 'skills_extractor', 'v1.0', 'd1', 'x.jsonl', 0.75, 0.5, 0.6,
+            '{"databases":{"precision":1.0,"recall":0.0,"f1":0.0,"support":3}}', '{"micro_f1":0.25}', 58, 1.5, 1, 'b7', 0, 70);
+    "#;
+
+    #[tokio::test]
+    async fn a_store_of_the_previous_release_keeps_every_row_under_the_seed_names() {
+        use jobenrich_domain::{
+            AliasRepository, EvaluationRepository, ModelConfigRepository, ModelId, ModelVersion,
+            SectionRepository,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate_to(4).await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(V4_ROWS)
+            .unwrap();
+        let report = store.migrate().await.unwrap();
+        assert_eq!(report.applied, vec!["0005_seed_names"]);
+
+        let p1 = JobId::parse("p1").unwrap();
+        let posting = store.get_posting(&p1).await.unwrap().unwrap();
+        assert_eq!(
+            (posting.job_posting_id.as_str(), posting.url.as_deref()),
+            ("p1", Some("https://x/1"))
+        );
+        assert_eq!(store.count_postings().await.unwrap(), 2);
+        let v = EnrichmentVersion::parse("skills_extractor@v1.0").unwrap();
+        let e1 = store
+            .get_enrichment(&EnrichmentKey {
+                job_posting_id: p1.clone(),
+                enrichment_type: EnrichmentType::SkillsExtraction,
+                enrichment_version: v.clone(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((e1.status, e1.attempts), (EnrichmentStatus::Success, 1));
+        assert!(e1.metadata.is_empty());
+        let failed = store.dead_letters(3, 10).await.unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].error_message.as_deref(), Some("boom"));
+        assert_ne!(failed[0].enrichment_id, e1.enrichment_id, "ids are unique");
+
+        let skills = store.skills_for_job(&p1, Some(v)).await.unwrap();
+        assert_eq!(skills.len(), 1);
+        assert_eq!(
+            (skills[0].mention_count, skills[0].taxonomy_ref.as_deref()),
+            (2, Some("esco:1"))
+        );
+        assert_eq!(skills[0].enrichment_id, Some(e1.enrichment_id));
+        let sections = store.sections_for_job(&p1, None).await.unwrap();
+        assert_eq!(sections.len(), 1);
+        assert_eq!(sections[0].section_text, "Rust and SQL");
+        let cluster = store.active_assignment(&p1).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                cluster.cluster_id,
+                cluster.cluster_run_id.as_str(),
+                cluster.created_at.timestamp_micros()
+            ),
+            (3, "run-a", 40)
+        );
+        assert_eq!(cluster.cluster_keywords[0].term, "rust");
+        let alias = store.get_alias("K8S").await.unwrap().unwrap();
+        assert_eq!(
+            (alias.skill_category.as_str(), alias.created_by.as_str()),
+            ("devops_tools", "legacy")
+        );
+        let model = store
+            .get_model(
+                &ModelId::parse("skills_extractor").unwrap(),
+                &ModelVersion::parse("v1.0").unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                model.activated_by.as_deref(),
+                model.training_data_version,
+                model.training_date
+            ),
+            (Some("ops"), None, None)
+        );
+        let eval = store
+            .latest_evaluation(&ModelId::parse("skills_extractor").unwrap(), None, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (eval.overall_precision, eval.overall_recall, eval.overall_f1),
+            (0.75, 0.5, 0.6)
+        );
+        assert_eq!(eval.evaluation_date.timestamp_micros(), 70);
+        assert_eq!(eval.category_metrics["databases"].support, 3);
+
+        let conn = Connection::open(&path).unwrap();
+        for (table, id) in [
+            ("job_enrichments", "enrichment_id"),
+            ("job_skills", "skill_id"),
+            ("section_classifications", "classification_id"),
+            ("job_clusters", "cluster_assignment_id"),
+            ("skill_aliases", "alias_id"),
+        ] {
+            let ids = strings(&conn, &format!("SELECT {id} FROM {table}"));
+            assert!(
+                !ids.is_empty()
+                    && ids.iter().all(|i| jobenrich_domain::Uuid::parse_str(i)
+                        .is_ok_and(|u| u.get_version_num() == 4)),
+                "{table}.{id} holds v4 UUIDs: {ids:?}"
+            );
+        }
+    }
+
+    /// The seed's pre-extension tables, as a deployment before the extension has them.
+    const SEED_PRE_EXTENSION: &str = r#"
+        CREATE TABLE job_postings (job_posting_id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL, company TEXT,
+            location TEXT, description TEXT NOT NULL, posted_at INTEGER, source TEXT, url TEXT, ingested_at INTEGER NOT NULL);
+        CREATE TABLE job_enrichments (enrichment_id TEXT PRIMARY KEY NOT NULL, job_posting_id TEXT NOT NULL,
+            enrichment_type TEXT NOT NULL, status TEXT NOT NULL, metadata TEXT, error_message TEXT,
+            created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+        CREATE TABLE job_skills (skill_id TEXT PRIMARY KEY NOT NULL, job_posting_id TEXT NOT NULL, enrichment_id TEXT,
+            skill_name TEXT NOT NULL, skill_category TEXT NOT NULL, confidence_score REAL NOT NULL,
+            context_snippet TEXT, created_at INTEGER NOT NULL);
+        CREATE TABLE job_clusters (cluster_assignment_id TEXT PRIMARY KEY NOT NULL, job_posting_id TEXT NOT NULL,
+            enrichment_id TEXT, cluster_id INTEGER NOT NULL, cluster_name TEXT NOT NULL, cluster_keywords TEXT,
+            cluster_size INTEGER NOT NULL, created_at INTEGER NOT NULL);
+        INSERT INTO job_postings VALUES ('b1', 'Rust Engineer', 'Acme', NULL, 'Rust and SQL', NULL, 'brightdata', NULL, 1),
+                                        ('b2', 'Analyst', NULL, NULL, 'Excel and SQL', NULL, NULL, NULL, 2);
+        INSERT INTO job_enrichments VALUES
+            ('6f1c1a52-0000-4000-8000-000000000001', 'b1', 'skills_extraction', 'success', '{"source":"v0"}', NULL, 10, 20),
+            ('6f1c1a52-0000-4000-8000-000000000002', 'b2', 'skills_extraction', 'pending', NULL, NULL, 10, 10),
+            ('6f1c1a52-0000-4000-8000-000000000003', 'b1', 'skills_extraction', 'failed', NULL, 'old run', 1, 5);
+        INSERT INTO job_skills VALUES
+            ('6f1c1a52-0000-4000-8000-0000000000a1', 'b1', '6f1c1a52-0000-4000-8000-000000000001', 'Rust',
+             'programming_languages', 0.9, 'Rust and', 20);
+        INSERT INTO job_clusters VALUES
+            ('6f1c1a52-0000-4000-8000-0000000000c1', 'b1', '6f1c1a52-0000-4000-8000-000000000001', 4, 'systems',
+             '["rust","sql"]', 12, 30),
+            ('6f1c1a52-0000-4000-8000-0000000000c2', 'b2', NULL, 1, 'analysts', '["excel"]', 3, 30);
+    "#;
+
+    #[tokio::test]
+    async fn a_pre_extension_dataset_is_adopted_keeping_every_row_and_the_project_works_on_top() {
+        use jobenrich_domain::{
+            ClaimRequest, ClusteringRun, ModelId, ModelVersion, NewClusterAssignment,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("brightdata_jobs.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(SEED_PRE_EXTENSION)
+            .unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        let report = store.migrate().await.unwrap();
+        assert_eq!(report.schema_version, latest_version());
+        assert_eq!(report.applied[0], "adopt_pre_extension_tables");
+        assert!(store.migrate().await.unwrap().applied.is_empty());
+
+        let conn = Connection::open(&path).unwrap();
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT COUNT(*) FROM job_postings"), 2);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM job_enrichments"),
+            3,
+            "no row lost to the natural key"
+        );
+        assert_eq!(count("SELECT COUNT(*) FROM job_skills"), 1);
+        assert_eq!(count("SELECT COUNT(*) FROM job_clusters"), 2);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM job_enrichments WHERE enrichment_version IS NULL"),
+            0
+        );
+        assert_eq!(
+            strings(
+                &conn,
+                "SELECT enrichment_version FROM job_enrichments ORDER BY enrichment_id"
+            ),
+            [
+                "legacy",
+                "legacy",
+                "legacy:6f1c1a52-0000-4000-8000-000000000003"
+            ]
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'seed_%'"),
+            0
+        );
+
+        let b1 = JobId::parse("b1").unwrap();
+        let done = store
+            .get_enrichment(&EnrichmentKey {
+                job_posting_id: b1.clone(),
+                enrichment_type: EnrichmentType::SkillsExtraction,
+                enrichment_version: legacy(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            done.enrichment_id.to_string(),
+            "6f1c1a52-0000-4000-8000-000000000001",
+            "adopted ids are kept"
+        );
+        assert_eq!((done.status, done.attempts), (EnrichmentStatus::Success, 1));
+        assert_eq!(done.metadata["source"], "v0");
+        let skills = store.skills_for_job(&b1, Some(legacy())).await.unwrap();
+        assert_eq!(skills.len(), 1);
+        assert_eq!(skills[0].enrichment_id, Some(done.enrichment_id));
+        let cluster = store.active_assignment(&b1).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                cluster.cluster_id,
+                cluster.cluster_version,
+                cluster.cluster_keywords[1].term.as_str()
+            ),
+            (4, 1, "sql")
+        );
+
+        // The legacy pending row is claimed like any other.
+        let claimed = store
+            .claim_enrichments(&ClaimRequest {
+                enrichment_type: EnrichmentType::SkillsExtraction,
+                enrichment_version: None,
+                owner: "w1".into(),
+                lease: chrono::Duration::seconds(60),
+                limit: 10,
+                now: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].job_posting_id.as_str(), "b2");
+        // Legacy rows are re-enriched at a model version.
+        let v1 = EnrichmentVersion::parse("skills_extractor@v1.0").unwrap();
+        assert_eq!(
+            store
+                .find_jobs_needing_enrichment(EnrichmentType::SkillsExtraction, &v1, 10)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        // A new clustering run continues the legacy versions.
+        let run = ClusteringRun {
+            cluster_run_id: "run-1".into(),
+            cluster_model_id: ModelId::parse("job_clusterer").unwrap(),
+            cluster_model_version: ModelVersion::parse("v1.0").unwrap(),
+            assigned_at: chrono::Utc::now(),
+            assignments: vec![NewClusterAssignment {
+                enrichment_id: None,
+                job_posting_id: b1.clone(),
+                cluster_id: 2,
+                cluster_name: "c".into(),
+                cluster_keywords: vec![],
+                cluster_size: 1,
+            }],
+        };
+        assert_eq!(
+            store.record_clustering_run(&run).await.unwrap().deactivated,
+            1
+        );
+        let history = store.assignment_history(&b1).await.unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .map(|a| (a.cluster_version, a.is_active))
+                .collect::<Vec<_>>(),
+            [(1, false), (2, true)]
         );
     }
 
@@ -597,15 +1126,15 @@ mod tests {
         );
 
         conn.execute_batch(
-            "INSERT INTO job_postings (id, title, description, ingested_at) VALUES ('j', 't', 'd', 0);
-             INSERT INTO job_clusters (job_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
-                 cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, assigned_at)
+            "INSERT INTO job_postings (job_posting_id, title, description, ingested_at) VALUES ('j', 't', 'd', 0);
+             INSERT INTO job_clusters (job_posting_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
+                 cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, created_at)
              VALUES ('j', 1, 'c', '[]', 1, 'r1', 'm', 'v1.0', 1, 1, 0);",
         )
         .unwrap();
         let second_active = conn.execute(
-            "INSERT INTO job_clusters (job_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
-                 cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, assigned_at)
+            "INSERT INTO job_clusters (job_posting_id, cluster_id, cluster_name, cluster_keywords, cluster_size,
+                 cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, created_at)
              VALUES ('j', 2, 'c', '[]', 1, 'r2', 'm', 'v1.0', 2, 1, 0)",
             [],
         );
@@ -628,7 +1157,7 @@ mod tests {
             &second_model.unwrap_err()
         ));
         let orphan = conn.execute(
-            "INSERT INTO job_skills (job_id, skill_name, skill_category, confidence_score,
+            "INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
                  source_strategies, created_at) VALUES ('nobody', 's', 'databases', 1, '[]', 0)",
             [],
         );
@@ -701,16 +1230,18 @@ mod tests {
                 .join("\n")
         };
         let anti_join = plan(
-            "SELECT p.id FROM job_postings p WHERE NOT EXISTS (SELECT 1 FROM job_enrichments e
-             WHERE e.job_id = p.id AND e.enrichment_type = 'x' AND e.enrichment_version = 'v'
-             AND e.status = 'success') ORDER BY p.id LIMIT 10",
+            "SELECT p.job_posting_id FROM job_postings p WHERE NOT EXISTS (SELECT 1 FROM job_enrichments e
+             WHERE e.job_posting_id = p.job_posting_id AND e.enrichment_type = 'x'
+             AND e.enrichment_version = 'v' AND e.status = 'success')
+             ORDER BY p.job_posting_id LIMIT 10",
         );
         assert!(
             anti_join.contains("SEARCH e USING INDEX"),
             "the anti-join probes an index: {anti_join}"
         );
-        let skills =
-            plan("SELECT * FROM job_skills WHERE job_id = 'j' AND enrichment_version = 'v'");
+        let skills = plan(
+            "SELECT * FROM job_skills WHERE job_posting_id = 'j' AND enrichment_version = 'v'",
+        );
         assert!(
             skills.contains("SEARCH"),
             "skills of a job are found by index: {skills}"

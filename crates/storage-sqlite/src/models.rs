@@ -17,7 +17,8 @@ use rusqlite::{params, Connection, Row, TransactionBehavior};
 use std::collections::BTreeMap;
 
 const COLUMNS: &str = "model_id, version, model_type, description, is_active, config_overrides, \
-     performance_metrics, created_at, updated_at, activated_at, activated_by";
+     performance_metrics, created_at, updated_at, activated_at, activated_by, \
+     training_data_version, training_date";
 
 const E: &str = "ModelConfig";
 
@@ -37,6 +38,8 @@ fn model_from_row(row: &Row<'_>) -> StoreResult<ModelConfig> {
         updated_at: from_ts(E, get(row, 8)?)?,
         activated_at: from_ts_opt(E, get(row, 9)?)?,
         activated_by: get(row, 10)?,
+        training_data_version: get(row, 11)?,
+        training_date: from_ts_opt(E, get(row, 12)?)?,
     })
 }
 
@@ -66,7 +69,7 @@ impl ModelConfigRepository for SqliteStore {
             let inserted = tx.execute(
                 &format!(
                     "INSERT INTO model_config ({COLUMNS})
-                         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10)"
+                         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                 ),
                 params![
                     model.model_id.as_str(),
@@ -79,6 +82,8 @@ impl ModelConfigRepository for SqliteStore {
                     ts(model.updated_at),
                     ts_opt(model.activated_at),
                     model.activated_by,
+                    model.training_data_version,
+                    ts_opt(model.training_date),
                 ],
             );
             match inserted {

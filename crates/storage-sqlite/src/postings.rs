@@ -10,12 +10,12 @@ use jobenrich_domain::{InsertCounts, JobId, JobPosting, JobPostingRepository};
 use rusqlite::{params, Row, TransactionBehavior};
 
 const COLUMNS: &str =
-    "id, title, company, location, description, posted_at, source, url, ingested_at";
+    "job_posting_id, title, company, location, description, posted_at, source, url, ingested_at";
 
 fn posting_from_row(row: &Row<'_>) -> StoreResult<JobPosting> {
     let id: String = get(row, 0)?;
     Ok(JobPosting {
-        id: parse_id(&id)?,
+        job_posting_id: parse_id(&id)?,
         title: get(row, 1)?,
         company: get(row, 2)?,
         location: get(row, 3)?,
@@ -52,13 +52,13 @@ impl JobPostingRepository for SqliteStore {
                 let mut stmt = tx
                     .prepare_cached(&format!(
                         "INSERT INTO job_postings ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                         ON CONFLICT (id) DO NOTHING"
+                         ON CONFLICT (job_posting_id) DO NOTHING"
                     ))
                     .map_err(map_sqlite)?;
                 for p in &postings {
                     let n = stmt
                         .execute(params![
-                            p.id.as_str(),
+                            p.job_posting_id.as_str(),
                             p.title,
                             p.company,
                             p.location,
@@ -86,7 +86,9 @@ impl JobPostingRepository for SqliteStore {
         let id = id.as_str().to_string();
         self.with_conn(move |conn| {
             let mut stmt = conn
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM job_postings WHERE id = ?1"))
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM job_postings WHERE job_posting_id = ?1"
+                ))
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![id]).map_err(map_sqlite)?;
             Ok(collect_rows(rows, posting_from_row)?.pop())
@@ -100,7 +102,7 @@ impl JobPostingRepository for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_postings
-                     WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id"
+                     WHERE job_posting_id IN (SELECT value FROM json_each(?1)) ORDER BY job_posting_id"
                 ))
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![ids]).map_err(map_sqlite)?;
@@ -131,7 +133,7 @@ impl JobPostingRepository for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_postings
-                     WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2"
+                     WHERE ?1 IS NULL OR job_posting_id > ?1 ORDER BY job_posting_id LIMIT ?2"
                 ))
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![after, limit]).map_err(map_sqlite)?;

@@ -1,7 +1,7 @@
 //! `SectionRepository` over `section_classifications`, keyed by
 //! (job, classifier version, section index).
 
-use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, ts};
+use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, parse_uuid, ts};
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
 use crate::SqliteStore;
@@ -11,18 +11,19 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{JobId, SectionClassification, SectionRepository};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 
-const COLUMNS: &str = "job_id, classifier_version, section_index, section_header, section_type, \
+const COLUMNS: &str =
+    "job_posting_id, classifier_version, section_index, section_header, section_type, \
      section_text, start_offset, end_offset, is_skills_relevant, relevance_probability, \
-     classification_method, created_at";
+     classification_method, created_at, classification_id";
 
 const E: &str = "SectionClassification";
 
 fn section_from_row(row: &Row<'_>) -> StoreResult<SectionClassification> {
-    let job_id: String = get(row, 0)?;
+    let job_posting_id: String = get(row, 0)?;
     let index: u32 = get(row, 2)?;
-    let key = format!("{job_id}/{index}");
+    let key = format!("{job_posting_id}/{index}");
     Ok(SectionClassification {
-        job_id: parse_id(&job_id)?,
+        job_posting_id: parse_id(&job_posting_id)?,
         classifier_version: get(row, 1)?,
         section_index: index,
         section_header: get(row, 3)?,
@@ -34,6 +35,7 @@ fn section_from_row(row: &Row<'_>) -> StoreResult<SectionClassification> {
         relevance_probability: get(row, 9)?,
         classification_method: parse_name(E, &key, &get::<String>(row, 10)?)?,
         created_at: from_ts(E, get(row, 11)?)?,
+        classification_id: parse_uuid(E, &key, &get::<String>(row, 12)?)?,
     })
 }
 
@@ -45,8 +47,8 @@ pub(crate) fn upsert_in_tx(
     let mut stmt = conn
         .prepare_cached(&format!(
             "INSERT INTO section_classifications ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (job_id, classifier_version, section_index) DO UPDATE SET
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT (job_posting_id, classifier_version, section_index) DO UPDATE SET
                  section_header = excluded.section_header,
                  section_type = excluded.section_type,
                  section_text = excluded.section_text,
@@ -55,12 +57,13 @@ pub(crate) fn upsert_in_tx(
                  is_skills_relevant = excluded.is_skills_relevant,
                  relevance_probability = excluded.relevance_probability,
                  classification_method = excluded.classification_method,
-                 created_at = excluded.created_at"
+                 created_at = excluded.created_at,
+                 classification_id = excluded.classification_id"
         ))
         .map_err(map_sqlite)?;
     for s in sections {
         stmt.execute(params![
-            s.job_id.as_str(),
+            s.job_posting_id.as_str(),
             s.classifier_version,
             s.section_index,
             s.section_header,
@@ -72,6 +75,7 @@ pub(crate) fn upsert_in_tx(
             s.relevance_probability,
             s.classification_method.as_str(),
             ts(s.created_at),
+            s.classification_id.to_string(),
         ])
         .map_err(map_sqlite)?;
     }
@@ -98,20 +102,20 @@ impl SectionRepository for SqliteStore {
 
     async fn sections_for_job(
         &self,
-        job_id: &JobId,
+        job_posting_id: &JobId,
         classifier_version: Option<String>,
     ) -> StoreResult<Vec<SectionClassification>> {
-        let job_id = job_id.as_str().to_string();
+        let job_posting_id = job_posting_id.as_str().to_string();
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM section_classifications
-                     WHERE job_id = ?1 AND (?2 IS NULL OR classifier_version = ?2)
+                     WHERE job_posting_id = ?1 AND (?2 IS NULL OR classifier_version = ?2)
                      ORDER BY classifier_version, section_index"
                 ))
                 .map_err(map_sqlite)?;
             let rows = stmt
-                .query(params![job_id, classifier_version])
+                .query(params![job_posting_id, classifier_version])
                 .map_err(map_sqlite)?;
             collect_rows(rows, section_from_row)
         })

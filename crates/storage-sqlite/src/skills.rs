@@ -1,7 +1,8 @@
 //! `SkillRepository` over `job_skills`: one row per (job, skill, enrichment version).
 
 use crate::codec::{
-    collect_rows, from_json, from_ts, get, json_list, limit, parse_name, to_json, ts,
+    collect_rows, from_json, from_ts, get, json_list, limit, parse_name, parse_uuid,
+    parse_uuid_opt, to_json, ts,
 };
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
@@ -12,19 +13,20 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{EnrichmentVersion, ExtractedSkill, JobId, SkillFrequency, SkillRepository};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 
-const COLUMNS: &str = "job_id, skill_name, skill_category, confidence_score, source_strategies, \
+const COLUMNS: &str =
+    "job_posting_id, skill_name, skill_category, confidence_score, source_strategies, \
      section_relevance_score, extracted_from_section, context_snippet, position_in_text, \
-     mention_count, taxonomy_ref, enrichment_version, created_at";
+     mention_count, taxonomy_ref, enrichment_version, created_at, skill_id, enrichment_id";
 
 const E: &str = "ExtractedSkill";
 
 fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
-    let job_id: String = get(row, 0)?;
+    let job_posting_id: String = get(row, 0)?;
     let name: String = get(row, 1)?;
-    let key = format!("{job_id}/{name}");
+    let key = format!("{job_posting_id}/{name}");
     let version: String = get(row, 11)?;
     Ok(ExtractedSkill {
-        job_id: parse_id(&job_id)?,
+        job_posting_id: parse_id(&job_posting_id)?,
         skill_category: parse_name(E, &key, &get::<String>(row, 2)?)?,
         confidence_score: get(row, 3)?,
         source_strategies: from_json(E, &key, &get::<String>(row, 4)?)?,
@@ -37,6 +39,8 @@ fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
         enrichment_version: EnrichmentVersion::parse(version)
             .map_err(crate::codec::corrupt(E, &key))?,
         created_at: from_ts(E, get(row, 12)?)?,
+        skill_id: parse_uuid(E, &key, &get::<String>(row, 13)?)?,
+        enrichment_id: parse_uuid_opt(E, &key, get(row, 14)?)?,
         skill_name: name,
     })
 }
@@ -46,8 +50,8 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
     let mut stmt = conn
         .prepare_cached(&format!(
             "INSERT INTO job_skills ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (job_id, skill_name, enrichment_version) DO UPDATE SET
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (job_posting_id, skill_name, enrichment_version) DO UPDATE SET
                  skill_category = excluded.skill_category,
                  confidence_score = excluded.confidence_score,
                  source_strategies = excluded.source_strategies,
@@ -57,12 +61,14 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
                  position_in_text = excluded.position_in_text,
                  mention_count = excluded.mention_count,
                  taxonomy_ref = excluded.taxonomy_ref,
-                 created_at = excluded.created_at"
+                 created_at = excluded.created_at,
+                 skill_id = excluded.skill_id,
+                 enrichment_id = excluded.enrichment_id"
         ))
         .map_err(map_sqlite)?;
     for s in skills {
         stmt.execute(params![
-            s.job_id.as_str(),
+            s.job_posting_id.as_str(),
             s.skill_name,
             s.skill_category.as_str(),
             s.confidence_score,
@@ -75,6 +81,8 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
             s.taxonomy_ref,
             s.enrichment_version.as_str(),
             ts(s.created_at),
+            s.skill_id.to_string(),
+            s.enrichment_id.map(|id| id.to_string()),
         ])
         .map_err(map_sqlite)?;
     }
@@ -101,20 +109,22 @@ impl SkillRepository for SqliteStore {
 
     async fn skills_for_job(
         &self,
-        job_id: &JobId,
+        job_posting_id: &JobId,
         version: Option<EnrichmentVersion>,
     ) -> StoreResult<Vec<ExtractedSkill>> {
-        let job_id = job_id.as_str().to_string();
+        let job_posting_id = job_posting_id.as_str().to_string();
         let version = version.map(String::from);
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_skills
-                     WHERE job_id = ?1 AND (?2 IS NULL OR enrichment_version = ?2)
+                     WHERE job_posting_id = ?1 AND (?2 IS NULL OR enrichment_version = ?2)
                      ORDER BY confidence_score DESC, skill_name, enrichment_version"
                 ))
                 .map_err(map_sqlite)?;
-            let rows = stmt.query(params![job_id, version]).map_err(map_sqlite)?;
+            let rows = stmt
+                .query(params![job_posting_id, version])
+                .map_err(map_sqlite)?;
             collect_rows(rows, skill_from_row)
         })
         .await
@@ -128,14 +138,14 @@ impl SkillRepository for SqliteStore {
         let ids = json_list(job_ids.iter().map(JobId::as_str))?;
         let version = version.as_str().to_string();
         self.with_conn(move |conn| {
-            // The unary `+` keeps the planner on the (job_id, …) key even if a
+            // The unary `+` keeps the planner on the (job_posting_id, …) key even if a
             // version index is added later (it would scan a whole version per call).
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_skills
-                     WHERE job_id IN (SELECT value FROM json_each(?1))
+                     WHERE job_posting_id IN (SELECT value FROM json_each(?1))
                        AND +enrichment_version = ?2
-                     ORDER BY job_id, skill_name"
+                     ORDER BY job_posting_id, skill_name"
                 ))
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;

@@ -54,7 +54,7 @@ fn claim_worker_process() {
                 break;
             }
             for e in claimed {
-                println!("CLAIMED {}", e.job_id);
+                println!("CLAIMED {}", e.job_posting_id);
             }
             // Pace the loop so both processes are claiming at the same time.
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
@@ -77,7 +77,7 @@ fn two_processes_never_claim_the_same_enrichment() {
             .map(|i| posting_minimal(numbered_job_id(i).as_str()))
             .collect();
         store.insert_postings(&postings).await.unwrap();
-        let ids: Vec<JobId> = postings.into_iter().map(|p| p.id).collect();
+        let ids: Vec<JobId> = postings.into_iter().map(|p| p.job_posting_id).collect();
         store
             .enqueue_enrichments(
                 &ids,

@@ -45,9 +45,9 @@ proptest! {
             let dir = tempfile::tempdir().unwrap();
             let store = SqliteStore::open(dir.path().join("props.db")).unwrap();
             store.migrate().await.unwrap();
-            let job_id = JobId::parse(id.chars().take(200).collect::<String>()).unwrap();
+            let job_posting_id = JobId::parse(id.chars().take(200).collect::<String>()).unwrap();
             let posting = JobPosting {
-                id: job_id.clone(),
+                job_posting_id: job_posting_id.clone(),
                 title: title.chars().take(500).collect(),
                 company,
                 location: None,
@@ -58,10 +58,11 @@ proptest! {
                 ingested_at,
             };
             store.insert_postings(std::slice::from_ref(&posting)).await.unwrap();
-            prop_assert_eq!(store.get_posting(&job_id).await.unwrap(), Some(posting));
+            prop_assert_eq!(store.get_posting(&job_posting_id).await.unwrap(), Some(posting));
 
             let skill = ExtractedSkill {
-                job_id: job_id.clone(),
+                skill_id: jobenrich_domain::Uuid::new_v4(), enrichment_id: None,
+                job_posting_id: job_posting_id.clone(),
                 skill_name,
                 skill_category: SkillCategory::DataMl,
                 confidence_score: confidence,
@@ -76,7 +77,7 @@ proptest! {
                 created_at: ingested_at,
             };
             store.upsert_skills(std::slice::from_ref(&skill)).await.unwrap();
-            prop_assert_eq!(store.skills_for_job(&job_id, None).await.unwrap(), vec![skill]);
+            prop_assert_eq!(store.skills_for_job(&job_posting_id, None).await.unwrap(), vec![skill]);
             Ok(())
         })?;
     }

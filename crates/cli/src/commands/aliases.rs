@@ -89,6 +89,13 @@ pub async fn run(session: &Session, command: AliasesCommand) -> anyhow::Result<(
                 category: args.category.parse::<SkillCategory>()?,
                 confidence: args.confidence,
                 source: args.source.parse::<AliasSource>()?,
+                // docs/data-model.md: `cli:<user>` (the login name, never a secret).
+                created_by: format!(
+                    "cli:{}",
+                    std::env::var("USER")
+                        .or_else(|_| std::env::var("USERNAME"))
+                        .unwrap_or_else(|_| "unknown".into())
+                ),
             };
             let added = add_alias(store, alias, now).await?;
             emit(session.format, &added, |a| {
@@ -156,7 +163,7 @@ fn aliases_table(aliases: &[SkillAlias]) -> Table {
         table.row([
             a.alias_text.clone(),
             a.canonical_name.clone(),
-            a.category.to_string(),
+            a.skill_category.to_string(),
             format!("{:.2}", a.confidence),
             a.source.to_string(),
             if a.is_active { "yes" } else { "no" }.to_string(),

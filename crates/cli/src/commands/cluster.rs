@@ -65,7 +65,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The job posting's id.
-    pub job_id: String,
+    pub job_posting_id: String,
 }
 
 pub async fn run(session: &Session, command: ClusterCommand) -> anyhow::Result<()> {
@@ -267,7 +267,7 @@ async fn diff_command(session: &Session, args: DiffArgs) -> anyhow::Result<()> {
         let mut moved = Table::new(["JOB", "OLD CLUSTER", "NEW CLUSTER"]);
         for c in d.changes.iter().take(args.moved) {
             moved.row([
-                c.job_id.to_string(),
+                c.job_posting_id.to_string(),
                 format!("{} {}", c.old_cluster_id, c.old_cluster_name),
                 format!("{} {}", c.new_cluster_id, c.new_cluster_name),
             ]);
@@ -340,13 +340,13 @@ async fn list_command(session: &Session, args: ListArgs) -> anyhow::Result<()> {
 
 async fn show_command(session: &Session, args: ShowArgs) -> anyhow::Result<()> {
     let context = session.connect_migrated().await?;
-    let history = job_cluster_history(context.store.as_ref(), &args.job_id)
+    let history = job_cluster_history(context.store.as_ref(), &args.job_posting_id)
         .await
         .map_err(cli_error)?;
     if history.history.is_empty() && session.format == crate::output::OutputFormat::Table {
         eprintln!(
             "job {} has no cluster assignment yet: run `jobenrich cluster run`",
-            history.job_id
+            history.job_posting_id
         );
     }
     emit(session.format, &history, |h| {
@@ -366,7 +366,7 @@ async fn show_command(session: &Session, args: ShowArgs) -> anyhow::Result<()> {
                 if a.is_active { "yes" } else { "no" }.to_string(),
                 a.cluster_run_id.clone(),
                 format!("{}@{}", a.cluster_model_id, a.cluster_model_version),
-                a.assigned_at.to_rfc3339(),
+                a.created_at.to_rfc3339(),
                 a.cluster_id.to_string(),
                 a.cluster_name.clone(),
                 a.cluster_size.to_string(),

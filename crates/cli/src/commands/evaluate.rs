@@ -127,7 +127,7 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
     if let Some(path) = &args.report {
         let evaluated_at = run
             .result
-            .evaluated_at
+            .evaluation_date
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let html = render_html(&ReportInput {
             evaluation_id: &run.result.evaluation_id,
@@ -251,8 +251,8 @@ fn print_text(run: &EvaluationRun, args: &EvaluateArgs) -> anyhow::Result<()> {
             b.evaluation_id,
             b.evaluated_at,
             b.f1,
-            r.f1_score,
-            jobenrich_evaluation::signed_delta(r.f1_score - b.f1)
+            r.overall_f1,
+            jobenrich_evaluation::signed_delta(r.overall_f1 - b.f1)
         ),
         None => crate::outln!(
             "\nbaseline: none (the active version has no evaluation on this dataset version)"

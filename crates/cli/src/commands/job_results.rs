@@ -12,7 +12,7 @@ use jobenrich_domain::{EnrichmentType, EnrichmentVersion, JobId, Store};
 #[derive(Debug, Args)]
 pub struct JobResultsArgs {
     /// The job posting's id (as ingested, e.g. the `id` field of the JSONL row).
-    pub job_id: String,
+    pub job_posting_id: String,
     /// A stored version (`skills_extractor@v1.0`, `legacy`); default: the active model's.
     #[arg(long, conflicts_with = "all_versions")]
     pub version: Option<String>,
@@ -79,10 +79,10 @@ async fn known_versions(
     Ok(known)
 }
 
-async fn existing_job(store: &dyn Store, job_id: &str) -> anyhow::Result<JobId> {
-    let id = JobId::parse(job_id).map_err(|e| UsageError(format!("JOB_ID: {e}")))?;
+async fn existing_job(store: &dyn Store, job_posting_id: &str) -> anyhow::Result<JobId> {
+    let id = JobId::parse(job_posting_id).map_err(|e| UsageError(format!("JOB_ID: {e}")))?;
     if store.get_posting(&id).await?.is_none() {
-        return Err(UsageError(format!("job posting {job_id:?} not found")).into());
+        return Err(UsageError(format!("job posting {job_posting_id:?} not found")).into());
     }
     Ok(id)
 }
@@ -90,7 +90,7 @@ async fn existing_job(store: &dyn Store, job_id: &str) -> anyhow::Result<JobId> 
 pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<()> {
     let context = session.connect_migrated().await?;
     let store = context.store.as_ref();
-    let id = existing_job(store, &args.job_id).await?;
+    let id = existing_job(store, &args.job_posting_id).await?;
     let version = selected_version(store, &args, EnrichmentType::SkillsExtraction).await?;
     let skills = store.skills_for_job(&id, version).await?;
     let width = crate::output::display_width();
@@ -133,7 +133,7 @@ pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<(
 pub async fn sections(session: &Session, args: JobResultsArgs) -> anyhow::Result<()> {
     let context = session.connect_migrated().await?;
     let store = context.store.as_ref();
-    let id = existing_job(store, &args.job_id).await?;
+    let id = existing_job(store, &args.job_posting_id).await?;
     let version = selected_version(store, &args, EnrichmentType::SectionClassification).await?;
     let sections = store
         .sections_for_job(&id, version.map(|v| v.to_string()))

@@ -55,7 +55,7 @@ pub async fn history(session: &Session, ctx: &AppContext, args: HistoryArgs) -> 
             "RECALL",
             "F1",
             "EVALS",
-            "EVALUATED AT",
+            "EVALUATION DATE",
             "DATASET",
             "ACTIVATED",
         ]);
@@ -63,10 +63,10 @@ pub async fn history(session: &Session, ctx: &AppContext, args: HistoryArgs) -> 
             let m = &row.model;
             let (p, r, f, at, dataset) = match &row.latest_evaluation {
                 Some(e) => (
-                    format!("{:.4}", e.precision),
-                    format!("{:.4}", e.recall),
-                    format!("{:.4}", e.f1_score),
-                    e.evaluated_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    format!("{:.4}", e.overall_precision),
+                    format!("{:.4}", e.overall_recall),
+                    format!("{:.4}", e.overall_f1),
+                    e.evaluation_date.format("%Y-%m-%d %H:%M:%S").to_string(),
                     e.dataset_version.clone(),
                 ),
                 None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),

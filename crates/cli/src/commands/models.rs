@@ -137,10 +137,10 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
                             "{} on {} at {}: f1 {:.3}, precision {:.3}, recall {:.3}",
                             e.evaluation_id,
                             e.dataset_version,
-                            e.evaluated_at.to_rfc3339(),
-                            e.f1_score,
-                            e.precision,
-                            e.recall
+                            e.evaluation_date.to_rfc3339(),
+                            e.overall_f1,
+                            e.overall_precision,
+                            e.overall_recall
                         ),
                     ));
                 }

@@ -120,7 +120,7 @@ pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
     for d in &r.dead_letters {
         lines.push(format!(
             "  {} {} {} attempts {}: {}",
-            d.job_id,
+            d.job_posting_id,
             d.enrichment_type,
             d.enrichment_version,
             d.attempts,

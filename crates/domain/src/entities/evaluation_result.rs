@@ -1,9 +1,7 @@
 //! The measured quality of one model version on one dataset version.
 
-use crate::validation::{
-    category_name_regex, matches, non_empty, non_negative, unit_interval, Validate,
-};
-use crate::{ModelId, ModelVersion, ValidationError};
+use crate::validation::{non_empty, non_negative, unit_interval, Validate};
+use crate::{ModelId, ModelVersion, SkillCategory, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,9 +24,9 @@ pub struct EvaluationResult {
     pub dataset_version: String,
     pub dataset_path: Option<String>,
     /// Macro averages over categories.
-    pub precision: f64,
-    pub recall: f64,
-    pub f1_score: f64,
+    pub overall_precision: f64,
+    pub overall_recall: f64,
+    pub overall_f1: f64,
     pub category_metrics: BTreeMap<String, CategoryMetrics>,
     /// Further figures in [0, 1] (micro averages, span overlap F1, RP@5, …).
     pub additional_metrics: BTreeMap<String, f64>,
@@ -37,7 +35,18 @@ pub struct EvaluationResult {
     pub is_ci_run: bool,
     pub ci_build_id: Option<String>,
     pub threshold_passed: Option<bool>,
-    pub evaluated_at: DateTime<Utc>,
+    pub evaluation_date: DateTime<Utc>,
+}
+
+impl EvaluationResult {
+    /// The `category_metrics` key of gold skills whose category the dataset
+    /// does not give.
+    pub const UNCATEGORIZED: &'static str = "uncategorized";
+
+    /// The seed's rule: `category_metrics` keys are valid categories.
+    pub fn is_valid_category(name: &str) -> bool {
+        name == Self::UNCATEGORIZED || name.parse::<SkillCategory>().is_ok()
+    }
 }
 
 impl Validate for EvaluationResult {
@@ -45,11 +54,25 @@ impl Validate for EvaluationResult {
         const E: &str = "EvaluationResult";
         non_empty(E, "evaluation_id", &self.evaluation_id)?;
         non_empty(E, "dataset_version", &self.dataset_version)?;
-        unit_interval(E, "precision", self.precision)?;
-        unit_interval(E, "recall", self.recall)?;
-        unit_interval(E, "f1_score", self.f1_score)?;
+        unit_interval(E, "overall_precision", self.overall_precision)?;
+        unit_interval(E, "overall_recall", self.overall_recall)?;
+        unit_interval(E, "overall_f1", self.overall_f1)?;
         for (name, m) in &self.category_metrics {
-            matches(E, "category_metrics", name, category_name_regex())?;
+            if !Self::is_valid_category(name) {
+                return Err(ValidationError::new(
+                    E,
+                    "category_metrics",
+                    format!(
+                        "key {name:?} is not a skill category (one of {}) or {:?}",
+                        SkillCategory::ALL
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        Self::UNCATEGORIZED
+                    ),
+                ));
+            }
             unit_interval(E, "category_metrics", m.precision)?;
             unit_interval(E, "category_metrics", m.recall)?;
             unit_interval(E, "category_metrics", m.f1)?;
@@ -77,9 +100,9 @@ mod tests {
             model_version: ModelVersion::parse("v1.0").unwrap(),
             dataset_version: "abc".into(),
             dataset_path: None,
-            precision: 0.5,
-            recall: 0.5,
-            f1_score: 0.5,
+            overall_precision: 0.5,
+            overall_recall: 0.5,
+            overall_f1: 0.5,
             category_metrics: BTreeMap::from([(
                 "databases".to_string(),
                 CategoryMetrics {
@@ -95,7 +118,7 @@ mod tests {
             is_ci_run: false,
             ci_build_id: None,
             threshold_passed: None,
-            evaluated_at: Utc::now(),
+            evaluation_date: Utc::now(),
         };
         assert!(r.validate().is_ok());
         r.sample_count = 0;
@@ -115,7 +138,32 @@ mod tests {
         );
         assert_eq!(r.validate().unwrap_err().field, "category_metrics");
         r.category_metrics.remove("Bad Name");
-        r.f1_score = 1.5;
-        assert_eq!(r.validate().unwrap_err().field, "f1_score");
+        for key in ["cobol", "Databases"] {
+            r.category_metrics.insert(
+                key.into(),
+                CategoryMetrics {
+                    precision: 0.0,
+                    recall: 0.0,
+                    f1: 0.0,
+                    support: 0,
+                },
+            );
+            let e = r.validate().unwrap_err();
+            assert_eq!(e.field, "category_metrics", "{key}");
+            assert!(e.rule.contains(key), "{e}");
+            r.category_metrics.remove(key);
+        }
+        r.category_metrics.insert(
+            EvaluationResult::UNCATEGORIZED.into(),
+            CategoryMetrics {
+                precision: 0.5,
+                recall: 0.5,
+                f1: 0.5,
+                support: 1,
+            },
+        );
+        assert!(r.validate().is_ok(), "uncategorized gold skills have a key");
+        r.overall_f1 = 1.5;
+        assert_eq!(r.validate().unwrap_err().field, "overall_f1");
     }
 }

@@ -4,10 +4,16 @@ use crate::validation::{non_empty, unit_interval, Validate};
 use crate::{EnrichmentVersion, ExtractionStrategy, JobId, SkillCategory, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtractedSkill {
-    pub job_id: JobId,
+    /// The seed's row id, a UUID.
+    pub skill_id: Uuid,
+    pub job_posting_id: JobId,
+    /// The enrichment that wrote this skill (its `enrichment_id`); null only
+    /// for rows older than enrichment ids that no enrichment matched.
+    pub enrichment_id: Option<Uuid>,
     /// Canonical skill name; unique per (job, enrichment_version).
     pub skill_name: String,
     pub skill_category: SkillCategory,
@@ -53,7 +59,9 @@ mod tests {
     #[test]
     fn needs_a_strategy_and_scores_in_unit_interval() {
         let mut s = ExtractedSkill {
-            job_id: JobId::parse("j").unwrap(),
+            skill_id: Uuid::new_v4(),
+            enrichment_id: None,
+            job_posting_id: JobId::parse("j").unwrap(),
             skill_name: "Rust".into(),
             skill_category: SkillCategory::ProgrammingLanguages,
             confidence_score: 0.8,

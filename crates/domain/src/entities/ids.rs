@@ -54,8 +54,9 @@ macro_rules! string_id {
 
 string_id!(
     /// A job posting's id as the source gives it (non-empty, at most 200 characters).
-    JobId, "JobPosting", "id",
-    |v| non_empty("JobPosting", "id", &v).and_then(|_| max_chars("JobPosting", "id", &v, 200))
+    JobId, "JobPosting", "job_posting_id",
+    |v| non_empty("JobPosting", "job_posting_id", &v)
+        .and_then(|_| max_chars("JobPosting", "job_posting_id", &v, 200))
 );
 
 string_id!(

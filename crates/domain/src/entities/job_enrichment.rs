@@ -2,22 +2,26 @@
 
 use crate::validation::Validate;
 use crate::{DomainError, ValidationError};
+use crate::{EnrichmentOutcome, EnrichmentResult, ExtractedSkill, StoreError, TransitionDetails};
 use crate::{EnrichmentStatus, EnrichmentType, EnrichmentVersion, JobId, ModelId, ModelVersion};
-use crate::{StoreError, TransitionDetails};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// Natural key: a job is enriched at most once per type and version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EnrichmentKey {
-    pub job_id: JobId,
+    pub job_posting_id: JobId,
     pub enrichment_type: EnrichmentType,
     pub enrichment_version: EnrichmentVersion,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobEnrichment {
-    pub job_id: JobId,
+    /// The seed's row id, a UUID (v4 for rows this project creates; an adopted
+    /// dataset's own ids are kept).
+    pub enrichment_id: Uuid,
+    pub job_posting_id: JobId,
     pub enrichment_type: EnrichmentType,
     pub enrichment_version: EnrichmentVersion,
     pub status: EnrichmentStatus,
@@ -26,6 +30,9 @@ pub struct JobEnrichment {
     /// Times this enrichment entered `processing` (each claim is an attempt).
     pub attempts: u32,
     pub error_message: Option<String>,
+    /// What the run recorded about this enrichment, a JSON object (e.g. how
+    /// many skills and sections a success wrote); `{}` until then.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
     /// A failed enrichment is not retried before this instant (backoff).
@@ -38,13 +45,14 @@ pub struct JobEnrichment {
 impl JobEnrichment {
     /// A fresh pending enrichment.
     pub fn pending(
-        job_id: JobId,
+        job_posting_id: JobId,
         enrichment_type: EnrichmentType,
         enrichment_version: EnrichmentVersion,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
-            job_id,
+            enrichment_id: Uuid::new_v4(),
+            job_posting_id,
             enrichment_type,
             enrichment_version,
             status: EnrichmentStatus::Pending,
@@ -52,6 +60,7 @@ impl JobEnrichment {
             model_version: None,
             attempts: 0,
             error_message: None,
+            metadata: serde_json::Map::new(),
             lease_owner: None,
             lease_expires_at: None,
             next_attempt_at: None,
@@ -63,7 +72,7 @@ impl JobEnrichment {
 
     pub fn key(&self) -> EnrichmentKey {
         EnrichmentKey {
-            job_id: self.job_id.clone(),
+            job_posting_id: self.job_posting_id.clone(),
             enrichment_type: self.enrichment_type,
             enrichment_version: self.enrichment_version.clone(),
         }
@@ -110,7 +119,7 @@ impl std::fmt::Display for EnrichmentKey {
         write!(
             f,
             "{}/{}/{}",
-            self.job_id, self.enrichment_type, self.enrichment_version
+            self.job_posting_id, self.enrichment_type, self.enrichment_version
         )
     }
 }
@@ -182,6 +191,67 @@ impl JobEnrichment {
     }
 }
 
+/// What completing one enrichment did to its row (`JobEnrichment::complete`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompletionStep {
+    /// The lease is no longer held by the outcome's owner: nothing is written.
+    LostLease,
+    /// The row is `success`; these skills (stamped with the enrichment's id)
+    /// replace its earlier results.
+    Succeeded { skills: Vec<ExtractedSkill> },
+    /// The row is `failed`.
+    Failed,
+}
+
+impl JobEnrichment {
+    /// The completion rule every store applies to a row it read: the outcome
+    /// counts only while its owner still holds the lease; a success records the
+    /// model, the metadata (with the counts written) and references this
+    /// enrichment from its skills; a failure records the error and when it may
+    /// be retried. Stores persist the row and the returned results.
+    pub fn complete(
+        &mut self,
+        outcome: &EnrichmentOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<CompletionStep, DomainError> {
+        let held = self.status == EnrichmentStatus::Processing
+            && self.lease_owner.as_deref() == Some(outcome.lease_owner.as_str());
+        if !held {
+            return Ok(CompletionStep::LostLease);
+        }
+        match &outcome.result {
+            EnrichmentResult::Success(success) => {
+                self.transition(EnrichmentStatus::Success, now)?;
+                self.model_id = Some(success.model_id.clone());
+                self.model_version = Some(success.model_version.clone());
+                self.next_attempt_at = None;
+                let mut metadata = success.metadata.clone();
+                metadata.insert("skills".into(), success.skills.len().into());
+                metadata.insert("sections".into(), success.sections.len().into());
+                self.metadata = metadata;
+                let skills = success
+                    .skills
+                    .iter()
+                    .map(|s| ExtractedSkill {
+                        enrichment_id: Some(self.enrichment_id),
+                        ..s.clone()
+                    })
+                    .collect();
+                Ok(CompletionStep::Succeeded { skills })
+            }
+            EnrichmentResult::Failure {
+                error_message,
+                retry_at,
+            } => {
+                self.transition(EnrichmentStatus::Failed, now)?;
+                self.error_message = Some(error_message.clone());
+                self.next_attempt_at = *retry_at;
+                Ok(CompletionStep::Failed)
+            }
+        }
+    }
+}
+
 impl Validate for JobEnrichment {
     fn validate(&self) -> Result<(), ValidationError> {
         if self.updated_at < self.created_at {
@@ -206,6 +276,97 @@ impl Validate for JobEnrichment {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    fn claimed(owner: &str) -> JobEnrichment {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut e = JobEnrichment::pending(
+            JobId::parse("j1").unwrap(),
+            EnrichmentType::SkillsExtraction,
+            EnrichmentVersion::legacy(),
+            t0,
+        );
+        e.apply_transition(
+            EnrichmentStatus::Processing,
+            &TransitionDetails {
+                lease_owner: Some(owner.into()),
+                ..Default::default()
+            },
+            t0,
+        )
+        .unwrap();
+        e
+    }
+
+    fn skill(e: &JobEnrichment) -> ExtractedSkill {
+        ExtractedSkill {
+            skill_id: Uuid::new_v4(),
+            job_posting_id: e.job_posting_id.clone(),
+            enrichment_id: None,
+            skill_name: "Rust".into(),
+            skill_category: crate::SkillCategory::ProgrammingLanguages,
+            confidence_score: 0.9,
+            source_strategies: vec![crate::ExtractionStrategy::Lexicon],
+            section_relevance_score: None,
+            extracted_from_section: None,
+            context_snippet: None,
+            position_in_text: None,
+            mention_count: 1,
+            taxonomy_ref: None,
+            enrichment_version: e.enrichment_version.clone(),
+            created_at: e.created_at,
+        }
+    }
+
+    #[test]
+    fn completion_needs_the_lease_and_stamps_results_with_the_enrichment_id() {
+        let mut e = claimed("w1");
+        let now = e.updated_at + chrono::Duration::seconds(5);
+        let outcome = |owner: &str, e: &JobEnrichment| EnrichmentOutcome {
+            key: e.key(),
+            lease_owner: owner.into(),
+            result: EnrichmentResult::Success(crate::EnrichmentSuccess {
+                model_id: ModelId::parse("skills_extractor").unwrap(),
+                model_version: ModelVersion::parse("v1.0").unwrap(),
+                skills: vec![skill(e)],
+                sections: vec![],
+                metadata: serde_json::Map::from_iter([("engine_ms".to_string(), 3.into())]),
+            }),
+        };
+        let before = e.clone();
+        assert_eq!(
+            e.complete(&outcome("w2", &before), now).unwrap(),
+            CompletionStep::LostLease
+        );
+        assert_eq!(e, before, "a lost lease changes nothing");
+        let CompletionStep::Succeeded { skills } =
+            e.complete(&outcome("w1", &before), now).unwrap()
+        else {
+            panic!("the holder's success completes");
+        };
+        assert_eq!(skills[0].enrichment_id, Some(e.enrichment_id));
+        assert_eq!(e.status, EnrichmentStatus::Success);
+        assert_eq!(e.model_version.as_ref().unwrap().as_str(), "v1.0");
+        assert_eq!(
+            serde_json::Value::Object(e.metadata.clone()),
+            serde_json::json!({"engine_ms": 3, "skills": 1, "sections": 0})
+        );
+        assert_eq!(e.lease_owner, None);
+
+        let mut f = claimed("w1");
+        let failure = EnrichmentOutcome {
+            key: f.key(),
+            lease_owner: "w1".into(),
+            result: EnrichmentResult::Failure {
+                error_message: "boom".into(),
+                retry_at: Some(now),
+            },
+        };
+        assert_eq!(f.complete(&failure, now).unwrap(), CompletionStep::Failed);
+        assert_eq!(
+            (f.status, f.error_message.as_deref(), f.next_attempt_at),
+            (EnrichmentStatus::Failed, Some("boom"), Some(now))
+        );
+    }
 
     #[test]
     fn transitions_update_attempts_and_lease_and_reject_illegal_moves() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobPosting {
-    pub id: JobId,
+    pub job_posting_id: JobId,
     pub title: String,
     pub company: Option<String>,
     pub location: Option<String>,
@@ -26,7 +26,7 @@ impl Validate for JobPosting {
         non_empty("JobPosting", "description", &self.description)?;
         // Each text field on its own, so the error names the field at fault.
         let texts = [
-            ("id", Some(self.id.as_str())),
+            ("job_posting_id", Some(self.job_posting_id.as_str())),
             ("title", Some(self.title.as_str())),
             ("company", self.company.as_deref()),
             ("location", self.location.as_deref()),
@@ -49,7 +49,7 @@ mod tests {
 
     fn posting() -> JobPosting {
         JobPosting {
-            id: JobId::parse("j1").unwrap(),
+            job_posting_id: JobId::parse("j1").unwrap(),
             title: "Engineer".into(),
             company: Some("Acme".into()),
             location: Some("Berlin".into()),
@@ -66,7 +66,9 @@ mod tests {
         assert!(posting().validate().is_ok());
         type Plant = fn(&mut JobPosting);
         let cases: [(&str, Plant); 7] = [
-            ("id", |p| p.id = JobId::parse("j\0x").unwrap()),
+            ("job_posting_id", |p| {
+                p.job_posting_id = JobId::parse("j\0x").unwrap()
+            }),
             ("title", |p| p.title = "Eng\0ineer".into()),
             ("company", |p| p.company = Some("Ac\0me".into())),
             ("location", |p| p.location = Some("\0".into())),

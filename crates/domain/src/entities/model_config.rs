@@ -1,6 +1,6 @@
 //! A versioned model configuration in the registry.
 
-use crate::validation::{non_negative, Validate};
+use crate::validation::{unit_interval, Validate};
 use crate::{EnrichmentType, ModelId, ModelVersion, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,11 @@ pub struct ModelConfig {
     pub config_overrides: serde_json::Map<String, serde_json::Value>,
     /// Latest evaluation figures (e.g. `f1_score`, `precision`), updated by `evaluate`.
     pub performance_metrics: BTreeMap<String, f64>,
+    /// The training data a trained model learnt from (dataset name + content
+    /// hash); absent for rule-based versions.
+    pub training_data_version: Option<String>,
+    /// When a trained model was trained; absent for rule-based versions.
+    pub training_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub activated_at: Option<DateTime<Utc>>,
@@ -39,6 +44,8 @@ impl ModelConfig {
             is_active: false,
             config_overrides: serde_json::Map::new(),
             performance_metrics: BTreeMap::new(),
+            training_data_version: None,
+            training_date: None,
             created_at: now,
             updated_at: now,
             activated_at: None,
@@ -71,7 +78,8 @@ impl Validate for ModelConfig {
                     format!("{name} must be finite"),
                 ));
             }
-            non_negative("ModelConfig", "performance_metrics", *value)?;
+            // The seed's rule: metrics are in [0, 1] (they are evaluation figures).
+            unit_interval("ModelConfig", "performance_metrics", *value)?;
         }
         Ok(())
     }
@@ -95,5 +103,16 @@ mod tests {
         m.updated_at = now - Duration::seconds(1);
         let e = m.validate().unwrap_err();
         assert_eq!(e.field, "updated_at");
+        m.updated_at = now;
+        m.performance_metrics.insert("f1_score".into(), 0.75);
+        assert!(m.validate().is_ok());
+        for bad in [1.5, -0.1, f64::NAN] {
+            m.performance_metrics.insert("f1_score".into(), bad);
+            assert_eq!(
+                m.validate().unwrap_err().field,
+                "performance_metrics",
+                "{bad}"
+            );
+        }
     }
 }

@@ -4,10 +4,13 @@ use crate::validation::{non_empty, unit_interval, Validate};
 use crate::{ClassificationMethod, JobId, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SectionClassification {
-    pub job_id: JobId,
+    /// The seed's row id, a UUID.
+    pub classification_id: Uuid,
+    pub job_posting_id: JobId,
     /// 0-based order of the section in the posting.
     pub section_index: u32,
     /// The header line as written (`Requirements:`), absent for a leading section.

@@ -4,18 +4,24 @@ use crate::validation::{max_chars, non_empty, unit_interval, Validate};
 use crate::{AliasSource, SkillCategory, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkillAlias {
+    /// The seed's row id, a UUID.
+    pub alias_id: Uuid,
     /// Unique case-insensitively among all aliases (enforced by the store).
     pub alias_text: String,
     pub canonical_name: String,
-    pub category: SkillCategory,
+    pub skill_category: SkillCategory,
     pub confidence: f64,
     pub source: AliasSource,
     /// Deactivated aliases are kept (history) but not used for extraction.
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
+    /// Who added it: `cli:<user>` for `aliases add`, `import:<file name>` for
+    /// a CSV import, `jobenrich` for shipped aliases (docs/data-model.md).
+    pub created_by: String,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -46,6 +52,7 @@ impl Validate for SkillAlias {
             Self::MAX_CANONICAL_CHARS,
         )?;
         unit_interval("SkillAlias", "confidence", self.confidence)?;
+        non_empty("SkillAlias", "created_by", &self.created_by)?;
         if self.created_at > self.updated_at {
             return Err(ValidationError::new(
                 "SkillAlias",
@@ -64,13 +71,15 @@ mod tests {
     fn alias(text: &str, canonical: &str, confidence: f64) -> SkillAlias {
         let now = Utc::now();
         SkillAlias {
+            alias_id: Uuid::new_v4(),
             alias_text: text.into(),
             canonical_name: canonical.into(),
-            category: SkillCategory::DevopsTools,
+            skill_category: SkillCategory::DevopsTools,
             confidence,
             source: AliasSource::Manual,
             is_active: true,
             created_at: now,
+            created_by: "cli:test".into(),
             updated_at: now,
         }
     }

@@ -74,13 +74,15 @@ pub fn alias(
 ) -> SkillAlias {
     let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
     SkillAlias {
+        alias_id: jobenrich_domain::Uuid::new_v4(),
         alias_text: text.into(),
         canonical_name: canonical.into(),
-        category,
+        skill_category: category,
         confidence,
         source: AliasSource::Manual,
         is_active: active,
         created_at: t,
+        created_by: "cli:test".into(),
         updated_at: t,
     }
 }

@@ -60,6 +60,10 @@ pub struct DatasetGuard {
 }
 
 impl DatasetGuard {
+    pub fn dataset(&self) -> &str {
+        &self.dataset
+    }
+
     pub fn new(url: &str, dataset: &str) -> Self {
         Self {
             url: url.to_string(),

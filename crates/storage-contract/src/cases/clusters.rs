@@ -3,7 +3,7 @@
 
 use super::enrichments::seed_jobs;
 use super::{expect_validation, ok};
-use crate::fixtures::{at, cluster_run, job_id};
+use crate::fixtures::{at, cluster_run, job_posting_id};
 use jobenrich_domain::{ClusterAssignment, ClusterChange, ClusteringRunRecorded, Store};
 use std::sync::Arc;
 
@@ -50,7 +50,7 @@ pub async fn clustering_runs_version_per_job_and_keep_one_active(store: Arc<dyn 
         async move {
             ok(
                 &*store,
-                store.assignment_history(&job_id(job)).await,
+                store.assignment_history(&job_posting_id(job)).await,
                 "assignment_history",
             )
         }
@@ -80,12 +80,17 @@ pub async fn clustering_runs_version_per_job_and_keep_one_active(store: Arc<dyn 
 
     let active = ok(
         s,
-        store.active_assignment(&job_id("j1")).await,
+        store.active_assignment(&job_posting_id("j1")).await,
         "active_assignment",
     );
     let a = &r3.assignments[0];
     let expected = ClusterAssignment {
-        job_id: a.job_id.clone(),
+        // The store gives each assignment its seed id; the rest is the run's.
+        cluster_assignment_id: active
+            .as_ref()
+            .map_or_else(jobenrich_domain::Uuid::nil, |x| x.cluster_assignment_id),
+        job_posting_id: a.job_posting_id.clone(),
+        enrichment_id: a.enrichment_id,
         cluster_id: a.cluster_id,
         cluster_name: a.cluster_name.clone(),
         cluster_keywords: a.cluster_keywords.clone(),
@@ -95,7 +100,7 @@ pub async fn clustering_runs_version_per_job_and_keep_one_active(store: Arc<dyn 
         cluster_model_version: r3.cluster_model_version.clone(),
         cluster_version: 3,
         is_active: true,
-        assigned_at: at(300),
+        created_at: at(300),
     };
     promise_eq!(
         s,
@@ -107,7 +112,7 @@ pub async fn clustering_runs_version_per_job_and_keep_one_active(store: Arc<dyn 
         s,
         ok(
             s,
-            store.active_assignment(&job_id("nobody")).await,
+            store.active_assignment(&job_posting_id("nobody")).await,
             "active_assignment"
         ),
         None,
@@ -120,7 +125,7 @@ pub async fn clustering_runs_version_per_job_and_keep_one_active(store: Arc<dyn 
         "assignments_for_run",
     )
     .into_iter()
-    .map(|a| (a.job_id.to_string(), a.cluster_version, a.is_active))
+    .map(|a| (a.job_posting_id.to_string(), a.cluster_version, a.is_active))
     .collect();
     promise_eq!(
         s,
@@ -196,7 +201,7 @@ pub async fn cluster_changes_lists_jobs_whose_cluster_moved(store: Arc<dyn Store
         "record r2",
     );
     let change = |job: &str, old: u32, new: u32| ClusterChange {
-        job_id: job_id(job),
+        job_posting_id: job_posting_id(job),
         old_cluster_id: old,
         old_cluster_name: format!("cluster {old}"),
         new_cluster_id: new,
@@ -265,7 +270,7 @@ pub async fn failed_clustering_run_leaves_the_previous_run_intact(store: Arc<dyn
     for job in ["a", "b"] {
         let history = ok(
             s,
-            store.assignment_history(&job_id(job)).await,
+            store.assignment_history(&job_posting_id(job)).await,
             "assignment_history",
         );
         promise_eq!(

@@ -3,8 +3,8 @@
 
 use super::ok;
 use crate::fixtures::{
-    at, enrichment_version, job_id, key, model_id, model_version, numbered_job_id, posting_minimal,
-    version,
+    at, enrichment_version, job_posting_id, key, model_id, model_version, numbered_job_id,
+    posting_minimal, version,
 };
 use chrono::{DateTime, Duration, Utc};
 use jobenrich_domain::{
@@ -33,7 +33,7 @@ pub(crate) async fn enqueue(
     v: &EnrichmentVersion,
     now: DateTime<Utc>,
 ) {
-    let ids: Vec<_> = ids.iter().map(|id| job_id(id)).collect();
+    let ids: Vec<_> = ids.iter().map(|id| job_posting_id(id)).collect();
     ok(
         store,
         store
@@ -85,6 +85,7 @@ pub(crate) fn success(
         key: key.clone(),
         lease_owner: owner.to_string(),
         result: EnrichmentResult::Success(EnrichmentSuccess {
+            metadata: Default::default(),
             model_id: model_id("skills_extractor"),
             model_version: model_version("v1.0"),
             skills,
@@ -125,7 +126,7 @@ async fn get(store: &dyn Store, k: &EnrichmentKey) -> JobEnrichment {
 pub async fn enqueue_creates_one_pending_enrichment_per_key(store: Arc<dyn Store>) {
     let s = &*store;
     seed_jobs(s, &["job-a", "job-b"]).await;
-    let ids = [job_id("job-a"), job_id("job-b")];
+    let ids = [job_posting_id("job-a"), job_posting_id("job-b")];
     let created = ok(
         s,
         store
@@ -171,15 +172,25 @@ pub async fn enqueue_creates_one_pending_enrichment_per_key(store: Arc<dyn Store
     promise_eq!(s, emb, 1, "another type is another key");
 
     let got = get(s, &skills_key("job-a")).await;
+    promise!(
+        s,
+        got.enrichment_id.get_version_num() == 4,
+        "the store gives each new enrichment a random (v4) UUID, got {}",
+        got.enrichment_id
+    );
+    let expected = JobEnrichment {
+        enrichment_id: got.enrichment_id,
+        ..JobEnrichment::pending(job_posting_id("job-a"), SKILLS, version(), at(0))
+    };
     promise_eq!(
         s,
         got,
-        JobEnrichment::pending(job_id("job-a"), SKILLS, version(), at(0)),
+        expected,
         "a pending enrichment round-trips with its absent optional fields and first enqueue time"
     );
     let for_job = ok(
         s,
-        store.enrichments_for_job(&job_id("job-a")).await,
+        store.enrichments_for_job(&job_posting_id("job-a")).await,
         "enrichments_for_job",
     );
     let keys: Vec<(String, String)> = for_job
@@ -215,7 +226,8 @@ pub async fn enrichment_round_trip_with_and_without_optional_fields(store: Arc<d
         2,
         "claim leases every due pending enrichment up to the limit"
     );
-    let mut expected_a = JobEnrichment::pending(job_id("job-a"), SKILLS, version(), at(0));
+    let mut expected_a = JobEnrichment::pending(job_posting_id("job-a"), SKILLS, version(), at(0));
+    expected_a.enrichment_id = claimed[0].enrichment_id;
     expected_a.status = EnrichmentStatus::Processing;
     expected_a.attempts = 1;
     expected_a.lease_owner = Some("worker-1".to_string());
@@ -264,7 +276,13 @@ pub async fn enrichment_round_trip_with_and_without_optional_fields(store: Arc<d
         "held leases are not reported lost"
     );
 
-    let mut done = JobEnrichment::pending(job_id("job-a"), SKILLS, version(), at(0));
+    let mut done = JobEnrichment::pending(job_posting_id("job-a"), SKILLS, version(), at(0));
+    done.enrichment_id = expected_a.enrichment_id;
+    // The completion records what it wrote in `metadata`.
+    done.metadata = serde_json::json!({"skills": 0, "sections": 0})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     done.status = EnrichmentStatus::Success;
     done.attempts = 1;
     done.model_id = Some(model_id("skills_extractor"));
@@ -275,10 +293,11 @@ pub async fn enrichment_round_trip_with_and_without_optional_fields(store: Arc<d
         s,
         get(s, &skills_key("job-a")).await,
         done,
-        "a success stores model id and version, completion time, and clears the lease"
+        "a success stores model id and version, completion time, metadata, and clears the lease"
     );
 
-    let mut failed = JobEnrichment::pending(job_id("job-b"), SKILLS, version(), at(0));
+    let mut failed = JobEnrichment::pending(job_posting_id("job-b"), SKILLS, version(), at(0));
+    failed.enrichment_id = claimed[1].enrichment_id;
     failed.status = EnrichmentStatus::Failed;
     failed.attempts = 1;
     failed.error_message = Some("model timed out: 'x' \"y\"".to_string());
@@ -487,8 +506,8 @@ pub async fn concurrent_claimers_never_receive_the_same_enrichment(store: Arc<dy
             );
         }
     }
-    let set_a: BTreeSet<_> = a.iter().map(|e| e.job_id.clone()).collect();
-    let set_b: BTreeSet<_> = b.iter().map(|e| e.job_id.clone()).collect();
+    let set_a: BTreeSet<_> = a.iter().map(|e| e.job_posting_id.clone()).collect();
+    let set_b: BTreeSet<_> = b.iter().map(|e| e.job_posting_id.clone()).collect();
     let shared: Vec<_> = set_a.intersection(&set_b).collect();
     promise!(
         s,
@@ -611,7 +630,9 @@ pub async fn claims_respect_type_version_due_time_and_limit(store: Arc<dyn Store
     );
 
     let ids = |rows: Vec<JobEnrichment>| -> Vec<String> {
-        rows.into_iter().map(|r| r.job_id.to_string()).collect()
+        rows.into_iter()
+            .map(|r| r.job_posting_id.to_string())
+            .collect()
     };
     let one = ok(
         s,
@@ -795,7 +816,7 @@ pub async fn re_enrichment_anti_join_returns_exactly_the_missing_jobs(store: Arc
     );
     let mut outcomes = Vec::new();
     for r in &cur_rows {
-        match r.job_id.as_str() {
+        match r.job_posting_id.as_str() {
             "a-success-current" => outcomes.push(success(&r.key(), "w", vec![], vec![])),
             "c-failed-current" => outcomes.push(failure(&r.key(), "w", "boom", None)),
             _ => {} // d and g: one stays processing, the other pending
@@ -814,7 +835,7 @@ pub async fn re_enrichment_anti_join_returns_exactly_the_missing_jobs(store: Arc
             .await,
         "find_jobs_needing_enrichment answers",
     );
-    let expected: Vec<_> = jobs[1..].iter().map(|j| job_id(j)).collect();
+    let expected: Vec<_> = jobs[1..].iter().map(|j| job_posting_id(j)).collect();
     promise_eq!(
         s,
         needing,
@@ -907,7 +928,7 @@ pub async fn lost_leases_are_reported_and_nothing_of_them_is_written(store: Arc<
     );
     let b_skills = ok(
         s,
-        store.skills_for_job(&job_id("job-b"), None).await,
+        store.skills_for_job(&job_posting_id("job-b"), None).await,
         "skills_for_job",
     );
     promise!(
@@ -1072,7 +1093,7 @@ pub async fn release_returns_leases_without_counting_the_attempt(store: Arc<dyn 
         s,
         again
             .iter()
-            .map(|e| e.job_id.to_string())
+            .map(|e| e.job_posting_id.to_string())
             .collect::<Vec<_>>(),
         vec!["job-a"],
         "released work is claimable at once; live leases are not"
@@ -1183,7 +1204,7 @@ pub(crate) async fn claimed_job(
     );
     promise!(
         store,
-        rows.iter().any(|r| r.job_id.as_str() == job),
+        rows.iter().any(|r| r.job_posting_id.as_str() == job),
         "claim leases the pending enrichment of {job}"
     );
     skills_key(job)

@@ -8,6 +8,7 @@ mod registry;
 mod results;
 mod robustness;
 mod scale;
+mod seed_queries;
 
 pub use clusters::*;
 pub use enrichments::*;
@@ -16,6 +17,7 @@ pub use registry::*;
 pub use results::*;
 pub use robustness::*;
 pub use scale::*;
+pub use seed_queries::*;
 
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{DomainError, Store, StoreError};

@@ -1,7 +1,7 @@
 //! Cases of the schema migrator and the job posting repository.
 
 use super::ok;
-use crate::fixtures::{job_id, numbered_job_id, posting, posting_minimal};
+use crate::fixtures::{job_posting_id, numbered_job_id, posting, posting_minimal};
 use jobenrich_domain::{InsertCounts, JobPosting, Store};
 use std::sync::Arc;
 
@@ -46,7 +46,7 @@ pub async fn postings_round_trip_with_and_without_optional_fields(store: Arc<dyn
     for expected in [&full, &minimal] {
         let got = ok(
             s,
-            store.get_posting(&expected.id).await,
+            store.get_posting(&expected.job_posting_id).await,
             "get_posting answers",
         );
         promise_eq!(
@@ -58,7 +58,7 @@ pub async fn postings_round_trip_with_and_without_optional_fields(store: Arc<dyn
     }
     let missing = ok(
         s,
-        store.get_posting(&job_id("job-absent")).await,
+        store.get_posting(&job_posting_id("job-absent")).await,
         "get_posting answers",
     );
     promise_eq!(s, missing, None, "get_posting of an unknown id is None");
@@ -106,7 +106,7 @@ pub async fn insert_postings_is_idempotent(store: Arc<dyn Store>) {
     );
     let kept = ok(
         s,
-        store.get_posting(&job_id("job-1")).await,
+        store.get_posting(&job_posting_id("job-1")).await,
         "get_posting answers",
     );
     promise_eq!(
@@ -145,7 +145,7 @@ pub async fn postings_are_paged_and_looked_up_by_id(store: Arc<dyn Store>) {
     let mut postings: Vec<JobPosting> = (0..25)
         .map(|i| {
             let mut p = posting_minimal("x");
-            p.id = numbered_job_id(i);
+            p.job_posting_id = numbered_job_id(i);
             p
         })
         .collect();
@@ -170,8 +170,8 @@ pub async fn postings_are_paged_and_looked_up_by_id(store: Arc<dyn Store>) {
         if page.is_empty() {
             break;
         }
-        after = page.last().map(|p| p.id.clone());
-        seen.extend(page.into_iter().map(|p| p.id));
+        after = page.last().map(|p| p.job_posting_id.clone());
+        seen.extend(page.into_iter().map(|p| p.job_posting_id));
     }
     let expected: Vec<_> = (0..25).map(numbered_job_id).collect();
     promise_eq!(
@@ -184,12 +184,12 @@ pub async fn postings_are_paged_and_looked_up_by_id(store: Arc<dyn Store>) {
     let wanted = [
         numbered_job_id(20),
         numbered_job_id(3),
-        job_id("job-unknown"),
+        job_posting_id("job-unknown"),
         numbered_job_id(5),
     ];
     let got: Vec<_> = ok(s, store.get_postings(&wanted).await, "get_postings answers")
         .into_iter()
-        .map(|p| p.id)
+        .map(|p| p.job_posting_id)
         .collect();
     promise_eq!(
         s,

@@ -3,7 +3,7 @@
 use super::enrichments::{claim_request, claimed_job, seed_jobs, success};
 use super::ok;
 use crate::fixtures::{
-    at, enrichment_version, job_id, numbered_job_id, section, section_minimal, skill,
+    at, enrichment_version, job_posting_id, numbered_job_id, section, section_minimal, skill,
     skill_minimal, version,
 };
 use jobenrich_domain::{EnrichmentType, ExtractedSkill, SkillCategory, Store};
@@ -27,7 +27,7 @@ pub async fn skills_round_trip_with_and_without_optional_fields(store: Arc<dyn S
     let got = ok(
         s,
         store
-            .skills_for_job(&job_id("job-a"), Some(version()))
+            .skills_for_job(&job_posting_id("job-a"), Some(version()))
             .await,
         "skills_for_job",
     );
@@ -50,7 +50,7 @@ pub async fn skills_round_trip_with_and_without_optional_fields(store: Arc<dyn S
     let got = ok(
         s,
         store
-            .skills_for_job(&job_id("job-a"), Some(version()))
+            .skills_for_job(&job_posting_id("job-a"), Some(version()))
             .await,
         "skills_for_job",
     );
@@ -87,7 +87,7 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
     let a = ok(
         s,
         store
-            .skills_for_job(&job_id("job-a"), Some(version()))
+            .skills_for_job(&job_posting_id("job-a"), Some(version()))
             .await,
         "skills_for_job",
     );
@@ -99,7 +99,7 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
     );
     let all = ok(
         s,
-        store.skills_for_job(&job_id("job-a"), None).await,
+        store.skills_for_job(&job_posting_id("job-a"), None).await,
         "skills_for_job",
     );
     promise_eq!(
@@ -113,7 +113,11 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
         s,
         store
             .skills_for_jobs(
-                &[job_id("job-b"), job_id("job-a"), job_id("job-z")],
+                &[
+                    job_posting_id("job-b"),
+                    job_posting_id("job-a"),
+                    job_posting_id("job-z"),
+                ],
                 &version(),
             )
             .await,
@@ -121,7 +125,7 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
     );
     let pairs: Vec<(String, String)> = many
         .iter()
-        .map(|k| (k.job_id.to_string(), k.skill_name.clone()))
+        .map(|k| (k.job_posting_id.to_string(), k.skill_name.clone()))
         .collect();
     promise_eq!(
         s,
@@ -233,7 +237,7 @@ pub async fn sections_round_trip_and_upsert_by_key(store: Arc<dyn Store>) {
     );
     let all = ok(
         s,
-        store.sections_for_job(&job_id("job-a"), None).await,
+        store.sections_for_job(&job_posting_id("job-a"), None).await,
         "sections_for_job",
     );
     promise_eq!(
@@ -253,7 +257,7 @@ pub async fn sections_round_trip_and_upsert_by_key(store: Arc<dyn Store>) {
     let v1 = ok(
         s,
         store
-            .sections_for_job(&job_id("job-a"), Some("sections@v1.0".to_string()))
+            .sections_for_job(&job_posting_id("job-a"), Some("sections@v1.0".to_string()))
             .await,
         "sections_for_job",
     );
@@ -278,7 +282,7 @@ pub async fn sections_round_trip_and_upsert_by_key(store: Arc<dyn Store>) {
     );
     let left = ok(
         s,
-        store.sections_for_job(&job_id("job-a"), None).await,
+        store.sections_for_job(&job_posting_id("job-a"), None).await,
         "sections_for_job",
     );
     promise_eq!(
@@ -374,7 +378,7 @@ pub async fn completing_twice_or_after_reclaim_never_duplicates_results(store: A
 
     let skills = ok(
         s,
-        store.skills_for_job(&job_id("job-a"), None).await,
+        store.skills_for_job(&job_posting_id("job-a"), None).await,
         "skills_for_job",
     );
     promise_eq!(
@@ -385,7 +389,7 @@ pub async fn completing_twice_or_after_reclaim_never_duplicates_results(store: A
     );
     let stored_sections = ok(
         s,
-        store.sections_for_job(&job_id("job-a"), None).await,
+        store.sections_for_job(&job_posting_id("job-a"), None).await,
         "sections_for_job",
     );
     promise_eq!(
@@ -451,19 +455,28 @@ pub async fn completion_replaces_earlier_results_of_the_same_version(store: Arc<
     let current = ok(
         s,
         store
-            .skills_for_job(&job_id("job-a"), Some(version()))
+            .skills_for_job(&job_posting_id("job-a"), Some(version()))
             .await,
         "skills_for_job",
     );
+    // A completion's skills reference the enrichment they were written under.
+    let enrichment_id =
+        ok(s, store.get_enrichment(&key).await, "get_enrichment").map(|e| e.enrichment_id);
+    let stamped = |mut k: ExtractedSkill| {
+        k.enrichment_id = enrichment_id;
+        k
+    };
     promise_eq!(
         s,
         current,
-        vec![skill("job-a", "Kafka"), rust],
-        "a completion replaces every skill of the job at that version"
+        vec![stamped(skill("job-a", "Kafka")), stamped(rust)],
+        "a completion replaces every skill of the job at that version, each referencing the enrichment"
     );
     let kept = ok(
         s,
-        store.skills_for_job(&job_id("job-a"), Some(v2)).await,
+        store
+            .skills_for_job(&job_posting_id("job-a"), Some(v2))
+            .await,
         "skills_for_job",
     );
     promise_eq!(
@@ -475,7 +488,7 @@ pub async fn completion_replaces_earlier_results_of_the_same_version(store: Arc<
     let v1_sections = ok(
         s,
         store
-            .sections_for_job(&job_id("job-a"), Some("sections@v1.0".to_string()))
+            .sections_for_job(&job_posting_id("job-a"), Some("sections@v1.0".to_string()))
             .await,
         "sections_for_job",
     );
@@ -488,7 +501,7 @@ pub async fn completion_replaces_earlier_results_of_the_same_version(store: Arc<
     let v09 = ok(
         s,
         store
-            .sections_for_job(&job_id("job-a"), Some("sections@v0.9".to_string()))
+            .sections_for_job(&job_posting_id("job-a"), Some("sections@v0.9".to_string()))
             .await,
         "sections_for_job",
     );

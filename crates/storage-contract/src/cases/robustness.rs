@@ -3,8 +3,8 @@
 use super::enrichments::{claimed_job, seed_jobs, success};
 use super::{expect_validation, ok};
 use crate::fixtures::{
-    alias, at, cluster_run, evaluation, job_id, model, model_minimal, posting, section, skill,
-    version,
+    alias, at, cluster_run, evaluation, job_posting_id, model, model_minimal, posting, section,
+    skill, version,
 };
 use jobenrich_domain::{EnrichmentStatus, EnrichmentType, Store};
 use std::collections::BTreeMap;
@@ -41,7 +41,7 @@ pub async fn hostile_strings_are_stored_verbatim(store: Arc<dyn Store>) {
             store.insert_postings(&[p.clone()]).await,
             "insert_postings stores hostile text",
         );
-        let got = ok(s, store.get_posting(&p.id).await, "get_posting");
+        let got = ok(s, store.get_posting(&p.job_posting_id).await, "get_posting");
         promise_eq!(
             s,
             got,
@@ -60,7 +60,7 @@ pub async fn hostile_strings_are_stored_verbatim(store: Arc<dyn Store>) {
         );
         let skills = ok(
             s,
-            store.skills_for_job(&job_id(&id), None).await,
+            store.skills_for_job(&job_posting_id(&id), None).await,
             "skills_for_job",
         );
         promise_eq!(
@@ -82,7 +82,7 @@ pub async fn hostile_strings_are_stored_verbatim(store: Arc<dyn Store>) {
         let sections = ok(
             s,
             store
-                .sections_for_job(&job_id(&id), Some(text.to_string()))
+                .sections_for_job(&job_posting_id(&id), Some(text.to_string()))
                 .await,
             "sections_for_job",
         );
@@ -191,7 +191,11 @@ pub async fn hostile_strings_are_stored_verbatim(store: Arc<dyn Store>) {
             None,
             "lookups never treat text as a LIKE pattern ({pattern:?})"
         );
-        let posting = ok(s, store.get_posting(&job_id(pattern)).await, "get_posting");
+        let posting = ok(
+            s,
+            store.get_posting(&job_posting_id(pattern)).await,
+            "get_posting",
+        );
         promise_eq!(
             s,
             posting,
@@ -254,7 +258,7 @@ pub async fn invalid_entities_are_rejected_and_nothing_of_the_batch_is_stored(
         s,
         ok(
             s,
-            store.skills_for_job(&job_id("job-a"), None).await,
+            store.skills_for_job(&job_posting_id("job-a"), None).await,
             "skills_for_job"
         )
         .is_empty(),
@@ -276,7 +280,7 @@ pub async fn invalid_entities_are_rejected_and_nothing_of_the_batch_is_stored(
         s,
         ok(
             s,
-            store.sections_for_job(&job_id("job-a"), None).await,
+            store.sections_for_job(&job_posting_id("job-a"), None).await,
             "sections_for_job"
         )
         .is_empty(),
@@ -427,7 +431,7 @@ pub async fn invalid_entities_are_rejected_and_nothing_of_the_batch_is_stored(
         ok(
             s,
             store
-                .skills_for_job(&job_id("job-a"), Some(version()))
+                .skills_for_job(&job_posting_id("job-a"), Some(version()))
                 .await,
             "skills_for_job"
         )
