@@ -20,7 +20,7 @@ use std::sync::Arc;
 fn postings(n: usize) -> Vec<JobPosting> {
     (0..n)
         .map(|i| JobPosting {
-            id: JobId::parse(format!("client-{i:05}")).unwrap(),
+            job_posting_id: JobId::parse(format!("client-{i:05}")).unwrap(),
             title: format!("Engineer {i}"),
             company: None,
             location: None,
@@ -36,13 +36,15 @@ fn postings(n: usize) -> Vec<JobPosting> {
 fn alias(text: &str) -> SkillAlias {
     let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     SkillAlias {
+        alias_id: jobenrich_domain::Uuid::new_v4(),
         alias_text: text.to_string(),
         canonical_name: "Kubernetes".to_string(),
-        category: SkillCategory::DevopsTools,
+        skill_category: SkillCategory::DevopsTools,
         confidence: 0.9,
         source: AliasSource::Manual,
         is_active: true,
         created_at: at,
+        created_by: "cli:test".to_string(),
         updated_at: at,
     }
 }

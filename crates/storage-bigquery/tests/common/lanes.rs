@@ -90,7 +90,7 @@ pub async fn run_lanes(
     for chunk in rows.chunks(10_000) {
         direct.insert_postings(chunk).await.unwrap();
     }
-    let ids: Vec<JobId> = rows.iter().map(|p| p.id.clone()).collect();
+    let ids: Vec<JobId> = rows.iter().map(|p| p.job_posting_id.clone()).collect();
     direct
         .enqueue_enrichments(&ids, SKILLS, &version(), Utc::now())
         .await
@@ -217,9 +217,10 @@ async fn one_batch(
                 model_id: model_id("skills_extractor"),
                 model_version: model_version("v1.0"),
                 skills: (0..skills_per)
-                    .map(|k| skill(e.job_id.as_str(), &format!("Skill {k}")))
+                    .map(|k| skill(e.job_posting_id.as_str(), &format!("Skill {k}")))
                     .collect(),
                 sections: Vec::new(),
+                metadata: Default::default(),
             }),
         })
         .collect();

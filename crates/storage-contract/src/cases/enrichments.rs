@@ -1242,7 +1242,7 @@ pub async fn pending_enrichments_at_given_versions_are_deleted(store: Arc<dyn St
         1,
         "only the pending row at the old version goes"
     );
-    let leased_key = key(leased[0].job_id.as_str(), SKILLS, &old);
+    let leased_key = key(leased[0].job_posting_id.as_str(), SKILLS, &old);
     promise_eq!(
         s,
         get(s, &leased_key).await.status,

@@ -4,7 +4,7 @@
 use super::enrichments::{claim_request, enqueue, seed_jobs, success};
 use super::ok;
 use crate::fixtures::at;
-use crate::fixtures::{job_id, numbered_job_id, posting_minimal, skill, version};
+use crate::fixtures::{job_posting_id, numbered_job_id, posting_minimal, skill, version};
 use jobenrich_domain::{EnrichmentStatus, EnrichmentType, JobPosting, Store};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -39,11 +39,12 @@ pub async fn a_read_of_25000_rows_returns_every_row_once(store: Arc<dyn Store>) 
         LONG_READ_ROWS,
         "a 25,000-row read returns every row"
     );
-    let ids: BTreeSet<&str> = page.iter().map(|p| p.id.as_str()).collect();
+    let ids: BTreeSet<&str> = page.iter().map(|p| p.job_posting_id.as_str()).collect();
     promise_eq!(s, ids.len(), LONG_READ_ROWS, "no row is returned twice");
     promise!(
         s,
-        page.windows(2).all(|w| w[0].id < w[1].id),
+        page.windows(2)
+            .all(|w| w[0].job_posting_id < w[1].job_posting_id),
         "the rows come back in id order across result pages"
     );
     promise_eq!(
@@ -88,8 +89,8 @@ pub async fn two_concurrent_completions_of_one_batch_write_it_once(store: Arc<dy
                 &e.key(),
                 "worker-1",
                 vec![
-                    skill(e.job_id.as_str(), "Rust"),
-                    skill(e.job_id.as_str(), "SQL"),
+                    skill(e.job_posting_id.as_str(), "Rust"),
+                    skill(e.job_posting_id.as_str(), "SQL"),
                 ],
                 Vec::new(),
             )
@@ -123,13 +124,13 @@ pub async fn two_concurrent_completions_of_one_batch_write_it_once(store: Arc<dy
     for job in &jobs {
         let skills = ok(
             s,
-            store.skills_for_job(&job_id(job), None).await,
+            store.skills_for_job(&job_posting_id(job), None).await,
             "skills_for_job",
         );
         promise_eq!(s, skills.len(), 2, "{job} has its two skills once");
         let rows = ok(
             s,
-            store.enrichments_for_job(&job_id(job)).await,
+            store.enrichments_for_job(&job_posting_id(job)).await,
             "enrichments_for_job",
         );
         promise!(
