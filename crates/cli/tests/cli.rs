@@ -152,7 +152,7 @@ fn ingest_stores_good_rows_reports_bad_ones_and_never_stores_twice() {
     );
     assert_eq!(
         work.count(
-            "SELECT COUNT(*) FROM job_postings WHERE id = 'job-2' AND url = 'https://example.com/2'"
+            "SELECT COUNT(*) FROM job_postings WHERE job_posting_id = 'job-2' AND url = 'https://example.com/2'"
         ),
         1
     );

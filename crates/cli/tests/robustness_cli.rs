@@ -235,7 +235,7 @@ fn postings_stored_but_never_queued_are_queued_and_reported_by_migrate() {
         .status
         .success());
     // What an ingest killed between its two writes leaves behind.
-    work.sql("DELETE FROM job_enrichments WHERE job_id IN ('2', '3')");
+    work.sql("DELETE FROM job_enrichments WHERE job_posting_id IN ('2', '3')");
     let output = work.run(&["migrate", "--format", "json"]);
     assert!(output.status.success(), "{}", text(&output));
     let view: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

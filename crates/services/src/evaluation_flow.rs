@@ -304,6 +304,7 @@ pub async fn evaluate_model(
         evaluation_date: now,
     };
     result.validate()?;
+    result.check_categories(model.model_type)?;
     ports.evaluations.insert_evaluation(&result).await?;
     let model = ports
         .models

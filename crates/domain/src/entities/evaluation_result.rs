@@ -1,7 +1,7 @@
 //! The measured quality of one model version on one dataset version.
 
 use crate::validation::{non_empty, non_negative, unit_interval, Validate};
-use crate::{ModelId, ModelVersion, SkillCategory, ValidationError};
+use crate::{EnrichmentType, ModelId, ModelVersion, SkillCategory, ValidationError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -43,9 +43,48 @@ impl EvaluationResult {
     /// does not give.
     pub const UNCATEGORIZED: &'static str = "uncategorized";
 
-    /// The seed's rule: `category_metrics` keys are valid categories.
-    pub fn is_valid_category(name: &str) -> bool {
-        name == Self::UNCATEGORIZED || name.parse::<SkillCategory>().is_ok()
+    /// Whether `name` is a well-formed category label: lower-case ASCII
+    /// letters, digits and `_`, starting with a letter (skill categories,
+    /// `uncategorized`, and normalized section types all are).
+    pub fn is_category_label(name: &str) -> bool {
+        name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    }
+
+    /// The seed's rule, `category_metrics` keys are valid categories, for a
+    /// model of `model_type`: a skill category (or `uncategorized`) for
+    /// skills extraction; a section type label for section classification,
+    /// whose types are open-ended (the gold data names them).
+    pub fn check_categories(&self, model_type: EnrichmentType) -> Result<(), ValidationError> {
+        for name in self.category_metrics.keys() {
+            let valid = match model_type {
+                EnrichmentType::SkillsExtraction => {
+                    name == Self::UNCATEGORIZED || name.parse::<SkillCategory>().is_ok()
+                }
+                _ => Self::is_category_label(name),
+            };
+            if !valid {
+                return Err(ValidationError::new(
+                    "EvaluationResult",
+                    "category_metrics",
+                    match model_type {
+                        EnrichmentType::SkillsExtraction => format!(
+                            "key {name:?} is not a skill category (one of {}) or {:?}",
+                            SkillCategory::ALL
+                                .iter()
+                                .map(|c| c.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            Self::UNCATEGORIZED
+                        ),
+                        _ => format!("key {name:?} is not a section type label (a-z, 0-9, _)"),
+                    },
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -58,19 +97,13 @@ impl Validate for EvaluationResult {
         unit_interval(E, "overall_recall", self.overall_recall)?;
         unit_interval(E, "overall_f1", self.overall_f1)?;
         for (name, m) in &self.category_metrics {
-            if !Self::is_valid_category(name) {
+            // Which labels are valid depends on the model's type
+            // (`check_categories`); any stored key is at least a label.
+            if !Self::is_category_label(name) {
                 return Err(ValidationError::new(
                     E,
                     "category_metrics",
-                    format!(
-                        "key {name:?} is not a skill category (one of {}) or {:?}",
-                        SkillCategory::ALL
-                            .iter()
-                            .map(|c| c.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        Self::UNCATEGORIZED
-                    ),
+                    format!("key {name:?} is not a category label (a-z, 0-9, _)"),
                 ));
             }
             unit_interval(E, "category_metrics", m.precision)?;
@@ -138,21 +171,34 @@ mod tests {
         );
         assert_eq!(r.validate().unwrap_err().field, "category_metrics");
         r.category_metrics.remove("Bad Name");
-        for key in ["cobol", "Databases"] {
-            r.category_metrics.insert(
-                key.into(),
-                CategoryMetrics {
-                    precision: 0.0,
-                    recall: 0.0,
-                    f1: 0.0,
-                    support: 0,
-                },
-            );
-            let e = r.validate().unwrap_err();
-            assert_eq!(e.field, "category_metrics", "{key}");
-            assert!(e.rule.contains(key), "{e}");
-            r.category_metrics.remove(key);
-        }
+        let metrics = CategoryMetrics {
+            precision: 0.0,
+            recall: 0.0,
+            f1: 0.0,
+            support: 0,
+        };
+        r.category_metrics
+            .insert("Databases".into(), metrics.clone());
+        let e = r.validate().unwrap_err();
+        assert_eq!(e.field, "category_metrics");
+        assert!(e.rule.contains("Databases"), "{e}");
+        r.category_metrics.remove("Databases");
+        // A label, but a skills model's keys are skill categories and a
+        // section model's are section types.
+        r.category_metrics.insert("benefits".into(), metrics);
+        assert!(r.validate().is_ok());
+        let e = r
+            .check_categories(EnrichmentType::SkillsExtraction)
+            .unwrap_err();
+        assert!(
+            e.rule.contains("benefits") && e.rule.contains("databases"),
+            "{e}"
+        );
+        assert!(r
+            .check_categories(EnrichmentType::SectionClassification)
+            .is_ok());
+        r.category_metrics.remove("benefits");
+        assert!(r.check_categories(EnrichmentType::SkillsExtraction).is_ok());
         r.category_metrics.insert(
             EvaluationResult::UNCATEGORIZED.into(),
             CategoryMetrics {
@@ -163,6 +209,7 @@ mod tests {
             },
         );
         assert!(r.validate().is_ok(), "uncategorized gold skills have a key");
+        assert!(r.check_categories(EnrichmentType::SkillsExtraction).is_ok());
         r.overall_f1 = 1.5;
         assert_eq!(r.validate().unwrap_err().field, "overall_f1");
     }
