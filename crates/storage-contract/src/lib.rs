@@ -299,18 +299,22 @@ mod tests {
         assert!(!written.is_empty(), "no cases found under src/cases");
 
         let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
-        let start = lib
-            .find("storage_contract_suite!(@cases $factory;")
-            .expect("the macro's case list");
-        let list = &lib[start..];
-        let list =
-            &list[list.find(';').expect("list start") + 1..list.find(");").expect("list end")];
-        let listed: BTreeSet<String> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        // Both lists: plain cases and those that also take the SQL runner.
+        let mut listed = BTreeSet::new();
+        for head in [
+            "storage_contract_suite!(@cases $factory;",
+            "storage_contract_suite!(@sql_cases $factory;",
+        ] {
+            let list = &lib[lib.find(head).expect("the macro's case list")..];
+            let list =
+                &list[list.find(';').expect("list start") + 1..list.find(");").expect("list end")];
+            listed.extend(
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            );
+        }
 
         let missing: Vec<_> = written.difference(&listed).collect();
         let unknown: Vec<_> = listed.difference(&written).collect();
