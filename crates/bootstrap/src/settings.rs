@@ -271,12 +271,16 @@ pub struct ModelRegistrySettings {
     /// registers; relative to the working directory. A missing directory is
     /// not an error (the built-in defaults apply).
     pub seed_dir: PathBuf,
+    /// Directory of trained model artifacts (a model version's
+    /// `tagger_artifact` is relative to it); relative to the working directory.
+    pub artifacts_dir: PathBuf,
 }
 
 impl Default for ModelRegistrySettings {
     fn default() -> Self {
         Self {
             seed_dir: PathBuf::from("config/models"),
+            artifacts_dir: PathBuf::from("models"),
         }
     }
 }

@@ -109,6 +109,9 @@ enum Command {
     /// BigQuery storage: print the migration plan without running it.
     #[command(subcommand)]
     Bigquery(commands::bigquery::BigqueryCommand),
+    /// Train a model version from labeled data (artifact + model config, registered inactive).
+    #[command(subcommand)]
+    Train(commands::train::TrainCommand),
 }
 
 async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
@@ -129,6 +132,7 @@ async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
         Command::Dataset(cmd) => commands::dataset::run(session, cmd).await,
         Command::Lexicon(cmd) => commands::lexicon::run(session, cmd).await,
         Command::Bench(cmd) => commands::bench::run(session, cmd).await,
+        Command::Train(cmd) => commands::train::run(session, cmd).await,
         Command::Bigquery(cmd) => commands::bigquery::run(session, cmd).await,
     }
 }

@@ -47,6 +47,10 @@ impl Workdir {
             .env(
                 "JOBENRICH__MODELS__SEED_DIR",
                 shipped_models_dir().as_os_str(),
+            )
+            .env(
+                "JOBENRICH__MODELS__ARTIFACTS_DIR",
+                shipped_models_dir().join("../../models").as_os_str(),
             );
         for (k, v) in env {
             command.env(k, v);

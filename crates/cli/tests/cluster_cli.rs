@@ -19,6 +19,7 @@ fn jobenrich(dir: &Path, args: &[&str]) -> Output {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("JOBENRICH__MODELS__SEED_DIR", repo("config/models"))
+        .env("JOBENRICH__MODELS__ARTIFACTS_DIR", repo("models"))
         .output()
         .expect("running jobenrich")
 }

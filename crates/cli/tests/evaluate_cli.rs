@@ -37,6 +37,7 @@ impl Workdir {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("JOBENRICH__MODELS__SEED_DIR", repo("config/models"))
+            .env("JOBENRICH__MODELS__ARTIFACTS_DIR", repo("models"))
             .output()
             .expect("running jobenrich")
     }

@@ -122,6 +122,8 @@ named_enum!(
         Alias => "alias",
         /// Context patterns (`experience with X`, `Python 3.11`, lists after `such as`).
         Pattern => "pattern",
+        /// The trained sequence tagger (BIO over tokens, SKILL / KNOWLEDGE).
+        MlTagger => "ml_tagger",
     }
 );
 

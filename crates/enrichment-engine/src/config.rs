@@ -55,6 +55,31 @@ pub struct EngineConfig {
     pub pattern_phrase_max_words: usize,
     /// Skip lexicon matches of ESCO entries whose weight is below this.
     pub min_lexicon_weight: f64,
+    /// Trained tagger artifact directory of this model version, relative
+    /// to the `models.artifacts_dir` setting (`None`: rules only).
+    #[serde(default)]
+    pub tagger_artifact: Option<String>,
+    /// Multiplies a tagger span's marginal probability.
+    #[serde(default = "one")]
+    pub tagger_weight: f64,
+    /// Added when a lexicon entry or alias names the tagger's span.
+    #[serde(default = "default_evidence_bonus")]
+    pub tagger_evidence_bonus: f64,
+    /// Subtracted from every token's `O` score before decoding (recall up,
+    /// precision down); in score units of the tagger.
+    #[serde(default)]
+    pub tagger_o_penalty: f64,
+    /// Keep rule mentions that no tagger span overlaps.
+    #[serde(default)]
+    pub tagger_keep_rule_mentions: bool,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn default_evidence_bonus() -> f64 {
+    0.1
 }
 
 fn map(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
@@ -124,6 +149,11 @@ impl Default for EngineConfig {
             emit_pattern_phrases: true,
             pattern_phrase_max_words: 6,
             min_lexicon_weight: 0.0,
+            tagger_artifact: None,
+            tagger_weight: one(),
+            tagger_evidence_bonus: default_evidence_bonus(),
+            tagger_o_penalty: 0.0,
+            tagger_keep_rule_mentions: false,
         }
     }
 }
@@ -196,6 +226,8 @@ impl EngineConfig {
             ("ambiguity_penalty", self.ambiguity_penalty),
             ("relevance_threshold", self.relevance_threshold),
             ("min_lexicon_weight", self.min_lexicon_weight),
+            ("tagger_weight", self.tagger_weight),
+            ("tagger_evidence_bonus", self.tagger_evidence_bonus),
         ];
         for (key, v) in unit {
             if !(0.0..=1.0).contains(&v) {
@@ -218,6 +250,29 @@ impl EngineConfig {
                 return Err(EngineError::Config {
                     key: format!("section_keyword_weights.{k}"),
                     message: "must be a finite number".into(),
+                });
+            }
+        }
+        if !self.tagger_o_penalty.is_finite() {
+            return Err(EngineError::Config {
+                key: "tagger_o_penalty".into(),
+                message: "must be a finite number".into(),
+            });
+        }
+        if let Some(dir) = &self.tagger_artifact {
+            // A relative path under the models directory, never outside it.
+            let path = std::path::Path::new(dir);
+            if dir.trim().is_empty()
+                || path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(EngineError::Config {
+                    key: "tagger_artifact".into(),
+                    message: format!(
+                        "must be a relative path inside the models directory, got {dir:?}"
+                    ),
                 });
             }
         }

@@ -7,6 +7,7 @@ use crate::extract::{AliasTarget, Extractor, FoundSkill, PatternSet};
 use crate::lexicon::Lexicon;
 use crate::phrase_matcher::{FastMap, PhraseMatcher};
 use crate::sections::{Section, SectionClassifier};
+use crate::tagger::Tagger;
 use crate::text::{floor_boundary, CharOffsets};
 use crate::{EngineConfig, EngineError};
 use chrono::{DateTime, Utc};
@@ -31,6 +32,7 @@ pub struct SkillsEngine {
     patterns: PatternSet,
     classifier: SectionClassifier,
     config: EngineConfig,
+    tagger: Option<Arc<Tagger>>,
 }
 
 impl std::fmt::Debug for SkillsEngine {
@@ -99,7 +101,27 @@ impl SkillsEngine {
             alias_groups,
             patterns: PatternSet::new(),
             config,
+            tagger: None,
         })
+    }
+
+    /// The same engine with a trained tagger: its spans decide what is
+    /// reported, the rule strategies name them (see `tagger::fuse`).
+    pub fn with_tagger(mut self, tagger: Arc<Tagger>) -> SkillsEngine {
+        self.tagger = Some(tagger);
+        self
+    }
+
+    pub fn tagger(&self) -> Option<&Tagger> {
+        self.tagger.as_deref()
+    }
+
+    /// The rule strategies alone (what the tagger's features are computed from).
+    pub(crate) fn rule_extractor(&self) -> Extractor<'_> {
+        Extractor {
+            tagger: None,
+            ..self.extractor()
+        }
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -122,6 +144,7 @@ impl SkillsEngine {
             alias_groups: &self.alias_groups,
             patterns: &self.patterns,
             config: &self.config,
+            tagger: self.tagger.as_deref(),
         }
     }
 

@@ -22,6 +22,9 @@ pub enum EngineError {
     /// A `config_overrides` key or value the engine does not accept.
     #[error("config_overrides key `{key}`: {message}")]
     Config { key: String, message: String },
+    /// A model artifact that cannot be used (wrong format, checksum, values).
+    #[error("model artifact {path}: {message}")]
+    Artifact { path: PathBuf, message: String },
     /// An input the engine refuses (e.g. larger than `max_input_bytes`).
     #[error("input refused: {0}")]
     InputRefused(String),

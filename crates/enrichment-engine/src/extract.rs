@@ -9,6 +9,7 @@ use crate::ambiguity::{has_cue, is_technical, rule_for};
 use crate::lexicon::{Lexicon, LexiconEntry};
 use crate::phrase_matcher::{candidate_starts, FastMap, PhraseMatcher};
 use crate::sections::Section;
+use crate::tagger::SpanLabel;
 use crate::text::{
     ceil_boundary, char_after, char_before, collapse_whitespace, floor_boundary, is_space_byte,
     is_word_char, snippet, CharOffsets,
@@ -47,32 +48,43 @@ pub struct FoundSkill {
     pub snippet: String,
     /// True when an ambiguity rule applied and no mention had supporting context.
     pub ambiguity_penalized: bool,
+    /// SkillSpan label (SKILL or KNOWLEDGE) when the trained tagger found it.
+    pub label: Option<SpanLabel>,
 }
 
-const LEXICON: u8 = 1;
-const ALIAS: u8 = 2;
-const PATTERN: u8 = 4;
+pub(crate) const LEXICON: u8 = 1;
+pub(crate) const ALIAS: u8 = 2;
+pub(crate) const PATTERN: u8 = 4;
+/// Found by the trained sequence tagger (`ml_tagger`).
+pub(crate) const ML_TAGGER: u8 = 8;
 
 /// Where a mention's skill is described.
 #[derive(Debug, Clone)]
-enum SkillRef {
+pub(crate) enum SkillRef {
     Entry(u32),
     Alias(u32),
     /// A phrase caught by a pattern only; the text is the canonical name.
     Phrase {
         category: SkillCategory,
     },
+    /// A span of the trained tagger that no lexicon entry or alias names:
+    /// its normalized phrase is the canonical name.
+    Tagged {
+        category: SkillCategory,
+    },
 }
 
 #[derive(Debug, Clone)]
-struct Mention {
-    start: usize,
-    end: usize,
-    skill: SkillRef,
-    strategies: u8,
-    weight: f64,
+pub(crate) struct Mention {
+    pub start: usize,
+    pub end: usize,
+    pub skill: SkillRef,
+    pub strategies: u8,
+    pub weight: f64,
     /// An ambiguity rule applies and no support was found.
-    penalized: bool,
+    pub penalized: bool,
+    /// The tagger's label of the span (`None` for rule mentions).
+    pub label: Option<SpanLabel>,
 }
 
 /// An active alias, compiled.
@@ -277,6 +289,8 @@ pub(crate) struct Extractor<'a> {
     pub alias_groups: &'a FastMap<String, u32>,
     pub patterns: &'a PatternSet,
     pub config: &'a EngineConfig,
+    /// The trained tagger of an `ml_tagger` model version.
+    pub tagger: Option<&'a crate::tagger::Tagger>,
 }
 
 /// Word-boundary check that understands tokens like `C++`, `.NET`, `CI/CD`:
@@ -364,11 +378,11 @@ fn overlapping(sorted: &[Mention], start: usize, end: usize) -> std::ops::Range<
 }
 
 impl Extractor<'_> {
-    fn category_of(&self, skill: &SkillRef) -> SkillCategory {
+    pub(crate) fn category_of(&self, skill: &SkillRef) -> SkillCategory {
         match skill {
             SkillRef::Entry(e) => self.lexicon.entry(*e).category,
             SkillRef::Alias(a) => self.aliases[*a as usize].category,
-            SkillRef::Phrase { category } => *category,
+            SkillRef::Phrase { category } | SkillRef::Tagged { category } => *category,
         }
     }
 
@@ -399,6 +413,7 @@ impl Extractor<'_> {
             strategies: LEXICON,
             weight: entry.weight * self.config.lexicon_weight,
             penalized: false,
+            label: None,
         })
     }
 
@@ -421,6 +436,7 @@ impl Extractor<'_> {
             strategies: ALIAS,
             weight: alias.confidence * self.config.alias_weight,
             penalized: false,
+            label: None,
         })
     }
 
@@ -458,7 +474,7 @@ impl Extractor<'_> {
         match skill {
             SkillRef::Entry(e) => Some(self.lexicon.entry_group(*e)),
             SkillRef::Alias(a) => Some(self.aliases[*a as usize].group),
-            SkillRef::Phrase { .. } => None,
+            SkillRef::Phrase { .. } | SkillRef::Tagged { .. } => None,
         }
     }
 
@@ -467,6 +483,7 @@ impl Extractor<'_> {
             SkillRef::Entry(e) => self.lexicon.entry(*e).canonical.clone(),
             SkillRef::Alias(a) => self.aliases[*a as usize].canonical.clone(),
             SkillRef::Phrase { .. } => collapse_whitespace(phrase),
+            SkillRef::Tagged { .. } => crate::tagger::normalize_phrase(phrase),
         }
     }
 
@@ -643,6 +660,7 @@ impl Extractor<'_> {
                         strategies: PATTERN,
                         weight: self.config.pattern_weight,
                         penalized: false,
+                        label: None,
                     });
                 }
             }
@@ -663,6 +681,7 @@ impl Extractor<'_> {
                         strategies: PATTERN,
                         weight: self.config.pattern_weight * 0.9,
                         penalized: false,
+                        label: None,
                     });
                 }
             }
@@ -709,6 +728,7 @@ impl Extractor<'_> {
                     strategies: PATTERN,
                     weight: self.config.pattern_weight * 0.9,
                     penalized: false,
+                    label: None,
                 });
             }
         }
@@ -782,6 +802,8 @@ impl Extractor<'_> {
     }
 
     /// All strategies and fusion over `text`, whose sections are given.
+    /// With a trained tagger, its spans decide what is reported and the
+    /// rule strategies' mentions become its evidence (`tagger::fuse`).
     pub fn extract(
         &self,
         text: &str,
@@ -790,6 +812,17 @@ impl Extractor<'_> {
         offsets: &CharOffsets,
     ) -> Vec<FoundSkill> {
         let tokens = tokenize(lower);
+        let mut mentions = self.rule_mentions(text, lower, &tokens);
+        if let Some(tagger) = self.tagger {
+            let spans = tagger.tag(text, lower, &tokens, &mentions, sections, self);
+            mentions = crate::tagger::fuse(self, text, mentions, &spans);
+        }
+        self.fuse(text, sections, offsets, mentions)
+    }
+
+    /// The lexicon, alias and pattern strategies' mentions (ambiguity rules
+    /// applied), sorted by position.
+    pub(crate) fn rule_mentions(&self, text: &str, lower: &str, tokens: &[Token]) -> Vec<Mention> {
         // About one mention per 20 tokens in postings; sized to skip most regrowth.
         let mut mentions: Vec<Mention> = Vec::with_capacity(tokens.len() / 8);
         let config = self.config;
@@ -800,11 +833,11 @@ impl Extractor<'_> {
         // all three run (the default).
         let [lexicon_starts, alias_starts, phrase_starts] =
             match (config.use_lexicon, aliases, config.use_patterns) {
-                (true, Some(a), true) => candidate_starts(&tokens, [lexicon, a, phrases]),
+                (true, Some(a), true) => candidate_starts(tokens, [lexicon, a, phrases]),
                 (l, a, p) => {
                     let starts = |m: Option<&PhraseMatcher>| {
                         m.map_or_else(Vec::new, |m| {
-                            let [starts] = candidate_starts(&tokens, [m]);
+                            let [starts] = candidate_starts(tokens, [m]);
                             starts
                         })
                     };
@@ -816,7 +849,7 @@ impl Extractor<'_> {
                 }
             };
         if config.use_lexicon {
-            lexicon.scan_from(lower, &tokens, lexicon_starts, |pattern, start, end| {
+            lexicon.scan_from(lower, tokens, lexicon_starts, |pattern, start, end| {
                 self.lexicon_mention(text, pattern, start, end)
                     .map(|m| mentions.push(m))
                     .is_some()
@@ -824,7 +857,7 @@ impl Extractor<'_> {
         }
         let mut alias_found: Vec<Mention> = Vec::new();
         if let Some(aliases) = aliases {
-            aliases.scan_from(lower, &tokens, alias_starts, |pattern, start, end| {
+            aliases.scan_from(lower, tokens, alias_starts, |pattern, start, end| {
                 self.alias_mention(text, pattern, start, end)
                     .map(|m| alias_found.push(m))
                     .is_some()
@@ -832,7 +865,7 @@ impl Extractor<'_> {
         }
         let mut openers: Vec<(usize, usize)> = Vec::new();
         if config.use_patterns {
-            phrases.scan_from(lower, &tokens, phrase_starts, |pattern, _, end| {
+            phrases.scan_from(lower, tokens, phrase_starts, |pattern, _, end| {
                 opener_end(text, end)
                     .map(|e| openers.push((pattern as usize, e)))
                     .is_some()
@@ -840,13 +873,13 @@ impl Extractor<'_> {
         }
         self.merge_alias_mentions(&mut mentions, alias_found);
         if config.use_patterns {
-            self.pattern_mentions(text, &tokens, &openers, &mut mentions);
+            self.pattern_mentions(text, tokens, &openers, &mut mentions);
         }
         if self.config.ambiguity_rules {
             self.apply_ambiguity_rules(text, &mut mentions);
         }
         mentions.sort_by_key(|m| (m.start, m.end));
-        self.fuse(text, sections, offsets, mentions)
+        mentions
     }
 
     fn fuse(
@@ -866,7 +899,12 @@ impl Extractor<'_> {
         for m in &mentions {
             let next = (by_id.len() + by_phrase.len()) as u32;
             let known = self.group_id(&m.skill).map(Ok).or_else(|| {
-                let key = collapse_whitespace(&text[m.start..m.end]).to_lowercase();
+                let key = match m.skill {
+                    SkillRef::Tagged { .. } => {
+                        crate::tagger::normalize_phrase(&text[m.start..m.end])
+                    }
+                    _ => collapse_whitespace(&text[m.start..m.end]).to_lowercase(),
+                };
                 (!key.is_empty()).then(|| {
                     self.lexicon
                         .group_named(&key)
@@ -899,6 +937,7 @@ impl Extractor<'_> {
                 (LEXICON, ExtractionStrategy::Lexicon),
                 (ALIAS, ExtractionStrategy::Alias),
                 (PATTERN, ExtractionStrategy::Pattern),
+                (ML_TAGGER, ExtractionStrategy::MlTagger),
             ] {
                 if strategies_bits & bit != 0 {
                     strategies.push(s);
@@ -961,6 +1000,7 @@ impl Extractor<'_> {
                 section_relevance: relevance,
                 snippet: snippet(text, first.start, first.end, config.snippet_chars),
                 ambiguity_penalized: g_mentions.iter().all(|m| m.penalized),
+                label: g_mentions.iter().find_map(|m| m.label),
             });
         }
         found.sort_by(|a, b| {

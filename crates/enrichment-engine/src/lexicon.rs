@@ -130,6 +130,8 @@ pub struct Lexicon {
     /// case-insensitively, are one skill in the output).
     entry_group: Vec<u32>,
     group_by_name: FastMap<String, u32>,
+    /// First entry of each group (index = group id).
+    group_first_entry: Vec<u32>,
 }
 
 impl std::fmt::Debug for Lexicon {
@@ -191,13 +193,19 @@ impl Lexicon {
         }
         let matcher = PhraseMatcher::new(targets.iter().map(|t| t.text.as_str()));
         let mut group_by_name: FastMap<String, u32> = FastMap::default();
+        let mut group_first_entry: Vec<u32> = Vec::new();
         let entry_group = entries
             .iter()
-            .map(|e| {
+            .enumerate()
+            .map(|(i, e)| {
                 let next = group_by_name.len() as u32;
-                *group_by_name
+                let g = *group_by_name
                     .entry(e.canonical.to_lowercase())
-                    .or_insert(next)
+                    .or_insert(next);
+                if g == next {
+                    group_first_entry.push(i as u32);
+                }
+                g
             })
             .collect();
         Lexicon {
@@ -206,6 +214,7 @@ impl Lexicon {
             matcher,
             entry_group,
             group_by_name,
+            group_first_entry,
         }
     }
 
@@ -258,6 +267,12 @@ impl Lexicon {
     /// The group of a lowercase canonical name, if a lexicon entry has it.
     pub(crate) fn group_named(&self, lower: &str) -> Option<u32> {
         self.group_by_name.get(lower).copied()
+    }
+
+    /// The first entry whose lowercase canonical name is `lower`.
+    pub(crate) fn entry_named(&self, lower: &str) -> Option<u32> {
+        self.group_named(lower)
+            .and_then(|g| self.group_first_entry.get(g as usize).copied())
     }
 
     /// Number of skill groups; ids at or above it belong to alias-only skills.

@@ -23,6 +23,7 @@ mod extract;
 mod lexicon;
 mod phrase_matcher;
 mod sections;
+pub mod tagger;
 mod text;
 mod tokenizer;
 mod user_lexicon;
@@ -36,6 +37,7 @@ pub use error::EngineError;
 pub use extract::{FoundSkill, MentionSpan};
 pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEXICON_FILE};
 pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION, MAX_SECTIONS_PER_POSTING};
+pub use tagger::{SpanLabel, Tagger};
 pub use user_lexicon::load_user_lexicon;
 
 /// Reads the shipped alias table (`data/lexicon/aliases.csv`) as `SkillAlias`

@@ -42,3 +42,105 @@ fn dev_set_quality_stays_above_the_floor() {
 
 const FLOOR_F1: f64 = 0.48;
 const FLOOR_ESCO_TECH: f64 = 0.28;
+
+/// The shipped trained tagger (`skills_extractor@v2.0`), as its model
+/// config runs it (`min_confidence: 0`, the other settings default).
+fn shipped_tagger_engine() -> jobenrich_enrichment_engine::SkillsEngine {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/skills_extractor/v2.0");
+    let tagger = jobenrich_enrichment_engine::Tagger::load(&dir).expect("shipped tagger artifact");
+    let config = EngineConfig {
+        min_confidence: 0.0,
+        ..EngineConfig::default()
+    };
+    engine_with(shipped_lexicon(), config, true).with_tagger(std::sync::Arc::new(tagger))
+}
+
+#[test]
+fn shipped_tagger_quality_stays_above_the_floor() {
+    let postings = skillspan("dev");
+    let engine = shipped_tagger_engine();
+    let (mut overlap, mut exact, mut skill) =
+        (Counts::default(), Counts::default(), Counts::default());
+    for p in &postings {
+        let pred = predictions(&engine, &p.text);
+        overlap.add(count(p, &pred, false, None));
+        exact.add(count(p, &pred, true, None));
+        skill.add(count(p, &pred, false, Some("SKILL")));
+    }
+    let (o, e, s) = (overlap.prf(), exact.prf(), skill.prf());
+    assert!(o.f1 >= 0.68 && o.precision >= 0.72, "dev overlap {o:?}");
+    assert!(e.f1 >= 0.36, "dev exact {e:?}");
+    assert!(s.f1 >= 0.58, "dev SKILL-only overlap {s:?}");
+    let rules = span_overlap(
+        &engine_with(shipped_lexicon(), EngineConfig::default(), true),
+        &postings,
+    );
+    assert!(
+        o.f1 >= rules.f1 + 0.1,
+        "tagger {:.3} vs rules {:.3}",
+        o.f1,
+        rules.f1
+    );
+}
+
+#[test]
+fn training_is_deterministic_per_seed() {
+    use jobenrich_enrichment_engine::tagger::{
+        train_tagger, LabeledPosting, LabeledSpan, TrainConfig,
+    };
+    use jobenrich_enrichment_engine::SpanLabel;
+    let data: Vec<LabeledPosting> = skillspan("train")
+        .into_iter()
+        .take(6)
+        .map(|p| LabeledPosting {
+            spans: p
+                .spans
+                .iter()
+                .zip(&p.labels)
+                .filter_map(|(s, l)| {
+                    Some(LabeledSpan {
+                        start: s.0,
+                        end: s.1,
+                        label: SpanLabel::parse(l)?,
+                    })
+                })
+                .collect(),
+            text: p.text,
+        })
+        .collect();
+    let rules = engine_with(shipped_lexicon(), EngineConfig::default(), true);
+    let train = |seed| {
+        let config = TrainConfig {
+            seed,
+            epochs: 3,
+            ..TrainConfig::default()
+        };
+        train_tagger(&rules, &data, &config, "six", "").0
+    };
+    let (a, b, c) = (train(7), train(7), train(8));
+    assert_eq!(a.checksum(), b.checksum());
+    assert_eq!(a.header_json(), b.header_json());
+    assert_ne!(a.checksum(), c.checksum(), "the seed orders the updates");
+}
+
+#[test]
+fn a_saved_tagger_loads_back_with_the_same_checksum() {
+    use jobenrich_enrichment_engine::tagger::{train_tagger, LabeledPosting, TrainConfig};
+    let data: Vec<LabeledPosting> = vec![LabeledPosting {
+        text: "Experience with Kubernetes and strong communication skills".into(),
+        spans: vec![],
+    }];
+    let rules = engine_with(shipped_lexicon(), EngineConfig::default(), false);
+    let config = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let (tagger, _) = train_tagger(&rules, &data, &config, "one", "");
+    let dir = std::env::temp_dir().join(format!("jobenrich-tagger-{}", std::process::id()));
+    tagger.save(&dir).expect("saving");
+    let back = jobenrich_enrichment_engine::Tagger::load(&dir).expect("loading back");
+    assert_eq!(back.checksum(), tagger.checksum());
+    assert_eq!(back.header_json(), tagger.header_json());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -12,12 +12,15 @@ use jobenrich_domain::{
     EnrichmentType, EnrichmentVersion, JobPosting, ModelConfigRepository, SkillAlias, Store,
 };
 use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
+use crate::model_artifacts::ArtifactStore;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Builds engines over one loaded lexicon.
 pub struct EngineEnricherFactory {
     lexicon: Arc<Lexicon>,
+    /// Trained artifacts (taggers) of model versions.
+    artifacts: Arc<ArtifactStore>,
 }
 
 impl EngineEnricherFactory {
@@ -25,13 +28,21 @@ impl EngineEnricherFactory {
     pub fn load(lexicon_dir: &Path) -> Result<Self, String> {
         let lexicon = Lexicon::load_dir(lexicon_dir)
             .map_err(|e| format!("loading the lexicon of {}: {e}", lexicon_dir.display()))?;
-        Ok(Self {
-            lexicon: Arc::new(lexicon),
-        })
+        Ok(Self::with_lexicon(Arc::new(lexicon)))
+    }
+
+    /// Model artifacts (`tagger_artifact`) are read under `dir` (the
+    /// `models.artifacts_dir` setting).
+    pub fn with_models_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.artifacts = Arc::new(ArtifactStore::new(dir));
+        self
     }
 
     pub fn with_lexicon(lexicon: Arc<Lexicon>) -> Self {
-        Self { lexicon }
+        Self {
+            lexicon,
+            artifacts: Arc::default(),
+        }
     }
 }
 
@@ -50,14 +61,17 @@ fn merged_overrides(models: &ActiveModels) -> serde_json::Map<String, serde_json
 
 /// The engine `run` and the worker enrich with for these active models and
 /// aliases; `jobenrich bench extract` measures the same one.
+/// A version's trained artifact (`tagger_artifact`) is read from `artifacts`.
 pub fn build_engine(
     lexicon: Arc<Lexicon>,
     models: &ActiveModels,
     aliases: &[SkillAlias],
+    artifacts: &ArtifactStore,
 ) -> Result<SkillsEngine, String> {
     let config =
         EngineConfig::from_overrides(&merged_overrides(models)).map_err(|e| e.to_string())?;
-    SkillsEngine::new(lexicon, aliases, config).map_err(|e| e.to_string())
+    let engine = SkillsEngine::new(lexicon, aliases, config).map_err(|e| e.to_string())?;
+    artifacts.attach(engine)
 }
 
 impl EnricherFactory for EngineEnricherFactory {
@@ -66,7 +80,7 @@ impl EnricherFactory for EngineEnricherFactory {
         models: &ActiveModels,
         aliases: &[SkillAlias],
     ) -> Result<Arc<dyn PostingEnricher>, String> {
-        let engine = build_engine(self.lexicon.clone(), models, aliases)?;
+        let engine = build_engine(self.lexicon.clone(), models, aliases, &self.artifacts)?;
         Ok(Arc::new(EngineEnricher {
             engine,
             classifier_version: models
@@ -144,10 +158,11 @@ pub fn build_pipeline(
     store: Arc<dyn Store>,
     config: PipelineConfig,
     lexicon_dir: &Path,
+    models_dir: &Path,
 ) -> Result<EnrichmentPipeline, String> {
     Ok(EnrichmentPipeline::new(
         PipelinePorts::from_store(store),
-        Arc::new(EngineEnricherFactory::load(lexicon_dir)?),
+        Arc::new(EngineEnricherFactory::load(lexicon_dir)?.with_models_dir(models_dir)),
         config,
     ))
 }

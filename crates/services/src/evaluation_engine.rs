@@ -14,6 +14,8 @@ use std::sync::Arc;
 /// Builds predictors over one loaded lexicon.
 pub struct EnginePredictorFactory {
     lexicon: Arc<Lexicon>,
+    /// Trained artifacts (taggers) of model versions.
+    artifacts: Arc<crate::model_artifacts::ArtifactStore>,
     /// Normalized canonical names and ESCO labels → category.
     categories: Arc<HashMap<String, SkillCategory>>,
 }
@@ -24,6 +26,13 @@ impl EnginePredictorFactory {
         let lexicon = Lexicon::load_dir(lexicon_dir)
             .map_err(|e| format!("loading the lexicon of {}: {e}", lexicon_dir.display()))?;
         Ok(Self::with_lexicon(Arc::new(lexicon)))
+    }
+
+    /// Model artifacts (`tagger_artifact`) are read under `dir` (the
+    /// `models.artifacts_dir` setting).
+    pub fn with_models_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.artifacts = Arc::new(crate::model_artifacts::ArtifactStore::new(dir));
+        self
     }
 
     pub fn with_lexicon(lexicon: Arc<Lexicon>) -> Self {
@@ -40,6 +49,7 @@ impl EnginePredictorFactory {
         }
         Self {
             lexicon,
+            artifacts: Arc::default(),
             categories: Arc::new(categories),
         }
     }
@@ -63,6 +73,7 @@ impl PredictorFactory for EnginePredictorFactory {
             .map_err(|e| format!("config_overrides: {e}"))?;
         let engine =
             SkillsEngine::new(self.lexicon.clone(), aliases, config).map_err(|e| e.to_string())?;
+        let engine = self.artifacts.attach(engine)?;
         Ok(Arc::new(EnginePredictor {
             engine,
             categories: self.categories.clone(),

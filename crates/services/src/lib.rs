@@ -11,5 +11,6 @@ pub mod enrichment_status;
 pub mod evaluation_engine;
 pub mod evaluation_flow;
 pub mod ingest;
+pub mod model_artifacts;
 pub mod model_registry;
 pub mod reenrichment;

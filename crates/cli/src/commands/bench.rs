@@ -12,7 +12,8 @@ use jobenrich_enrichment_engine::bench::{run_extraction_benchmark, synthesize_po
 use jobenrich_enrichment_engine::{load_alias_csv, Lexicon, SHIPPED_ALIASES_FILE};
 use jobenrich_services::engine_enricher::build_engine;
 use jobenrich_services::enrichment_pipeline::ActiveModels;
-use jobenrich_services::model_registry::{newest_of_each_type, read_model_directory};
+use jobenrich_services::model_artifacts::ArtifactStore;
+use jobenrich_services::model_registry::{load_model_file, newest_of_each_type, read_model_directory};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,6 +38,11 @@ pub struct ExtractArgs {
     /// Passes over the corpus per phase (at least 1).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
+    /// Measure this skills model config (e.g. `models/skills_extractor/v2.0/model.yaml`)
+    /// instead of the one `run` would use; its trained artifact is read under
+    /// `models.artifacts_dir`.
+    #[arg(long, value_name = "FILE.yaml")]
+    pub model_config: Option<PathBuf>,
 }
 
 pub async fn run(session: &Session, command: BenchCommand) -> anyhow::Result<()> {
@@ -131,14 +137,29 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
         return Err(UsageError(format!("{}: no postings", args.input.display())).into());
     }
     let corpus = synthesize_postings(&sources, args.postings as usize, args.bytes as usize);
-    let (models, aliases, origin) = engine_inputs(session).await?;
+    let (mut models, aliases, mut origin) = engine_inputs(session).await?;
+    if let Some(path) = &args.model_config {
+        let model = load_model_file(path, chrono::Utc::now())
+            .map_err(|e| UsageError(format!("--model-config {}: {e}", path.display())))?;
+        if model.model_type != EnrichmentType::SkillsExtraction {
+            return Err(UsageError(format!(
+                "--model-config {}: model_type is {}, not skills_extraction",
+                path.display(),
+                model.model_type
+            ))
+            .into());
+        }
+        origin = format!("{}@{} from {}; {origin}", model.model_id, model.version, path.display());
+        models.skills = model;
+    }
     let started = Instant::now();
     let dir = session.settings()?.engine.lexicon_dir()?;
     let lexicon = Arc::new(
         Lexicon::load_dir(&dir)
             .with_context(|| format!("loading the lexicon of {}", dir.display()))?,
     );
-    let engine = build_engine(lexicon, &models, &aliases)
+    let artifacts = ArtifactStore::new(session.settings()?.models.artifacts_dir.clone());
+    let engine = build_engine(lexicon, &models, &aliases, &artifacts)
         .map_err(|e| anyhow::anyhow!("building the engine: {e}"))?;
     let setup = started.elapsed();
     eprintln!("engine: {origin}");

@@ -121,7 +121,9 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
     let ctx = session.connect_migrated().await?;
     let ports = EvaluationPorts::from_store(ctx.store.clone());
     let lexicon_dir = session.settings()?.engine.lexicon_dir()?;
-    let factory = EnginePredictorFactory::load(&lexicon_dir).map_err(anyhow::Error::msg)?;
+    let factory = EnginePredictorFactory::load(&lexicon_dir)
+        .map_err(anyhow::Error::msg)?
+        .with_models_dir(session.settings()?.models.artifacts_dir.clone());
     let run = evaluate_model(&ports, Arc::new(factory), request, chrono::Utc::now()).await?;
 
     if let Some(path) = &args.report {

@@ -18,3 +18,4 @@ pub mod prune;
 pub mod reenrich;
 pub mod run;
 pub mod status;
+pub mod train;

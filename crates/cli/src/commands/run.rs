@@ -170,8 +170,10 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     let store = context.store.clone();
     // The lexicon loads (seconds of CPU) on its own thread while the store is
     // migrated and the inputs are ingested.
-    let engine_loading =
-        tokio::task::spawn_blocking(move || EngineEnricherFactory::load(&lexicon_dir));
+    let models_dir = settings.models.artifacts_dir.clone();
+    let engine_loading = tokio::task::spawn_blocking(move || {
+        EngineEnricherFactory::load(&lexicon_dir).map(|f| f.with_models_dir(models_dir))
+    });
     store.migrate().await.context("migrating the schema")?;
     crate::commands::migrate::seed_shipped(store.as_ref(), session, &settings.models.seed_dir)
         .await?;

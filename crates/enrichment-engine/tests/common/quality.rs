@@ -20,6 +20,10 @@ pub struct Posting {
     pub text: String,
     /// Gold spans in chars.
     pub spans: Vec<(u32, u32)>,
+    /// `SKILL` or `KNOWLEDGE`, one per span.
+    pub labels: Vec<String>,
+    /// `tech` or `house`.
+    pub source: String,
 }
 
 /// SkillSpan postings of one split (`train` or `dev`).
@@ -44,6 +48,15 @@ pub fn skillspan(split: &str) -> Vec<Posting> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            labels: v["spans"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| s["label"].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            source: v["source"].as_str().unwrap_or("").to_string(),
         })
         .collect()
 }
@@ -167,4 +180,121 @@ pub fn plain_lexicon_config() -> EngineConfig {
         min_confidence: 0.0,
         ..EngineConfig::default()
     }
+}
+
+/// A predicted span: chars, and `SKILL`/`KNOWLEDGE` (from the tagger's
+/// label, or for rule-only skills `SKILL` when the category is soft skills).
+pub type Predicted = (u32, u32, &'static str);
+
+pub fn predictions(engine: &SkillsEngine, text: &str) -> Vec<Predicted> {
+    let mut out: Vec<Predicted> = engine
+        .extract_text(text)
+        .iter()
+        .flat_map(|f| {
+            let label = match f.label {
+                Some(l) => l.as_str(),
+                None if f.category == jobenrich_domain::SkillCategory::SoftSkills => "SKILL",
+                None => "KNOWLEDGE",
+            };
+            f.mentions.iter().map(move |m| (m.start, m.end, label))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Counts behind one P/R/F1: predicted, predicted that hit, gold, gold that were hit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub predicted: usize,
+    pub predicted_hit: usize,
+    pub gold: usize,
+    pub gold_hit: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: Counts) {
+        self.predicted += o.predicted;
+        self.predicted_hit += o.predicted_hit;
+        self.gold += o.gold;
+        self.gold_hit += o.gold_hit;
+    }
+
+    pub fn prf(&self) -> Prf {
+        let precision = if self.predicted == 0 {
+            0.0
+        } else {
+            self.predicted_hit as f64 / self.predicted as f64
+        };
+        let recall = if self.gold == 0 {
+            0.0
+        } else {
+            self.gold_hit as f64 / self.gold as f64
+        };
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
+        Prf {
+            precision,
+            recall,
+            f1,
+            predicted: self.predicted,
+            gold: self.gold,
+        }
+    }
+}
+
+/// Span counts of one posting: `exact` needs equal boundaries, otherwise
+/// any overlap counts; `label` restricts both sides to one label.
+pub fn count(p: &Posting, pred: &[Predicted], exact: bool, label: Option<&str>) -> Counts {
+    let gold: Vec<(u32, u32)> = p
+        .spans
+        .iter()
+        .zip(&p.labels)
+        .filter(|(_, l)| label.is_none_or(|x| x == l.as_str()))
+        .map(|(s, _)| *s)
+        .collect();
+    let pred: Vec<(u32, u32)> = pred
+        .iter()
+        .filter(|s| label.is_none_or(|x| x == s.2))
+        .map(|s| (s.0, s.1))
+        .collect();
+    let hit = |a: (u32, u32), b: (u32, u32)| if exact { a == b } else { overlaps(a, b) };
+    Counts {
+        predicted: pred.len(),
+        predicted_hit: pred
+            .iter()
+            .filter(|s| gold.iter().any(|g| hit(**s, *g)))
+            .count(),
+        gold: gold.len(),
+        gold_hit: gold
+            .iter()
+            .filter(|g| pred.iter().any(|s| hit(*s, **g)))
+            .count(),
+    }
+}
+
+/// 95 % bootstrap interval of a metric over postings (resampled with
+/// replacement, seeded).
+pub fn bootstrap(per_posting: &[Counts], rounds: usize, f: impl Fn(&Prf) -> f64) -> (f64, f64) {
+    let n = per_posting.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut values = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let mut total = Counts::default();
+        for _ in 0..n {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            total.add(per_posting[(state % n as u64) as usize]);
+        }
+        values.push(f(&total.prf()));
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    (values[rounds * 25 / 1000], values[rounds * 975 / 1000 - 1])
 }

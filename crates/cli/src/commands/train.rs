@@ -1,0 +1,335 @@
+//! `jobenrich train skills`: trains the skills tagger (`ml_tagger`) on a
+//! labeled JSONL file (what `dataset import skillspan` writes), writes a
+//! versioned artifact under `models.artifacts_dir` (or `--out`) and its
+//! model config YAML, and registers the version inactive.
+
+use crate::error::UsageError;
+use crate::output::OutputFormat;
+use crate::session::Session;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use jobenrich_domain::{ModelVersion, SkillAlias};
+use jobenrich_enrichment_engine::tagger::{
+    train_tagger, FeatureConfig, LabeledPosting, LabeledSpan, TrainConfig,
+};
+use jobenrich_enrichment_engine::{
+    load_alias_csv, EngineConfig, Lexicon, SkillsEngine, SpanLabel, SHIPPED_ALIASES_FILE,
+};
+use jobenrich_evaluation::dataset::content_version;
+use jobenrich_evaluation::LabeledDataset;
+use jobenrich_services::model_registry::load_model_file;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Train the skills tagger (BIO over tokens, SKILL and KNOWLEDGE) as a new
+    /// `skills_extractor` version; registered inactive.
+    Skills(SkillsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SkillsArgs {
+    /// Labeled JSONL with `gold_spans` (SKILL/KNOWLEDGE), e.g. from `dataset import skillspan`.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Labeled JSONL scored after training (reported only; never used to train or tune).
+    #[arg(long)]
+    pub dev: Option<PathBuf>,
+    /// The version to create, e.g. v2.0.
+    #[arg(long)]
+    pub version: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 80)]
+    pub epochs: u32,
+    /// Directory of the artifact; default `<models.artifacts_dir>/skills_extractor/<version>`.
+    /// The model config YAML is written next to it as `model.yaml`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the artifact and YAML only (no store).
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+pub async fn run(session: &Session, command: TrainCommand) -> anyhow::Result<()> {
+    match command {
+        TrainCommand::Skills(args) => skills(session, args).await,
+    }
+}
+
+fn labeled_postings(dataset: &LabeledDataset) -> anyhow::Result<Vec<LabeledPosting>> {
+    let mut out = Vec::new();
+    for r in &dataset.records {
+        let Some(spans) = &r.gold_spans else {
+            continue;
+        };
+        let mut labeled = Vec::with_capacity(spans.len());
+        for (i, s) in spans.iter().enumerate() {
+            let label = SpanLabel::parse(&s.label).ok_or_else(|| {
+                UsageError(format!(
+                    "record {:?}: gold_spans[{i}].label {:?} is neither SKILL nor KNOWLEDGE",
+                    r.id, s.label
+                ))
+            })?;
+            labeled.push(LabeledSpan {
+                start: s.start,
+                end: s.end,
+                label,
+            });
+        }
+        out.push(LabeledPosting {
+            text: r.text.clone(),
+            spans: labeled,
+        });
+    }
+    anyhow::ensure!(
+        !out.is_empty(),
+        UsageError(format!(
+            "{}: no record has gold_spans to train on",
+            dataset.dataset_path.as_deref().unwrap_or("dataset")
+        ))
+    );
+    Ok(out)
+}
+
+/// The shipped lexicon and aliases: the rule signals the tagger learns
+/// from (the same every run).
+fn shipped_rules(dir: &std::path::Path) -> anyhow::Result<(Arc<Lexicon>, Vec<SkillAlias>)> {
+    let lexicon = Arc::new(
+        Lexicon::load_dir(dir)
+            .with_context(|| format!("loading the lexicon of {}", dir.display()))?,
+    );
+    let aliases_path = dir.join(SHIPPED_ALIASES_FILE);
+    let aliases = load_alias_csv(&aliases_path, chrono::Utc::now())
+        .with_context(|| format!("loading {}", aliases_path.display()))?;
+    Ok((lexicon, aliases))
+}
+
+/// Span-overlap and exact-boundary P/R/F1 of `engine` on labeled postings.
+fn score(engine: &SkillsEngine, postings: &[LabeledPosting]) -> serde_json::Value {
+    let (mut pred, mut pred_hit, mut gold, mut gold_hit) = (0usize, 0usize, 0usize, 0usize);
+    let (mut exact_pred_hit, mut exact_gold_hit) = (0usize, 0usize);
+    for p in postings {
+        let spans: Vec<(u32, u32)> = engine
+            .extract_text(&p.text)
+            .iter()
+            .flat_map(|f| f.mentions.iter().map(|m| (m.start, m.end)))
+            .collect();
+        let overlaps = |a: (u32, u32), g: &LabeledSpan| a.0 < g.end && g.start < a.1;
+        pred += spans.len();
+        gold += p.spans.len();
+        pred_hit += spans
+            .iter()
+            .filter(|s| p.spans.iter().any(|g| overlaps(**s, g)))
+            .count();
+        gold_hit += p
+            .spans
+            .iter()
+            .filter(|g| spans.iter().any(|s| overlaps(*s, g)))
+            .count();
+        exact_pred_hit += spans
+            .iter()
+            .filter(|s| p.spans.iter().any(|g| (g.start, g.end) == **s))
+            .count();
+        exact_gold_hit += p
+            .spans
+            .iter()
+            .filter(|g| spans.contains(&(g.start, g.end)))
+            .count();
+    }
+    let prf = |hit_p: usize, hit_g: usize| {
+        let p = hit_p as f64 / pred.max(1) as f64;
+        let r = hit_g as f64 / gold.max(1) as f64;
+        let f = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
+        serde_json::json!({"precision": p, "recall": r, "f1": f})
+    };
+    serde_json::json!({
+        "postings": postings.len(),
+        "gold_spans": gold,
+        "predicted_spans": pred,
+        "overlap": prf(pred_hit, gold_hit),
+        "exact": prf(exact_pred_hit, exact_gold_hit),
+    })
+}
+
+fn model_yaml(version: &str, artifact: &str, dataset: &str, data_version: &str) -> String {
+    format!(
+        "# Trained by `jobenrich train skills` (see docs/quality.md). The tagger\n\
+         # artifact is found under the `models.artifacts_dir` setting.\n\
+         model_id: skills_extractor\n\
+         model_type: skills_extraction\n\
+         version: {version}\n\
+         description: \"Trained BIO tagger (averaged perceptron, SKILL/KNOWLEDGE) over the rule strategies' signals; trained on {dataset} ({data_version})\"\n\
+         config_overrides:\n\
+         \x20 tagger_artifact: {artifact}\n\
+         \x20 tagger_weight: 1.0\n\
+         \x20 tagger_evidence_bonus: 0.1\n\
+         \x20 tagger_o_penalty: 0.0\n\
+         \x20 tagger_keep_rule_mentions: false\n\
+         \x20 min_confidence: 0.0\n"
+    )
+}
+
+async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Result<()> {
+    let settings = session.settings()?;
+    let version = ModelVersion::parse(args.version.clone())
+        .map_err(|e| UsageError(format!("--version: {e}")))?;
+    let bytes = std::fs::read(&args.dataset)
+        .map_err(|e| UsageError(format!("reading {}: {e}", args.dataset.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| UsageError(format!("{}: not UTF-8: {e}", args.dataset.display())))?;
+    let dataset = LabeledDataset::parse(&text, &args.dataset.display().to_string(), None)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let postings = labeled_postings(&dataset)?;
+    let dev = match &args.dev {
+        Some(path) => {
+            let d = LabeledDataset::load(path, None).map_err(|e| UsageError(e.to_string()))?;
+            Some(labeled_postings(&d)?)
+        }
+        None => None,
+    };
+    let artifact_rel = format!("skills_extractor/{version}");
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| settings.models.artifacts_dir.join(&artifact_rel));
+    let dataset_name = args
+        .dataset
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| args.dataset.display().to_string());
+    let data_version = content_version(text.as_bytes());
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let config = TrainConfig {
+        seed: args.seed,
+        epochs: args.epochs,
+        features: FeatureConfig::default(),
+        temperature: 1.0,
+    };
+    let (seed, epochs) = (args.seed, args.epochs);
+    let started = std::time::Instant::now();
+    let name = dataset_name.clone();
+    let lexicon_dir = settings.engine.lexicon_dir()?;
+    let (tagger, report, lexicon, aliases) = tokio::task::spawn_blocking(move || {
+        let (lexicon, aliases) = shipped_rules(&lexicon_dir)?;
+        let rules = SkillsEngine::new(lexicon.clone(), &aliases, EngineConfig::default())?;
+        let (tagger, report) = train_tagger(&rules, &postings, &config, &name, &digest);
+        anyhow::Ok((tagger, report, lexicon, aliases))
+    })
+    .await
+    .context("training")??;
+    let train_secs = started.elapsed().as_secs_f64();
+    tagger
+        .save(&out_dir)
+        .with_context(|| format!("writing the artifact to {}", out_dir.display()))?;
+    let yaml_path = out_dir.join("model.yaml");
+    std::fs::write(
+        &yaml_path,
+        model_yaml(
+            version.as_str(),
+            &artifact_rel,
+            &dataset_name,
+            &data_version,
+        ),
+    )
+    .with_context(|| format!("writing {}", yaml_path.display()))?;
+    let dev_scores = match dev {
+        Some(dev) => {
+            // The new version exactly as its model config runs it, next to v1.0.
+            let model = load_model_file(&yaml_path, chrono::Utc::now())?;
+            let cfg = EngineConfig::from_overrides(&model.config_overrides)?;
+            let rules = SkillsEngine::new(lexicon.clone(), &aliases, EngineConfig::default())?;
+            let trained =
+                SkillsEngine::new(lexicon, &aliases, cfg)?.with_tagger(Arc::new(tagger.clone()));
+            Some(serde_json::json!({"rules": score(&rules, &dev), "tagger": score(&trained, &dev)}))
+        }
+        None => None,
+    };
+    let registered = if args.no_register {
+        false
+    } else {
+        let ctx = session.connect_migrated().await?;
+        let model = load_model_file(&yaml_path, chrono::Utc::now())?;
+        ctx.store
+            .register_model(&model)
+            .await
+            .with_context(|| format!("registering {}", yaml_path.display()))?;
+        true
+    };
+    let summary = serde_json::json!({
+        "model_id": "skills_extractor",
+        "version": version.as_str(),
+        "artifact": out_dir.display().to_string(),
+        "model_config": yaml_path.display().to_string(),
+        "registered_inactive": registered,
+        "checksum_sha256": tagger.checksum(),
+        "weights_bytes": tagger.weights_bytes().len(),
+        "training_data_version": format!("{dataset_name}@{data_version}"),
+        "seed": seed,
+        "epochs": epochs,
+        "postings": report_postings(&tagger),
+        "sequences": report.sequences,
+        "tokens": report.tokens,
+        "gold_spans": report.gold_spans,
+        "training_seconds": train_secs,
+        "dev": dev_scores,
+    });
+    match session.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        _ => print_summary(&summary),
+    }
+    Ok(())
+}
+
+fn report_postings(tagger: &jobenrich_enrichment_engine::Tagger) -> usize {
+    tagger.training().postings
+}
+
+fn print_summary(v: &serde_json::Value) {
+    let s = |k: &str| v[k].to_string().trim_matches('"').to_string();
+    println!(
+        "trained skills_extractor {} on {} ({} postings, {} tokens, {} gold spans) in {:.1} s",
+        s("version"),
+        s("training_data_version"),
+        s("postings"),
+        s("tokens"),
+        s("gold_spans"),
+        v["training_seconds"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "artifact      {} (weights {} bytes, sha256 {})",
+        s("artifact"),
+        s("weights_bytes"),
+        s("checksum_sha256")
+    );
+    println!("model config  {}", s("model_config"));
+    if v["registered_inactive"] == true {
+        println!("registered inactive: evaluate it, then `jobenrich models activate skills_extractor {}`", s("version"));
+    }
+    if let Some(dev) = v.get("dev").filter(|d| !d.is_null()) {
+        for (name, key) in [("v1.0 rules", "rules"), ("tagger", "tagger")] {
+            let d = &dev[key];
+            println!(
+                "dev {name:<10} overlap P {:.3} R {:.3} F1 {:.3} | exact F1 {:.3} | {} predicted / {} gold",
+                d["overlap"]["precision"].as_f64().unwrap_or(0.0),
+                d["overlap"]["recall"].as_f64().unwrap_or(0.0),
+                d["overlap"]["f1"].as_f64().unwrap_or(0.0),
+                d["exact"]["f1"].as_f64().unwrap_or(0.0),
+                d["predicted_spans"],
+                d["gold_spans"]
+            );
+        }
+    }
+}

@@ -1,0 +1,693 @@
+//! The trained skills tagger (`ml_tagger` strategy): BIO labels over the
+//! engine's tokens, SKILL and KNOWLEDGE kept apart, first-order Viterbi
+//! decoding, span confidence from forward-backward marginals.
+//!
+//! Model class: an averaged structured perceptron (Collins 2002) over hashed
+//! sparse features. Written here rather than taken from a crate: `crfs`
+//! (pure-Rust CRFsuite port) and `rucrf` exist, but both key features by
+//! strings or attribute ids built per token, which alone would cost more
+//! than the 200 µs per posting the engine may spend; hashing the tokenizer's
+//! own token hashes into a fixed weight table keeps tagging allocation-light
+//! and the model a flat array. The artifact format names its model class so
+//! other classes (a CRF, a neural tagger) can be added as further versions.
+
+// Small fixed-size tag loops index several arrays by the same tag.
+#![allow(clippy::needless_range_loop)]
+
+mod features;
+mod fusion;
+mod train;
+
+pub use features::FeatureConfig;
+pub(crate) use fusion::fuse;
+pub use train::{train_tagger, LabeledPosting, LabeledSpan, TrainConfig, TrainReport};
+
+use crate::extract::{Extractor, Mention};
+use crate::sections::Section;
+use crate::tokenizer::Token;
+use crate::EngineError;
+use features::{token_features, FEATURES};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// A SkillSpan span label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SpanLabel {
+    #[serde(rename = "SKILL")]
+    Skill,
+    #[serde(rename = "KNOWLEDGE")]
+    Knowledge,
+}
+
+impl SpanLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanLabel::Skill => "SKILL",
+            SpanLabel::Knowledge => "KNOWLEDGE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SpanLabel> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "SKILL" => Some(SpanLabel::Skill),
+            "KNOWLEDGE" => Some(SpanLabel::Knowledge),
+            _ => None,
+        }
+    }
+}
+
+/// Tags: O, B-SKILL, I-SKILL, B-KNOWLEDGE, I-KNOWLEDGE.
+pub(crate) const TAGS: usize = 5;
+pub(crate) const TAG_NAMES: [&str; TAGS] =
+    ["O", "B-SKILL", "I-SKILL", "B-KNOWLEDGE", "I-KNOWLEDGE"];
+
+fn tag_label(tag: usize) -> Option<SpanLabel> {
+    match tag {
+        1 | 2 => Some(SpanLabel::Skill),
+        3 | 4 => Some(SpanLabel::Knowledge),
+        _ => None,
+    }
+}
+
+fn is_inside(tag: usize) -> bool {
+    tag == 2 || tag == 4
+}
+
+/// `I-X` may only follow `B-X` or `I-X`: the decoder never outputs a broken span.
+pub(crate) fn allowed(prev: Option<usize>, tag: usize) -> bool {
+    match (prev, is_inside(tag)) {
+        (_, false) => true,
+        (None, true) => false,
+        (Some(p), true) => p != 0 && tag_label(p) == tag_label(tag),
+    }
+}
+
+const FORMAT: &str = "jobenrich-tagger";
+const FORMAT_VERSION: u32 = 1;
+pub const TAGGER_FILE: &str = "tagger.json";
+pub const WEIGHTS_FILE: &str = "weights.bin";
+
+/// What was trained on and how (stored in the artifact; no wall-clock
+/// date, so the same seed and data give the same bytes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMetadata {
+    pub dataset: String,
+    /// SHA-256 of the training file's bytes.
+    pub dataset_sha256: String,
+    pub seed: u64,
+    pub epochs: u32,
+    pub postings: usize,
+    pub sequences: usize,
+    pub tokens: usize,
+    pub gold_spans: usize,
+}
+
+/// `tagger.json`: everything but the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Header {
+    format: String,
+    format_version: u32,
+    model_class: String,
+    tags: Vec<String>,
+    features: FeatureConfig,
+    /// Scores are divided by this before the marginals' softmax.
+    temperature: f32,
+    /// `transitions[p][t]`, row `TAGS` is the sequence start.
+    transitions: Vec<Vec<f32>>,
+    weights_file: String,
+    weights_sha256: String,
+    weight_rows: usize,
+    training: TrainingMetadata,
+}
+
+/// A trained tagger, immutable and shared by engine threads.
+#[derive(Clone)]
+pub struct Tagger {
+    header: Header,
+    /// One row of `TAGS` weights per hashed feature (the artifact's f32).
+    weights: Vec<[f32; TAGS]>,
+    /// The same rows quantized to i16 (times `scale`), 16-byte aligned, so
+    /// one feature costs one cache line: tagging is bound by these loads.
+    packed: Vec<PackedRow>,
+    /// `weight ≈ packed / scale`.
+    scale: f32,
+    /// Transitions with illegal ones at minus infinity (decoding needs no checks).
+    transitions: [[f32; TAGS]; TAGS + 1],
+    /// `exp(transition / temperature)`, 0 where illegal (for the marginals).
+    exp_transitions: [[f32; TAGS]; TAGS + 1],
+}
+
+impl std::fmt::Debug for Tagger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tagger")
+            .field("model_class", &self.header.model_class)
+            .field("features", &self.header.features)
+            .field("weight_rows", &self.header.weight_rows)
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+#[repr(align(16))]
+struct PackedRow([i16; 8]);
+
+fn pack(weights: &[[f32; TAGS]]) -> (Vec<PackedRow>, f32) {
+    let max = weights
+        .iter()
+        .flat_map(|r| r.iter())
+        .fold(0f32, |m, x| m.max(x.abs()));
+    // Sums of up to FEATURES rows stay far inside i32.
+    let scale = if max > 0.0 { 32_000.0 / max } else { 1.0 };
+    let packed = weights
+        .iter()
+        .map(|r| {
+            let mut p = [0i16; 8];
+            for t in 0..TAGS {
+                p[t] = (r[t] * scale).round() as i16;
+            }
+            PackedRow(p)
+        })
+        .collect();
+    (packed, scale)
+}
+
+/// A tagged span, `[start, end)` in bytes, with the mean marginal
+/// probability of its tags.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TaggedSpan {
+    pub start: usize,
+    pub end: usize,
+    pub label: SpanLabel,
+    pub marginal: f64,
+}
+
+/// Lower-cased, trimmed, leading determiners and trailing punctuation removed.
+pub fn normalize_phrase(phrase: &str) -> String {
+    let collapsed = crate::text::collapse_whitespace(phrase).to_lowercase();
+    let mut s = collapsed.as_str();
+    loop {
+        let before = s;
+        s = s.trim_matches(|c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '"' | '\'' | '-' | '*' | '•'
+                )
+        });
+        for det in ["the ", "a ", "an ", "our ", "your ", "any ", "some "] {
+            if let Some(rest) = s.strip_prefix(det) {
+                s = rest;
+            }
+        }
+        if s == before {
+            break;
+        }
+    }
+    if s.is_empty() {
+        collapsed.trim().to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+impl Tagger {
+    pub(crate) fn from_trained(
+        features: FeatureConfig,
+        weights: Vec<f32>,
+        transitions: [[f32; TAGS]; TAGS + 1],
+        temperature: f32,
+        training: TrainingMetadata,
+    ) -> Tagger {
+        let rows = weights.len() / TAGS;
+        let weights = weights
+            .chunks_exact(TAGS)
+            .map(|c| [c[0], c[1], c[2], c[3], c[4]])
+            .collect();
+        // The header keeps the learned (unmasked) transitions; decoding masks them.
+        let raw = transitions;
+        let (transitions, exp_transitions) = decoding_tables(&raw, temperature);
+        let mut tagger = Tagger {
+            header: Header {
+                format: FORMAT.into(),
+                format_version: FORMAT_VERSION,
+                model_class: "averaged_perceptron".into(),
+                tags: TAG_NAMES.iter().map(|s| s.to_string()).collect(),
+                features,
+                temperature,
+                transitions: raw.iter().map(|r| r.to_vec()).collect(),
+                weights_file: WEIGHTS_FILE.into(),
+                weights_sha256: String::new(),
+                weight_rows: rows,
+                training,
+            },
+            packed: Vec::new(),
+            scale: 1.0,
+            weights,
+            transitions,
+            exp_transitions,
+        };
+        (tagger.packed, tagger.scale) = pack(&tagger.weights);
+        tagger.header.weights_sha256 = hex(&Sha256::digest(tagger.weights_bytes()));
+        tagger
+    }
+
+    pub fn features(&self) -> FeatureConfig {
+        self.header.features
+    }
+
+    pub fn training(&self) -> &TrainingMetadata {
+        &self.header.training
+    }
+
+    pub fn model_class(&self) -> &str {
+        &self.header.model_class
+    }
+
+    /// SHA-256 of the weights file.
+    pub fn checksum(&self) -> &str {
+        &self.header.weights_sha256
+    }
+
+    /// The weights file: rows with any non-zero weight, each as a
+    /// little-endian u32 row index and `TAGS` f32 weights (sparse: most
+    /// hashed rows are never touched in training).
+    pub fn weights_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (r, w) in self.weights.iter().enumerate() {
+            if w.iter().any(|x| *x != 0.0) {
+                out.extend_from_slice(&(r as u32).to_le_bytes());
+                for x in w {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+        out
+    }
+
+    /// `tagger.json`, pretty-printed.
+    pub fn header_json(&self) -> String {
+        serde_json::to_string_pretty(&self.header).unwrap_or_default() + "\n"
+    }
+
+    /// Writes `tagger.json` and `weights.bin` into `dir` (created if absent).
+    pub fn save(&self, dir: &Path) -> Result<(), EngineError> {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+        for (name, bytes) in [
+            (WEIGHTS_FILE, self.weights_bytes()),
+            (TAGGER_FILE, self.header_json().into_bytes()),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|e| EngineError::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads an artifact directory written by `save`, checking its format,
+    /// tags and checksum.
+    pub fn load(dir: &Path) -> Result<Tagger, EngineError> {
+        let header_path = dir.join(TAGGER_FILE);
+        let json =
+            std::fs::read_to_string(&header_path).map_err(|e| EngineError::io(&header_path, e))?;
+        let header: Header = serde_json::from_str(&json).map_err(|e| EngineError::Artifact {
+            path: header_path.clone(),
+            message: format!("not a tagger header: {e}"),
+        })?;
+        let weights_path = dir.join(&header.weights_file);
+        let bytes = std::fs::read(&weights_path).map_err(|e| EngineError::io(&weights_path, e))?;
+        Tagger::from_parts(header, &bytes).map_err(|message| EngineError::Artifact {
+            path: dir.to_path_buf(),
+            message,
+        })
+    }
+
+    fn from_parts(header: Header, bytes: &[u8]) -> Result<Tagger, String> {
+        if header.format != FORMAT || header.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "format {} v{} (expected {FORMAT} v{FORMAT_VERSION})",
+                header.format, header.format_version
+            ));
+        }
+        if header.model_class != "averaged_perceptron" {
+            return Err(format!(
+                "model class {} is not supported",
+                header.model_class
+            ));
+        }
+        if header.tags != TAG_NAMES {
+            return Err(format!("tags {:?} (expected {:?})", header.tags, TAG_NAMES));
+        }
+        if !(8..=24).contains(&header.features.hash_bits) {
+            return Err(format!(
+                "hash_bits {} outside 8..=24",
+                header.features.hash_bits
+            ));
+        }
+        let sum = hex(&Sha256::digest(bytes));
+        if sum != header.weights_sha256 {
+            return Err(format!(
+                "{} checksum {sum} differs from the recorded {}",
+                header.weights_file, header.weights_sha256
+            ));
+        }
+        let rows = 1usize << header.features.hash_bits;
+        let mut weights = vec![[0f32; TAGS]; rows];
+        let record = 4 + 4 * TAGS;
+        if !bytes.len().is_multiple_of(record) {
+            return Err(format!("{} has a truncated record", header.weights_file));
+        }
+        for rec in bytes.chunks_exact(record) {
+            let r = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]) as usize;
+            if r >= rows {
+                return Err(format!("weight row {r} outside the table of {rows}"));
+            }
+            for t in 0..TAGS {
+                let o = 4 + 4 * t;
+                let x = f32::from_le_bytes([rec[o], rec[o + 1], rec[o + 2], rec[o + 3]]);
+                if !x.is_finite() {
+                    return Err(format!("weight of row {r} is not finite"));
+                }
+                weights[r][t] = x;
+            }
+        }
+        let mut transitions = [[0f32; TAGS]; TAGS + 1];
+        if header.transitions.len() != TAGS + 1
+            || header.transitions.iter().any(|r| r.len() != TAGS)
+        {
+            return Err("transitions must be 6 rows of 5".into());
+        }
+        for (p, row) in header.transitions.iter().enumerate() {
+            for (t, x) in row.iter().enumerate() {
+                if !x.is_finite() {
+                    return Err("a transition weight is not finite".into());
+                }
+                transitions[p][t] = *x;
+            }
+        }
+        if !(header.temperature.is_finite() && header.temperature > 0.0) {
+            return Err("temperature must be positive".into());
+        }
+        let (transitions, exp_transitions) = decoding_tables(&transitions, header.temperature);
+        let (packed, scale) = pack(&weights);
+        Ok(Tagger {
+            header,
+            packed,
+            scale,
+            weights,
+            transitions,
+            exp_transitions,
+        })
+    }
+
+    /// Emission scores of each token (`TAGS` per token) from its feature rows.
+    fn emissions(&self, feats: &[u32], out: &mut Vec<[f32; TAGS]>) {
+        out.clear();
+        out.reserve(feats.len() / FEATURES);
+        let zero = PackedRow::default();
+        let inv = 1.0 / self.scale;
+        for tf in feats.chunks_exact(FEATURES) {
+            let mut s = [0i32; 8];
+            for &r in tf {
+                let w = self.packed.get(r as usize).unwrap_or(&zero);
+                for t in 0..8 {
+                    s[t] += i32::from(w.0[t]);
+                }
+            }
+            let mut e = [0f32; TAGS];
+            for t in 0..TAGS {
+                e[t] = s[t] as f32 * inv;
+            }
+            out.push(e);
+        }
+    }
+
+    /// Spans over `tokens` (the engine's tokenization of `text`).
+    pub(crate) fn tag(
+        &self,
+        text: &str,
+        lower: &str,
+        tokens: &[Token],
+        mentions: &[Mention],
+        sections: &[Section],
+        extractor: &Extractor<'_>,
+    ) -> Vec<TaggedSpan> {
+        let mut feats = Vec::new();
+        token_features(
+            text,
+            lower,
+            tokens,
+            mentions,
+            sections,
+            extractor.lexicon,
+            extractor.aliases,
+            self.header.features,
+            &mut feats,
+        );
+        let mut em = Vec::new();
+        self.emissions(&feats, &mut em);
+        // A lower score for `O` trades precision for recall (the perceptron
+        // is conservative on long SKILL phrases).
+        let penalty = extractor.config.tagger_o_penalty as f32;
+        if penalty != 0.0 {
+            em.iter_mut().for_each(|e| e[0] -= penalty);
+        }
+        let mut spans = Vec::new();
+        let mut path = Vec::new();
+        let mut marg = Vec::new();
+        let mut scratch = Scratch::default();
+        let inv = 1.0 / self.header.temperature;
+        for (first, last) in features::lines(text, tokens) {
+            let em = &em[first..last];
+            viterbi_with(em, &self.transitions, &mut path, &mut scratch.back);
+            marginals(
+                em,
+                &self.exp_transitions,
+                inv,
+                &path,
+                &mut marg,
+                &mut scratch,
+            );
+            let mut i = 0;
+            while i < path.len() {
+                match tag_label(path[i]) {
+                    Some(label) => {
+                        let mut j = i + 1;
+                        while j < path.len()
+                            && is_inside(path[j])
+                            && tag_label(path[j]) == Some(label)
+                        {
+                            j += 1;
+                        }
+                        let m: f64 =
+                            marg[i..j].iter().map(|&x| f64::from(x)).sum::<f64>() / (j - i) as f64;
+                        spans.push(TaggedSpan {
+                            start: tokens[first + i].start as usize,
+                            end: tokens[first + j - 1].end as usize,
+                            label,
+                            marginal: m,
+                        });
+                        i = j;
+                    }
+                    None => i += 1,
+                }
+            }
+        }
+        spans
+    }
+}
+
+/// Legal-only transitions (illegal at minus infinity) and their
+/// `exp(t / temperature)` (illegal at 0).
+fn decoding_tables(
+    raw: &[[f32; TAGS]; TAGS + 1],
+    temperature: f32,
+) -> ([[f32; TAGS]; TAGS + 1], [[f32; TAGS]; TAGS + 1]) {
+    let mut masked = *raw;
+    let mut exp = [[0f32; TAGS]; TAGS + 1];
+    for p in 0..=TAGS {
+        let prev = (p < TAGS).then_some(p);
+        for t in 0..TAGS {
+            if allowed(prev, t) {
+                exp[p][t] = (raw[p][t] / temperature).exp();
+            } else {
+                masked[p][t] = f32::NEG_INFINITY;
+            }
+        }
+    }
+    (masked, exp)
+}
+
+/// Buffers reused across the lines of one text.
+#[derive(Default)]
+struct Scratch {
+    back: Vec<[u8; TAGS]>,
+    eem: Vec<[f32; TAGS]>,
+    alpha: Vec<[f32; TAGS]>,
+}
+
+/// Best tag sequence under emission and transition scores; illegal
+/// transitions (`O → I-X`) are never taken.
+pub(crate) fn viterbi(em: &[[f32; TAGS]], tr: &[[f32; TAGS]; TAGS + 1], path: &mut Vec<usize>) {
+    let (masked, _) = decoding_tables(tr, 1.0);
+    viterbi_with(em, &masked, path, &mut Vec::new());
+}
+
+/// `viterbi` over transitions already masked by `decoding_tables`.
+fn viterbi_with(
+    em: &[[f32; TAGS]],
+    tr: &[[f32; TAGS]; TAGS + 1],
+    path: &mut Vec<usize>,
+    back: &mut Vec<[u8; TAGS]>,
+) {
+    path.clear();
+    let n = em.len();
+    if n == 0 {
+        return;
+    }
+    back.clear();
+    back.resize(n, [0; TAGS]);
+    let mut score = [0f32; TAGS];
+    for t in 0..TAGS {
+        score[t] = tr[TAGS][t] + em[0][t];
+    }
+    for i in 1..n {
+        let mut next = [0f32; TAGS];
+        for t in 0..TAGS {
+            let (mut best, mut arg) = (score[0] + tr[0][t], 0u8);
+            for p in 1..TAGS {
+                let s = score[p] + tr[p][t];
+                if s > best {
+                    best = s;
+                    arg = p as u8;
+                }
+            }
+            next[t] = best + em[i][t];
+            back[i][t] = arg;
+        }
+        score = next;
+    }
+    let mut t = (0..TAGS)
+        .max_by(|&a, &b| score[a].total_cmp(&score[b]).then(b.cmp(&a)))
+        .unwrap_or(0);
+    path.resize(n, 0);
+    for i in (0..n).rev() {
+        path[i] = t;
+        t = back[i][t] as usize;
+    }
+}
+
+/// Marginal probability of each token's tag on `path`, by forward-backward
+/// over `exp(score / temperature)` with per-token scaling (no logs needed).
+fn marginals(
+    em: &[[f32; TAGS]],
+    etr: &[[f32; TAGS]; TAGS + 1],
+    inv: f32,
+    path: &[usize],
+    out: &mut Vec<f32>,
+    scratch: &mut Scratch,
+) {
+    let n = em.len();
+    out.clear();
+    if n == 0 {
+        return;
+    }
+    let eem = &mut scratch.eem;
+    eem.clear();
+    for e in em {
+        let max = e.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut x = [0f32; TAGS];
+        for t in 0..TAGS {
+            x[t] = ((e[t] - max) * inv).exp();
+        }
+        eem.push(x);
+    }
+    let normalize = |v: &mut [f32; TAGS]| {
+        let s: f32 = v.iter().sum();
+        if s > 0.0 && s.is_finite() {
+            v.iter_mut().for_each(|x| *x /= s);
+        } else {
+            *v = [1.0 / TAGS as f32; TAGS];
+        }
+    };
+    let alpha = &mut scratch.alpha;
+    alpha.clear();
+    alpha.resize(n, [0.0; TAGS]);
+    for t in 0..TAGS {
+        alpha[0][t] = etr[TAGS][t] * eem[0][t];
+    }
+    normalize(&mut alpha[0]);
+    for i in 1..n {
+        for t in 0..TAGS {
+            let mut s = 0.0;
+            for p in 0..TAGS {
+                s += alpha[i - 1][p] * etr[p][t];
+            }
+            alpha[i][t] = s * eem[i][t];
+        }
+        normalize(&mut alpha[i]);
+    }
+    let mut beta = [1.0f32 / TAGS as f32; TAGS];
+    out.resize(n, 0.0);
+    for i in (0..n).rev() {
+        let mut g = [0f32; TAGS];
+        for t in 0..TAGS {
+            g[t] = alpha[i][t] * beta[t];
+        }
+        normalize(&mut g);
+        out[i] = g[path[i]];
+        if i > 0 {
+            let mut nb = [0f32; TAGS];
+            for p in 0..TAGS {
+                let mut s = 0.0;
+                for t in 0..TAGS {
+                    s += etr[p][t] * eem[i][t] * beta[t];
+                }
+                nb[p] = s;
+            }
+            normalize(&mut nb);
+            beta = nb;
+        }
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalized_phrases_drop_determiners_and_punctuation() {
+        assert_eq!(normalize_phrase("  The  Agile methods. "), "agile methods");
+        assert_eq!(
+            normalize_phrase("a strong sense of ownership;"),
+            "strong sense of ownership"
+        );
+        assert_eq!(normalize_phrase("..."), "...");
+    }
+
+    #[test]
+    fn viterbi_never_starts_a_span_inside() {
+        let tr = [[0f32; TAGS]; TAGS + 1];
+        // I-SKILL scores best everywhere, but may not open a span.
+        let em = vec![[0.0, 0.5, 3.0, 0.0, 0.0]; 3];
+        let mut path = Vec::new();
+        viterbi(&em, &tr, &mut path);
+        assert_eq!(path, vec![1, 2, 2]);
+    }
+
+    #[test]
+    fn marginals_are_probabilities() {
+        let tr = [[0f32; TAGS]; TAGS + 1];
+        let em = vec![[2.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0, 0.0]];
+        let mut path = Vec::new();
+        viterbi(&em, &tr, &mut path);
+        assert_eq!(path, vec![0, 3]);
+        let mut m = Vec::new();
+        let (_, etr) = decoding_tables(&tr, 1.0);
+        marginals(&em, &etr, 1.0, &path, &mut m, &mut Scratch::default());
+        assert!(m.iter().all(|x| *x > 0.5 && *x <= 1.0), "{m:?}");
+    }
+}
