@@ -5,7 +5,8 @@
 //! `engine.lexicon_dir` setting's default (beside the executable) and never
 //! through the build machine's source tree. The lexicon installed here is a
 //! one-entry stand-in whose skill the shipped lexicon does not have, so a
-//! binary still reading the source tree's lexicon fails the test.
+//! binary still reading the source tree's lexicon fails the test. A trained
+//! model version's artifact is found the same way (`models.artifacts_dir`).
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -95,4 +96,41 @@ fn the_release_binary_runs_from_a_temp_dir_with_its_data_found_by_settings() {
         "the source tree's lexicon was used: {view}"
     );
     assert!(work.join("var/jobenrich.db").is_file());
+
+    // A trained version's artifact is found through `models.artifacts_dir`
+    // (default `models`, beside `bin/` here), never the source tree: with
+    // the artifact installed, `bench extract` runs v2.0 from the install.
+    let installed = tmp.path().join("app/models/skills_extractor/v2.0");
+    std::fs::create_dir_all(&installed).unwrap();
+    for file in ["tagger.json", "weights.bin", "model.yaml"] {
+        std::fs::copy(
+            repo_root().join("models/skills_extractor/v2.0").join(file),
+            installed.join(file),
+        )
+        .unwrap();
+    }
+    let bench = |model_yaml: &Path| {
+        Command::new(&bin)
+            .args(["bench", "extract", "--input", "postings.jsonl"])
+            .args(["--postings", "3", "--rounds", "1", "--format", "json"])
+            .arg("--model-config")
+            .arg(model_yaml)
+            .current_dir(&work)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .expect("running the copied release binary")
+    };
+    let output = bench(&installed.join("model.yaml"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Without the installed artifact the same config fails, naming it.
+    std::fs::remove_file(installed.join("weights.bin")).unwrap();
+    let output = bench(&installed.join("model.yaml"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("skills_extractor/v2.0"), "{stderr}");
 }

@@ -276,6 +276,18 @@ pub struct ModelRegistrySettings {
     pub artifacts_dir: PathBuf,
 }
 
+impl ModelRegistrySettings {
+    /// The artifacts directory found on this machine, like the lexicon's
+    /// (working directory, then beside the executable), so an installed
+    /// binary finds `models/` next to `bin/`. Found nowhere, the path as
+    /// configured: only a version with a trained artifact needs it, and that
+    /// load error names the path.
+    pub fn artifacts_dir(&self) -> PathBuf {
+        resolve_data_dir("models.artifacts_dir", &self.artifacts_dir)
+            .unwrap_or_else(|_| self.artifacts_dir.clone())
+    }
+}
+
 impl Default for ModelRegistrySettings {
     fn default() -> Self {
         Self {

@@ -1,7 +1,9 @@
 //! Trains the tagger on SkillSpan postings and scores it next to the rule
 //! engine. `tagger_probe tune` trains on 4/5 of the train split and scores
 //! the remaining fifth (for choosing settings without touching dev);
-//! `tagger_probe dev` trains on all of train and scores dev (report only).
+//! `tagger_probe dev` trains on all of train and scores dev (report only);
+//! `tagger_probe shipped` scores the committed `skills_extractor@v2.0`
+//! artifact on dev as its model config runs it (no training).
 //! `cargo run --release -p jobenrich-enrichment-engine --example tagger_probe -- tune`
 
 #[path = "../tests/common/quality.rs"]
@@ -75,6 +77,26 @@ fn report(name: &str, engine: &SkillsEngine, postings: &[Posting]) {
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "tune".into());
     let lexicon = shipped_lexicon();
+    if mode == "shipped" {
+        let dir = shipped_lexicon_dir().join("../../models/skills_extractor/v2.0");
+        let tagger = jobenrich_enrichment_engine::Tagger::load(&dir).expect("shipped artifact");
+        println!("shipped artifact sha256 {}", tagger.checksum());
+        let dev = skillspan("dev");
+        println!("| variant | overlap P/R/F1 | F1 95% CI | exact P/R/F1 | SKILL | KNOWLEDGE | tech | house | predicted |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+        report(
+            "rules (v1.0)",
+            &engine_with(lexicon.clone(), EngineConfig::default(), true),
+            &dev,
+        );
+        let config = EngineConfig {
+            min_confidence: 0.0,
+            ..EngineConfig::default()
+        };
+        let engine = engine_with(lexicon, config, true).with_tagger(Arc::new(tagger));
+        report("v2.0 tagger (shipped)", &engine, &dev);
+        return;
+    }
     let train_all = skillspan("train");
     let (train, eval): (Vec<Posting>, Vec<Posting>) = if mode == "dev" {
         (train_all, skillspan("dev"))

@@ -6,13 +6,13 @@ use crate::enrichment_pipeline::{
     ActiveModels, EnrichedPosting, EnricherFactory, EnrichmentPipeline, PipelineConfig,
     PipelinePorts, PostingEnricher,
 };
+use crate::model_artifacts::ArtifactStore;
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
     EnrichmentType, EnrichmentVersion, JobPosting, ModelConfigRepository, SkillAlias, Store,
 };
 use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
-use crate::model_artifacts::ArtifactStore;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -11,6 +11,8 @@
 //! description: "Lexicon + aliases, higher pattern weight"   # optional
 //! config_overrides:                   # optional: engine parameters this version changes
 //!   pattern_weight: 0.8
+//! training_data_version: "skillspan-train.jsonl@sha256:63a156fd9cc69cd8"  # trained versions only
+//! training_date: 2026-12-02T00:50:52Z                                        # trained versions only
 //! ```
 
 use chrono::{DateTime, Utc};
@@ -69,6 +71,12 @@ struct ModelFile {
     description: Option<String>,
     #[serde(default)]
     config_overrides: serde_json::Map<String, serde_json::Value>,
+    /// Dataset name + content hash a trained version learnt from.
+    #[serde(default)]
+    training_data_version: Option<String>,
+    /// RFC 3339 time of training (kept as text: YAML has no time type here).
+    #[serde(default)]
+    training_date: Option<String>,
 }
 
 /// Reads and validates a model file; errors name the file and the field.
@@ -94,6 +102,15 @@ pub fn load_model_file(path: &Path, now: DateTime<Utc>) -> Result<ModelConfig, M
     let mut model = ModelConfig::new(model_id, model_type, version, now);
     model.description = file.description.filter(|d| !d.trim().is_empty());
     model.config_overrides = file.config_overrides;
+    model.training_data_version = file.training_data_version.filter(|v| !v.trim().is_empty());
+    model.training_date = file
+        .training_date
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| invalid(format!("training_date {t:?}: not an RFC 3339 time: {e}")))
+        })
+        .transpose()?;
     model.validate().map_err(|e| invalid(e.to_string()))?;
     check_engine_overrides(&model).map_err(invalid)?;
     Ok(model)

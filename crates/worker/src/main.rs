@@ -119,7 +119,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     // Loading the lexicon is CPU and file work: off the async threads.
     let (store, pipeline_config) = (context.store.clone(), worker.pipeline_config(owner.clone()));
     let lexicon_dir = settings.engine.lexicon_dir()?;
-    let models_dir = settings.models.artifacts_dir.clone();
+    let models_dir = settings.models.artifacts_dir();
     let pipeline = tokio::task::spawn_blocking(move || {
         jobenrich_services::engine_enricher::build_pipeline(
             store,

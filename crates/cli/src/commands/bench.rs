@@ -13,7 +13,9 @@ use jobenrich_enrichment_engine::{load_alias_csv, Lexicon, SHIPPED_ALIASES_FILE}
 use jobenrich_services::engine_enricher::build_engine;
 use jobenrich_services::enrichment_pipeline::ActiveModels;
 use jobenrich_services::model_artifacts::ArtifactStore;
-use jobenrich_services::model_registry::{load_model_file, newest_of_each_type, read_model_directory};
+use jobenrich_services::model_registry::{
+    load_model_file, newest_of_each_type, read_model_directory,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -149,7 +151,12 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
             ))
             .into());
         }
-        origin = format!("{}@{} from {}; {origin}", model.model_id, model.version, path.display());
+        origin = format!(
+            "{}@{} from {}; {origin}",
+            model.model_id,
+            model.version,
+            path.display()
+        );
         models.skills = model;
     }
     let started = Instant::now();
@@ -158,7 +165,7 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
         Lexicon::load_dir(&dir)
             .with_context(|| format!("loading the lexicon of {}", dir.display()))?,
     );
-    let artifacts = ArtifactStore::new(session.settings()?.models.artifacts_dir.clone());
+    let artifacts = ArtifactStore::new(session.settings()?.models.artifacts_dir());
     let engine = build_engine(lexicon, &models, &aliases, &artifacts)
         .map_err(|e| anyhow::anyhow!("building the engine: {e}"))?;
     let setup = started.elapsed();

@@ -123,7 +123,7 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
     let lexicon_dir = session.settings()?.engine.lexicon_dir()?;
     let factory = EnginePredictorFactory::load(&lexicon_dir)
         .map_err(anyhow::Error::msg)?
-        .with_models_dir(session.settings()?.models.artifacts_dir.clone());
+        .with_models_dir(session.settings()?.models.artifacts_dir());
     let run = evaluate_model(&ports, Arc::new(factory), request, chrono::Utc::now()).await?;
 
     if let Some(path) = &args.report {

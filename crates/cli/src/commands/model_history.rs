@@ -57,6 +57,7 @@ pub async fn history(session: &Session, ctx: &AppContext, args: HistoryArgs) -> 
             "EVALS",
             "EVALUATION DATE",
             "DATASET",
+            "TRAINED_ON",
             "ACTIVATED",
         ]);
         for row in rows {
@@ -85,6 +86,9 @@ pub async fn history(session: &Session, ctx: &AppContext, args: HistoryArgs) -> 
                 row.evaluation_count.to_string(),
                 at,
                 dataset,
+                m.training_data_version
+                    .clone()
+                    .unwrap_or_else(|| "-".into()),
                 activated,
             ]);
         }

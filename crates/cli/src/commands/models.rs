@@ -126,6 +126,14 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
                         "performance_metrics",
                         serde_json::to_string(&m.performance_metrics).unwrap_or_default(),
                     ),
+                    (
+                        "training_data_version",
+                        cell(m.training_data_version.as_ref()),
+                    ),
+                    (
+                        "training_date",
+                        cell(m.training_date.map(|t| t.to_rfc3339())),
+                    ),
                     ("created_at", m.created_at.to_rfc3339()),
                     ("activated_at", cell(m.activated_at.map(|t| t.to_rfc3339()))),
                     ("activated_by", cell(m.activated_by.as_ref())),
@@ -164,6 +172,7 @@ fn models_table(models: &[ModelConfig]) -> Table {
         "ACTIVE",
         "ACTIVATED_AT",
         "F1",
+        "TRAINED_ON",
         "DESCRIPTION",
     ]);
     for m in models {
@@ -181,6 +190,7 @@ fn models_table(models: &[ModelConfig]) -> Table {
                     .get("f1_score")
                     .map(|f| format!("{f:.3}")),
             ),
+            cell(m.training_data_version.as_ref()),
             cell(m.description.as_ref()),
         ]);
     }

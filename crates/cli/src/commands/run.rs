@@ -170,7 +170,7 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     let store = context.store.clone();
     // The lexicon loads (seconds of CPU) on its own thread while the store is
     // migrated and the inputs are ingested.
-    let models_dir = settings.models.artifacts_dir.clone();
+    let models_dir = settings.models.artifacts_dir();
     let engine_loading = tokio::task::spawn_blocking(move || {
         EngineEnricherFactory::load(&lexicon_dir).map(|f| f.with_models_dir(models_dir))
     });

@@ -39,6 +39,7 @@ pub struct SkillsArgs {
     /// The version to create, e.g. v2.0.
     #[arg(long)]
     pub version: String,
+    /// Seed of the training order (same seed and data give the same artifact bytes).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Passes over the training data.
@@ -158,7 +159,17 @@ fn score(engine: &SkillsEngine, postings: &[LabeledPosting]) -> serde_json::Valu
     })
 }
 
-fn model_yaml(version: &str, artifact: &str, dataset: &str, data_version: &str) -> String {
+/// The model config of a trained version; `training_data_version` is the
+/// dataset's file name + content hash (the seed's field), `training_date` when
+/// training finished (only this file carries a date: the artifact stays
+/// byte-identical for the same seed and data).
+fn model_yaml(
+    version: &str,
+    artifact: &str,
+    dataset: &str,
+    data_version: &str,
+    trained_at: chrono::DateTime<chrono::Utc>,
+) -> String {
     format!(
         "# Trained by `jobenrich train skills` (see docs/quality.md). The tagger\n\
          # artifact is found under the `models.artifacts_dir` setting.\n\
@@ -172,7 +183,10 @@ fn model_yaml(version: &str, artifact: &str, dataset: &str, data_version: &str) 
          \x20 tagger_evidence_bonus: 0.1\n\
          \x20 tagger_o_penalty: 0.0\n\
          \x20 tagger_keep_rule_mentions: false\n\
-         \x20 min_confidence: 0.0\n"
+         \x20 min_confidence: 0.0\n\
+         training_data_version: \"{dataset}@{data_version}\"\n\
+         training_date: {}\n",
+        trained_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
 }
 
@@ -198,7 +212,7 @@ async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Result<()> {
     let out_dir = args
         .out
         .clone()
-        .unwrap_or_else(|| settings.models.artifacts_dir.join(&artifact_rel));
+        .unwrap_or_else(|| settings.models.artifacts_dir().join(&artifact_rel));
     let dataset_name = args
         .dataset
         .file_name()
@@ -242,6 +256,7 @@ async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Result<()> {
             &artifact_rel,
             &dataset_name,
             &data_version,
+            chrono::Utc::now(),
         ),
     )
     .with_context(|| format!("writing {}", yaml_path.display()))?;
