@@ -93,6 +93,8 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(e) = cause.downcast_ref::<ModelRegistryError>() {
         return match e {
             ModelRegistryError::Store(e) => Some(store_exit_code(e)),
+            // Like a failed evaluation gate: the check said no (exit 1).
+            ModelRegistryError::ActivationRefused { .. } => Some(EXIT_FAILURE),
             _ => Some(EXIT_USAGE),
         };
     }

@@ -400,7 +400,25 @@ fn models_register_list_activate_and_show() {
     let output = work.run(&["models", "register", v11.to_str().unwrap()]);
     assert_error_line(&output, 2, &["already exists"]);
 
-    work.json(&["models", "activate", "skills_extractor", "v1.1"]);
+    // Never evaluated: refused (exit 1) unless forced, and the force is recorded.
+    let refused = work.run(&["models", "activate", "skills_extractor", "v1.1"]);
+    assert_error_line(
+        &refused,
+        1,
+        &["skills_extractor v1.1", "never evaluated", "--force"],
+    );
+    let output = work.run(&["models", "activate", "skills_extractor", "v1.1", "--force"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("activated with --force although never evaluated"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let list = work.json(&["models", "list", "skills_extractor"]);
     let active: Vec<&str> = list
         .as_array()
@@ -412,6 +430,12 @@ fn models_register_list_activate_and_show() {
     assert_eq!(active, ["v1.1"]);
     let shown = work.json(&["models", "show", "skills_extractor"]);
     assert_eq!(shown["enrichment_version"], "skills_extractor@v1.1");
+    assert!(
+        shown["model"]["activated_by"]
+            .as_str()
+            .is_some_and(|by| by.ends_with("(forced: never evaluated)")),
+        "{shown}"
+    );
     assert_eq!(shown["model"]["config_overrides"]["pattern_weight"], 0.8);
 
     let missing = work.run(&["models", "activate", "skills_extractor", "v9.9"]);

@@ -206,3 +206,80 @@ fn dataset_import_writes_a_valid_file_and_data_errors_exit_2() {
         assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// The trained `skills_extractor@v2.0` through the lifecycle's gate: its
+/// artifact is found under `models.artifacts_dir`, activation is refused
+/// while it is unevaluated or its latest evaluation failed, and allowed once
+/// an evaluation passes. (sample.jsonl holds SkillSpan postings: a check of
+/// the gate, not a quality figure; docs/quality.md has those.)
+#[test]
+fn a_trained_version_is_activated_only_after_a_passing_evaluation() {
+    let work = Workdir::new();
+    let yaml = repo("models/skills_extractor/v2.0/model.yaml");
+    let registered = work.run(&[
+        "--format",
+        "json",
+        "models",
+        "register",
+        yaml.to_str().unwrap(),
+    ]);
+    assert!(registered.status.success(), "{}", stderr(&registered));
+    let registered = json(&registered);
+    assert_eq!(
+        registered[0]["training_data_version"],
+        "skillspan-train.jsonl@sha256:63a156fd9cc69cd8"
+    );
+    assert!(registered[0]["training_date"].is_string(), "{registered}");
+
+    let activate = || work.run(&["models", "activate", "skills_extractor", "v2.0"]);
+    let refused = activate();
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("never evaluated"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let sample = repo("data/labeled/sample.jsonl");
+    let evaluate = |min_f1: &str| {
+        work.run(&[
+            "--format",
+            "json",
+            "evaluate",
+            "--model",
+            "skills_extractor",
+            "--version",
+            "v2.0",
+            "--dataset",
+            sample.to_str().unwrap(),
+            "--min-f1",
+            min_f1,
+        ])
+    };
+    let failed = evaluate("0.99");
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    let refused = activate();
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("failed its gate"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let passed = evaluate("0.3");
+    assert!(passed.status.success(), "{}", stderr(&passed));
+    let passed = json(&passed);
+    let f1 = passed["evaluation"]["overall_f1"].as_f64().unwrap();
+    assert!(f1 >= 0.3, "macro F1 {f1}");
+    let activated = activate();
+    assert!(activated.status.success(), "{}", stderr(&activated));
+    let shown = json(&work.run(&["--format", "json", "models", "show", "skills_extractor"]));
+    assert_eq!(shown["model"]["version"], "v2.0");
+    assert!(
+        !shown["model"]["activated_by"]
+            .as_str()
+            .unwrap_or("")
+            .contains("forced"),
+        "{shown}"
+    );
+}

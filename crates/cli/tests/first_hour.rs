@@ -321,7 +321,7 @@ fn pending_work_at_an_inactive_version_is_reported_stuck_and_pruned() {
     .unwrap();
     ok(
         dir.path(),
-        &["models", "register", "--activate", "v11.yaml"],
+        &["models", "register", "--activate", "--force", "v11.yaml"],
     );
 
     let status = ok_json(dir.path(), &["status"]);
@@ -367,7 +367,7 @@ fn run_fails_when_nothing_succeeded_and_says_why() {
     .unwrap();
     ok(
         dir.path(),
-        &["models", "register", "--activate", "tiny.yaml"],
+        &["models", "register", "--activate", "--force", "tiny.yaml"],
     );
     let sample = repo("data/sample/postings.jsonl");
     let out = jobenrich(dir.path(), &["run", sample.to_str().unwrap()]);

@@ -2,6 +2,7 @@
 //! state machine, typed errors and the repository ports every store implements.
 //! Nothing here performs I/O.
 
+pub mod activation_rules;
 pub mod entities;
 pub mod error;
 pub mod kinds;
@@ -10,6 +11,7 @@ pub mod queue_rules;
 pub mod text;
 pub mod validation;
 
+pub use activation_rules::{activation_refusal, forced_activation_actor, ActivationRefusal};
 pub use entities::*;
 pub use error::{DomainError, StoreError, ValidationError};
 pub use kinds::*;

@@ -18,8 +18,9 @@
 use chrono::{DateTime, Utc};
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    EnrichmentType, EvaluationRepository, EvaluationResult, ModelConfig, ModelConfigRepository,
-    ModelId, ModelVersion, StoreError,
+    activation_refusal, forced_activation_actor, ActivationRefusal, EnrichmentType,
+    EvaluationRepository, EvaluationResult, ModelConfig, ModelConfigRepository, ModelId,
+    ModelVersion, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,6 +40,12 @@ pub enum ModelRegistryError {
     /// A version whose `config_overrides` the engine cannot be built from.
     #[error("{model}: {reason}")]
     InvalidOverrides { model: String, reason: String },
+    /// Activation refused by the domain's rule (`activation_rules`).
+    #[error("{model}: {reason}; evaluate it first (`jobenrich evaluate --model ID --version V --dataset FILE`) or pass --force to activate it anyway")]
+    ActivationRefused {
+        model: String,
+        reason: ActivationRefusal,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -127,24 +134,55 @@ pub async fn register_model_file(
     Ok(model)
 }
 
-/// Makes a version the only active one of its model id.
+/// An activation, and the refusal it was forced past (if any).
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub model: ModelConfig,
+    pub forced: Option<ActivationRefusal>,
+}
+
+/// Makes a version the only active one of its model id. A version whose
+/// latest evaluation failed its gate, or that was never evaluated, is
+/// refused unless `force`; a forced activation is recorded in `activated_by`.
 pub async fn activate_model(
     models: &dyn ModelConfigRepository,
+    evaluations: &dyn EvaluationRepository,
     model_id: &ModelId,
     version: &ModelVersion,
     activated_by: &str,
+    force: bool,
     now: DateTime<Utc>,
-) -> Result<ModelConfig, ModelRegistryError> {
-    // Versions registered before overrides were checked may still be stored.
+) -> Result<Activation, ModelRegistryError> {
+    let mut actor = activated_by.to_string();
+    let mut forced = None;
+    // An unknown version is the store's error (not found) below.
     if let Some(model) = models.get_model(model_id, version).await? {
+        // Versions registered before overrides were checked may still be stored.
         check_engine_overrides(&model).map_err(|reason| ModelRegistryError::InvalidOverrides {
             model: format!("{model_id} {version}"),
             reason,
         })?;
+        // Re-activating the active version changes nothing: no gate.
+        if !model.is_active {
+            let latest = evaluations
+                .latest_evaluation(model_id, Some(version.clone()), None)
+                .await?;
+            if let Some(reason) = activation_refusal(model.model_type, latest.as_ref()) {
+                if !force {
+                    return Err(ModelRegistryError::ActivationRefused {
+                        model: format!("{model_id} {version}"),
+                        reason,
+                    });
+                }
+                actor = forced_activation_actor(activated_by, &reason);
+                forced = Some(reason);
+            }
+        }
     }
-    Ok(models
-        .activate_model(model_id, version, activated_by, now)
-        .await?)
+    let model = models
+        .activate_model(model_id, version, &actor, now)
+        .await?;
+    Ok(Activation { model, forced })
 }
 
 /// A model version with its latest evaluation, for `models show`.

@@ -8,7 +8,9 @@ use crate::session::Session;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use jobenrich_domain::{ModelConfig, ModelId, ModelVersion};
-use jobenrich_services::model_registry::{activate_model, register_model_file, show_model};
+use jobenrich_services::model_registry::{
+    activate_model, register_model_file, show_model, Activation,
+};
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
@@ -32,9 +34,12 @@ pub struct RegisterArgs {
     /// Model config YAML files.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Also activate each registered version.
+    /// Also activate each registered version (a new version is unevaluated: needs --force).
     #[arg(long)]
     pub activate: bool,
+    /// With --activate: activate even though the version was never evaluated (recorded in activated_by).
+    #[arg(long, requires = "activate")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +54,10 @@ pub struct ActivateArgs {
     pub model_id: String,
     /// The registered version to activate, e.g. v1.1.
     pub version: String,
+    /// Activate even when the version's latest evaluation failed its gate or
+    /// it was never evaluated; said in the output and recorded in activated_by.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -71,14 +80,18 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
                     .await
                     .with_context(|| format!("registering {}", path.display()))?;
                 if args.activate {
-                    model = activate_model(
+                    let activation = activate_model(
+                        store,
                         store,
                         &model.model_id,
                         &model.version,
                         &session.actor(),
+                        args.force,
                         now,
                     )
                     .await?;
+                    say_forced(&activation);
+                    model = activation.model;
                 }
                 registered.push(model);
             }
@@ -98,9 +111,19 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
         ModelsCommand::Activate(args) => {
             let model_id = ModelId::parse(args.model_id)?;
             let version = ModelVersion::parse(args.version)?;
-            let model = activate_model(store, &model_id, &version, &session.actor(), now)
-                .await
-                .with_context(|| format!("activating {model_id} {version}"))?;
+            let activation = activate_model(
+                store,
+                store,
+                &model_id,
+                &version,
+                &session.actor(),
+                args.force,
+                now,
+            )
+            .await
+            .with_context(|| format!("activating {model_id} {version}"))?;
+            say_forced(&activation);
+            let model = activation.model;
             emit(session.format, &model, |m| {
                 models_table(std::slice::from_ref(m))
             })
@@ -161,6 +184,17 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
         ModelsCommand::Diff(args) => {
             crate::commands::model_history::diff(session, &context, args).await
         }
+    }
+}
+
+/// A forced activation is said on stderr (the record is in activated_by).
+fn say_forced(activation: &Activation) {
+    if let Some(reason) = &activation.forced {
+        let m = &activation.model;
+        eprintln!(
+            "warning: {} {} activated with --force although {reason} (recorded in activated_by)",
+            m.model_id, m.version
+        );
     }
 }
 
