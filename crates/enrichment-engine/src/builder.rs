@@ -466,6 +466,14 @@ pub fn build_lexicon(
             }
         }
         for raw in r.get(c_alt).unwrap_or("").lines() {
+            // A surface form names its own skill: an alternative label that
+            // already names another entry (`tensorflow` under ESCO's
+            // `computer vision`) is that entry's, not an alias of this one.
+            let owner = index.get(&raw.trim().to_lowercase()).copied();
+            if owner.is_some() && owner != linked {
+                filter.dropped += 1;
+                continue;
+            }
             if let Some(s) = filter.accept_alt_label(raw, 7) {
                 surfaces.push(s);
             }
