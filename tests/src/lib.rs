@@ -213,6 +213,60 @@ impl TestStore {
             .expect("spawning jobenrich-worker")
     }
 
+    /// Writes `count` postings (`run-00000`…) as a JSONL file for `jobenrich run`.
+    pub fn write_postings_file(&self, name: &str, count: usize) -> PathBuf {
+        let path = self.dir.path().join(name);
+        let lines: Vec<String> = (0..count)
+            .map(|n| {
+                serde_json::json!({
+                    "id": format!("run-{n:05}"),
+                    "title": format!("Engineer {n}"),
+                    "description": DESCRIPTIONS[n % DESCRIPTIONS.len()],
+                })
+                .to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").expect("writing postings file");
+        path
+    }
+
+    /// Starts `jobenrich run INPUT --format json` on this store; stdout goes
+    /// to `<name>.out`, the JSON log to `<name>.log`.
+    pub fn spawn_run(&self, input: &Path, name: &str) -> Child {
+        let log = std::fs::File::create(self.log_path(name)).expect("run log file");
+        let out = std::fs::File::create(self.out_path(name)).expect("run output file");
+        Command::new(binary("jobenrich"))
+            .args(["--config"])
+            .arg(&self.config_path)
+            .args([
+                "--format",
+                "json",
+                "--log-format",
+                "json",
+                "run",
+                "--no-progress",
+            ])
+            .arg(input)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(log)
+            .spawn()
+            .expect("spawning jobenrich run")
+    }
+
+    pub fn out_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.out"))
+    }
+
+    /// What a `run` printed on stdout (its JSON summary).
+    pub fn run_output(&self, name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.out_path(name)).unwrap_or_default();
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("run {name} printed no JSON summary ({e}): {text:?}"))
+    }
+
     pub fn log_path(&self, name: &str) -> PathBuf {
         self.dir.path().join(format!("{name}.log"))
     }
@@ -245,6 +299,16 @@ pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill -TERM");
+    assert!(status.success());
+    wait_with_timeout(child, Duration::from_secs(60))
+}
+
+/// Sends SIGINT (Ctrl-C) and waits for the exit status.
+pub fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
     assert!(status.success());
     wait_with_timeout(child, Duration::from_secs(60))
 }

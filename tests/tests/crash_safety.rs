@@ -103,7 +103,7 @@ fn stopped_total(store: &TestStore, workers: &[&str], field: &str) -> u64 {
 #[test]
 fn a_worker_killed_mid_batch_then_restarted_enriches_every_job_exactly_once() {
     let store = TestStore::new(
-        "  batch_size: 16\n  concurrency: 2\n  lease_seconds: 10\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n",
+        "  batch_size: 16\n  engine_threads: 2\n  lease_seconds: 10\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n",
     );
     let version = store.seed(POSTINGS, |_| None);
 
@@ -158,7 +158,7 @@ fn a_worker_killed_mid_batch_then_restarted_enriches_every_job_exactly_once() {
 #[test]
 fn two_workers_on_one_file_process_each_job_once() {
     let store = TestStore::new(
-        "  batch_size: 25\n  concurrency: 1\n  lease_seconds: 120\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n",
+        "  batch_size: 25\n  engine_threads: 1\n  lease_seconds: 120\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n",
     );
     let version = store.seed(POSTINGS, |_| None);
 
@@ -192,7 +192,7 @@ fn two_workers_on_one_file_process_each_job_once() {
 #[test]
 fn a_poison_posting_fails_alone_and_its_batch_neighbours_succeed() {
     let store = TestStore::new(
-        "  batch_size: 50\n  concurrency: 1\n  lease_seconds: 60\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n  max_attempts: 2\n  retry_backoff_seconds: 0\n",
+        "  batch_size: 50\n  engine_threads: 1\n  lease_seconds: 60\n  poll_interval_ms: 50\n  max_idle_backoff_ms: 200\n  max_attempts: 2\n  retry_backoff_seconds: 0\n",
     );
     let poison = [7usize, 30];
     let huge = "Rust ".repeat(4_000);

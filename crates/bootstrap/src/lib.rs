@@ -9,6 +9,7 @@ mod error;
 pub mod layers;
 pub mod logging;
 pub mod settings;
+pub mod signals;
 mod worker_settings;
 
 pub use context::{

@@ -19,13 +19,22 @@ pub enum ReenrichMode {
     Auto,
 }
 
+/// More engine threads than this is a typo, not a machine (0 = one per core).
+const MAX_ENGINE_THREADS: usize = 1024;
+/// An hour: longer than any batch, short enough to notice a stuck stop.
+const MAX_SHUTDOWN_GRACE_SECONDS: u64 = 3_600;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WorkerSettings {
     /// Enrichments claimed (and written back) per store call.
     pub batch_size: usize,
-    /// Batches in flight at once, each on its own CPU thread.
-    pub concurrency: usize,
+    /// Engine threads: batches enriched at once (one claimer and one writer
+    /// feed them). 0 = one per CPU core. Replaces `concurrency`.
+    pub engine_threads: usize,
+    /// How long a stopping process may finish the batches in hand before it
+    /// releases what it holds and exits anyway.
+    pub shutdown_grace_seconds: u64,
     /// How long a claim is held; a dead worker's jobs are reclaimed after it.
     pub lease_seconds: u64,
     /// First sleep when the queue is empty; doubles while idle.
@@ -47,7 +56,8 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             batch_size: 256,
-            concurrency: 2,
+            engine_threads: 0,
+            shutdown_grace_seconds: 30,
             lease_seconds: 300,
             poll_interval_ms: 500,
             max_idle_backoff_ms: 10_000,
@@ -67,7 +77,18 @@ impl WorkerSettings {
         // derived duration (now + lease, retry backoffs) far from overflow.
         let ranges = [
             ("worker.batch_size", self.batch_size as u64, 1, 10_000),
-            ("worker.concurrency", self.concurrency as u64, 1, 64),
+            (
+                "worker.engine_threads",
+                self.engine_threads as u64,
+                0,
+                MAX_ENGINE_THREADS as u64,
+            ),
+            (
+                "worker.shutdown_grace_seconds",
+                self.shutdown_grace_seconds,
+                1,
+                MAX_SHUTDOWN_GRACE_SECONDS,
+            ),
             ("worker.lease_seconds", self.lease_seconds, 1, 86_400),
             ("worker.poll_interval_ms", self.poll_interval_ms, 1, 60_000),
             (
@@ -108,6 +129,18 @@ impl WorkerSettings {
         Ok(())
     }
 
+    /// Engine threads to start: the setting, or one per CPU core for 0.
+    pub fn engine_threads(&self) -> usize {
+        match self.engine_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
     /// The pipeline's lease and retry rules, leasing as `owner`.
     pub fn pipeline_config(&self, owner: String) -> PipelineConfig {
         let seconds = |s: u64| chrono::Duration::seconds(s.min(i64::MAX as u64 / 1_000) as i64);
@@ -124,7 +157,7 @@ impl WorkerSettings {
     pub fn loop_config(&self) -> WorkerLoopConfig {
         WorkerLoopConfig {
             types: self.types.clone(),
-            concurrency: self.concurrency,
+            engine_threads: self.engine_threads(),
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             max_idle_backoff: Duration::from_millis(self.max_idle_backoff_ms),
             reenrich_auto: self.reenrich == ReenrichMode::Auto,
@@ -199,5 +232,28 @@ mod tests {
         assert_eq!(pipeline.lease, chrono::Duration::seconds(7));
         assert_eq!(pipeline.owner, "w1");
         assert!(settings.loop_config().reenrich_auto);
+    }
+
+    #[test]
+    fn engine_threads_default_to_one_per_core_and_are_bounded() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(WorkerSettings::default().engine_threads(), cores);
+        let three = WorkerSettings {
+            engine_threads: 3,
+            ..WorkerSettings::default()
+        };
+        assert_eq!(three.loop_config().engine_threads, 3);
+        let absurd = WorkerSettings {
+            engine_threads: 1_000_000,
+            ..WorkerSettings::default()
+        };
+        let err = absurd.validate().unwrap_err().to_string();
+        assert!(err.contains("worker.engine_threads"), "{err}");
+        let forever = WorkerSettings {
+            shutdown_grace_seconds: u64::MAX,
+            ..WorkerSettings::default()
+        };
+        let err = forever.validate().unwrap_err().to_string();
+        assert!(err.contains("worker.shutdown_grace_seconds"), "{err}");
     }
 }

@@ -62,6 +62,20 @@ pub trait JobPostingRepository: Send + Sync {
         after: Option<JobId>,
         limit: usize,
     ) -> StoreResult<Vec<JobPosting>>;
+    /// `list_postings_page` reduced to (id, title): what clustering reads.
+    /// Adapters that can skip the descriptions override it.
+    async fn list_titles_page(
+        &self,
+        after: Option<JobId>,
+        limit: usize,
+    ) -> StoreResult<Vec<(JobId, String)>> {
+        Ok(self
+            .list_postings_page(after, limit)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.title))
+            .collect())
+    }
 }
 
 /// A request to lease work.
@@ -274,6 +288,14 @@ pub struct SkillFrequency {
     pub mean_confidence: f64,
 }
 
+/// One skill of one job with its confidence, nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillWeight {
+    pub job_id: JobId,
+    pub skill_name: String,
+    pub confidence_score: f64,
+}
+
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SkillRepository: Send + Sync {
@@ -291,6 +313,25 @@ pub trait SkillRepository: Send + Sync {
         job_ids: &[JobId],
         version: &EnrichmentVersion,
     ) -> StoreResult<Vec<ExtractedSkill>>;
+    /// `skills_for_jobs` reduced to (job, skill, confidence), same order:
+    /// what clustering reads. Adapters that can skip snippets and provenance
+    /// override it.
+    async fn skill_weights_for_jobs(
+        &self,
+        job_ids: &[JobId],
+        version: &EnrichmentVersion,
+    ) -> StoreResult<Vec<SkillWeight>> {
+        Ok(self
+            .skills_for_jobs(job_ids, version)
+            .await?
+            .into_iter()
+            .map(|s| SkillWeight {
+                job_id: s.job_id,
+                skill_name: s.skill_name,
+                confidence_score: s.confidence_score,
+            })
+            .collect())
+    }
     /// Most frequent skills at a version.
     async fn top_skills(
         &self,

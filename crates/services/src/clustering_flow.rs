@@ -184,9 +184,9 @@ pub fn default_clusterer(now: chrono::DateTime<Utc>) -> ModelConfig {
     model
 }
 
-/// Reads every posting's id and title page by page (descriptions are
-/// dropped at once, so memory holds one page of full postings), and the
-/// skills of `skills_batch` jobs per store call: fewer, larger skill queries
+/// Reads every posting's id and title page by page (never descriptions),
+/// and the (skill, confidence) pairs of `skills_batch` jobs per store call
+/// (never snippets or provenance): fewer, larger skill queries
 /// cost far less on both backends (a BigQuery query has seconds of latency;
 /// SQLite's plan for an id list scans the version index once per call).
 /// Each job's documents, and the extraction its skills came from (the
@@ -203,14 +203,14 @@ async fn load_documents(
     let mut without_skills = 0;
     let mut after: Option<JobId> = None;
     loop {
-        let page = store.list_postings_page(after.clone(), page_size).await?;
+        let page = store.list_titles_page(after.clone(), page_size).await?;
         let last_page = page.len() < page_size;
-        if let Some(last) = page.last() {
-            after = Some(last.job_posting_id.clone());
+        if let Some((last, _)) = page.last() {
+            after = Some(last.clone());
         }
-        documents.extend(page.into_iter().map(|p| JobDocument {
-            job_posting_id: p.job_posting_id,
-            title: p.title,
+        documents.extend(page.into_iter().map(|(job_posting_id, title)| JobDocument {
+            job_posting_id,
+            title,
             skills: Vec::new(),
         }));
         let pending = documents.len() - without_skills;
@@ -239,7 +239,7 @@ async fn attach_skills(
 ) -> Result<(), ClusteringFlowError> {
     let ids: Vec<JobId> = documents.iter().map(|d| d.job_posting_id.clone()).collect();
     let mut skills_by_job: BTreeMap<JobId, Vec<WeightedSkill>> = BTreeMap::new();
-    for skill in store.skills_for_jobs(&ids, skills_version).await? {
+    for skill in store.skill_weights_for_jobs(&ids, skills_version).await? {
         if let Some(id) = skill.enrichment_id {
             extractions.insert(skill.job_posting_id.clone(), id);
         }

@@ -8,10 +8,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jobenrich_domain::{
-    AliasRepository, ClaimRequest, CompletionReport, EnrichmentKey, EnrichmentOutcome,
-    EnrichmentRepository, EnrichmentResult, EnrichmentSuccess, EnrichmentType, EnrichmentVersion,
-    ExtractedSkill, JobEnrichment, JobId, JobPosting, JobPostingRepository, ModelConfig,
-    ModelConfigRepository, SectionClassification, SkillAlias, StoreError,
+    AliasRepository, ClaimRequest, EnrichmentKey, EnrichmentOutcome, EnrichmentRepository,
+    EnrichmentResult, EnrichmentSuccess, EnrichmentType, EnrichmentVersion, ExtractedSkill,
+    JobEnrichment, JobId, JobPosting, JobPostingRepository, ModelConfig, ModelConfigRepository,
+    SectionClassification, SkillAlias, StoreError,
 };
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -346,10 +346,47 @@ impl EnrichmentPipeline {
 
     /// Claims one batch of `enrichment_type` at the current version, enriches
     /// it and writes the results. A batch that claimed nothing reports `claimed: 0`.
+    /// The three stages in a row; the runner overlaps them across batches.
     pub async fn process_batch(
-        &self,
+        self: &Arc<Self>,
         enrichment_type: EnrichmentType,
     ) -> Result<BatchReport, PipelineError> {
+        let started = Instant::now();
+        let (version, batch) = self.claim(enrichment_type).await?;
+        let Some(batch) = batch else {
+            return Ok(BatchReport {
+                enrichment_type: Some(enrichment_type),
+                enrichment_version: Some(version),
+                elapsed: started.elapsed(),
+                ..BatchReport::default()
+            });
+        };
+        let keys = batch.keys();
+        let pipeline = self.clone();
+        let enriched = tokio::task::spawn_blocking(move || pipeline.enrich_batch(batch)).await;
+        match enriched {
+            Ok(enriched) => self.write_batch(enriched).await,
+            Err(join) => {
+                self.release_quietly(&keys).await;
+                Err(PipelineError::WorkerThread(join.to_string()))
+            }
+        }
+    }
+
+    /// Stage 1: leases up to `batch_size` enrichments of this type at the
+    /// current version and reads their postings. `None` when nothing is due.
+    pub async fn claim_batch(
+        &self,
+        enrichment_type: EnrichmentType,
+    ) -> Result<Option<ClaimedBatch>, PipelineError> {
+        Ok(self.claim(enrichment_type).await?.1)
+    }
+
+    /// `claim_batch`, with the version claimed at even when nothing was due.
+    async fn claim(
+        &self,
+        enrichment_type: EnrichmentType,
+    ) -> Result<(EnrichmentVersion, Option<ClaimedBatch>), PipelineError> {
         let started = Instant::now();
         let now = Utc::now();
         let cached = self.enricher(now).await?;
@@ -375,19 +412,70 @@ impl EnrichmentPipeline {
                 now,
             })
             .await?;
-        let mut report = BatchReport {
-            enrichment_type: Some(enrichment_type),
-            enrichment_version: Some(version),
-            claimed: claimed.len(),
-            ..BatchReport::default()
-        };
         if claimed.is_empty() {
-            report.elapsed = started.elapsed();
-            return Ok(report);
+            return Ok((version, None));
         }
-        let keys: Vec<EnrichmentKey> = claimed.iter().map(JobEnrichment::key).collect();
+        let ids: Vec<JobId> = claimed.iter().map(|e| e.job_id.clone()).collect();
+        let postings = match self.ports.postings.get_postings(&ids).await {
+            Ok(postings) => postings,
+            Err(err) => {
+                let keys: Vec<EnrichmentKey> = claimed.iter().map(JobEnrichment::key).collect();
+                self.release_quietly(&keys).await;
+                return Err(err.into());
+            }
+        };
+        Ok((
+            version.clone(),
+            Some(ClaimedBatch {
+                enrichment_type,
+                version,
+                model,
+                cached,
+                rows: claimed,
+                postings,
+                started,
+                claim_and_read: started.elapsed(),
+            }),
+        ))
+    }
+
+    /// Stage 2 (CPU; call on a blocking thread): runs the engine on every
+    /// claimed posting. A posting's error or panic becomes its own failure.
+    pub fn enrich_batch(&self, batch: ClaimedBatch) -> EnrichedBatch {
+        let enrich_started = Instant::now();
+        let outcomes = enrich_claimed(
+            &batch.rows,
+            batch.postings,
+            &batch.model,
+            batch.cached.enricher.as_ref(),
+            &self.config,
+        );
+        EnrichedBatch {
+            report: BatchReport {
+                enrichment_type: Some(batch.enrichment_type),
+                enrichment_version: Some(batch.version),
+                claimed: batch.rows.len(),
+                timings: BatchTimings {
+                    claim_and_read: batch.claim_and_read,
+                    enrich: enrich_started.elapsed(),
+                    write: std::time::Duration::ZERO,
+                },
+                ..BatchReport::default()
+            },
+            outcomes,
+            started: batch.started,
+        }
+    }
+
+    /// Stage 3: writes a batch's results in one store call (with the status
+    /// changes). On failure the batch is released, not left leased.
+    pub async fn write_batch(&self, batch: EnrichedBatch) -> Result<BatchReport, PipelineError> {
+        let write_started = Instant::now();
+        let mut report = batch.report;
         match self
-            .enrich_and_complete(claimed, &model, cached, started, &mut report.timings)
+            .ports
+            .enrichments
+            .complete_enrichments(&batch.outcomes, Utc::now())
             .await
         {
             Ok(completion) => {
@@ -396,58 +484,75 @@ impl EnrichmentPipeline {
                 report.lost_leases = completion.lost_leases.len();
                 report.skills_written = completion.skills_written;
                 report.sections_written = completion.sections_written;
-                report.elapsed = started.elapsed();
+                report.timings.write = write_started.elapsed();
+                report.elapsed = batch.started.elapsed();
                 Ok(report)
             }
             Err(err) => {
-                // Hand the batch back at once rather than waiting out the lease.
-                let released = self
-                    .ports
-                    .enrichments
-                    .release_enrichments(&keys, &self.config.owner, Utc::now())
-                    .await;
-                if let Err(release_err) = released {
-                    tracing::warn!(error = %release_err, "releasing a failed batch; its lease will expire instead");
-                }
-                Err(err)
+                let keys: Vec<EnrichmentKey> =
+                    batch.outcomes.iter().map(|o| o.key.clone()).collect();
+                self.release_quietly(&keys).await;
+                Err(err.into())
             }
         }
     }
 
-    async fn enrich_and_complete(
-        &self,
-        claimed: Vec<JobEnrichment>,
-        model: &ModelConfig,
-        cached: Arc<CachedEnricher>,
-        started: Instant,
-        timings: &mut BatchTimings,
-    ) -> Result<CompletionReport, PipelineError> {
-        let ids: Vec<JobId> = claimed.iter().map(|e| e.job_posting_id.clone()).collect();
-        let postings = self.ports.postings.get_postings(&ids).await?;
-        timings.claim_and_read = started.elapsed();
-        let enrich_started = Instant::now();
-        let config = self.config.clone();
-        let model = model.clone();
-        let outcomes = tokio::task::spawn_blocking(move || {
-            enrich_claimed(
-                &claimed,
-                postings,
-                &model,
-                cached.enricher.as_ref(),
-                &config,
-            )
-        })
-        .await
-        .map_err(|e| PipelineError::WorkerThread(e.to_string()))?;
-        timings.enrich = enrich_started.elapsed();
-        let write_started = Instant::now();
-        let completion = self
+    /// Hands leased enrichments back (`processing → pending`) at once rather
+    /// than letting their lease run out. Returns how many were released.
+    pub async fn release(&self, keys: &[EnrichmentKey]) -> Result<u64, PipelineError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        Ok(self
             .ports
             .enrichments
-            .complete_enrichments(&outcomes, Utc::now())
-            .await?;
-        timings.write = write_started.elapsed();
-        Ok(completion)
+            .release_enrichments(keys, &self.config.owner, Utc::now())
+            .await?)
+    }
+
+    async fn release_quietly(&self, keys: &[EnrichmentKey]) {
+        if let Err(err) = self.release(keys).await {
+            tracing::warn!(error = %err, enrichments = keys.len(), "releasing a batch; its lease will expire instead");
+        }
+    }
+}
+
+/// A leased batch with its postings, ready for the engine.
+pub struct ClaimedBatch {
+    enrichment_type: EnrichmentType,
+    version: EnrichmentVersion,
+    model: ModelConfig,
+    cached: Arc<CachedEnricher>,
+    rows: Vec<JobEnrichment>,
+    postings: Vec<JobPosting>,
+    started: Instant,
+    claim_and_read: std::time::Duration,
+}
+
+impl ClaimedBatch {
+    pub fn keys(&self) -> Vec<EnrichmentKey> {
+        self.rows.iter().map(JobEnrichment::key).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// A batch's outcomes, ready to be written.
+pub struct EnrichedBatch {
+    report: BatchReport,
+    outcomes: Vec<EnrichmentOutcome>,
+    started: Instant,
+}
+
+impl EnrichedBatch {
+    pub fn keys(&self) -> Vec<EnrichmentKey> {
+        self.outcomes.iter().map(|o| o.key.clone()).collect()
     }
 }
 

@@ -3,9 +3,10 @@
 //! drain the queue, and summarize what was found.
 
 use crate::enrichment_pipeline::{EnrichmentPipeline, PipelineError};
-use crate::enrichment_runner::{drain, BatchObserver, RunTotals};
+use crate::enrichment_runner::{drain_until, BatchObserver, RunTotals};
 use crate::enrichment_status::{skills_summary, SkillsSummary};
 use crate::reenrichment::{ensure_active_models, queue_missing_enrichments, ReenrichReport};
+use crate::shutdown::Shutdown;
 use chrono::Utc;
 use jobenrich_domain::{
     EnrichmentStatus, EnrichmentType, JobPostingRepository, SkillRepository, Store,
@@ -26,6 +27,14 @@ pub struct RunSummary {
     pub failed_in_store: u64,
     pub skills_written: u64,
     pub sections_written: u64,
+    /// Enrichments at the current versions still leased (`processing`) after
+    /// the run: held by other processes (a worker, another `run`), or by a
+    /// process that died and whose lease has not expired yet.
+    pub leased_by_others: u64,
+    /// Enrichments this run claimed and handed back unprocessed (interrupted).
+    pub released: u64,
+    /// Stopped by a signal before the queue was drained.
+    pub interrupted: bool,
     pub elapsed_seconds: f64,
     pub postings_per_second: f64,
     pub skills: SkillsSummary,
@@ -34,7 +43,8 @@ pub struct RunSummary {
 /// Everything the run needs besides the store.
 pub struct EnrichmentRunOptions {
     pub types: Vec<EnrichmentType>,
-    pub concurrency: usize,
+    /// Engine threads (batches enriched at once).
+    pub engine_threads: usize,
     pub top_skills: usize,
     /// Who activates default models on a fresh store (recorded on the model).
     pub activated_by: String,
@@ -72,36 +82,43 @@ pub async fn prepare_run(
     Ok((queued, due))
 }
 
-/// Drains the queue and builds the summary.
+/// Drains the queue (or stops early on `shutdown`, releasing what was
+/// claimed and not started) and builds the summary.
 pub async fn run_to_completion(
     store: &Arc<dyn Store>,
     pipeline: Arc<EnrichmentPipeline>,
     options: &EnrichmentRunOptions,
     queued: Vec<ReenrichReport>,
     observer: Option<BatchObserver>,
+    shutdown: &Shutdown,
 ) -> Result<RunSummary, PipelineError> {
-    let totals: RunTotals = drain(
+    let totals: RunTotals = drain_until(
         pipeline.clone(),
         &options.types,
-        options.concurrency,
+        options.engine_threads,
         observer,
+        shutdown,
     )
     .await?;
     let skills_version = pipeline
         .current_version(EnrichmentType::SkillsExtraction)
         .await?;
-    let failed_in_store = store
-        .enrichment_status_counts()
-        .await?
-        .into_iter()
-        .filter(|c| {
-            c.status == EnrichmentStatus::Failed
-                && queued
-                    .iter()
-                    .any(|q| q.enrichment_version.as_ref() == Some(&c.enrichment_version))
-        })
-        .map(|c| c.count)
-        .sum();
+    let counts = store.enrichment_status_counts().await?;
+    let at_current = |status: EnrichmentStatus| -> u64 {
+        counts
+            .iter()
+            .filter(|c| {
+                c.status == status
+                    && queued
+                        .iter()
+                        .any(|q| q.enrichment_version.as_ref() == Some(&c.enrichment_version))
+            })
+            .map(|c| c.count)
+            .sum()
+    };
+    let failed_in_store = at_current(EnrichmentStatus::Failed);
+    // This run's own leases are all written or released by now.
+    let leased_by_others = at_current(EnrichmentStatus::Processing);
     let skills = skills_summary(
         store.as_ref() as &dyn SkillRepository,
         &skills_version,
@@ -119,6 +136,9 @@ pub async fn run_to_completion(
         failed_in_store,
         skills_written: totals.skills_written,
         sections_written: totals.sections_written,
+        leased_by_others,
+        released: totals.released,
+        interrupted: totals.interrupted,
         elapsed_seconds: totals.elapsed.as_secs_f64(),
         postings_per_second: totals.per_second(),
         skills,

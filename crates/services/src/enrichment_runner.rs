@@ -1,15 +1,41 @@
 //! Drives the pipeline: `drain` (the one-shot `jobenrich run`: everything due,
 //! then stop) and `run_worker` (the daemon: poll with idle backoff until told
-//! to shut down). Both keep `concurrency` batches in flight, so one batch's
-//! store writes overlap another's CPU work.
+//! to shut down).
+//!
+//! Both run the pipeline as three overlapping stages in one process:
+//!
+//! ```text
+//! claimer (1 task) --claimed--> engine threads (N) --enriched--> writer (1 task)
+//! ```
+//!
+//! The claimer leases batches and reads their postings, N engine threads
+//! enrich whole batches side by side on the blocking pool, and one writer
+//! writes each batch's results in one store call, so the next batches are
+//! enriched while the previous one is written. The queues between stages hold
+//! one batch each: enough to keep every stage busy, little to hand back on
+//! shutdown. SQLite admits one writer at a time anyway; more cores go to the
+//! engine, not to more writers.
+//!
+//! Shutdown ([`Shutdown`]): on a graceful request the claimer stops, batches
+//! claimed but not started are released, batches being enriched are finished
+//! and written. When the request turns immediate (a second signal, or the
+//! grace period is over) the stages are aborted and whatever is still leased
+//! is released in one store call.
 
-use crate::enrichment_pipeline::{BatchReport, EnrichmentPipeline, PipelineError};
+use crate::enrichment_pipeline::{
+    BatchReport, ClaimedBatch, EnrichedBatch, EnrichmentPipeline, PipelineError,
+};
 use crate::reenrichment::queue_missing_enrichments;
+use crate::shutdown::Shutdown;
 use chrono::Utc;
-use jobenrich_domain::EnrichmentType;
-use std::sync::Arc;
+use jobenrich_domain::{EnrichmentKey, EnrichmentType};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Called after every batch that claimed work (progress bars, logs).
 pub type BatchObserver = Arc<dyn Fn(&BatchReport) + Send + Sync>;
@@ -25,6 +51,10 @@ pub struct RunTotals {
     pub skills_written: u64,
     pub sections_written: u64,
     pub requeued: u64,
+    /// Claimed enrichments handed back unprocessed (shutdown, or a failed write).
+    pub released: u64,
+    /// The run stopped on a shutdown request before the queue was drained.
+    pub interrupted: bool,
     pub elapsed: Duration,
 }
 
@@ -48,6 +78,8 @@ impl RunTotals {
         self.skills_written += other.skills_written;
         self.sections_written += other.sections_written;
         self.requeued += other.requeued;
+        self.released += other.released;
+        self.interrupted |= other.interrupted;
     }
 
     /// Enrichments processed per second of wall time.
@@ -66,8 +98,8 @@ impl RunTotals {
 pub struct WorkerLoopConfig {
     /// Enrichment types to work on, in order.
     pub types: Vec<EnrichmentType>,
-    /// Batches in flight at once (each on its own blocking thread).
-    pub concurrency: usize,
+    /// Engine threads: batches enriched at once.
+    pub engine_threads: usize,
     /// First sleep when the queue is empty; doubles while idle.
     pub poll_interval: Duration,
     pub max_idle_backoff: Duration,
@@ -95,21 +127,6 @@ pub fn log_batch(batch: &BatchReport) {
     );
 }
 
-/// One pass over the types: a batch of each. Returns the batches that claimed work.
-async fn one_round(
-    pipeline: &EnrichmentPipeline,
-    types: &[EnrichmentType],
-) -> Result<Vec<BatchReport>, PipelineError> {
-    let mut done = Vec::new();
-    for &enrichment_type in types {
-        let batch = pipeline.process_batch(enrichment_type).await?;
-        if batch.claimed > 0 {
-            done.push(batch);
-        }
-    }
-    Ok(done)
-}
-
 /// Types that have an active model (a type without one has nothing to claim).
 async fn workable_types(
     pipeline: &EnrichmentPipeline,
@@ -129,38 +146,42 @@ async fn workable_types(
 pub async fn drain(
     pipeline: Arc<EnrichmentPipeline>,
     types: &[EnrichmentType],
-    concurrency: usize,
+    engine_threads: usize,
     observer: Option<BatchObserver>,
+) -> Result<RunTotals, PipelineError> {
+    drain_until(pipeline, types, engine_threads, observer, &Shutdown::new()).await
+}
+
+/// `drain`, stopping early when `shutdown` is requested (`interrupted` is
+/// then set, and nothing this run claimed stays leased unless the store
+/// refused the release).
+pub async fn drain_until(
+    pipeline: Arc<EnrichmentPipeline>,
+    types: &[EnrichmentType],
+    engine_threads: usize,
+    observer: Option<BatchObserver>,
+    shutdown: &Shutdown,
 ) -> Result<RunTotals, PipelineError> {
     let started = Instant::now();
     let types = workable_types(&pipeline, types).await?;
     let mut totals = RunTotals::default();
     loop {
-        let mut lanes = tokio::task::JoinSet::new();
-        for _ in 0..concurrency.max(1) {
-            let pipeline = pipeline.clone();
-            let types = types.clone();
-            let observer = observer.clone();
-            lanes.spawn(async move {
-                let mut lane = RunTotals::default();
-                loop {
-                    let batches = one_round(&pipeline, &types).await?;
-                    if batches.is_empty() {
-                        return Ok::<_, PipelineError>(lane);
-                    }
-                    for batch in &batches {
-                        lane.add(batch);
-                        log_batch(batch);
-                        if let Some(observe) = &observer {
-                            observe(batch);
-                        }
-                    }
-                }
-            });
+        let mode = Mode::Drain(types.clone());
+        let (pass, error) = run_stages(
+            pipeline.clone(),
+            mode,
+            engine_threads,
+            shutdown,
+            observer.clone(),
+        )
+        .await;
+        totals.merge(&pass);
+        if let Some(error) = error {
+            return Err(error);
         }
-        while let Some(lane) = lanes.join_next().await {
-            let lane = lane.map_err(|e| PipelineError::WorkerThread(e.to_string()))??;
-            totals.merge(&lane);
+        if shutdown.is_requested() {
+            totals.interrupted = true;
+            break;
         }
         let mut requeued = 0;
         for &t in &types {
@@ -176,89 +197,275 @@ pub async fn drain(
 }
 
 /// The daemon loop: claims, processes and completes batches until `shutdown`
-/// turns true, then finishes the batches in hand and returns. Store errors
-/// are logged and retried after a backoff; they never end the loop.
+/// is requested, then finishes the batches being enriched, releases the ones
+/// not started, and returns. Store errors are logged and retried after a
+/// backoff; they never end the loop.
 pub async fn run_worker(
     pipeline: Arc<EnrichmentPipeline>,
     config: WorkerLoopConfig,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> RunTotals {
     let started = Instant::now();
-    let mut lanes = tokio::task::JoinSet::new();
-    for lane_index in 0..config.concurrency.max(1) {
-        let pipeline = pipeline.clone();
-        let config = config.clone();
-        let shutdown = shutdown.clone();
-        // Only one lane queues re-enrichment, so lanes do not repeat the anti-join.
-        let reenrich = config.reenrich_auto && lane_index == 0;
-        lanes.spawn(worker_lane(pipeline, config, reenrich, shutdown));
+    let threads = config.engine_threads;
+    let (mut totals, error) =
+        run_stages(pipeline, Mode::Daemon(config), threads, &shutdown, None).await;
+    if let Some(error) = error {
+        tracing::error!(error = %error, "the worker's stages ended with an error");
     }
-    let mut totals = RunTotals::default();
-    while let Some(lane) = lanes.join_next().await {
-        match lane {
-            Ok(lane) => totals.merge(&lane),
-            Err(e) => tracing::error!(error = %e, "a worker lane ended abnormally"),
-        }
-    }
+    totals.interrupted = shutdown.is_forced();
     totals.elapsed = started.elapsed();
     totals
 }
 
-async fn worker_lane(
-    pipeline: Arc<EnrichmentPipeline>,
-    config: WorkerLoopConfig,
-    reenrich: bool,
-    mut shutdown: watch::Receiver<bool>,
-) -> RunTotals {
-    let mut totals = RunTotals::default();
-    let mut idle_sleep = config.poll_interval;
-    while !*shutdown.borrow() {
-        let worked = match lane_step(&pipeline, &config, reenrich, &mut totals).await {
-            Ok(worked) => worked,
+/// What the claimer does when a round over the types finds nothing.
+enum Mode {
+    /// Stop: the queue is drained (`jobenrich run`).
+    Drain(Vec<EnrichmentType>),
+    /// Requeue due failures, queue re-enrichment (when configured), sleep
+    /// with backoff, and poll again (`jobenrich-worker`).
+    Daemon(WorkerLoopConfig),
+}
+
+/// Keys of the batches claimed and not yet written, by batch number: what
+/// an immediate shutdown hands back.
+#[derive(Default)]
+struct InFlight {
+    next: AtomicU64,
+    batches: Mutex<HashMap<u64, Vec<EnrichmentKey>>>,
+    released: AtomicU64,
+}
+
+impl InFlight {
+    fn add(&self, batch: &ClaimedBatch) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut batches) = self.batches.lock() {
+            batches.insert(id, batch.keys());
+        }
+        id
+    }
+
+    fn done(&self, id: u64) {
+        if let Ok(mut batches) = self.batches.lock() {
+            batches.remove(&id);
+        }
+    }
+
+    /// Releases batch `id` (or every batch, for `None`) if still in flight.
+    async fn release(&self, pipeline: &EnrichmentPipeline, id: Option<u64>) {
+        let keys: Vec<EnrichmentKey> = match self.batches.lock() {
+            Ok(mut batches) => match id {
+                Some(id) => batches.remove(&id).unwrap_or_default(),
+                None => batches.drain().flat_map(|(_, keys)| keys).collect(),
+            },
+            Err(_) => Vec::new(),
+        };
+        if keys.is_empty() {
+            return;
+        }
+        match pipeline.release(&keys).await {
+            Ok(n) => {
+                self.released.fetch_add(n, Ordering::Relaxed);
+            }
             Err(err) => {
-                tracing::error!(error = %err, "enrichment batch failed; retrying after backoff");
+                tracing::warn!(error = %err, enrichments = keys.len(), "releasing claimed enrichments; their lease will expire instead")
+            }
+        }
+    }
+}
+
+/// Runs the three stages until the claimer stops (drained, or shutdown) and
+/// the batches in hand are written or released. Returns the totals and, in
+/// drain mode, the first error that stopped the run.
+async fn run_stages(
+    pipeline: Arc<EnrichmentPipeline>,
+    mode: Mode,
+    engine_threads: usize,
+    shutdown: &Shutdown,
+    observer: Option<BatchObserver>,
+) -> (RunTotals, Option<PipelineError>) {
+    let threads = engine_threads.max(1);
+    let draining = matches!(mode, Mode::Drain(_));
+    // Cancelled by a shutdown request, or by the run itself after an error.
+    let halt = shutdown.graceful_child();
+    let in_flight = Arc::new(InFlight::default());
+    let (claimed_tx, claimed_rx) = mpsc::channel::<(u64, ClaimedBatch)>(1);
+    let claimed_rx = Arc::new(tokio::sync::Mutex::new(claimed_rx));
+    let (enriched_tx, enriched_rx) = mpsc::channel::<(u64, EnrichedBatch)>(1);
+    let tracker = TaskTracker::new();
+    let claimer = tracker.spawn(claim_stage(
+        pipeline.clone(),
+        mode,
+        halt.clone(),
+        claimed_tx,
+        in_flight.clone(),
+    ));
+    let mut aborts = vec![claimer.abort_handle()];
+    for _ in 0..threads {
+        let engine = tracker.spawn(engine_stage(
+            pipeline.clone(),
+            halt.clone(),
+            claimed_rx.clone(),
+            enriched_tx.clone(),
+            in_flight.clone(),
+        ));
+        aborts.push(engine.abort_handle());
+    }
+    drop(enriched_tx);
+    // Shared so that what was written before an abort still counts.
+    let written = Arc::new(Mutex::new(RunTotals::default()));
+    let writer = tracker.spawn(write_stage(
+        pipeline.clone(),
+        draining,
+        halt.clone(),
+        enriched_rx,
+        in_flight.clone(),
+        written.clone(),
+        observer,
+    ));
+    aborts.push(writer.abort_handle());
+    tracker.close();
+
+    let forced = tokio::select! {
+        _ = tracker.wait() => false,
+        _ = shutdown.forced() => true,
+    };
+    let mut error = None;
+    if forced {
+        for task in &aborts {
+            task.abort();
+        }
+        tracker.wait().await;
+        in_flight.release(&pipeline, None).await;
+    }
+    match writer.await {
+        Ok(write_error) => error = write_error,
+        Err(join) if !join.is_cancelled() => {
+            error = Some(PipelineError::WorkerThread(join.to_string()));
+        }
+        Err(_) => {}
+    }
+    let mut totals = written.lock().map(|t| t.clone()).unwrap_or_default();
+    match claimer.await {
+        Ok(Ok(requeued)) => totals.requeued += requeued,
+        Ok(Err(claim_error)) => {
+            error.get_or_insert(claim_error);
+        }
+        Err(join) if !join.is_cancelled() => {
+            error.get_or_insert(PipelineError::WorkerThread(join.to_string()));
+        }
+        Err(_) => {}
+    }
+    // Anything an error path left in flight goes back too.
+    in_flight.release(&pipeline, None).await;
+    totals.released += in_flight.released.load(Ordering::Relaxed);
+    totals.interrupted = forced;
+    (totals, error)
+}
+
+/// Stage 1: claims batches round-robin over the types and hands them on.
+/// Returns how many failures it requeued (daemon mode).
+async fn claim_stage(
+    pipeline: Arc<EnrichmentPipeline>,
+    mode: Mode,
+    halt: CancellationToken,
+    claimed: mpsc::Sender<(u64, ClaimedBatch)>,
+    in_flight: Arc<InFlight>,
+) -> Result<u64, PipelineError> {
+    let mut requeued = 0;
+    let mut idle_sleep = match &mode {
+        Mode::Daemon(config) => config.poll_interval,
+        Mode::Drain(_) => Duration::ZERO,
+    };
+    while !halt.is_cancelled() {
+        let round = claim_round(&pipeline, &mode, &halt, &claimed, &in_flight).await;
+        let worked = match (round, &mode) {
+            (Ok(claimed_any), _) => claimed_any,
+            (Err(err), Mode::Drain(_)) => return Err(err),
+            (Err(err), Mode::Daemon(_)) => {
+                tracing::error!(error = %err, "claiming a batch failed; retrying after backoff");
                 false
             }
+        };
+        let Mode::Daemon(config) = &mode else {
+            if worked {
+                continue;
+            }
+            return Ok(requeued);
         };
         if worked {
             idle_sleep = config.poll_interval;
             continue;
         }
+        match idle_work(&pipeline, config).await {
+            Ok((found, n)) => {
+                requeued += n;
+                if found > 0 {
+                    continue;
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "idle work failed; retrying after backoff"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(idle_sleep) => {}
-            _ = shutdown.changed() => {}
+            _ = halt.cancelled() => {}
         }
         idle_sleep = (idle_sleep * 2).min(config.max_idle_backoff.max(config.poll_interval));
     }
-    totals
+    Ok(requeued)
 }
 
-/// One poll: a batch of each type; when idle, due retries and (optionally)
-/// the re-enrichment anti-join. Returns whether any work was found.
-async fn lane_step(
+/// A batch of each workable type; whether any was claimed.
+async fn claim_round(
+    pipeline: &Arc<EnrichmentPipeline>,
+    mode: &Mode,
+    halt: &CancellationToken,
+    claimed: &mpsc::Sender<(u64, ClaimedBatch)>,
+    in_flight: &InFlight,
+) -> Result<bool, PipelineError> {
+    let types = match mode {
+        Mode::Drain(types) => types.clone(),
+        Mode::Daemon(config) => workable_types(pipeline, &config.types).await?,
+    };
+    let mut claimed_any = false;
+    for t in types {
+        if halt.is_cancelled() {
+            break;
+        }
+        let Some(batch) = pipeline.claim_batch(t).await? else {
+            continue;
+        };
+        claimed_any = true;
+        let id = in_flight.add(&batch);
+        let handed_on = tokio::select! {
+            sent = claimed.send((id, batch)) => sent.is_ok(),
+            _ = halt.cancelled() => false,
+        };
+        if !handed_on {
+            // Stopping (or no engine left): claimed, never started, handed back.
+            in_flight.release(pipeline, Some(id)).await;
+            break;
+        }
+    }
+    Ok(claimed_any)
+}
+
+/// When a daemon round found nothing: requeue due failures and (with
+/// `reenrich_auto`) queue jobs lacking a result at the active version.
+/// Returns (work found, failures requeued).
+async fn idle_work(
     pipeline: &EnrichmentPipeline,
     config: &WorkerLoopConfig,
-    reenrich: bool,
-    totals: &mut RunTotals,
-) -> Result<bool, PipelineError> {
+) -> Result<(u64, u64), PipelineError> {
     let types = workable_types(pipeline, &config.types).await?;
-    let batches = one_round(pipeline, &types).await?;
-    for batch in &batches {
-        totals.add(batch);
-        log_batch(batch);
-    }
-    if !batches.is_empty() {
-        return Ok(true);
-    }
-    let mut found = 0;
+    let (mut found, mut requeued_total) = (0, 0);
     for &t in &types {
         let requeued = pipeline.requeue_due_failures(t, Utc::now()).await?;
         if requeued > 0 {
             tracing::info!(enrichment_type = %t, requeued, "failed enrichments requeued for retry");
         }
-        totals.requeued += requeued;
+        requeued_total += requeued;
         found += requeued;
-        if reenrich {
+        if config.reenrich_auto {
             let version = pipeline.current_version(t).await?;
             let queued = queue_missing_enrichments(
                 pipeline.ports().enrichments.as_ref(),
@@ -273,5 +480,88 @@ async fn lane_step(
             found += queued.newly_queued;
         }
     }
-    Ok(found > 0)
+    Ok((found, requeued_total))
+}
+
+/// Stage 2, one per engine thread: enriches whole batches on the blocking pool.
+async fn engine_stage(
+    pipeline: Arc<EnrichmentPipeline>,
+    halt: CancellationToken,
+    claimed: Arc<tokio::sync::Mutex<mpsc::Receiver<(u64, ClaimedBatch)>>>,
+    enriched: mpsc::Sender<(u64, EnrichedBatch)>,
+    in_flight: Arc<InFlight>,
+) {
+    loop {
+        let next = claimed.lock().await.recv().await;
+        let Some((id, batch)) = next else {
+            return;
+        };
+        if halt.is_cancelled() {
+            // Claimed but not started: released rather than enriched.
+            drop(batch);
+            in_flight.release(&pipeline, Some(id)).await;
+            continue;
+        }
+        let engine = pipeline.clone();
+        match tokio::task::spawn_blocking(move || engine.enrich_batch(batch)).await {
+            Ok(batch) => {
+                if enriched.send((id, batch)).await.is_err() {
+                    in_flight.release(&pipeline, Some(id)).await;
+                }
+            }
+            Err(join) => {
+                // Postings' panics are caught one by one; this is anything else.
+                tracing::error!(error = %join, "an engine thread failed; its batch is released");
+                in_flight.release(&pipeline, Some(id)).await;
+            }
+        }
+    }
+}
+
+/// Stage 3: writes each enriched batch in one store call, in arrival order.
+/// In drain mode the first failed write stops the run (its error is
+/// returned); the daemon logs it and goes on (the batch was released).
+async fn write_stage(
+    pipeline: Arc<EnrichmentPipeline>,
+    draining: bool,
+    halt: CancellationToken,
+    mut enriched: mpsc::Receiver<(u64, EnrichedBatch)>,
+    in_flight: Arc<InFlight>,
+    totals: Arc<Mutex<RunTotals>>,
+    observer: Option<BatchObserver>,
+) -> Option<PipelineError> {
+    let mut error = None;
+    while let Some((id, batch)) = enriched.recv().await {
+        if error.is_some() {
+            in_flight.release(&pipeline, Some(id)).await;
+            continue;
+        }
+        let released = batch.keys().len() as u64;
+        let written = pipeline.write_batch(batch).await;
+        in_flight.done(id);
+        match written {
+            Ok(report) => {
+                if let Ok(mut totals) = totals.lock() {
+                    totals.add(&report);
+                }
+                log_batch(&report);
+                if let Some(observe) = &observer {
+                    observe(&report);
+                }
+            }
+            Err(err) => {
+                // write_batch released the batch already.
+                if let Ok(mut totals) = totals.lock() {
+                    totals.released += released;
+                }
+                if draining {
+                    halt.cancel();
+                    error = Some(err);
+                } else {
+                    tracing::error!(error = %err, "writing a batch failed; it was released for a retry");
+                }
+            }
+        }
+    }
+    error
 }

@@ -14,3 +14,4 @@ pub mod ingest;
 pub mod model_artifacts;
 pub mod model_registry;
 pub mod reenrichment;
+pub mod shutdown;

@@ -153,12 +153,12 @@ fn pipeline(
     postings: MockJobPostingRepository,
     models: MockModelConfigRepository,
     factory: Arc<CountingFactory>,
-) -> EnrichmentPipeline {
+) -> Arc<EnrichmentPipeline> {
     let mut config = PipelineConfig::with_owner(OWNER);
     config.batch_size = 10;
     config.max_attempts = 3;
     config.retry_backoff = Duration::seconds(10);
-    EnrichmentPipeline::new(
+    Arc::new(EnrichmentPipeline::new(
         PipelinePorts {
             enrichments: Arc::new(enrichments),
             postings: Arc::new(postings),
@@ -167,7 +167,7 @@ fn pipeline(
         },
         factory,
         config,
-    )
+    ))
 }
 
 #[tokio::test]

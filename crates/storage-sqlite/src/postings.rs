@@ -141,4 +141,26 @@ impl JobPostingRepository for SqliteStore {
         })
         .await
     }
+
+    async fn list_titles_page(
+        &self,
+        after: Option<JobId>,
+        limit: usize,
+    ) -> StoreResult<Vec<(JobId, String)>> {
+        let after = after.map(String::from);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, title FROM job_postings
+                     WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2",
+                )
+                .map_err(map_sqlite)?;
+            let rows = stmt.query(params![after, limit]).map_err(map_sqlite)?;
+            collect_rows(rows, |row| {
+                Ok((parse_id(&get::<String>(row, 0)?)?, get(row, 1)?))
+            })
+        })
+        .await
+    }
 }

@@ -10,7 +10,9 @@ use crate::SqliteStore;
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
-use jobenrich_domain::{EnrichmentVersion, ExtractedSkill, JobId, SkillFrequency, SkillRepository};
+use jobenrich_domain::{
+    EnrichmentVersion, ExtractedSkill, JobId, SkillFrequency, SkillRepository, SkillWeight,
+};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 
 const COLUMNS: &str =
@@ -150,6 +152,35 @@ impl SkillRepository for SqliteStore {
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;
             collect_rows(rows, skill_from_row)
+        })
+        .await
+    }
+
+    async fn skill_weights_for_jobs(
+        &self,
+        job_ids: &[JobId],
+        version: &EnrichmentVersion,
+    ) -> StoreResult<Vec<SkillWeight>> {
+        let ids = json_list(job_ids.iter().map(JobId::as_str))?;
+        let version = version.as_str().to_string();
+        self.with_conn(move |conn| {
+            // The same plan as `skills_for_jobs`, three columns instead of thirteen.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT job_id, skill_name, confidence_score FROM job_skills
+                     WHERE job_id IN (SELECT value FROM json_each(?1))
+                       AND +enrichment_version = ?2
+                     ORDER BY job_id, skill_name",
+                )
+                .map_err(map_sqlite)?;
+            let rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;
+            collect_rows(rows, |row| {
+                Ok(SkillWeight {
+                    job_id: parse_id(&get::<String>(row, 0)?)?,
+                    skill_name: get(row, 1)?,
+                    confidence_score: get(row, 2)?,
+                })
+            })
         })
         .await
     }

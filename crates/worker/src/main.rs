@@ -1,9 +1,10 @@
 //! `jobenrich-worker`: the enrichment daemon. Claims batches of pending
 //! enrichments with a lease, runs the engine on them, writes the results, and
-//! sleeps with backoff when idle. SIGINT/SIGTERM stop claiming; the batches in
-//! hand are finished and the process exits 0.
-
-mod shutdown;
+//! sleeps with backoff when idle. SIGINT, SIGTERM or SIGHUP stop claiming:
+//! batches being enriched are finished and written, batches claimed but not
+//! started are released, and the process exits 0. A second signal (or
+//! `worker.shutdown_grace_seconds` passing) releases whatever is still held
+//! and exits 130.
 
 use anyhow::Context;
 use clap::Parser;
@@ -75,7 +76,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("starting the async runtime: {e}")),
     };
     match runtime.block_on(run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Stopped::Gracefully) => ExitCode::SUCCESS,
+        // The shell's code for "ended by SIGINT": the stop was forced.
+        Ok(Stopped::Forced) => ExitCode::from(130),
         Err(e) => fail(format!("{e:#}")),
     }
 }
@@ -92,9 +95,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     line
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+/// How the worker ended.
+enum Stopped {
+    Gracefully,
+    Forced,
+}
+
+async fn run(settings: Settings) -> anyhow::Result<Stopped> {
     // Listen first: a signal during startup (lexicon loading) still ends cleanly.
-    let shutdown = shutdown::listen_for_shutdown()?;
+    let shutdown =
+        jobenrich_bootstrap::signals::listen_for_shutdown(settings.worker.shutdown_grace())?;
     // Opening a missing SQLite file would create it: the worker never creates a store.
     let sqlite = &settings.storage.sqlite.path;
     anyhow::ensure!(
@@ -120,23 +130,29 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let (store, pipeline_config) = (context.store.clone(), worker.pipeline_config(owner.clone()));
     let lexicon_dir = settings.engine.lexicon_dir()?;
     let models_dir = settings.models.artifacts_dir();
-    let pipeline = tokio::task::spawn_blocking(move || {
+    let loading = tokio::task::spawn_blocking(move || {
         jobenrich_services::engine_enricher::build_pipeline(
             store,
             pipeline_config,
             &lexicon_dir,
             &models_dir,
         )
-    })
-    .await
-    .context("loading the enrichment engine")?
-    .map_err(anyhow::Error::msg)?;
+    });
+    let pipeline = tokio::select! {
+        loaded = loading => loaded
+            .context("loading the enrichment engine")?
+            .map_err(anyhow::Error::msg)?,
+        _ = shutdown.requested() => {
+            tracing::info!("stopped before the engine was loaded");
+            return Ok(Stopped::Gracefully);
+        }
+    };
     let loop_config = worker.loop_config();
     tracing::info!(
         owner = %owner,
         backend = context.store.backend_name(),
         batch_size = worker.batch_size,
-        concurrency = worker.concurrency,
+        engine_threads = loop_config.engine_threads,
         lease_seconds = worker.lease_seconds,
         max_attempts = worker.max_attempts,
         reenrich = ?worker.reenrich,
@@ -151,10 +167,15 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         skills_written = totals.skills_written,
         sections_written = totals.sections_written,
         requeued = totals.requeued,
+        released = totals.released,
         batches = totals.batches,
         elapsed_s = totals.elapsed.as_secs_f64(),
         postings_per_s = totals.per_second().round() as u64,
         "worker stopped"
     );
-    Ok(())
+    Ok(if totals.interrupted {
+        Stopped::Forced
+    } else {
+        Stopped::Gracefully
+    })
 }

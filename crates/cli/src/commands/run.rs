@@ -4,6 +4,12 @@
 //! model versions, enriches everything to completion with a progress bar (on
 //! a terminal), and prints a summary: postings, skills found, top skills and
 //! categories, failures, throughput.
+//!
+//! Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops it cleanly: batches being enriched
+//! are finished and written, batches claimed but not started are released
+//! (nothing stays `processing` until its lease expires), and it exits 130.
+//! A second Ctrl-C, or `worker.shutdown_grace_seconds`, stops at once and
+//! releases what is still held.
 
 use crate::commands::ingest::TerminalObserver;
 use crate::error::{ExitWith, UsageError};
@@ -39,9 +45,10 @@ pub struct RunArgs {
     /// JSONL or CSV files (or directories of them) of job postings (default: the shipped sample, data/sample/postings.jsonl).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
-    /// Batches in flight at once (default: worker.concurrency of the config).
-    #[arg(long)]
-    pub concurrency: Option<usize>,
+    /// Engine threads, batches enriched at once (default: worker.engine_threads
+    /// of the config; 0 = one per CPU core).
+    #[arg(long, visible_alias = "concurrency")]
+    pub threads: Option<usize>,
     /// Enrichments per batch (default: worker.batch_size of the config).
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -159,10 +166,12 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     if let Some(n) = args.batch_size {
         worker.batch_size = n;
     }
-    if let Some(n) = args.concurrency {
-        worker.concurrency = n;
+    if let Some(n) = args.threads {
+        worker.engine_threads = n;
     }
     worker.validate()?;
+    let shutdown = jobenrich_bootstrap::signals::listen_for_shutdown(worker.shutdown_grace())
+        .context("installing the signal handlers")?;
 
     // Found before the store is opened: a missing lexicon leaves nothing behind.
     let lexicon_dir = settings.engine.lexicon_dir()?;
@@ -179,13 +188,16 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
         .await?;
 
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
-    let ingest = ingest_inputs(
-        store.as_ref(),
-        &inputs,
-        settings.ingest.batch_size,
-        show_progress,
-    )
-    .await?;
+    // Stored batches stay stored; the next `run` queues them.
+    let ingest = tokio::select! {
+        ingest = ingest_inputs(
+            store.as_ref(),
+            &inputs,
+            settings.ingest.batch_size,
+            show_progress,
+        ) => ingest?,
+        _ = shutdown.requested() => return Err(interrupted("during ingest; the postings stored so far are kept and queued by the next run")),
+    };
 
     let engine = engine_loading
         .await
@@ -198,7 +210,7 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     ));
     let options = EnrichmentRunOptions {
         types: worker.types.clone(),
-        concurrency: worker.concurrency,
+        engine_threads: worker.engine_threads(),
         top_skills: args.top,
         activated_by: session.actor(),
     };
@@ -220,7 +232,7 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     let observer: Option<BatchObserver> = bar.clone().map(|bar| {
         Arc::new(move |batch: &BatchReport| bar.inc(batch.claimed as u64)) as BatchObserver
     });
-    let summary = run_to_completion(&store, pipeline, &options, queued, observer).await;
+    let summary = run_to_completion(&store, pipeline, &options, queued, observer, &shutdown).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -243,6 +255,12 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
         total_seconds,
     };
     print_view(session.format, &view)?;
+    if view.enrichment.interrupted {
+        return Err(interrupted(&format!(
+            "{} enrichments released unprocessed; run again to finish",
+            view.enrichment.released
+        )));
+    }
     let e = &view.enrichment;
     if e.processed > 0 && e.succeeded == 0 {
         // Nothing came out: say why now rather than after the retries.
@@ -280,6 +298,15 @@ async fn first_failure_reasons(store: &dyn Store, limit: usize) -> Vec<String> {
         }
     }
     reasons
+}
+
+/// Exit 130, the shell's code for a command ended by Ctrl-C.
+fn interrupted(what: &str) -> anyhow::Error {
+    ExitWith {
+        code: 130,
+        message: format!("interrupted: {what}"),
+    }
+    .into()
 }
 
 fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
@@ -320,6 +347,10 @@ fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
                     "{} mentions of {} distinct skills at {}",
                     e.skills.skill_mentions, e.skills.distinct_skills, e.skills.enrichment_version
                 ),
+            ),
+            (
+                "still leased by other processes",
+                e.leased_by_others.to_string(),
             ),
             (
                 "enrichment throughput",

@@ -2,7 +2,7 @@
 
 use super::ok;
 use crate::fixtures::{job_posting_id, numbered_job_id, posting, posting_minimal};
-use jobenrich_domain::{InsertCounts, JobPosting, Store};
+use jobenrich_domain::{InsertCounts, JobId, JobPosting, Store};
 use std::sync::Arc;
 
 pub async fn migrate_is_idempotent(store: Arc<dyn Store>) {
@@ -179,6 +179,23 @@ pub async fn postings_are_paged_and_looked_up_by_id(store: Arc<dyn Store>) {
         seen,
         expected,
         "keyset pages return every posting once, in ascending id order"
+    );
+    let titles = ok(
+        s,
+        store.list_titles_page(Some(numbered_job_id(4)), 3).await,
+        "list_titles_page answers",
+    );
+    let full = ok(
+        s,
+        store.list_postings_page(Some(numbered_job_id(4)), 3).await,
+        "list_postings_page answers",
+    );
+    let full: Vec<(JobId, String)> = full.into_iter().map(|p| (p.id, p.title)).collect();
+    promise_eq!(
+        s,
+        titles,
+        full,
+        "list_titles_page is list_postings_page's ids and titles"
     );
 
     let wanted = [

@@ -138,6 +138,42 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
         ],
         "skills_for_jobs returns the jobs' skills at one version, by job then name"
     );
+    let weights = ok(
+        s,
+        store
+            .skill_weights_for_jobs(
+                &[job_id("job-b"), job_id("job-a"), job_id("job-z")],
+                &version(),
+            )
+            .await,
+        "skill_weights_for_jobs",
+    );
+    let wide: Vec<(String, String, f64)> = many
+        .iter()
+        .map(|k| {
+            (
+                k.job_id.to_string(),
+                k.skill_name.clone(),
+                k.confidence_score,
+            )
+        })
+        .collect();
+    let narrow: Vec<(String, String, f64)> = weights
+        .iter()
+        .map(|w| {
+            (
+                w.job_id.to_string(),
+                w.skill_name.clone(),
+                w.confidence_score,
+            )
+        })
+        .collect();
+    promise_eq!(
+        s,
+        narrow,
+        wide,
+        "skill_weights_for_jobs returns skills_for_jobs' jobs, skills and confidences in its order"
+    );
 
     let top = ok(s, store.top_skills(&version(), 2).await, "top_skills");
     promise_eq!(s, top.len(), 2, "top_skills honours its limit");
