@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use uuid::Uuid;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +74,7 @@ pub trait JobPostingRepository: Send + Sync {
             .list_postings_page(after, limit)
             .await?
             .into_iter()
-            .map(|p| (p.id, p.title))
+            .map(|p| (p.job_posting_id, p.title))
             .collect())
     }
 }
@@ -288,10 +289,12 @@ pub struct SkillFrequency {
     pub mean_confidence: f64,
 }
 
-/// One skill of one job with its confidence, nothing else.
+/// One skill of one job with its confidence and the extraction it came
+/// from (what a cluster assignment references), nothing else.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkillWeight {
-    pub job_id: JobId,
+    pub job_posting_id: JobId,
+    pub enrichment_id: Option<Uuid>,
     pub skill_name: String,
     pub confidence_score: f64,
 }
@@ -326,7 +329,8 @@ pub trait SkillRepository: Send + Sync {
             .await?
             .into_iter()
             .map(|s| SkillWeight {
-                job_id: s.job_id,
+                job_posting_id: s.job_posting_id,
+                enrichment_id: s.enrichment_id,
                 skill_name: s.skill_name,
                 confidence_score: s.confidence_score,
             })

@@ -415,7 +415,7 @@ impl EnrichmentPipeline {
         if claimed.is_empty() {
             return Ok((version, None));
         }
-        let ids: Vec<JobId> = claimed.iter().map(|e| e.job_id.clone()).collect();
+        let ids: Vec<JobId> = claimed.iter().map(|e| e.job_posting_id.clone()).collect();
         let postings = match self.ports.postings.get_postings(&ids).await {
             Ok(postings) => postings,
             Err(err) => {

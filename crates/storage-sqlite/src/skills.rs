@@ -164,20 +164,24 @@ impl SkillRepository for SqliteStore {
         let ids = json_list(job_ids.iter().map(JobId::as_str))?;
         let version = version.as_str().to_string();
         self.with_conn(move |conn| {
-            // The same plan as `skills_for_jobs`, three columns instead of thirteen.
+            // The same plan as `skills_for_jobs`, four columns instead of fifteen.
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT job_id, skill_name, confidence_score FROM job_skills
-                     WHERE job_id IN (SELECT value FROM json_each(?1))
+                    "SELECT job_posting_id, skill_name, confidence_score, enrichment_id
+                     FROM job_skills
+                     WHERE job_posting_id IN (SELECT value FROM json_each(?1))
                        AND +enrichment_version = ?2
-                     ORDER BY job_id, skill_name",
+                     ORDER BY job_posting_id, skill_name",
                 )
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;
             collect_rows(rows, |row| {
+                let job: String = get(row, 0)?;
+                let name: String = get(row, 1)?;
                 Ok(SkillWeight {
-                    job_id: parse_id(&get::<String>(row, 0)?)?,
-                    skill_name: get(row, 1)?,
+                    job_posting_id: parse_id(&job)?,
+                    enrichment_id: parse_uuid_opt(E, &format!("{job}/{name}"), get(row, 3)?)?,
+                    skill_name: name,
                     confidence_score: get(row, 2)?,
                 })
             })

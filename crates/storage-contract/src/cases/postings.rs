@@ -190,7 +190,10 @@ pub async fn postings_are_paged_and_looked_up_by_id(store: Arc<dyn Store>) {
         store.list_postings_page(Some(numbered_job_id(4)), 3).await,
         "list_postings_page answers",
     );
-    let full: Vec<(JobId, String)> = full.into_iter().map(|p| (p.id, p.title)).collect();
+    let full: Vec<(JobId, String)> = full
+        .into_iter()
+        .map(|p| (p.job_posting_id, p.title))
+        .collect();
     promise_eq!(
         s,
         titles,

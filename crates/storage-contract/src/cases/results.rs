@@ -142,29 +142,35 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
         s,
         store
             .skill_weights_for_jobs(
-                &[job_id("job-b"), job_id("job-a"), job_id("job-z")],
+                &[
+                    job_posting_id("job-b"),
+                    job_posting_id("job-a"),
+                    job_posting_id("job-z"),
+                ],
                 &version(),
             )
             .await,
         "skill_weights_for_jobs",
     );
-    let wide: Vec<(String, String, f64)> = many
+    let wide: Vec<_> = many
         .iter()
         .map(|k| {
             (
-                k.job_id.to_string(),
+                k.job_posting_id.to_string(),
                 k.skill_name.clone(),
                 k.confidence_score,
+                k.enrichment_id,
             )
         })
         .collect();
-    let narrow: Vec<(String, String, f64)> = weights
+    let narrow: Vec<_> = weights
         .iter()
         .map(|w| {
             (
-                w.job_id.to_string(),
+                w.job_posting_id.to_string(),
                 w.skill_name.clone(),
                 w.confidence_score,
+                w.enrichment_id,
             )
         })
         .collect();
@@ -172,7 +178,7 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
         s,
         narrow,
         wide,
-        "skill_weights_for_jobs returns skills_for_jobs' jobs, skills and confidences in its order"
+        "skill_weights_for_jobs returns skills_for_jobs' jobs, skills, confidences and enrichment ids in its order"
     );
 
     let top = ok(s, store.top_skills(&version(), 2).await, "top_skills");
