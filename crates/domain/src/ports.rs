@@ -9,6 +9,7 @@
 //! - timestamps round-trip to the microsecond in UTC; lists and maps round-trip exactly.
 
 use crate::error::StoreResult;
+use crate::ValidationError;
 use crate::{
     ClusterAssignment, ClusterChange, ClusteringRun, ClusteringRunSummary, EnrichmentKey,
     EnrichmentStatus, EnrichmentType, EnrichmentVersion, EvaluationResult, ExtractedSkill,
@@ -89,7 +90,56 @@ pub struct ClaimRequest {
     pub owner: String,
     pub lease: Duration,
     pub limit: usize,
+    /// The attempts cap, counted at claim time: a row whose lease expired
+    /// after this many attempts is not leased again but failed as
+    /// [`ClaimRequest::abandoned_error`] (a dead letter). Each of its
+    /// attempts ended with the process dead or hung (a posting that kills
+    /// the worker), so leasing it again would kill the next one too.
+    pub max_attempts: u32,
     pub now: DateTime<Utc>,
+}
+
+impl ClaimRequest {
+    /// The checks every store applies before claiming.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.owner.trim().is_empty() {
+            return Err(ValidationError::new(
+                "ClaimRequest",
+                "owner",
+                "must not be empty",
+            ));
+        }
+        if self.lease <= Duration::zero() {
+            return Err(ValidationError::new(
+                "ClaimRequest",
+                "lease",
+                format!("must be positive, got {}", self.lease),
+            ));
+        }
+        if self.max_attempts == 0 {
+            return Err(ValidationError::new(
+                "ClaimRequest",
+                "max_attempts",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a row the claim would take over is abandoned instead: its
+    /// lease expired (it is still `processing`) and its attempts are used up.
+    pub fn abandons(&self, row: &JobEnrichment) -> bool {
+        row.status == EnrichmentStatus::Processing && row.attempts >= self.max_attempts
+    }
+
+    /// The `error_message` of a row failed at the attempts cap.
+    pub fn abandoned_error(&self) -> String {
+        format!(
+            "abandoned after {} attempts: each lease expired without a result \
+             (the process handling this posting died or hung)",
+            self.max_attempts
+        )
+    }
 }
 
 /// Details applied with a checked transition.

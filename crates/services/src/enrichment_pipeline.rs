@@ -409,6 +409,7 @@ impl EnrichmentPipeline {
                 owner: self.config.owner.clone(),
                 lease: self.config.lease,
                 limit: self.config.batch_size,
+                max_attempts: self.config.max_attempts,
                 now,
             })
             .await?;

@@ -74,6 +74,7 @@ async fn main() {
                 owner: "bench-worker".into(),
                 lease: Duration::minutes(5),
                 limit: 100,
+                max_attempts: 3,
                 now: Utc::now(),
             })
             .await

@@ -20,7 +20,7 @@ use jobenrich_domain::{
     ClaimRequest, CompletionReport, CompletionStep, DomainError, EnrichmentKey, EnrichmentOutcome,
     EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
     EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEnrichment, JobId, SectionClassification,
-    StoreError, TransitionDetails, ValidationError,
+    StoreError, TransitionDetails,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -345,17 +345,7 @@ impl EnrichmentRepository for BigQueryStore {
     }
 
     async fn claim_enrichments(&self, request: &ClaimRequest) -> StoreResult<Vec<JobEnrichment>> {
-        if request.owner.trim().is_empty() {
-            return Err(ValidationError::new("ClaimRequest", "owner", "must not be empty").into());
-        }
-        if request.lease <= chrono::Duration::zero() {
-            return Err(ValidationError::new(
-                "ClaimRequest",
-                "lease",
-                format!("must be positive, got {}", request.lease),
-            )
-            .into());
-        }
+        request.validate()?;
         if request.limit == 0 {
             return Ok(Vec::new());
         }
@@ -363,12 +353,21 @@ impl EnrichmentRepository for BigQueryStore {
         // concurrent DML on a table, so two claimers never lease the same row.
         // The token names this claim: a retried request (response lost) leases
         // nothing more and the SELECT returns what the first attempt leased.
+        // The attempts cap (ClaimRequest::abandons) is in the same statement,
+        // not a second DML (each one counts against the table's DML queue):
+        // an expired lease with its attempts used up is failed, not leased.
         let token = uuid::Uuid::new_v4().to_string();
+        let abandon = "(e.status = 'processing' AND COALESCE(e.attempts, 0) >= @max_attempts)";
         let script = format!(
             "UPDATE job_enrichments e
-             SET status = 'processing', lease_owner = @owner, lease_expires_at = @expires,
-                 attempts = COALESCE(e.attempts, 0) + 1, error_message = NULL,
-                 updated_at = @now, completed_at = NULL, claim_token = @token
+             SET status = IF({abandon}, 'failed', 'processing'),
+                 lease_owner = IF({abandon}, NULL, @owner),
+                 lease_expires_at = IF({abandon}, NULL, @expires),
+                 attempts = IF({abandon}, e.attempts, COALESCE(e.attempts, 0) + 1),
+                 error_message = IF({abandon}, @abandoned, NULL),
+                 next_attempt_at = IF({abandon}, NULL, e.next_attempt_at),
+                 updated_at = @now, completed_at = IF({abandon}, @now, NULL),
+                 claim_token = IF({abandon}, NULL, @token)
              WHERE NOT EXISTS (SELECT 1 FROM job_enrichments t WHERE t.claim_token = @token)
                AND EXISTS (SELECT 1 FROM (
                    SELECT job_posting_id, enrichment_type, enrichment_version FROM job_enrichments
@@ -401,7 +400,9 @@ impl EnrichmentRepository for BigQueryStore {
                             .as_ref()
                             .map_or("", |v| v.as_str()),
                     )
-                    .i64("limit", limit(request.limit)),
+                    .i64("limit", limit(request.limit))
+                    .i64("max_attempts", i64::from(request.max_attempts))
+                    .str("abandoned", &request.abandoned_error()),
             )
             .await?;
         out.rows.iter().map(enrichment_from_row).collect()

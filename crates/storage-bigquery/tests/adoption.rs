@@ -177,6 +177,7 @@ async fn a_brightdata_jobs_dataset_is_adopted_with_alters_and_backfills_only() {
             owner: "w1".into(),
             lease: chrono::Duration::seconds(60),
             limit: 10,
+            max_attempts: 3,
             now: chrono::Utc::now(),
         })
         .await

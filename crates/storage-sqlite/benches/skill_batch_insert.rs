@@ -152,6 +152,7 @@ fn claim_from_deep_queue(c: &mut Criterion) {
                     owner: "bench".to_string(),
                     lease: Duration::minutes(5),
                     limit: CLAIM,
+                    max_attempts: 3,
                     now: Utc::now(),
                 }
             },

@@ -16,7 +16,6 @@ use jobenrich_domain::{
     ClaimRequest, CompletionReport, CompletionStep, EnrichmentKey, EnrichmentOutcome,
     EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
     EnrichmentType, EnrichmentVersion, JobEnrichment, JobId, StoreError, TransitionDetails,
-    ValidationError,
 };
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use std::collections::BTreeSet;
@@ -264,17 +263,7 @@ impl EnrichmentRepository for SqliteStore {
     }
 
     async fn claim_enrichments(&self, request: &ClaimRequest) -> StoreResult<Vec<JobEnrichment>> {
-        if request.owner.trim().is_empty() {
-            return Err(ValidationError::new("ClaimRequest", "owner", "must not be empty").into());
-        }
-        if request.lease <= chrono::Duration::zero() {
-            return Err(ValidationError::new(
-                "ClaimRequest",
-                "lease",
-                format!("must be positive, got {}", request.lease),
-            )
-            .into());
-        }
+        request.validate()?;
         if request.limit == 0 {
             return Ok(Vec::new());
         }
@@ -283,6 +272,27 @@ impl EnrichmentRepository for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_sqlite)?;
+            // The attempts cap (ClaimRequest::abandons): expired leases with
+            // their attempts used up are failed, not leased again.
+            tx.prepare_cached(
+                "UPDATE job_enrichments
+                 SET status = 'failed', error_message = ?1, lease_owner = NULL,
+                     lease_expires_at = NULL, next_attempt_at = NULL,
+                     completed_at = ?2, updated_at = ?2
+                 WHERE enrichment_type = ?3 AND status = 'processing'
+                   AND (?4 IS NULL OR enrichment_version = ?4)
+                   AND lease_expires_at <= ?2 AND attempts >= ?5",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    request.abandoned_error(),
+                    ts(request.now),
+                    request.enrichment_type.as_str(),
+                    request.enrichment_version.as_ref().map(|v| v.as_str()),
+                    request.max_attempts,
+                ])
+            })
+            .map_err(map_sqlite)?;
             let claimed = {
                 // One statement picks the candidates and leases them, under the
                 // write lock taken by BEGIN IMMEDIATE. Due pending work and expired

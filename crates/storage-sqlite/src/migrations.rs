@@ -1061,6 +1061,7 @@ mod tests {
                 owner: "w1".into(),
                 lease: chrono::Duration::seconds(60),
                 limit: 10,
+                max_attempts: 3,
                 now: chrono::Utc::now(),
             })
             .await

@@ -152,8 +152,8 @@ impl JobPostingRepository for SqliteStore {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT id, title FROM job_postings
-                     WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2",
+                    "SELECT job_posting_id, title FROM job_postings
+                     WHERE ?1 IS NULL OR job_posting_id > ?1 ORDER BY job_posting_id LIMIT ?2",
                 )
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![after, limit]).map_err(map_sqlite)?;

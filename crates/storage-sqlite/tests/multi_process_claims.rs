@@ -47,6 +47,7 @@ fn claim_worker_process() {
                 owner: owner.to_string(),
                 lease: Duration::minutes(10),
                 limit: 3,
+                max_attempts: 3,
                 now: Utc::now(),
             };
             let claimed = store.claim_enrichments(&request).await.expect("claim");

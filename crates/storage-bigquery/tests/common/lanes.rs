@@ -202,6 +202,7 @@ async fn one_batch(
             // Short, so work a lane gave up on is reclaimed within the run.
             lease: Duration::seconds(LEASE_SECONDS),
             limit: batch,
+            max_attempts: 3,
             now: Utc::now(),
         })
         .await?;

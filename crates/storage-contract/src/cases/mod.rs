@@ -3,18 +3,22 @@
 
 mod clusters;
 mod enrichments;
+mod leases;
 mod postings;
 mod registry;
 mod results;
+mod retries;
 mod robustness;
 mod scale;
 mod seed_queries;
 
 pub use clusters::*;
 pub use enrichments::*;
+pub use leases::*;
 pub use postings::*;
 pub use registry::*;
 pub use results::*;
+pub use retries::*;
 pub use robustness::*;
 pub use scale::*;
 pub use seed_queries::*;
