@@ -11,10 +11,13 @@ use std::fmt::Write as _;
 /// Moved jobs listed in the page (the JSON output has them all).
 const MOVED_JOBS_SHOWN: usize = 200;
 
-const WIDTH: f64 = 960.0;
+const WIDTH: f64 = 1000.0;
 const NODE_WIDTH: f64 = 14.0;
-const LEFT_X: f64 = 250.0;
-const RIGHT_X: f64 = WIDTH - 250.0 - NODE_WIDTH;
+/// Room for the labels on each side: `LABEL_CHARS` characters of 12 px text
+/// (about 7 px each at most) fit left of the old nodes without clipping.
+const LEFT_X: f64 = 300.0;
+const RIGHT_X: f64 = WIDTH - 300.0 - NODE_WIDTH;
+const LABEL_CHARS: usize = 40;
 const NODE_GAP: f64 = 8.0;
 const TOP: f64 = 30.0;
 
@@ -25,22 +28,28 @@ fn colour(index: usize) -> String {
     format!("hsl({:.0},62%,52%)", (index as f64 * 137.508) % 360.0)
 }
 
-/// The whole page.
-pub fn render_html(report: &StabilityReport, changes: &[ClusterChange]) -> String {
+/// The whole page. `old_caption` and `new_caption` name the runs for people
+/// (model version and date); the run ids follow in small print.
+pub fn render_html(
+    report: &StabilityReport,
+    changes: &[ClusterChange],
+    old_caption: &str,
+    new_caption: &str,
+) -> String {
     let mut html = String::new();
-    let title = format!(
-        "Cluster stability: {} → {}",
-        report.old_run_id, report.new_run_id
-    );
+    let title = format!("Cluster stability: {old_caption} → {new_caption}");
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
 body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}th{{background:#f3f3f3}}\
 .num{{text-align:right;font-variant-numeric:tabular-nums}}svg text{{font-size:12px}}\
-</style></head><body>\n<h1>{}</h1>\n",
+.ids{{color:#666;font-size:0.85em;margin-top:-0.5em}}svg{{overflow:visible}}\
+</style></head><body>\n<h1>{}</h1>\n<p class=\"ids\">old run <code>{}</code> · new run <code>{}</code></p>\n",
         escape(&title),
-        escape(&title)
+        escape(&title),
+        escape(&report.old_run_id),
+        escape(&report.new_run_id)
     );
     html.push_str("<table>\n");
     let rows = [
@@ -232,12 +241,11 @@ pub fn render_flow_svg(report: &StabilityReport) -> String {
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height:.0}\" viewBox=\"0 0 {WIDTH} {height:.0}\" role=\"img\" aria-label=\"Job flows from old to new clusters\">"
     );
+    // Each column's heading sits over its own label side, so the two never meet.
     let _ = writeln!(
         svg,
-        "<text x=\"{LEFT_X}\" y=\"18\" font-weight=\"bold\">{}</text><text x=\"{:.1}\" y=\"18\" font-weight=\"bold\" text-anchor=\"end\">{}</text>",
-        escape(&format!("old: {}", report.old_run_id)),
-        RIGHT_X + NODE_WIDTH,
-        escape(&format!("new: {}", report.new_run_id))
+        "<text x=\"{:.1}\" y=\"18\" font-weight=\"bold\" text-anchor=\"end\">old run</text><text x=\"{RIGHT_X:.1}\" y=\"18\" font-weight=\"bold\">new run</text>",
+        LEFT_X + NODE_WIDTH,
     );
 
     // Bands: leave each old node in new-node order, enter each new node in old-node order.
@@ -306,7 +314,7 @@ pub fn render_flow_svg(report: &StabilityReport) -> String {
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{NODE_WIDTH}\" height=\"{h:.1}\" fill=\"{fill}\"><title>{}</title></rect><text x=\"{label_x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" dominant-baseline=\"middle\">{}</text>",
                 escape(&label),
                 y + h / 2.0,
-                escape(&truncate(&label, 38))
+                escape(&truncate(&label, LABEL_CHARS))
             );
         }
     }
@@ -362,8 +370,14 @@ mod tests {
             new_cluster_id: 2,
             new_cluster_name: "go".into(),
         }];
-        let html = render_html(&report, &changes);
+        let html = render_html(&report, &changes, "v1.0 of 1 May", "v1.1 of <2 May>");
         assert!(html.starts_with("<!DOCTYPE html>"));
+        // People's captions in the title, the run ids in small print, and
+        // short column headings (the ids used to overlap there).
+        assert!(html.contains("<h1>Cluster stability: v1.0 of 1 May → v1.1 of &lt;2 May&gt;</h1>"));
+        assert!(html.contains("old run <code>run-a</code> · new run <code>run-b</code>"));
+        assert!(html.contains(">old run</text>") && html.contains(">new run</text>"));
+        assert!(!html.contains("old: run-a"));
         assert!(html.contains("rust &lt;backend&gt;"));
         assert!(!html.contains("<backend>"));
         assert!(html.contains("nurse &amp; care"));

@@ -304,6 +304,14 @@ pub async fn seed_shipped_aliases<R: Read>(
     now: DateTime<Utc>,
 ) -> Result<AliasSeedReport, AliasAdminError> {
     let shipped = parse_alias_csv(reader, input, now)?;
+    // Who added them: the release (docs/data-model.md), not a user's import.
+    let created_by = format!(
+        "shipped:{}",
+        std::path::Path::new(input)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| input.to_string())
+    );
     let existing: std::collections::HashSet<String> = aliases
         .list_aliases(false)
         .await?
@@ -314,6 +322,7 @@ pub async fn seed_shipped_aliases<R: Read>(
         .into_iter()
         .map(|mut a| {
             a.source = AliasSource::Manual;
+            a.created_by = created_by.clone();
             a
         })
         .partition(|a| existing.contains(&SkillAlias::normalized_key(&a.alias_text)));

@@ -447,7 +447,21 @@ pub struct ClusterDiffReport {
 impl ClusterDiffReport {
     /// The self-contained HTML page (`--report diff.html`).
     pub fn to_html(&self) -> String {
-        render_html(&self.stability, &self.changes)
+        let caption = |run: &ClusteringRunSummary| {
+            format!(
+                "{}@{} of {} ({} jobs)",
+                run.cluster_model_id,
+                run.cluster_model_version,
+                run.assigned_at.format("%Y-%m-%d %H:%M UTC"),
+                run.job_count
+            )
+        };
+        render_html(
+            &self.stability,
+            &self.changes,
+            &caption(&self.old_run),
+            &caption(&self.new_run),
+        )
     }
 }
 
