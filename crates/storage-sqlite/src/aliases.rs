@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{AliasRepository, AliasUpsertCounts, SkillAlias, StoreError};
-use rusqlite::{params, Row, TransactionBehavior};
+use rusqlite::{params, Row};
 
 const COLUMNS: &str = "alias_text, canonical_name, skill_category, confidence, source, is_active, \
      created_at, updated_at, alias_id, created_by";
@@ -57,11 +57,8 @@ impl AliasRepository for SqliteStore {
     async fn add_alias(&self, alias: &SkillAlias) -> StoreResult<()> {
         alias.validate()?;
         let alias = alias.clone();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
-            match insert(&tx, &alias) {
+        self.with_write_tx(move |tx| {
+            match insert(tx, &alias) {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     return Err(StoreError::AlreadyExists {
@@ -71,7 +68,7 @@ impl AliasRepository for SqliteStore {
                 }
                 Err(e) => return Err(map_sqlite(e)),
             }
-            tx.commit().map_err(map_sqlite)
+            Ok(())
         })
         .await
     }
@@ -81,10 +78,7 @@ impl AliasRepository for SqliteStore {
             a.validate()?;
         }
         let aliases = aliases.to_vec();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let mut counts = AliasUpsertCounts::default();
             {
                 // The original id, created_at and created_by of an existing alias are kept.
@@ -112,12 +106,11 @@ impl AliasRepository for SqliteStore {
                     if updated > 0 {
                         counts.updated += 1;
                     } else {
-                        insert(&tx, a).map_err(map_sqlite)?;
+                        insert(tx, a).map_err(map_sqlite)?;
                         counts.inserted += 1;
                     }
                 }
             }
-            tx.commit().map_err(map_sqlite)?;
             Ok(counts)
         })
         .await
@@ -158,10 +151,7 @@ impl AliasRepository for SqliteStore {
     ) -> StoreResult<SkillAlias> {
         let key = SkillAlias::normalized_key(alias_text);
         let text = alias_text.to_string();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let alias = {
                 let mut stmt = tx
                     .prepare_cached(&format!(
@@ -176,7 +166,6 @@ impl AliasRepository for SqliteStore {
                 entity: E,
                 key: text,
             })?;
-            tx.commit().map_err(map_sqlite)?;
             Ok(alias)
         })
         .await

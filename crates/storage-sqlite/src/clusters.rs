@@ -11,7 +11,7 @@ use jobenrich_domain::{
     ClusterAssignment, ClusterChange, ClusterKeyword, ClusterRepository, ClusteringRun,
     ClusteringRunRecorded, ClusteringRunSummary, JobId, ModelId, ModelVersion, StoreError,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const COLUMNS: &str = "job_posting_id, cluster_id, cluster_name, cluster_keywords, cluster_size, \
      cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, \
@@ -132,12 +132,8 @@ impl ClusterRepository for SqliteStore {
     ) -> StoreResult<ClusteringRunRecorded> {
         let mut assignments = run.expand()?;
         let run_id = run.cluster_run_id.clone();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
-            let recorded = record_in_tx(&tx, &run_id, &mut assignments)?;
-            tx.commit().map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
+            let recorded = record_in_tx(tx, &run_id, &mut assignments)?;
             Ok(recorded)
         })
         .await

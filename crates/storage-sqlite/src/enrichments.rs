@@ -7,7 +7,7 @@ use crate::codec::{
 };
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
-use crate::{sections, skills, SqliteStore};
+use crate::{in_write_tx, sections, skills, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
@@ -17,7 +17,7 @@ use jobenrich_domain::{
     EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
     EnrichmentType, EnrichmentVersion, JobEnrichment, JobId, StoreError, TransitionDetails,
 };
-use rusqlite::{params, Connection, Row, TransactionBehavior};
+use rusqlite::{params, Connection, Row};
 use std::collections::BTreeSet;
 
 const COLUMNS: &str = "job_posting_id, enrichment_type, enrichment_version, status, model_id, \
@@ -199,10 +199,7 @@ impl EnrichmentRepository for SqliteStore {
     ) -> StoreResult<u64> {
         let job_ids = job_ids.to_vec();
         let version = enrichment_version.as_str().to_string();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let mut created = 0u64;
             {
                 let mut stmt = tx
@@ -225,7 +222,6 @@ impl EnrichmentRepository for SqliteStore {
                         .map_err(map_sqlite)? as u64;
                 }
             }
-            tx.commit().map_err(map_sqlite)?;
             Ok(created)
         })
         .await
@@ -268,10 +264,7 @@ impl EnrichmentRepository for SqliteStore {
             return Ok(Vec::new());
         }
         let request = request.clone();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             // The attempts cap (ClaimRequest::abandons): expired leases with
             // their attempts used up are failed, not leased again.
             tx.prepare_cached(
@@ -340,7 +333,6 @@ impl EnrichmentRepository for SqliteStore {
                     .map_err(map_sqlite)?;
                 collect_rows(rows, enrichment_from_row)?
             };
-            tx.commit().map_err(map_sqlite)?;
             let mut claimed = claimed;
             claimed.sort_by(|a, b| {
                 (a.created_at, &a.job_posting_id, &a.enrichment_version).cmp(&(
@@ -375,14 +367,7 @@ impl EnrichmentRepository for SqliteStore {
             // reopens the connection if turning it back on failed.
             conn.execute_batch("PRAGMA foreign_keys = OFF")
                 .map_err(map_sqlite)?;
-            let completed = (|| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_sqlite)?;
-                let report = complete_in_tx(&tx, &outcomes, now)?;
-                tx.commit().map_err(map_sqlite)?;
-                Ok(report)
-            })();
+            let completed = in_write_tx(conn, |tx| complete_in_tx(tx, &outcomes, now));
             let restored = conn
                 .execute_batch("PRAGMA foreign_keys = ON")
                 .map_err(map_sqlite);
@@ -399,10 +384,7 @@ impl EnrichmentRepository for SqliteStore {
     ) -> StoreResult<u64> {
         let keys = keys.to_vec();
         let owner = owner.to_string();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let mut released = 0u64;
             {
                 let mut stmt = tx
@@ -427,7 +409,6 @@ impl EnrichmentRepository for SqliteStore {
                         .map_err(map_sqlite)? as u64;
                 }
             }
-            tx.commit().map_err(map_sqlite)?;
             Ok(released)
         })
         .await
@@ -439,10 +420,7 @@ impl EnrichmentRepository for SqliteStore {
         max_attempts: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let n = tx
                 .prepare_cached(
                     "UPDATE job_enrichments
@@ -454,7 +432,6 @@ impl EnrichmentRepository for SqliteStore {
                 .map_err(map_sqlite)?
                 .execute(params![enrichment_type.as_str(), max_attempts, ts(now)])
                 .map_err(map_sqlite)?;
-            tx.commit().map_err(map_sqlite)?;
             Ok(n as u64)
         })
         .await
@@ -469,12 +446,8 @@ impl EnrichmentRepository for SqliteStore {
     ) -> StoreResult<JobEnrichment> {
         let key = key.clone();
         let details = details.clone();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
-            let row = transition_in_tx(&tx, &key, to, &details, now)?;
-            tx.commit().map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
+            let row = transition_in_tx(tx, &key, to, &details, now)?;
             Ok(row)
         })
         .await
@@ -557,10 +530,7 @@ impl EnrichmentRepository for SqliteStore {
             return Ok(0);
         }
         let versions = crate::codec::json_list(versions.iter().map(EnrichmentVersion::as_str))?;
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM job_enrichments
@@ -569,7 +539,6 @@ impl EnrichmentRepository for SqliteStore {
                     params![enrichment_type.as_str(), versions],
                 )
                 .map_err(map_sqlite)?;
-            tx.commit().map_err(map_sqlite)?;
             Ok(n as u64)
         })
         .await

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{EvaluationRepository, EvaluationResult, ModelId, ModelVersion, StoreError};
-use rusqlite::{params, Row, TransactionBehavior};
+use rusqlite::{params, Row};
 
 const COLUMNS: &str = "evaluation_id, model_id, model_version, dataset_version, dataset_path, \
      overall_precision, overall_recall, overall_f1, category_metrics, additional_metrics, sample_count, \
@@ -45,10 +45,7 @@ impl EvaluationRepository for SqliteStore {
         let sample_count = i64::try_from(r.sample_count).map_err(|_| {
             jobenrich_domain::ValidationError::new(E, "sample_count", "must fit in 63 bits")
         })?;
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let inserted = tx.execute(
                 &format!(
                     "INSERT INTO evaluation_results ({COLUMNS})
@@ -83,7 +80,7 @@ impl EvaluationRepository for SqliteStore {
                 }
                 Err(e) => return Err(map_sqlite(e)),
             }
-            tx.commit().map_err(map_sqlite)
+            Ok(())
         })
         .await
     }

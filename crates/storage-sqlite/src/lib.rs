@@ -212,6 +212,16 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
     }
 
+    /// Runs `f` in one IMMEDIATE write transaction on the writer connection
+    /// (`in_write_tx`): committed when `f` returns `Ok`, rolled back on `Err`.
+    pub(crate) async fn with_write_tx<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.with_writer(move |conn| in_write_tx(conn, f)).await
+    }
+
     /// Runs `f` with this process's writer connection on the blocking pool,
     /// one writer at a time (see the module docs). `f` opens its own
     /// `BEGIN IMMEDIATE` transaction.
@@ -258,6 +268,22 @@ impl Store for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }
+}
+
+/// The one way a write transaction is opened: `BEGIN IMMEDIATE` (the write
+/// lock up front, so a reader never has to upgrade and hit `SQLITE_BUSY`
+/// mid-transaction), `f`, then commit; an error drops the transaction, which
+/// rolls it back, so nothing of a failed write is stored.
+pub(crate) fn in_write_tx<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(map_sqlite)?;
+    let out = f(&tx)?;
+    tx.commit().map_err(map_sqlite)?;
+    Ok(out)
 }
 
 #[cfg(test)]

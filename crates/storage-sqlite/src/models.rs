@@ -13,7 +13,7 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     EnrichmentType, ModelConfig, ModelConfigRepository, ModelId, ModelVersion, StoreError,
 };
-use rusqlite::{params, Connection, Row, TransactionBehavior};
+use rusqlite::{params, Connection, Row};
 use std::collections::BTreeMap;
 
 const COLUMNS: &str = "model_id, version, model_type, description, is_active, config_overrides, \
@@ -62,10 +62,7 @@ impl ModelConfigRepository for SqliteStore {
     async fn register_model(&self, model: &ModelConfig) -> StoreResult<()> {
         model.validate()?;
         let model = model.clone();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let inserted = tx.execute(
                 &format!(
                     "INSERT INTO model_config ({COLUMNS})
@@ -96,7 +93,7 @@ impl ModelConfigRepository for SqliteStore {
                 }
                 Err(e) => return Err(map_sqlite(e)),
             }
-            tx.commit().map_err(map_sqlite)
+            Ok(())
         })
         .await
     }
@@ -172,11 +169,8 @@ impl ModelConfigRepository for SqliteStore {
         let (id, v) = (model_id.to_string(), version.to_string());
         let key = key_text(model_id, version);
         let activated_by = activated_by.to_string();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
-            if load(&tx, &id, &v)?.is_none() {
+        self.with_write_tx(move |tx| {
+            if load(tx, &id, &v)?.is_none() {
                 return Err(StoreError::NotFound { entity: E, key });
             }
             // Deactivate first: the partial unique index allows one active row.
@@ -193,8 +187,7 @@ impl ModelConfigRepository for SqliteStore {
                 params![id, v, ts(now), activated_by],
             )
             .map_err(map_sqlite)?;
-            let model = load(&tx, &id, &v)?.ok_or(StoreError::NotFound { entity: E, key })?;
-            tx.commit().map_err(map_sqlite)?;
+            let model = load(tx, &id, &v)?.ok_or(StoreError::NotFound { entity: E, key })?;
             Ok(model)
         })
         .await
@@ -210,11 +203,8 @@ impl ModelConfigRepository for SqliteStore {
         let (id, v) = (model_id.to_string(), version.to_string());
         let key = key_text(model_id, version);
         let metrics = metrics.clone();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
-            let mut model = load(&tx, &id, &v)?.ok_or_else(|| StoreError::NotFound {
+        self.with_write_tx(move |tx| {
+            let mut model = load(tx, &id, &v)?.ok_or_else(|| StoreError::NotFound {
                 entity: E,
                 key: key.clone(),
             })?;
@@ -233,8 +223,7 @@ impl ModelConfigRepository for SqliteStore {
             )
             .map_err(map_sqlite)?;
             // Re-read so the caller sees exactly what is stored (microsecond times).
-            let model = load(&tx, &id, &v)?.ok_or(StoreError::NotFound { entity: E, key })?;
-            tx.commit().map_err(map_sqlite)?;
+            let model = load(tx, &id, &v)?.ok_or(StoreError::NotFound { entity: E, key })?;
             Ok(model)
         })
         .await

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{InsertCounts, JobId, JobPosting, JobPostingRepository};
-use rusqlite::{params, Row, TransactionBehavior};
+use rusqlite::{params, Row};
 
 const COLUMNS: &str =
     "job_posting_id, title, company, location, description, posted_at, source, url, ingested_at";
@@ -43,10 +43,7 @@ impl JobPostingRepository for SqliteStore {
             p.validate()?;
         }
         let postings = postings.to_vec();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let mut counts = InsertCounts::default();
             {
                 let mut stmt = tx
@@ -76,7 +73,6 @@ impl JobPostingRepository for SqliteStore {
                     }
                 }
             }
-            tx.commit().map_err(map_sqlite)?;
             Ok(counts)
         })
         .await

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{JobId, SectionClassification, SectionRepository};
-use rusqlite::{params, Connection, Row, TransactionBehavior};
+use rusqlite::{params, Connection, Row};
 
 const COLUMNS: &str =
     "job_posting_id, classifier_version, section_index, section_header, section_type, \
@@ -89,12 +89,8 @@ impl SectionRepository for SqliteStore {
             s.validate()?;
         }
         let sections = sections.to_vec();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
-            let n = upsert_in_tx(&tx, &sections)?;
-            tx.commit().map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
+            let n = upsert_in_tx(tx, &sections)?;
             Ok(n)
         })
         .await
@@ -127,10 +123,7 @@ impl SectionRepository for SqliteStore {
         classifier_versions: &[String],
     ) -> StoreResult<u64> {
         let versions = json_list(classifier_versions)?;
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM section_classifications
@@ -138,7 +131,6 @@ impl SectionRepository for SqliteStore {
                     params![versions],
                 )
                 .map_err(map_sqlite)?;
-            tx.commit().map_err(map_sqlite)?;
             Ok(n as u64)
         })
         .await

@@ -13,7 +13,7 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     EnrichmentVersion, ExtractedSkill, JobId, SkillFrequency, SkillRepository, SkillWeight,
 };
-use rusqlite::{params, Connection, Row, TransactionBehavior};
+use rusqlite::{params, Connection, Row};
 
 const COLUMNS: &str =
     "job_posting_id, skill_name, skill_category, confidence_score, source_strategies, \
@@ -98,12 +98,8 @@ impl SkillRepository for SqliteStore {
             s.validate()?;
         }
         let skills = skills.to_vec();
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
-            let n = upsert_in_tx(&tx, &skills)?;
-            tx.commit().map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
+            let n = upsert_in_tx(tx, &skills)?;
             Ok(n)
         })
         .await
@@ -245,10 +241,7 @@ impl SkillRepository for SqliteStore {
 
     async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64> {
         let versions = json_list(versions.iter().map(EnrichmentVersion::as_str))?;
-        self.with_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_sqlite)?;
+        self.with_write_tx(move |tx| {
             let n = tx
                 .execute(
                     "DELETE FROM job_skills
@@ -256,7 +249,6 @@ impl SkillRepository for SqliteStore {
                     params![versions],
                 )
                 .map_err(map_sqlite)?;
-            tx.commit().map_err(map_sqlite)?;
             Ok(n as u64)
         })
         .await
