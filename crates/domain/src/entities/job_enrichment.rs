@@ -79,8 +79,9 @@ impl JobEnrichment {
     }
 
     /// Moves through the state machine, keeping attempts, lease and timestamps
-    /// consistent with the new status.
-    pub fn transition(
+    /// consistent with the new status. Private: stores go through the checked
+    /// `apply_transition` (lease holder rule) or `complete`.
+    fn transition(
         &mut self,
         next: EnrichmentStatus,
         now: DateTime<Utc>,
