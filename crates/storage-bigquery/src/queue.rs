@@ -402,7 +402,7 @@ impl EnrichmentRepository for BigQueryStore {
                     )
                     .i64("limit", limit(request.limit))
                     .i64("max_attempts", i64::from(request.max_attempts))
-                    .str("abandoned", &request.abandoned_error()),
+                    .str("abandoned", request.abandoned_error()),
             )
             .await?;
         out.rows.iter().map(enrichment_from_row).collect()
