@@ -13,13 +13,13 @@
 #
 # Environment: RUNS (default 3), WORK (default /tmp/jobenrich-bench), JOBENRICH
 # (the binary; default target/release/jobenrich, built if missing),
-# THREAD_FLAG (how the engine thread count is passed, default --concurrency).
+# THREAD_FLAG (how the engine thread count is passed, default --threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 WORK=${WORK:-/tmp/jobenrich-bench}
 BIN=${JOBENRICH:-target/release/jobenrich}
-THREAD_FLAG=${THREAD_FLAG:---concurrency}
+THREAD_FLAG=${THREAD_FLAG:---threads}
 THREADS_CMP=${THREADS_CMP:-1}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)

@@ -386,4 +386,18 @@ fn run_fails_when_nothing_succeeded_and_says_why() {
         .find(|l| l.starts_with("this run: enriched (succeeded / failed)"))
         .unwrap_or_else(|| panic!("{summary}"));
     assert!(line.ends_with(" 40 (0 / 40)"), "{line}");
+
+    // A refused input cannot pass on another attempt: each is a dead letter
+    // after one attempt, and the next run has nothing to retry.
+    let status = ok_json(dir.path(), &["status"]);
+    let dead = status["dead_letters"].as_array().unwrap();
+    assert_eq!(dead.len(), 40, "{status}");
+    assert!(
+        dead.iter().all(|d| d["attempts"] == 1
+            && d["metadata"]["retryable"] == false
+            && d["error_message"].as_str().unwrap().contains("not retried")),
+        "{status}"
+    );
+    let again = ok_json(dir.path(), &["run", sample.to_str().unwrap()]);
+    assert_eq!(again["processed"], 0, "{again}");
 }

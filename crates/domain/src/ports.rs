@@ -173,6 +173,10 @@ pub enum EnrichmentResult {
         error_message: String,
         /// When the failure may be retried (`requeue_failed`); `None`: at once.
         retry_at: Option<DateTime<Utc>>,
+        /// `false` when another attempt at this version cannot succeed (the
+        /// input is refused by the model, the posting is gone): the row is a
+        /// dead letter at once instead of failing `max_attempts` times.
+        retryable: bool,
     },
 }
 
@@ -290,7 +294,8 @@ pub trait EnrichmentRepository: Send + Sync {
     ) -> StoreResult<u64>;
 
     /// `failed → pending` for due failures with fewer than `max_attempts`
-    /// attempts. Returns how many were requeued.
+    /// attempts that are not final ([`crate::JobEnrichment::is_dead_letter`]).
+    /// Returns how many were requeued.
     async fn requeue_failed(
         &self,
         enrichment_type: EnrichmentType,
@@ -314,7 +319,8 @@ pub trait EnrichmentRepository: Send + Sync {
     async fn enrichments_for_job(&self, job_posting_id: &JobId) -> StoreResult<Vec<JobEnrichment>>;
     /// Counts by type × version × status, with the oldest creation time.
     async fn enrichment_status_counts(&self) -> StoreResult<Vec<EnrichmentStatusCount>>;
-    /// `failed` enrichments with at least `max_attempts` attempts (they stay failed).
+    /// `failed` enrichments with at least `max_attempts` attempts or a final
+    /// failure ([`crate::JobEnrichment::is_dead_letter`]); they stay failed.
     async fn dead_letters(
         &self,
         max_attempts: u32,

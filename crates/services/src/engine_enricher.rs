@@ -3,8 +3,8 @@
 //! per set of active models (their `config_overrides`) and active aliases.
 
 use crate::enrichment_pipeline::{
-    ActiveModels, EnrichedPosting, EnricherFactory, EnrichmentPipeline, PipelineConfig,
-    PipelinePorts, PostingEnricher,
+    ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,
+    PipelineConfig, PipelinePorts, PostingEnricher,
 };
 use crate::model_artifacts::ArtifactStore;
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
     EnrichmentType, EnrichmentVersion, JobPosting, ModelConfigRepository, SkillAlias, Store,
 };
-use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
+use jobenrich_enrichment_engine::{EngineConfig, EngineError, Lexicon, SkillsEngine};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -103,11 +103,15 @@ impl PostingEnricher for EngineEnricher {
         posting: &JobPosting,
         skills_version: &EnrichmentVersion,
         now: DateTime<Utc>,
-    ) -> Result<EnrichedPosting, String> {
+    ) -> Result<EnrichedPosting, EnrichError> {
         let output = self
             .engine
             .enrich(posting, skills_version, now)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                // The same input is refused by the same model every time.
+                EngineError::InputRefused(_) => EnrichError::permanent(e.to_string()),
+                _ => EnrichError::retryable(e.to_string()),
+            })?;
         let mut sections = output.sections;
         if let Some(version) = &self.classifier_version {
             for section in &mut sections {

@@ -31,6 +31,33 @@ pub struct EnrichedPosting {
     pub skills: Vec<ExtractedSkill>,
 }
 
+/// Why one posting was not enriched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrichError {
+    pub message: String,
+    /// `false` when another attempt with the same model cannot succeed (the
+    /// input is refused): the enrichment becomes a dead letter at once.
+    pub retryable: bool,
+}
+
+impl EnrichError {
+    /// A failure that may pass on another attempt.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+
+    /// A failure that repeats on every attempt at this version.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
 /// Turns one posting into its sections and skills: the CPU-bound step.
 /// Built once per set of active models and reused across batches.
 pub trait PostingEnricher: Send + Sync {
@@ -40,7 +67,7 @@ pub trait PostingEnricher: Send + Sync {
         posting: &JobPosting,
         skills_version: &EnrichmentVersion,
         now: DateTime<Utc>,
-    ) -> Result<EnrichedPosting, String>;
+    ) -> Result<EnrichedPosting, EnrichError>;
 }
 
 /// The active model configs a batch runs with.
@@ -578,10 +605,11 @@ fn enrich_claimed(
         .map(|row| {
             let now = Utc::now();
             let result = match by_id.remove(&row.job_posting_id) {
-                None => Err(format!(
+                // Deleted since it was queued: no attempt can find it.
+                None => Err(EnrichError::permanent(format!(
                     "job posting {} not found in the store",
                     row.job_posting_id
-                )),
+                ))),
                 Some(posting) => enrich_one(&posting, row, enricher, now),
             };
             let result = match result {
@@ -596,15 +624,22 @@ fn enrich_claimed(
                     sections: enriched.sections,
                     metadata: Default::default(),
                 }),
-                Err(message) => EnrichmentResult::Failure {
+                Err(error) => EnrichmentResult::Failure {
                     error_message: format!(
-                        "{} of job {} at {} (attempt {}): {message}",
+                        "{} of job {} at {} (attempt {}{}): {}",
                         row.enrichment_type,
                         row.job_posting_id,
                         row.enrichment_version,
-                        row.attempts
+                        row.attempts,
+                        if error.retryable { "" } else { ", not retried" },
+                        error.message
                     ),
-                    retry_at: config.retry_at(row.attempts, now),
+                    retry_at: if error.retryable {
+                        config.retry_at(row.attempts, now)
+                    } else {
+                        None
+                    },
+                    retryable: error.retryable,
                 },
             };
             EnrichmentOutcome {
@@ -621,7 +656,7 @@ fn enrich_one(
     row: &JobEnrichment,
     enricher: &dyn PostingEnricher,
     now: DateTime<Utc>,
-) -> Result<EnrichedPosting, String> {
+) -> Result<EnrichedPosting, EnrichError> {
     // A panic in the engine must fail this posting, not the whole batch.
     match catch_unwind(AssertUnwindSafe(|| {
         enricher.enrich(posting, &row.enrichment_version, now)
@@ -633,7 +668,11 @@ fn enrich_one(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(format!("the engine panicked: {what}"))
+            // Retried within max_attempts: a panic may come from a bug that
+            // a model update fixes, and the cap bounds the cost.
+            Err(EnrichError::retryable(format!(
+                "the engine panicked: {what}"
+            )))
         }
     }
 }

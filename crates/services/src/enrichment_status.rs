@@ -18,7 +18,8 @@ pub struct StatusReport {
     pub counts: Vec<EnrichmentStatusCount>,
     /// The oldest pending enrichment's type, version and creation time.
     pub oldest_pending: Option<OldestPending>,
-    /// Failures with no attempts left (at least `max_attempts`).
+    /// Failures with no attempts left (at least `max_attempts`) or final
+    /// ones (`JobEnrichment::is_dead_letter`).
     pub dead_letters: Vec<JobEnrichment>,
     pub max_attempts: u32,
     /// Why the engine cannot be built from the active models (enrichment is

@@ -9,8 +9,8 @@ use jobenrich_domain::{
     SkillAlias, SkillCategory, Store,
 };
 use jobenrich_services::enrichment_pipeline::{
-    ActiveModels, EnrichedPosting, EnricherFactory, EnrichmentPipeline, PipelineConfig,
-    PipelinePorts, PostingEnricher,
+    ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,
+    PipelineConfig, PipelinePorts, PostingEnricher,
 };
 use jobenrich_services::enrichment_runner::drain;
 use jobenrich_services::enrichment_status::status_report;
@@ -22,7 +22,9 @@ use std::sync::Arc;
 
 const SKILLS: [EnrichmentType; 1] = [EnrichmentType::SkillsExtraction];
 
-/// One skill per word `rust` / `sql` in the text; fails on `POISON`.
+/// One skill per word `rust` / `sql` in the text; fails on `POISON` (as a
+/// fault that may pass next time) and on `REFUSED` (finally, as the engine
+/// refuses an oversized input).
 struct WordEnricher;
 
 impl PostingEnricher for WordEnricher {
@@ -31,9 +33,12 @@ impl PostingEnricher for WordEnricher {
         posting: &JobPosting,
         version: &EnrichmentVersion,
         now: DateTime<Utc>,
-    ) -> Result<EnrichedPosting, String> {
+    ) -> Result<EnrichedPosting, EnrichError> {
         if posting.description.contains("POISON") {
-            return Err("input exceeds max_input_chars".into());
+            return Err(EnrichError::retryable("the engine hit a fault"));
+        }
+        if posting.description.contains("REFUSED") {
+            return Err(EnrichError::permanent("input exceeds max_input_chars"));
         }
         let skills = [("rust", "Rust"), ("sql", "SQL")]
             .iter()
@@ -134,38 +139,45 @@ async fn drain_retries_failures_until_they_become_dead_letters_and_reruns_do_not
     let dir = tempfile::tempdir().unwrap();
     let mut texts = vec!["rust and sql"; 30];
     texts[4] = "POISON rust";
+    texts[9] = "REFUSED rust";
     texts[17] = "POISON sql";
     let store = store_with_postings(&dir, &texts).await;
     let p = pipeline(&store);
     let version = queue_all(&store, &p).await;
 
     let totals = drain(p.clone(), &SKILLS, 2, None).await.unwrap();
-    assert_eq!(totals.succeeded, 28);
+    assert_eq!(totals.succeeded, 27);
     assert_eq!(
-        totals.failed, 4,
-        "each poison posting tried max_attempts = 2 times"
+        totals.failed, 5,
+        "each poison posting tried max_attempts = 2 times, the refused one once"
     );
     assert_eq!(totals.processed, 32);
-    assert_eq!(totals.skills_written, 56);
+    assert_eq!(totals.skills_written, 54);
 
     let report = status_report(store.as_ref(), 2, 10).await.unwrap();
-    let dead: Vec<&str> = report
+    let mut dead: Vec<(&str, u32)> = report
         .dead_letters
         .iter()
-        .map(|d| d.job_posting_id.as_str())
+        .map(|d| (d.job_posting_id.as_str(), d.attempts))
         .collect();
-    assert_eq!(dead, ["job-004", "job-017"]);
-    assert!(report.dead_letters[0]
-        .error_message
-        .as_deref()
-        .unwrap()
-        .contains("max_input_chars"));
+    dead.sort();
+    assert_eq!(dead, [("job-004", 2), ("job-009", 1), ("job-017", 2)]);
+    let refused = report
+        .dead_letters
+        .iter()
+        .find(|d| d.job_posting_id.as_str() == "job-009")
+        .unwrap();
+    let message = refused.error_message.as_deref().unwrap();
+    assert!(
+        message.contains("max_input_chars") && message.contains("not retried"),
+        "{message}"
+    );
     let success = report
         .counts
         .iter()
         .find(|c| c.status == EnrichmentStatus::Success && c.enrichment_version == version)
         .unwrap();
-    assert_eq!(success.count, 28);
+    assert_eq!(success.count, 27);
     assert_eq!(report.oldest_pending, None);
 
     let again = drain(p, &SKILLS, 2, None).await.unwrap();

@@ -10,8 +10,8 @@ use jobenrich_domain::{
     StoreError,
 };
 use jobenrich_services::enrichment_pipeline::{
-    ActiveModels, EnrichedPosting, EnricherFactory, EnrichmentPipeline, PipelineConfig,
-    PipelineError, PipelinePorts, PostingEnricher,
+    ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,
+    PipelineConfig, PipelineError, PipelinePorts, PostingEnricher,
 };
 use jobenrich_services::reenrichment::queue_missing_enrichments;
 use std::sync::{Arc, Mutex};
@@ -73,9 +73,11 @@ impl PostingEnricher for KeywordEnricher {
         posting: &JobPosting,
         skills_version: &EnrichmentVersion,
         now: DateTime<Utc>,
-    ) -> Result<EnrichedPosting, String> {
+    ) -> Result<EnrichedPosting, EnrichError> {
         if posting.description.contains("POISON") {
-            return Err("input exceeds the configured maximum size".into());
+            return Err(EnrichError::permanent(
+                "input exceeds the configured maximum size",
+            ));
         }
         if posting.description.contains("PANIC") {
             panic!("boom");
@@ -254,6 +256,7 @@ async fn a_batch_is_one_claim_one_read_and_one_write_and_a_poison_posting_fails_
     let EnrichmentResult::Failure {
         error_message,
         retry_at,
+        retryable,
     } = by_job("poison").result
     else {
         panic!("poison should fail");
@@ -262,20 +265,32 @@ async fn a_batch_is_one_claim_one_read_and_one_write_and_a_poison_posting_fails_
         error_message.contains("job poison") && error_message.contains("maximum size"),
         "{error_message}"
     );
-    assert!(retry_at.is_some(), "attempt 1 of 3 is retried later");
+    assert_eq!(
+        (retry_at, retryable),
+        (None, false),
+        "a refused input is not retried, though attempt 1 of 3"
+    );
     let EnrichmentResult::Failure {
         error_message,
         retry_at,
+        retryable,
     } = by_job("panics").result
     else {
         panic!("a panicking posting should fail");
     };
     assert!(error_message.contains("panicked: boom"), "{error_message}");
+    assert!(retryable, "a panic may pass with another model");
     assert_eq!(retry_at, None, "the last attempt becomes a dead letter");
-    let EnrichmentResult::Failure { error_message, .. } = by_job("gone").result else {
+    let EnrichmentResult::Failure {
+        error_message,
+        retryable,
+        ..
+    } = by_job("gone").result
+    else {
         panic!("a missing posting should fail");
     };
     assert!(error_message.contains("not found"), "{error_message}");
+    assert!(!retryable, "a deleted posting cannot be found next time");
     assert!(written.iter().all(|o| o.lease_owner == OWNER));
     assert_eq!(factory.builds.lock().unwrap().len(), 1);
 }

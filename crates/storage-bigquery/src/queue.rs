@@ -468,14 +468,19 @@ impl EnrichmentRepository for BigQueryStore {
         max_attempts: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
+        let sql = format!(
+            "UPDATE job_enrichments
+             SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                 completed_at = NULL, updated_at = @now
+             WHERE enrichment_type = @type AND status = 'failed' AND attempts < @max
+               AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
+               AND NOT {}",
+            final_failure_sql()
+        );
         let out = self
             .query(
                 "requeueing failed enrichments",
-                "UPDATE job_enrichments
-                 SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
-                     completed_at = NULL, updated_at = @now
-                 WHERE enrichment_type = @type AND status = 'failed' AND attempts < @max
-                   AND (next_attempt_at IS NULL OR next_attempt_at <= @now)",
+                &sql,
                 Params::new()
                     .str("type", enrichment_type.as_str())
                     .i64("max", i64::from(max_attempts))
@@ -591,9 +596,11 @@ impl EnrichmentRepository for BigQueryStore {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {} FROM job_enrichments WHERE status = 'failed' AND attempts >= @max
+            "SELECT {} FROM job_enrichments
+             WHERE status = 'failed' AND (attempts >= @max OR {})
              ORDER BY updated_at, job_posting_id, enrichment_type, enrichment_version LIMIT @limit",
-            select_list(ENRICHMENT_COLS, "")
+            select_list(ENRICHMENT_COLS, ""),
+            final_failure_sql()
         );
         let out = self
             .query(
@@ -628,4 +635,14 @@ impl EnrichmentRepository for BigQueryStore {
             .await?;
         Ok(out.dml_affected.unwrap_or(0))
     }
+}
+
+/// True for a row marked as a final failure in `metadata`
+/// (`JobEnrichment::is_dead_letter`). BigQuery wants the JSON path as a
+/// literal; it is the domain's constant, never input.
+fn final_failure_sql() -> String {
+    format!(
+        "COALESCE(JSON_VALUE(metadata, '$.{}') = 'false', FALSE)",
+        jobenrich_domain::RETRYABLE_KEY
+    )
 }

@@ -221,6 +221,7 @@ macro_rules! storage_contract_suite {
             failed_enrichments_are_requeued_until_max_attempts,
             release_returns_leases_without_counting_the_attempt,
             an_expired_lease_at_the_attempts_cap_is_dead_lettered,
+            a_final_failure_is_a_dead_letter_at_once_and_never_requeued,
             status_counts_and_dead_letters,
             pending_enrichments_at_given_versions_are_deleted,
             skills_round_trip_with_and_without_optional_fields,

@@ -427,10 +427,16 @@ impl EnrichmentRepository for SqliteStore {
                      SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
                          completed_at = NULL, updated_at = ?3
                      WHERE enrichment_type = ?1 AND status = 'failed' AND attempts < ?2
-                       AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)",
+                       AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)
+                       AND COALESCE(json_type(metadata, ?4), '') <> 'false'",
                 )
                 .map_err(map_sqlite)?
-                .execute(params![enrichment_type.as_str(), max_attempts, ts(now)])
+                .execute(params![
+                    enrichment_type.as_str(),
+                    max_attempts,
+                    ts(now),
+                    retryable_path()
+                ])
                 .map_err(map_sqlite)?;
             Ok(n as u64)
         })
@@ -508,13 +514,14 @@ impl EnrichmentRepository for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM job_enrichments
-                     WHERE status = 'failed' AND attempts >= ?1
+                     WHERE status = 'failed'
+                       AND (attempts >= ?1 OR json_type(metadata, ?3) = 'false')
                      ORDER BY updated_at, job_posting_id, enrichment_type, enrichment_version
                      LIMIT ?2"
                 ))
                 .map_err(map_sqlite)?;
             let rows = stmt
-                .query(params![max_attempts, limit(limit_rows)])
+                .query(params![max_attempts, limit(limit_rows), retryable_path()])
                 .map_err(map_sqlite)?;
             collect_rows(rows, enrichment_from_row)
         })
@@ -543,4 +550,10 @@ impl EnrichmentRepository for SqliteStore {
         })
         .await
     }
+}
+
+/// The JSON path of the final-failure marker in `metadata`
+/// (`JobEnrichment::is_dead_letter`).
+fn retryable_path() -> String {
+    format!("$.{}", jobenrich_domain::RETRYABLE_KEY)
 }

@@ -1,6 +1,6 @@
 //! `jobenrich status`: the enrichment queue by type × version × status with
 //! the oldest pending enrichment, and the dead letters (failures with no
-//! attempts left, `worker.max_attempts`).
+//! attempts left, `worker.max_attempts`, or that no attempt can fix).
 
 use crate::output::{cell, emit, OutputFormat, Table};
 use crate::session::Session;
@@ -113,7 +113,7 @@ pub async fn run(session: &Session, args: StatusArgs) -> anyhow::Result<()> {
         }
     }
     lines.push(format!(
-        "dead letters (failed {} times or more): {}",
+        "dead letters (failed {} times or more, or not retryable): {}",
         r.max_attempts,
         r.dead_letters.len()
     ));

@@ -204,7 +204,22 @@ pub enum CompletionStep {
     Failed,
 }
 
+/// The `metadata` key that marks a final failure (`"retryable": false`):
+/// stores keep such a row out of `requeue_failed` and list it as a dead
+/// letter. A JSON key rather than a column, so an adopted seed table needs
+/// no schema change for it.
+pub const RETRYABLE_KEY: &str = "retryable";
+
 impl JobEnrichment {
+    /// Whether this row is a dead letter: failed, and either out of attempts
+    /// or failed finally (another attempt at this version cannot succeed).
+    /// Stores express the same test in SQL (`requeue_failed`, `dead_letters`).
+    pub fn is_dead_letter(&self, max_attempts: u32) -> bool {
+        self.status == EnrichmentStatus::Failed
+            && (self.attempts >= max_attempts
+                || self.metadata.get(RETRYABLE_KEY) == Some(&serde_json::Value::Bool(false)))
+    }
+
     /// The completion rule every store applies to a row it read: the outcome
     /// counts only while its owner still holds the lease; a success records the
     /// model, the metadata (with the counts written) and references this
@@ -243,10 +258,18 @@ impl JobEnrichment {
             EnrichmentResult::Failure {
                 error_message,
                 retry_at,
+                retryable,
             } => {
                 self.transition(EnrichmentStatus::Failed, now)?;
                 self.error_message = Some(error_message.clone());
-                self.next_attempt_at = *retry_at;
+                if *retryable {
+                    self.next_attempt_at = *retry_at;
+                    self.metadata.remove(RETRYABLE_KEY);
+                } else {
+                    self.next_attempt_at = None;
+                    self.metadata
+                        .insert(RETRYABLE_KEY.into(), serde_json::Value::Bool(false));
+                }
                 Ok(CompletionStep::Failed)
             }
         }
@@ -360,6 +383,7 @@ mod tests {
             result: EnrichmentResult::Failure {
                 error_message: "boom".into(),
                 retry_at: Some(now),
+                retryable: true,
             },
         };
         assert_eq!(f.complete(&failure, now).unwrap(), CompletionStep::Failed);
@@ -367,6 +391,54 @@ mod tests {
             (f.status, f.error_message.as_deref(), f.next_attempt_at),
             (EnrichmentStatus::Failed, Some("boom"), Some(now))
         );
+        assert!(
+            !f.is_dead_letter(3),
+            "a retryable failure with attempts left"
+        );
+        assert!(f.is_dead_letter(1), "a failure out of attempts");
+    }
+
+    #[test]
+    fn a_final_failure_is_a_dead_letter_at_once_until_a_later_attempt_clears_it() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let claimed = || {
+            let mut e = JobEnrichment::pending(
+                JobId::parse("j1").unwrap(),
+                EnrichmentType::SkillsExtraction,
+                EnrichmentVersion::legacy(),
+                now,
+            );
+            e.transition(EnrichmentStatus::Processing, now).unwrap();
+            e.lease_owner = Some("w1".into());
+            e
+        };
+        let failure = |e: &JobEnrichment, retryable| EnrichmentOutcome {
+            key: e.key(),
+            lease_owner: "w1".into(),
+            result: EnrichmentResult::Failure {
+                error_message: "input refused".into(),
+                retry_at: Some(now + chrono::Duration::seconds(30)),
+                retryable,
+            },
+        };
+        let mut e = claimed();
+        e.complete(&failure(&e, false), now).unwrap();
+        assert_eq!(e.attempts, 1);
+        assert!(e.is_dead_letter(3), "final on its first attempt");
+        assert_eq!(e.next_attempt_at, None, "no retry time for a final failure");
+        assert_eq!(
+            e.metadata.get(RETRYABLE_KEY),
+            Some(&serde_json::Value::Bool(false))
+        );
+
+        // A manual retry (e.g. after the limit was raised) that fails again,
+        // retryably, is an ordinary failure again.
+        e.transition(EnrichmentStatus::Pending, now).unwrap();
+        e.transition(EnrichmentStatus::Processing, now).unwrap();
+        e.lease_owner = Some("w1".into());
+        e.complete(&failure(&e, true), now).unwrap();
+        assert!(!e.is_dead_letter(3));
+        assert_eq!(e.metadata.get(RETRYABLE_KEY), None);
     }
 
     #[test]

@@ -106,6 +106,20 @@ pub(crate) fn failure(
         result: EnrichmentResult::Failure {
             error_message: message.to_string(),
             retry_at,
+            retryable: true,
+        },
+    }
+}
+
+/// A failure another attempt cannot fix (`retryable: false`).
+pub(crate) fn final_failure(key: &EnrichmentKey, owner: &str, message: &str) -> EnrichmentOutcome {
+    EnrichmentOutcome {
+        key: key.clone(),
+        lease_owner: owner.to_string(),
+        result: EnrichmentResult::Failure {
+            error_message: message.to_string(),
+            retry_at: None,
+            retryable: false,
         },
     }
 }

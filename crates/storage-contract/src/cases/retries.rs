@@ -1,11 +1,13 @@
 //! Cases of failures: retries with backoff up to `max_attempts`, status
 //! counts and dead letters.
 
-use super::enrichments::{claim, enqueue, failure, get, seed_jobs, skills_key, success};
+use super::enrichments::{
+    claim, enqueue, failure, final_failure, get, seed_jobs, skills_key, success,
+};
 use super::ok;
 use crate::fixtures::{at, version};
 use chrono::{DateTime, Utc};
-use jobenrich_domain::{EnrichmentKey, EnrichmentStatus, EnrichmentType, Store};
+use jobenrich_domain::{EnrichmentKey, EnrichmentStatus, EnrichmentType, Store, RETRYABLE_KEY};
 use std::sync::Arc;
 
 const SKILLS: EnrichmentType = EnrichmentType::SkillsExtraction;
@@ -113,6 +115,70 @@ pub async fn failed_enrichments_are_requeued_until_max_attempts(store: Arc<dyn S
         s,
         none.is_empty(),
         "a failure below max_attempts is no dead letter"
+    );
+}
+
+pub async fn a_final_failure_is_a_dead_letter_at_once_and_never_requeued(store: Arc<dyn Store>) {
+    let s = &*store;
+    seed_jobs(s, &["job-a", "job-b"]).await;
+    enqueue(s, &["job-a", "job-b"], SKILLS, &version(), at(0)).await;
+    let claimed = claim(s, "w", at(10), 2).await;
+    promise_eq!(s, claimed.len(), 2, "both are claimed");
+    let (a, b) = (skills_key("job-a"), skills_key("job-b"));
+    ok(
+        s,
+        store
+            .complete_enrichments(
+                &[
+                    final_failure(&a, "w", "input refused"),
+                    failure(&b, "w", "boom", None),
+                ],
+                at(11),
+            )
+            .await,
+        "complete_enrichments writes both failures",
+    );
+    let row = get(s, &a).await;
+    promise_eq!(
+        s,
+        (row.status, row.attempts, row.next_attempt_at),
+        (EnrichmentStatus::Failed, 1, None),
+        "a final failure is failed after one attempt"
+    );
+    promise_eq!(
+        s,
+        row.metadata.get(RETRYABLE_KEY).cloned(),
+        Some(serde_json::Value::Bool(false)),
+        "the marker reads back from metadata"
+    );
+    let requeued = ok(
+        s,
+        store.requeue_failed(SKILLS, 3, at(500)).await,
+        "requeue_failed",
+    );
+    promise_eq!(
+        s,
+        requeued,
+        1,
+        "only the retryable failure is requeued, the final one never"
+    );
+    promise_eq!(
+        s,
+        (get(s, &a).await.status, get(s, &b).await.status),
+        (EnrichmentStatus::Failed, EnrichmentStatus::Pending),
+        "the final failure stays failed"
+    );
+    let dead = ok(s, store.dead_letters(3, 10).await, "dead_letters");
+    promise_eq!(
+        s,
+        dead.iter().map(|e| e.key()).collect::<Vec<_>>(),
+        vec![a.clone()],
+        "a final failure is a dead letter with attempts left"
+    );
+    promise!(
+        s,
+        dead.iter().all(|e| e.is_dead_letter(3)),
+        "the store's dead letters agree with the domain rule"
     );
 }
 
