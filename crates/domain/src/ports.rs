@@ -315,6 +315,9 @@ pub trait EnrichmentRepository: Send + Sync {
     ) -> StoreResult<JobEnrichment>;
 
     async fn get_enrichment(&self, key: &EnrichmentKey) -> StoreResult<Option<JobEnrichment>>;
+    /// The enrichments among `keys` that exist, in no particular order: one
+    /// read for many keys (`evaluate --from-store` checks a dataset's jobs).
+    async fn get_enrichments(&self, keys: &[EnrichmentKey]) -> StoreResult<Vec<JobEnrichment>>;
     /// All enrichments of a job, by type then version.
     async fn enrichments_for_job(&self, job_posting_id: &JobId) -> StoreResult<Vec<JobEnrichment>>;
     /// Counts by type × version × status, with the oldest creation time.

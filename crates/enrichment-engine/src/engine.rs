@@ -211,7 +211,7 @@ impl SkillsEngine {
                 created_at: now,
             })
             .collect();
-        let skills = found
+        let skills: Vec<ExtractedSkill> = found
             .into_iter()
             .map(|f| ExtractedSkill {
                 skill_id: jobenrich_domain::Uuid::new_v4(),
@@ -226,11 +226,20 @@ impl SkillsEngine {
                 context_snippet: Some(f.snippet).filter(|s| !s.is_empty()),
                 position_in_text: Some(f.char_offset),
                 mention_count: f.mentions.len() as u32,
+                mention_spans: f.mentions,
                 taxonomy_ref: f.taxonomy_ref,
                 enrichment_version: enrichment_version.clone(),
                 created_at: now,
             })
             .collect();
+        // The domain's rule for stored spans; a breach is a bug, reported as
+        // this job's failure rather than stored.
+        let text_chars = offsets.char_at(text.len()) as usize;
+        for s in &skills {
+            s.check_mentions_within(text_chars).map_err(|e| {
+                EngineError::InputRefused(format!("job {}: {e}", job.job_posting_id))
+            })?;
+        }
         Ok(EngineOutput {
             sections: section_rows,
             skills,

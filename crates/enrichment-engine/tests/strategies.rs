@@ -379,6 +379,51 @@ fn enrich_returns_valid_rows_with_provenance() {
 }
 
 #[test]
+fn enrich_stores_every_mention_in_char_offsets() {
+    let now = Utc::now();
+    // Multi-byte text before and between the mentions: offsets are chars.
+    let description = "Équipe à Zürich — Kubernetes et K8s; encore Kubernetes, Python.";
+    let job = JobPosting {
+        job_posting_id: JobId::parse("job-spans").unwrap(),
+        title: "Ops".into(),
+        company: None,
+        location: None,
+        description: description.into(),
+        posted_at: None,
+        source: None,
+        url: None,
+        ingested_at: now,
+    };
+    let version = EnrichmentVersion::parse("skills_extractor@v1.0").unwrap();
+    let out = engine().enrich(&job, &version, now).unwrap();
+    let k = out
+        .skills
+        .iter()
+        .find(|s| s.skill_name == "Kubernetes")
+        .unwrap();
+    let texts: Vec<String> = k
+        .mention_spans
+        .iter()
+        .map(|m| {
+            description
+                .chars()
+                .skip(m.start as usize)
+                .take((m.end - m.start) as usize)
+                .collect()
+        })
+        .collect();
+    assert_eq!(texts, ["Kubernetes", "K8s", "Kubernetes"], "{k:?}");
+    assert_eq!(k.mention_count, 3);
+    assert_eq!(k.position_in_text, Some(k.mention_spans[0].start));
+    for s in &out.skills {
+        s.validate().unwrap();
+        s.check_mentions_within(description.chars().count())
+            .unwrap();
+        assert_eq!(s.mention_spans.len() as u32, s.mention_count, "{s:?}");
+    }
+}
+
+#[test]
 fn enrich_refuses_inputs_above_the_configured_size() {
     let now = Utc::now();
     let e = engine_with(EngineConfig {

@@ -74,6 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     context_snippet: None,
                     position_in_text: None,
                     mention_count: 1,
+                    mention_spans: vec![],
                     taxonomy_ref: None,
                     enrichment_version: version.clone(),
                     created_at: now,

@@ -81,6 +81,7 @@ async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
                 context_snippet: None,
                 position_in_text: None,
                 mention_count: 1,
+                mention_spans: vec![],
                 taxonomy_ref: None,
                 enrichment_version: version.clone(),
                 created_at: now,

@@ -56,6 +56,7 @@ impl PostingEnricher for WordEnricher {
                 context_snippet: None,
                 position_in_text: None,
                 mention_count: 1,
+                mention_spans: vec![],
                 taxonomy_ref: None,
                 enrichment_version: version.clone(),
                 created_at: now,

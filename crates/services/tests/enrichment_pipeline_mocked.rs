@@ -98,6 +98,7 @@ impl PostingEnricher for KeywordEnricher {
                 context_snippet: None,
                 position_in_text: Some(0),
                 mention_count: 1,
+                mention_spans: vec![],
                 taxonomy_ref: None,
                 enrichment_version: skills_version.clone(),
                 created_at: now,

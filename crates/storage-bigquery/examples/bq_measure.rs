@@ -105,6 +105,7 @@ async fn main() {
                             context_snippet: Some("we use Rust".into()),
                             position_in_text: Some(k),
                             mention_count: 1,
+                            mention_spans: vec![],
                             taxonomy_ref: None,
                             enrichment_version: version.clone(),
                             created_at: Utc::now(),

@@ -130,6 +130,7 @@ pub fn skill_json(s: &ExtractedSkill) -> Value {
         "enrichment_version": s.enrichment_version.as_str(), "created_at": micros(s.created_at),
         "skill_id": s.skill_id.to_string(),
         "enrichment_id": s.enrichment_id.map(|id| id.to_string()),
+        "mention_spans": s.mention_spans,
     })
 }
 
@@ -157,6 +158,8 @@ pub fn skill_from_row(r: &Row) -> StoreResult<ExtractedSkill> {
         created_at: r.micros(12)?,
         skill_id: uuid_col(E, k, r.str(13)?)?,
         enrichment_id: opt_uuid_col(E, k, r.opt_str(14)?)?,
+        // NULL: a row stored before migration 5, when mentions were not kept.
+        mention_spans: json_text(E, k, r.opt_str(15)?, "[]")?,
     })
 }
 

@@ -537,6 +537,10 @@ impl EnrichmentRepository for BigQueryStore {
             .pop())
     }
 
+    async fn get_enrichments(&self, keys: &[EnrichmentKey]) -> StoreResult<Vec<JobEnrichment>> {
+        self.load_enrichments(keys).await
+    }
+
     async fn enrichments_for_job(&self, job_posting_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
         let sql = format!(
             "SELECT {} FROM job_enrichments WHERE job_posting_id = @job

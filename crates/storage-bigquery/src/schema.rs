@@ -74,6 +74,7 @@ pub const SKILL_COLS: Cols = &[
     ("created_at", Ts),
     ("skill_id", Str),
     ("enrichment_id", Str),
+    ("mention_spans", Json),
 ];
 
 pub const SECTION_COLS: Cols = &[
@@ -429,6 +430,17 @@ pub const MIGRATIONS: &[Migration] = &[
                 ADD COLUMN IF NOT EXISTS training_date TIMESTAMP",
         ],
     },
+    Migration {
+        version: 5,
+        name: "0005_mention_spans",
+        renames: &[],
+        statements: &[
+            // Every mention as a JSON array of [start, end] char offsets, the
+            // same text as SQLite's column (docs/data-model.md says why JSON).
+            // Existing rows keep NULL, read as no spans.
+            "ALTER TABLE job_skills ADD COLUMN IF NOT EXISTS mention_spans JSON",
+        ],
+    },
 ];
 
 pub const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -617,6 +629,7 @@ mod tests {
         );
         assert!(sql.contains("GROUP BY row_index"));
         assert!(sql.contains("batch_id = @b"));
-        assert_eq!(latest_version(), 4);
+        assert!(sql.contains("PARSE_JSON(JSON_QUERY(payload, '$.mention_spans'))"));
+        assert_eq!(latest_version(), 5);
     }
 }

@@ -284,7 +284,10 @@ async fn a_dataset_of_the_previous_release_keeps_every_row_under_the_seed_names(
         run(&store, sql).await;
     }
     let report = store.migrate().await.unwrap();
-    assert_eq!(report.applied, vec!["0004_seed_names"]);
+    assert_eq!(
+        report.applied,
+        vec!["0004_seed_names", "0005_mention_spans"]
+    );
 
     let p1 = JobId::parse("p1").unwrap();
     let posting = store.get_posting(&p1).await.unwrap().unwrap();
@@ -308,6 +311,10 @@ async fn a_dataset_of_the_previous_release_keeps_every_row_under_the_seed_names(
             skills[0].enrichment_id
         ),
         (1, 2, Some(e1.enrichment_id))
+    );
+    assert!(
+        skills[0].mention_spans.is_empty(),
+        "a row from before mention_spans reads with none"
     );
     let sections = store.sections_for_job(&p1, None).await.unwrap();
     assert_eq!(sections[0].section_text, "Rust and SQL");

@@ -7,7 +7,7 @@ use jobenrich_domain::Uuid;
 use jobenrich_domain::{
     AliasSource, CategoryMetrics, ClassificationMethod, ClusterKeyword, ClusteringRun,
     EnrichmentKey, EnrichmentType, EnrichmentVersion, EvaluationResult, ExtractedSkill,
-    ExtractionStrategy, JobId, JobPosting, ModelConfig, ModelId, ModelVersion,
+    ExtractionStrategy, JobId, JobPosting, MentionSpan, ModelConfig, ModelId, ModelVersion,
     NewClusterAssignment, SectionClassification, SkillAlias, SkillCategory,
 };
 use std::collections::BTreeMap;
@@ -111,6 +111,7 @@ pub fn skill(job: &str, name: &str) -> ExtractedSkill {
         context_snippet: Some(format!("experience with {name} required")),
         position_in_text: Some(17),
         mention_count: 2,
+        mention_spans: vec![MentionSpan::from((17, 21)), MentionSpan::from((40, 44))],
         taxonomy_ref: Some("http://data.europa.eu/esco/skill/abc".to_string()),
         enrichment_version: version(),
         created_at: at(10),
@@ -132,6 +133,7 @@ pub fn skill_minimal(job: &str, name: &str) -> ExtractedSkill {
         context_snippet: None,
         position_in_text: None,
         mention_count: 1,
+        mention_spans: vec![],
         taxonomy_ref: None,
         enrichment_version: version(),
         created_at: at(11),

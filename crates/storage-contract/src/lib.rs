@@ -121,6 +121,13 @@ pub trait SeedSql: Send + Sync {
         sql: &str,
         params: &[(&str, SqlParam)],
     ) -> Result<Vec<Vec<Option<String>>>, String>;
+
+    /// Runs one DML statement (a case that simulates rows written by an
+    /// older schema). The default runs it through `select`, which both
+    /// adapters' runners accept for statements that return no rows.
+    async fn execute(&self, sql: &str, params: &[(&str, SqlParam)]) -> Result<(), String> {
+        self.select(sql, params).await.map(|_| ())
+    }
 }
 
 impl FreshStore {
@@ -224,6 +231,7 @@ macro_rules! storage_contract_suite {
             a_final_failure_is_a_dead_letter_at_once_and_never_requeued,
             status_counts_and_dead_letters,
             pending_enrichments_at_given_versions_are_deleted,
+            many_enrichments_are_read_by_key_at_once,
             skills_round_trip_with_and_without_optional_fields,
             skill_queries_order_count_and_delete,
             ten_thousand_skills_in_one_batch,
@@ -243,6 +251,7 @@ macro_rules! storage_contract_suite {
         );
         $crate::storage_contract_suite!(@sql_cases $factory;
             the_seeds_three_queries_run_as_written,
+            mention_spans_round_trip_and_legacy_rows_read_empty,
         );
     };
     (@sql_cases $factory:expr; $($case:ident),+ $(,)?) => {

@@ -464,6 +464,33 @@ impl EnrichmentRepository for SqliteStore {
         self.with_conn(move |conn| load(conn, &key)).await
     }
 
+    async fn get_enrichments(&self, keys: &[EnrichmentKey]) -> StoreResult<Vec<JobEnrichment>> {
+        let keys = to_json(
+            &keys
+                .iter()
+                .map(|k| {
+                    [
+                        k.job_posting_id.as_str(),
+                        k.enrichment_type.as_str(),
+                        k.enrichment_version.as_str(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )?;
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM job_enrichments
+                     WHERE (job_posting_id, enrichment_type, enrichment_version) IN (
+                         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1))"
+                ))
+                .map_err(map_sqlite)?;
+            let rows = stmt.query(params![keys]).map_err(map_sqlite)?;
+            collect_rows(rows, enrichment_from_row)
+        })
+        .await
+    }
+
     async fn enrichments_for_job(&self, job_posting_id: &JobId) -> StoreResult<Vec<JobEnrichment>> {
         let job_posting_id = job_posting_id.as_str().to_string();
         self.with_conn(move |conn| {

@@ -28,6 +28,9 @@
 //!    `training_data_version` / `training_date`, evaluations the seed's
 //!    `overall_*` / `evaluation_date` names. Renames keep every row, index and
 //!    foreign key (SQLite rewrites them).
+//! 6. `mention_spans`: `job_skills.mention_spans`, every mention of the skill
+//!    as a JSON array of `[start, end]` char offsets. Existing rows keep NULL,
+//!    read as no spans (they were never recorded).
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -75,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "0005_seed_names",
         sql: MIGRATION_5_SEED_NAMES,
+    },
+    Migration {
+        version: 6,
+        name: "0006_mention_spans",
+        sql: MIGRATION_6_MENTION_SPANS,
     },
 ];
 
@@ -381,6 +389,11 @@ ALTER TABLE evaluation_results RENAME COLUMN f1_score TO overall_f1;
 ALTER TABLE evaluation_results RENAME COLUMN evaluated_at TO evaluation_date;
 "#
 );
+
+pub const MIGRATION_6_MENTION_SPANS: &str = r#"
+-- JSON array of [start, end] char offsets; NULL (rows from before) reads as [].
+ALTER TABLE job_skills ADD COLUMN mention_spans TEXT;
+"#;
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY NOT NULL,
@@ -694,11 +707,12 @@ mod tests {
                 "0002_versioning_leases_and_registry",
                 "0003_recommended_indexes",
                 "0004_lean_job_skills_indexes",
-                "0005_seed_names"
+                "0005_seed_names",
+                "0006_mention_spans"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
-        assert_eq!(store.schema_version().await.unwrap(), 5);
+        assert_eq!(store.schema_version().await.unwrap(), 6);
 
         assert_eq!(store.count_postings().await.unwrap(), 2);
         let posting = store
@@ -851,7 +865,10 @@ mod tests {
             .execute_batch(V4_ROWS)
             .unwrap();
         let report = store.migrate().await.unwrap();
-        assert_eq!(report.applied, vec!["0005_seed_names"]);
+        assert_eq!(
+            report.applied,
+            vec!["0005_seed_names", "0006_mention_spans"]
+        );
 
         let p1 = JobId::parse("p1").unwrap();
         let posting = store.get_posting(&p1).await.unwrap().unwrap();
@@ -882,6 +899,10 @@ mod tests {
         assert_eq!(
             (skills[0].mention_count, skills[0].taxonomy_ref.as_deref()),
             (2, Some("esco:1"))
+        );
+        assert!(
+            skills[0].mention_spans.is_empty(),
+            "a row from before mention_spans reads with none"
         );
         assert_eq!(skills[0].enrichment_id, Some(e1.enrichment_id));
         let sections = store.sections_for_job(&p1, None).await.unwrap();

@@ -18,7 +18,8 @@ use rusqlite::{params, Connection, Row};
 const COLUMNS: &str =
     "job_posting_id, skill_name, skill_category, confidence_score, source_strategies, \
      section_relevance_score, extracted_from_section, context_snippet, position_in_text, \
-     mention_count, taxonomy_ref, enrichment_version, created_at, skill_id, enrichment_id";
+     mention_count, taxonomy_ref, enrichment_version, created_at, skill_id, enrichment_id, \
+     mention_spans";
 
 const E: &str = "ExtractedSkill";
 
@@ -43,6 +44,11 @@ fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
         created_at: from_ts(E, get(row, 12)?)?,
         skill_id: parse_uuid(E, &key, &get::<String>(row, 13)?)?,
         enrichment_id: parse_uuid_opt(E, &key, get(row, 14)?)?,
+        // NULL: a row stored before migration 6, when mentions were not kept.
+        mention_spans: match get::<Option<String>>(row, 15)? {
+            Some(json) => from_json(E, &key, &json)?,
+            None => Vec::new(),
+        },
         skill_name: name,
     })
 }
@@ -52,7 +58,7 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
     let mut stmt = conn
         .prepare_cached(&format!(
             "INSERT INTO job_skills ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
              ON CONFLICT (job_posting_id, skill_name, enrichment_version) DO UPDATE SET
                  skill_category = excluded.skill_category,
                  confidence_score = excluded.confidence_score,
@@ -65,7 +71,8 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
                  taxonomy_ref = excluded.taxonomy_ref,
                  created_at = excluded.created_at,
                  skill_id = excluded.skill_id,
-                 enrichment_id = excluded.enrichment_id"
+                 enrichment_id = excluded.enrichment_id,
+                 mention_spans = excluded.mention_spans"
         ))
         .map_err(map_sqlite)?;
     for s in skills {
@@ -85,6 +92,7 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
             ts(s.created_at),
             s.skill_id.to_string(),
             s.enrichment_id.map(|id| id.to_string()),
+            to_json(&s.mention_spans)?,
         ])
         .map_err(map_sqlite)?;
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use jobenrich_domain::{
     EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, JobPosting, JobPostingRepository,
-    SchemaMigrator, SkillCategory, SkillRepository,
+    MentionSpan, SchemaMigrator, SkillCategory, SkillRepository,
 };
 use jobenrich_storage_sqlite::SqliteStore;
 use proptest::prelude::*;
@@ -39,6 +39,7 @@ proptest! {
         snippet in proptest::option::of(text()),
         position in proptest::option::of(any::<u32>()),
         mentions in any::<u32>(),
+        spans in proptest::collection::vec((0u32..u32::MAX / 2, 1u32..10_000), 0..20),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
@@ -72,6 +73,10 @@ proptest! {
                 context_snippet: snippet,
                 position_in_text: position,
                 mention_count: mentions,
+                // Any valid list: sorted, non-overlapping, up to u32 offsets.
+                mention_spans: MentionSpan::normalize(
+                    spans.into_iter().map(|(start, len)| MentionSpan::from((start, start + len))).collect(),
+                ),
                 taxonomy_ref: None,
                 enrichment_version: EnrichmentVersion::legacy(),
                 created_at: ingested_at,

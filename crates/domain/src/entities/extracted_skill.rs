@@ -28,10 +28,106 @@ pub struct ExtractedSkill {
     /// scalar values (Rust `char`s), not bytes.
     pub position_in_text: Option<u32>,
     pub mention_count: u32,
+    /// Every mention, `[start, end)` in Unicode scalar values of the
+    /// description: sorted and non-overlapping (`MentionSpan::normalize`).
+    /// Empty for rows stored before the column existed.
+    #[serde(default)]
+    pub mention_spans: Vec<MentionSpan>,
     /// Taxonomy reference (e.g. an ESCO URI or O*NET commodity code) when known.
     pub taxonomy_ref: Option<String>,
     pub enrichment_version: EnrichmentVersion,
     pub created_at: DateTime<Utc>,
+}
+
+/// One mention of a skill: `[start, end)` in Unicode scalar values (Rust
+/// `char`s, Python string indices), not bytes. Serialized as `[start, end]`,
+/// the form both stores keep in `job_skills.mention_spans`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "(u32, u32)", into = "(u32, u32)")]
+pub struct MentionSpan {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl From<(u32, u32)> for MentionSpan {
+    fn from((start, end): (u32, u32)) -> Self {
+        Self { start, end }
+    }
+}
+
+impl From<MentionSpan> for (u32, u32) {
+    fn from(s: MentionSpan) -> Self {
+        (s.start, s.end)
+    }
+}
+
+impl MentionSpan {
+    /// The stored form of a skill's mentions: sorted, overlapping or repeated
+    /// spans merged into one (two strategies may find one mention with
+    /// different boundaries), empty spans dropped.
+    pub fn normalize(mut spans: Vec<MentionSpan>) -> Vec<MentionSpan> {
+        spans.retain(|s| s.start < s.end);
+        spans.sort_unstable();
+        let mut out: Vec<MentionSpan> = Vec::with_capacity(spans.len());
+        for s in spans {
+            match out.last_mut() {
+                Some(last) if s.start < last.end => last.end = last.end.max(s.end),
+                _ => out.push(s),
+            }
+        }
+        out
+    }
+}
+
+impl ExtractedSkill {
+    /// Every mention span lies within a description of `text_chars`
+    /// characters (the rule that needs the posting, so it is not part of
+    /// `validate`).
+    pub fn check_mentions_within(&self, text_chars: usize) -> Result<(), ValidationError> {
+        match self
+            .mention_spans
+            .iter()
+            .find(|s| s.end as usize > text_chars)
+        {
+            Some(s) => Err(ValidationError::new(
+                "ExtractedSkill",
+                "mention_spans",
+                format!(
+                    "span [{}, {}) of {:?} ends past the description's {text_chars} characters",
+                    s.start, s.end, self.skill_name
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Spans are non-empty, sorted and do not overlap.
+fn check_spans(spans: &[MentionSpan]) -> Result<(), ValidationError> {
+    let bad = |rule: String| {
+        Err(ValidationError::new(
+            "ExtractedSkill",
+            "mention_spans",
+            rule,
+        ))
+    };
+    for (i, s) in spans.iter().enumerate() {
+        if s.start >= s.end {
+            return bad(format!(
+                "span [{}, {}) must have start < end",
+                s.start, s.end
+            ));
+        }
+        if let Some(prev) = i.checked_sub(1).map(|p| spans[p]) {
+            if s.start < prev.end {
+                return bad(format!(
+                    "spans must be sorted and not overlap: [{}, {}) follows [{}, {})",
+                    s.start, s.end, prev.start, prev.end
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Validate for ExtractedSkill {
@@ -48,7 +144,7 @@ impl Validate for ExtractedSkill {
         if let Some(r) = self.section_relevance_score {
             unit_interval("ExtractedSkill", "section_relevance_score", r)?;
         }
-        Ok(())
+        check_spans(&self.mention_spans)
     }
 }
 
@@ -71,6 +167,7 @@ mod tests {
             context_snippet: None,
             position_in_text: Some(3),
             mention_count: 1,
+            mention_spans: vec![MentionSpan::from((3, 7))],
             taxonomy_ref: None,
             enrichment_version: EnrichmentVersion::legacy(),
             created_at: Utc::now(),
@@ -82,5 +179,70 @@ mod tests {
         s.source_strategies.clear();
         assert_eq!(s.validate().unwrap_err().field, "source_strategies");
         assert!(serde_json::from_str::<ExtractionStrategy>("\"guess\"").is_err());
+    }
+
+    fn spans(pairs: &[(u32, u32)]) -> Vec<MentionSpan> {
+        pairs.iter().copied().map(MentionSpan::from).collect()
+    }
+
+    #[test]
+    fn mention_spans_are_sorted_non_overlapping_and_inside_the_text() {
+        let mut s = ExtractedSkill {
+            skill_id: Uuid::new_v4(),
+            enrichment_id: None,
+            job_posting_id: JobId::parse("j").unwrap(),
+            skill_name: "Rust".into(),
+            skill_category: SkillCategory::ProgrammingLanguages,
+            confidence_score: 0.8,
+            source_strategies: vec![ExtractionStrategy::Lexicon],
+            section_relevance_score: None,
+            extracted_from_section: None,
+            context_snippet: None,
+            position_in_text: Some(0),
+            mention_count: 3,
+            mention_spans: spans(&[(0, 4), (4, 8), (20, 24)]),
+            taxonomy_ref: None,
+            enrichment_version: EnrichmentVersion::legacy(),
+            created_at: Utc::now(),
+        };
+        assert!(s.validate().is_ok(), "touching spans do not overlap");
+        assert!(s.check_mentions_within(24).is_ok());
+        let past = s.check_mentions_within(23).unwrap_err();
+        assert_eq!(past.field, "mention_spans");
+        assert!(past.rule.contains("[20, 24)"), "{}", past.rule);
+        for bad in [
+            spans(&[(0, 4), (3, 8)]),
+            spans(&[(20, 24), (0, 4)]),
+            spans(&[(5, 5)]),
+            spans(&[(6, 2)]),
+        ] {
+            s.mention_spans = bad.clone();
+            assert_eq!(s.validate().unwrap_err().field, "mention_spans", "{bad:?}");
+        }
+        s.mention_spans.clear();
+        assert!(s.validate().is_ok(), "no spans (a legacy row) is valid");
+    }
+
+    #[test]
+    fn normalize_sorts_merges_overlaps_and_drops_empty_spans() {
+        assert_eq!(
+            MentionSpan::normalize(spans(&[(10, 14), (0, 6), (2, 4), (10, 14), (6, 9), (7, 7)])),
+            spans(&[(0, 6), (6, 9), (10, 14)])
+        );
+        assert_eq!(
+            MentionSpan::normalize(spans(&[(3, 8), (0, 5)])),
+            spans(&[(0, 8)])
+        );
+    }
+
+    #[test]
+    fn spans_serialize_as_start_end_pairs() {
+        let json = serde_json::to_string(&spans(&[(0, 6), (10, 14)])).unwrap();
+        assert_eq!(json, "[[0,6],[10,14]]");
+        assert_eq!(
+            serde_json::from_str::<Vec<MentionSpan>>(&json).unwrap(),
+            spans(&[(0, 6), (10, 14)])
+        );
+        assert!(serde_json::from_str::<Vec<MentionSpan>>("[[1]]").is_err());
     }
 }

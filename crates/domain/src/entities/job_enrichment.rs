@@ -335,6 +335,7 @@ mod tests {
             context_snippet: None,
             position_in_text: None,
             mention_count: 1,
+            mention_spans: vec![],
             taxonomy_ref: None,
             enrichment_version: e.enrichment_version.clone(),
             created_at: e.created_at,

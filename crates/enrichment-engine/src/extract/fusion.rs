@@ -101,20 +101,26 @@ impl Extractor<'_> {
                 _ => None,
             });
             let category = best_entry.map_or_else(|| self.category_of(&skill), |e| e.category);
-            let mentions: Vec<MentionSpan> = g_mentions
-                .iter()
-                .map(|m| MentionSpan {
-                    start: offsets.char_at(m.start),
-                    end: offsets.char_at(m.end),
-                })
-                .collect();
+            let mentions = MentionSpan::normalize(
+                g_mentions
+                    .iter()
+                    .map(|m| MentionSpan {
+                        start: offsets.char_at(m.start),
+                        end: offsets.char_at(m.end),
+                    })
+                    .collect(),
+            );
+            // Only empty mentions (never produced; no panic if one were).
+            let Some(&first_span) = mentions.first() else {
+                continue;
+            };
             found.push(FoundSkill {
                 canonical: self.canonical_of(&first.skill, &text[first.start..first.end]),
                 category,
                 confidence,
                 strategies,
-                char_offset: mentions[0].start,
-                char_len: mentions[0].end - mentions[0].start,
+                char_offset: first_span.start,
+                char_len: first_span.end - first_span.start,
                 mentions,
                 taxonomy_ref: best_entry.and_then(|e| e.taxonomy_ref.clone()),
                 section_index: best_section.map(|s| s.index),

@@ -27,12 +27,9 @@ pub(crate) use patterns::PatternSet;
 use patterns::*;
 use regex::Regex;
 
-/// A mention span `[start, end)` in Unicode scalar values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct MentionSpan {
-    pub start: u32,
-    pub end: u32,
-}
+/// A mention span `[start, end)` in Unicode scalar values (the domain's type,
+/// stored as is in `job_skills.mention_spans`).
+pub use jobenrich_domain::MentionSpan;
 
 /// One skill found in a text, fused over strategies and mentions.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +42,8 @@ pub struct FoundSkill {
     /// First mention, in chars.
     pub char_offset: u32,
     pub char_len: u32,
-    /// Every mention, in text order.
+    /// Every mention, sorted and non-overlapping (`MentionSpan::normalize`):
+    /// what the store keeps and what evaluation scores.
     pub mentions: Vec<MentionSpan>,
     pub taxonomy_ref: Option<String>,
     /// The section with the highest relevance among those mentioning it.

@@ -723,3 +723,40 @@ pub async fn pending_enrichments_at_given_versions_are_deleted(store: Arc<dyn St
     );
     promise_eq!(s, none, 0, "no versions delete nothing");
 }
+
+pub async fn many_enrichments_are_read_by_key_at_once(store: Arc<dyn Store>) {
+    let s = &*store;
+    seed_jobs(s, &["j1", "j2", "j3"]).await;
+    let other = enrichment_version("skills_extractor@v0.9");
+    enqueue(s, &["j1", "j2"], SKILLS, &version(), at(0)).await;
+    enqueue(s, &["j3"], SKILLS, &other, at(0)).await;
+    let keys = [
+        skills_key("j2"),
+        skills_key("j1"),
+        // Not there: another version of a known job, and a job never queued.
+        skills_key("j3"),
+        key("nobody", SKILLS, &version()),
+    ];
+    let mut got = ok(
+        s,
+        store.get_enrichments(&keys).await,
+        "get_enrichments answers",
+    );
+    got.sort_by(|a, b| a.job_posting_id.cmp(&b.job_posting_id));
+    let expected = vec![
+        get(s, &skills_key("j1")).await,
+        get(s, &skills_key("j2")).await,
+    ];
+    promise_eq!(
+        s,
+        got,
+        expected,
+        "get_enrichments returns exactly the existing enrichments of the keys, as get_enrichment does"
+    );
+    let none = ok(
+        s,
+        store.get_enrichments(&[]).await,
+        "get_enrichments answers",
+    );
+    promise!(s, none.is_empty(), "no keys read nothing");
+}

@@ -4,6 +4,7 @@
 mod clusters;
 mod enrichments;
 mod leases;
+mod mentions;
 mod postings;
 mod registry;
 mod results;
@@ -15,6 +16,7 @@ mod seed_queries;
 pub use clusters::*;
 pub use enrichments::*;
 pub use leases::*;
+pub use mentions::*;
 pub use postings::*;
 pub use registry::*;
 pub use results::*;
