@@ -2,12 +2,12 @@
 //! `SkillsEngine` per evaluated model version (its `config_overrides`, minus
 //! the evaluation thresholds) and the active aliases, over the shipped lexicon.
 
-use crate::evaluation_flow::{Predictor, PredictorFactory};
+use crate::evaluation_flow::{predicted_skill, Predictor, PredictorFactory};
 use jobenrich_domain::{ModelConfig, SkillAlias, SkillCategory};
 use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
 use jobenrich_evaluation::gate::OVERRIDES_KEY;
 use jobenrich_evaluation::scoring::normalize_name;
-use jobenrich_evaluation::{CharSpan, PredictedSection, PredictedSkill, Prediction};
+use jobenrich_evaluation::{PredictedSection, Prediction};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -92,24 +92,14 @@ impl Predictor for EnginePredictor {
             .engine
             .extract_text(text)
             .into_iter()
-            .map(|s| PredictedSkill {
-                also_known_as: s
-                    .taxonomy_ref
-                    .as_deref()
-                    .and_then(|r| r.strip_prefix("esco:"))
-                    .map(|label| vec![label.to_string()])
-                    .unwrap_or_default(),
-                name: s.canonical,
-                category: s.category,
-                confidence: s.confidence,
-                mentions: s
-                    .mentions
-                    .iter()
-                    .map(|m| CharSpan {
-                        start: m.start,
-                        end: m.end,
-                    })
-                    .collect(),
+            .map(|s| {
+                predicted_skill(
+                    s.canonical,
+                    s.category,
+                    s.confidence,
+                    s.mentions.iter().map(|m| (m.start, m.end)),
+                    s.taxonomy_ref.as_deref(),
+                )
             })
             .collect();
         let sections = self

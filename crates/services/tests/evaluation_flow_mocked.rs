@@ -486,3 +486,184 @@ async fn gold_without_category_takes_the_category_the_model_gives_the_name() {
     assert_eq!(counts["devops_tools"].fn_, 1);
     assert_eq!(counts["uncategorized"].fn_, 1);
 }
+
+mod from_store {
+    use super::*;
+    use jobenrich_domain::{
+        EnrichmentStatus, EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobEnrichment,
+        JobId, JobPosting, MentionSpan, MockEnrichmentRepository, MockJobPostingRepository,
+        MockSkillRepository,
+    };
+    use jobenrich_services::evaluation_flow::{evaluate_stored, StoredResultPorts};
+
+    fn version() -> EnrichmentVersion {
+        model("v1.0", true).enrichment_version()
+    }
+
+    fn posting(id: &str, text: &str) -> JobPosting {
+        JobPosting {
+            job_posting_id: JobId::parse(id).unwrap(),
+            title: "t".into(),
+            company: None,
+            location: None,
+            description: text.into(),
+            posted_at: None,
+            source: None,
+            url: None,
+            ingested_at: now(),
+        }
+    }
+
+    fn stored_skill(
+        job: &str,
+        name: &str,
+        category: SkillCategory,
+        spans: &[(u32, u32)],
+    ) -> ExtractedSkill {
+        ExtractedSkill {
+            skill_id: jobenrich_domain::Uuid::new_v4(),
+            job_posting_id: JobId::parse(job).unwrap(),
+            enrichment_id: None,
+            skill_name: name.into(),
+            skill_category: category,
+            confidence_score: 0.9,
+            source_strategies: vec![ExtractionStrategy::Lexicon],
+            section_relevance_score: None,
+            extracted_from_section: None,
+            context_snippet: None,
+            position_in_text: spans.first().map(|s| s.0),
+            mention_count: spans.len() as u32,
+            mention_spans: spans.iter().copied().map(MentionSpan::from).collect(),
+            taxonomy_ref: None,
+            enrichment_version: version(),
+            created_at: now(),
+        }
+    }
+
+    /// The store as `jobenrich run` leaves it for the dataset: the postings,
+    /// `b`'s extraction in `b_status`, and the skills KeywordPredictor finds.
+    fn stored(b_status: EnrichmentStatus, a_text: &str) -> StoredResultPorts {
+        let mut postings = MockJobPostingRepository::new();
+        let a_text = a_text.to_string();
+        postings
+            .expect_get_postings()
+            .times(1)
+            .returning(move |ids| {
+                assert_eq!(ids.len(), 2, "one read for the whole dataset");
+                Ok(vec![
+                    posting("a", &a_text),
+                    posting("b", "Rust and Kubernetes"),
+                ])
+            });
+        let mut enrichments = MockEnrichmentRepository::new();
+        enrichments
+            .expect_get_enrichments()
+            .times(1)
+            .returning(move |keys| {
+                Ok(keys
+                    .iter()
+                    .map(|k| {
+                        let mut e = JobEnrichment::pending(
+                            k.job_posting_id.clone(),
+                            k.enrichment_type,
+                            k.enrichment_version.clone(),
+                            now(),
+                        );
+                        e.status = if k.job_posting_id.as_str() == "b" {
+                            b_status
+                        } else {
+                            EnrichmentStatus::Success
+                        };
+                        e
+                    })
+                    .collect())
+            });
+        let mut skills = MockSkillRepository::new();
+        skills
+            .expect_skills_for_jobs()
+            .with(always(), eq(version()))
+            .times(1)
+            .returning(|_, _| {
+                Ok(vec![
+                    stored_skill("a", "Rust", SkillCategory::ProgrammingLanguages, &[(0, 4)]),
+                    stored_skill("a", "PostgreSQL", SkillCategory::Databases, &[(9, 17)]),
+                    stored_skill("b", "Rust", SkillCategory::ProgrammingLanguages, &[(0, 4)]),
+                ])
+            });
+        StoredResultPorts {
+            postings: Arc::new(postings),
+            enrichments: Arc::new(enrichments),
+            skills: Arc::new(skills),
+        }
+    }
+
+    /// v1.0 is active; no evaluation is stored and no metrics are updated
+    /// (the mocks have no such expectation, so a call would fail the test).
+    fn read_only_ports() -> EvaluationPorts {
+        let mut models = MockModelConfigRepository::new();
+        models
+            .expect_active_model()
+            .returning(|_| Ok(Some(model("v1.0", true))));
+        let mut evaluations = MockEvaluationRepository::new();
+        evaluations
+            .expect_latest_evaluation()
+            .returning(|_, _, _| Ok(None));
+        ports(models, evaluations)
+    }
+
+    #[tokio::test]
+    async fn stored_skills_are_scored_like_the_engine_s_and_nothing_is_recorded() {
+        let ports = read_only_ports();
+        let run = evaluate_stored(
+            &ports,
+            &stored(EnrichmentStatus::Success, "Rust and Postgres"),
+            Arc::new(RecordingFactory::default()),
+            request(None, GatePolicy::default()),
+            now(),
+        )
+        .await
+        .unwrap();
+        assert!(!run.recorded);
+        // The keyword predictor finds the same three skills: Kubernetes is
+        // the only miss (its gold category from the predictor's taxonomy).
+        let c = &run.metrics.category_counts;
+        assert_eq!((c["programming_languages"].tp, c["databases"].tp), (2, 1));
+        assert_eq!(c["devops_tools"].fn_, 1);
+        assert_eq!(run.result.sample_count, 2);
+    }
+
+    #[tokio::test]
+    async fn records_the_store_cannot_answer_for_are_errors_naming_them() {
+        for (b_status, a_text, record, says) in [
+            (
+                EnrichmentStatus::Pending,
+                "Rust and Postgres",
+                "b",
+                "status: pending",
+            ),
+            (
+                EnrichmentStatus::Success,
+                "Rust and Postgres!",
+                "a",
+                "differs",
+            ),
+        ] {
+            let err = evaluate_stored(
+                &read_only_ports(),
+                &stored(b_status, a_text),
+                Arc::new(RecordingFactory::default()),
+                request(None, GatePolicy::default()),
+                now(),
+            )
+            .await
+            .unwrap_err();
+            match &err {
+                EvaluationFlowError::StoredResult { record_id, reason } => {
+                    assert_eq!(record_id, record);
+                    assert!(reason.contains(says), "{reason}");
+                }
+                other => panic!("expected a stored-result error, got {other:?}"),
+            }
+        }
+    }
+}

@@ -3,6 +3,8 @@
 //! report, and exit by the gate: 0 every threshold passed (or none set),
 //! 1 a threshold failed, 2 a usage or data error. `--format json` (global)
 //! prints the stored result, gate checks and baseline as one JSON document.
+//! `--from-store` scores the results already stored for the dataset's
+//! postings instead of running the engine, and records nothing.
 
 use crate::error::{one_line, ExitWith, EXIT_USAGE};
 use crate::output::OutputFormat;
@@ -14,7 +16,8 @@ use jobenrich_evaluation::report::{render_html, ReportInput};
 use jobenrich_evaluation::{GatePolicy, LabeledDataset, ZeroDivision};
 use jobenrich_services::evaluation_engine::EnginePredictorFactory;
 use jobenrich_services::evaluation_flow::{
-    evaluate_model, EvaluateRequest, EvaluationPorts, EvaluationRun,
+    evaluate_model, evaluate_stored, EvaluateRequest, EvaluationPorts, EvaluationRun,
+    StoredResultPorts,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +45,11 @@ pub struct EvaluateArgs {
     /// Fail when the macro F1 drops more than this fraction of the baseline (e.g. 0.05).
     #[arg(long)]
     pub max_relative_regression: Option<f64>,
+    /// Score the skills stored for the dataset's postings (ingested with the
+    /// records' ids and enriched at this version) instead of running the
+    /// engine; an audit: nothing is recorded.
+    #[arg(long, conflicts_with = "ci")]
+    pub from_store: bool,
     /// Record the run as a CI run.
     #[arg(long)]
     pub ci: bool,
@@ -124,7 +132,13 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
     let factory = EnginePredictorFactory::load(&lexicon_dir)
         .map_err(anyhow::Error::msg)?
         .with_models_dir(session.settings()?.models.artifacts_dir());
-    let run = evaluate_model(&ports, Arc::new(factory), request, chrono::Utc::now()).await?;
+    let now = chrono::Utc::now();
+    let run = if args.from_store {
+        let stored = StoredResultPorts::from_store(ctx.store.clone());
+        evaluate_stored(&ports, &stored, Arc::new(factory), request, now).await?
+    } else {
+        evaluate_model(&ports, Arc::new(factory), request, now).await?
+    };
 
     if let Some(path) = &args.report {
         let evaluated_at = run
@@ -160,6 +174,8 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
 fn print_json(run: &EvaluationRun, args: &EvaluateArgs) -> anyhow::Result<()> {
     let out = serde_json::json!({
         "evaluation": run.result,
+        "source": if args.from_store { "store" } else { "engine" },
+        "recorded": run.recorded,
         "micro": run.metrics.micro_avg,
         "category_counts": run.metrics.category_counts,
         "ignored_predictions": run.metrics.ignored_predictions,
@@ -183,9 +199,14 @@ fn print_text(run: &EvaluationRun, args: &EvaluateArgs) -> anyhow::Result<()> {
     let r = &run.result;
     let m = &run.metrics;
     crate::outln!(
-        "{}@{} on {} (dataset_version {}): {} samples in {:.2} s",
+        "{}@{}{} on {} (dataset_version {}): {} samples in {:.2} s",
         r.model_id,
         r.model_version,
+        if args.from_store {
+            " (stored results)"
+        } else {
+            ""
+        },
         r.dataset_path.as_deref().unwrap_or("-"),
         r.dataset_version,
         r.sample_count,
@@ -274,12 +295,20 @@ fn print_text(run: &EvaluationRun, args: &EvaluateArgs) -> anyhow::Result<()> {
             }
         }
     }
-    crate::outln!(
-        "stored evaluation {}; updated performance_metrics of {}@{}",
-        r.evaluation_id,
-        r.model_id,
-        r.model_version
-    );
+    if run.recorded {
+        crate::outln!(
+            "stored evaluation {}; updated performance_metrics of {}@{}",
+            r.evaluation_id,
+            r.model_id,
+            r.model_version
+        );
+    } else {
+        crate::outln!(
+            "scored the results stored at {}@{}; nothing recorded (--from-store)",
+            r.model_id,
+            r.model_version
+        );
+    }
     if let Some(path) = &args.report {
         crate::outln!("report: {}", path.display());
     }
