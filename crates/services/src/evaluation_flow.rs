@@ -365,7 +365,12 @@ async fn stored_predictions(
                 ))
             }
         }
-        let skills = by_job.remove(id).unwrap_or_default();
+        let mut skills = by_job.remove(id).unwrap_or_default();
+        // The engine's output order (first mention, then name): scoring
+        // breaks ties by order, e.g. which of two predictions matches a gold skill.
+        skills.sort_by(|a, b| {
+            (a.position_in_text, &a.skill_name).cmp(&(b.position_in_text, &b.skill_name))
+        });
         let text_chars = r.text.chars().count();
         for skill in &skills {
             skill
