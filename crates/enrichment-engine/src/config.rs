@@ -72,6 +72,10 @@ pub struct EngineConfig {
     /// Keep rule mentions that no tagger span overlaps.
     #[serde(default)]
     pub tagger_keep_rule_mentions: bool,
+    /// Trained section model directory (`ml_model` relevance), relative to
+    /// the `models.artifacts_dir` setting (`None`: rule relevance).
+    #[serde(default)]
+    pub section_model_artifact: Option<String>,
 }
 
 fn one() -> f64 {
@@ -154,6 +158,7 @@ impl Default for EngineConfig {
             tagger_evidence_bonus: default_evidence_bonus(),
             tagger_o_penalty: 0.0,
             tagger_keep_rule_mentions: false,
+            section_model_artifact: None,
         }
     }
 }
@@ -259,7 +264,11 @@ impl EngineConfig {
                 message: "must be a finite number".into(),
             });
         }
-        if let Some(dir) = &self.tagger_artifact {
+        for (key, dir) in [
+            ("tagger_artifact", &self.tagger_artifact),
+            ("section_model_artifact", &self.section_model_artifact),
+        ] {
+            let Some(dir) = dir else { continue };
             // A relative path under the models directory, never outside it.
             let path = std::path::Path::new(dir);
             if dir.trim().is_empty()
@@ -269,7 +278,7 @@ impl EngineConfig {
                     .any(|c| !matches!(c, std::path::Component::Normal(_)))
             {
                 return Err(EngineError::Config {
-                    key: "tagger_artifact".into(),
+                    key: key.into(),
                     message: format!(
                         "must be a relative path inside the models directory, got {dir:?}"
                     ),
@@ -311,6 +320,20 @@ mod tests {
             ..EngineConfig::default()
         };
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn artifact_paths_stay_inside_the_models_directory() {
+        for key in ["tagger_artifact", "section_model_artifact"] {
+            for bad in ["../outside", "/abs/path", " ", "a/../../b"] {
+                let err = EngineConfig::from_overrides(&overrides(json!({ key: bad })))
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(key) && err.contains("relative path"), "{err}");
+            }
+            let ok = EngineConfig::from_overrides(&overrides(json!({ key: "m/v2.0" }))).unwrap();
+            assert!(ok.validate().is_ok());
+        }
     }
 
     #[test]

@@ -6,14 +6,14 @@
 use crate::extract::{AliasTarget, Extractor, FoundSkill, PatternSet};
 use crate::lexicon::Lexicon;
 use crate::phrase_matcher::{FastMap, PhraseMatcher};
+use crate::section_model::SectionModel;
 use crate::sections::{Section, SectionClassifier};
 use crate::tagger::Tagger;
 use crate::text::{floor_boundary, CharOffsets};
 use crate::{EngineConfig, EngineError};
 use chrono::{DateTime, Utc};
 use jobenrich_domain::{
-    ClassificationMethod, EnrichmentVersion, ExtractedSkill, JobPosting, SectionClassification,
-    SkillAlias,
+    EnrichmentVersion, ExtractedSkill, JobPosting, SectionClassification, SkillAlias,
 };
 use std::sync::Arc;
 
@@ -112,6 +112,13 @@ impl SkillsEngine {
         self
     }
 
+    /// The same engine with a trained section model scoring section
+    /// relevance (`ml_model`); the rules still split the sections.
+    pub fn with_section_model(mut self, model: Arc<SectionModel>) -> SkillsEngine {
+        self.classifier = self.classifier.with_model(model);
+        self
+    }
+
     pub fn tagger(&self) -> Option<&Tagger> {
         self.tagger.as_deref()
     }
@@ -193,6 +200,7 @@ impl SkillsEngine {
         let sections = self.classifier.classify_with(text, &lower, &offsets);
         let found = self.extractor().extract(text, &lower, &sections, &offsets);
         let version = self.classifier.classifier_version().to_string();
+        let classification_method = self.classifier.classification_method();
         let section_rows = sections
             .iter()
             .map(|s| SectionClassification {
@@ -206,7 +214,7 @@ impl SkillsEngine {
                 end_offset: s.char_end,
                 is_skills_relevant: s.is_skills_relevant,
                 relevance_probability: s.relevance,
-                classification_method: ClassificationMethod::RuleBased,
+                classification_method,
                 classifier_version: version.clone(),
                 created_at: now,
             })

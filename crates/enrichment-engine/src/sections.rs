@@ -4,8 +4,11 @@
 //! paragraphs and bullet blocks where there is no header; then scores each
 //! section's skills relevance from its type and body keywords.
 
+use crate::section_model::{SectionModel, ML_CLASSIFIER_VERSION};
 use crate::text::CharOffsets;
 use crate::EngineConfig;
+use jobenrich_domain::ClassificationMethod;
+use std::sync::Arc;
 
 /// Version of these rules; bump when the splitting or typing changes.
 pub const CLASSIFIER_VERSION: &str = "rule_based-v1";
@@ -116,6 +119,8 @@ pub struct SectionClassifier {
     keyword_weights: Vec<f64>,
     keyword_matcher: Option<KeywordMatcher>,
     relevance_threshold: f64,
+    /// A trained model that replaces the rule relevance (`ml_model`).
+    model: Option<Arc<SectionModel>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -125,7 +130,7 @@ enum LineKind {
     Text,
 }
 
-fn is_bullet(trimmed: &str) -> bool {
+pub(crate) fn is_bullet(trimmed: &str) -> bool {
     let mut chars = trimmed.chars();
     match chars.next() {
         Some('-' | '*' | '•' | '·' | '–' | '▪' | '◦' | '+') => {
@@ -329,11 +334,34 @@ impl SectionClassifier {
             keyword_matcher: KeywordMatcher::new(keywords),
             keyword_weights,
             relevance_threshold: config.relevance_threshold,
+            model: None,
         }
     }
 
+    /// The same splitting, with relevance scored by a trained model.
+    pub fn with_model(mut self, model: Arc<SectionModel>) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    pub fn model(&self) -> Option<&SectionModel> {
+        self.model.as_deref()
+    }
+
     pub fn classifier_version(&self) -> &str {
-        CLASSIFIER_VERSION
+        if self.model.is_some() {
+            ML_CLASSIFIER_VERSION
+        } else {
+            CLASSIFIER_VERSION
+        }
+    }
+
+    pub fn classification_method(&self) -> ClassificationMethod {
+        if self.model.is_some() {
+            ClassificationMethod::MlModel
+        } else {
+            ClassificationMethod::RuleBased
+        }
     }
 
     /// Splits `text` into sections covering every non-blank line, in order.
@@ -416,6 +444,9 @@ impl SectionClassifier {
                 tail.relevance = relevance;
                 tail.is_skills_relevant = relevance >= self.relevance_threshold;
             }
+        }
+        if let Some(model) = &self.model {
+            model.score(&mut sections, lower, self.relevance_threshold);
         }
         sections
     }
