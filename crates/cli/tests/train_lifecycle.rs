@@ -148,3 +148,79 @@ fn ingest_run_train_evaluate_activate_reenrich_prune_history() {
         .count();
     assert_eq!(evaluated, 2, "{history}");
 }
+
+/// `train sections` writes and registers an `ml_model` section classifier;
+/// once active, `run` classifies sections with it (relevance from the model,
+/// method `ml_model`, recorded at the section model's version).
+#[test]
+fn trained_section_classifier_is_registered_activated_and_used_by_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let postings: String = std::fs::read_to_string(repo("data/sample/postings.jsonl"))
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("postings.jsonl"), postings).unwrap();
+    ok(dir, &["migrate"]);
+    let labeled: String = std::fs::read_to_string(repo("data/labeled/sample.jsonl"))
+        .unwrap()
+        .lines()
+        .take(6)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("train.jsonl"), labeled).unwrap();
+    let trained = ok_json(
+        dir,
+        &[
+            "train",
+            "sections",
+            "--dataset",
+            "train.jsonl",
+            "--dev",
+            "train.jsonl",
+            "--version",
+            "v2.1",
+            "--epochs",
+            "5",
+        ],
+    );
+    assert_eq!(trained["registered_inactive"], true, "{trained}");
+    assert!(trained["sections"].as_u64().unwrap() > 0, "{trained}");
+    assert!(
+        trained["dev"]["ml_model"]["accuracy"].is_number(),
+        "{trained}"
+    );
+    assert!(dir
+        .join("models/section_classifier/v2.1/section_model.json")
+        .is_file());
+    let shown = ok_json(dir, &["models", "show", "section_classifier", "v2.1"]);
+    let data_version = shown["model"]["training_data_version"].as_str().unwrap();
+    assert!(data_version.starts_with("train.jsonl@sha256:"), "{shown}");
+
+    // No labeled sections to evaluate against: activation needs --force.
+    ok(
+        dir,
+        &[
+            "models",
+            "activate",
+            "section_classifier",
+            "v2.1",
+            "--force",
+        ],
+    );
+    ok(dir, &["run", "postings.jsonl", "--no-progress"]);
+    let first = std::fs::read_to_string(dir.join("postings.jsonl")).unwrap();
+    let job: Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let id = job["job_posting_id"]
+        .as_str()
+        .or_else(|| job["id"].as_str())
+        .or_else(|| job["job_id"].as_str())
+        .unwrap()
+        .to_string();
+    let sections = ok_json(dir, &["sections", &id]).to_string();
+    assert!(sections.contains("ml_model"), "{sections}");
+    assert!(sections.contains("section_classifier@v2.1"), "{sections}");
+    assert!(!sections.contains("rule_based"), "{sections}");
+}

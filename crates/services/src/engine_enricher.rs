@@ -10,7 +10,8 @@ use crate::model_artifacts::ArtifactStore;
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
-    EnrichmentType, EnrichmentVersion, JobPosting, ModelConfigRepository, SkillAlias, Store,
+    EnrichmentType, EnrichmentVersion, JobPosting, ModelConfig, ModelConfigRepository, SkillAlias,
+    Store,
 };
 use jobenrich_enrichment_engine::{EngineConfig, EngineError, Lexicon, SkillsEngine};
 use std::path::Path;
@@ -48,28 +49,50 @@ impl EngineEnricherFactory {
 
 /// The section model's overrides first, the skills model's on top: one
 /// engine performs both steps, each configured by its own model version.
-fn merged_overrides(models: &ActiveModels) -> serde_json::Map<String, serde_json::Value> {
+fn merged_overrides(
+    skills: Option<&ModelConfig>,
+    sections: Option<&ModelConfig>,
+) -> serde_json::Map<String, serde_json::Value> {
     // Evaluation thresholds live in the same overrides but are not engine settings.
-    let mut merged = models
-        .sections
-        .as_ref()
+    let mut merged = sections
         .map(crate::evaluation_engine::engine_overrides)
         .unwrap_or_default();
-    merged.extend(crate::evaluation_engine::engine_overrides(&models.skills));
+    if let Some(skills) = skills {
+        merged.extend(crate::evaluation_engine::engine_overrides(skills));
+    }
     merged
 }
 
 /// The engine `run` and the worker enrich with for these active models and
 /// aliases; `jobenrich bench extract` measures the same one.
-/// A version's trained artifact (`tagger_artifact`) is read from `artifacts`.
+/// A version's trained artifacts (`tagger_artifact`, `section_model_artifact`)
+/// are read from `artifacts`.
 pub fn build_engine(
     lexicon: Arc<Lexicon>,
     models: &ActiveModels,
     aliases: &[SkillAlias],
     artifacts: &ArtifactStore,
 ) -> Result<SkillsEngine, String> {
-    let config =
-        EngineConfig::from_overrides(&merged_overrides(models)).map_err(|e| e.to_string())?;
+    build_engine_for(
+        lexicon,
+        Some(&models.skills),
+        models.sections.as_ref(),
+        aliases,
+        artifacts,
+    )
+}
+
+/// `build_engine` for any pair of model versions (either may be absent:
+/// evaluation scores one version with the other step's active model).
+pub fn build_engine_for(
+    lexicon: Arc<Lexicon>,
+    skills: Option<&ModelConfig>,
+    sections: Option<&ModelConfig>,
+    aliases: &[SkillAlias],
+    artifacts: &ArtifactStore,
+) -> Result<SkillsEngine, String> {
+    let config = EngineConfig::from_overrides(&merged_overrides(skills, sections))
+        .map_err(|e| format!("config_overrides: {e}"))?;
     let engine = SkillsEngine::new(lexicon, aliases, config).map_err(|e| e.to_string())?;
     artifacts.attach(engine)
 }
@@ -136,13 +159,7 @@ pub async fn active_engine_config(
     let sections = models
         .active_model_for_type(EnrichmentType::SectionClassification)
         .await?;
-    let mut merged = sections
-        .as_ref()
-        .map(crate::evaluation_engine::engine_overrides)
-        .unwrap_or_default();
-    if let Some(skills) = &skills {
-        merged.extend(crate::evaluation_engine::engine_overrides(skills));
-    }
+    let merged = merged_overrides(skills.as_ref(), sections.as_ref());
     Ok(EngineConfig::from_overrides(&merged).map_err(|e| e.to_string()))
 }
 

@@ -3,8 +3,8 @@
 //! the evaluation thresholds) and the active aliases, over the shipped lexicon.
 
 use crate::evaluation_flow::{predicted_skill, Predictor, PredictorFactory};
-use jobenrich_domain::{ModelConfig, SkillAlias, SkillCategory};
-use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
+use jobenrich_domain::{EnrichmentType, ModelConfig, SkillAlias, SkillCategory};
+use jobenrich_enrichment_engine::{Lexicon, SkillsEngine};
 use jobenrich_evaluation::gate::OVERRIDES_KEY;
 use jobenrich_evaluation::scoring::normalize_name;
 use jobenrich_evaluation::{PredictedSection, Prediction};
@@ -67,13 +67,21 @@ impl PredictorFactory for EnginePredictorFactory {
     fn build(
         &self,
         model: &ModelConfig,
+        companion: Option<&ModelConfig>,
         aliases: &[SkillAlias],
     ) -> Result<Arc<dyn Predictor>, String> {
-        let config = EngineConfig::from_overrides(&engine_overrides(model))
-            .map_err(|e| format!("config_overrides: {e}"))?;
-        let engine =
-            SkillsEngine::new(self.lexicon.clone(), aliases, config).map_err(|e| e.to_string())?;
-        let engine = self.artifacts.attach(engine)?;
+        // The engine `run` would build for this version and the companion.
+        let (skills, sections) = match model.model_type {
+            EnrichmentType::SectionClassification => (companion, Some(model)),
+            _ => (Some(model), companion),
+        };
+        let engine = crate::engine_enricher::build_engine_for(
+            self.lexicon.clone(),
+            skills,
+            sections,
+            aliases,
+            &self.artifacts,
+        )?;
         Ok(Arc::new(EnginePredictor {
             engine,
             categories: self.categories.clone(),
@@ -175,7 +183,7 @@ mod tests {
         // rejects unknown keys, so building must strip it.
         let m = model(json!({"min_confidence": 0.1, "evaluation": {"min_f1": 0.5}}));
         assert!(!engine_overrides(&m).contains_key(OVERRIDES_KEY));
-        let predictor = factory().build(&m, &[]).unwrap();
+        let predictor = factory().build(&m, None, &[]).unwrap();
         let p = predictor
             .predict("Experience with Java and Kubernetes required.")
             .unwrap();
@@ -190,7 +198,7 @@ mod tests {
         assert_eq!(predictor.category_of("COBOL"), None);
         // An unknown engine key is still an error naming the key.
         let bad = factory()
-            .build(&model(json!({"min_confidense": 0.1})), &[])
+            .build(&model(json!({"min_confidense": 0.1})), None, &[])
             .err()
             .unwrap();
         assert!(bad.contains("min_confidense"), "{bad}");

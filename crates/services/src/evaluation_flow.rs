@@ -45,10 +45,14 @@ pub trait Predictor: Send + Sync {
 }
 
 /// Builds a predictor for one model version (its overrides) and the aliases.
+/// `companion` is the active model of the other step the engine performs
+/// (the section classifier when a skills model is evaluated, and the other
+/// way round), so a version is scored with the sections it would run with.
 pub trait PredictorFactory: Send + Sync {
     fn build(
         &self,
         model: &ModelConfig,
+        companion: Option<&ModelConfig>,
         aliases: &[SkillAlias],
     ) -> Result<Arc<dyn Predictor>, String>;
 }
@@ -408,15 +412,19 @@ async fn run_evaluation(
         .overridden_by(&request.thresholds);
     policy.check().map_err(EvaluationFlowError::Policy)?;
     let aliases = ports.aliases.list_aliases(true).await?;
+    let companion_type = match model.model_type {
+        EnrichmentType::SectionClassification => EnrichmentType::SkillsExtraction,
+        _ => EnrichmentType::SectionClassification,
+    };
+    let companion = ports.models.active_model_for_type(companion_type).await?;
 
     let started = Instant::now();
-    let predictor =
-        factory
-            .build(&model, &aliases)
-            .map_err(|reason| EvaluationFlowError::EngineBuild {
-                model: format!("{}@{}", model.model_id, model.version),
-                reason,
-            })?;
+    let predictor = factory
+        .build(&model, companion.as_ref(), &aliases)
+        .map_err(|reason| EvaluationFlowError::EngineBuild {
+            model: format!("{}@{}", model.model_id, model.version),
+            reason,
+        })?;
     // Gold skills without a category (ESCO-linked labels) take the one the
     // model's taxonomy gives the name, so their misses land in a category.
     let mut records = request.dataset.records.clone();

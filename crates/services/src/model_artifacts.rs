@@ -1,8 +1,9 @@
 //! Trained model artifacts of model versions (`tagger_artifact` in a skills
-//! model's `config_overrides`), found under the `models.artifacts_dir`
-//! setting and loaded once per process.
+//! model's `config_overrides`, `section_model_artifact` in a section
+//! model's), found under the `models.artifacts_dir` setting and loaded once
+//! per process.
 
-use jobenrich_enrichment_engine::{EngineConfig, SkillsEngine, Tagger};
+use jobenrich_enrichment_engine::{EngineConfig, SectionModel, SkillsEngine, Tagger};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 pub struct ArtifactStore {
     dir: PathBuf,
     taggers: Mutex<HashMap<PathBuf, Arc<Tagger>>>,
+    section_models: Mutex<HashMap<PathBuf, Arc<SectionModel>>>,
 }
 
 /// The `models.artifacts_dir` default.
@@ -28,6 +30,7 @@ impl ArtifactStore {
         Self {
             dir: dir.into(),
             taggers: Mutex::new(HashMap::new()),
+            section_models: Mutex::new(HashMap::new()),
         }
     }
 
@@ -58,8 +61,38 @@ impl ArtifactStore {
         Ok(Some(tagger))
     }
 
-    /// `engine` with the tagger its config names.
+    /// The section model a config names, if any; errors name the artifact path.
+    pub fn section_model(
+        &self,
+        config: &EngineConfig,
+    ) -> Result<Option<Arc<SectionModel>>, String> {
+        let Some(rel) = &config.section_model_artifact else {
+            return Ok(None);
+        };
+        let path = self.dir.join(rel);
+        let mut cache = self
+            .section_models
+            .lock()
+            .map_err(|_| "the artifact cache is poisoned".to_string())?;
+        if let Some(m) = cache.get(&path) {
+            return Ok(Some(m.clone()));
+        }
+        let model = Arc::new(SectionModel::load(&path).map_err(|e| {
+            format!(
+                "loading the section model artifact `{rel}` (models.artifacts_dir {}): {e}",
+                self.dir.display()
+            )
+        })?);
+        cache.insert(path, model.clone());
+        Ok(Some(model))
+    }
+
+    /// `engine` with the tagger and the section model its config names.
     pub fn attach(&self, engine: SkillsEngine) -> Result<SkillsEngine, String> {
+        let engine = match self.section_model(engine.config())? {
+            Some(m) => engine.with_section_model(m),
+            None => engine,
+        };
         Ok(match self.tagger(engine.config())? {
             Some(t) => engine.with_tagger(t),
             None => engine,

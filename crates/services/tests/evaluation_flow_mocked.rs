@@ -94,6 +94,7 @@ impl PredictorFactory for RecordingFactory {
     fn build(
         &self,
         model: &ModelConfig,
+        _companion: Option<&ModelConfig>,
         _aliases: &[SkillAlias],
     ) -> Result<Arc<dyn Predictor>, String> {
         self.built_for
@@ -173,6 +174,10 @@ async fn candidate_version_is_scored_stored_and_gated_against_the_active_baselin
         .unwrap()
         .clone();
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     let c = candidate.clone();
     models
         .expect_get_model()
@@ -269,6 +274,10 @@ async fn candidate_version_is_scored_stored_and_gated_against_the_active_baselin
 #[tokio::test]
 async fn active_version_is_evaluated_when_none_is_given_and_no_thresholds_mean_no_verdict() {
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     models
         .expect_active_model()
         .times(2)
@@ -300,6 +309,10 @@ async fn active_version_is_evaluated_when_none_is_given_and_no_thresholds_mean_n
 #[tokio::test]
 async fn missing_model_or_engine_failure_stores_nothing() {
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     models.expect_active_model().returning(|_| Ok(None));
     models.expect_get_model().returning(|_, _| Ok(None));
     let evaluations = MockEvaluationRepository::new(); // any call would panic
@@ -324,6 +337,10 @@ async fn missing_model_or_engine_failure_stores_nothing() {
     assert!(e.to_string().contains("v9.9"), "{e}");
 
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     models
         .expect_active_model()
         .returning(|_| Ok(Some(model("v1.0", true))));
@@ -351,6 +368,10 @@ async fn missing_model_or_engine_failure_stores_nothing() {
 #[tokio::test]
 async fn invalid_thresholds_in_the_model_config_are_reported() {
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     models.expect_active_model().returning(|_| {
         let mut m = model("v1.0", true);
         m.config_overrides = json!({"evaluation": {"min_f1": 7}})
@@ -373,6 +394,10 @@ async fn invalid_thresholds_in_the_model_config_are_reported() {
 #[tokio::test]
 async fn history_lists_versions_in_order_with_their_latest_evaluation() {
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     models
         .expect_list_models()
         .with(eq(Some(mid())))
@@ -410,6 +435,10 @@ async fn history_lists_versions_in_order_with_their_latest_evaluation() {
 #[tokio::test]
 async fn diff_puts_overrides_and_metrics_side_by_side() {
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     models.expect_get_model().returning(|_, v| {
         let mut m = model(v.as_str(), v.as_str() == "v1.0");
         if v.as_str() == "v1.0" {
@@ -456,6 +485,10 @@ async fn diff_puts_overrides_and_metrics_side_by_side() {
 #[tokio::test]
 async fn gold_without_category_takes_the_category_the_model_gives_the_name() {
     let mut models = MockModelConfigRepository::new();
+    // No active section classifier: the engine's section rules apply.
+    models
+        .expect_active_model_for_type()
+        .returning(|_| Ok(None));
     models
         .expect_active_model()
         .returning(|_| Ok(Some(model("v1.0", true))));
@@ -601,6 +634,10 @@ mod from_store {
     /// (the mocks have no such expectation, so a call would fail the test).
     fn read_only_ports() -> EvaluationPorts {
         let mut models = MockModelConfigRepository::new();
+        // The in-memory run builds its engine with the active section model.
+        models
+            .expect_active_model_for_type()
+            .returning(|_| Ok(None));
         models
             .expect_active_model()
             .returning(|_| Ok(Some(model("v1.0", true))));

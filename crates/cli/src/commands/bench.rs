@@ -40,11 +40,12 @@ pub struct ExtractArgs {
     /// Passes over the corpus per phase (at least 1).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
-    /// Measure this skills model config (e.g. `models/skills_extractor/v2.0/model.yaml`)
-    /// instead of the one `run` would use; its trained artifact is read under
+    /// Measure this skills or section model config (e.g.
+    /// `models/skills_extractor/v2.0/model.yaml`) instead of the one `run`
+    /// would use; repeat for one of each. Trained artifacts are read under
     /// `models.artifacts_dir`.
     #[arg(long, value_name = "FILE.yaml")]
-    pub model_config: Option<PathBuf>,
+    pub model_config: Vec<PathBuf>,
 }
 
 pub async fn run(session: &Session, command: BenchCommand) -> anyhow::Result<()> {
@@ -140,24 +141,26 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
     }
     let corpus = synthesize_postings(&sources, args.postings as usize, args.bytes as usize);
     let (mut models, aliases, mut origin) = engine_inputs(session).await?;
-    if let Some(path) = &args.model_config {
+    for path in &args.model_config {
         let model = load_model_file(path, chrono::Utc::now())
             .map_err(|e| UsageError(format!("--model-config {}: {e}", path.display())))?;
-        if model.model_type != EnrichmentType::SkillsExtraction {
-            return Err(UsageError(format!(
-                "--model-config {}: model_type is {}, not skills_extraction",
-                path.display(),
-                model.model_type
-            ))
-            .into());
-        }
         origin = format!(
             "{}@{} from {}; {origin}",
             model.model_id,
             model.version,
             path.display()
         );
-        models.skills = model;
+        match model.model_type {
+            EnrichmentType::SkillsExtraction => models.skills = model,
+            EnrichmentType::SectionClassification => models.sections = Some(model),
+            other => {
+                return Err(UsageError(format!(
+                    "--model-config {}: model_type is {other}, not skills_extraction or section_classification",
+                    path.display(),
+                ))
+                .into())
+            }
+        }
     }
     let started = Instant::now();
     let dir = session.settings()?.engine.lexicon_dir()?;

@@ -3,30 +3,20 @@
 //! versioned artifact under `models.artifacts_dir` (or `--out`) and its
 //! model config YAML, and registers the version inactive.
 
+use super::{shipped_rules, TrainingSet};
 use crate::error::UsageError;
 use crate::output::OutputFormat;
 use crate::session::Session;
 use anyhow::Context;
-use clap::{Args, Subcommand};
-use jobenrich_domain::{ModelVersion, SkillAlias};
+use clap::Args;
+use jobenrich_domain::ModelVersion;
 use jobenrich_enrichment_engine::tagger::{
     train_tagger, FeatureConfig, LabeledPosting, LabeledSpan, TrainConfig,
 };
-use jobenrich_enrichment_engine::{
-    load_alias_csv, EngineConfig, Lexicon, SkillsEngine, SpanLabel, SHIPPED_ALIASES_FILE,
-};
-use jobenrich_evaluation::dataset::content_version;
-use jobenrich_evaluation::LabeledDataset;
+use jobenrich_enrichment_engine::{EngineConfig, SkillsEngine};
 use jobenrich_services::model_registry::load_model_file;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-#[derive(Debug, Subcommand)]
-pub enum TrainCommand {
-    /// Train the skills tagger (BIO over tokens, SKILL and KNOWLEDGE) as a new
-    /// `skills_extractor` version; registered inactive.
-    Skills(SkillsArgs),
-}
 
 #[derive(Debug, Args)]
 pub struct SkillsArgs {
@@ -52,60 +42,6 @@ pub struct SkillsArgs {
     /// Write the artifact and YAML only (no store).
     #[arg(long)]
     pub no_register: bool,
-}
-
-pub async fn run(session: &Session, command: TrainCommand) -> anyhow::Result<()> {
-    match command {
-        TrainCommand::Skills(args) => skills(session, args).await,
-    }
-}
-
-fn labeled_postings(dataset: &LabeledDataset) -> anyhow::Result<Vec<LabeledPosting>> {
-    let mut out = Vec::new();
-    for r in &dataset.records {
-        let Some(spans) = &r.gold_spans else {
-            continue;
-        };
-        let mut labeled = Vec::with_capacity(spans.len());
-        for (i, s) in spans.iter().enumerate() {
-            let label = SpanLabel::parse(&s.label).ok_or_else(|| {
-                UsageError(format!(
-                    "record {:?}: gold_spans[{i}].label {:?} is neither SKILL nor KNOWLEDGE",
-                    r.id, s.label
-                ))
-            })?;
-            labeled.push(LabeledSpan {
-                start: s.start,
-                end: s.end,
-                label,
-            });
-        }
-        out.push(LabeledPosting {
-            text: r.text.clone(),
-            spans: labeled,
-        });
-    }
-    anyhow::ensure!(
-        !out.is_empty(),
-        UsageError(format!(
-            "{}: no record has gold_spans to train on",
-            dataset.dataset_path.as_deref().unwrap_or("dataset")
-        ))
-    );
-    Ok(out)
-}
-
-/// The shipped lexicon and aliases: the rule signals the tagger learns
-/// from (the same every run).
-fn shipped_rules(dir: &std::path::Path) -> anyhow::Result<(Arc<Lexicon>, Vec<SkillAlias>)> {
-    let lexicon = Arc::new(
-        Lexicon::load_dir(dir)
-            .with_context(|| format!("loading the lexicon of {}", dir.display()))?,
-    );
-    let aliases_path = dir.join(SHIPPED_ALIASES_FILE);
-    let aliases = load_alias_csv(&aliases_path, chrono::Utc::now())
-        .with_context(|| format!("loading {}", aliases_path.display()))?;
-    Ok((lexicon, aliases))
 }
 
 /// Span-overlap and exact-boundary P/R/F1 of `engine` on labeled postings.
@@ -190,42 +126,21 @@ fn model_yaml(
     )
 }
 
-async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Result<()> {
+pub(super) async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Result<()> {
     let settings = session.settings()?;
     let version = ModelVersion::parse(args.version.clone())
         .map_err(|e| UsageError(format!("--version: {e}")))?;
-    let bytes = std::fs::read(&args.dataset)
-        .map_err(|e| UsageError(format!("reading {}: {e}", args.dataset.display())))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| UsageError(format!("{}: not UTF-8: {e}", args.dataset.display())))?;
-    let dataset = LabeledDataset::parse(&text, &args.dataset.display().to_string(), None)
-        .map_err(|e| UsageError(e.to_string()))?;
-    let postings = labeled_postings(&dataset)?;
-    let dev = match &args.dev {
-        Some(path) => {
-            let d = LabeledDataset::load(path, None).map_err(|e| UsageError(e.to_string()))?;
-            Some(labeled_postings(&d)?)
-        }
-        None => None,
-    };
+    let set = TrainingSet::read(&args.dataset)?;
+    let dev = TrainingSet::dev(args.dev.as_deref())?;
+    let postings = set.postings;
     let artifact_rel = format!("skills_extractor/{version}");
     let out_dir = args
         .out
         .clone()
         .unwrap_or_else(|| settings.models.artifacts_dir().join(&artifact_rel));
-    let dataset_name = args
-        .dataset
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| args.dataset.display().to_string());
-    let data_version = content_version(text.as_bytes());
-    let digest = {
-        use sha2::Digest;
-        sha2::Sha256::digest(text.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let dataset_name = set.name;
+    let data_version = set.data_version;
+    let digest = set.sha256;
     let config = TrainConfig {
         seed: args.seed,
         epochs: args.epochs,
