@@ -26,7 +26,8 @@ lint:
 bench *ARGS:
     cargo bench --workspace --benches {{ARGS}}
 
-# Train the shipped skills tagger (skills_extractor v2.0) from the SkillSpan train split the repo ships; dev is scored, never trained on.
+# Train the shipped skills tagger (skills_extractor v2.0) and section classifier (section_classifier v2.0) from the SkillSpan train split the repo ships; dev is scored, never trained on.
 train:
     cargo run --release -p jobenrich-cli -- dataset import skillspan data/labeled/skillspan/postings.jsonl --split train --out data/labeled/skillspan-train.jsonl
     cargo run --release -p jobenrich-cli -- train skills --dataset data/labeled/skillspan-train.jsonl --dev data/labeled/skillspan-dev.jsonl --version v2.0 --seed 42 --no-register
+    cargo run --release -p jobenrich-cli -- train sections --dataset data/labeled/skillspan-train.jsonl --dev data/labeled/skillspan-dev.jsonl --version v2.0 --seed 42 --no-register
