@@ -459,6 +459,10 @@ impl Tagger {
         for (first, last) in features::lines(text, tokens) {
             let em = &em[first..last];
             viterbi_with(em, &self.transitions, &mut path, &mut scratch.back);
+            // A line without a span reports nothing: its marginals are not needed.
+            if path.iter().all(|&t| t == 0) {
+                continue;
+            }
             marginals(
                 em,
                 &self.exp_transitions,
