@@ -35,6 +35,73 @@ fn labeled(p: &Posting) -> LabeledPosting {
     }
 }
 
+/// Probe of boundary post-processing (env SNAP): trims standalone
+/// punctuation tokens at either end of a span and takes in characters glued
+/// to its first word (SkillSpan spans are whitespace tokens).
+fn snap(text: &str, pred: Vec<quality::Predicted>) -> Vec<quality::Predicted> {
+    let mode: u32 = std::env::var("SNAP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if mode == 0 {
+        return pred;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let punct = |c: char| !c.is_alphanumeric() && !c.is_whitespace();
+    pred.into_iter()
+        .map(|(mut s, mut e, l)| {
+            if mode & 1 != 0 {
+                // Trailing " *" / " )": a whitespace-separated token of punctuation only.
+                loop {
+                    let span: String = chars[s as usize..e as usize].iter().collect();
+                    let Some(cut) = span.rfind(char::is_whitespace) else {
+                        break;
+                    };
+                    let last = &span[cut..].trim();
+                    if !last.is_empty() && last.chars().all(punct) {
+                        e = s + span[..cut].trim_end().chars().count() as u32;
+                    } else {
+                        break;
+                    }
+                }
+                loop {
+                    let span: String = chars[s as usize..e as usize].iter().collect();
+                    let Some(cut) = span.find(char::is_whitespace) else {
+                        break;
+                    };
+                    let first = span[..cut].trim();
+                    if !first.is_empty() && first.chars().all(punct) {
+                        let rest = &span[cut..];
+                        let skip = span[..cut].chars().count()
+                            + (rest.chars().count() - rest.trim_start().chars().count());
+                        s += skip as u32;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            if mode & 2 != 0 {
+                while s > 0
+                    && !chars[s as usize - 1].is_whitespace()
+                    && punct(chars[s as usize - 1])
+                {
+                    s -= 1;
+                }
+            }
+            if mode & 4 != 0 {
+                while (e as usize) < chars.len()
+                    && !chars[e as usize].is_whitespace()
+                    && punct(chars[e as usize])
+                    && !matches!(chars[e as usize], '.' | ',' | ';' | ':' | '!' | '?')
+                {
+                    e += 1;
+                }
+            }
+            (s, e, l)
+        })
+        .collect()
+}
+
 fn report(name: &str, engine: &SkillsEngine, postings: &[Posting]) {
     let mut all = Counts::default();
     let mut exact = Counts::default();
@@ -44,7 +111,7 @@ fn report(name: &str, engine: &SkillsEngine, postings: &[Posting]) {
     let mut house = Counts::default();
     let mut per = Vec::new();
     for p in postings {
-        let pred = predictions(engine, &p.text);
+        let pred = snap(&p.text, predictions(engine, &p.text));
         let c = count(p, &pred, false, None);
         all.add(c);
         per.push(c);
@@ -72,6 +139,98 @@ fn report(name: &str, engine: &SkillsEngine, postings: &[Posting]) {
         f(&house),
         all.predicted
     );
+}
+
+/// Boundary errors on `postings` (use on the tune split only): predicted
+/// spans that overlap a gold span without matching it, by which side is off
+/// and the words gained or lost there.
+fn boundary_errors(engine: &SkillsEngine, postings: &[Posting]) {
+    use std::collections::HashMap;
+    let mut kinds: HashMap<&str, usize> = HashMap::new();
+    let mut words: HashMap<(&str, String), usize> = HashMap::new();
+    let mut merged = 0usize;
+    for p in postings {
+        let chars: Vec<char> = p.text.chars().collect();
+        let slice = |a: u32, b: u32| -> String {
+            chars[a as usize..b as usize]
+                .iter()
+                .collect::<String>()
+                .to_lowercase()
+        };
+        for (s, e, _) in predictions(engine, &p.text) {
+            let over: Vec<&(u32, u32)> = p.spans.iter().filter(|g| g.0 < e && s < g.1).collect();
+            if over.len() > 1 {
+                merged += 1;
+            }
+            let Some(g) = over.first() else { continue };
+            if (s, e) == **g || over.len() > 1 {
+                continue;
+            }
+            if std::env::var("EXAMPLES").is_ok() {
+                eprintln!("    pred {:?} | gold {:?}", slice(s, e), slice(g.0, g.1));
+            }
+            let mut note = |kind: &'static str, a: u32, b: u32| {
+                *kinds.entry(kind).or_default() += 1;
+                let w = slice(a, b).trim().to_string();
+                let first = if kind.ends_with("right") {
+                    w.split_whitespace().next().unwrap_or("").to_string()
+                } else {
+                    w.split_whitespace().last().unwrap_or("").to_string()
+                };
+                *words.entry((kind, first)).or_default() += 1;
+            };
+            if s < g.0 {
+                note("extra left", s, g.0);
+            } else if s > g.0 {
+                note("missing left", g.0, s);
+            }
+            if e > g.1 {
+                note("extra right", g.1, e);
+            } else if e < g.1 {
+                note("missing right", e, g.1);
+            }
+        }
+    }
+    eprintln!("boundary errors: {kinds:?}; predictions spanning several gold spans: {merged}");
+    // Neighbouring predicted spans on one line joined by a short gap: is
+    // the gold one span over both (merge) or not?
+    let mut joins: HashMap<String, (usize, usize)> = HashMap::new();
+    for p in postings {
+        let chars: Vec<char> = p.text.chars().collect();
+        let pred = predictions(engine, &p.text);
+        for w in pred.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if b.0 < a.1 || b.0 - a.1 > 6 {
+                continue;
+            }
+            let gap: String = chars[a.1 as usize..b.0 as usize].iter().collect();
+            if gap.contains('\n') {
+                continue;
+            }
+            let key = gap.trim().to_lowercase();
+            let one = p.spans.iter().any(|g| g.0 <= a.0 && g.1 >= b.1);
+            let e = joins.entry(key).or_default();
+            if one {
+                e.0 += 1
+            } else {
+                e.1 += 1
+            }
+        }
+    }
+    let mut joins: Vec<_> = joins.into_iter().collect();
+    joins.sort_by(|a, b| {
+        (b.1 .0 + b.1 .1)
+            .cmp(&(a.1 .0 + a.1 .1))
+            .then(a.0.cmp(&b.0))
+    });
+    for (gap, (one, two)) in joins.into_iter().take(15) {
+        eprintln!("  gap {gap:?}: gold one span {one}, not {two}");
+    }
+    let mut top: Vec<_> = words.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for ((kind, w), n) in top.into_iter().take(40) {
+        eprintln!("  {kind:<14} {w:<20} {n}");
+    }
 }
 
 fn main() {
@@ -121,6 +280,27 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(18);
     let rules = engine_with(lexicon.clone(), EngineConfig::default(), true);
+    let data: Vec<LabeledPosting> = train.iter().map(labeled).collect();
+    // SECTIONS=ml: section relevance from an `ml_model` section classifier
+    // trained on the same training postings (features and scoring alike).
+    let section_model = (std::env::var("SECTIONS").as_deref() == Ok("ml")).then(|| {
+        let classifier =
+            jobenrich_enrichment_engine::SectionClassifier::new(&EngineConfig::default());
+        let (m, _) = jobenrich_enrichment_engine::section_model::train_section_model(
+            &classifier,
+            &data,
+            &jobenrich_enrichment_engine::section_model::SectionTrainConfig::default(),
+            "probe",
+            "",
+        )
+        .expect("section model");
+        Arc::new(m)
+    });
+    let with_sections = |e: SkillsEngine| match &section_model {
+        Some(m) => e.with_section_model(m.clone()),
+        None => e,
+    };
+    let rules = with_sections(rules);
     println!(
         "{mode}: train {} postings, eval {} postings",
         train.len(),
@@ -129,7 +309,6 @@ fn main() {
     println!("| variant | overlap P/R/F1 | F1 95% CI | exact P/R/F1 | SKILL | KNOWLEDGE | tech | house | predicted |");
     println!("|---|---|---|---|---|---|---|---|---|");
     report("rules (v1.0)", &rules, &eval);
-    let data: Vec<LabeledPosting> = train.iter().map(labeled).collect();
     let only: Option<usize> = std::env::var("VARIANT").ok().and_then(|v| v.parse().ok());
     let variants = [
         (
@@ -198,8 +377,12 @@ fn main() {
                     },
                 ),
             ] {
-                let engine = engine_with(lexicon.clone(), cfg, true).with_tagger(tagger.clone());
+                let engine = with_sections(engine_with(lexicon.clone(), cfg, true))
+                    .with_tagger(tagger.clone());
                 report(&format!("{name}{suffix}"), &engine, &eval);
+                if mode == "tune" && std::env::var("ERRORS").is_ok() {
+                    boundary_errors(&engine, &eval);
+                }
                 if let Some(speed_rounds) = std::env::var("SPEED")
                     .ok()
                     .and_then(|v| v.parse::<usize>().ok())
