@@ -272,7 +272,8 @@ pub struct ModelRegistrySettings {
     /// not an error (the built-in defaults apply).
     pub seed_dir: PathBuf,
     /// Directory of trained model artifacts (a model version's
-    /// `tagger_artifact` is relative to it); relative to the working directory.
+    /// `tagger_artifact` and `section_model_artifact` are relative to it);
+    /// relative to the working directory.
     pub artifacts_dir: PathBuf,
 }
 
