@@ -92,7 +92,7 @@ pub fn build_engine_for(
     artifacts: &ArtifactStore,
 ) -> Result<SkillsEngine, String> {
     let config = EngineConfig::from_overrides(&merged_overrides(skills, sections))
-        .map_err(|e| format!("config_overrides: {e}"))?;
+        .map_err(|e| e.to_string())?;
     let engine = SkillsEngine::new(lexicon, aliases, config).map_err(|e| e.to_string())?;
     artifacts.attach(engine)
 }
