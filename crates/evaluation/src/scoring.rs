@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, HashMap};
 /// Category name for gold skills whose category the dataset does not give.
 pub const UNCATEGORIZED: &str = jobenrich_domain::EvaluationResult::UNCATEGORIZED;
 /// Label of the headline figures of a span-only dataset.
-pub const SPAN_LABEL: &str = "skill_span";
+pub const SPAN_LABEL: &str = jobenrich_domain::EvaluationResult::SKILL_SPAN;
 /// K of the reported R-Precision@K.
 pub const RP_K: usize = 5;
 /// How many false positives / negatives the report lists.

@@ -42,6 +42,10 @@ impl EvaluationResult {
     /// The `category_metrics` key of gold skills whose category the dataset
     /// does not give.
     pub const UNCATEGORIZED: &'static str = "uncategorized";
+    /// The `category_metrics` key of a skills evaluation on span-only gold
+    /// (SkillSpan): its spans carry no skill names, so no categories, and the
+    /// headline figures are the overlap span metrics under this key.
+    pub const SKILL_SPAN: &'static str = "skill_span";
 
     /// Whether `name` is a well-formed category label: lower-case ASCII
     /// letters, digits and `_`, starting with a letter (skill categories,
@@ -61,7 +65,9 @@ impl EvaluationResult {
         for name in self.category_metrics.keys() {
             let valid = match model_type {
                 EnrichmentType::SkillsExtraction => {
-                    name == Self::UNCATEGORIZED || name.parse::<SkillCategory>().is_ok()
+                    name == Self::UNCATEGORIZED
+                        || name == Self::SKILL_SPAN
+                        || name.parse::<SkillCategory>().is_ok()
                 }
                 _ => Self::is_category_label(name),
             };
@@ -71,13 +77,14 @@ impl EvaluationResult {
                     "category_metrics",
                     match model_type {
                         EnrichmentType::SkillsExtraction => format!(
-                            "key {name:?} is not a skill category (one of {}) or {:?}",
+                            "key {name:?} is not a skill category (one of {}), {:?} or {:?}",
                             SkillCategory::ALL
                                 .iter()
                                 .map(|c| c.as_str())
                                 .collect::<Vec<_>>()
                                 .join(", "),
-                            Self::UNCATEGORIZED
+                            Self::UNCATEGORIZED,
+                            Self::SKILL_SPAN
                         ),
                         _ => format!("key {name:?} is not a section type label (a-z, 0-9, _)"),
                     },
@@ -210,6 +217,18 @@ mod tests {
         );
         assert!(r.validate().is_ok(), "uncategorized gold skills have a key");
         assert!(r.check_categories(EnrichmentType::SkillsExtraction).is_ok());
+        // Span-only gold (SkillSpan) scores its spans under one key.
+        let span_only = EvaluationResult {
+            category_metrics: [(
+                EvaluationResult::SKILL_SPAN.to_string(),
+                r.category_metrics[EvaluationResult::UNCATEGORIZED].clone(),
+            )]
+            .into(),
+            ..r.clone()
+        };
+        assert!(span_only
+            .check_categories(EnrichmentType::SkillsExtraction)
+            .is_ok());
         r.overall_f1 = 1.5;
         assert_eq!(r.validate().unwrap_err().field, "overall_f1");
     }
