@@ -34,6 +34,26 @@ pub async fn run(session: &crate::session::Session, command: TrainCommand) -> an
     }
 }
 
+/// Registers the written model config as an inactive version, unless
+/// `--no-register`; says whether it did.
+pub(super) async fn register_inactive(
+    session: &crate::session::Session,
+    no_register: bool,
+    yaml_path: &Path,
+) -> anyhow::Result<bool> {
+    if no_register {
+        return Ok(false);
+    }
+    let ctx = session.connect_migrated().await?;
+    let config =
+        jobenrich_services::model_registry::load_model_file(yaml_path, chrono::Utc::now())?;
+    ctx.store
+        .register_model(&config)
+        .await
+        .with_context(|| format!("registering {}", yaml_path.display()))?;
+    Ok(true)
+}
+
 /// A training file: its labeled postings and what identifies its content.
 pub(super) struct TrainingSet {
     pub postings: Vec<LabeledPosting>,

@@ -15,7 +15,6 @@ use jobenrich_enrichment_engine::section_model::{
     relevance_counts, train_section_model, RelevanceCounts, SectionTrainConfig,
 };
 use jobenrich_enrichment_engine::{EngineConfig, SectionClassifier};
-use jobenrich_services::model_registry::load_model_file;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -123,17 +122,7 @@ pub(super) async fn sections(session: &Session, args: SectionsArgs) -> anyhow::R
             "ml_model": counts_json(&relevance_counts(&trained, &dev)),
         })
     });
-    let registered = if args.no_register {
-        false
-    } else {
-        let ctx = session.connect_migrated().await?;
-        let config = load_model_file(&yaml_path, chrono::Utc::now())?;
-        ctx.store
-            .register_model(&config)
-            .await
-            .with_context(|| format!("registering {}", yaml_path.display()))?;
-        true
-    };
+    let registered = super::register_inactive(session, args.no_register, &yaml_path).await?;
     let summary = serde_json::json!({
         "model_id": "section_classifier",
         "version": version.as_str(),

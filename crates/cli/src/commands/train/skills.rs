@@ -187,17 +187,7 @@ pub(super) async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Resul
         }
         None => None,
     };
-    let registered = if args.no_register {
-        false
-    } else {
-        let ctx = session.connect_migrated().await?;
-        let model = load_model_file(&yaml_path, chrono::Utc::now())?;
-        ctx.store
-            .register_model(&model)
-            .await
-            .with_context(|| format!("registering {}", yaml_path.display()))?;
-        true
-    };
+    let registered = super::register_inactive(session, args.no_register, &yaml_path).await?;
     let summary = serde_json::json!({
         "model_id": "skills_extractor",
         "version": version.as_str(),
