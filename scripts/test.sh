@@ -23,6 +23,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# The sentence encoder (var/models; idempotent, a complete copy is left as it
+# is): the reference-vector test and the semantic strategy need it.
+bash scripts/setup-models.sh
+
 if [[ "${JOBENRICH_SKIP_BIGQUERY:-}" == "1" ]]; then
   # Asked explicitly: the emulator-backed tests are filtered out by the
   # `skip-bigquery` nextest profile and reported as skipped, not passed.

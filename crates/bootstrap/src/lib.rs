@@ -5,6 +5,7 @@
 //! and hand the store to the services.
 
 mod context;
+pub mod embeddings;
 mod error;
 pub mod layers;
 pub mod logging;

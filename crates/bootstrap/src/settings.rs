@@ -22,6 +22,7 @@ pub struct Settings {
     pub models: ModelRegistrySettings,
     pub worker: crate::worker_settings::WorkerSettings,
     pub engine: EngineSettings,
+    pub embeddings: crate::embeddings::EmbeddingsSettings,
 }
 
 impl Settings {
@@ -55,6 +56,7 @@ impl Settings {
             ));
         }
         self.worker.validate()?;
+        self.embeddings.validate()?;
         Ok(())
     }
 }

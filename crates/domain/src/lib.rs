@@ -3,6 +3,7 @@
 //! Nothing here performs I/O.
 
 pub mod activation_rules;
+pub mod encoder;
 pub mod entities;
 pub mod error;
 pub mod kinds;
@@ -12,6 +13,7 @@ pub mod text;
 pub mod validation;
 
 pub use activation_rules::{activation_refusal, forced_activation_actor, ActivationRefusal};
+pub use encoder::{EncoderError, TextEncoder};
 pub use entities::*;
 pub use error::{DomainError, StoreError, ValidationError};
 pub use kinds::*;

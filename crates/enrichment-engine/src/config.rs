@@ -76,6 +76,10 @@ pub struct EngineConfig {
     /// the `models.artifacts_dir` setting (`None`: rule relevance).
     #[serde(default)]
     pub section_model_artifact: Option<String>,
+    /// The `semantic` strategy: rank ESCO links of every skill by meaning
+    /// (needs the `embeddings` encoder; see `SemanticLinker`).
+    #[serde(default)]
+    pub use_semantic: bool,
 }
 
 fn one() -> f64 {
@@ -159,6 +163,7 @@ impl Default for EngineConfig {
             tagger_o_penalty: 0.0,
             tagger_keep_rule_mentions: false,
             section_model_artifact: None,
+            use_semantic: false,
         }
     }
 }

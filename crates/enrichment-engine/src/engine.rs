@@ -8,6 +8,7 @@ use crate::lexicon::Lexicon;
 use crate::phrase_matcher::{FastMap, PhraseMatcher};
 use crate::section_model::SectionModel;
 use crate::sections::{Section, SectionClassifier};
+use crate::semantic::{SemanticLinker, SkillLink};
 use crate::tagger::Tagger;
 use crate::text::{floor_boundary, CharOffsets};
 use crate::{EngineConfig, EngineError};
@@ -33,6 +34,7 @@ pub struct SkillsEngine {
     classifier: SectionClassifier,
     config: EngineConfig,
     tagger: Option<Arc<Tagger>>,
+    linker: Option<Arc<SemanticLinker>>,
 }
 
 impl std::fmt::Debug for SkillsEngine {
@@ -102,6 +104,7 @@ impl SkillsEngine {
             patterns: PatternSet::new(),
             config,
             tagger: None,
+            linker: None,
         })
     }
 
@@ -121,6 +124,25 @@ impl SkillsEngine {
 
     pub fn tagger(&self) -> Option<&Tagger> {
         self.tagger.as_deref()
+    }
+
+    /// The same engine with the `semantic` strategy's ESCO linker.
+    pub fn with_linker(mut self, linker: Arc<SemanticLinker>) -> SkillsEngine {
+        self.linker = Some(linker);
+        self
+    }
+
+    pub fn linker(&self) -> Option<&SemanticLinker> {
+        self.linker.as_deref()
+    }
+
+    /// Ranked ESCO links of each skill (same order), best first; empty lists
+    /// without a linker. One encoder batch for all of them.
+    pub fn link(&self, skills: &[FoundSkill]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
+        match &self.linker {
+            Some(linker) if !skills.is_empty() => linker.link(skills),
+            _ => Ok(vec![Vec::new(); skills.len()]),
+        }
     }
 
     /// The rule strategies alone (what the tagger's features are computed from).

@@ -28,6 +28,9 @@ pub enum EngineError {
     /// An input the engine refuses (e.g. larger than `max_input_bytes`).
     #[error("input refused: {0}")]
     InputRefused(String),
+    /// The text encoder of the `semantic` strategy failed.
+    #[error(transparent)]
+    Encoder(#[from] jobenrich_domain::EncoderError),
 }
 
 impl EngineError {

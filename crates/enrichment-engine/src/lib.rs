@@ -24,6 +24,7 @@ mod lexicon;
 mod phrase_matcher;
 pub mod section_model;
 mod sections;
+mod semantic;
 pub mod tagger;
 mod text;
 mod tokenizer;
@@ -39,6 +40,7 @@ pub use extract::{FoundSkill, MentionSpan};
 pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEXICON_FILE};
 pub use section_model::SectionModel;
 pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION, MAX_SECTIONS_PER_POSTING};
+pub use semantic::{load_esco_skills, SemanticLinker, SkillIndex, SkillLink, TaxonomyConcept};
 pub use tagger::{SpanLabel, Tagger};
 pub use user_lexicon::load_user_lexicon;
 

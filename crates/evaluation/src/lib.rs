@@ -20,5 +20,5 @@ pub use gate::{Baseline, GateOutcome, GatePolicy, ThresholdCheck};
 pub use metrics::{signed_delta, Prf, ZeroDivision};
 pub use scoring::{
     score, CharSpan, ErrorExample, EvaluationMetrics, EvaluationTarget, PredictedSection,
-    PredictedSkill, Prediction,
+    PredictedSkill, Prediction, RankedLink,
 };

@@ -14,7 +14,12 @@
 //! - `category_agreement`: among matches whose gold has a category, the share
 //!   where the predicted category agrees (matching itself ignores categories).
 //! - span metrics per record with `gold_spans`, over every mention span;
-//! - RP@5 over the confidence ranking per record with a non-empty gold set.
+//! - RP@5 over the confidence ranking per record with a non-empty gold set;
+//!   when predictions carry ranked taxonomy links, the ranking is of link
+//!   labels, each scored confidence × link score (best per label).
+//! - link recall@K: share of gold skills among the first K names (links, or
+//!   canonical name and other names when a prediction has no links) of some
+//!   prediction of the record.
 //!
 //! A dataset with spans but no gold skills (SkillSpan) has no categories: its
 //! headline figures are the overlap span metrics, under the label `skill_span`.
@@ -68,7 +73,22 @@ pub struct PredictedSkill {
     /// Other names gold data may use for this skill (its ESCO preferred label).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_known_as: Vec<String>,
+    /// Ranked taxonomy links, best first (the `semantic` strategy's top
+    /// candidates; an exact lexicon link first with score 1). Empty when the
+    /// strategy is off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<RankedLink>,
 }
+
+/// One candidate taxonomy concept of a predicted skill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedLink {
+    pub label: String,
+    pub score: f64,
+}
+
+/// K values of the reported link recall (`link_recall_at_1`, `link_recall_at_5`).
+pub const LINK_RECALL_K: [usize; 2] = [1, 5];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictedSection {
@@ -231,6 +251,8 @@ fn score_skills(
     let mut spans_by_label: BTreeMap<String, SpanTally> = BTreeMap::new();
     let mut rp_sum = 0.0;
     let mut rp_n = 0u64;
+    let mut link_hits = [0u64; LINK_RECALL_K.len()];
+    let mut link_gold = 0u64;
     let (mut agree, mut agree_n) = (0u64, 0u64);
     let mut ignored = 0u64;
     let mut errors = ErrorTally::default();
@@ -375,6 +397,63 @@ fn score_skills(
             );
         }
 
+        // Link recall@K: a gold skill among the first K names of a prediction.
+        let names_of = |p: &PredictedSkill| -> Vec<String> {
+            if p.links.is_empty() {
+                std::iter::once(&p.name)
+                    .chain(&p.also_known_as)
+                    .map(|n| normalize_name(n))
+                    .collect()
+            } else {
+                p.links.iter().map(|l| normalize_name(&l.label)).collect()
+            }
+        };
+        // Without links a prediction's names all denote its one concept (rank 1).
+        let named: Vec<(bool, Vec<String>)> = predicted
+            .values()
+            .map(|p| (p.links.is_empty(), names_of(p)))
+            .collect();
+        for g in gold.keys() {
+            link_gold += 1;
+            for (hit, k) in link_hits.iter_mut().zip(LINK_RECALL_K) {
+                let within = |(plain, names): &(bool, Vec<String>)| {
+                    let k = if *plain { names.len() } else { k };
+                    names.iter().take(k).any(|x| x == g)
+                };
+                if named.iter().any(within) {
+                    *hit += 1;
+                }
+            }
+        }
+
+        // With ranked links the ranking is of link labels (best score per label).
+        let linked_ranking: Vec<(String, f64, bool)>;
+        if predicted.values().any(|p| !p.links.is_empty()) {
+            let mut best: BTreeMap<String, f64> = BTreeMap::new();
+            for p in predicted.values() {
+                let scored: Vec<(String, f64)> = if p.links.is_empty() {
+                    names_of(p).into_iter().map(|n| (n, p.confidence)).collect()
+                } else {
+                    p.links
+                        .iter()
+                        .map(|l| (normalize_name(&l.label), p.confidence * l.score))
+                        .collect()
+                };
+                for (name, score) in scored {
+                    let e = best.entry(name).or_insert(f64::NEG_INFINITY);
+                    *e = e.max(score);
+                }
+            }
+            linked_ranking = best
+                .into_iter()
+                .map(|(n, s)| {
+                    let relevant = gold.contains_key(&n);
+                    (n, s, relevant)
+                })
+                .collect();
+            ranking = linked_ranking.iter().map(|(n, s, r)| (n, *s, *r)).collect();
+        }
+
         // RP@5 over the confidence ranking (ties by name for determinism).
         ranking.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let relevant: Vec<bool> = ranking.iter().map(|r| r.2).collect();
@@ -426,6 +505,14 @@ fn score_skills(
             notes.push(format!(
                 "RP@{RP_K} over {rp_n} records with at least one gold skill"
             ));
+        }
+        if link_gold > 0 {
+            for (hit, k) in link_hits.iter().zip(LINK_RECALL_K) {
+                additional.insert(
+                    format!("link_recall_at_{k}"),
+                    *hit as f64 / link_gold as f64,
+                );
+            }
         }
         if agree_n > 0 {
             additional.insert("category_agreement".into(), agree as f64 / agree_n as f64);
@@ -558,6 +645,7 @@ mod tests {
                 .map(|(s, e)| CharSpan { start: *s, end: *e })
                 .collect(),
             also_known_as: vec![],
+            links: vec![],
         }
     }
 
@@ -688,6 +776,52 @@ mod tests {
         assert_eq!(m.category_counts[UNCATEGORIZED].fn_, 1);
         assert!(!m.category_counts.values().any(|c| c.fp > 0));
         // ranking: Java (hit), Java SE (duplicate, no hit) -> 1 / min(5, 2)
+        assert_eq!(m.additional_metrics["rp_at_5"], 0.5);
+    }
+
+    #[test]
+    fn ranked_links_give_link_recall_at_k_and_rank_rp_at_5_by_link_label() {
+        let mut r = record("s", "SQL and teamwork");
+        r.gold_skills = Some(vec![
+            gold("use databases", None),
+            gold("work in teams", None),
+        ]);
+        let link = |label: &str, score: f64| RankedLink {
+            label: label.into(),
+            score,
+        };
+        let mut sql = skill("SQL", Databases, 0.9, &[(0, 3)]);
+        sql.also_known_as = vec!["manage databases".into()];
+        sql.links = vec![link("manage databases", 0.8), link("use databases", 0.7)];
+        let mut team = skill("teamwork", SoftSkills, 0.5, &[(8, 16)]);
+        team.links = vec![link("work in teams", 0.9)];
+        let p = Prediction {
+            skills: vec![sql, team],
+            sections: vec![],
+        };
+        let m = score(
+            EvaluationTarget::Skills,
+            &[r.clone()],
+            &[p],
+            ZeroDivision::Zero,
+        )
+        .unwrap();
+        // top-1 names: manage databases (miss), work in teams (hit)
+        assert_eq!(m.additional_metrics["link_recall_at_1"], 0.5);
+        assert_eq!(m.additional_metrics["link_recall_at_5"], 1.0);
+        // ranking: manage databases .72, use databases .63, work in teams .45 -> 2 / 2
+        assert_eq!(m.additional_metrics["rp_at_5"], 1.0);
+
+        // Without links, recall@1 and @5 coincide and use the other names.
+        let mut plain = skill("SQL", Databases, 0.9, &[(0, 3)]);
+        plain.also_known_as = vec!["use databases".into()];
+        let p = Prediction {
+            skills: vec![plain],
+            sections: vec![],
+        };
+        let m = score(EvaluationTarget::Skills, &[r], &[p], ZeroDivision::Zero).unwrap();
+        assert_eq!(m.additional_metrics["link_recall_at_1"], 0.5);
+        assert_eq!(m.additional_metrics["link_recall_at_5"], 0.5);
         assert_eq!(m.additional_metrics["rp_at_5"], 0.5);
     }
 

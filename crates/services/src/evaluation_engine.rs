@@ -7,7 +7,7 @@ use jobenrich_domain::{EnrichmentType, ModelConfig, SkillAlias, SkillCategory};
 use jobenrich_enrichment_engine::{Lexicon, SkillsEngine};
 use jobenrich_evaluation::gate::OVERRIDES_KEY;
 use jobenrich_evaluation::scoring::normalize_name;
-use jobenrich_evaluation::{PredictedSection, Prediction};
+use jobenrich_evaluation::{PredictedSection, Prediction, RankedLink};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -31,7 +31,19 @@ impl EnginePredictorFactory {
     /// Model artifacts (`tagger_artifact`) are read under `dir` (the
     /// `models.artifacts_dir` setting).
     pub fn with_models_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.artifacts = Arc::new(crate::model_artifacts::ArtifactStore::new(dir));
+        self.artifacts = Arc::new(
+            crate::model_artifacts::ArtifactStore::new(dir)
+                .with_linker_source(self.artifacts.linker_source()),
+        );
+        self
+    }
+
+    /// Versions with `use_semantic` link skills with this linker.
+    pub fn with_linker_source(mut self, source: crate::model_artifacts::LinkerSource) -> Self {
+        self.artifacts = Arc::new(
+            crate::model_artifacts::ArtifactStore::new(self.artifacts.dir())
+                .with_linker_source(Some(source)),
+        );
         self
     }
 
@@ -96,18 +108,27 @@ struct EnginePredictor {
 
 impl Predictor for EnginePredictor {
     fn predict(&self, text: &str) -> Result<Prediction, String> {
-        let skills = self
-            .engine
-            .extract_text(text)
+        let found = self.engine.extract_text(text);
+        let links = self.engine.link(&found).map_err(|e| e.to_string())?;
+        let skills = found
             .into_iter()
-            .map(|s| {
-                predicted_skill(
+            .zip(links)
+            .map(|(s, links)| {
+                let mut skill = predicted_skill(
                     s.canonical,
                     s.category,
                     s.confidence,
                     s.mentions.iter().map(|m| (m.start, m.end)),
                     s.taxonomy_ref.as_deref(),
-                )
+                );
+                skill.links = links
+                    .into_iter()
+                    .map(|l| RankedLink {
+                        label: l.label,
+                        score: f64::from(l.score),
+                    })
+                    .collect();
+                skill
             })
             .collect();
         let sections = self
@@ -175,6 +196,79 @@ mod tests {
         );
         m.config_overrides = overrides.as_object().unwrap().clone();
         m
+    }
+
+    /// Bag-of-letters vectors: enough to rank labels without a model.
+    struct Letters;
+    impl jobenrich_domain::TextEncoder for Letters {
+        fn model_id(&self) -> &str {
+            "letters"
+        }
+        fn dim(&self) -> usize {
+            26
+        }
+        fn encode_batch(
+            &self,
+            texts: &[&str],
+        ) -> Result<Vec<Vec<f32>>, jobenrich_domain::EncoderError> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0f32; 26];
+                    for b in t.bytes().filter(u8::is_ascii_alphabetic) {
+                        v[(b.to_ascii_lowercase() - b'a') as usize] += 1.0;
+                    }
+                    jobenrich_domain::encoder::l2_normalize(&mut v);
+                    v
+                })
+                .collect())
+        }
+    }
+
+    fn letters_linker() -> crate::model_artifacts::LinkerSource {
+        use jobenrich_enrichment_engine::{SemanticLinker, SkillIndex, TaxonomyConcept};
+        Arc::new(|| {
+            let concepts = vec![
+                TaxonomyConcept {
+                    label: "Kubernetes orchestration".into(),
+                    alt_labels: vec!["kubernetes".into()],
+                },
+                TaxonomyConcept {
+                    label: "sing".into(),
+                    alt_labels: vec![],
+                },
+            ];
+            let index = SkillIndex::build(&Letters, &concepts, "t").map_err(|e| e.to_string())?;
+            SemanticLinker::new(Arc::new(Letters), Arc::new(index), 2)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    #[test]
+    fn the_semantic_strategy_ranks_links_after_the_exact_one_and_needs_an_encoder() {
+        let semantic = model(json!({"use_semantic": true}));
+        let err = factory().build(&semantic, None, &[]).err().unwrap();
+        assert!(err.contains("use_semantic"), "{err}");
+
+        let factory = factory().with_linker_source(letters_linker());
+        let p = factory
+            .build(&semantic, None, &[])
+            .unwrap()
+            .predict("Experience with Java and Kubernetes required.")
+            .unwrap();
+        let java = p.skills.iter().find(|s| s.name == "Java").unwrap();
+        assert_eq!(java.links[0].label, "Java (computer programming)");
+        assert_eq!(java.links[0].score, 1.0);
+        assert_eq!(java.links.len(), 2);
+        let k8s = p.skills.iter().find(|s| s.name == "Kubernetes").unwrap();
+        assert_eq!(k8s.links[0].label, "Kubernetes orchestration");
+        assert!((k8s.links[0].score - 1.0).abs() < 1e-6);
+
+        // Off: no links, and no encoder is loaded.
+        let off = factory.build(&model(json!({})), None, &[]).unwrap();
+        let p = off.predict("Kubernetes").unwrap();
+        assert!(p.skills.iter().all(|s| s.links.is_empty()));
     }
 
     #[test]

@@ -140,6 +140,8 @@ pub fn predicted_skill(
             .and_then(|r| r.strip_prefix("esco:"))
             .map(|label| vec![label.to_string()])
             .unwrap_or_default(),
+        // Ranked semantic links are added by the caller that has them.
+        links: Vec::new(),
         name,
         category,
         confidence,

@@ -1,19 +1,36 @@
 //! Trained model artifacts of model versions (`tagger_artifact` in a skills
 //! model's `config_overrides`, `section_model_artifact` in a section
 //! model's), found under the `models.artifacts_dir` setting and loaded once
-//! per process.
+//! per process; and the `semantic` strategy's linker (`use_semantic`), built
+//! once by whoever wired the encoder in.
 
-use jobenrich_enrichment_engine::{EngineConfig, SectionModel, SkillsEngine, Tagger};
+use jobenrich_enrichment_engine::{
+    EngineConfig, SectionModel, SemanticLinker, SkillsEngine, Tagger,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Builds the ESCO linker on first use (loading the encoder and its skill
+/// index costs seconds, so only a model version that asks for it pays).
+pub type LinkerSource = Arc<dyn Fn() -> Result<Arc<SemanticLinker>, String> + Send + Sync>;
 
 /// Loads tagger artifacts relative to one models directory, caching them.
-#[derive(Debug)]
 pub struct ArtifactStore {
     dir: PathBuf,
     taggers: Mutex<HashMap<PathBuf, Arc<Tagger>>>,
     section_models: Mutex<HashMap<PathBuf, Arc<SectionModel>>>,
+    linker_source: Option<LinkerSource>,
+    linker: OnceLock<Result<Arc<SemanticLinker>, String>>,
+}
+
+impl std::fmt::Debug for ArtifactStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactStore")
+            .field("dir", &self.dir)
+            .field("semantic", &self.linker_source.is_some())
+            .finish()
+    }
 }
 
 /// The `models.artifacts_dir` default.
@@ -31,7 +48,33 @@ impl ArtifactStore {
             dir: dir.into(),
             taggers: Mutex::new(HashMap::new()),
             section_models: Mutex::new(HashMap::new()),
+            linker_source: None,
+            linker: OnceLock::new(),
         }
+    }
+
+    /// Where versions with `use_semantic` get their linker.
+    pub fn with_linker_source(mut self, source: Option<LinkerSource>) -> Self {
+        self.linker_source = source;
+        self
+    }
+
+    pub fn linker_source(&self) -> Option<LinkerSource> {
+        self.linker_source.clone()
+    }
+
+    /// The linker a config asks for (`use_semantic`), built once.
+    pub fn linker(&self, config: &EngineConfig) -> Result<Option<Arc<SemanticLinker>>, String> {
+        if !config.use_semantic {
+            return Ok(None);
+        }
+        let Some(source) = &self.linker_source else {
+            return Err(
+                "use_semantic needs the embeddings encoder, which this command does not load"
+                    .to_string(),
+            );
+        };
+        self.linker.get_or_init(|| source()).clone().map(Some)
     }
 
     pub fn dir(&self) -> &Path {
@@ -87,14 +130,18 @@ impl ArtifactStore {
         Ok(Some(model))
     }
 
-    /// `engine` with the tagger and the section model its config names.
+    /// `engine` with the tagger, section model and linker its config asks for.
     pub fn attach(&self, engine: SkillsEngine) -> Result<SkillsEngine, String> {
         let engine = match self.section_model(engine.config())? {
             Some(m) => engine.with_section_model(m),
             None => engine,
         };
-        Ok(match self.tagger(engine.config())? {
+        let engine = match self.tagger(engine.config())? {
             Some(t) => engine.with_tagger(t),
+            None => engine,
+        };
+        Ok(match self.linker(engine.config())? {
+            Some(l) => engine.with_linker(l),
             None => engine,
         })
     }

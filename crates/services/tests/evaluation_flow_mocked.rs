@@ -70,6 +70,7 @@ impl Predictor for KeywordPredictor {
                         end: (at + word.len()) as u32,
                     }],
                     also_known_as: vec![],
+                    links: vec![],
                 });
             }
         }

@@ -128,10 +128,13 @@ async fn evaluate(session: &Session, args: &EvaluateArgs) -> anyhow::Result<Eval
     };
     let ctx = session.connect_migrated().await?;
     let ports = EvaluationPorts::from_store(ctx.store.clone());
-    let lexicon_dir = session.settings()?.engine.lexicon_dir()?;
+    let settings = session.settings()?;
+    let lexicon_dir = settings.engine.lexicon_dir()?;
+    // The encoder loads only if the evaluated version asks for `use_semantic`.
     let factory = EnginePredictorFactory::load(&lexicon_dir)
         .map_err(anyhow::Error::msg)?
-        .with_models_dir(session.settings()?.models.artifacts_dir());
+        .with_models_dir(settings.models.artifacts_dir())
+        .with_linker_source(settings.embeddings.linker_source());
     let now = chrono::Utc::now();
     let run = if args.from_store {
         let stored = StoredResultPorts::from_store(ctx.store.clone());

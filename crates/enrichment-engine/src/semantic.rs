@@ -1,0 +1,633 @@
+//! The `semantic` strategy: links an extracted skill to ESCO by meaning. Every
+//! ESCO skill's preferred and alternative labels are embedded once per encoder
+//! (the `SkillIndex`, cached in a file keyed by taxonomy and model version);
+//! a skill's name is embedded with the same encoder and its nearest concepts
+//! (cosine, best label per concept) are its link candidates. An exact lexicon
+//! link to ESCO stays first; the semantic candidates fill the rest.
+
+use crate::extract::FoundSkill;
+use crate::EngineError;
+use jobenrich_domain::TextEncoder;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The taxonomy reference prefix exact ESCO links carry (`esco:<preferred label>`).
+const ESCO_PREFIX: &str = "esco:";
+/// First line of an index file; bumped when the layout changes.
+const MAGIC: &str = "jobenrich-skill-index v1";
+
+/// One taxonomy concept and the labels that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxonomyConcept {
+    pub label: String,
+    pub alt_labels: Vec<String>,
+}
+
+/// Reads the ESCO skills CSV (`preferredLabel,altLabels,skillType`, alternative
+/// labels separated by newlines inside the quoted field).
+pub fn load_esco_skills(path: &Path) -> Result<Vec<TaxonomyConcept>, EngineError> {
+    let file = std::fs::File::open(path).map_err(|e| EngineError::io(path, e))?;
+    let mut reader = csv::Reader::from_reader(BufReader::new(file));
+    let headers = reader
+        .headers()
+        .map_err(|e| EngineError::format(path, 1, "header", e.to_string()))?
+        .clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| EngineError::format(path, 1, name, "column missing"))
+    };
+    let (pref, alt) = (col("preferredLabel")?, col("altLabels")?);
+    let mut concepts = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+            EngineError::format(path, line, "row", e.to_string())
+        })?;
+        let line = row.position().map(|p| p.line() as usize).unwrap_or(0);
+        let label = row.get(pref).unwrap_or("").trim();
+        if label.is_empty() {
+            return Err(EngineError::format(path, line, "preferredLabel", "empty"));
+        }
+        let alt_labels = row
+            .get(alt)
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case(label))
+            .map(str::to_string)
+            .collect();
+        concepts.push(TaxonomyConcept {
+            label: label.to_string(),
+            alt_labels,
+        });
+    }
+    if concepts.is_empty() {
+        return Err(EngineError::format(path, 1, "row", "no skills"));
+    }
+    Ok(concepts)
+}
+
+/// Embedded labels of a taxonomy: one row per distinct label, each pointing to
+/// its concept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillIndex {
+    model_id: String,
+    taxonomy_version: String,
+    dim: usize,
+    labels: Vec<String>,
+    row_concept: Vec<u32>,
+    vectors: Vec<f32>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Header {
+    model_id: String,
+    taxonomy_version: String,
+    dim: usize,
+    labels: Vec<String>,
+    row_concept: Vec<u32>,
+}
+
+/// Labels per encoder call while building (progress stays visible in logs).
+const BUILD_CHUNK: usize = 4096;
+
+impl SkillIndex {
+    /// Embeds every label of `concepts` (case-insensitive duplicates within a
+    /// concept once).
+    pub fn build(
+        encoder: &dyn TextEncoder,
+        concepts: &[TaxonomyConcept],
+        taxonomy_version: &str,
+    ) -> Result<SkillIndex, EngineError> {
+        let mut texts: Vec<&str> = Vec::new();
+        let mut row_concept = Vec::new();
+        for (i, c) in concepts.iter().enumerate() {
+            let mut seen = HashSet::new();
+            for l in std::iter::once(&c.label).chain(&c.alt_labels) {
+                if seen.insert(l.to_lowercase()) {
+                    texts.push(l);
+                    row_concept.push(i as u32);
+                }
+            }
+        }
+        let dim = encoder.dim();
+        let mut vectors = Vec::with_capacity(texts.len() * dim);
+        for chunk in texts.chunks(BUILD_CHUNK) {
+            for v in encoder.encode_batch(chunk)? {
+                if v.len() != dim {
+                    return Err(EngineError::InputRefused(format!(
+                        "encoder {} returned a vector of {} values, expected {dim}",
+                        encoder.model_id(),
+                        v.len()
+                    )));
+                }
+                vectors.extend(v);
+            }
+        }
+        Ok(SkillIndex {
+            model_id: encoder.model_id().to_string(),
+            taxonomy_version: taxonomy_version.to_string(),
+            dim,
+            labels: concepts.iter().map(|c| c.label.clone()).collect(),
+            row_concept,
+            vectors,
+        })
+    }
+
+    /// The cache file of (taxonomy version, model version) in `dir`.
+    pub fn cache_path(dir: &Path, taxonomy_version: &str, model_version: &str) -> PathBuf {
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        dir.join(format!(
+            "skill-index_{}_{}.bin",
+            clean(taxonomy_version),
+            clean(model_version)
+        ))
+    }
+
+    /// Loads the cached index of this taxonomy and encoder, or builds and
+    /// caches it. Returns whether it was built.
+    pub fn load_or_build(
+        dir: &Path,
+        encoder: &dyn TextEncoder,
+        concepts: impl FnOnce() -> Result<Vec<TaxonomyConcept>, EngineError>,
+        taxonomy_version: &str,
+    ) -> Result<(SkillIndex, bool), EngineError> {
+        let path = Self::cache_path(dir, taxonomy_version, encoder.model_id());
+        if path.exists() {
+            let index = Self::load(&path)?;
+            if index.model_id == encoder.model_id()
+                && index.taxonomy_version == taxonomy_version
+                && index.dim == encoder.dim()
+            {
+                return Ok((index, false));
+            }
+        }
+        let index = Self::build(encoder, &concepts()?, taxonomy_version)?;
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+        index.save(&path)?;
+        Ok((index, true))
+    }
+
+    /// Writes the index: a magic line, a JSON header line, then the vectors as
+    /// little-endian f32. Written beside the target and renamed, so a reader
+    /// never sees half a file.
+    pub fn save(&self, path: &Path) -> Result<(), EngineError> {
+        let tmp = path.with_extension("partial");
+        let write = || -> std::io::Result<()> {
+            let mut w = BufWriter::new(std::fs::File::create(&tmp)?);
+            writeln!(w, "{MAGIC}")?;
+            let header = Header {
+                model_id: self.model_id.clone(),
+                taxonomy_version: self.taxonomy_version.clone(),
+                dim: self.dim,
+                labels: self.labels.clone(),
+                row_concept: self.row_concept.clone(),
+            };
+            serde_json::to_writer(&mut w, &header)?;
+            writeln!(w)?;
+            for x in &self.vectors {
+                w.write_all(&x.to_le_bytes())?;
+            }
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| EngineError::io(path, e))
+    }
+
+    pub fn load(path: &Path) -> Result<SkillIndex, EngineError> {
+        let file = std::fs::File::open(path).map_err(|e| EngineError::io(path, e))?;
+        let mut r = BufReader::new(file);
+        let mut line = String::new();
+        r.read_line(&mut line)
+            .map_err(|e| EngineError::io(path, e))?;
+        if line.trim_end() != MAGIC {
+            return Err(EngineError::format(
+                path,
+                1,
+                "magic",
+                format!("expected {MAGIC:?}"),
+            ));
+        }
+        line.clear();
+        r.read_line(&mut line)
+            .map_err(|e| EngineError::io(path, e))?;
+        let h: Header = serde_json::from_str(&line)
+            .map_err(|e| EngineError::format(path, 2, "header", e.to_string()))?;
+        let concepts = h.labels.len();
+        if h.dim == 0 || h.row_concept.iter().any(|&c| c as usize >= concepts) {
+            return Err(EngineError::format(
+                path,
+                2,
+                "header",
+                "inconsistent dim or rows",
+            ));
+        }
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes)
+            .map_err(|e| EngineError::io(path, e))?;
+        if bytes.len() != h.row_concept.len() * h.dim * 4 {
+            return Err(EngineError::format(
+                path,
+                3,
+                "vectors",
+                format!(
+                    "{} bytes, expected {}",
+                    bytes.len(),
+                    h.row_concept.len() * h.dim * 4
+                ),
+            ));
+        }
+        let vectors = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(SkillIndex {
+            model_id: h.model_id,
+            taxonomy_version: h.taxonomy_version,
+            dim: h.dim,
+            labels: h.labels,
+            row_concept: h.row_concept,
+            vectors,
+        })
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    pub fn taxonomy_version(&self) -> &str {
+        &self.taxonomy_version
+    }
+
+    pub fn concepts(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn rows(&self) -> usize {
+        self.row_concept.len()
+    }
+
+    pub fn label(&self, concept: u32) -> &str {
+        &self.labels[concept as usize]
+    }
+
+    /// The `k` concepts nearest to a unit query vector, best first, each
+    /// scored by its best label. Brute force: ~115k rows × 384 values is a
+    /// few milliseconds, which an approximate index would not repay here.
+    pub fn top_k(&self, query: &[f32], k: usize) -> Vec<(u32, f32)> {
+        if query.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        let mut best = vec![f32::NEG_INFINITY; self.labels.len()];
+        for (row, v) in self.vectors.chunks_exact(self.dim).enumerate() {
+            let s = dot8(query, v);
+            let c = self.row_concept[row] as usize;
+            if s > best[c] {
+                best[c] = s;
+            }
+        }
+        let mut top: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+        for (c, &s) in best.iter().enumerate() {
+            if top.len() == k && s <= top[k - 1].1 {
+                continue;
+            }
+            let at = top.partition_point(|t| t.1 >= s);
+            top.insert(at, (c as u32, s));
+            top.truncate(k);
+        }
+        top
+    }
+}
+
+/// Dot product with eight independent sums: float addition is not
+/// associative, so the compiler vectorises only when told the order.
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// One ranked link of a skill to a taxonomy concept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillLink {
+    /// The concept's preferred label.
+    pub label: String,
+    /// Cosine similarity; 1.0 for an exact lexicon link.
+    pub score: f32,
+    /// True for the lexicon's own link (`taxonomy_ref`).
+    pub exact: bool,
+}
+
+/// Links skills to the index's taxonomy with an encoder.
+pub struct SemanticLinker {
+    encoder: Arc<dyn TextEncoder>,
+    index: Arc<SkillIndex>,
+    top_k: usize,
+}
+
+impl std::fmt::Debug for SemanticLinker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SemanticLinker")
+            .field("model_id", &self.encoder.model_id())
+            .field("concepts", &self.index.concepts())
+            .field("top_k", &self.top_k)
+            .finish()
+    }
+}
+
+impl SemanticLinker {
+    /// Fails when the index was built by another encoder (vectors of different
+    /// models are not comparable).
+    pub fn new(
+        encoder: Arc<dyn TextEncoder>,
+        index: Arc<SkillIndex>,
+        top_k: usize,
+    ) -> Result<SemanticLinker, EngineError> {
+        if encoder.model_id() != index.model_id() || encoder.dim() != index.dim {
+            return Err(EngineError::Config {
+                key: "embeddings".into(),
+                message: format!(
+                    "the skill index was built with {} ({} dims), the encoder is {} ({} dims)",
+                    index.model_id(),
+                    index.dim,
+                    encoder.model_id(),
+                    encoder.dim()
+                ),
+            });
+        }
+        if top_k == 0 {
+            return Err(EngineError::Config {
+                key: "link_top_k".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(SemanticLinker {
+            encoder,
+            index,
+            top_k,
+        })
+    }
+
+    pub fn index(&self) -> &SkillIndex {
+        &self.index
+    }
+
+    /// The `top_k` nearest concepts of each phrase, in one encoder batch.
+    pub fn candidates(&self, phrases: &[&str]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
+        let vectors = self.encoder.encode_batch(phrases)?;
+        Ok(vectors
+            .iter()
+            .map(|v| {
+                self.index
+                    .top_k(v, self.top_k)
+                    .into_iter()
+                    .map(|(c, score)| SkillLink {
+                        label: self.index.label(c).to_string(),
+                        score,
+                        exact: false,
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Ranked links of each skill (same order as `skills`): the lexicon's exact
+    /// ESCO link first when there is one, then the semantic candidates of its
+    /// name, at most `top_k` in all.
+    pub fn link(&self, skills: &[FoundSkill]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
+        let names: Vec<&str> = skills.iter().map(|s| s.canonical.as_str()).collect();
+        let semantic = self.candidates(&names)?;
+        Ok(skills
+            .iter()
+            .zip(semantic)
+            .map(|(skill, candidates)| {
+                let exact = skill
+                    .taxonomy_ref
+                    .as_deref()
+                    .and_then(|r| r.strip_prefix(ESCO_PREFIX));
+                let mut links: Vec<SkillLink> = exact
+                    .map(|label| SkillLink {
+                        label: label.to_string(),
+                        score: 1.0,
+                        exact: true,
+                    })
+                    .into_iter()
+                    .collect();
+                for c in candidates {
+                    if links.len() == self.top_k {
+                        break;
+                    }
+                    if !links.iter().any(|l| l.label.eq_ignore_ascii_case(&c.label)) {
+                        links.push(c);
+                    }
+                }
+                links
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jobenrich_domain::EncoderError;
+
+    /// A bag-of-letters encoder: deterministic, so index and linking logic can
+    /// be tested without a model.
+    struct Letters;
+    impl TextEncoder for Letters {
+        fn model_id(&self) -> &str {
+            "letters"
+        }
+        fn dim(&self) -> usize {
+            26
+        }
+        fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0f32; 26];
+                    for b in t
+                        .to_ascii_lowercase()
+                        .bytes()
+                        .filter(u8::is_ascii_lowercase)
+                    {
+                        v[(b - b'a') as usize] += 1.0;
+                    }
+                    jobenrich_domain::encoder::l2_normalize(&mut v);
+                    v
+                })
+                .collect())
+        }
+    }
+
+    fn concepts() -> Vec<TaxonomyConcept> {
+        vec![
+            TaxonomyConcept {
+                label: "use databases".into(),
+                alt_labels: vec!["sql".into(), "SQL".into()],
+            },
+            TaxonomyConcept {
+                label: "sing".into(),
+                alt_labels: vec![],
+            },
+            TaxonomyConcept {
+                label: "manage budgets".into(),
+                alt_labels: vec!["budgeting".into()],
+            },
+        ]
+    }
+
+    #[test]
+    fn an_alternative_label_links_to_its_concept_best_first() {
+        let index = SkillIndex::build(&Letters, &concepts(), "t1").unwrap();
+        assert_eq!(
+            index.rows(),
+            5,
+            "case-insensitive duplicate label kept once"
+        );
+        let q = Letters.encode_batch(&["SQL"]).unwrap().remove(0);
+        let top = index.top_k(&q, 2);
+        assert_eq!(top.len(), 2);
+        assert_eq!(index.label(top[0].0), "use databases");
+        assert!((top[0].1 - 1.0).abs() < 1e-6);
+        assert!(top[0].1 >= top[1].1);
+    }
+
+    #[test]
+    fn the_index_round_trips_through_its_cache_file_and_rebuilds_for_another_model() {
+        let dir = std::env::temp_dir().join(format!("jobenrich-index-{}", std::process::id()));
+        let (built, fresh) =
+            SkillIndex::load_or_build(&dir, &Letters, || Ok(concepts()), "esco-1.1.1").unwrap();
+        assert!(fresh);
+        let (cached, fresh) = SkillIndex::load_or_build(
+            &dir,
+            &Letters,
+            || panic!("a cached index must not be rebuilt"),
+            "esco-1.1.1",
+        )
+        .unwrap();
+        assert!(!fresh);
+        assert_eq!(built, cached);
+        // Another taxonomy version is another file.
+        let (_, fresh) =
+            SkillIndex::load_or_build(&dir, &Letters, || Ok(concepts()), "esco-2").unwrap();
+        assert!(fresh);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_truncated_cache_file_is_an_error_naming_it() {
+        let dir = std::env::temp_dir().join(format!("jobenrich-index-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.bin");
+        SkillIndex::build(&Letters, &concepts(), "t")
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len - 3).unwrap();
+        let err = SkillIndex::load(&path).unwrap_err().to_string();
+        assert!(err.contains("x.bin") && err.contains("vectors"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_exact_lexicon_link_stays_first_and_candidates_fill_up_to_k() {
+        let index = Arc::new(SkillIndex::build(&Letters, &concepts(), "t").unwrap());
+        let linker = SemanticLinker::new(Arc::new(Letters), index, 2).unwrap();
+        let skill = |name: &str, esco: Option<&str>| FoundSkill {
+            canonical: name.into(),
+            category: jobenrich_domain::SkillCategory::DomainKnowledge,
+            confidence: 0.9,
+            strategies: vec![],
+            char_offset: 0,
+            char_len: 0,
+            mentions: vec![],
+            taxonomy_ref: esco.map(|e| format!("esco:{e}")),
+            section_index: None,
+            section_type: None,
+            section_relevance: None,
+            snippet: String::new(),
+            ambiguity_penalized: false,
+            label: None,
+        };
+        let links = linker
+            .link(&[skill("SQL", None), skill("SQL", Some("sing"))])
+            .unwrap();
+        assert_eq!(links[0].len(), 2);
+        assert_eq!(links[0][0].label, "use databases");
+        assert!(!links[0][0].exact);
+        assert_eq!(links[1][0].label, "sing");
+        assert!(links[1][0].exact && links[1][0].score == 1.0);
+        assert_eq!(links[1][1].label, "use databases");
+        assert_eq!(links[1].len(), 2);
+    }
+
+    #[test]
+    fn an_index_of_another_encoder_is_refused() {
+        struct Other;
+        impl TextEncoder for Other {
+            fn model_id(&self) -> &str {
+                "other"
+            }
+            fn dim(&self) -> usize {
+                26
+            }
+            fn encode_batch(&self, _: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
+                Ok(vec![])
+            }
+        }
+        let index = Arc::new(SkillIndex::build(&Letters, &concepts(), "t").unwrap());
+        let err = SemanticLinker::new(Arc::new(Other), index, 5).unwrap_err();
+        assert!(err.to_string().contains("letters"), "{err}");
+    }
+
+    #[test]
+    fn the_esco_csv_reader_names_the_file_of_a_missing_column() {
+        let path = std::env::temp_dir().join(format!("jobenrich-esco-{}.csv", std::process::id()));
+        std::fs::write(&path, "label,altLabels\nx,y\n").unwrap();
+        let err = load_esco_skills(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("preferredLabel") && err.contains(".csv"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "preferredLabel,altLabels,skillType\nuse databases,\"SQL\nsql queries\",skill\n",
+        )
+        .unwrap();
+        let c = load_esco_skills(&path).unwrap();
+        assert_eq!(
+            c[0].alt_labels,
+            vec!["SQL".to_string(), "sql queries".to_string()]
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}
