@@ -188,7 +188,10 @@ struct SentenceDraft {
 }
 
 /// Converts an ESCO-linked annotation CSV; ids are `<id_prefix>-<n>` in order
-/// of first appearance.
+/// of first appearance. Two layouts: span-level `sentence,span,sub_span,label`
+/// (Decorte et al.'s validation sets; `sub_span` optional) and sentence-level
+/// `sentence,label` (as in the TechWolf set), whose records carry gold skills
+/// but no gold spans.
 pub fn import_esco_linked(
     csv_text: &str,
     source_name: &str,
@@ -202,24 +205,29 @@ pub fn import_esco_linked(
         .headers()
         .map_err(|e| DatasetError::record(source_name, 1, e.to_string()))?
         .clone();
+    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
     let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| {
-                DatasetError::record(
-                    source_name,
-                    1,
-                    format!("missing column {name:?} (expected sentence, span, sub_span, label)"),
-                )
-            })
+        find(name).ok_or_else(|| {
+            DatasetError::record(
+                source_name,
+                1,
+                format!(
+                    "missing column {name:?} (expected sentence,label or \
+                     sentence,span,sub_span,label)"
+                ),
+            )
+        })
     };
-    let (c_sentence, c_span, c_sub, c_label) = (
-        column("sentence")?,
-        column("span")?,
-        column("sub_span")?,
-        column("label")?,
-    );
+    let (c_sentence, c_label) = (column("sentence")?, column("label")?);
+    // Sentence-level files have no span columns: no gold spans are made up.
+    let (c_span, c_sub) = (find("span"), find("sub_span"));
+    if c_span.is_none() && c_sub.is_some() {
+        return Err(DatasetError::record(
+            source_name,
+            1,
+            "column \"sub_span\" without \"span\"",
+        ));
+    }
 
     let mut drafts: Vec<SentenceDraft> = Vec::new();
     let mut by_sentence: BTreeMap<String, usize> = BTreeMap::new();
@@ -231,8 +239,9 @@ pub fn import_esco_linked(
         let line = row.position().map(|p| p.line()).unwrap_or(0);
         stats.rows_read += 1;
         let get = |i: usize| row.get(i).unwrap_or("").trim().to_string();
+        let opt = |c: Option<usize>| c.map(get).unwrap_or_default();
         let (sentence, span, sub_span, label) =
-            (get(c_sentence), get(c_span), get(c_sub), get(c_label));
+            (get(c_sentence), opt(c_span), opt(c_sub), get(c_label));
         if sentence.is_empty() || label.is_empty() {
             return Err(DatasetError::record(
                 source_name,
@@ -323,7 +332,7 @@ pub fn import_esco_linked(
                         })
                         .collect(),
                 ),
-                gold_spans: Some(d.spans),
+                gold_spans: c_span.map(|_| d.spans),
                 gold_sections: None,
                 meta,
             }
@@ -430,9 +439,45 @@ Teamwork matters,not in sentence,,LABEL NOT PRESENT
         assert_eq!(records[2].gold_spans.as_ref().unwrap().len(), 1);
         LabeledDataset::parse(&LabeledDataset::to_jsonl(&records), "out", None).unwrap();
 
-        let e = import_esco_linked("sentence,label\nx,y\n", "bad.csv", "p")
+        let e = import_esco_linked("sentence,skill\nx,y\n", "bad.csv", "p")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bad.csv:1") && e.contains("\"span\""), "{e}");
+        assert!(e.contains("bad.csv:1") && e.contains("\"label\""), "{e}");
+        let e = import_esco_linked("sentence,sub_span,label\nx,y,z\n", "bad.csv", "p")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.csv:1") && e.contains("sub_span"), "{e}");
+    }
+
+    #[test]
+    fn sentence_level_rows_give_gold_skills_and_no_gold_spans() {
+        let csv = "sentence,label
+Experience with SQL databases,use databases
+Experience with SQL databases,SQL
+Experience with SQL databases,use databases
+Friendly and helpful,LABEL NOT PRESENT
+Owns the roadmap,
+";
+        let e = import_esco_linked(csv, "s.csv", "esco-s")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.csv:6:") && e.contains("label"), "{e}");
+
+        let csv = &csv[..csv.len() - "Owns the roadmap,\n".len()];
+        let (records, stats) = import_esco_linked(csv, "s.csv", "esco-s").unwrap();
+        assert_eq!((stats.rows_read, stats.records), (4, 2));
+        assert_eq!((stats.duplicate_rows, stats.label_not_present), (1, 1));
+        assert_eq!(stats.gold_spans, 0);
+        let names: Vec<&str> = records[0]
+            .gold_skills
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["use databases", "SQL"]);
+        assert!(records.iter().all(|r| r.gold_spans.is_none()));
+        assert_eq!(records[1].gold_skills.as_deref(), Some(&[][..]));
+        LabeledDataset::parse(&LabeledDataset::to_jsonl(&records), "out", None).unwrap();
     }
 }

@@ -23,7 +23,7 @@ pub enum DatasetCommand {
 pub enum ImportCommand {
     /// SkillSpan postings (`split, source, idx, text, spans`) → one record per posting with gold spans.
     Skillspan(SkillspanArgs),
-    /// ESCO-linked CSV (`sentence, span, sub_span, label`) → one record per sentence with gold ESCO skills.
+    /// ESCO-linked CSV (`sentence,span,sub_span,label`, or sentence-level `sentence,label`) → one record per sentence with gold ESCO skills.
     EscoLinked(EscoLinkedArgs),
 }
 
