@@ -350,6 +350,15 @@ mod tests {
     use super::*;
     use crate::LabeledDataset;
 
+    fn gold_names(r: &LabeledRecord) -> Vec<&str> {
+        r.gold_skills
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
     #[test]
     fn skillspan_postings_become_span_records() {
         let jsonl = r#"{"split":"dev","source":"tech","idx":3,"n_sentences":1,"text":"Ünïcode docker agile","spans":[{"start":8,"end":14,"label":"KNOWLEDGE","text":"docker"}]}
@@ -408,13 +417,7 @@ Teamwork matters,not in sentence,,LABEL NOT PRESENT
         );
         let first = &records[0];
         assert_eq!(first.id, "esco-tech-0001");
-        let names: Vec<&str> = first
-            .gold_skills
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
+        let names = gold_names(first);
         assert_eq!(names, ["JavaScript", "Java (computer programming)"]);
         let spans = first.gold_spans.as_ref().unwrap();
         assert_eq!(
@@ -468,13 +471,7 @@ Owns the roadmap,
         assert_eq!((stats.rows_read, stats.records), (4, 2));
         assert_eq!((stats.duplicate_rows, stats.label_not_present), (1, 1));
         assert_eq!(stats.gold_spans, 0);
-        let names: Vec<&str> = records[0]
-            .gold_skills
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
+        let names = gold_names(&records[0]);
         assert_eq!(names, ["use databases", "SQL"]);
         assert!(records.iter().all(|r| r.gold_spans.is_none()));
         assert_eq!(records[1].gold_skills.as_deref(), Some(&[][..]));
