@@ -13,8 +13,8 @@ use crate::ValidationError;
 use crate::{
     ClusterAssignment, ClusterChange, ClusteringRun, ClusteringRunSummary, EnrichmentKey,
     EnrichmentStatus, EnrichmentType, EnrichmentVersion, EvaluationResult, ExtractedSkill,
-    JobEnrichment, JobId, JobPosting, ModelConfig, ModelId, ModelVersion, SectionClassification,
-    SkillAlias, SkillCategory,
+    JobEmbedding, JobEnrichment, JobId, JobPosting, ModelConfig, ModelId, ModelVersion,
+    SectionClassification, SkillAlias, SkillCategory,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -161,6 +161,9 @@ pub struct EnrichmentSuccess {
     pub skills: Vec<ExtractedSkill>,
     /// Replace every section of the job at each classifier version present here.
     pub sections: Vec<SectionClassification>,
+    /// The posting's vector (an `embeddings` enrichment); replaces the job's
+    /// vector at the key's enrichment version.
+    pub embedding: Option<JobEmbedding>,
     /// Stored in the enrichment's `metadata` (a JSON object), with the counts
     /// of skills and sections written added by the completion.
     pub metadata: serde_json::Map<String, serde_json::Value>,
@@ -207,6 +210,21 @@ impl crate::validation::Validate for EnrichmentOutcome {
                     ));
                 }
             }
+            if let Some(embedding) = &success.embedding {
+                embedding.validate()?;
+                if embedding.job_posting_id != self.key.job_posting_id
+                    || embedding.enrichment_version != self.key.enrichment_version
+                {
+                    return Err(crate::ValidationError::new(
+                        "JobEmbedding",
+                        "job_posting_id",
+                        format!(
+                            "a result embedding must belong to the enrichment {} (got job {} at {})",
+                            self.key, embedding.job_posting_id, embedding.enrichment_version
+                        ),
+                    ));
+                }
+            }
             for section in &success.sections {
                 section.validate()?;
                 if section.job_posting_id != self.key.job_posting_id {
@@ -235,6 +253,8 @@ pub struct CompletionReport {
     pub lost_leases: Vec<EnrichmentKey>,
     pub skills_written: u64,
     pub sections_written: u64,
+    #[serde(default)]
+    pub embeddings_written: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -407,6 +427,35 @@ pub trait SkillRepository: Send + Sync {
     async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64>;
 }
 
+/// Posting vectors (`embeddings` enrichments); written by
+/// `complete_enrichments`, read here.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EmbeddingRepository: Send + Sync {
+    /// The vectors of these jobs at this version (those that exist), in no
+    /// particular order: one read for many jobs.
+    async fn embeddings_for_jobs(
+        &self,
+        job_ids: &[JobId],
+        version: &EnrichmentVersion,
+    ) -> StoreResult<Vec<JobEmbedding>>;
+    /// Up to `limit` vectors at this version with job ids greater than
+    /// `after`, in ascending id order: the scan `similar` ranks page by page.
+    async fn embeddings_page(
+        &self,
+        version: &EnrichmentVersion,
+        after: Option<JobId>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobEmbedding>>;
+    /// Versions that have stored vectors, with their counts, by version.
+    async fn embedding_versions(&self) -> StoreResult<Vec<(EnrichmentVersion, u64)>>;
+    /// Deletes every vector stored at these versions; returns rows deleted.
+    async fn delete_embeddings_at_versions(
+        &self,
+        versions: &[EnrichmentVersion],
+    ) -> StoreResult<u64>;
+}
+
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SectionRepository: Send + Sync {
@@ -566,6 +615,7 @@ pub trait Store:
     + EnrichmentRepository
     + SkillRepository
     + SectionRepository
+    + EmbeddingRepository
     + ClusterRepository
     + AliasRepository
     + ModelConfigRepository

@@ -1,6 +1,7 @@
 //! One enrichment of one job by one type at one version, with its lease.
 
 use crate::validation::Validate;
+use crate::JobEmbedding;
 use crate::{DomainError, ValidationError};
 use crate::{EnrichmentOutcome, EnrichmentResult, ExtractedSkill, StoreError, TransitionDetails};
 use crate::{EnrichmentStatus, EnrichmentType, EnrichmentVersion, JobId, ModelId, ModelVersion};
@@ -198,8 +199,11 @@ pub enum CompletionStep {
     /// The lease is no longer held by the outcome's owner: nothing is written.
     LostLease,
     /// The row is `success`; these skills (stamped with the enrichment's id)
-    /// replace its earlier results.
-    Succeeded { skills: Vec<ExtractedSkill> },
+    /// replace its earlier results, and so does its vector (also stamped).
+    Succeeded {
+        skills: Vec<ExtractedSkill>,
+        embedding: Option<JobEmbedding>,
+    },
     /// The row is `failed`.
     Failed,
 }
@@ -244,6 +248,9 @@ impl JobEnrichment {
                 let mut metadata = success.metadata.clone();
                 metadata.insert("skills".into(), success.skills.len().into());
                 metadata.insert("sections".into(), success.sections.len().into());
+                if let Some(embedding) = &success.embedding {
+                    metadata.insert("dimension".into(), embedding.dimension().into());
+                }
                 self.metadata = metadata;
                 let skills = success
                     .skills
@@ -253,7 +260,11 @@ impl JobEnrichment {
                         ..s.clone()
                     })
                     .collect();
-                Ok(CompletionStep::Succeeded { skills })
+                let embedding = success.embedding.as_ref().map(|e| JobEmbedding {
+                    enrichment_id: Some(self.enrichment_id),
+                    ..e.clone()
+                });
+                Ok(CompletionStep::Succeeded { skills, embedding })
             }
             EnrichmentResult::Failure {
                 error_message,
@@ -343,6 +354,49 @@ mod tests {
     }
 
     #[test]
+    fn an_embedding_success_stamps_the_vector_and_records_its_dimension() {
+        let mut e = claimed("w1");
+        let now = e.updated_at + chrono::Duration::seconds(5);
+        let vector = JobEmbedding {
+            job_posting_id: e.job_posting_id.clone(),
+            enrichment_id: None,
+            enrichment_version: e.enrichment_version.clone(),
+            model_id: ModelId::parse("job_embedder").unwrap(),
+            model_version: ModelVersion::parse("v1.0").unwrap(),
+            vector: vec![0.6, 0.8],
+            source_chars: 42,
+            created_at: now,
+        };
+        let outcome = EnrichmentOutcome {
+            key: e.key(),
+            lease_owner: "w1".into(),
+            result: EnrichmentResult::Success(crate::EnrichmentSuccess {
+                model_id: vector.model_id.clone(),
+                model_version: vector.model_version.clone(),
+                skills: vec![],
+                sections: vec![],
+                embedding: Some(vector.clone()),
+                metadata: Default::default(),
+            }),
+        };
+        assert!(outcome.validate().is_ok());
+        let CompletionStep::Succeeded { embedding, .. } = e.complete(&outcome, now).unwrap() else {
+            panic!("the holder's success completes");
+        };
+        let stored = embedding.expect("the vector is written");
+        assert_eq!(stored.enrichment_id, Some(e.enrichment_id));
+        assert_eq!(stored.vector, vector.vector);
+        assert_eq!(e.metadata.get("dimension"), Some(&serde_json::json!(2)));
+
+        let mut foreign = outcome.clone();
+        if let EnrichmentResult::Success(s) = &mut foreign.result {
+            s.embedding.as_mut().unwrap().job_posting_id = JobId::parse("other").unwrap();
+        }
+        let err = foreign.validate().unwrap_err().to_string();
+        assert!(err.contains("JobEmbedding"), "{err}");
+    }
+
+    #[test]
     fn completion_needs_the_lease_and_stamps_results_with_the_enrichment_id() {
         let mut e = claimed("w1");
         let now = e.updated_at + chrono::Duration::seconds(5);
@@ -354,6 +408,7 @@ mod tests {
                 model_version: ModelVersion::parse("v1.0").unwrap(),
                 skills: vec![skill(e)],
                 sections: vec![],
+                embedding: None,
                 metadata: serde_json::Map::from_iter([("engine_ms".to_string(), 3.into())]),
             }),
         };
@@ -363,12 +418,13 @@ mod tests {
             CompletionStep::LostLease
         );
         assert_eq!(e, before, "a lost lease changes nothing");
-        let CompletionStep::Succeeded { skills } =
+        let CompletionStep::Succeeded { skills, embedding } =
             e.complete(&outcome("w1", &before), now).unwrap()
         else {
             panic!("the holder's success completes");
         };
         assert_eq!(skills[0].enrichment_id, Some(e.enrichment_id));
+        assert_eq!(embedding, None);
         assert_eq!(e.status, EnrichmentStatus::Success);
         assert_eq!(e.model_version.as_ref().unwrap().as_str(), "v1.0");
         assert_eq!(
