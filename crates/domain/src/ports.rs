@@ -169,6 +169,9 @@ pub struct EnrichmentSuccess {
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
+// Most outcomes are successes, so boxing the large variant would add an
+// allocation per outcome to save bytes only on the rare failures.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum EnrichmentResult {
     Success(EnrichmentSuccess),

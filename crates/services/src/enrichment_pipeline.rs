@@ -622,6 +622,7 @@ fn enrich_claimed(
                         Vec::new()
                     },
                     sections: enriched.sections,
+                    embedding: None,
                     metadata: Default::default(),
                 }),
                 Err(error) => EnrichmentResult::Failure {

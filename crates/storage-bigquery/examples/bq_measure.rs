@@ -128,6 +128,7 @@ async fn main() {
                             created_at: Utc::now(),
                         })
                         .collect(),
+                    embedding: None,
                 }),
             })
             .collect();

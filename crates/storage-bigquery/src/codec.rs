@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
     ClusterAssignment, ClusterKeyword, EnrichmentVersion, EvaluationResult, ExtractedSkill,
-    JobEnrichment, JobId, JobPosting, ModelConfig, ModelId, ModelVersion, SectionClassification,
-    SkillAlias, StoreError, Uuid,
+    JobEmbedding, JobEnrichment, JobId, JobPosting, ModelConfig, ModelId, ModelVersion,
+    SectionClassification, SkillAlias, StoreError, Uuid,
 };
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -132,6 +132,57 @@ pub fn skill_json(s: &ExtractedSkill) -> Value {
         "enrichment_id": s.enrichment_id.map(|id| id.to_string()),
         "mention_spans": s.mention_spans,
     })
+}
+
+/// Each value travels as the text of its shortest float32 form ("0.1", not
+/// 0.10000000149011612): cast to FLOAT64 it reads back as the same float32,
+/// and no JSON number formatting on the way can drop digits.
+pub fn embedding_json(e: &JobEmbedding) -> Value {
+    json!({
+        "job_posting_id": e.job_posting_id.as_str(),
+        "enrichment_version": e.enrichment_version.as_str(),
+        "enrichment_id": e.enrichment_id.map(|id| id.to_string()),
+        "model_id": e.model_id.as_str(), "model_version": e.model_version.as_str(),
+        "dimension": e.dimension(),
+        "embedding": e.vector.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+        "source_chars": e.source_chars, "created_at": micros(e.created_at),
+    })
+}
+
+/// A row of `EMBEDDING_COLS`; a vector whose length is not its dimension is
+/// a corrupt row naming the table, version and job.
+pub fn embedding_from_row(r: &Row) -> StoreResult<JobEmbedding> {
+    const E: &str = "JobEmbedding";
+    let job = r.str(0)?;
+    let version = r.str(1)?;
+    let k = format!("job_embeddings {version}/{job}");
+    let k = k.as_str();
+    let values: Vec<f64> = json_text(E, k, r.opt_str(6)?, "[]")?;
+    let dimension = r.i64(5)?;
+    if usize::try_from(dimension).ok() != Some(values.len()) {
+        return Err(corrupt(
+            E,
+            k,
+            format!(
+                "embedding holds {} values, dimension is {dimension}",
+                values.len()
+            ),
+        ));
+    }
+    let embedding = JobEmbedding {
+        job_posting_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, k, e))?,
+        enrichment_version: EnrichmentVersion::parse(version.clone())
+            .map_err(|e| corrupt(E, k, e))?,
+        enrichment_id: opt_uuid_col(E, k, r.opt_str(2)?)?,
+        model_id: ModelId::parse(r.str(3)?).map_err(|e| corrupt(E, k, e))?,
+        model_version: ModelVersion::parse(r.str(4)?).map_err(|e| corrupt(E, k, e))?,
+        // Stored from float32 values, so the narrowing is exact.
+        vector: values.into_iter().map(|x| x as f32).collect(),
+        source_chars: u32_col(E, k, r.i64(7)?)?,
+        created_at: r.micros(8)?,
+    };
+    jobenrich_domain::validation::Validate::validate(&embedding).map_err(|e| corrupt(E, k, e))?;
+    Ok(embedding)
 }
 
 pub fn skill_from_row(r: &Row) -> StoreResult<ExtractedSkill> {

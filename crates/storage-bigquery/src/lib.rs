@@ -16,6 +16,7 @@
 
 mod client;
 mod codec;
+mod embeddings;
 mod queue;
 mod registry;
 mod results;

@@ -9,7 +9,7 @@
 use crate::client::Params;
 use crate::codec::{self, enrichment_from_row};
 use crate::schema::{
-    from_json_param, names, select_list, ENRICHMENT_COLS, SECTION_COLS, SKILL_COLS,
+    from_json_param, names, select_list, EMBEDDING_COLS, ENRICHMENT_COLS, SECTION_COLS, SKILL_COLS,
 };
 use crate::{limit, BigQueryStore};
 use async_trait::async_trait;
@@ -19,8 +19,8 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     ClaimRequest, CompletionReport, CompletionStep, DomainError, EnrichmentKey, EnrichmentOutcome,
     EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
-    EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEnrichment, JobId, SectionClassification,
-    StoreError, TransitionDetails,
+    EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEmbedding, JobEnrichment, JobId,
+    SectionClassification, StoreError, TransitionDetails,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -162,6 +162,9 @@ impl BigQueryStore {
         let mut skills: BTreeMap<(String, String), ExtractedSkill> = BTreeMap::new();
         let mut sections: BTreeMap<(String, String, u32), SectionClassification> = BTreeMap::new();
         let mut replaced_jobs = Vec::new();
+        let mut embeddings: BTreeMap<(String, String), JobEmbedding> = BTreeMap::new();
+        // Only a batch with embeddings enrichments touches job_embeddings.
+        let mut replaces_embeddings = false;
         for outcome in outcomes {
             let Some(seen) = written
                 .get(&outcome.key)
@@ -180,7 +183,29 @@ impl BigQueryStore {
                 CompletionStep::Failed => report.failed += 1,
                 CompletionStep::Succeeded {
                     skills: written_skills,
+                    embedding,
                 } => {
+                    replaces_embeddings |= embedding.is_some()
+                        || outcome.key.enrichment_type == EnrichmentType::Embeddings;
+                    match embedding {
+                        Some(e) => {
+                            report.embeddings_written += 1;
+                            embeddings.insert(
+                                (
+                                    e.enrichment_version.to_string(),
+                                    e.job_posting_id.to_string(),
+                                ),
+                                e,
+                            );
+                        }
+                        // A later outcome of the same key without a vector replaces it with none.
+                        None => {
+                            embeddings.remove(&(
+                                outcome.key.enrichment_version.to_string(),
+                                outcome.key.job_posting_id.to_string(),
+                            ));
+                        }
+                    }
                     replaced_jobs.push(json!({
                         "job_posting_id": outcome.key.job_posting_id.as_str(),
                         "enrichment_version": outcome.key.enrichment_version.as_str(),
@@ -231,6 +256,11 @@ impl BigQueryStore {
                 .values()
                 .map(|s| ("section", codec::section_json(s))),
         );
+        staged_rows.extend(
+            embeddings
+                .values()
+                .map(|e| ("embedding", codec::embedding_json(e))),
+        );
         let batch = self.stage(staged_rows).await?;
         let replaced = batch.source(
             &[
@@ -249,12 +279,25 @@ impl BigQueryStore {
                  WHERE n.job_posting_id = c.job_posting_id AND n.classifier_version = c.classifier_version);
              INSERT INTO section_classifications ({section_cols})
                  SELECT {section_cols} FROM {staged_sections};
+             {embedding_statements}
              COMMIT TRANSACTION;",
             cas = cas_update_sql(&batch.source(STATE_COLS, "state")),
             skill_cols = names(SKILL_COLS),
             staged_skills = batch.source(SKILL_COLS, "skill"),
             section_cols = names(SECTION_COLS),
             staged_sections = batch.source(SECTION_COLS, "section"),
+            embedding_statements = if replaces_embeddings {
+                format!(
+                    "DELETE FROM job_embeddings m WHERE EXISTS (SELECT 1 FROM {replaced} r
+                         WHERE r.job_posting_id = m.job_posting_id
+                           AND r.enrichment_version = m.enrichment_version);
+                     INSERT INTO job_embeddings ({cols}) SELECT {cols} FROM {staged};",
+                    cols = names(EMBEDDING_COLS),
+                    staged = batch.source(EMBEDDING_COLS, "embedding"),
+                )
+            } else {
+                String::new()
+            },
         );
         self.query(
             "completing enrichments",

@@ -20,6 +20,8 @@ pub enum Ty {
     Bool,
     Ts,
     StrArray,
+    /// ARRAY<FLOAT64>: staged as a JSON array of numbers, read as JSON text.
+    FloatArray,
     Json,
 }
 
@@ -91,6 +93,18 @@ pub const SECTION_COLS: Cols = &[
     ("classifier_version", Str),
     ("created_at", Ts),
     ("classification_id", Str),
+];
+
+pub const EMBEDDING_COLS: Cols = &[
+    ("job_posting_id", Str),
+    ("enrichment_version", Str),
+    ("enrichment_id", Str),
+    ("model_id", Str),
+    ("model_version", Str),
+    ("dimension", Int),
+    ("embedding", FloatArray),
+    ("source_chars", Int),
+    ("created_at", Ts),
 ];
 
 pub const CLUSTER_COLS: Cols = &[
@@ -170,7 +184,9 @@ pub fn select_list(cols: Cols, alias: &str) -> String {
     cols.iter()
         .map(|(name, ty)| match ty {
             Ts => format!("UNIX_MICROS({prefix}{name}) AS {name}"),
-            StrArray | Json => format!("TO_JSON_STRING({prefix}{name}) AS {name}"),
+            StrArray | FloatArray | Json => {
+                format!("TO_JSON_STRING({prefix}{name}) AS {name}")
+            }
             _ => format!("{prefix}{name}"),
         })
         .collect::<Vec<_>>()
@@ -226,6 +242,11 @@ fn decode_list(cols: Cols) -> String {
                     "TIMESTAMP_MICROS(CAST(JSON_VALUE(payload, {path}) AS INT64)) AS {name}"
                 ),
                 StrArray => format!("JSON_VALUE_ARRAY(payload, {path}) AS {name}"),
+                // Element order kept explicitly: UNNEST alone promises none.
+                FloatArray => format!(
+                    "ARRAY(SELECT CAST(x AS FLOAT64) FROM UNNEST(JSON_VALUE_ARRAY(payload, {path})) \
+                     AS x WITH OFFSET AS o ORDER BY o) AS {name}"
+                ),
                 Json => format!("PARSE_JSON(JSON_QUERY(payload, {path})) AS {name}"),
             }
         })
@@ -441,6 +462,22 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE job_skills ADD COLUMN IF NOT EXISTS mention_spans JSON",
         ],
     },
+    Migration {
+        version: 6,
+        name: "0006_job_embeddings",
+        renames: &[],
+        statements: &[
+            // One vector per (embeddings version, job). Every read filters on
+            // one version (a page of it, or some jobs at it), so the version
+            // clusters first, like SQLite's (enrichment_version, job_posting_id) key.
+            "CREATE TABLE IF NOT EXISTS job_embeddings (
+                job_posting_id STRING NOT NULL, enrichment_version STRING NOT NULL,
+                enrichment_id STRING, model_id STRING NOT NULL, model_version STRING NOT NULL,
+                dimension INT64 NOT NULL, embedding ARRAY<FLOAT64>, source_chars INT64 NOT NULL,
+                created_at TIMESTAMP NOT NULL)
+             CLUSTER BY enrichment_version, job_posting_id",
+        ],
+    },
 ];
 
 pub const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -630,6 +667,8 @@ mod tests {
         assert!(sql.contains("GROUP BY row_index"));
         assert!(sql.contains("batch_id = @b"));
         assert!(sql.contains("PARSE_JSON(JSON_QUERY(payload, '$.mention_spans'))"));
-        assert_eq!(latest_version(), 5);
+        assert_eq!(latest_version(), 6);
+        let embeddings = staged(EMBEDDING_COLS, "b", "embedding");
+        assert!(embeddings.contains("WITH OFFSET AS o ORDER BY o) AS embedding"));
     }
 }

@@ -7,7 +7,7 @@ use crate::codec::{
 };
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
-use crate::{in_write_tx, sections, skills, SqliteStore};
+use crate::{embeddings, in_write_tx, sections, skills, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
@@ -134,7 +134,7 @@ fn complete_in_tx(
                 continue;
             }
             CompletionStep::Failed => report.failed += 1,
-            CompletionStep::Succeeded { skills } => {
+            CompletionStep::Succeeded { skills, embedding } => {
                 // Replace semantics: earlier results of this job and version go first.
                 conn.prepare_cached(
                     "DELETE FROM job_skills WHERE job_posting_id = ?1 AND enrichment_version = ?2",
@@ -164,6 +164,17 @@ fn complete_in_tx(
                 }
                 sections::upsert_in_tx(conn, sections_in)?;
                 report.sections_written += sections_in.len() as u64;
+
+                // Only embeddings enrichments own vectors: other types skip the delete.
+                if embedding.is_some() || outcome.key.enrichment_type == EnrichmentType::Embeddings
+                {
+                    report.embeddings_written += embeddings::replace_in_tx(
+                        conn,
+                        &outcome.key.job_posting_id,
+                        &outcome.key.enrichment_version,
+                        embedding.as_ref(),
+                    )?;
+                }
                 report.succeeded += 1;
             }
         }

@@ -32,6 +32,7 @@ mod aliases;
 mod checkpointer;
 mod clusters;
 mod codec;
+mod embeddings;
 mod enrichments;
 mod error;
 mod evaluations;

@@ -31,6 +31,9 @@
 //! 6. `mention_spans`: `job_skills.mention_spans`, every mention of the skill
 //!    as a JSON array of `[start, end]` char offsets. Existing rows keep NULL,
 //!    read as no spans (they were never recorded).
+//! 7. `job_embeddings`: one vector per (embeddings version, job) as a
+//!    little-endian float32 BLOB of `dimension * 4` bytes. Keyed version
+//!    first, WITHOUT ROWID: a page of one version is a range read of the key.
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -83,6 +86,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "0006_mention_spans",
         sql: MIGRATION_6_MENTION_SPANS,
+    },
+    Migration {
+        version: 7,
+        name: "0007_job_embeddings",
+        sql: MIGRATION_7_JOB_EMBEDDINGS,
     },
 ];
 
@@ -393,6 +401,21 @@ ALTER TABLE evaluation_results RENAME COLUMN evaluated_at TO evaluation_date;
 pub const MIGRATION_6_MENTION_SPANS: &str = r#"
 -- JSON array of [start, end] char offsets; NULL (rows from before) reads as [].
 ALTER TABLE job_skills ADD COLUMN mention_spans TEXT;
+"#;
+
+pub const MIGRATION_7_JOB_EMBEDDINGS: &str = r#"
+CREATE TABLE job_embeddings (
+    job_posting_id     TEXT NOT NULL REFERENCES job_postings(job_posting_id),
+    enrichment_version TEXT NOT NULL,
+    enrichment_id      TEXT,
+    model_id           TEXT NOT NULL,
+    model_version      TEXT NOT NULL,
+    dimension          INTEGER NOT NULL,
+    embedding          BLOB NOT NULL,
+    source_chars       INTEGER NOT NULL,
+    created_at         INTEGER NOT NULL,
+    PRIMARY KEY (enrichment_version, job_posting_id)
+) WITHOUT ROWID;
 "#;
 
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -708,11 +731,12 @@ mod tests {
                 "0003_recommended_indexes",
                 "0004_lean_job_skills_indexes",
                 "0005_seed_names",
-                "0006_mention_spans"
+                "0006_mention_spans",
+                "0007_job_embeddings"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
-        assert_eq!(store.schema_version().await.unwrap(), 6);
+        assert_eq!(store.schema_version().await.unwrap(), 7);
 
         assert_eq!(store.count_postings().await.unwrap(), 2);
         let posting = store
@@ -867,7 +891,11 @@ mod tests {
         let report = store.migrate().await.unwrap();
         assert_eq!(
             report.applied,
-            vec!["0005_seed_names", "0006_mention_spans"]
+            vec![
+                "0005_seed_names",
+                "0006_mention_spans",
+                "0007_job_embeddings"
+            ]
         );
 
         let p1 = JobId::parse("p1").unwrap();

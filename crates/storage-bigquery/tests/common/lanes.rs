@@ -221,6 +221,7 @@ async fn one_batch(
                     .map(|k| skill(e.job_posting_id.as_str(), &format!("Skill {k}")))
                     .collect(),
                 sections: Vec::new(),
+                embedding: None,
                 metadata: Default::default(),
             }),
         })

@@ -90,6 +90,7 @@ pub(crate) fn success(
             model_version: model_version("v1.0"),
             skills,
             sections,
+            embedding: None,
         }),
     }
 }
