@@ -7,8 +7,8 @@ use jobenrich_domain::Uuid;
 use jobenrich_domain::{
     AliasSource, CategoryMetrics, ClassificationMethod, ClusterKeyword, ClusteringRun,
     EnrichmentKey, EnrichmentType, EnrichmentVersion, EvaluationResult, ExtractedSkill,
-    ExtractionStrategy, JobId, JobPosting, MentionSpan, ModelConfig, ModelId, ModelVersion,
-    NewClusterAssignment, SectionClassification, SkillAlias, SkillCategory,
+    ExtractionStrategy, JobEmbedding, JobId, JobPosting, MentionSpan, ModelConfig, ModelId,
+    ModelVersion, NewClusterAssignment, SectionClassification, SkillAlias, SkillCategory,
 };
 use std::collections::BTreeMap;
 
@@ -93,6 +93,25 @@ pub fn posting_minimal(id: &str) -> JobPosting {
         source: None,
         url: None,
         ingested_at: at(1),
+    }
+}
+
+/// The embeddings version the fixtures write vectors at: `job_embedder@v1.0`.
+pub fn embedding_version() -> EnrichmentVersion {
+    EnrichmentVersion::for_model(&model_id("job_embedder"), &model_version("v1.0"))
+}
+
+/// A vector of `job` at `v`, not yet stamped with an enrichment id.
+pub fn embedding(job: &str, v: &EnrichmentVersion, vector: Vec<f32>) -> JobEmbedding {
+    JobEmbedding {
+        job_posting_id: job_posting_id(job),
+        enrichment_id: None,
+        enrichment_version: v.clone(),
+        model_id: model_id("job_embedder"),
+        model_version: model_version("v1.0"),
+        vector,
+        source_chars: 1234,
+        created_at: at(20),
     }
 }
 

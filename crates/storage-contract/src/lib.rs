@@ -236,6 +236,7 @@ macro_rules! storage_contract_suite {
             skill_queries_order_count_and_delete,
             ten_thousand_skills_in_one_batch,
             sections_round_trip_and_upsert_by_key,
+            embeddings_are_read_by_job_paged_counted_and_deleted,
             clustering_runs_version_per_job_and_keep_one_active,
             cluster_changes_lists_jobs_whose_cluster_moved,
             failed_clustering_run_leaves_the_previous_run_intact,
@@ -252,6 +253,7 @@ macro_rules! storage_contract_suite {
         $crate::storage_contract_suite!(@sql_cases $factory;
             the_seeds_three_queries_run_as_written,
             mention_spans_round_trip_and_legacy_rows_read_empty,
+            a_completed_embedding_is_stored_replaced_and_a_corrupt_row_is_named,
         );
     };
     (@sql_cases $factory:expr; $($case:ident),+ $(,)?) => {

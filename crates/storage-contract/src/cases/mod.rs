@@ -2,6 +2,7 @@
 //! aggregate. Each takes a fresh, migrated store.
 
 mod clusters;
+mod embeddings;
 mod enrichments;
 mod leases;
 mod mentions;
@@ -14,6 +15,7 @@ mod scale;
 mod seed_queries;
 
 pub use clusters::*;
+pub use embeddings::*;
 pub use enrichments::*;
 pub use leases::*;
 pub use mentions::*;
