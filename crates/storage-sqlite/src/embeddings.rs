@@ -20,6 +20,26 @@ const COLUMNS: &str = "job_posting_id, enrichment_version, enrichment_id, model_
 
 const E: &str = "JobEmbedding";
 
+/// One key lookup per id on (enrichment_version, job_posting_id).
+fn for_jobs_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM job_embeddings
+         WHERE enrichment_version = ?2
+           AND job_posting_id IN (SELECT value FROM json_each(?1))"
+    )
+}
+
+/// A range read of the primary key: version first, then id order. Job ids
+/// are never empty, so '' starts before the first (an `?2 IS NULL OR`
+/// would make every page scan the version from its start).
+fn page_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM job_embeddings
+         WHERE enrichment_version = ?1 AND job_posting_id > COALESCE(?2, '')
+         ORDER BY job_posting_id LIMIT ?3"
+    )
+}
+
 /// The vector as little-endian float32 bytes.
 pub(crate) fn encode_vector(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -123,14 +143,7 @@ impl EmbeddingRepository for SqliteStore {
         let ids = json_list(job_ids.iter().map(JobId::as_str))?;
         let version = version.as_str().to_string();
         self.with_conn(move |conn| {
-            // One key lookup per id on (enrichment_version, job_posting_id).
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM job_embeddings
-                     WHERE enrichment_version = ?2
-                       AND job_posting_id IN (SELECT value FROM json_each(?1))"
-                ))
-                .map_err(map_sqlite)?;
+            let mut stmt = conn.prepare_cached(&for_jobs_sql()).map_err(map_sqlite)?;
             let rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;
             collect_rows(rows, embedding_from_row)
         })
@@ -149,14 +162,7 @@ impl EmbeddingRepository for SqliteStore {
         let version = version.as_str().to_string();
         let after = after.map(|j| j.as_str().to_string());
         self.with_conn(move |conn| {
-            // A range read of the primary key: version first, then id order.
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM job_embeddings
-                     WHERE enrichment_version = ?1 AND (?2 IS NULL OR job_posting_id > ?2)
-                     ORDER BY job_posting_id LIMIT ?3"
-                ))
-                .map_err(map_sqlite)?;
+            let mut stmt = conn.prepare_cached(&page_sql()).map_err(map_sqlite)?;
             let rows = stmt
                 .query(params![version, after, limit(limit_rows)])
                 .map_err(map_sqlite)?;
@@ -205,6 +211,44 @@ impl EmbeddingRepository for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn reads_search_the_primary_key_without_a_sort() {
+        use jobenrich_domain::SchemaMigrator;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
+        store.migrate().await.unwrap();
+        let plans = store
+            .with_conn(|conn| {
+                let plan = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> StoreResult<String> {
+                    let mut stmt = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .map_err(map_sqlite)?;
+                    let rows = stmt.query(args).map_err(map_sqlite)?;
+                    Ok(collect_rows(rows, |r| get::<String>(r, 3))?.join("\n"))
+                };
+                Ok((
+                    plan(&page_sql(), &[&"e@v1.0", &"j1", &10])?,
+                    plan(&for_jobs_sql(), &[&r#"["j1","j2"]"#, &"e@v1.0"])?,
+                ))
+            })
+            .await
+            .unwrap();
+        let (page, for_jobs) = plans;
+        assert!(
+            page.contains(
+                "SEARCH job_embeddings USING PRIMARY KEY (enrichment_version=? AND job_posting_id>?)"
+            )
+                && !page.contains("TEMP B-TREE"),
+            "a page is a range read of the key, already in id order: {page}"
+        );
+        assert!(
+            for_jobs.contains(
+                "SEARCH job_embeddings USING PRIMARY KEY (enrichment_version=? AND job_posting_id=?)"
+            ),
+            "jobs are key lookups: {for_jobs}"
+        );
+    }
 
     #[test]
     fn vectors_round_trip_bit_exactly_through_the_blob() {
