@@ -286,7 +286,11 @@ async fn a_dataset_of_the_previous_release_keeps_every_row_under_the_seed_names(
     let report = store.migrate().await.unwrap();
     assert_eq!(
         report.applied,
-        vec!["0004_seed_names", "0005_mention_spans"]
+        vec![
+            "0004_seed_names",
+            "0005_mention_spans",
+            "0006_job_embeddings"
+        ]
     );
 
     let p1 = JobId::parse("p1").unwrap();
