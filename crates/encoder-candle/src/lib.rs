@@ -123,6 +123,44 @@ impl CandleEncoder {
         self.max_tokens
     }
 
+    /// Embeds each token id alone, as `[CLS] id [SEP]` (the model2vec
+    /// distiller's input: a word piece such as `##ing` has no text of its
+    /// own), with the sentence pooling: mean over the three positions, L2
+    /// normalised. One forward pass per call; callers batch.
+    pub fn encode_token_ids(&self, ids: &[u32]) -> Result<Vec<Vec<f32>>, EncoderError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let special = |t: &str| {
+            self.tokenizer
+                .token_to_id(t)
+                .ok_or_else(|| encode_err(format!("the tokenizer has no {t} token")))
+        };
+        let (cls, sep) = (special("[CLS]")?, special("[SEP]")?);
+        let flat: Vec<u32> = ids.iter().flat_map(|&id| [cls, id, sep]).collect();
+        let dev = Device::Cpu;
+        let ids = Tensor::from_vec(flat, (ids.len(), 3), &dev).map_err(encode_err)?;
+        let mask = ids.ones_like().map_err(encode_err)?;
+        let types = ids.zeros_like().map_err(encode_err)?;
+        let hidden = self
+            .model
+            .forward(&ids, &types, Some(&mask))
+            .map_err(encode_err)?;
+        let mut out: Vec<Vec<f32>> = hidden
+            .mean(1)
+            .and_then(|t| t.to_vec2())
+            .map_err(encode_err)?;
+        for v in &mut out {
+            jobenrich_domain::encoder::l2_normalize(v);
+        }
+        Ok(out)
+    }
+
+    /// The tokenizer (the static distiller copies its vocabulary).
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
     /// Encodes texts of similar length together (one forward pass per batch).
     fn encode_padded(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
         let encodings = self

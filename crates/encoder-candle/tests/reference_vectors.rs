@@ -84,3 +84,18 @@ fn a_missing_model_directory_is_an_error_naming_it() {
 fn an_empty_batch_gives_no_vectors() {
     assert!(encoder().encode_batch(&[]).unwrap().is_empty());
 }
+
+#[test]
+fn a_token_embedded_alone_is_the_sentence_of_that_one_token() {
+    let enc = encoder();
+    let ids: Vec<u32> = ["java", "database"]
+        .iter()
+        .map(|t| enc.tokenizer().token_to_id(t).unwrap())
+        .collect();
+    let alone = enc.encode_token_ids(&ids).unwrap();
+    let sentences = enc.encode_batch(&["java", "database"]).unwrap();
+    for (a, s) in alone.iter().zip(&sentences) {
+        assert!(cosine(a, s) > 1.0 - 1e-5, "{}", cosine(a, s));
+    }
+    assert!(enc.encode_token_ids(&[]).unwrap().is_empty());
+}
