@@ -8,6 +8,7 @@ use jobenrich_domain::TextEncoder;
 use jobenrich_encoder_candle::CandleEncoder;
 use jobenrich_enrichment_engine::{load_esco_skills, SemanticLinker, SkillIndex};
 use jobenrich_services::model_artifacts::LinkerSource;
+use jobenrich_services::posting_embedder::EncoderSource;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -138,6 +139,18 @@ impl EmbeddingsSettings {
         SemanticLinker::new(encoder, Arc::new(index), self.link_top_k)
             .map(Arc::new)
             .map_err(|e| BootstrapError::invalid("embeddings.link_top_k", e.to_string()))
+    }
+
+    /// [`Self::encoder`] for the services, loaded when an `embeddings`
+    /// model version first needs it.
+    pub fn encoder_source(&self) -> EncoderSource {
+        let settings = self.clone();
+        Arc::new(move || {
+            settings
+                .encoder()
+                .map(|e| e as Arc<dyn TextEncoder>)
+                .map_err(|e| e.to_string())
+        })
     }
 
     /// [`Self::linker`] for the services, built when a model version first

@@ -47,7 +47,8 @@ pub struct WorkerSettings {
     pub retry_backoff_seconds: u64,
     /// Longest delay between retries.
     pub max_retry_backoff_seconds: u64,
-    /// Enrichment types worked on (skills extraction also classifies sections).
+    /// Enrichment types worked on (skills extraction also classifies
+    /// sections); a type without an active model is passed over.
     pub types: Vec<EnrichmentType>,
     pub reenrich: ReenrichMode,
 }
@@ -64,7 +65,7 @@ impl Default for WorkerSettings {
             max_attempts: 3,
             retry_backoff_seconds: 30,
             max_retry_backoff_seconds: 3_600,
-            types: vec![EnrichmentType::SkillsExtraction],
+            types: vec![EnrichmentType::SkillsExtraction, EnrichmentType::Embeddings],
             reenrich: ReenrichMode::Off,
         }
     }
@@ -123,7 +124,7 @@ impl WorkerSettings {
         if let Some(t) = self.types.iter().find(|t| !PIPELINE_TYPES.contains(t)) {
             return Err(BootstrapError::invalid(
                 "worker.types",
-                format!("contains {t}; the worker produces skills_extraction and section_classification"),
+                format!("contains {t}; the worker produces skills_extraction, section_classification and embeddings"),
             ));
         }
         Ok(())

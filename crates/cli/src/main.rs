@@ -88,6 +88,8 @@ enum Command {
     Skills(commands::job_results::JobResultsArgs),
     /// One job's classified sections (type, relevance, offsets).
     Sections(commands::job_results::JobResultsArgs),
+    /// The jobs most similar to a job by posting vector (the embeddings enrichment).
+    Similar(commands::similar::SimilarArgs),
     /// Queue the jobs lacking a successful result at the active model version.
     Reenrich(commands::reenrich::ReenrichArgs),
     /// Delete stored results of all but the newest N versions of each model.
@@ -125,6 +127,7 @@ async fn dispatch(session: &Session, command: Command) -> anyhow::Result<()> {
         Command::Status(args) => commands::status::run(session, args).await,
         Command::Skills(args) => commands::job_results::skills(session, args).await,
         Command::Sections(args) => commands::job_results::sections(session, args).await,
+        Command::Similar(args) => commands::similar::similar(session, args).await,
         Command::Reenrich(args) => commands::reenrich::run(session, args).await,
         Command::Prune(args) => commands::prune::run(session, args).await,
         Command::Cluster(cmd) => commands::cluster::run(session, cmd).await,

@@ -17,6 +17,7 @@ mod ambiguity;
 pub mod bench;
 mod builder;
 mod config;
+mod embedding_text;
 mod engine;
 mod error;
 mod extract;
@@ -34,6 +35,7 @@ pub use builder::{
     build_lexicon, LexiconBuildReport, SHIPPED_ALIASES_FILE, SHIPPED_MAPPING_FILE, TAXONOMY_FILES,
 };
 pub use config::EngineConfig;
+pub use embedding_text::embedding_text;
 pub use engine::{EngineOutput, SkillsEngine};
 pub use error::EngineError;
 pub use extract::{FoundSkill, MentionSpan};

@@ -4,9 +4,10 @@
 
 use crate::enrichment_pipeline::{
     ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,
-    PipelineConfig, PipelinePorts, PostingEnricher,
+    PipelineConfig, PipelinePorts, PostingEmbedder, PostingEnricher,
 };
 use crate::model_artifacts::ArtifactStore;
+use crate::posting_embedder::{EncoderPostingEmbedder, EncoderSource};
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
@@ -22,6 +23,8 @@ pub struct EngineEnricherFactory {
     lexicon: Arc<Lexicon>,
     /// Trained artifacts (taggers) of model versions.
     artifacts: Arc<ArtifactStore>,
+    /// The text encoder `embeddings` versions use, loaded when one is active.
+    encoder_source: Option<EncoderSource>,
 }
 
 impl EngineEnricherFactory {
@@ -43,7 +46,14 @@ impl EngineEnricherFactory {
         Self {
             lexicon,
             artifacts: Arc::default(),
+            encoder_source: None,
         }
+    }
+
+    /// Lets `embeddings` versions run, with the encoder `source` loads.
+    pub fn with_encoder_source(mut self, source: EncoderSource) -> Self {
+        self.encoder_source = Some(source);
+        self
     }
 }
 
@@ -111,6 +121,16 @@ impl EnricherFactory for EngineEnricherFactory {
                 .as_ref()
                 .map(|m| m.enrichment_version().to_string()),
         }))
+    }
+
+    fn build_embedder(&self, model: &ModelConfig) -> Result<Arc<dyn PostingEmbedder>, String> {
+        let source = self.encoder_source.as_ref().ok_or_else(|| {
+            format!(
+                "{} needs the text encoder, which this command does not load",
+                model.enrichment_version()
+            )
+        })?;
+        Ok(Arc::new(EncoderPostingEmbedder::new(model, source()?)?))
     }
 }
 
@@ -180,10 +200,15 @@ pub fn build_pipeline(
     config: PipelineConfig,
     lexicon_dir: &Path,
     models_dir: &Path,
+    encoder_source: EncoderSource,
 ) -> Result<EnrichmentPipeline, String> {
     Ok(EnrichmentPipeline::new(
         PipelinePorts::from_store(store),
-        Arc::new(EngineEnricherFactory::load(lexicon_dir)?.with_models_dir(models_dir)),
+        Arc::new(
+            EngineEnricherFactory::load(lexicon_dir)?
+                .with_models_dir(models_dir)
+                .with_encoder_source(encoder_source),
+        ),
         config,
     ))
 }

@@ -1,6 +1,7 @@
 //! The enrichment pipeline: lease a batch of pending enrichments, run section
-//! classification then skills extraction on a blocking (CPU) thread with the
-//! active model configs, and hand every result back in one store call.
+//! classification then skills extraction (or, for `embeddings`, the text
+//! encoder) on a blocking (CPU) thread with the active model configs, and hand
+//! every result back in one store call.
 //!
 //! Per batch the store sees exactly three calls: `claim_enrichments`,
 //! `get_postings` and `complete_enrichments` — never one per row. A posting
@@ -10,8 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use jobenrich_domain::{
     AliasRepository, ClaimRequest, EnrichmentKey, EnrichmentOutcome, EnrichmentRepository,
     EnrichmentResult, EnrichmentSuccess, EnrichmentType, EnrichmentVersion, ExtractedSkill,
-    JobEnrichment, JobId, JobPosting, JobPostingRepository, ModelConfig, ModelConfigRepository,
-    SectionClassification, SkillAlias, StoreError,
+    JobEmbedding, JobEnrichment, JobId, JobPosting, JobPostingRepository, ModelConfig,
+    ModelConfigRepository, SectionClassification, SkillAlias, StoreError,
 };
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,9 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Enrichment types this pipeline knows how to produce.
-pub const PIPELINE_TYPES: [EnrichmentType; 2] = [
+pub const PIPELINE_TYPES: [EnrichmentType; 3] = [
     EnrichmentType::SkillsExtraction,
     EnrichmentType::SectionClassification,
+    EnrichmentType::Embeddings,
 ];
 
 /// What the engine produced for one posting.
@@ -70,6 +72,15 @@ pub trait PostingEnricher: Send + Sync {
     ) -> Result<EnrichedPosting, EnrichError>;
 }
 
+/// Turns postings into vectors (`embeddings` enrichments): one call per
+/// batch, since encoders are far faster on batches.
+pub trait PostingEmbedder: Send + Sync {
+    /// One result per posting, in order: the unit vector and how many
+    /// characters of posting text it was computed from. A posting's error
+    /// fails only that posting.
+    fn embed(&self, postings: &[&JobPosting]) -> Vec<Result<(Vec<f32>, u32), EnrichError>>;
+}
+
 /// The active model configs a batch runs with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveModels {
@@ -77,6 +88,9 @@ pub struct ActiveModels {
     /// The active section classifier, when one is registered; otherwise the
     /// engine's built-in section rules apply.
     pub sections: Option<ModelConfig>,
+    /// The active `embeddings` model, when one is registered and activated
+    /// (none is by default: it needs `scripts/setup-models.sh`).
+    pub embeddings: Option<ModelConfig>,
 }
 
 impl ActiveModels {
@@ -101,7 +115,8 @@ impl ActiveModels {
         match enrichment_type {
             EnrichmentType::SkillsExtraction => Some(&self.skills),
             EnrichmentType::SectionClassification => self.sections.as_ref(),
-            _ => None,
+            EnrichmentType::Embeddings => self.embeddings.as_ref(),
+            EnrichmentType::Clustering => None,
         }
     }
 }
@@ -113,6 +128,15 @@ pub trait EnricherFactory: Send + Sync {
         models: &ActiveModels,
         aliases: &[SkillAlias],
     ) -> Result<Arc<dyn PostingEnricher>, String>;
+
+    /// The embedder of an `embeddings` model version. A factory without a
+    /// text encoder refuses, naming what is missing.
+    fn build_embedder(&self, model: &ModelConfig) -> Result<Arc<dyn PostingEmbedder>, String> {
+        Err(format!(
+            "{} needs a text encoder, which this process was not given",
+            model.enrichment_version()
+        ))
+    }
 }
 
 /// Errors that stop a batch as a whole (a single posting's failure never does).
@@ -122,7 +146,7 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error("no active {0} model: register one and activate it (`jobenrich models register FILE`, `jobenrich models activate MODEL_ID VERSION`)")]
     NoActiveModel(EnrichmentType),
-    #[error("{0} enrichments are not produced by this pipeline (it produces skills_extraction and section_classification)")]
+    #[error("{0} enrichments are not produced by this pipeline (it produces skills_extraction, section_classification and embeddings)")]
     UnsupportedType(EnrichmentType),
     #[error("building the enrichment engine for {version}: {reason}")]
     EngineBuild { version: String, reason: String },
@@ -198,6 +222,7 @@ pub struct BatchReport {
     pub lost_leases: usize,
     pub skills_written: u64,
     pub sections_written: u64,
+    pub embeddings_written: u64,
     pub elapsed: std::time::Duration,
     /// Where the batch's time went.
     pub timings: BatchTimings,
@@ -255,6 +280,8 @@ pub struct EnrichmentPipeline {
     factory: Arc<dyn EnricherFactory>,
     config: PipelineConfig,
     cached: Mutex<Option<Arc<CachedEnricher>>>,
+    /// The embedder of the active `embeddings` model, built on first use.
+    embedder: Mutex<Option<(ModelConfig, Arc<dyn PostingEmbedder>)>>,
 }
 
 impl EnrichmentPipeline {
@@ -268,6 +295,7 @@ impl EnrichmentPipeline {
             factory,
             config,
             cached: Mutex::new(None),
+            embedder: Mutex::new(None),
         }
     }
 
@@ -287,6 +315,7 @@ impl EnrichmentPipeline {
             .active_models_for_types(&[
                 EnrichmentType::SkillsExtraction,
                 EnrichmentType::SectionClassification,
+                EnrichmentType::Embeddings,
             ])
             .await?;
         let of = |t: EnrichmentType| models.iter().find(|m| m.model_type == t).cloned();
@@ -294,7 +323,12 @@ impl EnrichmentPipeline {
             EnrichmentType::SkillsExtraction,
         ))?;
         let sections = of(EnrichmentType::SectionClassification);
-        Ok(ActiveModels { skills, sections })
+        let embeddings = of(EnrichmentType::Embeddings);
+        Ok(ActiveModels {
+            skills,
+            sections,
+            embeddings,
+        })
     }
 
     /// The version enrichments of this type are produced at right now.
@@ -320,7 +354,18 @@ impl EnrichmentPipeline {
         if let Some(cached) = &current {
             let fresh_aliases = now - cached.aliases_read_at < self.config.alias_refresh;
             if cached.models.engine_inputs_equal(&models) && fresh_aliases {
-                return Ok(cached.clone());
+                if cached.models.embeddings == models.embeddings {
+                    return Ok(cached.clone());
+                }
+                // Only the embeddings model changed: the engine stays.
+                let refreshed = Arc::new(CachedEnricher {
+                    models,
+                    aliases: cached.aliases.clone(),
+                    aliases_read_at: cached.aliases_read_at,
+                    enricher: cached.enricher.clone(),
+                });
+                *self.cached.lock().map_err(poisoned)? = Some(refreshed.clone());
+                return Ok(refreshed);
             }
         }
         let aliases = self.ports.aliases.list_aliases(true).await?;
@@ -356,6 +401,33 @@ impl EnrichmentPipeline {
         });
         *self.cached.lock().map_err(poisoned)? = Some(built.clone());
         Ok(built)
+    }
+
+    /// The embedder of this `embeddings` model, rebuilt only when the
+    /// version or its overrides change (loading an encoder takes seconds).
+    async fn embedder_for(
+        &self,
+        model: &ModelConfig,
+    ) -> Result<Arc<dyn PostingEmbedder>, PipelineError> {
+        if let Some((built_for, embedder)) = &*self.embedder.lock().map_err(poisoned)? {
+            if built_for.model_id == model.model_id
+                && built_for.version == model.version
+                && built_for.config_overrides == model.config_overrides
+            {
+                return Ok(embedder.clone());
+            }
+        }
+        let factory = self.factory.clone();
+        let for_build = model.clone();
+        let embedder = tokio::task::spawn_blocking(move || factory.build_embedder(&for_build))
+            .await
+            .map_err(|e| PipelineError::WorkerThread(e.to_string()))?
+            .map_err(|reason| PipelineError::EngineBuild {
+                version: model.enrichment_version().to_string(),
+                reason,
+            })?;
+        *self.embedder.lock().map_err(poisoned)? = Some((model.clone(), embedder.clone()));
+        Ok(embedder)
     }
 
     /// Requeues due failures that have attempts left (`failed → pending`).
@@ -427,6 +499,12 @@ impl EnrichmentPipeline {
             })?
             .clone();
         let version = model.enrichment_version();
+        // Built before anything is leased: a missing encoder claims nothing.
+        let embedder = if enrichment_type == EnrichmentType::Embeddings {
+            Some(self.embedder_for(&model).await?)
+        } else {
+            None
+        };
         let claimed = self
             .ports
             .enrichments
@@ -459,6 +537,7 @@ impl EnrichmentPipeline {
                 version,
                 model,
                 cached,
+                embedder,
                 rows: claimed,
                 postings,
                 started,
@@ -471,13 +550,22 @@ impl EnrichmentPipeline {
     /// claimed posting. A posting's error or panic becomes its own failure.
     pub fn enrich_batch(&self, batch: ClaimedBatch) -> EnrichedBatch {
         let enrich_started = Instant::now();
-        let outcomes = enrich_claimed(
-            &batch.rows,
-            batch.postings,
-            &batch.model,
-            batch.cached.enricher.as_ref(),
-            &self.config,
-        );
+        let outcomes = match &batch.embedder {
+            Some(embedder) => embed_claimed(
+                &batch.rows,
+                batch.postings,
+                &batch.model,
+                embedder.as_ref(),
+                &self.config,
+            ),
+            None => enrich_claimed(
+                &batch.rows,
+                batch.postings,
+                &batch.model,
+                batch.cached.enricher.as_ref(),
+                &self.config,
+            ),
+        };
         EnrichedBatch {
             report: BatchReport {
                 enrichment_type: Some(batch.enrichment_type),
@@ -512,6 +600,7 @@ impl EnrichmentPipeline {
                 report.lost_leases = completion.lost_leases.len();
                 report.skills_written = completion.skills_written;
                 report.sections_written = completion.sections_written;
+                report.embeddings_written = completion.embeddings_written;
                 report.timings.write = write_started.elapsed();
                 report.elapsed = batch.started.elapsed();
                 Ok(report)
@@ -551,6 +640,8 @@ pub struct ClaimedBatch {
     version: EnrichmentVersion,
     model: ModelConfig,
     cached: Arc<CachedEnricher>,
+    /// Set for `embeddings` batches.
+    embedder: Option<Arc<dyn PostingEmbedder>>,
     rows: Vec<JobEnrichment>,
     postings: Vec<JobPosting>,
     started: Instant,
@@ -612,44 +703,119 @@ fn enrich_claimed(
                 ))),
                 Some(posting) => enrich_one(&posting, row, enricher, now),
             };
-            let result = match result {
-                Ok(enriched) => EnrichmentResult::Success(EnrichmentSuccess {
-                    model_id: model.model_id.clone(),
-                    model_version: model.version.clone(),
-                    skills: if row.enrichment_type == EnrichmentType::SkillsExtraction {
-                        enriched.skills
-                    } else {
-                        Vec::new()
-                    },
-                    sections: enriched.sections,
-                    embedding: None,
-                    metadata: Default::default(),
-                }),
-                Err(error) => EnrichmentResult::Failure {
-                    error_message: format!(
-                        "{} of job {} at {} (attempt {}{}): {}",
-                        row.enrichment_type,
-                        row.job_posting_id,
-                        row.enrichment_version,
-                        row.attempts,
-                        if error.retryable { "" } else { ", not retried" },
-                        error.message
-                    ),
-                    retry_at: if error.retryable {
-                        config.retry_at(row.attempts, now)
-                    } else {
-                        None
-                    },
-                    retryable: error.retryable,
+            let result = result.map(|enriched| EnrichmentSuccess {
+                model_id: model.model_id.clone(),
+                model_version: model.version.clone(),
+                skills: if row.enrichment_type == EnrichmentType::SkillsExtraction {
+                    enriched.skills
+                } else {
+                    Vec::new()
                 },
-            };
-            EnrichmentOutcome {
-                key: row.key(),
-                lease_owner: config.owner.clone(),
-                result,
-            }
+                sections: enriched.sections,
+                embedding: None,
+                metadata: Default::default(),
+            });
+            outcome(row, result, config, now)
         })
         .collect()
+}
+
+/// Embeds the claimed rows' postings in one encoder call; a posting that is
+/// gone or that the encoder fails on fails alone.
+fn embed_claimed(
+    claimed: &[JobEnrichment],
+    postings: Vec<JobPosting>,
+    model: &ModelConfig,
+    embedder: &dyn PostingEmbedder,
+    config: &PipelineConfig,
+) -> Vec<EnrichmentOutcome> {
+    let by_id: HashMap<&JobId, &JobPosting> =
+        postings.iter().map(|p| (&p.job_posting_id, p)).collect();
+    let found: Vec<&JobPosting> = claimed
+        .iter()
+        .filter_map(|row| by_id.get(&row.job_posting_id).copied())
+        .collect();
+    let vectors = match catch_unwind(AssertUnwindSafe(|| embedder.embed(&found))) {
+        Ok(vectors) if vectors.len() == found.len() => vectors,
+        Ok(vectors) => vec![
+            Err(EnrichError::retryable(format!(
+                "the embedder returned {} vectors for {} postings",
+                vectors.len(),
+                found.len()
+            )));
+            found.len()
+        ],
+        Err(_) => vec![Err(EnrichError::retryable("the embedder panicked")); found.len()],
+    };
+    let mut vectors: HashMap<&JobId, Result<(Vec<f32>, u32), EnrichError>> = found
+        .iter()
+        .map(|p| &p.job_posting_id)
+        .zip(vectors)
+        .collect();
+    claimed
+        .iter()
+        .map(|row| {
+            let now = Utc::now();
+            let result = match vectors.remove(&row.job_posting_id) {
+                None => Err(EnrichError::permanent(format!(
+                    "job posting {} not found in the store",
+                    row.job_posting_id
+                ))),
+                Some(vector) => vector.map(|(vector, source_chars)| EnrichmentSuccess {
+                    model_id: model.model_id.clone(),
+                    model_version: model.version.clone(),
+                    skills: Vec::new(),
+                    sections: Vec::new(),
+                    embedding: Some(JobEmbedding {
+                        job_posting_id: row.job_posting_id.clone(),
+                        enrichment_id: None,
+                        enrichment_version: row.enrichment_version.clone(),
+                        model_id: model.model_id.clone(),
+                        model_version: model.version.clone(),
+                        vector,
+                        source_chars,
+                        created_at: now,
+                    }),
+                    metadata: Default::default(),
+                }),
+            };
+            outcome(row, result, config, now)
+        })
+        .collect()
+}
+
+/// The outcome of one row: its results, or its failure with when it may be retried.
+fn outcome(
+    row: &JobEnrichment,
+    result: Result<EnrichmentSuccess, EnrichError>,
+    config: &PipelineConfig,
+    now: DateTime<Utc>,
+) -> EnrichmentOutcome {
+    let result = match result {
+        Ok(success) => EnrichmentResult::Success(success),
+        Err(error) => EnrichmentResult::Failure {
+            error_message: format!(
+                "{} of job {} at {} (attempt {}{}): {}",
+                row.enrichment_type,
+                row.job_posting_id,
+                row.enrichment_version,
+                row.attempts,
+                if error.retryable { "" } else { ", not retried" },
+                error.message
+            ),
+            retry_at: if error.retryable {
+                config.retry_at(row.attempts, now)
+            } else {
+                None
+            },
+            retryable: error.retryable,
+        },
+    };
+    EnrichmentOutcome {
+        key: row.key(),
+        lease_owner: config.owner.clone(),
+        result,
+    }
 }
 
 fn enrich_one(

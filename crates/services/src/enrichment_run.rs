@@ -5,7 +5,9 @@
 use crate::enrichment_pipeline::{EnrichmentPipeline, PipelineError};
 use crate::enrichment_runner::{drain_until, BatchObserver, RunTotals};
 use crate::enrichment_status::{skills_summary, SkillsSummary};
-use crate::reenrichment::{ensure_active_models, queue_missing_enrichments, ReenrichReport};
+use crate::reenrichment::{
+    default_model, ensure_active_models, queue_missing_enrichments, ReenrichReport,
+};
 use crate::shutdown::Shutdown;
 use chrono::Utc;
 use jobenrich_domain::{
@@ -27,6 +29,7 @@ pub struct RunSummary {
     pub failed_in_store: u64,
     pub skills_written: u64,
     pub sections_written: u64,
+    pub embeddings_written: u64,
     /// Enrichments at the current versions still leased (`processing`) after
     /// the run: held by other processes (a worker, another `run`), or by a
     /// process that died and whose lease has not expired yet.
@@ -62,7 +65,16 @@ pub async fn prepare_run(
     let mut queued = Vec::new();
     let mut versions = Vec::new();
     for &t in &options.types {
-        let version = pipeline.current_version(t).await?;
+        let version = match pipeline.current_version(t).await {
+            Ok(version) => version,
+            // A type with no shipped default (embeddings) runs once a version
+            // is registered and activated; until then it has nothing to do.
+            Err(PipelineError::NoActiveModel(t)) if default_model(t, now).is_none() => {
+                tracing::info!(enrichment_type = %t, "no active model: not enriched (register and activate one with `jobenrich models`)");
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
         queued.push(queue_missing_enrichments(store.as_ref(), t, &version, now).await?);
         versions.push((t, version));
     }
@@ -136,6 +148,7 @@ pub async fn run_to_completion(
         failed_in_store,
         skills_written: totals.skills_written,
         sections_written: totals.sections_written,
+        embeddings_written: totals.embeddings_written,
         leased_by_others,
         released: totals.released,
         interrupted: totals.interrupted,

@@ -50,6 +50,7 @@ pub struct RunTotals {
     pub lost_leases: u64,
     pub skills_written: u64,
     pub sections_written: u64,
+    pub embeddings_written: u64,
     pub requeued: u64,
     /// Claimed enrichments handed back unprocessed (shutdown, or a failed write).
     pub released: u64,
@@ -67,6 +68,7 @@ impl RunTotals {
         self.lost_leases += batch.lost_leases as u64;
         self.skills_written += batch.skills_written;
         self.sections_written += batch.sections_written;
+        self.embeddings_written += batch.embeddings_written;
     }
 
     fn merge(&mut self, other: &RunTotals) {
@@ -77,6 +79,7 @@ impl RunTotals {
         self.lost_leases += other.lost_leases;
         self.skills_written += other.skills_written;
         self.sections_written += other.sections_written;
+        self.embeddings_written += other.embeddings_written;
         self.requeued += other.requeued;
         self.released += other.released;
         self.interrupted |= other.interrupted;
@@ -118,6 +121,7 @@ pub fn log_batch(batch: &BatchReport) {
         lost_leases = batch.lost_leases,
         skills = batch.skills_written,
         sections = batch.sections_written,
+        embeddings = batch.embeddings_written,
         elapsed_ms = batch.elapsed.as_millis() as u64,
         claim_read_ms = batch.timings.claim_and_read.as_millis() as u64,
         enrich_ms = batch.timings.enrich.as_millis() as u64,

@@ -13,5 +13,7 @@ pub mod evaluation_flow;
 pub mod ingest;
 pub mod model_artifacts;
 pub mod model_registry;
+pub mod posting_embedder;
 pub mod reenrichment;
 pub mod shutdown;
+pub mod similar_jobs;

@@ -54,6 +54,9 @@ pub enum ModelRegistryError {
 /// types the engine produces): a version that cannot be built would stop all
 /// enrichment once active, so it is refused at the door.
 pub fn check_engine_overrides(model: &ModelConfig) -> Result<(), String> {
+    if model.model_type == EnrichmentType::Embeddings {
+        return crate::posting_embedder::EmbedderOptions::from_model(model).map(|_| ());
+    }
     if !matches!(
         model.model_type,
         EnrichmentType::SkillsExtraction | EnrichmentType::SectionClassification

@@ -130,12 +130,15 @@ async fn run(settings: Settings) -> anyhow::Result<Stopped> {
     let (store, pipeline_config) = (context.store.clone(), worker.pipeline_config(owner.clone()));
     let lexicon_dir = settings.engine.lexicon_dir()?;
     let models_dir = settings.models.artifacts_dir();
+    // Loaded only once an embeddings model is active.
+    let encoder_source = settings.embeddings.encoder_source();
     let loading = tokio::task::spawn_blocking(move || {
         jobenrich_services::engine_enricher::build_pipeline(
             store,
             pipeline_config,
             &lexicon_dir,
             &models_dir,
+            encoder_source,
         )
     });
     let pipeline = tokio::select! {

@@ -79,7 +79,15 @@ async fn engine_inputs(
                 aliases.len(),
                 store.backend_name()
             );
-            return Ok((ActiveModels { skills, sections }, aliases, origin));
+            return Ok((
+                ActiveModels {
+                    skills,
+                    sections,
+                    embeddings: None,
+                },
+                aliases,
+                origin,
+            ));
         }
     }
     let now = chrono::Utc::now();
@@ -104,7 +112,15 @@ async fn engine_inputs(
         skills.version,
         aliases.len()
     );
-    Ok((ActiveModels { skills, sections }, aliases, origin))
+    Ok((
+        ActiveModels {
+            skills,
+            sections,
+            embeddings: None,
+        },
+        aliases,
+        origin,
+    ))
 }
 
 async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {

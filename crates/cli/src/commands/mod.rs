@@ -17,5 +17,6 @@ pub mod models;
 pub mod prune;
 pub mod reenrich;
 pub mod run;
+pub mod similar;
 pub mod status;
 pub mod train;
