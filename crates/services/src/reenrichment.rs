@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
-    EnrichmentRepository, EnrichmentType, EnrichmentVersion, JobId, ModelConfig,
-    ModelConfigRepository, ModelId, ModelVersion, SectionRepository, SkillRepository,
+    EmbeddingRepository, EnrichmentRepository, EnrichmentType, EnrichmentVersion, JobId,
+    ModelConfig, ModelConfigRepository, ModelId, ModelVersion, SectionRepository, SkillRepository,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,6 +122,8 @@ pub struct PruneReport {
     pub skills_deleted: u64,
     pub pruned_section_versions: Vec<String>,
     pub sections_deleted: u64,
+    pub pruned_embedding_versions: Vec<String>,
+    pub embeddings_deleted: u64,
 }
 
 /// Order of an enrichment version within its model: `legacy` first, then
@@ -168,11 +170,13 @@ fn versions_to_prune(
     (kept, pruned)
 }
 
-/// Deletes stored skills and sections of all but the newest `keep` versions
-/// of each model (active versions are always kept). `keep` must be at least 1.
+/// Deletes stored skills, sections and posting vectors of all but the newest
+/// `keep` versions of each model (active versions are always kept). `keep`
+/// must be at least 1.
 pub async fn prune_old_versions(
     skills: &dyn SkillRepository,
     sections: &dyn SectionRepository,
+    embeddings: &dyn EmbeddingRepository,
     models: &dyn ModelConfigRepository,
     keep: usize,
 ) -> StoreResult<PruneReport> {
@@ -215,6 +219,23 @@ pub async fn prune_old_versions(
             .await?
     };
     kept.extend(kept_sections);
+
+    let embedding_versions = embeddings.embedding_versions().await?;
+    let (kept_embeddings, pruned_embeddings) = versions_to_prune(
+        embedding_versions.into_iter().map(|(v, _)| v.to_string()),
+        keep,
+        &active,
+    );
+    let to_delete: Vec<EnrichmentVersion> = pruned_embeddings
+        .iter()
+        .filter_map(|v| EnrichmentVersion::parse(v.clone()).ok())
+        .collect();
+    let embeddings_deleted = if to_delete.is_empty() {
+        0
+    } else {
+        embeddings.delete_embeddings_at_versions(&to_delete).await?
+    };
+    kept.extend(kept_embeddings);
     kept.sort();
     kept.dedup();
     Ok(PruneReport {
@@ -223,6 +244,8 @@ pub async fn prune_old_versions(
         skills_deleted,
         pruned_section_versions: pruned_sections,
         sections_deleted,
+        pruned_embedding_versions: pruned_embeddings,
+        embeddings_deleted,
     })
 }
 

@@ -312,9 +312,15 @@ async fn a_new_model_version_requeues_exactly_the_jobs_without_a_result_and_prun
         .all(|e| e.status == EnrichmentStatus::Success
             && e.model_id.as_ref().map(ModelId::as_str) == Some("skills_extractor")));
 
-    let pruned = prune_old_versions(store.as_ref(), store.as_ref(), store.as_ref(), 1)
-        .await
-        .unwrap();
+    let pruned = prune_old_versions(
+        store.as_ref(),
+        store.as_ref(),
+        store.as_ref(),
+        store.as_ref(),
+        1,
+    )
+    .await
+    .unwrap();
     assert_eq!(pruned.pruned_skill_versions, [v1.to_string()]);
     assert_eq!(pruned.skills_deleted, 12);
     assert!(store

@@ -30,7 +30,7 @@ pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
     }
     let context = session.connect_migrated().await?;
     let store = context.store.as_ref();
-    let results = prune_old_versions(store, store, store, args.keep_versions).await?;
+    let results = prune_old_versions(store, store, store, store, args.keep_versions).await?;
     // Pending work at inactive versions is never claimed (queue_rules): removed too.
     let pending = prune_unclaimable_pending(store, store).await?;
     let report = PruneView { results, pending };
@@ -49,6 +49,11 @@ pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
             ("skills deleted", r.skills_deleted.to_string()),
             ("pruned section versions", list(&r.pruned_section_versions)),
             ("sections deleted", r.sections_deleted.to_string()),
+            (
+                "pruned embedding versions",
+                list(&r.pruned_embedding_versions),
+            ),
+            ("vectors deleted", r.embeddings_deleted.to_string()),
             (
                 "pending enrichments removed (inactive versions)",
                 if v.pending.removed.is_empty() {

@@ -13,7 +13,7 @@ use jobenrich_services::reenrichment::queue_missing_enrichments;
 
 #[derive(Debug, Args)]
 pub struct ReenrichArgs {
-    /// Enrichment type to re-enrich (`skills_extraction`, `section_classification`).
+    /// Enrichment type to re-enrich (`skills_extraction`, `section_classification`, `embeddings`).
     #[arg(long = "type", value_name = "TYPE")]
     pub enrichment_type: String,
 }
@@ -25,7 +25,7 @@ pub async fn run(session: &Session, args: ReenrichArgs) -> anyhow::Result<()> {
         .map_err(|e| UsageError(format!("--type: {e}")))?;
     if !PIPELINE_TYPES.contains(&enrichment_type) {
         return Err(UsageError(format!(
-            "--type {enrichment_type}: the enrichment pipeline produces skills_extraction and section_classification"
+            "--type {enrichment_type}: the enrichment pipeline produces skills_extraction, section_classification and embeddings"
         ))
         .into());
     }
