@@ -119,6 +119,10 @@ impl EmbeddingsSettings {
         let encoder = self.encoder()?;
         let taxonomy = self.taxonomy_file()?;
         let version = taxonomy_version(&taxonomy)?;
+        tracing::info!(
+            cache_dir = %self.cache_dir.display(),
+            "loading the ESCO skill index (built and cached on first use: minutes)"
+        );
         let started = std::time::Instant::now();
         let (index, built) = SkillIndex::load_or_build(
             &self.cache_dir,

@@ -124,6 +124,9 @@ named_enum!(
         Pattern => "pattern",
         /// The trained sequence tagger (BIO over tokens, SKILL / KNOWLEDGE).
         MlTagger => "ml_tagger",
+        /// Linking to the nearest ESCO skill by meaning (sentence encoder):
+        /// named when it set the skill's `taxonomy_ref`.
+        Semantic => "semantic",
     }
 );
 

@@ -8,13 +8,14 @@ use crate::lexicon::Lexicon;
 use crate::phrase_matcher::{FastMap, PhraseMatcher};
 use crate::section_model::SectionModel;
 use crate::sections::{Section, SectionClassifier};
-use crate::semantic::{SemanticLinker, SkillLink};
+use crate::semantic::{SemanticLinker, SkillLink, ESCO_PREFIX as ESCO_REF_PREFIX};
 use crate::tagger::Tagger;
 use crate::text::{floor_boundary, CharOffsets};
 use crate::{EngineConfig, EngineError};
 use chrono::{DateTime, Utc};
 use jobenrich_domain::{
-    EnrichmentVersion, ExtractedSkill, JobPosting, SectionClassification, SkillAlias,
+    EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobPosting, SectionClassification,
+    SkillAlias, TaxonomyLink,
 };
 use std::sync::Arc;
 
@@ -241,9 +242,12 @@ impl SkillsEngine {
                 created_at: now,
             })
             .collect();
+        // Ranked ESCO candidates (empty without a linker): one encoder batch.
+        let links = self.link(&found)?;
         let skills: Vec<ExtractedSkill> = found
             .into_iter()
-            .map(|f| ExtractedSkill {
+            .zip(links)
+            .map(|(f, links)| ExtractedSkill {
                 skill_id: jobenrich_domain::Uuid::new_v4(),
                 enrichment_id: None,
                 job_posting_id: job.job_posting_id.clone(),
@@ -258,9 +262,19 @@ impl SkillsEngine {
                 mention_count: f.mentions.len() as u32,
                 mention_spans: f.mentions,
                 taxonomy_ref: f.taxonomy_ref,
+                taxonomy_links: links
+                    .into_iter()
+                    .map(|l| TaxonomyLink {
+                        label: l.label,
+                        // f32 rounding can put a cosine a hair past 1.
+                        score: f64::from(l.score).clamp(-1.0, 1.0),
+                        exact: l.exact,
+                    })
+                    .collect(),
                 enrichment_version: enrichment_version.clone(),
                 created_at: now,
             })
+            .map(with_semantic_ref)
             .collect();
         // The domain's rule for stored spans; a breach is a bug, reported as
         // this job's failure rather than stored.
@@ -274,5 +288,122 @@ impl SkillsEngine {
             sections: section_rows,
             skills,
         })
+    }
+}
+
+/// A skill the lexicon did not link takes its best semantic candidate as
+/// its taxonomy reference, and names the `semantic` strategy for it.
+fn with_semantic_ref(mut skill: ExtractedSkill) -> ExtractedSkill {
+    if skill.taxonomy_ref.is_none() {
+        if let Some(best) = skill.taxonomy_links.first() {
+            skill.taxonomy_ref = Some(format!("{ESCO_REF_PREFIX}{}", best.label));
+            skill.source_strategies.push(ExtractionStrategy::Semantic);
+            skill.source_strategies.sort_unstable();
+            skill.source_strategies.dedup();
+        }
+    }
+    skill
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LexiconEntry, LexiconSource, SkillIndex, SurfaceForm, TaxonomyConcept};
+    use jobenrich_domain::{EncoderError, JobId, SkillCategory, TextEncoder};
+
+    /// Letter counts: a deterministic stand-in for a sentence encoder.
+    struct Letters;
+    impl TextEncoder for Letters {
+        fn model_id(&self) -> &str {
+            "letters"
+        }
+        fn dim(&self) -> usize {
+            26
+        }
+        fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0f32; 26];
+                    for b in t
+                        .to_ascii_lowercase()
+                        .bytes()
+                        .filter(u8::is_ascii_lowercase)
+                    {
+                        v[(b - b'a') as usize] += 1.0;
+                    }
+                    jobenrich_domain::encoder::l2_normalize(&mut v);
+                    v
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn with_a_linker_skills_keep_ranked_links_and_an_unlinked_skill_takes_the_best() {
+        let entry = |name: &str, taxonomy_ref: Option<&str>| LexiconEntry {
+            canonical: name.into(),
+            category: SkillCategory::SoftwareTools,
+            source: LexiconSource::Curated,
+            weight: 0.9,
+            taxonomy_ref: taxonomy_ref.map(String::from),
+            surfaces: vec![SurfaceForm::new(name, false)],
+        };
+        let lexicon = Arc::new(Lexicon::from_entries(vec![
+            entry("Budgeting", Some("esco:manage budgets")),
+            entry("Sql", None),
+        ]));
+        let concepts = vec![
+            TaxonomyConcept {
+                label: "use databases".into(),
+                alt_labels: vec!["sql".into()],
+            },
+            TaxonomyConcept {
+                label: "manage budgets".into(),
+                alt_labels: vec![],
+            },
+        ];
+        let encoder: Arc<dyn TextEncoder> = Arc::new(Letters);
+        let index = Arc::new(SkillIndex::build(encoder.as_ref(), &concepts, "t").unwrap());
+        let linker = Arc::new(SemanticLinker::new(encoder, index, 2).unwrap());
+        let engine = SkillsEngine::new(lexicon, &[], EngineConfig::default())
+            .unwrap()
+            .with_linker(linker);
+        let posting = JobPosting {
+            job_posting_id: JobId::parse("j").unwrap(),
+            title: "Analyst".into(),
+            company: None,
+            location: None,
+            description: "Requirements:\n- Budgeting and Sql".into(),
+            posted_at: None,
+            source: None,
+            url: None,
+            ingested_at: Utc::now(),
+        };
+        let out = engine
+            .enrich(&posting, &EnrichmentVersion::legacy(), Utc::now())
+            .unwrap();
+        let skill = |name: &str| out.skills.iter().find(|s| s.skill_name == name).unwrap();
+        let budgeting = skill("Budgeting");
+        assert_eq!(
+            budgeting.taxonomy_ref.as_deref(),
+            Some("esco:manage budgets")
+        );
+        assert!(budgeting.taxonomy_links[0].exact);
+        assert_eq!(budgeting.taxonomy_links[0].score, 1.0);
+        assert!(!budgeting
+            .source_strategies
+            .contains(&ExtractionStrategy::Semantic));
+        let sql = skill("Sql");
+        assert_eq!(sql.taxonomy_ref.as_deref(), Some("esco:use databases"));
+        assert!(sql
+            .source_strategies
+            .contains(&ExtractionStrategy::Semantic));
+        assert_eq!(sql.taxonomy_links.len(), 2);
+        assert!(!sql.taxonomy_links[0].exact);
+        assert!(sql.taxonomy_links[0].score >= sql.taxonomy_links[1].score);
+        for s in &out.skills {
+            assert!(jobenrich_domain::validation::Validate::validate(s).is_ok());
+        }
     }
 }

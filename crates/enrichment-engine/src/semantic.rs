@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The taxonomy reference prefix exact ESCO links carry (`esco:<preferred label>`).
-const ESCO_PREFIX: &str = "esco:";
+pub(crate) const ESCO_PREFIX: &str = "esco:";
 /// First line of an index file; bumped when the layout changes.
 const MAGIC: &str = "jobenrich-skill-index v1";
 

@@ -76,6 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     mention_count: 1,
                     mention_spans: vec![],
                     taxonomy_ref: None,
+                    taxonomy_links: Vec::new(),
                     enrichment_version: version.clone(),
                     created_at: now,
                 })

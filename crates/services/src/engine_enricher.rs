@@ -6,7 +6,7 @@ use crate::enrichment_pipeline::{
     ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,
     PipelineConfig, PipelinePorts, PostingEmbedder, PostingEnricher,
 };
-use crate::model_artifacts::ArtifactStore;
+use crate::model_artifacts::{ArtifactStore, LinkerSource};
 use crate::posting_embedder::{EncoderPostingEmbedder, EncoderSource};
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
@@ -48,6 +48,14 @@ impl EngineEnricherFactory {
             artifacts: Arc::default(),
             encoder_source: None,
         }
+    }
+
+    /// Lets skills versions with `use_semantic` run, with the ESCO linker
+    /// `source` builds (call after `with_models_dir`).
+    pub fn with_linker_source(mut self, source: LinkerSource) -> Self {
+        self.artifacts =
+            Arc::new(ArtifactStore::new(self.artifacts.dir()).with_linker_source(Some(source)));
+        self
     }
 
     /// Lets `embeddings` versions run, with the encoder `source` loads.
@@ -201,12 +209,14 @@ pub fn build_pipeline(
     lexicon_dir: &Path,
     models_dir: &Path,
     encoder_source: EncoderSource,
+    linker_source: LinkerSource,
 ) -> Result<EnrichmentPipeline, String> {
     Ok(EnrichmentPipeline::new(
         PipelinePorts::from_store(store),
         Arc::new(
             EngineEnricherFactory::load(lexicon_dir)?
                 .with_models_dir(models_dir)
+                .with_linker_source(linker_source)
                 .with_encoder_source(encoder_source),
         ),
         config,

@@ -152,15 +152,33 @@ pub fn predicted_skill(
     }
 }
 
-/// The prediction a stored skill stands for.
+/// The prediction a stored skill stands for: scored like the engine's, so
+/// a reference the `semantic` strategy set is a ranked link, not a name.
 fn stored_prediction(skill: ExtractedSkill) -> PredictedSkill {
-    predicted_skill(
-        skill.skill_name,
+    let exact_ref = if skill
+        .source_strategies
+        .contains(&jobenrich_domain::ExtractionStrategy::Semantic)
+    {
+        None
+    } else {
+        skill.taxonomy_ref.as_deref()
+    };
+    let mut prediction = predicted_skill(
+        skill.skill_name.clone(),
         skill.skill_category,
         skill.confidence_score,
         skill.mention_spans.iter().map(|m| (m.start, m.end)),
-        skill.taxonomy_ref.as_deref(),
-    )
+        exact_ref,
+    );
+    prediction.links = skill
+        .taxonomy_links
+        .into_iter()
+        .map(|l| jobenrich_evaluation::RankedLink {
+            label: l.label,
+            score: l.score,
+        })
+        .collect();
+    prediction
 }
 
 /// What to evaluate and how.

@@ -83,6 +83,7 @@ async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
                 mention_count: 1,
                 mention_spans: vec![],
                 taxonomy_ref: None,
+                taxonomy_links: Vec::new(),
                 enrichment_version: version.clone(),
                 created_at: now,
             })

@@ -58,6 +58,7 @@ impl PostingEnricher for WordEnricher {
                 mention_count: 1,
                 mention_spans: vec![],
                 taxonomy_ref: None,
+                taxonomy_links: Vec::new(),
                 enrichment_version: version.clone(),
                 created_at: now,
             })

@@ -100,6 +100,7 @@ impl PostingEnricher for KeywordEnricher {
                 mention_count: 1,
                 mention_spans: vec![],
                 taxonomy_ref: None,
+                taxonomy_links: Vec::new(),
                 enrichment_version: skills_version.clone(),
                 created_at: now,
             })

@@ -569,6 +569,7 @@ mod from_store {
             mention_count: spans.len() as u32,
             mention_spans: spans.iter().copied().map(MentionSpan::from).collect(),
             taxonomy_ref: None,
+            taxonomy_links: Vec::new(),
             enrichment_version: version(),
             created_at: now(),
         }

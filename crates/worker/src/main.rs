@@ -132,6 +132,7 @@ async fn run(settings: Settings) -> anyhow::Result<Stopped> {
     let models_dir = settings.models.artifacts_dir();
     // Loaded only once an embeddings model is active.
     let encoder_source = settings.embeddings.encoder_source();
+    let linker_source = settings.embeddings.linker_source();
     let loading = tokio::task::spawn_blocking(move || {
         jobenrich_services::engine_enricher::build_pipeline(
             store,
@@ -139,6 +140,7 @@ async fn run(settings: Settings) -> anyhow::Result<Stopped> {
             &lexicon_dir,
             &models_dir,
             encoder_source,
+            linker_source,
         )
     });
     let pipeline = tokio::select! {

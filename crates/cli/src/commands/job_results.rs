@@ -104,6 +104,7 @@ pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<(
             "SECTION",
             "SECTION RELEVANCE",
             "POSITION",
+            "TAXONOMY",
             "VERSION",
             "SNIPPET",
         ]);
@@ -121,6 +122,7 @@ pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<(
                 cell(s.extracted_from_section.as_deref()),
                 cell(s.section_relevance_score.map(|r| format!("{r:.2}"))),
                 cell(s.position_in_text),
+                taxonomy_cell(s),
                 s.enrichment_version.to_string(),
                 cell(s.context_snippet.as_deref()),
             ]);
@@ -128,6 +130,18 @@ pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<(
         // The snippet is cut to the terminal; `--format json` has it whole.
         table.fit_last_column(width)
     })
+}
+
+/// The taxonomy reference; a semantic link shows its cosine score (the
+/// ranked candidates are in `--format json`).
+fn taxonomy_cell(s: &jobenrich_domain::ExtractedSkill) -> String {
+    let semantic = s
+        .source_strategies
+        .contains(&jobenrich_domain::ExtractionStrategy::Semantic);
+    match (&s.taxonomy_ref, s.taxonomy_links.first()) {
+        (Some(r), Some(best)) if semantic => format!("{r} ({:.2})", best.score),
+        (r, _) => cell(r.as_deref()),
+    }
 }
 
 pub async fn sections(session: &Session, args: JobResultsArgs) -> anyhow::Result<()> {

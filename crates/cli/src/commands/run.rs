@@ -180,11 +180,13 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     // The lexicon loads (seconds of CPU) on its own thread while the store is
     // migrated and the inputs are ingested.
     let models_dir = settings.models.artifacts_dir();
-    // The encoder loads only once an embeddings model is active.
+    // The encoder and the ESCO index load only once a version needs them.
     let encoder_source = settings.embeddings.encoder_source();
+    let linker_source = settings.embeddings.linker_source();
     let engine_loading = tokio::task::spawn_blocking(move || {
         EngineEnricherFactory::load(&lexicon_dir).map(|f| {
             f.with_models_dir(models_dir)
+                .with_linker_source(linker_source)
                 .with_encoder_source(encoder_source)
         })
     });

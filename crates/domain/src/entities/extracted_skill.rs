@@ -35,8 +35,28 @@ pub struct ExtractedSkill {
     pub mention_spans: Vec<MentionSpan>,
     /// Taxonomy reference (e.g. an ESCO URI or O*NET commodity code) when known.
     pub taxonomy_ref: Option<String>,
+    /// Ranked taxonomy candidates (`semantic` strategy): the exact lexicon
+    /// link first when there is one, then the nearest ESCO skills by
+    /// meaning, best first. Empty when the version does not link.
+    #[serde(default)]
+    pub taxonomy_links: Vec<TaxonomyLink>,
     pub enrichment_version: EnrichmentVersion,
     pub created_at: DateTime<Utc>,
+}
+
+/// Most ranked candidates a skill keeps.
+pub const MAX_TAXONOMY_LINKS: usize = 50;
+
+/// One ranked taxonomy candidate of a skill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaxonomyLink {
+    /// The concept's preferred label (ESCO).
+    pub label: String,
+    /// Cosine similarity of the skill and the concept, -1..1; 1 for the
+    /// lexicon's exact link.
+    pub score: f64,
+    /// The lexicon's own link (the skill's `taxonomy_ref`), not a neighbour.
+    pub exact: bool,
 }
 
 /// One mention of a skill: `[start, end)` in Unicode scalar values (Rust
@@ -144,8 +164,38 @@ impl Validate for ExtractedSkill {
         if let Some(r) = self.section_relevance_score {
             unit_interval("ExtractedSkill", "section_relevance_score", r)?;
         }
-        check_spans(&self.mention_spans)
+        check_spans(&self.mention_spans)?;
+        check_links(&self.taxonomy_links)
     }
+}
+
+/// At most `MAX_TAXONOMY_LINKS`, each with a label and a cosine score.
+fn check_links(links: &[TaxonomyLink]) -> Result<(), ValidationError> {
+    let bad = |rule: String| {
+        Err(ValidationError::new(
+            "ExtractedSkill",
+            "taxonomy_links",
+            rule,
+        ))
+    };
+    if links.len() > MAX_TAXONOMY_LINKS {
+        return bad(format!(
+            "at most {MAX_TAXONOMY_LINKS} candidates, got {}",
+            links.len()
+        ));
+    }
+    for link in links {
+        if link.label.trim().is_empty() {
+            return bad("a candidate needs a label".into());
+        }
+        if !(link.score.is_finite() && (-1.0..=1.0).contains(&link.score)) {
+            return bad(format!(
+                "the score of {:?} must be from -1 to 1, got {}",
+                link.label, link.score
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -169,6 +219,7 @@ mod tests {
             mention_count: 1,
             mention_spans: vec![MentionSpan::from((3, 7))],
             taxonomy_ref: None,
+            taxonomy_links: Vec::new(),
             enrichment_version: EnrichmentVersion::legacy(),
             created_at: Utc::now(),
         };
@@ -202,6 +253,7 @@ mod tests {
             mention_count: 3,
             mention_spans: spans(&[(0, 4), (4, 8), (20, 24)]),
             taxonomy_ref: None,
+            taxonomy_links: Vec::new(),
             enrichment_version: EnrichmentVersion::legacy(),
             created_at: Utc::now(),
         };

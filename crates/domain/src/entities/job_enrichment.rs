@@ -348,6 +348,7 @@ mod tests {
             mention_count: 1,
             mention_spans: vec![],
             taxonomy_ref: None,
+            taxonomy_links: Vec::new(),
             enrichment_version: e.enrichment_version.clone(),
             created_at: e.created_at,
         }
