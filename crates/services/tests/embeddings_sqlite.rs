@@ -6,9 +6,8 @@
 
 use chrono::{DateTime, Utc};
 use jobenrich_domain::{
-    EmbeddingRepository, EncoderError, EnrichmentStatus, EnrichmentType, EnrichmentVersion, JobId,
-    JobPosting, JobPostingRepository, ModelConfig, ModelConfigRepository, SchemaMigrator,
-    SkillAlias, Store, TextEncoder,
+    EncoderError, EnrichmentStatus, EnrichmentType, EnrichmentVersion, JobId, JobPosting,
+    JobPostingRepository, ModelConfig, SchemaMigrator, SkillAlias, Store, TextEncoder,
 };
 use jobenrich_services::enrichment_pipeline::{
     ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,

@@ -107,6 +107,7 @@ async fn main() {
                             mention_count: 1,
                             mention_spans: vec![],
                             taxonomy_ref: None,
+                            taxonomy_links: Vec::new(),
                             enrichment_version: version.clone(),
                             created_at: Utc::now(),
                         })

@@ -131,6 +131,7 @@ pub fn skill_json(s: &ExtractedSkill) -> Value {
         "skill_id": s.skill_id.to_string(),
         "enrichment_id": s.enrichment_id.map(|id| id.to_string()),
         "mention_spans": s.mention_spans,
+        "taxonomy_links": s.taxonomy_links,
     })
 }
 
@@ -211,6 +212,8 @@ pub fn skill_from_row(r: &Row) -> StoreResult<ExtractedSkill> {
         enrichment_id: opt_uuid_col(E, k, r.opt_str(14)?)?,
         // NULL: a row stored before migration 5, when mentions were not kept.
         mention_spans: json_text(E, k, r.opt_str(15)?, "[]")?,
+        // NULL: a row stored before migration 7.
+        taxonomy_links: json_text(E, k, r.opt_str(16)?, "[]")?,
     })
 }
 

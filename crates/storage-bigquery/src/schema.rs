@@ -77,6 +77,7 @@ pub const SKILL_COLS: Cols = &[
     ("skill_id", Str),
     ("enrichment_id", Str),
     ("mention_spans", Json),
+    ("taxonomy_links", Json),
 ];
 
 pub const SECTION_COLS: Cols = &[
@@ -478,6 +479,17 @@ pub const MIGRATIONS: &[Migration] = &[
              CLUSTER BY enrichment_version, job_posting_id",
         ],
     },
+    Migration {
+        version: 7,
+        name: "0007_taxonomy_links",
+        renames: &[],
+        statements: &[
+            // Ranked ESCO candidates as a JSON array of {label, score, exact},
+            // the same text as SQLite's column. Existing rows keep NULL, read
+            // as none.
+            "ALTER TABLE job_skills ADD COLUMN IF NOT EXISTS taxonomy_links JSON",
+        ],
+    },
 ];
 
 pub const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -667,7 +679,8 @@ mod tests {
         assert!(sql.contains("GROUP BY row_index"));
         assert!(sql.contains("batch_id = @b"));
         assert!(sql.contains("PARSE_JSON(JSON_QUERY(payload, '$.mention_spans'))"));
-        assert_eq!(latest_version(), 6);
+        assert!(sql.contains("PARSE_JSON(JSON_QUERY(payload, '$.taxonomy_links'))"));
+        assert_eq!(latest_version(), 7);
         let embeddings = staged(EMBEDDING_COLS, "b", "embedding");
         assert!(embeddings.contains("WITH OFFSET AS o ORDER BY o) AS embedding"));
     }

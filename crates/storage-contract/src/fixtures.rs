@@ -9,6 +9,7 @@ use jobenrich_domain::{
     EnrichmentKey, EnrichmentType, EnrichmentVersion, EvaluationResult, ExtractedSkill,
     ExtractionStrategy, JobEmbedding, JobId, JobPosting, MentionSpan, ModelConfig, ModelId,
     ModelVersion, NewClusterAssignment, SectionClassification, SkillAlias, SkillCategory,
+    TaxonomyLink,
 };
 use std::collections::BTreeMap;
 
@@ -132,6 +133,18 @@ pub fn skill(job: &str, name: &str) -> ExtractedSkill {
         mention_count: 2,
         mention_spans: vec![MentionSpan::from((17, 21)), MentionSpan::from((40, 44))],
         taxonomy_ref: Some("http://data.europa.eu/esco/skill/abc".to_string()),
+        taxonomy_links: vec![
+            TaxonomyLink {
+                label: format!("{name} (computer programming)"),
+                score: 1.0,
+                exact: true,
+            },
+            TaxonomyLink {
+                label: "use scripting programming".to_string(),
+                score: 0.6875,
+                exact: false,
+            },
+        ],
         enrichment_version: version(),
         created_at: at(10),
     }
@@ -154,6 +167,7 @@ pub fn skill_minimal(job: &str, name: &str) -> ExtractedSkill {
         mention_count: 1,
         mention_spans: vec![],
         taxonomy_ref: None,
+        taxonomy_links: Vec::new(),
         enrichment_version: version(),
         created_at: at(11),
     }

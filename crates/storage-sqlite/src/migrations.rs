@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_job_embeddings",
         sql: MIGRATION_7_JOB_EMBEDDINGS,
     },
+    Migration {
+        version: 8,
+        name: "0008_taxonomy_links",
+        sql: MIGRATION_8_TAXONOMY_LINKS,
+    },
 ];
 
 /// The latest schema version this build knows.
@@ -418,6 +423,11 @@ CREATE TABLE job_embeddings (
 ) WITHOUT ROWID;
 "#;
 
+pub const MIGRATION_8_TAXONOMY_LINKS: &str = r#"
+-- JSON array of {label, score, exact}, best first; NULL: no ranked links.
+ALTER TABLE job_skills ADD COLUMN taxonomy_links TEXT;
+"#;
+
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,
@@ -732,11 +742,12 @@ mod tests {
                 "0004_lean_job_skills_indexes",
                 "0005_seed_names",
                 "0006_mention_spans",
-                "0007_job_embeddings"
+                "0007_job_embeddings",
+                "0008_taxonomy_links"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
-        assert_eq!(store.schema_version().await.unwrap(), 7);
+        assert_eq!(store.schema_version().await.unwrap(), 8);
 
         assert_eq!(store.count_postings().await.unwrap(), 2);
         let posting = store
@@ -894,7 +905,8 @@ mod tests {
             vec![
                 "0005_seed_names",
                 "0006_mention_spans",
-                "0007_job_embeddings"
+                "0007_job_embeddings",
+                "0008_taxonomy_links"
             ]
         );
 

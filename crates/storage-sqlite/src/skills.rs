@@ -19,7 +19,7 @@ const COLUMNS: &str =
     "job_posting_id, skill_name, skill_category, confidence_score, source_strategies, \
      section_relevance_score, extracted_from_section, context_snippet, position_in_text, \
      mention_count, taxonomy_ref, enrichment_version, created_at, skill_id, enrichment_id, \
-     mention_spans";
+     mention_spans, taxonomy_links";
 
 const E: &str = "ExtractedSkill";
 
@@ -49,6 +49,12 @@ fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
             Some(json) => from_json(E, &key, &json)?,
             None => Vec::new(),
         },
+        // NULL: no ranked links (the version does not link, or a row stored
+        // before migration 8).
+        taxonomy_links: match get::<Option<String>>(row, 16)? {
+            Some(json) => from_json(E, &key, &json)?,
+            None => Vec::new(),
+        },
         skill_name: name,
     })
 }
@@ -58,7 +64,7 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
     let mut stmt = conn
         .prepare_cached(&format!(
             "INSERT INTO job_skills ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
              ON CONFLICT (job_posting_id, skill_name, enrichment_version) DO UPDATE SET
                  skill_category = excluded.skill_category,
                  confidence_score = excluded.confidence_score,
@@ -72,7 +78,8 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
                  created_at = excluded.created_at,
                  skill_id = excluded.skill_id,
                  enrichment_id = excluded.enrichment_id,
-                 mention_spans = excluded.mention_spans"
+                 mention_spans = excluded.mention_spans,
+                 taxonomy_links = excluded.taxonomy_links"
         ))
         .map_err(map_sqlite)?;
     for s in skills {
@@ -93,6 +100,12 @@ pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> Stor
             s.skill_id.to_string(),
             s.enrichment_id.map(|id| id.to_string()),
             to_json(&s.mention_spans)?,
+            // No bytes for the common case of a version that does not link.
+            if s.taxonomy_links.is_empty() {
+                None
+            } else {
+                Some(to_json(&s.taxonomy_links)?)
+            },
         ])
         .map_err(map_sqlite)?;
     }

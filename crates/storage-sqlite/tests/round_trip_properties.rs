@@ -78,6 +78,7 @@ proptest! {
                     spans.into_iter().map(|(start, len)| MentionSpan::from((start, start + len))).collect(),
                 ),
                 taxonomy_ref: None,
+                taxonomy_links: Vec::new(),
                 enrichment_version: EnrichmentVersion::legacy(),
                 created_at: ingested_at,
             };
