@@ -289,27 +289,48 @@ impl SkillIndex {
     /// scored by its best label. Brute force: ~115k rows × 384 values is a
     /// few milliseconds, which an approximate index would not repay here.
     pub fn top_k(&self, query: &[f32], k: usize) -> Vec<(u32, f32)> {
-        if query.len() != self.dim || k == 0 {
-            return Vec::new();
-        }
-        let mut best = vec![f32::NEG_INFINITY; self.labels.len()];
-        for (row, v) in self.vectors.chunks_exact(self.dim).enumerate() {
-            let s = dot8(query, v);
-            let c = self.row_concept[row] as usize;
-            if s > best[c] {
-                best[c] = s;
+        self.top_k_batch(&[query], k).pop().unwrap_or_default()
+    }
+
+    /// `top_k` of many queries in one pass over the index: each label
+    /// vector is read once per batch instead of once per query (the index
+    /// is ~190 MB, so one pass per query is bound by memory bandwidth).
+    pub fn top_k_batch(&self, queries: &[&[f32]], k: usize) -> Vec<Vec<(u32, f32)>> {
+        let concepts = self.labels.len();
+        let valid: Vec<bool> = queries.iter().map(|q| q.len() == self.dim).collect();
+        let mut best = vec![f32::NEG_INFINITY; concepts * queries.len()];
+        if k > 0 {
+            for (row, v) in self.vectors.chunks_exact(self.dim).enumerate() {
+                let c = self.row_concept[row] as usize;
+                for (qi, query) in queries.iter().enumerate() {
+                    if !valid[qi] {
+                        continue;
+                    }
+                    let s = dot8(query, v);
+                    let slot = &mut best[qi * concepts + c];
+                    if s > *slot {
+                        *slot = s;
+                    }
+                }
             }
         }
-        let mut top: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
-        for (c, &s) in best.iter().enumerate() {
-            if top.len() == k && s <= top[k - 1].1 {
-                continue;
-            }
-            let at = top.partition_point(|t| t.1 >= s);
-            top.insert(at, (c as u32, s));
-            top.truncate(k);
-        }
-        top
+        (0..queries.len())
+            .map(|qi| {
+                if !valid[qi] || k == 0 {
+                    return Vec::new();
+                }
+                let mut top: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+                for (c, &s) in best[qi * concepts..(qi + 1) * concepts].iter().enumerate() {
+                    if top.len() == k && s <= top[k - 1].1 {
+                        continue;
+                    }
+                    let at = top.partition_point(|t| t.1 >= s);
+                    top.insert(at, (c as u32, s));
+                    top.truncate(k);
+                }
+                top
+            })
+            .collect()
     }
 }
 
@@ -400,12 +421,13 @@ impl SemanticLinker {
     /// The `top_k` nearest concepts of each phrase, in one encoder batch.
     pub fn candidates(&self, phrases: &[&str]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
         let vectors = self.encoder.encode_batch(phrases)?;
-        Ok(vectors
-            .iter()
-            .map(|v| {
-                self.index
-                    .top_k(v, self.top_k)
-                    .into_iter()
+        let queries: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        Ok(self
+            .index
+            .top_k_batch(&queries, self.top_k)
+            .into_iter()
+            .map(|top| {
+                top.into_iter()
                     .map(|(c, score)| SkillLink {
                         label: self.index.label(c).to_string(),
                         score,
@@ -517,6 +539,27 @@ mod tests {
         assert_eq!(index.label(top[0].0), "use databases");
         assert!((top[0].1 - 1.0).abs() < 1e-6);
         assert!(top[0].1 >= top[1].1);
+    }
+
+    #[test]
+    fn a_batch_of_queries_ranks_each_as_it_would_alone() {
+        let index = SkillIndex::build(&Letters, &concepts(), "t1").unwrap();
+        let vectors = Letters
+            .encode_batch(&["SQL", "singing", "budget planning"])
+            .unwrap();
+        let queries: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let batch = index.top_k_batch(&queries, 2);
+        assert_eq!(batch.len(), 3);
+        for (q, ranked) in queries.iter().zip(&batch) {
+            assert_eq!(*ranked, index.top_k_batch(&[q], 2)[0]);
+        }
+        assert_eq!(index.label(batch[1][0].0), "sing");
+        assert_eq!(index.label(batch[2][0].0), "manage budgets");
+        // A query of the wrong length gets nothing, its neighbours still rank.
+        let short = [1.0f32];
+        let mixed = index.top_k_batch(&[&short, queries[0]], 2);
+        assert!(mixed[0].is_empty());
+        assert_eq!(mixed[1], batch[0]);
     }
 
     #[test]

@@ -340,8 +340,11 @@ fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
                 format!("{} ({} / {})", e.processed, e.succeeded, e.failed),
             ),
             (
-                "this run: skills / sections written",
-                format!("{} / {}", e.skills_written, e.sections_written),
+                "this run: skills / sections / posting vectors written",
+                format!(
+                    "{} / {} / {}",
+                    e.skills_written, e.sections_written, e.embeddings_written
+                ),
             ),
             ("store: postings", e.postings_in_store.to_string()),
             (
