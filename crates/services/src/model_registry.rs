@@ -335,17 +335,33 @@ mod tests {
         let path = write(
             dir.path(),
             "m.yaml",
-            "model_id: job_embedder\nmodel_type: embeddings\nversion: v1.1\ndescription: Heavier patterns\nconfig_overrides:\n  patternWeight: 0.8\n  strategies: [lexicon, alias]\n",
+            "model_id: job_clusterer\nmodel_type: clustering\nversion: v1.1\ndescription: Heavier patterns\nconfig_overrides:\n  patternWeight: 0.8\n  strategies: [lexicon, alias]\n",
         );
         let model = load_model_file(&path, Utc::now()).unwrap();
-        assert_eq!(model.model_id.as_str(), "job_embedder");
-        assert_eq!(model.model_type, EnrichmentType::Embeddings);
+        assert_eq!(model.model_id.as_str(), "job_clusterer");
+        assert_eq!(model.model_type, EnrichmentType::Clustering);
         assert_eq!(model.version.as_str(), "v1.1");
         assert!(!model.is_active);
         assert_eq!(
             serde_json::Value::Object(model.config_overrides),
             serde_json::json!({"patternWeight": 0.8, "strategies": ["lexicon", "alias"]})
         );
+    }
+
+    #[test]
+    fn an_embeddings_version_is_refused_at_register_for_a_key_the_embedder_does_not_know() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "m.yaml",
+            "model_id: job_embedder\nmodel_type: embeddings\nversion: v1.1\nconfig_overrides:\n  max_char: 10\n",
+        );
+        let err = load_model_file(&path, Utc::now()).unwrap_err().to_string();
+        assert!(err.contains("m.yaml") && err.contains("max_char"), "{err}");
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../models/job_embedder/v1.0/model.yaml");
+        let model = load_model_file(&shipped, Utc::now()).unwrap();
+        assert_eq!(model.model_type, EnrichmentType::Embeddings);
     }
 
     #[test]
