@@ -289,7 +289,8 @@ async fn a_dataset_of_the_previous_release_keeps_every_row_under_the_seed_names(
         vec![
             "0004_seed_names",
             "0005_mention_spans",
-            "0006_job_embeddings"
+            "0006_job_embeddings",
+            "0007_taxonomy_links"
         ]
     );
 
