@@ -1,11 +1,13 @@
-//! The `embeddings` settings and the wiring of the text encoder: the candle
-//! encoder of `embeddings.model_dir` and the ESCO skill index the `semantic`
+//! The `embeddings` settings and the wiring of the text encoders: the candle
+//! encoder of `embeddings.model_dir`, the static encoder of
+//! `embeddings.static_model_dir`, and the ESCO skill index the `semantic`
 //! strategy links to (cached under `embeddings.cache_dir`).
 
 use crate::error::BootstrapError;
 use crate::settings::{in_range, resolve_data_dir};
-use jobenrich_domain::TextEncoder;
+use jobenrich_domain::{EncoderKind, TextEncoder};
 use jobenrich_encoder_candle::CandleEncoder;
+use jobenrich_encoder_static::StaticEncoder;
 use jobenrich_enrichment_engine::{load_esco_skills, SemanticLinker, SkillIndex};
 use jobenrich_services::model_artifacts::LinkerSource;
 use jobenrich_services::posting_embedder::EncoderSource;
@@ -19,6 +21,8 @@ use std::sync::Arc;
 pub struct EmbeddingsSettings {
     /// The sentence-transformers model directory (`scripts/setup-models.sh`).
     pub model_dir: PathBuf,
+    /// The static encoder distilled from it (shipped under models/encoders).
+    pub static_model_dir: PathBuf,
     /// Word pieces per text, special tokens included.
     pub max_tokens: usize,
     /// The ESCO skills CSV (`preferredLabel`, `altLabels`).
@@ -33,6 +37,7 @@ impl Default for EmbeddingsSettings {
     fn default() -> Self {
         Self {
             model_dir: PathBuf::from("var/models/all-MiniLM-L6-v2"),
+            static_model_dir: PathBuf::from("models/encoders/minilm-static-128"),
             max_tokens: 256,
             taxonomy_file: PathBuf::from("data/taxonomy/esco-v1.1.1-all-skills/skills_en.csv"),
             cache_dir: PathBuf::from("var/cache"),
@@ -62,6 +67,7 @@ impl EmbeddingsSettings {
         )?;
         for (key, path) in [
             ("embeddings.model_dir", &self.model_dir),
+            ("embeddings.static_model_dir", &self.static_model_dir),
             ("embeddings.taxonomy_file", &self.taxonomy_file),
             ("embeddings.cache_dir", &self.cache_dir),
         ] {
@@ -87,6 +93,31 @@ impl EmbeddingsSettings {
         CandleEncoder::load(&dir, self.max_tokens)
             .map(Arc::new)
             .map_err(|e| BootstrapError::invalid("embeddings.model_dir", e.to_string()))
+    }
+
+    /// Loads the static encoder (a missing directory names the setting).
+    pub fn static_encoder(&self) -> Result<Arc<StaticEncoder>, BootstrapError> {
+        let key = "embeddings.static_model_dir";
+        let dir = resolve_data_dir(key, &self.static_model_dir).map_err(|_| {
+            BootstrapError::invalid(
+                key,
+                format!(
+                    "names {}, which holds no static model (it ships under models/encoders)",
+                    self.static_model_dir.display()
+                ),
+            )
+        })?;
+        StaticEncoder::load(&dir)
+            .map(Arc::new)
+            .map_err(|e| BootstrapError::invalid(key, e.to_string()))
+    }
+
+    /// The encoder of a kind.
+    pub fn encoder_of(&self, kind: EncoderKind) -> Result<Arc<dyn TextEncoder>, BootstrapError> {
+        Ok(match kind {
+            EncoderKind::Transformer => self.encoder()? as Arc<dyn TextEncoder>,
+            EncoderKind::Static => self.static_encoder()? as Arc<dyn TextEncoder>,
+        })
     }
 
     /// The taxonomy file found on this machine (its directory looked up like
@@ -145,16 +176,11 @@ impl EmbeddingsSettings {
             .map_err(|e| BootstrapError::invalid("embeddings.link_top_k", e.to_string()))
     }
 
-    /// [`Self::encoder`] for the services, loaded when an `embeddings`
+    /// [`Self::encoder_of`] for the services, loaded when an `embeddings`
     /// model version first needs it.
     pub fn encoder_source(&self) -> EncoderSource {
         let settings = self.clone();
-        Arc::new(move || {
-            settings
-                .encoder()
-                .map(|e| e as Arc<dyn TextEncoder>)
-                .map_err(|e| e.to_string())
-        })
+        Arc::new(move |kind| settings.encoder_of(kind).map_err(|e| e.to_string()))
     }
 
     /// [`Self::linker`] for the services, built when a model version first
@@ -216,6 +242,24 @@ mod tests {
             err.contains("embeddings.model_dir") && err.contains("setup-models.sh"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_static_encoder_is_chosen_by_kind_and_a_missing_one_names_its_setting() {
+        let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../models/encoders/minilm-static-128");
+        let s = EmbeddingsSettings {
+            static_model_dir: shipped,
+            ..EmbeddingsSettings::default()
+        };
+        let enc = s.encoder_of(EncoderKind::Static).unwrap();
+        assert_eq!((enc.model_id(), enc.dim()), ("minilm-static-128", 128));
+        let s = EmbeddingsSettings {
+            static_model_dir: PathBuf::from("/nonexistent/jobenrich-static"),
+            ..EmbeddingsSettings::default()
+        };
+        let err = s.encoder_source()(EncoderKind::Static).err().unwrap();
+        assert!(err.contains("embeddings.static_model_dir"), "{err}");
     }
 
     #[test]

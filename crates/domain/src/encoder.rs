@@ -27,6 +27,34 @@ pub trait TextEncoder: Send + Sync {
     fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError>;
 }
 
+/// Which encoder a model version runs: the transformer (exact, slow) or the
+/// static token table distilled from it (the model2vec method; much faster,
+/// less exact). Versions choose with `config_overrides.encoder`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EncoderKind {
+    #[default]
+    Transformer,
+    Static,
+}
+
+impl EncoderKind {
+    /// Every kind, in the order error messages list them.
+    pub const ALL: [EncoderKind; 2] = [EncoderKind::Transformer, EncoderKind::Static];
+
+    /// The name used in `config_overrides` (`transformer`, `static`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncoderKind::Transformer => "transformer",
+            EncoderKind::Static => "static",
+        }
+    }
+
+    /// Parses a name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<EncoderKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// Dot product; the cosine similarity of two unit vectors.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -43,6 +71,15 @@ pub fn l2_normalize(v: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoder_kinds_round_trip_through_their_names() {
+        for kind in EncoderKind::ALL {
+            assert_eq!(EncoderKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EncoderKind::parse("Static"), None);
+        assert_eq!(EncoderKind::default(), EncoderKind::Transformer);
+    }
 
     #[test]
     fn normalised_vectors_have_unit_length_and_zero_stays_zero() {

@@ -13,7 +13,7 @@ pub mod text;
 pub mod validation;
 
 pub use activation_rules::{activation_refusal, forced_activation_actor, ActivationRefusal};
-pub use encoder::{EncoderError, TextEncoder};
+pub use encoder::{EncoderError, EncoderKind, TextEncoder};
 pub use entities::*;
 pub use error::{DomainError, StoreError, ValidationError};
 pub use kinds::*;

@@ -138,7 +138,11 @@ impl EnricherFactory for EngineEnricherFactory {
                 model.enrichment_version()
             )
         })?;
-        Ok(Arc::new(EncoderPostingEmbedder::new(model, source()?)?))
+        let options = crate::posting_embedder::EmbedderOptions::from_model(model)?;
+        Ok(Arc::new(EncoderPostingEmbedder::new(
+            model,
+            source(options.encoder)?,
+        )?))
     }
 }
 

@@ -2,13 +2,15 @@
 //! through the process's text encoder, one encoder call per batch.
 
 use crate::enrichment_pipeline::{EnrichError, PostingEmbedder};
-use jobenrich_domain::{JobPosting, ModelConfig, TextEncoder};
+use jobenrich_domain::{EncoderKind, JobPosting, ModelConfig, TextEncoder};
 use jobenrich_enrichment_engine::{embedding_text, EngineConfig, SectionClassifier};
 use std::sync::Arc;
 
-/// Loads the process's text encoder when an `embeddings` version first
-/// needs it (seconds of I/O and CPU, so never before).
-pub type EncoderSource = Arc<dyn Fn() -> Result<Arc<dyn TextEncoder>, String> + Send + Sync>;
+/// Loads the text encoder of the kind an `embeddings` version asks for when
+/// it first needs it (seconds of I/O and CPU for the transformer, so never
+/// before).
+pub type EncoderSource =
+    Arc<dyn Fn(EncoderKind) -> Result<Arc<dyn TextEncoder>, String> + Send + Sync>;
 
 /// Characters of posting text embedded when the version does not say:
 /// about 500 word pieces, twice the encoder's default token budget.
@@ -20,6 +22,8 @@ const MAX_CHARS_LIMIT: u64 = 100_000;
 pub struct EmbedderOptions {
     /// Characters of title + relevant sections handed to the encoder.
     pub max_chars: usize,
+    /// The encoder (`encoder: transformer | static`; transformer by default).
+    pub encoder: EncoderKind,
     /// The vector length the version was made for: a different encoder in
     /// `embeddings.model_dir` is refused instead of mixing vector spaces.
     pub encoder_dim: Option<usize>,
@@ -31,6 +35,7 @@ impl EmbedderOptions {
     pub fn from_model(model: &ModelConfig) -> Result<Self, String> {
         let mut options = Self {
             max_chars: DEFAULT_MAX_CHARS,
+            encoder: EncoderKind::default(),
             encoder_dim: None,
         };
         let version = model.enrichment_version();
@@ -47,9 +52,22 @@ impl EmbedderOptions {
             match key.as_str() {
                 "max_chars" => options.max_chars = count(&key, &value)?,
                 "encoder_dim" => options.encoder_dim = Some(count(&key, &value)?),
+                "encoder" => {
+                    options.encoder = value
+                        .as_str()
+                        .and_then(EncoderKind::parse)
+                        .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                EncoderKind::ALL.iter().map(|k| k.as_str()).collect();
+                            format!(
+                                "{version}: config_overrides.encoder must be one of {}, got {value}",
+                                known.join(", ")
+                            )
+                        })?
+                }
                 other => {
                     return Err(format!(
-                        "{version}: config_overrides.{other} is not an embeddings setting (known: max_chars, encoder_dim)"
+                        "{version}: config_overrides.{other} is not an embeddings setting (known: max_chars, encoder_dim, encoder)"
                     ))
                 }
             }
@@ -71,8 +89,12 @@ impl EncoderPostingEmbedder {
         let options = EmbedderOptions::from_model(model)?;
         if let Some(dim) = options.encoder_dim {
             if dim != encoder.dim() {
+                let setting = match options.encoder {
+                    EncoderKind::Transformer => "embeddings.model_dir",
+                    EncoderKind::Static => "embeddings.static_model_dir",
+                };
                 return Err(format!(
-                    "{} was made for {dim}-dimensional vectors, but the encoder {} gives {}: set embeddings.model_dir to the encoder it was made for",
+                    "{} was made for {dim}-dimensional vectors, but the encoder {} gives {}: set {setting} to the encoder it was made for",
                     model.enrichment_version(),
                     encoder.model_id(),
                     encoder.dim()
@@ -225,5 +247,27 @@ mod tests {
             err.contains("384") && err.contains("embeddings.model_dir"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_encoder_is_chosen_by_name_and_defaults_to_the_transformer() {
+        let default = EmbedderOptions::from_model(&model(serde_json::json!({}))).unwrap();
+        assert_eq!(default.encoder, EncoderKind::Transformer);
+        let chosen =
+            EmbedderOptions::from_model(&model(serde_json::json!({"encoder": "static"}))).unwrap();
+        assert_eq!(chosen.encoder, EncoderKind::Static);
+        let err = EmbedderOptions::from_model(&model(serde_json::json!({"encoder": "bert"})))
+            .unwrap_err();
+        assert!(
+            err.contains("config_overrides.encoder") && err.contains("transformer, static"),
+            "{err}"
+        );
+        let err = EncoderPostingEmbedder::new(
+            &model(serde_json::json!({"encoder": "static", "encoder_dim": 128})),
+            Arc::new(LetterEncoder),
+        )
+        .err()
+        .unwrap();
+        assert!(err.contains("embeddings.static_model_dir"), "{err}");
     }
 }
