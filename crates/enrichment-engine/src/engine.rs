@@ -242,12 +242,16 @@ impl SkillsEngine {
                 created_at: now,
             })
             .collect();
-        // Ranked ESCO candidates (empty without a linker): one encoder batch.
-        let links = self.link(&found)?;
+        // Ranked ESCO candidates, one encoder batch; nothing to allocate on
+        // the hot path of a version that does not link.
+        let mut links = match self.linker {
+            Some(_) => self.link(&found)?.into_iter(),
+            None => Vec::new().into_iter(),
+        };
         let skills: Vec<ExtractedSkill> = found
             .into_iter()
-            .zip(links)
-            .map(|(f, links)| ExtractedSkill {
+            .map(|f| (links.next().unwrap_or_default(), f))
+            .map(|(links, f)| ExtractedSkill {
                 skill_id: jobenrich_domain::Uuid::new_v4(),
                 enrichment_id: None,
                 job_posting_id: job.job_posting_id.clone(),
@@ -308,36 +312,9 @@ fn with_semantic_ref(mut skill: ExtractedSkill) -> ExtractedSkill {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_encoder::Letters;
     use crate::{LexiconEntry, LexiconSource, SkillIndex, SurfaceForm, TaxonomyConcept};
-    use jobenrich_domain::{EncoderError, JobId, SkillCategory, TextEncoder};
-
-    /// Letter counts: a deterministic stand-in for a sentence encoder.
-    struct Letters;
-    impl TextEncoder for Letters {
-        fn model_id(&self) -> &str {
-            "letters"
-        }
-        fn dim(&self) -> usize {
-            26
-        }
-        fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
-            Ok(texts
-                .iter()
-                .map(|t| {
-                    let mut v = vec![0f32; 26];
-                    for b in t
-                        .to_ascii_lowercase()
-                        .bytes()
-                        .filter(u8::is_ascii_lowercase)
-                    {
-                        v[(b - b'a') as usize] += 1.0;
-                    }
-                    jobenrich_domain::encoder::l2_normalize(&mut v);
-                    v
-                })
-                .collect())
-        }
-    }
+    use jobenrich_domain::{JobId, SkillCategory, TextEncoder};
 
     #[test]
     fn with_a_linker_skills_keep_ranked_links_and_an_unlinked_skill_takes_the_best() {

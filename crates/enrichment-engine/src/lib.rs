@@ -27,6 +27,8 @@ pub mod section_model;
 mod sections;
 mod semantic;
 pub mod tagger;
+#[cfg(test)]
+mod test_encoder;
 mod text;
 mod tokenizer;
 mod user_lexicon;

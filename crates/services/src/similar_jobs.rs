@@ -64,6 +64,16 @@ async fn chosen_version(
     ports: &SimilarPorts<'_>,
     asked: Option<EnrichmentVersion>,
 ) -> Result<EnrichmentVersion, SimilarError> {
+    // The active model answers without the per-version count (a scan).
+    if asked.is_none() {
+        if let Some(active) = ports
+            .models
+            .active_model_for_type(EnrichmentType::Embeddings)
+            .await?
+        {
+            return Ok(active.enrichment_version());
+        }
+    }
     let stored = ports.embeddings.embedding_versions().await?;
     if let Some(asked) = asked {
         if stored.iter().any(|(v, _)| *v == asked) {
@@ -78,13 +88,6 @@ async fn chosen_version(
                 names.join(", ")
             },
         });
-    }
-    if let Some(active) = ports
-        .models
-        .active_model_for_type(EnrichmentType::Embeddings)
-        .await?
-    {
-        return Ok(active.enrichment_version());
     }
     stored
         .into_iter()

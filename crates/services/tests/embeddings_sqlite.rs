@@ -119,6 +119,24 @@ fn options() -> EnrichmentRunOptions {
     }
 }
 
+/// `jobenrich run`'s drain of what `prepare_run` queued.
+async fn run(
+    store: &Arc<dyn Store>,
+    pipeline: &Arc<EnrichmentPipeline>,
+    queued: Vec<jobenrich_services::reenrichment::ReenrichReport>,
+) -> jobenrich_services::enrichment_run::RunSummary {
+    run_to_completion(
+        store,
+        pipeline.clone(),
+        &options(),
+        queued,
+        None,
+        &Shutdown::new(),
+    )
+    .await
+    .unwrap()
+}
+
 fn shipped_embedder() -> ModelConfig {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../models/job_embedder/v1.0/model.yaml");
@@ -139,16 +157,7 @@ async fn embeddings_wait_for_an_active_model_then_every_posting_gets_a_vector_an
     // No embeddings model: the type is passed over, skills run.
     let (queued, _) = prepare_run(&store, &pipeline, &options()).await.unwrap();
     assert_eq!(queued.len(), 1, "{queued:?}");
-    let summary = run_to_completion(
-        &store,
-        pipeline.clone(),
-        &options(),
-        queued,
-        None,
-        &Shutdown::new(),
-    )
-    .await
-    .unwrap();
+    let summary = run(&store, &pipeline, queued).await;
     assert_eq!((summary.succeeded, summary.embeddings_written), (4, 0));
     assert!(matches!(
         similar_jobs(
@@ -176,16 +185,7 @@ async fn embeddings_wait_for_an_active_model_then_every_posting_gets_a_vector_an
         .unwrap();
     let (queued, due) = prepare_run(&store, &pipeline, &options()).await.unwrap();
     assert_eq!(due, 4, "every posting lacks a vector");
-    let summary = run_to_completion(
-        &store,
-        pipeline.clone(),
-        &options(),
-        queued,
-        None,
-        &Shutdown::new(),
-    )
-    .await
-    .unwrap();
+    let summary = run(&store, &pipeline, queued).await;
     assert_eq!((summary.succeeded, summary.embeddings_written), (4, 4));
 
     let version = model.enrichment_version();

@@ -73,25 +73,12 @@ impl EmbeddingRepository for BigQueryStore {
     }
 
     async fn embedding_versions(&self) -> StoreResult<Vec<(EnrichmentVersion, u64)>> {
-        let out = self
-            .query(
-                "listing embedding versions",
-                "SELECT enrichment_version, COUNT(*) FROM job_embeddings
-                 GROUP BY enrichment_version ORDER BY enrichment_version",
-                Params::new(),
-            )
-            .await?;
-        out.rows
-            .iter()
-            .map(|r| {
-                let v = r.str(0)?;
-                Ok((
-                    EnrichmentVersion::parse(v.clone())
-                        .map_err(|e| crate::codec::corrupt("JobEmbedding", &v, e))?,
-                    r.i64(1)? as u64,
-                ))
-            })
-            .collect()
+        self.version_counts(
+            "listing embedding versions",
+            "job_embeddings",
+            "JobEmbedding",
+        )
+        .await
     }
 
     async fn delete_embeddings_at_versions(

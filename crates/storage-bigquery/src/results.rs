@@ -49,6 +49,35 @@ fn parse_job_id(text: String) -> StoreResult<JobId> {
     JobId::parse(text.clone()).map_err(|e| codec::corrupt("JobPosting", &text, e))
 }
 
+impl BigQueryStore {
+    /// Rows per `enrichment_version` of a result table, by version. `table`
+    /// is one of the adapter's own table names (a constant, never input:
+    /// table names cannot be bound as parameters).
+    pub(crate) async fn version_counts(
+        &self,
+        what: &str,
+        table: &'static str,
+        entity: &'static str,
+    ) -> StoreResult<Vec<(EnrichmentVersion, u64)>> {
+        let sql = format!(
+            "SELECT enrichment_version, COUNT(*) FROM {table}
+             GROUP BY enrichment_version ORDER BY enrichment_version"
+        );
+        let out = self.query(what, &sql, Params::new()).await?;
+        out.rows
+            .iter()
+            .map(|r| {
+                let v = r.str(0)?;
+                Ok((
+                    EnrichmentVersion::parse(v.clone())
+                        .map_err(|e| codec::corrupt(entity, &v, e))?,
+                    r.i64(1)? as u64,
+                ))
+            })
+            .collect()
+    }
+}
+
 #[async_trait]
 impl SkillRepository for BigQueryStore {
     async fn upsert_skills(&self, skills: &[ExtractedSkill]) -> StoreResult<u64> {
@@ -192,25 +221,8 @@ impl SkillRepository for BigQueryStore {
     }
 
     async fn skill_versions(&self) -> StoreResult<Vec<(EnrichmentVersion, u64)>> {
-        let out = self
-            .query(
-                "listing skill versions",
-                "SELECT enrichment_version, COUNT(*) FROM job_skills
-                 GROUP BY enrichment_version ORDER BY enrichment_version",
-                Params::new(),
-            )
-            .await?;
-        out.rows
-            .iter()
-            .map(|r| {
-                let v = r.str(0)?;
-                Ok((
-                    EnrichmentVersion::parse(v.clone())
-                        .map_err(|e| codec::corrupt("ExtractedSkill", &v, e))?,
-                    r.i64(1)? as u64,
-                ))
-            })
-            .collect()
+        self.version_counts("listing skill versions", "job_skills", "ExtractedSkill")
+            .await
     }
 
     async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64> {

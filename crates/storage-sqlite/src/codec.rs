@@ -124,6 +124,29 @@ pub fn collect_rows<T>(
     Ok(out)
 }
 
+/// Rows per `enrichment_version` of a result table, by version. `table` is
+/// one of the adapter's own table names (a constant, never input: table
+/// names cannot be bound as parameters).
+pub fn version_counts(
+    conn: &rusqlite::Connection,
+    table: &'static str,
+    entity: &'static str,
+) -> Result<Vec<(jobenrich_domain::EnrichmentVersion, u64)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT enrichment_version, COUNT(*) FROM {table}
+             GROUP BY enrichment_version ORDER BY enrichment_version"
+        ))
+        .map_err(crate::error::map_sqlite)?;
+    let rows = stmt.query([]).map_err(crate::error::map_sqlite)?;
+    collect_rows(rows, |row| {
+        let v: String = get(row, 0)?;
+        let version =
+            jobenrich_domain::EnrichmentVersion::parse(v.clone()).map_err(corrupt(entity, &v))?;
+        Ok((version, get::<i64>(row, 1)? as u64))
+    })
+}
+
 /// A stored `usize` limit as SQLite's i64.
 pub fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

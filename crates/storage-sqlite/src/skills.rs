@@ -242,22 +242,8 @@ impl SkillRepository for SqliteStore {
     }
 
     async fn skill_versions(&self) -> StoreResult<Vec<(EnrichmentVersion, u64)>> {
-        self.with_conn(|conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT enrichment_version, COUNT(*) FROM job_skills
-                     GROUP BY enrichment_version ORDER BY enrichment_version",
-                )
-                .map_err(map_sqlite)?;
-            let rows = stmt.query([]).map_err(map_sqlite)?;
-            collect_rows(rows, |row| {
-                let v: String = get(row, 0)?;
-                let version =
-                    EnrichmentVersion::parse(v.clone()).map_err(crate::codec::corrupt(E, &v))?;
-                Ok((version, get::<i64>(row, 1)? as u64))
-            })
-        })
-        .await
+        self.with_conn(|conn| crate::codec::version_counts(conn, "job_skills", E))
+            .await
     }
 
     async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64> {
