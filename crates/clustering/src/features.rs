@@ -5,9 +5,15 @@
 //!
 //! The vocabulary is sorted, so the same documents always give the same
 //! matrix whatever order hash maps iterate in.
+//!
+//! [`FeatureMatrix::with_embeddings`] appends each job's posting vector as
+//! dense columns after the terms (`embedding_weight` of `job_clusterer@v2.0`):
+//! row = sqrt(1-w)·tfidf ⊕ sqrt(w)·vector, still unit length, so k-means and
+//! the silhouette need no change. Only term columns can name a cluster.
 
 use jobenrich_domain::JobId;
 use std::collections::HashMap;
+use thiserror::Error;
 
 /// Term prefixes; keywords strip them for display.
 pub const SKILL_PREFIX: &str = "skill:";
@@ -82,6 +88,30 @@ pub struct JobDocument {
     pub job_posting_id: JobId,
     pub title: String,
     pub skills: Vec<WeightedSkill>,
+    /// The posting's vector (`embeddings` enrichment); only read when the
+    /// clusterer's `embedding_weight` is above 0.
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// Why posting vectors cannot join the features.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EmbeddingError {
+    /// Some jobs have no vector: clustering them on skills alone would put
+    /// them in a different space from the rest, so the run is refused.
+    #[error("{missing} of {total} jobs have no posting vector (first: {first})")]
+    Missing {
+        missing: usize,
+        total: usize,
+        first: JobId,
+    },
+    #[error("job {job} has a {got}-dimensional vector, the others {expected}: vectors of different encoders cannot be mixed")]
+    DimensionMismatch {
+        job: JobId,
+        expected: usize,
+        got: usize,
+    },
+    #[error("job {0} has a zero or non-finite posting vector")]
+    Degenerate(JobId),
 }
 
 /// How terms are weighted before IDF.
@@ -116,8 +146,11 @@ pub struct FeatureMatrix {
     pub indices: Vec<u32>,
     /// L2-normalized TF-IDF.
     pub values: Vec<f64>,
-    /// Weights before IDF and normalization.
+    /// Weights before IDF and normalization (0 in embedding columns).
     pub raw_weights: Vec<f64>,
+    /// Dense embedding columns after the terms (0 without embeddings):
+    /// column `vocabulary.len() + d` is dimension `d` of the posting vector.
+    pub embedding_dim: usize,
 }
 
 impl FeatureMatrix {
@@ -125,8 +158,9 @@ impl FeatureMatrix {
         self.indptr.len().saturating_sub(1)
     }
 
+    /// Term columns plus embedding columns.
     pub fn columns(&self) -> usize {
-        self.vocabulary.len()
+        self.vocabulary.len() + self.embedding_dim
     }
 
     /// Column indices and TF-IDF values of one row.
@@ -135,10 +169,14 @@ impl FeatureMatrix {
         (&self.indices[span.clone()], &self.values[span])
     }
 
-    /// Column indices and raw weights of one row.
+    /// Term column indices and raw weights of one row: embedding columns
+    /// are left out, so they never become cluster keywords.
     pub fn raw_row(&self, i: usize) -> (&[u32], &[f64]) {
         let span = self.indptr[i]..self.indptr[i + 1];
-        (&self.indices[span.clone()], &self.raw_weights[span])
+        let cols = &self.indices[span.clone()];
+        // Rows are sorted by column and embedding columns come last.
+        let terms = cols.partition_point(|&c| (c as usize) < self.vocabulary.len());
+        (&cols[..terms], &self.raw_weights[span][..terms])
     }
 
     /// Squared L2 norm of a row (1, or 0 for a job without known terms).
@@ -213,7 +251,86 @@ impl FeatureMatrix {
             indices,
             values,
             raw_weights,
+            embedding_dim: 0,
         }
+    }
+
+    /// Appends each document's posting vector (re-normalised to unit length)
+    /// as dense columns: row `i` becomes `sqrt(1-w)·tfidf_i ⊕ sqrt(w)·e_i`,
+    /// unit length again. A job without terms (empty TF-IDF row) is placed
+    /// by its vector alone, at full length. `weight` 0 (v1.0) returns the
+    /// matrix unchanged without reading any vector; above 0, every document
+    /// needs a vector of one dimension. `self` is the TF-IDF matrix that
+    /// [`FeatureMatrix::build`] made from `documents`, in the same order.
+    pub fn with_embeddings(
+        self,
+        documents: &[JobDocument],
+        weight: f64,
+    ) -> Result<Self, EmbeddingError> {
+        if weight <= 0.0 || documents.is_empty() {
+            return Ok(self);
+        }
+        let weight = weight.min(1.0);
+        let missing: Vec<&JobDocument> =
+            documents.iter().filter(|d| d.embedding.is_none()).collect();
+        if let Some(first) = missing.first() {
+            return Err(EmbeddingError::Missing {
+                missing: missing.len(),
+                total: documents.len(),
+                first: first.job_posting_id.clone(),
+            });
+        }
+        let dim = documents[0].embedding.as_ref().map_or(0, Vec::len);
+        let mut unit: Vec<Vec<f64>> = Vec::with_capacity(documents.len());
+        for d in documents {
+            let v = d.embedding.as_deref().unwrap_or_default();
+            if v.len() != dim {
+                return Err(EmbeddingError::DimensionMismatch {
+                    job: d.job_posting_id.clone(),
+                    expected: dim,
+                    got: v.len(),
+                });
+            }
+            let norm = v
+                .iter()
+                .map(|&x| f64::from(x) * f64::from(x))
+                .sum::<f64>()
+                .sqrt();
+            if !(norm.is_finite() && norm > 0.0) {
+                return Err(EmbeddingError::Degenerate(d.job_posting_id.clone()));
+            }
+            unit.push(v.iter().map(|&x| f64::from(x) / norm).collect());
+        }
+
+        let term_columns = self.vocabulary.len() as u32;
+        let (term_scale, vector_scale) = ((1.0 - weight).sqrt(), weight.sqrt());
+        let rows = self.rows();
+        let mut indptr = Vec::with_capacity(rows + 1);
+        indptr.push(0);
+        let mut indices = Vec::with_capacity(self.indices.len() + rows * dim);
+        let mut values = Vec::with_capacity(indices.capacity());
+        let mut raw_weights = Vec::with_capacity(indices.capacity());
+        for (i, vector) in unit.iter().enumerate() {
+            let (cols, vals) = self.row(i);
+            let (_, raw) = self.raw_row(i);
+            let has_terms = vals.iter().any(|&v| v != 0.0);
+            indices.extend_from_slice(cols);
+            values.extend(vals.iter().map(|v| v * term_scale));
+            raw_weights.extend_from_slice(raw);
+            let scale = if has_terms { vector_scale } else { 1.0 };
+            indices.extend((0..dim as u32).map(|d| term_columns + d));
+            values.extend(vector.iter().map(|x| x * scale));
+            raw_weights.extend(std::iter::repeat_n(0.0, dim));
+            indptr.push(indices.len());
+        }
+        Ok(Self {
+            vocabulary: self.vocabulary,
+            indptr,
+            indices,
+            values,
+            raw_weights,
+            embedding_dim: dim,
+        })
     }
 }
 
@@ -268,6 +385,7 @@ mod tests {
                     confidence: *c,
                 })
                 .collect(),
+            embedding: None,
         }
     }
 
@@ -318,5 +436,151 @@ mod tests {
         assert_eq!(m.vocabulary, ["skill:welding", "title:welder"]);
         assert_eq!(m.row(2).0.len(), 0);
         assert_eq!(m.row_norm_squared(2), 0.0);
+    }
+
+    fn with_vector(mut d: JobDocument, v: &[f32]) -> JobDocument {
+        d.embedding = Some(v.to_vec());
+        d
+    }
+
+    fn embedded_docs() -> Vec<JobDocument> {
+        vec![
+            with_vector(
+                doc("a", "Data Engineer", &[("Python", 1.0), ("SQL", 0.5)]),
+                &[1.0, 0.0, 0.0],
+            ),
+            with_vector(doc("b", "Data Analyst", &[("SQL", 0.9)]), &[0.6, 0.8, 0.0]),
+            // Not unit length: re-normalised.
+            with_vector(
+                doc("c", "Nurse", &[("Patient care", 0.8)]),
+                &[0.0, 0.0, 2.0],
+            ),
+            // No known term: placed by its vector alone.
+            with_vector(doc("d", "", &[]), &[0.0, 3.0, 4.0]),
+        ]
+    }
+
+    fn one_df() -> FeatureConfig {
+        FeatureConfig {
+            min_document_frequency: 1,
+            ..FeatureConfig::default()
+        }
+    }
+
+    #[test]
+    fn weight_zero_is_the_tfidf_matrix_unchanged() {
+        let docs = embedded_docs();
+        let tfidf = FeatureMatrix::build(&docs, &one_df());
+        let same = tfidf.clone().with_embeddings(&docs, 0.0).unwrap();
+        assert_eq!(same, tfidf);
+        assert_eq!(same.columns(), same.vocabulary.len());
+        // Weight 0 reads no vector, so jobs without one are fine.
+        let without: Vec<JobDocument> = docs
+            .iter()
+            .cloned()
+            .map(|mut d| {
+                d.embedding = None;
+                d
+            })
+            .collect();
+        assert_eq!(
+            FeatureMatrix::build(&without, &one_df())
+                .with_embeddings(&without, 0.0)
+                .unwrap(),
+            tfidf
+        );
+    }
+
+    #[test]
+    fn combined_rows_are_unit_length_and_split_by_the_weight() {
+        let docs = embedded_docs();
+        let tfidf = FeatureMatrix::build(&docs, &one_df());
+        let terms = tfidf.vocabulary.len();
+        for w in [0.3, 0.6, 1.0] {
+            let m = tfidf.clone().with_embeddings(&docs, w).unwrap();
+            assert_eq!(m.embedding_dim, 3);
+            assert_eq!(m.columns(), terms + 3);
+            for i in 0..m.rows() {
+                assert!((m.row_norm_squared(i) - 1.0).abs() < 1e-12, "w {w} row {i}");
+                let (cols, vals) = m.row(i);
+                assert!(cols.windows(2).all(|p| p[0] < p[1]), "sorted columns");
+                let dense: f64 = cols
+                    .iter()
+                    .zip(vals)
+                    .filter(|(&c, _)| c as usize >= terms)
+                    .map(|(_, v)| v * v)
+                    .sum();
+                let expected = if i == 3 { 1.0 } else { w };
+                assert!((dense - expected).abs() < 1e-12, "w {w} row {i}: {dense}");
+            }
+            // Row b: 0.6/0.8 of the vector, scaled by sqrt(w).
+            let (cols, vals) = m.row(1);
+            let at = |c: usize| vals[cols.iter().position(|&x| x as usize == c).unwrap()];
+            assert!(
+                (at(terms) - 0.6 * w.sqrt()).abs() < 1e-6,
+                "{w}: {}",
+                at(terms)
+            );
+            assert!((at(terms + 1) - 0.8 * w.sqrt()).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn embedding_columns_never_reach_the_raw_rows_keywords_read() {
+        let docs = embedded_docs();
+        let tfidf = FeatureMatrix::build(&docs, &one_df());
+        let m = tfidf.clone().with_embeddings(&docs, 0.6).unwrap();
+        for i in 0..m.rows() {
+            assert_eq!(m.raw_row(i), tfidf.raw_row(i));
+        }
+        let names = crate::keywords::name_clusters(&m, &[0, 0, 1, 1], 20);
+        for keyword in names.iter().flat_map(|c| &c.keywords) {
+            assert!(
+                tfidf.vocabulary.iter().any(|t| t.ends_with(&keyword.term)),
+                "{keyword:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_and_mismatched_vectors_are_refused_with_counts() {
+        let mut docs = embedded_docs();
+        docs[1].embedding = None;
+        docs[3].embedding = None;
+        let m = FeatureMatrix::build(&docs, &one_df());
+        let e = m.clone().with_embeddings(&docs, 0.5).unwrap_err();
+        assert_eq!(
+            e,
+            EmbeddingError::Missing {
+                missing: 2,
+                total: 4,
+                first: JobId::parse("b").unwrap()
+            }
+        );
+        assert!(e.to_string().starts_with("2 of 4 jobs"), "{e}");
+
+        let mut docs = embedded_docs();
+        docs[2].embedding = Some(vec![1.0, 0.0]);
+        let e = FeatureMatrix::build(&docs, &one_df())
+            .with_embeddings(&docs, 0.5)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EmbeddingError::DimensionMismatch {
+                    expected: 3,
+                    got: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        let mut docs = embedded_docs();
+        docs[0].embedding = Some(vec![0.0, 0.0, 0.0]);
+        let e = FeatureMatrix::build(&docs, &one_df())
+            .with_embeddings(&docs, 0.5)
+            .unwrap_err();
+        assert_eq!(e, EmbeddingError::Degenerate(JobId::parse("a").unwrap()));
     }
 }

@@ -128,6 +128,7 @@ mod tests {
                     confidence: 0.9,
                 })
                 .collect(),
+            embedding: None,
         }
     }
 

@@ -376,6 +376,7 @@ mod tests {
                             confidence: 0.5 + 0.5 * (((j + s) % 5) as f64 / 5.0),
                         })
                         .collect(),
+                    embedding: None,
                 });
             }
         }

@@ -76,6 +76,26 @@ pub fn choose_k(
     }
 }
 
+/// Mean silhouette of `labels` over the rows of `matrix`, on the same
+/// seeded sample of at most `sample_size` rows as [`choose_k`] draws (all
+/// rows when there are fewer): scores one partition in any feature space,
+/// e.g. a v2.0 run's labels in the TF-IDF space or a v1.0 run's in the
+/// embedding space.
+pub fn sampled_silhouette(
+    matrix: &FeatureMatrix,
+    labels: &[u32],
+    sample_size: usize,
+    seed: u64,
+) -> f64 {
+    let n = matrix.rows().min(labels.len());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_5A3B);
+    let mut rows = sample(&mut rng, n, sample_size.min(n)).into_vec();
+    rows.sort_unstable();
+    let distances = pairwise_distances(matrix, &rows);
+    let sampled: Vec<u32> = rows.iter().map(|&i| labels[i]).collect();
+    silhouette(&distances, &sampled)
+}
+
 /// Euclidean distances between the sampled rows, row-major `m × m`.
 fn pairwise_distances(matrix: &FeatureMatrix, rows: &[usize]) -> Vec<f64> {
     let m = rows.len();
@@ -191,6 +211,24 @@ mod tests {
             "chose k = {} from {:?}",
             selection.chosen.k,
             selection.candidates
+        );
+    }
+
+    #[test]
+    fn sampled_silhouette_scores_the_chosen_partition_again() {
+        let docs = synthetic_jobs(300, 3);
+        let matrix = FeatureMatrix::build(&docs, &FeatureConfig::default());
+        let base = KMeansConfig::default();
+        let selection = choose_k(&matrix, 3..=5, &base, 2_000);
+        let chosen = selection
+            .candidates
+            .iter()
+            .find(|c| c.k == selection.chosen.k)
+            .unwrap();
+        let again = sampled_silhouette(&matrix, &selection.chosen.labels, 2_000, base.seed);
+        assert!(
+            (again - chosen.silhouette).abs() < 1e-12,
+            "{again} vs {chosen:?}"
         );
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::features::FeatureConfig;
 use crate::kmeans::KMeansConfig;
+use jobenrich_domain::{EnrichmentVersion, ModelId, ModelVersion};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -32,7 +33,16 @@ pub struct ClusteringSettings {
     pub min_document_frequency: usize,
     pub silhouette_sample: usize,
     pub keywords_per_cluster: usize,
+    /// Share of each row's squared length given to the posting vector
+    /// (0..=1); 0 clusters on skills and titles alone, as v1.0.
+    pub embedding_weight: f64,
+    /// Whose vectors are used when `embedding_weight` > 0 (`None`: the
+    /// active `embeddings` model's).
+    pub embedding_version: Option<EnrichmentVersion>,
 }
+
+/// The embeddings model a bare `embedding_version` (`v2.0-static`) belongs to.
+pub const DEFAULT_EMBEDDER_ID: &str = "job_embedder";
 
 impl Default for ClusteringSettings {
     fn default() -> Self {
@@ -49,6 +59,8 @@ impl Default for ClusteringSettings {
             min_document_frequency: features.min_document_frequency,
             silhouette_sample: 2_000,
             keywords_per_cluster: 8,
+            embedding_weight: 0.0,
+            embedding_version: None,
         }
     }
 }
@@ -82,6 +94,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "min_document_frequency",
     "silhouette_sample",
     "keywords_per_cluster",
+    "embedding_weight",
+    "embedding_version",
 ];
 
 impl ClusteringSettings {
@@ -137,6 +151,29 @@ impl ClusteringSettings {
         s.tolerance = opt_non_negative(overrides, "tolerance")?.unwrap_or(s.tolerance);
         s.skill_weight = opt_non_negative(overrides, "skill_weight")?.unwrap_or(s.skill_weight);
         s.title_weight = opt_non_negative(overrides, "title_weight")?.unwrap_or(s.title_weight);
+        if let Some(v) = overrides.get("embedding_weight") {
+            s.embedding_weight = match v.as_f64() {
+                Some(w) if (0.0..=1.0).contains(&w) => w,
+                _ => {
+                    return Err(invalid(
+                        "embedding_weight",
+                        format!("must be a number in 0.0..=1.0, got {v}"),
+                    ))
+                }
+            };
+        }
+        s.embedding_version = match overrides.get("embedding_version") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(embedding_version(text)?),
+            Some(other) => {
+                return Err(invalid(
+                    "embedding_version",
+                    format!(
+                        "must be a string such as \"v1.0\" or \"job_embedder@v2.0-static\", got {other}"
+                    ),
+                ))
+            }
+        };
         if s.skill_weight == 0.0 && s.title_weight == 0.0 {
             return Err(invalid(
                 "skill_weight",
@@ -196,6 +233,25 @@ impl ClusteringSettings {
         );
         m
     }
+}
+
+/// `v2.0-static` (a `job_embedder` version) or `model_id@version`.
+fn embedding_version(text: &str) -> Result<EnrichmentVersion, SettingsError> {
+    let reason = |e: String| {
+        invalid(
+            "embedding_version",
+            format!(
+                "{text:?} is not an embeddings version (\"v1.0\" or \"job_embedder@v1.0\"): {e}"
+            ),
+        )
+    };
+    let (model, version) = text
+        .trim()
+        .split_once('@')
+        .unwrap_or((DEFAULT_EMBEDDER_ID, text.trim()));
+    let model = ModelId::parse(model).map_err(|e| reason(e.to_string()))?;
+    let version = ModelVersion::parse(version).map_err(|e| reason(e.to_string()))?;
+    Ok(EnrichmentVersion::for_model(&model, &version))
 }
 
 fn opt_count(
@@ -263,5 +319,35 @@ mod tests {
         assert!(e.to_string().contains("unknown key"), "{e}");
         let e = parse(json!({"title_weight": -1})).unwrap_err();
         assert_eq!(e.key, "title_weight");
+    }
+
+    #[test]
+    fn embedding_weight_and_version_are_read_and_checked() {
+        let d = parse(json!({})).unwrap();
+        assert_eq!(d.embedding_weight, 0.0);
+        assert_eq!(d.embedding_version, None);
+        let s =
+            parse(json!({"embedding_weight": 0.6, "embedding_version": "v2.0-static"})).unwrap();
+        assert_eq!(s.embedding_weight, 0.6);
+        assert_eq!(
+            s.embedding_version.unwrap().as_str(),
+            "job_embedder@v2.0-static"
+        );
+        let s =
+            parse(json!({"embedding_weight": 1, "embedding_version": "my_embedder@v3.1"})).unwrap();
+        assert_eq!(s.embedding_weight, 1.0);
+        assert_eq!(s.embedding_version.unwrap().as_str(), "my_embedder@v3.1");
+        for bad in [json!(-0.1), json!(1.5), json!("half"), json!(null)] {
+            let e = parse(json!({ "embedding_weight": bad })).unwrap_err();
+            assert_eq!(e.key, "embedding_weight");
+            assert!(e.reason.contains("0.0..=1.0"), "{e}");
+        }
+        for bad in [json!(2), json!(""), json!("job_embedder@")] {
+            let e = parse(json!({ "embedding_version": bad })).unwrap_err();
+            assert_eq!(e.key, "embedding_version", "{bad}");
+        }
+        // v1.0's overrides name neither key: its behaviour is the default.
+        let v1 = ClusteringSettings::default_overrides();
+        assert!(!v1.contains_key("embedding_weight") && !v1.contains_key("embedding_version"));
     }
 }

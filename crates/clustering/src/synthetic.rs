@@ -259,6 +259,7 @@ pub fn synthetic_jobs(count: usize, seed: u64) -> Vec<JobDocument> {
                         confidence: rng.gen_range(0.4..1.0),
                     })
                     .collect(),
+                embedding: None,
             }
         })
         .collect()

@@ -2,7 +2,9 @@
 //! enrichment), `cluster diff`, `cluster list` and `cluster show`.
 //!
 //! A run streams postings in id pages with their skills at the current
-//! skills version, clusters them with `jobenrich-clustering` off the async
+//! skills version (and, when the clusterer's `embedding_weight` is above 0,
+//! their posting vectors at its embeddings version, read in the same
+//! batches), clusters them with `jobenrich-clustering` off the async
 //! executor, renumbers the clusters so that a cluster continuing one of the
 //! previous run keeps its id, and stores everything with one atomic
 //! `record_clustering_run` call: a crash before that call leaves the
@@ -15,7 +17,7 @@ use jobenrich_clustering::stability::{
 };
 use jobenrich_clustering::{
     choose_k, compare_runs, kmeans, name_clusters, ClusterDescription, ClusteringSettings,
-    FeatureMatrix, JobDocument, KCandidate, KChoice, SettingsError, WeightedSkill,
+    EmbeddingError, FeatureMatrix, JobDocument, KCandidate, KChoice, SettingsError, WeightedSkill,
 };
 use jobenrich_domain::Uuid;
 use jobenrich_domain::{
@@ -57,6 +59,36 @@ pub enum ClusteringFlowError {
     NoSkillsVersion,
     #[error("nothing to cluster: the store holds no job postings (ingest postings first)")]
     NoJobs,
+    #[error(
+        "clustering model {model} clusters on posting vectors (embedding_weight {weight}) \
+         but names no embedding_version and no embeddings model is active: activate one \
+         (`jobenrich models activate job_embedder v1.0`) and run `jobenrich run`, \
+         or set embedding_version in the clustering model"
+    )]
+    NoEmbeddingsVersion { model: String, weight: f64 },
+    #[error(
+        "embeddings version {version} has no stored vectors ({available}): \
+         activate it and run `jobenrich run` to embed the postings, \
+         or set the clustering model's embedding_version to one that has vectors"
+    )]
+    NoVectors { version: String, available: String },
+    #[error(
+        "{missing} of {total} jobs have no posting vector at embeddings version {version} \
+         (first: {first}): run `jobenrich run` with that embeddings model active to embed them, \
+         or cluster with a model whose embedding_weight is 0 (job_clusterer@v1.0)"
+    )]
+    MissingEmbeddings {
+        missing: usize,
+        total: usize,
+        version: String,
+        first: String,
+    },
+    #[error("posting vectors at embeddings version {version}: {source}")]
+    Embeddings {
+        version: String,
+        #[source]
+        source: EmbeddingError,
+    },
     #[error("clustering run {0:?} not found (`jobenrich cluster list` shows the runs)")]
     UnknownRun(String),
     #[error("no clustering run yet: run `jobenrich cluster run` first")]
@@ -121,8 +153,14 @@ pub struct ClusteringRunReport {
     /// True when this run registered and activated the shipped default clusterer.
     pub activated_default_model: bool,
     pub skills_version: EnrichmentVersion,
+    /// Share of each row given to the posting vector (0: skills and titles only).
+    pub embedding_weight: f64,
+    /// Whose vectors were used (`None` when `embedding_weight` is 0).
+    pub embedding_version: Option<EnrichmentVersion>,
     pub jobs: u64,
     pub jobs_with_skills: u64,
+    /// Jobs with a posting vector (0 when vectors are not used).
+    pub jobs_with_embeddings: u64,
     pub vocabulary_size: usize,
     pub k: usize,
     /// `fixed` or `silhouette k_min..=k_max (sample N)`.
@@ -189,11 +227,14 @@ pub fn default_clusterer(now: chrono::DateTime<Utc>) -> ModelConfig {
 /// (never snippets or provenance): fewer, larger skill queries
 /// cost far less on both backends (a BigQuery query has seconds of latency;
 /// SQLite's plan for an id list scans the version index once per call).
+/// With `embedding_version`, the same batches also read the jobs' posting
+/// vectors (one `embeddings_for_jobs` call per batch, never one per job).
 /// Each job's documents, and the extraction its skills came from (the
 /// `enrichment_id` its cluster assignment references, docs/data-model.md).
-async fn load_documents(
+pub async fn load_documents(
     store: &dyn Store,
     skills_version: &EnrichmentVersion,
+    embedding_version: Option<&EnrichmentVersion>,
     page_size: usize,
     skills_batch: usize,
 ) -> Result<(Vec<JobDocument>, BTreeMap<JobId, Uuid>), ClusteringFlowError> {
@@ -212,6 +253,7 @@ async fn load_documents(
             job_posting_id,
             title,
             skills: Vec::new(),
+            embedding: None,
         }));
         let pending = documents.len() - without_skills;
         if pending > 0 && (pending >= skills_batch.max(1) || last_page) {
@@ -222,6 +264,9 @@ async fn load_documents(
                 &mut extractions,
             )
             .await?;
+            if let Some(version) = embedding_version {
+                attach_embeddings(store, version, &mut documents[without_skills..]).await?;
+            }
             without_skills = documents.len();
         }
         if last_page {
@@ -257,6 +302,59 @@ async fn attach_skills(
     Ok(())
 }
 
+async fn attach_embeddings(
+    store: &dyn Store,
+    version: &EnrichmentVersion,
+    documents: &mut [JobDocument],
+) -> Result<(), ClusteringFlowError> {
+    let ids: Vec<JobId> = documents.iter().map(|d| d.job_posting_id.clone()).collect();
+    let mut vectors: BTreeMap<JobId, Vec<f32>> = store
+        .embeddings_for_jobs(&ids, version)
+        .await?
+        .into_iter()
+        .map(|e| (e.job_posting_id, e.vector))
+        .collect();
+    for d in documents {
+        d.embedding = vectors.remove(&d.job_posting_id);
+    }
+    Ok(())
+}
+
+/// The embeddings version a clusterer reads vectors from: its
+/// `embedding_version`, else the active embeddings model's; refused when
+/// that version has no stored vector at all.
+async fn resolve_embedding_version(
+    store: &dyn Store,
+    settings: &ClusteringSettings,
+    model: &str,
+) -> Result<EnrichmentVersion, ClusteringFlowError> {
+    let version = match &settings.embedding_version {
+        Some(v) => v.clone(),
+        None => store
+            .active_model_for_type(EnrichmentType::Embeddings)
+            .await?
+            .map(|m| m.enrichment_version())
+            .ok_or_else(|| ClusteringFlowError::NoEmbeddingsVersion {
+                model: model.to_string(),
+                weight: settings.embedding_weight,
+            })?,
+    };
+    let stored = store.embedding_versions().await?;
+    if !stored.iter().any(|(v, n)| *v == version && *n > 0) {
+        let available = if stored.is_empty() {
+            "the store holds no posting vectors".to_string()
+        } else {
+            let listed: Vec<String> = stored.iter().map(|(v, n)| format!("{v}: {n}")).collect();
+            format!("versions with vectors: {}", listed.join(", "))
+        };
+        return Err(ClusteringFlowError::NoVectors {
+            version: version.to_string(),
+            available,
+        });
+    }
+    Ok(version)
+}
+
 /// What the CPU-bound part produces.
 struct Clustered {
     labels: Vec<u32>,
@@ -268,8 +366,12 @@ struct Clustered {
     clusters: Vec<ClusterDescription>,
 }
 
-fn cluster_documents(documents: &[JobDocument], settings: &ClusteringSettings) -> Clustered {
-    let matrix = FeatureMatrix::build(documents, &settings.feature_config());
+fn cluster_documents(
+    documents: &[JobDocument],
+    settings: &ClusteringSettings,
+) -> Result<Clustered, EmbeddingError> {
+    let matrix = FeatureMatrix::build(documents, &settings.feature_config())
+        .with_embeddings(documents, settings.embedding_weight)?;
     let base = settings.kmeans_config();
     let (result, candidates) = match settings.k {
         KChoice::Fixed(_) => (kmeans(&matrix, &base), Vec::new()),
@@ -279,15 +381,15 @@ fn cluster_documents(documents: &[JobDocument], settings: &ClusteringSettings) -
         }
     };
     let clusters = name_clusters(&matrix, &result.labels, settings.keywords_per_cluster);
-    Clustered {
+    Ok(Clustered {
         k: result.k,
         iterations: result.iterations,
         inertia: result.inertia,
         labels: result.labels,
         candidates,
-        vocabulary_size: matrix.columns(),
+        vocabulary_size: matrix.vocabulary.len(),
         clusters,
-    }
+    })
 }
 
 /// One clustering run over every posting, recorded atomically as the new
@@ -320,9 +422,19 @@ pub async fn run_clustering(
             .ok_or(ClusteringFlowError::NoSkillsVersion)?,
     };
 
+    let embedding_version = if settings.embedding_weight > 0.0 {
+        Some(
+            resolve_embedding_version(store, &settings, &model.enrichment_version().to_string())
+                .await?,
+        )
+    } else {
+        None
+    };
+
     let (documents, extractions) = load_documents(
         store,
         &skills_version,
+        embedding_version.as_ref(),
         params.page_size,
         params.skills_batch,
     )
@@ -340,6 +452,24 @@ pub async fn run_clustering(
     })
     .await
     .map_err(|e| ClusteringFlowError::Worker(e.to_string()))?;
+    let clustered = clustered.map_err(|source| {
+        let version = embedding_version
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string);
+        match source {
+            EmbeddingError::Missing {
+                missing,
+                total,
+                first,
+            } => ClusteringFlowError::MissingEmbeddings {
+                missing,
+                total,
+                version,
+                first: first.to_string(),
+            },
+            source => ClusteringFlowError::Embeddings { version, source },
+        }
+    })?;
     let cluster_seconds = cluster_started.elapsed().as_secs_f64();
 
     let record_started = Instant::now();
@@ -402,8 +532,11 @@ pub async fn run_clustering(
         cluster_model_version: model.version,
         activated_default_model,
         skills_version,
+        embedding_weight: settings.embedding_weight,
+        embedding_version,
         jobs: documents.len() as u64,
         jobs_with_skills: documents.iter().filter(|d| !d.skills.is_empty()).count() as u64,
+        jobs_with_embeddings: documents.iter().filter(|d| d.embedding.is_some()).count() as u64,
         vocabulary_size: clustered.vocabulary_size,
         k: clustered.k,
         k_choice: match settings.k {

@@ -6,9 +6,10 @@
 use chrono::Utc;
 use jobenrich_clustering::synthetic::synthetic_jobs;
 use jobenrich_domain::{
-    ClusterRepository, EnrichmentType, ExtractedSkill, ExtractionStrategy, JobId, JobPosting,
-    JobPostingRepository, ModelConfig, ModelConfigRepository, ModelId, ModelVersion,
-    SchemaMigrator, SkillCategory, SkillRepository,
+    ClaimRequest, ClusterRepository, EnrichmentOutcome, EnrichmentRepository, EnrichmentResult,
+    EnrichmentSuccess, EnrichmentType, EnrichmentVersion, ExtractedSkill, ExtractionStrategy,
+    JobEmbedding, JobId, JobPosting, JobPostingRepository, ModelConfig, ModelConfigRepository,
+    ModelId, ModelVersion, SchemaMigrator, SkillCategory, SkillRepository,
 };
 use jobenrich_services::clustering_flow::{
     default_clusterer, diff_clustering_runs, job_cluster_history, list_clusters, run_clustering,
@@ -291,4 +292,220 @@ async fn errors_name_what_is_missing_and_what_to_do() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no-such-job"), "{e}");
+}
+
+/// Stores `vector(i)` for synthetic jobs `0..jobs` at the embeddings model's
+/// version, through the queue as `jobenrich run` does.
+async fn store_vectors(
+    store: &SqliteStore,
+    model: &ModelConfig,
+    jobs: usize,
+    vector: impl Fn(usize) -> Vec<f32>,
+) {
+    let version = model.enrichment_version();
+    let now = Utc::now();
+    let ids: Vec<JobId> = (0..jobs)
+        .map(|i| JobId::parse(format!("job-{i:07}")).unwrap())
+        .collect();
+    store
+        .enqueue_enrichments(&ids, EnrichmentType::Embeddings, &version, now)
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_enrichments(&ClaimRequest {
+            enrichment_type: EnrichmentType::Embeddings,
+            enrichment_version: Some(version.clone()),
+            owner: "test".into(),
+            lease: chrono::Duration::minutes(5),
+            limit: jobs,
+            max_attempts: 3,
+            now,
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), jobs);
+    let outcomes: Vec<EnrichmentOutcome> = claimed
+        .iter()
+        .map(|e| {
+            let i: usize = e.job_posting_id.as_str()[4..].parse().unwrap();
+            EnrichmentOutcome {
+                key: e.key(),
+                lease_owner: "test".into(),
+                result: EnrichmentResult::Success(EnrichmentSuccess {
+                    model_id: model.model_id.clone(),
+                    model_version: model.version.clone(),
+                    skills: vec![],
+                    sections: vec![],
+                    embedding: Some(JobEmbedding {
+                        job_posting_id: e.job_posting_id.clone(),
+                        enrichment_id: Some(e.enrichment_id),
+                        enrichment_version: version.clone(),
+                        model_id: model.model_id.clone(),
+                        model_version: model.version.clone(),
+                        vector: vector(i),
+                        source_chars: 100,
+                        created_at: now,
+                    }),
+                    metadata: Default::default(),
+                }),
+            }
+        })
+        .collect();
+    store.complete_enrichments(&outcomes, now).await.unwrap();
+}
+
+fn model_file(relative: &str) -> ModelConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative);
+    load_model_file(&path, Utc::now()).unwrap()
+}
+
+async fn register_and_activate(store: &SqliteStore, model: &ModelConfig) {
+    store.register_model(model).await.unwrap();
+    store
+        .activate_model(&model.model_id, &model.version, "test", Utc::now())
+        .await
+        .unwrap();
+}
+
+/// Splits jobs by the parity of their index, a partition the skills (12
+/// families, `synthetic_jobs`) know nothing about.
+fn parity_vector(i: usize) -> Vec<f32> {
+    let mut v = vec![0.0f32; 8];
+    v[i % 2] = 1.0;
+    // A little per-job spread so that no two vectors are equal.
+    v[2 + i % 6] = 0.05;
+    v
+}
+
+#[tokio::test]
+async fn v2_clusters_on_the_stored_vectors_and_v1_ignores_them() {
+    let dir = TempDir::new().unwrap();
+    let jobs = 240;
+    let store = store_with_jobs(&dir, jobs).await;
+    let embedder = model_file("models/job_embedder/v2.0-static/model.yaml");
+    register_and_activate(&store, &embedder).await;
+    store_vectors(&store, &embedder, jobs, parity_vector).await;
+
+    let parity_agreement = |assignments: &[jobenrich_domain::ClusterAssignment]| {
+        // Share of jobs whose cluster is the majority cluster of their parity.
+        let mut counts = std::collections::BTreeMap::new();
+        for a in assignments {
+            let i: usize = a.job_posting_id.as_str()[4..].parse().unwrap();
+            *counts.entry((i % 2, a.cluster_id)).or_insert(0usize) += 1;
+        }
+        let best = |parity: usize| {
+            counts
+                .iter()
+                .filter(|((p, _), _)| *p == parity)
+                .map(|(_, &n)| n)
+                .max()
+                .unwrap_or(0)
+        };
+        (best(0) + best(1)) as f64 / assignments.len() as f64
+    };
+
+    // v1.0 (the shipped default): skills and titles only, vectors unread.
+    let v1 = run_clustering(&store, &params(2, 1)).await.unwrap();
+    assert_eq!(v1.cluster_model_version.as_str(), "v1.0");
+    assert_eq!(
+        (v1.embedding_weight, v1.embedding_version.clone()),
+        (0.0, None)
+    );
+    assert_eq!(v1.jobs_with_embeddings, 0);
+    let v1_assignments = store.assignments_for_run(&v1.cluster_run_id).await.unwrap();
+    assert!(parity_agreement(&v1_assignments) < 0.75);
+
+    let v2 = model_file("models/job_clusterer/v2.0/model.yaml");
+    assert_eq!(v2.model_type, EnrichmentType::Clustering);
+    register_and_activate(&store, &v2).await;
+    let report = run_clustering(&store, &params(2, 1)).await.unwrap();
+    assert_eq!(report.cluster_model_version.as_str(), "v2.0");
+    assert!(report.embedding_weight > 0.0 && report.embedding_weight < 1.0);
+    assert_eq!(
+        report.embedding_version,
+        Some(EnrichmentVersion::parse("job_embedder@v2.0-static").unwrap())
+    );
+    assert_eq!(report.jobs_with_embeddings, jobs as u64);
+    assert_eq!(report.clusters.len(), 2);
+    let assignments = store
+        .assignments_for_run(&report.cluster_run_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        parity_agreement(&assignments),
+        1.0,
+        "the vectors decide k = 2"
+    );
+    // Names still come from skills and titles: the vectors have no words.
+    assert!(report
+        .clusters
+        .iter()
+        .all(|c| !c.keywords.is_empty() && !c.name.starts_with("cluster ")));
+    assert_eq!(
+        report.vocabulary_size, v1.vocabulary_size,
+        "vectors add no terms"
+    );
+}
+
+#[tokio::test]
+async fn v2_refuses_jobs_without_a_vector_and_versions_without_vectors() {
+    let dir = TempDir::new().unwrap();
+    let store = store_with_jobs(&dir, 120).await;
+    let v2 = model_file("models/job_clusterer/v2.0/model.yaml");
+    register_and_activate(&store, &v2).await;
+
+    // No embeddings model active and no embedding_version set.
+    let e = run_clustering(&store, &params(3, 1)).await.unwrap_err();
+    assert!(
+        matches!(e, ClusteringFlowError::NoEmbeddingsVersion { .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("job_clusterer@v2.0"), "{e}");
+
+    // Active, but nothing embedded yet.
+    let embedder = model_file("models/job_embedder/v2.0-static/model.yaml");
+    register_and_activate(&store, &embedder).await;
+    let e = run_clustering(&store, &params(3, 1)).await.unwrap_err();
+    assert!(matches!(e, ClusteringFlowError::NoVectors { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("job_embedder@v2.0-static") && text.contains("jobenrich run"),
+        "{text}"
+    );
+
+    // Only the first 100 of 120 postings embedded.
+    store_vectors(&store, &embedder, 100, parity_vector).await;
+    let e = run_clustering(&store, &params(3, 1)).await.unwrap_err();
+    match &e {
+        ClusteringFlowError::MissingEmbeddings {
+            missing,
+            total,
+            version,
+            first,
+        } => {
+            assert_eq!((*missing, *total), (20, 120));
+            assert_eq!(version, "job_embedder@v2.0-static");
+            assert_eq!(first, "job-0000100");
+        }
+        other => panic!("expected MissingEmbeddings, got {other}"),
+    }
+    assert!(e.to_string().contains("jobenrich run"), "{e}");
+    // A refused run records nothing.
+    assert!(store.list_clustering_runs().await.unwrap().is_empty());
+
+    // A pinned version without vectors is named with the versions that have some.
+    let mut pinned = v2.clone();
+    pinned.version = ModelVersion::parse("v2.1-exp").unwrap();
+    pinned
+        .config_overrides
+        .insert("embedding_version".into(), "v1.0".into());
+    register_and_activate(&store, &pinned).await;
+    let e = run_clustering(&store, &params(3, 1)).await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("job_embedder@v1.0") && text.contains("job_embedder@v2.0-static: 100"),
+        "{text}"
+    );
 }

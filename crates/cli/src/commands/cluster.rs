@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
-    /// Cluster every posting (skills + title) and make the result the active assignment.
+    /// Cluster every posting (skills + title, plus posting vectors when the model weights them) and make the result the active assignment.
     Run(RunArgs),
     /// Stability of one run against another: churn, ARI, NMI, splits and merges.
     Diff(DiffArgs),
@@ -129,6 +129,16 @@ async fn run_command(session: &Session, args: RunArgs) -> anyhow::Result<()> {
                 format!("{} ({} with skills)", r.jobs, r.jobs_with_skills),
             ),
             ("terms", r.vocabulary_size.to_string()),
+            (
+                "posting vectors",
+                match &r.embedding_version {
+                    Some(v) => format!(
+                        "{v}, weight {} ({} jobs with a vector)",
+                        r.embedding_weight, r.jobs_with_embeddings
+                    ),
+                    None => "not used (embedding_weight 0)".to_string(),
+                },
+            ),
             ("k", format!("{} ({})", r.k, r.k_choice)),
             ("seed", r.seed.to_string()),
             ("iterations", r.iterations.to_string()),
