@@ -16,13 +16,15 @@
 # (ARI), and each run's silhouette in the TF-IDF space and in the vector space
 # (crates/services/examples/cluster_spaces.rs). Prints a summary per version
 # and the cluster names of the seed-1 runs; raw JSON stays in $WORK.
+# K=N fixes k for every run (`cluster run --k N`) instead of the silhouette
+# choice, e.g. to read both versions' names at equal k.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPLIT=${1:?usage: cluster_compare.sh train|dev|all [EMBEDDER] [WEIGHTS...]}
 EMBEDDER=${2:-v1.0}
 shift $(( $# >= 2 ? 2 : 1 ))
 WEIGHTS=("$@")
-WORK=${WORK:-/tmp/jobenrich-cluster-compare}/$SPLIT-$EMBEDDER
+WORK=${WORK:-/tmp/jobenrich-cluster-compare}/$SPLIT-$EMBEDDER${K:+-k$K}
 BIN=${JOBENRICH:-target/release/jobenrich}
 SPACES=target/release/examples/cluster_spaces
 [ -x "$BIN" ] || cargo build --release -q -p jobenrich-cli
@@ -56,13 +58,12 @@ for w in "${WEIGHTS[@]}"; do
   versions+=("$v")
 done
 
-skills_version=$(J status | python3 -c "import json,sys; d=json.load(sys.stdin); print(next(m['model_id']+'@'+m['version'] for m in d['active_models'] if m['model_type']=='skills_extraction'))" 2>/dev/null || echo skills_extractor@v2.0)
 for v in "${versions[@]}"; do
   # v1.0 is registered by the first `cluster run` of a fresh store.
   J models activate job_clusterer "$v" > /dev/null 2>&1 || true
   : > "$WORK/runs-$v.txt"
   for seed in 1 2 3 4 5; do
-    J cluster run --seed "$seed" > "$WORK/run-$v-$seed.json"
+    J cluster run --seed "$seed" ${K:+--k "$K"} > "$WORK/run-$v-$seed.json"
     python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['cluster_model_version']==sys.argv[2], r['cluster_model_version']; print(r['cluster_run_id'])" "$WORK/run-$v-$seed.json" "$v" >> "$WORK/runs-$v.txt"
   done
   mapfile -t ids < "$WORK/runs-$v.txt"
@@ -70,6 +71,7 @@ for v in "${versions[@]}"; do
   for a in 0 1 2 3 4; do for b in $(seq $((a + 1)) 4); do
     J cluster diff "${ids[$a]}" "${ids[$b]}" | python3 -c "import json,sys; print(json.load(sys.stdin)['stability']['adjusted_rand_index'])" >> "$WORK/ari-$v.txt"
   done; done
+  skills_version=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['skills_version'])" "$WORK/run-$v-1.json")
   "$SPACES" "$WORK/jobenrich.db" "$skills_version" "job_embedder@$EMBEDDER" "${ids[@]}" > "$WORK/spaces-$v.jsonl"
 done
 
@@ -84,8 +86,9 @@ for v in versions:
     runs = [json.load(open(f"{work}/run-{v}-{s}.json")) for s in range(1, 6)]
     spaces = [json.loads(l) for l in open(f"{work}/spaces-{v}.jsonl")]
     ari = [float(l) for l in open(f"{work}/ari-{v}.txt")]
-    own = [next(c["silhouette"] for c in r["k_candidates"] if c["k"] == r["k"]) for r in runs]
-    print(f"{v:12} {runs[0]['embedding_weight']:>6} {mmm([r['k'] for r in runs], '{:.0f}'):>16} {mmm(own):>22} "
+    # Fixed k (K=N): the run scores no candidate, so no own-space figure.
+    own = [c["silhouette"] for r in runs for c in r["k_candidates"] if c["k"] == r["k"]]
+    print(f"{v:12} {runs[0]['embedding_weight']:>6} {mmm([r['k'] for r in runs], '{:.0f}'):>16} {mmm(own) if own else '-':>22} "
           f"{mmm([s['silhouette_tfidf'] for s in spaces]):>22} {mmm([s['silhouette_embedding'] for s in spaces]):>22} {mmm(ari):>26}")
 print(f"jobs: {runs[0]['jobs']} ({runs[0]['jobs_with_skills']} with skills)")
 for v in versions:
