@@ -19,7 +19,9 @@ use std::collections::HashMap;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [db, skills, embeddings, runs @ ..] = args.as_slice() else {
-        return Err("usage: cluster_spaces DB SKILLS_VERSION EMBEDDINGS_VERSION [RUN_ID...]".into());
+        return Err(
+            "usage: cluster_spaces DB SKILLS_VERSION EMBEDDINGS_VERSION [RUN_ID...]".into(),
+        );
     };
     let store = SqliteStore::open(db)?;
     let skills = EnrichmentVersion::parse(skills.as_str())?;
@@ -53,7 +55,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if labels.contains(&u32::MAX) {
             return Err(format!("run {run} does not assign every job of the store").into());
         }
-        let k = labels.iter().collect::<std::collections::BTreeSet<_>>().len();
+        let k = labels
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let line = serde_json::json!({
             "run": run,
             "jobs": documents.len(),
