@@ -17,7 +17,10 @@
 # (crates/services/examples/cluster_spaces.rs). Prints a summary per version
 # and the cluster names of the seed-1 runs; raw JSON stays in $WORK.
 # K=N fixes k for every run (`cluster run --k N`) instead of the silhouette
-# choice, e.g. to read both versions' names at equal k.
+# choice, e.g. to read both versions' names at equal k. The store of a split
+# and embedder is made once and reused (runs are added); remove $WORK to
+# start afresh, e.g. after changing models/job_clusterer/v2.0/model.yaml,
+# whose v2.0 is registered when the store is made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPLIT=${1:?usage: cluster_compare.sh train|dev|all [EMBEDDER] [WEIGHTS...]}
