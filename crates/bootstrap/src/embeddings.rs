@@ -143,16 +143,17 @@ impl EmbeddingsSettings {
         Ok(file)
     }
 
-    /// The linker of the `semantic` strategy: the encoder, and the skill index
-    /// of this taxonomy file's content and this encoder (built and cached on
-    /// first use).
-    pub fn linker(&self) -> Result<Arc<SemanticLinker>, BootstrapError> {
-        let encoder = self.encoder()?;
+    /// The linker of the `semantic` strategy: the encoder of `kind`, and the
+    /// skill index of this taxonomy file's content and that encoder (built
+    /// and cached on first use).
+    pub fn linker(&self, kind: EncoderKind) -> Result<Arc<SemanticLinker>, BootstrapError> {
+        let encoder = self.encoder_of(kind)?;
         let taxonomy = self.taxonomy_file()?;
         let version = taxonomy_version(&taxonomy)?;
         tracing::info!(
             cache_dir = %self.cache_dir.display(),
-            "loading the ESCO skill index (built and cached on first use: minutes)"
+            encoder = kind.as_str(),
+            "loading the ESCO skill index (built and cached on first use: minutes with the transformer)"
         );
         let started = std::time::Instant::now();
         let (index, built) = SkillIndex::load_or_build(
@@ -187,7 +188,7 @@ impl EmbeddingsSettings {
     /// asks for it.
     pub fn linker_source(&self) -> LinkerSource {
         let settings = self.clone();
-        Arc::new(move || settings.linker().map_err(|e| e.to_string()))
+        Arc::new(move |kind| settings.linker(kind).map_err(|e| e.to_string()))
     }
 }
 

@@ -29,8 +29,12 @@ pub trait TextEncoder: Send + Sync {
 
 /// Which encoder a model version runs: the transformer (exact, slow) or the
 /// static token table distilled from it (the model2vec method; much faster,
-/// less exact). Versions choose with `config_overrides.encoder`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// less exact). Embeddings versions choose with `config_overrides.encoder`,
+/// skills versions with `semantic_encoder`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum EncoderKind {
     #[default]
     Transformer,

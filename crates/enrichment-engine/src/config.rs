@@ -80,6 +80,16 @@ pub struct EngineConfig {
     /// (needs the `embeddings` encoder; see `SemanticLinker`).
     #[serde(default)]
     pub use_semantic: bool,
+    /// The encoder the `semantic` strategy links with: `transformer` (exact;
+    /// its ESCO index takes minutes of CPU to build once) or `static`
+    /// (seconds).
+    #[serde(default)]
+    pub semantic_encoder: jobenrich_domain::EncoderKind,
+    /// A skill the lexicon does not link takes its best semantic candidate
+    /// as `taxonomy_ref` only from this cosine up; weaker candidates stay
+    /// ranked links for a reviewer.
+    #[serde(default)]
+    pub semantic_min_score: f64,
 }
 
 fn one() -> f64 {
@@ -164,6 +174,8 @@ impl Default for EngineConfig {
             tagger_keep_rule_mentions: false,
             section_model_artifact: None,
             use_semantic: false,
+            semantic_encoder: jobenrich_domain::EncoderKind::Transformer,
+            semantic_min_score: 0.0,
         }
     }
 }
@@ -238,6 +250,7 @@ impl EngineConfig {
             ("min_lexicon_weight", self.min_lexicon_weight),
             ("tagger_weight", self.tagger_weight),
             ("tagger_evidence_bonus", self.tagger_evidence_bonus),
+            ("semantic_min_score", self.semantic_min_score),
         ];
         for (key, v) in unit {
             if !(0.0..=1.0).contains(&v) {

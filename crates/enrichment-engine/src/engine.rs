@@ -201,6 +201,31 @@ impl SkillsEngine {
         self.extractor().extract(text, &lower, sections, &offsets)
     }
 
+    /// Ranks the skill phrases of many postings against the taxonomy in one
+    /// pass (the linker keeps them), so their `enrich` calls find them
+    /// ranked: one pass over the index per posting costs more than the
+    /// rest of `enrich`. Extraction runs twice; it is far cheaper. Nothing
+    /// to do without a linker; a posting `enrich` would refuse is skipped.
+    pub fn prepare_links(&self, jobs: &[&JobPosting]) -> Result<(), EngineError> {
+        let Some(linker) = &self.linker else {
+            return Ok(());
+        };
+        let mut names: Vec<String> = Vec::new();
+        for job in jobs {
+            if job.description.len() <= self.config.max_input_bytes {
+                names.extend(
+                    self.extract_text(&job.description)
+                        .into_iter()
+                        .map(|f| f.canonical),
+                );
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        linker.candidates(&names).map(|_| ())
+    }
+
     /// Sections and skills of a posting's description. Refuses descriptions
     /// larger than `max_input_bytes`; never panics.
     pub fn enrich(
@@ -278,7 +303,7 @@ impl SkillsEngine {
                 enrichment_version: enrichment_version.clone(),
                 created_at: now,
             })
-            .map(with_semantic_ref)
+            .map(|s| with_semantic_ref(s, self.config.semantic_min_score))
             .collect();
         // The domain's rule for stored spans; a breach is a bug, reported as
         // this job's failure rather than stored.
@@ -296,10 +321,16 @@ impl SkillsEngine {
 }
 
 /// A skill the lexicon did not link takes its best semantic candidate as
-/// its taxonomy reference, and names the `semantic` strategy for it.
-fn with_semantic_ref(mut skill: ExtractedSkill) -> ExtractedSkill {
+/// its taxonomy reference, and names the `semantic` strategy for it, when
+/// the candidate scores at least `min_score` (a weaker one stays a ranked
+/// candidate only).
+fn with_semantic_ref(mut skill: ExtractedSkill, min_score: f64) -> ExtractedSkill {
     if skill.taxonomy_ref.is_none() {
-        if let Some(best) = skill.taxonomy_links.first() {
+        if let Some(best) = skill
+            .taxonomy_links
+            .first()
+            .filter(|b| b.score >= min_score)
+        {
             skill.taxonomy_ref = Some(format!("{ESCO_REF_PREFIX}{}", best.label));
             skill.source_strategies.push(ExtractionStrategy::Semantic);
             skill.source_strategies.sort_unstable();
@@ -328,7 +359,7 @@ mod tests {
         };
         let lexicon = Arc::new(Lexicon::from_entries(vec![
             entry("Budgeting", Some("esco:manage budgets")),
-            entry("Sql", None),
+            entry("Sqls", None),
         ]));
         let concepts = vec![
             TaxonomyConcept {
@@ -343,6 +374,7 @@ mod tests {
         let encoder: Arc<dyn TextEncoder> = Arc::new(Letters);
         let index = Arc::new(SkillIndex::build(encoder.as_ref(), &concepts, "t").unwrap());
         let linker = Arc::new(SemanticLinker::new(encoder, index, 2).unwrap());
+        let (engine_lexicon, engine_linker) = (lexicon.clone(), linker.clone());
         let engine = SkillsEngine::new(lexicon, &[], EngineConfig::default())
             .unwrap()
             .with_linker(linker);
@@ -351,12 +383,14 @@ mod tests {
             title: "Analyst".into(),
             company: None,
             location: None,
-            description: "Requirements:\n- Budgeting and Sql".into(),
+            description: "Requirements:\n- Budgeting and Sqls".into(),
             posted_at: None,
             source: None,
             url: None,
             ingested_at: Utc::now(),
         };
+        // Ranked ahead for the batch; `enrich` then finds them ranked.
+        engine.prepare_links(&[&posting]).unwrap();
         let out = engine
             .enrich(&posting, &EnrichmentVersion::legacy(), Utc::now())
             .unwrap();
@@ -371,7 +405,7 @@ mod tests {
         assert!(!budgeting
             .source_strategies
             .contains(&ExtractionStrategy::Semantic));
-        let sql = skill("Sql");
+        let sql = skill("Sqls");
         assert_eq!(sql.taxonomy_ref.as_deref(), Some("esco:use databases"));
         assert!(sql
             .source_strategies
@@ -382,5 +416,32 @@ mod tests {
         for s in &out.skills {
             assert!(jobenrich_domain::validation::Validate::validate(s).is_ok());
         }
+
+        // Above the best candidate's score, the candidates stay ranked but
+        // nothing becomes the skill's reference.
+        let config = EngineConfig {
+            semantic_min_score: sql.taxonomy_links[0].score + 0.01,
+            ..EngineConfig::default()
+        };
+        let strict = SkillsEngine::new(engine_lexicon, &[], config)
+            .unwrap()
+            .with_linker(engine_linker);
+        let out = strict
+            .enrich(&posting, &EnrichmentVersion::legacy(), Utc::now())
+            .unwrap();
+        let strict_sql = out.skills.iter().find(|s| s.skill_name == "Sqls").unwrap();
+        assert_eq!(strict_sql.taxonomy_ref, None);
+        assert!(!strict_sql
+            .source_strategies
+            .contains(&ExtractionStrategy::Semantic));
+        assert_eq!(strict_sql.taxonomy_links, sql.taxonomy_links);
+        // Without a linker there is nothing to prepare.
+        let plain = SkillsEngine::new(
+            Arc::new(Lexicon::from_entries(vec![])),
+            &[],
+            EngineConfig::default(),
+        )
+        .unwrap();
+        assert!(plain.prepare_links(&[&posting]).is_ok());
     }
 }

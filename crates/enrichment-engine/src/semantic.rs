@@ -8,10 +8,11 @@
 use crate::extract::FoundSkill;
 use crate::EngineError;
 use jobenrich_domain::TextEncoder;
-use std::collections::HashSet;
+use nalgebra::{DMatrix, DMatrixView};
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The taxonomy reference prefix exact ESCO links carry (`esco:<preferred label>`).
 pub(crate) const ESCO_PREFIX: &str = "esco:";
@@ -186,7 +187,9 @@ impl SkillIndex {
     /// little-endian f32. Written beside the target and renamed, so a reader
     /// never sees half a file.
     pub fn save(&self, path: &Path) -> Result<(), EngineError> {
-        let tmp = path.with_extension("partial");
+        // One temporary name per process: two processes building the same
+        // index at once each rename a whole file.
+        let tmp = path.with_extension(format!("partial-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut w = BufWriter::new(std::fs::File::create(&tmp)?);
             writeln!(w, "{MAGIC}")?;
@@ -292,66 +295,63 @@ impl SkillIndex {
         self.top_k_batch(&[query], k).pop().unwrap_or_default()
     }
 
-    /// `top_k` of many queries in one pass over the index: each label
-    /// vector is read once per batch instead of once per query (the index
-    /// is ~190 MB, so one pass per query is bound by memory bandwidth).
+    /// `top_k` of many queries in one pass over the index: the scores of a
+    /// block of label rows against every query are one matrix product
+    /// (nalgebra hands it to matrixmultiply's blocked SIMD sgemm, several
+    /// times the speed of one dot product at a time), then each concept
+    /// keeps its best label's score.
     pub fn top_k_batch(&self, queries: &[&[f32]], k: usize) -> Vec<Vec<(u32, f32)>> {
         let concepts = self.labels.len();
-        let valid: Vec<bool> = queries.iter().map(|q| q.len() == self.dim).collect();
-        let mut best = vec![f32::NEG_INFINITY; concepts * queries.len()];
-        if k > 0 {
-            for (row, v) in self.vectors.chunks_exact(self.dim).enumerate() {
-                let c = self.row_concept[row] as usize;
-                for (qi, query) in queries.iter().enumerate() {
-                    if !valid[qi] {
-                        continue;
-                    }
-                    let s = dot8(query, v);
-                    let slot = &mut best[qi * concepts + c];
-                    if s > *slot {
-                        *slot = s;
+        let valid: Vec<usize> = (0..queries.len())
+            .filter(|&qi| queries[qi].len() == self.dim)
+            .collect();
+        let mut best = vec![f32::NEG_INFINITY; concepts * valid.len()];
+        if k > 0 && !valid.is_empty() && self.dim > 0 {
+            let q = DMatrix::from_fn(valid.len(), self.dim, |i, j| queries[valid[i]][j]);
+            let mut scores = DMatrix::<f32>::zeros(valid.len(), SCORE_BLOCK_ROWS);
+            for (b, block) in self.vectors.chunks(SCORE_BLOCK_ROWS * self.dim).enumerate() {
+                let rows = block.len() / self.dim;
+                // Row-major label vectors are a column-major dim × rows matrix.
+                let labels = DMatrixView::from_slice(block, self.dim, rows);
+                let mut s = scores.columns_mut(0, rows);
+                s.gemm(1.0, &q, &labels, 0.0);
+                for (j, column) in s.column_iter().enumerate() {
+                    let c = self.row_concept[b * SCORE_BLOCK_ROWS + j] as usize;
+                    for (qi, &score) in column.iter().enumerate() {
+                        let slot = &mut best[qi * concepts + c];
+                        if score > *slot {
+                            *slot = score;
+                        }
                     }
                 }
             }
         }
-        (0..queries.len())
-            .map(|qi| {
-                if !valid[qi] || k == 0 {
-                    return Vec::new();
+        let mut ranked = vec![Vec::new(); queries.len()];
+        if k == 0 {
+            return ranked;
+        }
+        for (slot, &qi) in valid.iter().enumerate() {
+            let mut top: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+            for (c, &s) in best[slot * concepts..(slot + 1) * concepts]
+                .iter()
+                .enumerate()
+            {
+                if top.len() == k && s <= top[k - 1].1 {
+                    continue;
                 }
-                let mut top: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
-                for (c, &s) in best[qi * concepts..(qi + 1) * concepts].iter().enumerate() {
-                    if top.len() == k && s <= top[k - 1].1 {
-                        continue;
-                    }
-                    let at = top.partition_point(|t| t.1 >= s);
-                    top.insert(at, (c as u32, s));
-                    top.truncate(k);
-                }
-                top
-            })
-            .collect()
+                let at = top.partition_point(|t| t.1 >= s);
+                top.insert(at, (c as u32, s));
+                top.truncate(k);
+            }
+            ranked[qi] = top;
+        }
+        ranked
     }
 }
 
-/// Dot product with eight independent sums: float addition is not
-/// associative, so the compiler vectorises only when told the order.
-fn dot8(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
+/// Label rows scored per matrix product: the score block (queries × rows)
+/// stays in cache.
+const SCORE_BLOCK_ROWS: usize = 4096;
 
 /// One ranked link of a skill to a taxonomy concept.
 #[derive(Debug, Clone, PartialEq)]
@@ -369,7 +369,20 @@ pub struct SemanticLinker {
     encoder: Arc<dyn TextEncoder>,
     index: Arc<SkillIndex>,
     top_k: usize,
+    /// Candidates by phrase: skill names repeat across postings (a few
+    /// thousand cover most mentions), so most phrases skip the index scan.
+    /// A plain map emptied when full: the names are a bounded vocabulary, so
+    /// an eviction policy would buy little over starting afresh.
+    cache: Mutex<HashMap<String, Arc<[SkillLink]>>>,
 }
+
+/// Phrases kept in [`SemanticLinker`]'s cache before it starts afresh.
+const CANDIDATE_CACHE_PHRASES: usize = 200_000;
+
+/// Phrases ranked per pass over the index: reading the index dominates a
+/// small batch, a larger one only grows the score buffer (~14k concepts ×
+/// this many floats).
+const QUERIES_PER_PASS: usize = 256;
 
 impl std::fmt::Debug for SemanticLinker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -411,6 +424,7 @@ impl SemanticLinker {
             encoder,
             index,
             top_k,
+            cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -418,24 +432,49 @@ impl SemanticLinker {
         &self.index
     }
 
-    /// The `top_k` nearest concepts of each phrase, in one encoder batch.
-    pub fn candidates(&self, phrases: &[&str]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
-        let vectors = self.encoder.encode_batch(phrases)?;
-        let queries: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
-        Ok(self
-            .index
-            .top_k_batch(&queries, self.top_k)
-            .into_iter()
-            .map(|top| {
-                top.into_iter()
+    /// The `top_k` nearest concepts of each phrase; the phrases not seen
+    /// before go through the encoder and the index in one batch.
+    pub fn candidates(&self, phrases: &[&str]) -> Result<Vec<Arc<[SkillLink]>>, EngineError> {
+        let mut found: Vec<Option<Arc<[SkillLink]>>> = {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            phrases.iter().map(|p| cache.get(*p).cloned()).collect()
+        };
+        let mut missing: Vec<&str> = Vec::new();
+        for (phrase, hit) in phrases.iter().zip(&found) {
+            if hit.is_none() && !missing.contains(phrase) {
+                missing.push(phrase);
+            }
+        }
+        if !missing.is_empty() {
+            let vectors = self.encoder.encode_batch(&missing)?;
+            let queries: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+            // Bounded score buffers (concepts × queries) per index pass.
+            let ranked: Vec<Vec<(u32, f32)>> = queries
+                .chunks(QUERIES_PER_PASS)
+                .flat_map(|chunk| self.index.top_k_batch(chunk, self.top_k))
+                .collect();
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() + missing.len() > CANDIDATE_CACHE_PHRASES {
+                cache.clear();
+            }
+            for (phrase, top) in missing.iter().zip(ranked) {
+                let links: Arc<[SkillLink]> = top
+                    .into_iter()
                     .map(|(c, score)| SkillLink {
                         label: self.index.label(c).to_string(),
                         score,
                         exact: false,
                     })
-                    .collect()
-            })
-            .collect())
+                    .collect();
+                cache.insert(phrase.to_string(), links);
+            }
+            for (phrase, slot) in phrases.iter().zip(found.iter_mut()) {
+                if slot.is_none() {
+                    *slot = cache.get(*phrase).cloned();
+                }
+            }
+        }
+        Ok(found.into_iter().map(Option::unwrap_or_default).collect())
     }
 
     /// Ranked links of each skill (same order as `skills`): the lexicon's exact
@@ -460,12 +499,12 @@ impl SemanticLinker {
                     })
                     .into_iter()
                     .collect();
-                for c in candidates {
+                for c in candidates.iter() {
                     if links.len() == self.top_k {
                         break;
                     }
                     if !links.iter().any(|l| l.label.eq_ignore_ascii_case(&c.label)) {
-                        links.push(c);
+                        links.push(c.clone());
                     }
                 }
                 links
@@ -603,6 +642,41 @@ mod tests {
         assert!(links[1][0].exact && links[1][0].score == 1.0);
         assert_eq!(links[1][1].label, "use databases");
         assert_eq!(links[1].len(), 2);
+    }
+
+    /// Counts the texts it is asked to encode.
+    struct Counting(std::sync::atomic::AtomicUsize);
+    impl TextEncoder for Counting {
+        fn model_id(&self) -> &str {
+            Letters.model_id()
+        }
+        fn dim(&self) -> usize {
+            Letters.dim()
+        }
+        fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
+            self.0
+                .fetch_add(texts.len(), std::sync::atomic::Ordering::Relaxed);
+            Letters.encode_batch(texts)
+        }
+    }
+
+    #[test]
+    fn a_phrase_is_encoded_once_and_its_cached_candidates_equal_fresh_ones() {
+        let index = Arc::new(SkillIndex::build(&Letters, &concepts(), "t").unwrap());
+        let counting = Arc::new(Counting(Default::default()));
+        let linker = SemanticLinker::new(counting.clone(), index.clone(), 3).unwrap();
+        let first = linker
+            .candidates(&["budgeting", "sql", "budgeting"])
+            .unwrap();
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let again = linker.candidates(&["sql", "budgeting", "singing"]).unwrap();
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(first[0], first[2]);
+        assert_eq!((&again[0], &again[1]), (&first[1], &first[0]));
+        assert_eq!(first[0][0].label, "manage budgets");
+        // The same as a linker that never saw them.
+        let fresh = SemanticLinker::new(Arc::new(Letters), index, 3).unwrap();
+        assert_eq!(fresh.candidates(&["singing"]).unwrap()[0], again[2]);
     }
 
     #[test]

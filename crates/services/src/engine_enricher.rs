@@ -178,6 +178,12 @@ impl PostingEnricher for EngineEnricher {
             skills: output.skills,
         })
     }
+
+    fn prepare_batch(&self, postings: &[&JobPosting]) {
+        if let Err(e) = self.engine.prepare_links(postings) {
+            tracing::debug!(error = %e, "ranking a batch's skill phrases failed; each posting retries alone");
+        }
+    }
 }
 
 /// The engine configuration of the active models (sections' overrides, the

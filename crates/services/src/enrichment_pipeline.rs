@@ -70,6 +70,12 @@ pub trait PostingEnricher: Send + Sync {
         skills_version: &EnrichmentVersion,
         now: DateTime<Utc>,
     ) -> Result<EnrichedPosting, EnrichError>;
+
+    /// Called with a batch's postings before they are enriched one by one,
+    /// for work shared across postings (ranking skill phrases against the
+    /// taxonomy). An error here is not the postings' failure: `enrich` meets
+    /// it again and reports it per posting.
+    fn prepare_batch(&self, _postings: &[&JobPosting]) {}
 }
 
 /// Turns postings into vectors (`embeddings` enrichments): one call per
@@ -687,6 +693,11 @@ fn enrich_claimed(
     enricher: &dyn PostingEnricher,
     config: &PipelineConfig,
 ) -> Vec<EnrichmentOutcome> {
+    {
+        let batch: Vec<&JobPosting> = postings.iter().collect();
+        // A panic here falls to `enrich_one`, which fails only its posting.
+        let _ = catch_unwind(AssertUnwindSafe(|| enricher.prepare_batch(&batch)));
+    }
     let mut by_id: HashMap<JobId, JobPosting> = postings
         .into_iter()
         .map(|p| (p.job_posting_id.clone(), p))

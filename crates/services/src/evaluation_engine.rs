@@ -225,9 +225,13 @@ mod tests {
         }
     }
 
+    /// Links with `Letters` as the transformer; this test has no static one.
     fn letters_linker() -> crate::model_artifacts::LinkerSource {
         use jobenrich_enrichment_engine::{SemanticLinker, SkillIndex, TaxonomyConcept};
-        Arc::new(|| {
+        Arc::new(|kind| {
+            if kind != jobenrich_domain::EncoderKind::Transformer {
+                return Err(format!("no {} encoder here", kind.as_str()));
+            }
             let concepts = vec![
                 TaxonomyConcept {
                     label: "Kubernetes orchestration".into(),
@@ -269,6 +273,14 @@ mod tests {
         let off = factory.build(&model(json!({})), None, &[]).unwrap();
         let p = off.predict("Kubernetes").unwrap();
         assert!(p.skills.iter().all(|s| s.links.is_empty()));
+
+        // `semantic_encoder` picks the encoder the linker is built with.
+        let on_static = model(json!({"use_semantic": true, "semantic_encoder": "static"}));
+        let err = factory.build(&on_static, None, &[]).err().unwrap();
+        assert!(err.contains("no static encoder"), "{err}");
+        let bad = model(json!({"use_semantic": true, "semantic_encoder": "bert"}));
+        let err = factory.build(&bad, None, &[]).err().unwrap();
+        assert!(err.contains("semantic_encoder"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! per process; and the `semantic` strategy's linker (`use_semantic`), built
 //! once by whoever wired the encoder in.
 
+use jobenrich_domain::EncoderKind;
 use jobenrich_enrichment_engine::{
     EngineConfig, SectionModel, SemanticLinker, SkillsEngine, Tagger,
 };
@@ -11,9 +12,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Builds the ESCO linker on first use (loading the encoder and its skill
-/// index costs seconds, so only a model version that asks for it pays).
-pub type LinkerSource = Arc<dyn Fn() -> Result<Arc<SemanticLinker>, String> + Send + Sync>;
+/// Builds the ESCO linker of an encoder on first use (loading the encoder
+/// and its skill index costs seconds, so only a model version that asks for
+/// it pays).
+pub type LinkerSource =
+    Arc<dyn Fn(EncoderKind) -> Result<Arc<SemanticLinker>, String> + Send + Sync>;
+
+/// A linker built (or failed) once per encoder kind.
+type LinkerCell = OnceLock<Result<Arc<SemanticLinker>, String>>;
 
 /// Loads tagger artifacts relative to one models directory, caching them.
 pub struct ArtifactStore {
@@ -21,7 +27,7 @@ pub struct ArtifactStore {
     taggers: Mutex<HashMap<PathBuf, Arc<Tagger>>>,
     section_models: Mutex<HashMap<PathBuf, Arc<SectionModel>>>,
     linker_source: Option<LinkerSource>,
-    linker: OnceLock<Result<Arc<SemanticLinker>, String>>,
+    linkers: [LinkerCell; EncoderKind::ALL.len()],
 }
 
 impl std::fmt::Debug for ArtifactStore {
@@ -49,7 +55,7 @@ impl ArtifactStore {
             taggers: Mutex::new(HashMap::new()),
             section_models: Mutex::new(HashMap::new()),
             linker_source: None,
-            linker: OnceLock::new(),
+            linkers: Default::default(),
         }
     }
 
@@ -63,7 +69,8 @@ impl ArtifactStore {
         self.linker_source.clone()
     }
 
-    /// The linker a config asks for (`use_semantic`), built once.
+    /// The linker a config asks for (`use_semantic`, `semantic_encoder`),
+    /// built once per encoder.
     pub fn linker(&self, config: &EngineConfig) -> Result<Option<Arc<SemanticLinker>>, String> {
         if !config.use_semantic {
             return Ok(None);
@@ -74,7 +81,15 @@ impl ArtifactStore {
                     .to_string(),
             );
         };
-        self.linker.get_or_init(|| source()).clone().map(Some)
+        let kind = config.semantic_encoder;
+        let slot = EncoderKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(0);
+        self.linkers[slot]
+            .get_or_init(|| source(kind))
+            .clone()
+            .map(Some)
     }
 
     pub fn dir(&self) -> &Path {

@@ -178,13 +178,16 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
             }
         }
     }
+    let settings = session.settings()?;
     let started = Instant::now();
-    let dir = session.settings()?.engine.lexicon_dir()?;
+    let dir = settings.engine.lexicon_dir()?;
     let lexicon = Arc::new(
         Lexicon::load_dir(&dir)
             .with_context(|| format!("loading the lexicon of {}", dir.display()))?,
     );
-    let artifacts = ArtifactStore::new(session.settings()?.models.artifacts_dir());
+    // A version with `use_semantic` (the shipped default) links as `run` does.
+    let artifacts = ArtifactStore::new(settings.models.artifacts_dir())
+        .with_linker_source(Some(settings.embeddings.linker_source()));
     let engine = build_engine(lexicon, &models, &aliases, &artifacts)
         .map_err(|e| anyhow::anyhow!("building the engine: {e}"))?;
     let setup = started.elapsed();
