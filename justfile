@@ -4,8 +4,9 @@
 default:
     @just --list
 
-# The main job on the embedded SQLite store (var/jobenrich.db): migrate, ingest the sample postings, enrich, summarize.
+# The main job on the embedded SQLite store (var/jobenrich.db): fetch the encoder once, migrate, ingest the sample postings, enrich (skills with ESCO links, posting vectors), summarize.
 run *ARGS:
+    bash scripts/setup-models.sh
     cargo run --release -p jobenrich-cli -- run {{ARGS}}
 
 # Quality gate of the active skills extractor on the shipped labeled sample (exit 1 when a threshold fails); report in var/evaluation-report.html.

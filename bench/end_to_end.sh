@@ -13,7 +13,10 @@
 #
 # Environment: RUNS (default 3), WORK (default /tmp/jobenrich-bench), JOBENRICH
 # (the binary; default target/release/jobenrich, built if missing),
-# THREAD_FLAG (how the engine thread count is passed, default --threads).
+# THREAD_FLAG (how the engine thread count is passed, default --threads),
+# MODELS (default `rules`: the write path of skills_extractor v1.0 alone, the
+# figures of issue 16; `shipped`: the shipped defaults of config/models, which
+# add semantic ESCO links and transformer posting vectors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -24,8 +27,19 @@ THREADS_CMP=${THREADS_CMP:-1}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)
 mkdir -p "$WORK"
+MODELS=${MODELS:-rules}
+case "$MODELS" in
+  shipped) SEED_DIR=config/models ;;
+  rules)
+    SEED_DIR="$WORK/models-rules"
+    rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
+    cp config/models/skills_extractor-v1.0.yaml config/models/section_classifier-v1.0.yaml \
+      config/models/job_clusterer-v1.0.yaml "$SEED_DIR"/ ;;
+  *) echo "MODELS must be rules or shipped, not $MODELS" >&2; exit 2 ;;
+esac
+export JOBENRICH__MODELS__SEED_DIR="$SEED_DIR"
 [ -x "$BIN" ] || cargo build --release -q -p jobenrich-cli
-echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?') $(nproc) cores"
+echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?') $(nproc) cores, models: $MODELS"
 
 corpus() { # SIZE -> path
   local f="$WORK/corpus-$1.jsonl"

@@ -3,6 +3,8 @@
 //! with a clean environment, and checks stdout, stderr, exit codes and the
 //! database file.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -44,10 +46,7 @@ impl Workdir {
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env(
-                "JOBENRICH__MODELS__SEED_DIR",
-                shipped_models_dir().as_os_str(),
-            )
+            .env("JOBENRICH__MODELS__SEED_DIR", common::rules_models_dir())
             .env(
                 "JOBENRICH__MODELS__ARTIFACTS_DIR",
                 shipped_models_dir().join("../../models").as_os_str(),

@@ -2,6 +2,8 @@
 //! cluster twice, diff (JSON and the HTML report), list and show, and the
 //! exit code of a usage error.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,7 +20,7 @@ fn jobenrich(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("JOBENRICH__MODELS__SEED_DIR", repo("config/models"))
+        .env("JOBENRICH__MODELS__SEED_DIR", common::rules_models_dir())
         .env("JOBENRICH__MODELS__ARTIFACTS_DIR", repo("models"))
         .output()
         .expect("running jobenrich")

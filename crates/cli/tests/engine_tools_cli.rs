@@ -1,5 +1,7 @@
 //! `jobenrich lexicon build`, `bench extract` and `bigquery plan` through the real binary.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,10 +13,7 @@ fn jobenrich(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_jobenrich"));
     cmd.current_dir(dir)
         .env("JOBENRICH_CONFIG_DIR", repo_root().join("config"))
-        .env(
-            "JOBENRICH__MODELS__SEED_DIR",
-            repo_root().join("config/models"),
-        )
+        .env("JOBENRICH__MODELS__SEED_DIR", common::rules_models_dir())
         .env_remove("JOBENRICH_ENV");
     cmd
 }

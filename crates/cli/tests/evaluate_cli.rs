@@ -2,6 +2,8 @@
 //! / `diff` with the real engine and a temp SQLite store: what is stored, the
 //! report file, and the exit codes of the gate (0 pass, 1 fail, 2 error).
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -36,7 +38,7 @@ impl Workdir {
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("JOBENRICH__MODELS__SEED_DIR", repo("config/models"))
+            .env("JOBENRICH__MODELS__SEED_DIR", common::rules_models_dir())
             .env("JOBENRICH__MODELS__ARTIFACTS_DIR", repo("models"))
             .output()
             .expect("running jobenrich")

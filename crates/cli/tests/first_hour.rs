@@ -1,6 +1,8 @@
 //! The rough edges of a new user's first hour (issue 14), each checked through
 //! the real `jobenrich` binary in its own temp directory.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -20,7 +22,7 @@ fn command(dir: &Path, args: &[&str]) -> Command {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("USER", "tester")
         .env("JOBENRICH_CONFIG_DIR", repo("config"))
-        .env("JOBENRICH__MODELS__SEED_DIR", repo("config/models"));
+        .env("JOBENRICH__MODELS__SEED_DIR", common::rules_models_dir());
     command
 }
 

@@ -2,12 +2,10 @@
 //! runs `jobenrich` in its own temp directory with a clean environment and
 //! checks exit codes, the one-line error and what is (not) left behind.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 struct Workdir {
     dir: tempfile::TempDir,
@@ -41,10 +39,7 @@ impl Workdir {
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env(
-                "JOBENRICH__MODELS__SEED_DIR",
-                repo_root().join("config/models").as_os_str(),
-            );
+            .env("JOBENRICH__MODELS__SEED_DIR", common::rules_models_dir());
         for (k, v) in env {
             command.env(k, v);
         }

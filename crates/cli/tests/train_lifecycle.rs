@@ -4,6 +4,8 @@
 //! without --force, reenrich, results at both versions side by side, prune
 //! v1.0, and the history showing both versions with their evaluations.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,7 +22,7 @@ fn jobenrich(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("JOBENRICH__MODELS__SEED_DIR", repo("config/models"))
+        .env("JOBENRICH__MODELS__SEED_DIR", common::rules_models_dir())
         // Trained artifacts go to (and are read from) the work dir's own models/.
         .env("JOBENRICH__MODELS__ARTIFACTS_DIR", dir.join("models"))
         .output()

@@ -359,7 +359,7 @@ mod tests {
         let err = load_model_file(&path, Utc::now()).unwrap_err().to_string();
         assert!(err.contains("m.yaml") && err.contains("max_char"), "{err}");
         // Tests run in the package directory.
-        let shipped = std::path::Path::new("../../models/job_embedder/v1.0/model.yaml");
+        let shipped = std::path::Path::new("../../config/models/job_embedder-v1.0.yaml");
         let model = load_model_file(shipped, Utc::now()).unwrap();
         assert_eq!(model.model_type, EnrichmentType::Embeddings);
     }

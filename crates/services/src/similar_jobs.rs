@@ -40,7 +40,7 @@ pub enum SimilarError {
     Store(#[from] StoreError),
     #[error("job posting {0} not found")]
     UnknownJob(JobId),
-    #[error("no embeddings are stored: register an embeddings model (models/job_embedder/v1.0/model.yaml), activate it and run `jobenrich run`")]
+    #[error("no embeddings are stored: activate an embeddings model (the shipped job_embedder v1.0 is active on a new store) and run `jobenrich run`")]
     NoEmbeddings,
     #[error("job {job} has no vector at {version}: run `jobenrich run` (it embeds every job lacking one at the active version)")]
     NoVector {

@@ -139,7 +139,7 @@ async fn run(
 
 fn shipped_embedder() -> ModelConfig {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/job_embedder/v1.0/model.yaml");
+        .join("../../config/models/job_embedder-v1.0.yaml");
     load_model_file(&file, Utc::now()).unwrap()
 }
 

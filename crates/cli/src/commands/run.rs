@@ -194,6 +194,21 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     crate::commands::migrate::seed_shipped(store.as_ref(), session, &settings.models.seed_dir)
         .await?;
 
+    // Before this run's ingest (whose postings the anti-join of `prepare_run`
+    // queues), so the summary counts only what an earlier, interrupted
+    // ingest stranded.
+    let repaired_never_queued = queue_never_queued(
+        store.as_ref(),
+        store.as_ref(),
+        &worker.types,
+        chrono::Utc::now(),
+    )
+    .await
+    .context("queueing postings stored but never queued")?
+    .iter()
+    .map(|r| r.newly_queued)
+    .sum();
+
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     // Stored batches stay stored; the next `run` queues them.
     let ingest = tokio::select! {
@@ -221,19 +236,6 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
         top_skills: args.top,
         activated_by: session.actor(),
     };
-    // Before the anti-join queues everything missing at the current versions,
-    // so the summary can say how many postings an interrupted ingest stranded.
-    let repaired_never_queued = queue_never_queued(
-        store.as_ref(),
-        store.as_ref(),
-        &worker.types,
-        chrono::Utc::now(),
-    )
-    .await
-    .context("queueing postings stored but never queued")?
-    .iter()
-    .map(|r| r.newly_queued)
-    .sum();
     let (queued, due) = prepare_run(&store, &pipeline, &options).await?;
     let bar = show_progress.then(|| progress_bar(due));
     let observer: Option<BatchObserver> = bar.clone().map(|bar| {
