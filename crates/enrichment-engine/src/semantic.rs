@@ -439,12 +439,14 @@ impl SemanticLinker {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             phrases.iter().map(|p| cache.get(*p).cloned()).collect()
         };
-        let mut missing: Vec<&str> = Vec::new();
-        for (phrase, hit) in phrases.iter().zip(&found) {
-            if hit.is_none() && !missing.contains(phrase) {
-                missing.push(phrase);
-            }
-        }
+        // A batch's phrases can run to thousands: a set keeps this linear.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let missing: Vec<&str> = phrases
+            .iter()
+            .zip(&found)
+            .filter(|(phrase, hit)| hit.is_none() && seen.insert(phrase))
+            .map(|(phrase, _)| *phrase)
+            .collect();
         if !missing.is_empty() {
             let vectors = self.encoder.encode_batch(&missing)?;
             let queries: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
