@@ -22,6 +22,7 @@
 //! ```
 
 mod format;
+mod word_cache;
 
 pub use format::{StaticTable, FORMAT, TOKENIZER_FILE, WEIGHTS_FILE};
 
@@ -29,6 +30,7 @@ use jobenrich_domain::encoder::l2_normalize;
 use jobenrich_domain::{EncoderError, TextEncoder};
 use std::path::Path;
 use tokenizers::Tokenizer;
+use word_cache::WordCache;
 
 /// The encoder: the token rows with their weights folded in, and the tokenizer.
 pub struct StaticEncoder {
@@ -40,6 +42,8 @@ pub struct StaticEncoder {
     /// Tokens whose weight is not 0.
     used: Vec<bool>,
     empty: Vec<f32>,
+    /// Word pieces of each whitespace-separated word seen so far.
+    words: WordCache,
 }
 
 impl std::fmt::Debug for StaticEncoder {
@@ -102,6 +106,7 @@ impl StaticEncoder {
         }
         let mut empty = table.empty;
         l2_normalize(&mut empty);
+        let words = WordCache::new(&tokenizer);
         StaticEncoder {
             tokenizer,
             model_id: table.model_id,
@@ -109,29 +114,45 @@ impl StaticEncoder {
             rows,
             used: table.weights.iter().map(|w| *w > 0.0).collect(),
             empty,
+            words,
         }
     }
 
     /// Adds the weighted rows of `text`'s word pieces into `out` (zeroed);
     /// false when no piece carried weight.
     fn accumulate(&self, text: &str, out: &mut [f32]) -> Result<bool, EncoderError> {
-        // encode_fast skips the offset bookkeeping we do not read.
-        let encoding = self
-            .tokenizer
-            .encode_fast(text, false)
-            .map_err(|e| EncoderError::Encode(e.to_string()))?;
         let mut any = false;
-        for &id in encoding.get_ids() {
-            let id = id as usize;
-            if !self.used.get(id).copied().unwrap_or(false) {
-                continue;
+        let mut add = |ids: &[u32]| {
+            for &id in ids {
+                let id = id as usize;
+                if !self.used.get(id).copied().unwrap_or(false) {
+                    continue;
+                }
+                let row = &self.rows[id * self.dim..(id + 1) * self.dim];
+                out.iter_mut().zip(row).for_each(|(o, x)| *o += x);
+                any = true;
             }
-            let row = &self.rows[id * self.dim..(id + 1) * self.dim];
-            out.iter_mut().zip(row).for_each(|(o, x)| *o += x);
-            any = true;
+        };
+        if self.words.enabled() {
+            self.words.for_each_word(&self.tokenizer, text, &mut add)?;
+        } else {
+            add(self.tokenize(text)?.as_slice());
         }
         Ok(any)
     }
+
+    /// The word-piece ids of `text` from the tokenizer itself.
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>, EncoderError> {
+        tokenize(&self.tokenizer, text)
+    }
+}
+
+/// encode_fast skips the offset bookkeeping we do not read.
+fn tokenize(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>, EncoderError> {
+    tokenizer
+        .encode_fast(text, false)
+        .map(|e| e.get_ids().to_vec())
+        .map_err(|e| EncoderError::Encode(e.to_string()))
 }
 
 impl TextEncoder for StaticEncoder {

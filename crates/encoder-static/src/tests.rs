@@ -95,3 +95,81 @@ fn a_model_directory_loads_and_a_foreign_tokenizer_is_refused() {
         .to_string();
     assert!(err.contains("embeddings.static_model_dir"), "{err}");
 }
+
+/// Texts where word boundaries are easy to get wrong: punctuation glued to
+/// words, control and zero-width characters, CJK, accents, a word past
+/// WordPiece's 100-character limit, special tokens, every ASCII separator.
+const AWKWARD: &[&str] = &[
+    "Python,SQL;  Java/Go (C++) e.g. \"Rust\"!",
+    "tab\tnew\nline\rcarriage  double",
+    "form\u{000C}feed next\u{0085}line zero\u{200B}width nbsp\u{00A0}space",
+    "数据工程师 データ naïve café Ünïcödé ﬁ ligature",
+    "emoji 🚀🚀 and [UNK] [CLS] [SEP]x [MASK] tokens",
+    "",
+    " \t\n ",
+];
+
+fn ids_by_words(enc: &StaticEncoder, text: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    enc.words
+        .for_each_word(&enc.tokenizer, text, |ids| out.extend_from_slice(ids))
+        .unwrap();
+    out
+}
+
+#[test]
+fn words_tokenized_one_by_one_give_the_whole_texts_ids() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let enc = StaticEncoder::load(&root.join("models/encoders/minilm-static-128")).unwrap();
+    assert!(enc.words.enabled());
+    let long_word = "x".repeat(150);
+    let postings = std::fs::read_to_string(root.join("data/sample/postings.jsonl")).unwrap();
+    let mut texts: Vec<String> = AWKWARD.iter().map(|s| s.to_string()).collect();
+    texts.push(format!("before {long_word} after"));
+    texts.extend(postings.lines().map(str::to_string));
+    for text in &texts {
+        // Twice: once filling the cache, once reading it.
+        for _ in 0..2 {
+            assert_eq!(
+                ids_by_words(&enc, text),
+                enc.tokenize(text).unwrap(),
+                "{text:?}"
+            );
+        }
+    }
+    // The vectors are the whole-text tokenizer's, to the bit.
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let cached = enc.encode_batch(&refs).unwrap();
+    let uncached = StaticEncoder::load(&root.join("models/encoders/minilm-static-128")).unwrap();
+    for (text, v) in refs.iter().zip(cached) {
+        let mut want = vec![0f32; uncached.dim()];
+        let ids = uncached.tokenize(text).unwrap();
+        for &id in &ids {
+            let id = id as usize;
+            if uncached.used[id] {
+                let row = &uncached.rows[id * uncached.dim..(id + 1) * uncached.dim];
+                want.iter_mut().zip(row).for_each(|(o, x)| *o += x);
+            }
+        }
+        if want.iter().any(|x| *x != 0.0) {
+            l2_normalize(&mut want);
+        } else {
+            want.copy_from_slice(&uncached.empty);
+        }
+        assert_eq!(v, want, "{text:?}");
+    }
+}
+
+#[test]
+fn a_tokenizer_that_is_not_bert_shaped_tokenizes_whole_texts() {
+    let json = TOKENIZER_JSON.replace(
+        r#"{"type": "BertPreTokenizer"}"#,
+        r#"{"type": "Whitespace"}"#,
+    );
+    let enc = StaticEncoder::from_table(table(), json.parse().unwrap());
+    assert!(!enc.words.enabled());
+    let v = enc.encode_batch(&["SQL java"]).unwrap();
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    assert!(close(&v[0], &[h, h, 0.0]), "{:?}", v[0]);
+    assert!(encoder().words.enabled());
+}
