@@ -169,6 +169,74 @@ fn ingest_stores_good_rows_reports_bad_ones_and_never_stores_twice() {
 }
 
 #[test]
+fn ingest_queues_every_worker_type_with_an_active_model() {
+    let work = Workdir::new();
+    let file = work.write("postings.jsonl", GOOD_AND_BAD_JSONL);
+    let file = file.to_str().unwrap();
+    let shipped = shipped_models_dir();
+    let seed = [("JOBENRICH__MODELS__SEED_DIR", shipped.to_str().unwrap())];
+    assert!(work.run_with_env(&["migrate"], &seed).status.success());
+    let output = work.run_with_env(&["ingest", file, "--format", "json"], &seed);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["total"]["enrichments_queued"], 6);
+    let queues: Vec<(String, i64)> = summary["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["enrichment_type"].as_str().unwrap().to_string(),
+                q["pending_enrichments"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        queues,
+        [
+            ("skills_extraction".to_string(), 3),
+            ("embeddings".to_string(), 3)
+        ]
+    );
+    assert_eq!(
+        work.count(
+            "SELECT COUNT(*) FROM job_enrichments WHERE status = 'pending'
+             AND enrichment_type = 'embeddings' AND enrichment_version = 'job_embedder@v1.0'"
+        ),
+        3
+    );
+
+    // A worker told to skip embeddings gets no embeddings queue.
+    let work = Workdir::new();
+    let file = work.write("postings.jsonl", GOOD_AND_BAD_JSONL);
+    let config = work.write(
+        "skills-only.yaml",
+        "worker:\n  types: [skills_extraction]\n",
+    );
+    assert!(work.run_with_env(&["migrate"], &seed).status.success());
+    let output = work.run_with_env(
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &seed,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("pending skills_extraction enrichments at"),
+        "{text}"
+    );
+    assert!(!text.contains("pending embeddings"), "{text}");
+    assert_eq!(
+        work.count("SELECT COUNT(*) FROM job_enrichments WHERE enrichment_type = 'embeddings'"),
+        0
+    );
+}
+
+#[test]
 fn ingest_reads_bright_data_csv_and_the_table_summary() {
     let work = Workdir::new();
     let file = work.write(

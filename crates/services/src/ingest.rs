@@ -157,8 +157,9 @@ pub struct IngestOptions {
     pub batch_size: usize,
     /// `source` of postings whose row has none.
     pub default_source: Option<String>,
-    /// Each stored posting gets a pending enrichment of this type at this version.
-    pub enqueue: Option<(EnrichmentType, EnrichmentVersion)>,
+    /// Each stored posting gets a pending enrichment of each of these types
+    /// at its version.
+    pub enqueue: Vec<(EnrichmentType, EnrichmentVersion)>,
     /// Descriptions longer than this (bytes of UTF-8) are rejected: the engine
     /// refuses them (its `max_input_bytes`), so storing them would only queue
     /// work that fails until it is dead-lettered.
@@ -255,8 +256,8 @@ async fn store_batch(
         .map_err(store_error)?;
     report.stored += counts.inserted;
     report.already_present += counts.already_present;
-    if let Some((enrichment_type, version)) = &options.enqueue {
-        let ids: Vec<JobId> = unique.iter().map(|p| p.job_posting_id.clone()).collect();
+    let ids: Vec<JobId> = unique.iter().map(|p| p.job_posting_id.clone()).collect();
+    for (enrichment_type, version) in &options.enqueue {
         report.enrichments_queued += ports
             .enrichments
             .enqueue_enrichments(&ids, *enrichment_type, version, options.now)
@@ -592,7 +593,7 @@ mod tests {
         IngestOptions {
             batch_size: 2,
             default_source: Some("file".into()),
-            enqueue: None,
+            enqueue: Vec::new(),
             max_description_bytes: 64,
             now: Utc::now(),
         }

@@ -22,7 +22,7 @@ fn options(batch_size: usize) -> IngestOptions {
     IngestOptions {
         batch_size,
         default_source: Some("test".into()),
-        enqueue: Some((EnrichmentType::SkillsExtraction, version())),
+        enqueue: vec![(EnrichmentType::SkillsExtraction, version())],
         max_description_bytes: 1 << 20,
         now: Utc::now(),
     }
@@ -225,4 +225,47 @@ async fn alias_import_checks_every_row_before_one_atomic_upsert() {
         .await
         .unwrap();
     assert_eq!((report.rows, report.inserted, report.updated), (2, 1, 1));
+}
+
+#[tokio::test]
+async fn each_stored_batch_is_queued_for_every_type_asked_for() {
+    let mut postings = MockJobPostingRepository::new();
+    let mut enrichments = MockEnrichmentRepository::new();
+    postings.expect_insert_postings().times(1).returning(|p| {
+        Ok(InsertCounts {
+            inserted: p.len() as u64,
+            already_present: 0,
+        })
+    });
+    let embeddings = EnrichmentVersion::parse("job_embedder@v1.0").unwrap();
+    let mut seq = Sequence::new();
+    for (t, v) in [
+        (EnrichmentType::SkillsExtraction, version()),
+        (EnrichmentType::Embeddings, embeddings.clone()),
+    ] {
+        enrichments
+            .expect_enqueue_enrichments()
+            .withf(move |ids, got_t, got_v, _| ids.len() == 2 && *got_t == t && *got_v == v)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|ids, _, _, _| Ok(ids.len() as u64));
+    }
+    let ports = IngestPorts {
+        postings: &postings,
+        enrichments: &enrichments,
+    };
+    let mut opts = options(10);
+    opts.enqueue
+        .push((EnrichmentType::Embeddings, embeddings.clone()));
+    let report = ingest_reader(
+        &ports,
+        std::io::Cursor::new(jsonl(&["a", "b"]).into_bytes()),
+        IngestFormat::Jsonl,
+        "in.jsonl",
+        &opts,
+        &mut RecordingObserver::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.stored, report.enrichments_queued), (2, 4));
 }

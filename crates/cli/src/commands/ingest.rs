@@ -1,6 +1,8 @@
 //! `jobenrich ingest FILE...`: stream job postings from JSONL or CSV files
 //! into the store (field mapping: `jobenrich_services::ingest`, README) and
-//! queue a pending skills extraction for each at the active model's version.
+//! queue a pending skills extraction for each at the active model's version,
+//! and a pending enrichment of every other type the worker works on
+//! (`worker.types`, e.g. `embeddings`) that has an active model.
 //! Rejected rows are printed on stderr as `FILE:LINE: reason`; a progress bar
 //! shows on a terminal; the summary counts read / stored / already present /
 //! rejected rows.
@@ -64,9 +66,20 @@ struct FileSummary {
 struct IngestView {
     files: Vec<FileSummary>,
     total: IngestReport,
+    /// The skills extraction's queue (the first of `queues`), kept at the
+    /// top level for scripts that read it there.
     enrichment_type: EnrichmentType,
     enrichment_version: EnrichmentVersion,
     postings_in_store: u64,
+    pending_enrichments: u64,
+    /// Every type new postings were queued for.
+    queues: Vec<QueueView>,
+}
+
+#[derive(Debug, Serialize)]
+struct QueueView {
+    enrichment_type: EnrichmentType,
+    enrichment_version: EnrichmentVersion,
     pending_enrichments: u64,
 }
 
@@ -129,6 +142,17 @@ pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
     let store = context.store.as_ref();
     let enrichment_type = EnrichmentType::SkillsExtraction;
     let version = current_version(session, store, enrichment_type).await?;
+    let mut enqueue = vec![(enrichment_type, version.clone())];
+    // The worker's other types, where a model is active: without this a
+    // worker would embed new postings only after a `reenrich`.
+    for &t in &session.settings()?.worker.types {
+        if t == enrichment_type {
+            continue;
+        }
+        if let Some(model) = store.active_model_for_type(t).await? {
+            enqueue.push((t, model.enrichment_version()));
+        }
+    }
     let ports = IngestPorts {
         postings: store,
         enrichments: store,
@@ -136,7 +160,7 @@ pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
     let options = IngestOptions {
         batch_size,
         default_source: args.source.clone(),
-        enqueue: Some((enrichment_type, version.clone())),
+        enqueue: enqueue.clone(),
         max_description_bytes: max_description_bytes(store).await?,
         now: chrono::Utc::now(),
     };
@@ -170,24 +194,31 @@ pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
     }
 
     let postings_in_store = store.count_postings().await?;
-    let pending_enrichments = store
-        .enrichment_status_counts()
-        .await?
-        .iter()
-        .filter(|c| {
-            c.enrichment_type == enrichment_type
-                && c.enrichment_version == version
-                && c.status == EnrichmentStatus::Pending
+    let counts = store.enrichment_status_counts().await?;
+    let queues: Vec<QueueView> = enqueue
+        .into_iter()
+        .map(|(t, v)| QueueView {
+            pending_enrichments: counts
+                .iter()
+                .filter(|c| {
+                    c.enrichment_type == t
+                        && c.enrichment_version == v
+                        && c.status == EnrichmentStatus::Pending
+                })
+                .map(|c| c.count)
+                .sum(),
+            enrichment_type: t,
+            enrichment_version: v,
         })
-        .map(|c| c.count)
-        .sum();
+        .collect();
     let view = IngestView {
         files,
         total,
         enrichment_type,
         enrichment_version: version,
         postings_in_store,
-        pending_enrichments,
+        pending_enrichments: queues.first().map_or(0, |q| q.pending_enrichments),
+        queues,
     };
     emit_text(session.format, &view, |v| {
         let mut table = Table::new([
@@ -214,14 +245,18 @@ pub async fn run(session: &Session, args: IngestArgs) -> anyhow::Result<()> {
         if v.files.len() > 1 {
             row("total", &v.total);
         }
-        format!(
-            "{}\npostings in store: {}\npending {} enrichments at {}: {}\n",
+        let mut out = format!(
+            "{}\npostings in store: {}\n",
             table.render(),
-            v.postings_in_store,
-            v.enrichment_type,
-            v.enrichment_version,
-            v.pending_enrichments
-        )
+            v.postings_in_store
+        );
+        for q in &v.queues {
+            out.push_str(&format!(
+                "pending {} enrichments at {}: {}\n",
+                q.enrichment_type, q.enrichment_version, q.pending_enrichments
+            ));
+        }
+        out
     })
 }
 

@@ -121,7 +121,7 @@ async fn ingest_inputs(
     let options = IngestOptions {
         batch_size,
         default_source: None,
-        enqueue: None,
+        enqueue: Vec::new(),
         max_description_bytes: max_description_bytes(store).await?,
         now: chrono::Utc::now(),
     };
