@@ -57,6 +57,12 @@ pub fn check_engine_overrides(model: &ModelConfig) -> Result<(), String> {
     if model.model_type == EnrichmentType::Embeddings {
         return crate::posting_embedder::EmbedderOptions::from_model(model).map(|_| ());
     }
+    if model.model_type == EnrichmentType::Clustering {
+        // Else a bad `k` or `embedding_weight` surfaces only at `cluster run`.
+        return jobenrich_clustering::ClusteringSettings::from_overrides(&model.config_overrides)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
     if !matches!(
         model.model_type,
         EnrichmentType::SkillsExtraction | EnrichmentType::SectionClassification
@@ -335,7 +341,7 @@ mod tests {
         let path = write(
             dir.path(),
             "m.yaml",
-            "model_id: job_clusterer\nmodel_type: clustering\nversion: v1.1\ndescription: Heavier patterns\nconfig_overrides:\n  patternWeight: 0.8\n  strategies: [lexicon, alias]\n",
+            "model_id: job_clusterer\nmodel_type: clustering\nversion: v1.1\ndescription: Fixed k\nconfig_overrides:\n  k: 8\n  embedding_weight: 0.5\n",
         );
         let model = load_model_file(&path, Utc::now()).unwrap();
         assert_eq!(model.model_id.as_str(), "job_clusterer");
@@ -344,8 +350,32 @@ mod tests {
         assert!(!model.is_active);
         assert_eq!(
             serde_json::Value::Object(model.config_overrides),
-            serde_json::json!({"patternWeight": 0.8, "strategies": ["lexicon", "alias"]})
+            serde_json::json!({"k": 8, "embedding_weight": 0.5})
         );
+    }
+
+    #[test]
+    fn a_clustering_version_is_refused_at_register_for_settings_clustering_cannot_use() {
+        let dir = tempfile::tempdir().unwrap();
+        for (overrides, key) in [
+            ("embedding_weight: 1.5", "embedding_weight"),
+            ("k: 0", "k"),
+            ("patternWeight: 0.8", "patternWeight"),
+        ] {
+            let path = write(
+                dir.path(),
+                "c.yaml",
+                &format!("model_id: job_clusterer\nmodel_type: clustering\nversion: v9.0\nconfig_overrides:\n  {overrides}\n"),
+            );
+            let err = load_model_file(&path, Utc::now()).unwrap_err().to_string();
+            assert!(err.contains("c.yaml") && err.contains(key), "{err}");
+        }
+        for shipped in [
+            "../../config/models/job_clusterer-v1.0.yaml",
+            "../../models/job_clusterer/v2.0/model.yaml",
+        ] {
+            load_model_file(std::path::Path::new(shipped), Utc::now()).unwrap();
+        }
     }
 
     #[test]
