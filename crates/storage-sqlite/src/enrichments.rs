@@ -155,7 +155,7 @@ fn complete_in_tx(
                     .collect();
                 for version in classifier_versions {
                     conn.prepare_cached(
-                        "DELETE FROM section_classifications
+                        "DELETE FROM section_classifications_data
                          WHERE job_posting_id = ?1 AND classifier_version = ?2",
                     )
                     .map_err(map_sqlite)?

@@ -57,8 +57,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept open for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 4;
 const STATEMENT_CACHE_CAPACITY: usize = 64;
-/// Page size of new databases. Rows of job_skills (~300 B) and
-/// section_classifications (~800 B) fill 4 KB pages fast; 16 KB pages split
+/// Page size of new databases. Rows of job_skills (~400 B) and sections
+/// (~150 B, ~800 B before migration 9) fill 4 KB pages fast; 16 KB pages split
 /// less often and a batch is written to the WAL in a quarter of the frames.
 const PAGE_SIZE: u32 = 16 * 1024;
 /// Page cache of the writer connection. The default 2 MB is smaller than what

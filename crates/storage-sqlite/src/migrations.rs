@@ -35,6 +35,15 @@
 //!    little-endian float32 BLOB of `dimension * 4` bytes. Keyed version
 //!    first, WITHOUT ROWID: a page of one version is a range read of the key.
 //!
+//! 8. `taxonomy_links`: `job_skills.taxonomy_links`, a skill's ranked ESCO
+//!    candidates as JSON (NULL: none).
+//! 9. `lean_result_tables`: sections keep their text only where it is not
+//!    the posting's slice at their offsets (`section_classifications_data`,
+//!    WITHOUT ROWID; `section_classifications` becomes a view with every seed
+//!    column), and `job_skills` is keyed WITHOUT ROWID by its natural key
+//!    (no rowid, no second copy of the key in a unique index). About 7 KB
+//!    less per posting (docs/performance.md).
+//!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
 //!
@@ -96,6 +105,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "0008_taxonomy_links",
         sql: MIGRATION_8_TAXONOMY_LINKS,
+    },
+    Migration {
+        version: 9,
+        name: "0009_lean_result_tables",
+        sql: MIGRATION_9_LEAN_RESULT_TABLES,
     },
 ];
 
@@ -428,6 +442,83 @@ pub const MIGRATION_8_TAXONOMY_LINKS: &str = r#"
 ALTER TABLE job_skills ADD COLUMN taxonomy_links TEXT;
 "#;
 
+pub const MIGRATION_9_LEAN_RESULT_TABLES: &str = r#"
+-- Sections are slices of their posting's description (postings are never
+-- updated): the text is stored only where it is not that slice, and the
+-- seed's table name is a view that shows every seed column.
+CREATE TABLE section_classifications_data (
+    job_posting_id        TEXT NOT NULL REFERENCES job_postings(job_posting_id),
+    classifier_version    TEXT NOT NULL,
+    section_index         INTEGER NOT NULL CHECK (section_index >= 0),
+    section_header        TEXT,
+    section_type          TEXT NOT NULL,
+    -- NULL: the description's characters [start_offset, end_offset).
+    section_text          TEXT,
+    start_offset          INTEGER NOT NULL,
+    end_offset            INTEGER NOT NULL,
+    is_skills_relevant    INTEGER NOT NULL,
+    relevance_probability REAL NOT NULL,
+    classification_method TEXT NOT NULL,
+    created_at            INTEGER NOT NULL,
+    classification_id     TEXT NOT NULL,
+    PRIMARY KEY (job_posting_id, classifier_version, section_index)
+) WITHOUT ROWID;
+INSERT INTO section_classifications_data (job_posting_id, classifier_version, section_index,
+    section_header, section_type, section_text, start_offset, end_offset, is_skills_relevant,
+    relevance_probability, classification_method, created_at, classification_id)
+SELECT s.job_posting_id, s.classifier_version, s.section_index, s.section_header,
+    s.section_type,
+    CASE WHEN s.section_text IS substr(p.description, s.start_offset + 1,
+                                       s.end_offset - s.start_offset)
+         THEN NULL ELSE s.section_text END,
+    s.start_offset, s.end_offset, s.is_skills_relevant, s.relevance_probability,
+    s.classification_method, s.created_at, s.classification_id
+FROM section_classifications s LEFT JOIN job_postings p ON p.job_posting_id = s.job_posting_id;
+DROP TABLE section_classifications;
+CREATE VIEW section_classifications AS
+SELECT s.job_posting_id, s.classifier_version, s.section_index, s.section_header,
+    s.section_type,
+    COALESCE(s.section_text, substr(p.description, s.start_offset + 1,
+                                    s.end_offset - s.start_offset)) AS section_text,
+    s.start_offset, s.end_offset, s.is_skills_relevant, s.relevance_probability,
+    s.classification_method, s.created_at, s.classification_id
+FROM section_classifications_data s JOIN job_postings p ON p.job_posting_id = s.job_posting_id;
+
+-- job_skills keyed by its natural key WITHOUT ROWID: the key is stored once,
+-- in the table, instead of in the table and again in a unique index.
+CREATE TABLE job_skills_keyed (
+    job_posting_id          TEXT NOT NULL REFERENCES job_postings(job_posting_id),
+    skill_name              TEXT NOT NULL,
+    skill_category          TEXT NOT NULL,
+    confidence_score        REAL NOT NULL,
+    source_strategies       TEXT NOT NULL,
+    section_relevance_score REAL,
+    extracted_from_section  TEXT,
+    context_snippet         TEXT,
+    position_in_text        INTEGER,
+    mention_count           INTEGER NOT NULL DEFAULT 1,
+    taxonomy_ref            TEXT,
+    enrichment_version      TEXT NOT NULL DEFAULT 'legacy',
+    created_at              INTEGER NOT NULL,
+    skill_id                TEXT NOT NULL DEFAULT '',
+    enrichment_id           TEXT,
+    mention_spans           TEXT,
+    taxonomy_links          TEXT,
+    PRIMARY KEY (job_posting_id, skill_name, enrichment_version)
+) WITHOUT ROWID;
+INSERT INTO job_skills_keyed (job_posting_id, skill_name, skill_category, confidence_score,
+    source_strategies, section_relevance_score, extracted_from_section, context_snippet,
+    position_in_text, mention_count, taxonomy_ref, enrichment_version, created_at, skill_id,
+    enrichment_id, mention_spans, taxonomy_links)
+SELECT job_posting_id, skill_name, skill_category, confidence_score, source_strategies,
+    section_relevance_score, extracted_from_section, context_snippet, position_in_text,
+    mention_count, taxonomy_ref, enrichment_version, created_at, skill_id, enrichment_id,
+    mention_spans, taxonomy_links
+FROM job_skills;
+DROP TABLE job_skills;
+ALTER TABLE job_skills_keyed RENAME TO job_skills;
+"#;
+
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,
@@ -743,11 +834,12 @@ mod tests {
                 "0005_seed_names",
                 "0006_mention_spans",
                 "0007_job_embeddings",
-                "0008_taxonomy_links"
+                "0008_taxonomy_links",
+                "0009_lean_result_tables"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
-        assert_eq!(store.schema_version().await.unwrap(), 8);
+        assert_eq!(store.schema_version().await.unwrap(), latest_version());
 
         assert_eq!(store.count_postings().await.unwrap(), 2);
         let posting = store
@@ -906,7 +998,8 @@ mod tests {
                 "0005_seed_names",
                 "0006_mention_spans",
                 "0007_job_embeddings",
-                "0008_taxonomy_links"
+                "0008_taxonomy_links",
+                "0009_lean_result_tables"
             ]
         );
 
@@ -1312,10 +1405,131 @@ mod tests {
             &conn,
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'job_skills'",
         );
-        assert_eq!(
-            skill_indexes,
-            ["sqlite_autoindex_job_skills_1"],
-            "job_skills keeps only its UNIQUE key: each index costs an insert per skill row"
+        assert!(
+            skill_indexes.is_empty(),
+            "job_skills is its key (WITHOUT ROWID) with no other index: each index costs an insert per skill row: {skill_indexes:?}"
         );
+        let section_indexes = strings(
+            &conn,
+            "SELECT name FROM sqlite_master WHERE type = 'index'
+             AND tbl_name IN ('section_classifications_data', 'section_classifications')",
+        );
+        assert!(
+            section_indexes.is_empty(),
+            "sections are their key with no other index: {section_indexes:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn migration_9_keeps_section_text_by_offsets_and_every_skill_row() {
+        use jobenrich_domain::{JobId, SectionRepository, SkillRepository};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate_to(8).await.unwrap();
+        // Offsets are in characters: the slice after "Zürich" is not at the
+        // same byte position.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                r#"
+            INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+            VALUES ('p1', 'Dev', 'Zürich – Rust and SQL', 1);
+            INSERT INTO section_classifications (job_posting_id, classifier_version, section_index,
+                section_header, section_type, section_text, start_offset, end_offset,
+                is_skills_relevant, relevance_probability, classification_method, created_at,
+                classification_id)
+            VALUES ('p1', 'c@v1', 0, NULL, 'intro', 'Zürich', 0, 6, 0, 0.1, 'rule_based', 2,
+                    '00000000-0000-4000-8000-000000000001'),
+                   ('p1', 'c@v1', 1, NULL, 'skills', 'Rust and SQL', 9, 21, 1, 0.9, 'rule_based', 2,
+                    '00000000-0000-4000-8000-000000000002'),
+                   ('p1', 'c@v1', 2, NULL, 'skills', 'edited by hand', 9, 21, 1, 0.9, 'rule_based', 2,
+                    '00000000-0000-4000-8000-000000000003');
+            INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
+                source_strategies, context_snippet, enrichment_version, created_at, skill_id,
+                mention_spans)
+            VALUES ('p1', 'Rust', 'programming_languages', 0.9, '["lexicon"]', 'Rust and', 's@v1', 2,
+                    '00000000-0000-4000-8000-000000000001', '[[9,13]]'),
+                   ('p1', 'SQL', 'databases', 0.8, '["lexicon"]', 'and SQL', 's@v1', 2,
+                    '00000000-0000-4000-8000-000000000002', '[[18,21]]');
+            "#,
+            )
+            .unwrap();
+        store.migrate().await.unwrap();
+
+        let conn = Connection::open(&path).unwrap();
+        let stored = strings(
+            &conn,
+            "SELECT COALESCE(section_text, '<slice>') FROM section_classifications_data ORDER BY section_index",
+        );
+        assert_eq!(stored, ["<slice>", "<slice>", "edited by hand"]);
+        let p1 = JobId::parse("p1").unwrap();
+        let texts: Vec<String> = store
+            .sections_for_job(&p1, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.section_text)
+            .collect();
+        assert_eq!(texts, ["Zürich", "Rust and SQL", "edited by hand"]);
+        let viewed = strings(
+            &conn,
+            "SELECT section_text FROM section_classifications ORDER BY section_index",
+        );
+        assert_eq!(viewed, texts, "the seed's table name still shows the text");
+
+        let skills = store.skills_for_job(&p1, None).await.unwrap();
+        let names: Vec<&str> = skills.iter().map(|s| s.skill_name.as_str()).collect();
+        assert_eq!(names.len(), 2);
+        assert!(names.contains(&"Rust") && names.contains(&"SQL"));
+        assert_eq!(skills[0].mention_spans.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_section_stores_its_text_only_when_it_is_not_the_postings_slice() {
+        use jobenrich_domain::{JobId, SectionRepository};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+                 VALUES ('p1', 'Dev', 'Zürich – Rust and SQL', 1);",
+            )
+            .unwrap();
+        let p1 = JobId::parse("p1").unwrap();
+        let section = |index: u32, text: &str, start: u32, end: u32| {
+            jobenrich_domain::SectionClassification {
+                classification_id: jobenrich_domain::Uuid::new_v4(),
+                job_posting_id: p1.clone(),
+                classifier_version: "c@v1".into(),
+                section_index: index,
+                section_header: None,
+                section_type: "skills".into(),
+                section_text: text.into(),
+                start_offset: start,
+                end_offset: end,
+                is_skills_relevant: true,
+                relevance_probability: 0.9,
+                classification_method: jobenrich_domain::ClassificationMethod::RuleBased,
+                created_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap(),
+            }
+        };
+        let written = vec![
+            section(0, "Rust and SQL", 9, 21),
+            // One character off: not the slice, so stored as given.
+            section(1, "Rust and SQ", 9, 21),
+        ];
+        store.upsert_sections(&written).await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let stored = strings(
+            &conn,
+            "SELECT COALESCE(section_text, '<slice>') FROM section_classifications_data ORDER BY section_index",
+        );
+        assert_eq!(stored, ["<slice>", "Rust and SQ"]);
+        let read = store.sections_for_job(&p1, None).await.unwrap();
+        assert_eq!(read, written);
     }
 }

@@ -1,5 +1,8 @@
 //! `SectionRepository` over `section_classifications`, keyed by
-//! (job, classifier version, section index).
+//! (job, classifier version, section index). Rows live in
+//! `section_classifications_data` with the text NULL where it is the
+//! posting's slice at the section's offsets (postings are immutable);
+//! reads go through the `section_classifications` view, which fills it in.
 
 use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, parse_uuid, ts};
 use crate::error::map_sqlite;
@@ -9,7 +12,7 @@ use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{JobId, SectionClassification, SectionRepository};
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const COLUMNS: &str =
     "job_posting_id, classifier_version, section_index, section_header, section_type, \
@@ -39,14 +42,14 @@ fn section_from_row(row: &Row<'_>) -> StoreResult<SectionClassification> {
     })
 }
 
-/// Upserts sections inside the caller's transaction with one cached statement.
+/// Upserts sections inside the caller's transaction with cached statements.
 pub(crate) fn upsert_in_tx(
     conn: &Connection,
     sections: &[SectionClassification],
 ) -> StoreResult<u64> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "INSERT INTO section_classifications ({COLUMNS})
+            "INSERT INTO section_classifications_data ({COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (job_posting_id, classifier_version, section_index) DO UPDATE SET
                  section_header = excluded.section_header,
@@ -61,14 +64,33 @@ pub(crate) fn upsert_in_tx(
                  classification_id = excluded.classification_id"
         ))
         .map_err(map_sqlite)?;
+    let mut description = conn
+        .prepare_cached("SELECT description FROM job_postings WHERE job_posting_id = ?1")
+        .map_err(map_sqlite)?;
+    // A completion's sections come grouped by job: one description read each.
+    let mut current: Option<(&str, Option<Slicer>)> = None;
     for s in sections {
+        let job = s.job_posting_id.as_str();
+        if current.as_ref().is_none_or(|(j, _)| *j != job) {
+            let text: Option<String> = description
+                .query_row(params![job], |r| r.get(0))
+                .optional()
+                .map_err(map_sqlite)?;
+            current = Some((job, text.map(Slicer::new)));
+        }
+        let slice = current
+            .as_ref()
+            .and_then(|(_, d)| d.as_ref())
+            .and_then(|d| d.slice(s.start_offset, s.end_offset));
+        // NULL only when the view will give back exactly this text.
+        let stored = (slice != Some(s.section_text.as_str())).then_some(s.section_text.as_str());
         stmt.execute(params![
             s.job_posting_id.as_str(),
             s.classifier_version,
             s.section_index,
             s.section_header,
             s.section_type,
-            s.section_text,
+            stored,
             s.start_offset,
             s.end_offset,
             s.is_skills_relevant,
@@ -80,6 +102,42 @@ pub(crate) fn upsert_in_tx(
         .map_err(map_sqlite)?;
     }
     Ok(sections.len() as u64)
+}
+
+/// A description sliced by character offsets, as SQLite's `substr` on text
+/// counts them (Unicode scalar values).
+struct Slicer {
+    text: String,
+    /// Byte position of each character and of the end; empty when the text is
+    /// ASCII (a character offset is then a byte offset).
+    bounds: Vec<usize>,
+}
+
+impl Slicer {
+    fn new(text: String) -> Slicer {
+        let bounds = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(text.len()))
+                .collect()
+        };
+        Slicer { text, bounds }
+    }
+
+    /// Characters `[start, end)`, or None when out of range.
+    fn slice(&self, start: u32, end: u32) -> Option<&str> {
+        let (start, end) = (start as usize, end as usize);
+        if start > end {
+            return None;
+        }
+        if self.bounds.is_empty() {
+            return self.text.get(start..end);
+        }
+        let (a, b) = (*self.bounds.get(start)?, *self.bounds.get(end)?);
+        self.text.get(a..b)
+    }
 }
 
 #[async_trait]
@@ -126,7 +184,7 @@ impl SectionRepository for SqliteStore {
         self.with_write_tx(move |tx| {
             let n = tx
                 .execute(
-                    "DELETE FROM section_classifications
+                    "DELETE FROM section_classifications_data
                      WHERE classifier_version IN (SELECT value FROM json_each(?1))",
                     params![versions],
                 )
