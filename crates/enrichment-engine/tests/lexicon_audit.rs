@@ -142,3 +142,38 @@ fn each_technology_of_a_list_is_found_under_its_own_name() {
         "a list of tools is not computer vision: {names:?}"
     );
 }
+
+/// Issue 17's wrong-sense links: everyday words that ESCO lists as one-word
+/// alternative labels of an unrelated skill are not that skill in a posting,
+/// while the skill's own wording still is.
+#[test]
+fn everyday_words_do_not_stand_for_an_unrelated_esco_skill() {
+    let engine = engine_with(shipped_lexicon(), EngineConfig::default(), true);
+    let found = engine.extract_text(
+        "We work in the fintech space at global scale. You balance speed and quality, delight \
+         our customers, guide juniors and keep to a schedule. Our office has great light and \
+         new equipment. Experience with highlighting code and with processor design.",
+    );
+    let names: Vec<&str> = found.iter().map(|f| f.canonical.as_str()).collect();
+    for wrong in [
+        "design principles",
+        "compile airport certification manuals",
+        "hair colouring",
+        "security panels",
+        "entertain people",
+        "advise others",
+        "manage time",
+    ] {
+        assert!(
+            !names.iter().any(|n| n.eq_ignore_ascii_case(wrong)),
+            "{wrong} found in {names:?}"
+        );
+    }
+    let kept = engine.extract_text("Knowledge of design principles and of time management.");
+    let kept: Vec<&str> = kept.iter().map(|f| f.canonical.as_str()).collect();
+    assert!(
+        kept.iter()
+            .any(|n| n.eq_ignore_ascii_case("design principles")),
+        "the skill's own wording is still found: {kept:?}"
+    );
+}
