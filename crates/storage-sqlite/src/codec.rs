@@ -82,6 +82,28 @@ pub fn parse_uuid_opt(
     text.map(|t| parse_uuid(entity, key, &t)).transpose()
 }
 
+/// A stored id read as it is kept in the data tables: a 16-byte BLOB, or
+/// text for a legacy id (migration 10).
+pub fn uuid_from_value(
+    entity: &'static str,
+    key: &str,
+    value: rusqlite::types::ValueRef<'_>,
+) -> Result<Option<jobenrich_domain::Uuid>, StoreError> {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(b) => jobenrich_domain::Uuid::from_slice(b)
+            .map(Some)
+            .map_err(corrupt(entity, key)),
+        ValueRef::Text(t) => parse_uuid(entity, key, &String::from_utf8_lossy(t)).map(Some),
+        other => Err(StoreError::Corrupt {
+            entity,
+            key: key.to_string(),
+            reason: format!("an id stored as {:?}", other.data_type()),
+        }),
+    }
+}
+
 /// Wraps a validation failure of a stored value as a corrupt row.
 pub fn corrupt<'k, E: std::fmt::Display>(
     entity: &'static str,

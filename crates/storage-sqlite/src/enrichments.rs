@@ -7,6 +7,7 @@ use crate::codec::{
 };
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
+use crate::slices::Descriptions;
 use crate::{embeddings, in_write_tx, sections, skills, SqliteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -119,6 +120,8 @@ fn complete_in_tx(
     now: DateTime<Utc>,
 ) -> StoreResult<CompletionReport> {
     let mut report = CompletionReport::default();
+    let mut skill_writer = skills::SkillWriter::default();
+    let mut descriptions = Descriptions::default();
     for outcome in outcomes {
         let Some(mut row) = load(conn, &outcome.key)? else {
             report.lost_leases.push(outcome.key.clone());
@@ -136,16 +139,12 @@ fn complete_in_tx(
             CompletionStep::Failed => report.failed += 1,
             CompletionStep::Succeeded { skills, embedding } => {
                 // Replace semantics: earlier results of this job and version go first.
-                conn.prepare_cached(
-                    "DELETE FROM job_skills WHERE job_posting_id = ?1 AND enrichment_version = ?2",
-                )
-                .map_err(map_sqlite)?
-                .execute(params![
-                    outcome.key.job_posting_id.as_str(),
-                    outcome.key.enrichment_version.as_str()
-                ])
-                .map_err(map_sqlite)?;
-                skills::upsert_in_tx(conn, &skills)?;
+                skill_writer.delete_job_version(
+                    conn,
+                    &outcome.key.job_posting_id,
+                    &outcome.key.enrichment_version,
+                )?;
+                skill_writer.upsert(conn, &skills, &mut descriptions)?;
                 report.skills_written += skills.len() as u64;
 
                 let sections_in = success.map(|s| s.sections.as_slice()).unwrap_or(&[]);
@@ -162,7 +161,7 @@ fn complete_in_tx(
                     .execute(params![outcome.key.job_posting_id.as_str(), version])
                     .map_err(map_sqlite)?;
                 }
-                sections::upsert_in_tx(conn, sections_in)?;
+                sections::upsert_in_tx(conn, sections_in, &mut descriptions)?;
                 report.sections_written += sections_in.len() as u64;
 
                 // Only embeddings enrichments own vectors: other types skip the delete.

@@ -41,6 +41,7 @@ mod models;
 mod postings;
 mod sections;
 mod skills;
+mod slices;
 
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
@@ -57,7 +58,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept open for reuse.
 const MAX_IDLE_CONNECTIONS: usize = 4;
 const STATEMENT_CACHE_CAPACITY: usize = 64;
-/// Page size of new databases. Rows of job_skills (~400 B) and sections
+/// Page size of new databases. Rows of job_skills (~130 B, ~400 B before
+/// migration 10) and sections
 /// (~150 B, ~800 B before migration 9) fill 4 KB pages fast; 16 KB pages split
 /// less often and a batch is written to the WAL in a quarter of the frames.
 const PAGE_SIZE: u32 = 16 * 1024;
@@ -398,9 +400,16 @@ mod tests {
             .unwrap();
         let orphan = store
             .with_writer(|conn| {
+                // The terms exist: only the posting is missing.
                 conn.execute(
-                    "INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
-                         source_strategies, created_at) VALUES ('nobody', 's', 'databases', 1, '[]', 0)",
+                    "INSERT INTO skill_terms (term_id, term) VALUES (1, 's')",
+                    [],
+                )
+                .map_err(map_sqlite)?;
+                conn.execute(
+                    "INSERT INTO job_skills_data (job_posting_id, version_term, name_term,
+                         category_term, confidence_score, strategies_term, created_at, skill_id)
+                     VALUES ('nobody', 1, 1, 1, 1, 1, 0, x'00')",
                     [],
                 )
                 .map_err(map_sqlite)

@@ -43,6 +43,15 @@
 //!    column), and `job_skills` is keyed WITHOUT ROWID by its natural key
 //!    (no rowid, no second copy of the key in a unique index). About 7 KB
 //!    less per posting (docs/performance.md).
+//! 10. `compact_job_skills`: skill rows live in `job_skills_data` (WITHOUT
+//!     ROWID, keyed by job, version and name). The strings every row repeats
+//!     (version, skill name, category, strategies, section, taxonomy reference)
+//!     are stored once in `skill_terms` and referenced by integer; UUIDs are
+//!     16-byte BLOBs; the snippet is stored as its window's character offsets
+//!     where the view rebuilds it exactly from the description. `job_skills`
+//!     becomes a view with every seed column and `INSTEAD OF` triggers, so
+//!     SQL written against the table keeps working. About 6 KB less per
+//!     posting (docs/performance.md).
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -110,6 +119,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "0009_lean_result_tables",
         sql: MIGRATION_9_LEAN_RESULT_TABLES,
+    },
+    Migration {
+        version: 10,
+        name: "0010_compact_job_skills",
+        sql: MIGRATION_10_COMPACT_JOB_SKILLS,
     },
 ];
 
@@ -519,6 +533,202 @@ DROP TABLE job_skills;
 ALTER TABLE job_skills_keyed RENAME TO job_skills;
 "#;
 
+/// A 16-byte BLOB UUID as its text form (other values as they are).
+macro_rules! uuid_text_sql {
+    ($x:literal) => {
+        concat!(
+            "CASE WHEN typeof(",
+            $x,
+            ") = 'blob' THEN lower(substr(hex(",
+            $x,
+            "), 1, 8) || '-' || substr(hex(",
+            $x,
+            "), 9, 4) || '-' || substr(hex(",
+            $x,
+            "), 13, 4) || '-' || substr(hex(",
+            $x,
+            "), 17, 4) || '-' || substr(hex(",
+            $x,
+            "), 21)) ELSE ",
+            $x,
+            " END"
+        )
+    };
+}
+
+/// The snippet the view rebuilds from the description's characters
+/// `[snippet_start, snippet_end)`: ASCII control whitespace as spaces, runs of
+/// up to 32 spaces as one, no spaces at the ends. `slices::rebuilt_snippet`
+/// is the same function in Rust; a row stores offsets only when they agree.
+macro_rules! rebuilt_snippet_sql {
+    ($text:literal, $start:literal, $end:literal) => {
+        concat!(
+            "trim(replace(replace(replace(replace(replace(",
+            "replace(replace(replace(replace(replace(substr(", $text, ", ", $start, " + 1, ",
+            $end, " - ", $start, "), char(9), ' '), char(10), ' '), char(11), ' '), ",
+            "char(12), ' '), char(13), ' '), '  ', ' '), '  ', ' '), '  ', ' '), '  ', ' '), '  ', ' '))"
+        )
+    };
+}
+
+#[cfg(test)]
+pub(crate) use rebuilt_snippet_sql;
+
+pub const MIGRATION_10_COMPACT_JOB_SKILLS: &str = concat!(
+    r#"
+-- Strings repeated on every skill row, stored once. A term's id never changes
+-- and terms are never deleted, so a row's integer always means one string.
+CREATE TABLE skill_terms (
+    term_id INTEGER PRIMARY KEY,
+    term    TEXT NOT NULL UNIQUE
+);
+INSERT OR IGNORE INTO skill_terms (term)
+SELECT enrichment_version FROM job_skills
+UNION SELECT skill_name FROM job_skills
+UNION SELECT skill_category FROM job_skills
+UNION SELECT source_strategies FROM job_skills
+UNION SELECT extracted_from_section FROM job_skills WHERE extracted_from_section IS NOT NULL
+UNION SELECT taxonomy_ref FROM job_skills WHERE taxonomy_ref IS NOT NULL;
+
+CREATE TABLE job_skills_data (
+    job_posting_id          TEXT NOT NULL REFERENCES job_postings(job_posting_id),
+    version_term            INTEGER NOT NULL REFERENCES skill_terms(term_id),
+    name_term               INTEGER NOT NULL REFERENCES skill_terms(term_id),
+    category_term           INTEGER NOT NULL REFERENCES skill_terms(term_id),
+    confidence_score        REAL NOT NULL,
+    -- The JSON list of strategies, as a term.
+    strategies_term         INTEGER NOT NULL REFERENCES skill_terms(term_id),
+    section_relevance_score REAL,
+    section_term            INTEGER REFERENCES skill_terms(term_id),
+    -- NULL: rebuilt from the description's characters [snippet_start,
+    -- snippet_end), or no snippet when those are NULL too.
+    context_snippet         TEXT,
+    snippet_start           INTEGER,
+    snippet_end             INTEGER,
+    position_in_text        INTEGER,
+    mention_count           INTEGER NOT NULL DEFAULT 1,
+    taxonomy_ref_term       INTEGER REFERENCES skill_terms(term_id),
+    created_at              INTEGER NOT NULL,
+    -- 16-byte BLOBs (text only for a legacy id that is not a UUID).
+    skill_id                BLOB NOT NULL,
+    enrichment_id           BLOB,
+    mention_spans           TEXT,
+    taxonomy_links          TEXT,
+    PRIMARY KEY (job_posting_id, version_term, name_term)
+) WITHOUT ROWID;
+
+INSERT INTO job_skills_data (job_posting_id, version_term, name_term, category_term,
+    confidence_score, strategies_term, section_relevance_score, section_term, context_snippet,
+    snippet_start, snippet_end, position_in_text, mention_count, taxonomy_ref_term, created_at,
+    skill_id, enrichment_id, mention_spans, taxonomy_links)
+SELECT w.job_posting_id, w.version_term, w.name_term, w.category_term, w.confidence_score,
+    w.strategies_term, w.section_relevance_score, w.section_term,
+    CASE WHEN w.rebuilt IS w.context_snippet THEN NULL ELSE w.context_snippet END,
+    CASE WHEN w.rebuilt IS w.context_snippet THEN w.a END,
+    CASE WHEN w.rebuilt IS w.context_snippet THEN w.b END,
+    w.position_in_text, w.mention_count, w.taxonomy_ref_term, w.created_at,
+    CASE WHEN length(w.skill_id) = 36 AND unhex(replace(w.skill_id, '-', '')) IS NOT NULL
+         THEN unhex(replace(w.skill_id, '-', '')) ELSE w.skill_id END,
+    CASE WHEN length(w.enrichment_id) = 36 AND unhex(replace(w.enrichment_id, '-', '')) IS NOT NULL
+         THEN unhex(replace(w.enrichment_id, '-', '')) ELSE w.enrichment_id END,
+    w.mention_spans, w.taxonomy_links
+FROM (
+    SELECT o.*, "#,
+    rebuilt_snippet_sql!("o.description", "o.a", "o.b"),
+    r#" AS rebuilt
+    FROM (
+        -- The engine's window: 60 characters either side of the first mention.
+        SELECT k.*, v.term_id AS version_term, n.term_id AS name_term,
+            c.term_id AS category_term, st.term_id AS strategies_term,
+            sec.term_id AS section_term, tr.term_id AS taxonomy_ref_term, p.description,
+            max(json_extract(k.mention_spans, '$[0][0]') - 60, 0) AS a,
+            min(json_extract(k.mention_spans, '$[0][1]') + 60, length(p.description)) AS b
+        FROM job_skills k
+        JOIN skill_terms v ON v.term = k.enrichment_version
+        JOIN skill_terms n ON n.term = k.skill_name
+        JOIN skill_terms c ON c.term = k.skill_category
+        JOIN skill_terms st ON st.term = k.source_strategies
+        LEFT JOIN skill_terms sec ON sec.term = k.extracted_from_section
+        LEFT JOIN skill_terms tr ON tr.term = k.taxonomy_ref
+        LEFT JOIN job_postings p ON p.job_posting_id = k.job_posting_id
+    ) o
+) w;
+DROP TABLE job_skills;
+
+CREATE VIEW job_skills AS
+SELECT k.job_posting_id, n.term AS skill_name, c.term AS skill_category, k.confidence_score,
+    st.term AS source_strategies, k.section_relevance_score,
+    sec.term AS extracted_from_section,
+    COALESCE(k.context_snippet, CASE WHEN k.snippet_start IS NOT NULL THEN "#,
+    rebuilt_snippet_sql!("p.description", "k.snippet_start", "k.snippet_end"),
+    r#" END) AS context_snippet,
+    k.position_in_text, k.mention_count, tr.term AS taxonomy_ref,
+    v.term AS enrichment_version, k.created_at, "#,
+    uuid_text_sql!("k.skill_id"),
+    r#" AS skill_id, "#,
+    uuid_text_sql!("k.enrichment_id"),
+    r#" AS enrichment_id, k.mention_spans, k.taxonomy_links
+FROM job_skills_data k
+JOIN skill_terms v ON v.term_id = k.version_term
+JOIN skill_terms n ON n.term_id = k.name_term
+JOIN skill_terms c ON c.term_id = k.category_term
+JOIN skill_terms st ON st.term_id = k.strategies_term
+LEFT JOIN skill_terms sec ON sec.term_id = k.section_term
+LEFT JOIN skill_terms tr ON tr.term_id = k.taxonomy_ref_term
+LEFT JOIN job_postings p ON p.job_posting_id = k.job_posting_id;
+
+-- SQL written against the table keeps working: writes through the view land
+-- in job_skills_data (snippets and ids stored as given).
+CREATE TRIGGER job_skills_insert INSTEAD OF INSERT ON job_skills
+BEGIN
+    INSERT OR IGNORE INTO skill_terms (term)
+    SELECT t FROM (SELECT COALESCE(NEW.enrichment_version, 'legacy') AS t
+        UNION ALL SELECT NEW.skill_name UNION ALL SELECT NEW.skill_category
+        UNION ALL SELECT NEW.source_strategies UNION ALL SELECT NEW.extracted_from_section
+        UNION ALL SELECT NEW.taxonomy_ref)
+    WHERE t IS NOT NULL;
+    INSERT INTO job_skills_data (job_posting_id, version_term, name_term, category_term,
+        confidence_score, strategies_term, section_relevance_score, section_term,
+        context_snippet, position_in_text, mention_count, taxonomy_ref_term, created_at,
+        skill_id, enrichment_id, mention_spans, taxonomy_links)
+    VALUES (NEW.job_posting_id,
+        (SELECT term_id FROM skill_terms WHERE term = COALESCE(NEW.enrichment_version, 'legacy')),
+        (SELECT term_id FROM skill_terms WHERE term = NEW.skill_name),
+        (SELECT term_id FROM skill_terms WHERE term = NEW.skill_category),
+        NEW.confidence_score,
+        (SELECT term_id FROM skill_terms WHERE term = NEW.source_strategies),
+        NEW.section_relevance_score,
+        (SELECT term_id FROM skill_terms WHERE term = NEW.extracted_from_section),
+        NEW.context_snippet, NEW.position_in_text, COALESCE(NEW.mention_count, 1),
+        (SELECT term_id FROM skill_terms WHERE term = NEW.taxonomy_ref),
+        NEW.created_at, COALESCE(NEW.skill_id, ''), NEW.enrichment_id, NEW.mention_spans,
+        NEW.taxonomy_links);
+END;
+CREATE TRIGGER job_skills_delete INSTEAD OF DELETE ON job_skills
+BEGIN
+    DELETE FROM job_skills_data
+    WHERE job_posting_id = OLD.job_posting_id
+      AND version_term = (SELECT term_id FROM skill_terms WHERE term = OLD.enrichment_version)
+      AND name_term = (SELECT term_id FROM skill_terms WHERE term = OLD.skill_name);
+END;
+CREATE TRIGGER job_skills_update INSTEAD OF UPDATE ON job_skills
+BEGIN
+    DELETE FROM job_skills
+    WHERE job_posting_id = OLD.job_posting_id AND enrichment_version = OLD.enrichment_version
+      AND skill_name = OLD.skill_name;
+    INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
+        source_strategies, section_relevance_score, extracted_from_section, context_snippet,
+        position_in_text, mention_count, taxonomy_ref, enrichment_version, created_at, skill_id,
+        enrichment_id, mention_spans, taxonomy_links)
+    VALUES (NEW.job_posting_id, NEW.skill_name, NEW.skill_category, NEW.confidence_score,
+        NEW.source_strategies, NEW.section_relevance_score, NEW.extracted_from_section,
+        NEW.context_snippet, NEW.position_in_text, NEW.mention_count, NEW.taxonomy_ref,
+        NEW.enrichment_version, NEW.created_at, NEW.skill_id, NEW.enrichment_id,
+        NEW.mention_spans, NEW.taxonomy_links);
+END;
+"#
+);
+
 const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,
@@ -835,7 +1045,8 @@ mod tests {
                 "0006_mention_spans",
                 "0007_job_embeddings",
                 "0008_taxonomy_links",
-                "0009_lean_result_tables"
+                "0009_lean_result_tables",
+                "0010_compact_job_skills"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
@@ -999,7 +1210,8 @@ mod tests {
                 "0006_mention_spans",
                 "0007_job_embeddings",
                 "0008_taxonomy_links",
-                "0009_lean_result_tables"
+                "0009_lean_result_tables",
+                "0010_compact_job_skills"
             ]
         );
 
@@ -1531,5 +1743,176 @@ mod tests {
         assert_eq!(stored, ["<slice>", "Rust and SQ"]);
         let read = store.sections_for_job(&p1, None).await.unwrap();
         assert_eq!(read, written);
+    }
+
+    /// Every seed column of `job_skills`, as text, in key order.
+    const SKILL_ROWS: &str = "SELECT job_posting_id || '|' || skill_name || '|' || skill_category || '|' ||
+            confidence_score || '|' || source_strategies || '|' ||
+            COALESCE(section_relevance_score, '-') || '|' || COALESCE(extracted_from_section, '-') || '|' ||
+            COALESCE(context_snippet, '-') || '|' || COALESCE(position_in_text, '-') || '|' ||
+            mention_count || '|' || COALESCE(taxonomy_ref, '-') || '|' || enrichment_version || '|' ||
+            created_at || '|' || skill_id || '|' || COALESCE(enrichment_id, '-') || '|' ||
+            COALESCE(mention_spans, '-') || '|' || COALESCE(taxonomy_links, '-')
+        FROM job_skills ORDER BY job_posting_id, enrichment_version, skill_name";
+
+    #[tokio::test]
+    async fn migration_10_keeps_every_skill_column_and_stores_rebuildable_snippets_as_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v9.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate_to(9).await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                r#"
+            INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+            VALUES ('p1', 'Dev', 'Zürich –
+  Rust   and SQL', 1);
+            INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
+                source_strategies, section_relevance_score, extracted_from_section,
+                context_snippet, position_in_text, mention_count, taxonomy_ref,
+                enrichment_version, created_at, skill_id, enrichment_id, mention_spans,
+                taxonomy_links)
+            VALUES ('p1', 'Rust', 'programming_languages', 0.9, '["lexicon"]', 0.7, 'skills',
+                    'Zürich – Rust and SQL', 11, 1, 'http://esco/rust', 's@v1', 2,
+                    '00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000e1',
+                    '[[11,15]]', '[{"uri":"http://esco/rust","score":1.0}]'),
+                   ('p1', 'SQL', 'databases', 0.8, '["lexicon","pattern"]', NULL, NULL,
+                    'edited by hand', 22, 2, NULL, 's@v1', 3,
+                    '00000000-0000-4000-8000-00000000000b', NULL, '[[22,25]]', NULL),
+                   ('p1', 'SQL', 'databases', 0.5, '["lexicon"]', NULL, NULL,
+                    'no spans', NULL, 1, NULL, 'legacy', 4, '', NULL, NULL, NULL),
+                   ('p1', 'Go', 'programming_languages', 0.4, '[]', NULL, 'other', NULL, NULL, 1,
+                    NULL, 'legacy', 5, 'not-a-uuid', 'also-not-a-uuid', '[]', NULL);
+            "#,
+            )
+            .unwrap();
+        let before = strings(&Connection::open(&path).unwrap(), SKILL_ROWS);
+        assert_eq!(before.len(), 4);
+        store.migrate().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(
+            strings(&conn, SKILL_ROWS),
+            before,
+            "every column reads as before"
+        );
+        let stored = strings(
+            &conn,
+            "SELECT COALESCE(context_snippet, '<window ' || snippet_start || '-' || snippet_end || '>',
+                             '<none>') || ' ' || typeof(skill_id)
+             FROM job_skills_data k JOIN skill_terms n ON n.term_id = k.name_term
+             ORDER BY created_at",
+        );
+        assert_eq!(
+            stored,
+            [
+                "<window 0-25> blob",
+                "edited by hand blob",
+                "no spans text",
+                "<none> text"
+            ]
+        );
+        let terms: i64 = conn
+            .query_row("SELECT COUNT(*) FROM skill_terms", [], |r| r.get(0))
+            .unwrap();
+        // 2 versions, 3 names, 2 categories, 3 strategy lists, 2 sections, 1 reference.
+        assert_eq!(terms, 13);
+    }
+
+    #[tokio::test]
+    async fn skills_written_compactly_read_back_as_written_and_the_view_takes_writes() {
+        use jobenrich_domain::{
+            EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, MentionSpan,
+            SkillCategory, SkillRepository,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        let description = format!(
+            "{}Rust\n\n and SQL, Größe{}",
+            "x ".repeat(40),
+            " y".repeat(40)
+        );
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+                 VALUES ('p1', 'Dev', ?1, 1)",
+                params![description],
+            )
+            .unwrap();
+        let p1 = JobId::parse("p1").unwrap();
+        let skill = |name: &str, snippet: Option<&str>, span: (u32, u32)| ExtractedSkill {
+            skill_id: jobenrich_domain::Uuid::new_v4(),
+            job_posting_id: p1.clone(),
+            enrichment_id: Some(jobenrich_domain::Uuid::new_v4()),
+            skill_name: name.into(),
+            skill_category: SkillCategory::ProgrammingLanguages,
+            confidence_score: 0.75,
+            source_strategies: vec![ExtractionStrategy::Lexicon],
+            section_relevance_score: Some(0.5),
+            extracted_from_section: Some("skills".into()),
+            context_snippet: snippet.map(String::from),
+            position_in_text: Some(span.0),
+            mention_count: 1,
+            mention_spans: vec![MentionSpan::from(span)],
+            taxonomy_ref: None,
+            taxonomy_links: Vec::new(),
+            enrichment_version: EnrichmentVersion::parse("s@v1").unwrap(),
+            created_at: chrono::DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap(),
+        };
+        // 60 characters either side, whitespace evened out: what the engine writes.
+        let rust_window: String = description.chars().skip(20).take(60 + 4 + 60).collect();
+        let rust_snippet = rust_window.split_whitespace().collect::<Vec<_>>().join(" ");
+        let written = vec![
+            skill("Rust", Some(&rust_snippet), (80, 84)),
+            skill("SQL", Some("not around the mention"), (91, 94)),
+            skill("Größe", None, (96, 101)),
+        ];
+        store.upsert_skills(&written).await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let stored = strings(
+            &conn,
+            "SELECT COALESCE(context_snippet, snippet_start || '-' || snippet_end, '<none>')
+             FROM job_skills_data ORDER BY position_in_text",
+        );
+        assert_eq!(stored, ["20-144", "not around the mention", "<none>"]);
+        let mut read = store.skills_for_job(&p1, None).await.unwrap();
+        read.sort_by_key(|s| s.position_in_text);
+        assert_eq!(read, written, "every field reads back as written");
+
+        // SQL written against the seed's table still works, through the view.
+        conn.execute_batch(
+            "UPDATE job_skills SET confidence_score = 0.25 WHERE skill_name = 'SQL';
+             DELETE FROM job_skills WHERE skill_name = 'Größe';
+             INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
+                 source_strategies, enrichment_version, created_at, skill_id)
+             VALUES ('p1', 'Go', 'programming_languages', 0.3, '[]', 's@v1', 7,
+                     '00000000-0000-4000-8000-000000000007');",
+        )
+        .unwrap();
+        let after = store.skills_for_job(&p1, None).await.unwrap();
+        let seen: Vec<(&str, f64)> = after
+            .iter()
+            .map(|s| (s.skill_name.as_str(), s.confidence_score))
+            .collect();
+        assert_eq!(seen, [("Rust", 0.75), ("Go", 0.3), ("SQL", 0.25)]);
+        let sql = after.iter().find(|s| s.skill_name == "SQL").unwrap();
+        assert_eq!(
+            sql.skill_id, written[1].skill_id,
+            "an update keeps the other columns"
+        );
+        assert_eq!(sql.context_snippet, written[1].context_snippet);
+        let dup = conn.execute(
+            "INSERT INTO job_skills (job_posting_id, skill_name, skill_category, confidence_score,
+                 source_strategies, enrichment_version, created_at, skill_id)
+             VALUES ('p1', 'Go', 'programming_languages', 0.3, '[]', 's@v1', 7, 'x')",
+            [],
+        );
+        assert!(
+            dup.is_err(),
+            "the natural key stays unique through the view"
+        );
     }
 }

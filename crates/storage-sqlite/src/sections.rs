@@ -7,12 +7,13 @@
 use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, parse_uuid, ts};
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
+use crate::slices::Descriptions;
 use crate::SqliteStore;
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{JobId, SectionClassification, SectionRepository};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 
 const COLUMNS: &str =
     "job_posting_id, classifier_version, section_index, section_header, section_type, \
@@ -46,6 +47,7 @@ fn section_from_row(row: &Row<'_>) -> StoreResult<SectionClassification> {
 pub(crate) fn upsert_in_tx(
     conn: &Connection,
     sections: &[SectionClassification],
+    descriptions: &mut Descriptions,
 ) -> StoreResult<u64> {
     let mut stmt = conn
         .prepare_cached(&format!(
@@ -64,23 +66,9 @@ pub(crate) fn upsert_in_tx(
                  classification_id = excluded.classification_id"
         ))
         .map_err(map_sqlite)?;
-    let mut description = conn
-        .prepare_cached("SELECT description FROM job_postings WHERE job_posting_id = ?1")
-        .map_err(map_sqlite)?;
-    // A completion's sections come grouped by job: one description read each.
-    let mut current: Option<(&str, Option<Slicer>)> = None;
     for s in sections {
-        let job = s.job_posting_id.as_str();
-        if current.as_ref().is_none_or(|(j, _)| *j != job) {
-            let text: Option<String> = description
-                .query_row(params![job], |r| r.get(0))
-                .optional()
-                .map_err(map_sqlite)?;
-            current = Some((job, text.map(Slicer::new)));
-        }
-        let slice = current
-            .as_ref()
-            .and_then(|(_, d)| d.as_ref())
+        let slice = descriptions
+            .get(conn, &s.job_posting_id)?
             .and_then(|d| d.slice(s.start_offset, s.end_offset));
         // NULL only when the view will give back exactly this text.
         let stored = (slice != Some(s.section_text.as_str())).then_some(s.section_text.as_str());
@@ -104,42 +92,6 @@ pub(crate) fn upsert_in_tx(
     Ok(sections.len() as u64)
 }
 
-/// A description sliced by character offsets, as SQLite's `substr` on text
-/// counts them (Unicode scalar values).
-struct Slicer {
-    text: String,
-    /// Byte position of each character and of the end; empty when the text is
-    /// ASCII (a character offset is then a byte offset).
-    bounds: Vec<usize>,
-}
-
-impl Slicer {
-    fn new(text: String) -> Slicer {
-        let bounds = if text.is_ascii() {
-            Vec::new()
-        } else {
-            text.char_indices()
-                .map(|(i, _)| i)
-                .chain(std::iter::once(text.len()))
-                .collect()
-        };
-        Slicer { text, bounds }
-    }
-
-    /// Characters `[start, end)`, or None when out of range.
-    fn slice(&self, start: u32, end: u32) -> Option<&str> {
-        let (start, end) = (start as usize, end as usize);
-        if start > end {
-            return None;
-        }
-        if self.bounds.is_empty() {
-            return self.text.get(start..end);
-        }
-        let (a, b) = (*self.bounds.get(start)?, *self.bounds.get(end)?);
-        self.text.get(a..b)
-    }
-}
-
 #[async_trait]
 impl SectionRepository for SqliteStore {
     async fn upsert_sections(&self, sections: &[SectionClassification]) -> StoreResult<u64> {
@@ -148,7 +100,7 @@ impl SectionRepository for SqliteStore {
         }
         let sections = sections.to_vec();
         self.with_write_tx(move |tx| {
-            let n = upsert_in_tx(tx, &sections)?;
+            let n = upsert_in_tx(tx, &sections, &mut Descriptions::default())?;
             Ok(n)
         })
         .await

@@ -1,4 +1,7 @@
-//! `SkillRepository` over `job_skills`: one row per (job, skill, enrichment version).
+//! `SkillRepository` over `job_skills`: one row per (job, skill, enrichment
+//! version). Rows live in `job_skills_data` with repeated strings as
+//! `skill_terms` ids, UUIDs as BLOBs and snippets as offsets where the
+//! `job_skills` view rebuilds them (migration 10); reads go through the view.
 
 use crate::codec::{
     collect_rows, from_json, from_ts, get, json_list, limit, parse_name, parse_uuid,
@@ -6,14 +9,17 @@ use crate::codec::{
 };
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
+use crate::slices::{snippet_window, Descriptions};
 use crate::SqliteStore;
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    EnrichmentVersion, ExtractedSkill, JobId, SkillFrequency, SkillRepository, SkillWeight,
+    EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, SkillFrequency, SkillRepository,
+    SkillWeight,
 };
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
 
 const COLUMNS: &str =
     "job_posting_id, skill_name, skill_category, confidence_score, source_strategies, \
@@ -59,57 +65,167 @@ fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
     })
 }
 
-/// Upserts skills inside the caller's transaction with one cached statement.
-pub(crate) fn upsert_in_tx(conn: &Connection, skills: &[ExtractedSkill]) -> StoreResult<u64> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "INSERT INTO job_skills ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-             ON CONFLICT (job_posting_id, skill_name, enrichment_version) DO UPDATE SET
-                 skill_category = excluded.skill_category,
-                 confidence_score = excluded.confidence_score,
-                 source_strategies = excluded.source_strategies,
-                 section_relevance_score = excluded.section_relevance_score,
-                 extracted_from_section = excluded.extracted_from_section,
-                 context_snippet = excluded.context_snippet,
-                 position_in_text = excluded.position_in_text,
-                 mention_count = excluded.mention_count,
-                 taxonomy_ref = excluded.taxonomy_ref,
-                 created_at = excluded.created_at,
-                 skill_id = excluded.skill_id,
-                 enrichment_id = excluded.enrichment_id,
-                 mention_spans = excluded.mention_spans,
-                 taxonomy_links = excluded.taxonomy_links"
-        ))
-        .map_err(map_sqlite)?;
-    for s in skills {
-        stmt.execute(params![
-            s.job_posting_id.as_str(),
-            s.skill_name,
-            s.skill_category.as_str(),
-            s.confidence_score,
-            to_json(&s.source_strategies)?,
-            s.section_relevance_score,
-            s.extracted_from_section,
-            s.context_snippet,
-            s.position_in_text,
-            s.mention_count,
-            s.taxonomy_ref,
-            s.enrichment_version.as_str(),
-            ts(s.created_at),
-            s.skill_id.to_string(),
-            s.enrichment_id.map(|id| id.to_string()),
-            to_json(&s.mention_spans)?,
-            // No bytes for the common case of a version that does not link.
-            if s.taxonomy_links.is_empty() {
-                None
-            } else {
-                Some(to_json(&s.taxonomy_links)?)
-            },
-        ])
-        .map_err(map_sqlite)?;
+/// Per-transaction state of skill writes: the term ids read or made so far
+/// (only within one transaction: a rolled-back id can be handed out again)
+/// and the snippet radius that last matched.
+pub(crate) struct SkillWriter {
+    // Six lookups per row written: a fast hasher (keys are our own strings).
+    terms: foldhash::HashMap<String, i64>,
+    /// Strategy lists by value: their term is JSON text, made once per list.
+    strategies: foldhash::HashMap<Vec<ExtractionStrategy>, i64>,
+    radius: u32,
+}
+
+impl Default for SkillWriter {
+    fn default() -> Self {
+        // The engine's default snippet radius; others are found per row.
+        SkillWriter {
+            terms: foldhash::HashMap::default(),
+            strategies: foldhash::HashMap::default(),
+            radius: 60,
+        }
     }
-    Ok(skills.len() as u64)
+}
+
+impl SkillWriter {
+    /// The id of `term`, made if new.
+    fn term(&mut self, conn: &Connection, term: &str) -> StoreResult<i64> {
+        if let Some(id) = self.terms.get(term) {
+            return Ok(*id);
+        }
+        let id = match existing_term(conn, term)? {
+            Some(id) => id,
+            None => conn
+                .prepare_cached("INSERT INTO skill_terms (term) VALUES (?1) RETURNING term_id")
+                .map_err(map_sqlite)?
+                .query_row(params![term], |r| r.get(0))
+                .map_err(map_sqlite)?,
+        };
+        self.terms.insert(term.to_string(), id);
+        Ok(id)
+    }
+
+    fn opt_term(&mut self, conn: &Connection, term: Option<&str>) -> StoreResult<Option<i64>> {
+        term.map(|t| self.term(conn, t)).transpose()
+    }
+
+    /// Deletes the skills of one job at one version (replace semantics).
+    pub(crate) fn delete_job_version(
+        &mut self,
+        conn: &Connection,
+        job: &JobId,
+        version: &EnrichmentVersion,
+    ) -> StoreResult<()> {
+        let Some(version) = existing_term(conn, version.as_str())? else {
+            return Ok(());
+        };
+        conn.prepare_cached(
+            "DELETE FROM job_skills_data WHERE job_posting_id = ?1 AND version_term = ?2",
+        )
+        .map_err(map_sqlite)?
+        .execute(params![job.as_str(), version])
+        .map_err(map_sqlite)?;
+        Ok(())
+    }
+
+    /// Upserts skills inside the caller's transaction with cached statements.
+    pub(crate) fn upsert(
+        &mut self,
+        conn: &Connection,
+        skills: &[ExtractedSkill],
+        descriptions: &mut Descriptions,
+    ) -> StoreResult<u64> {
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO job_skills_data (job_posting_id, version_term, name_term,
+                     category_term, confidence_score, strategies_term,
+                     section_relevance_score, section_term, context_snippet, snippet_start,
+                     snippet_end, position_in_text, mention_count, taxonomy_ref_term,
+                     created_at, skill_id, enrichment_id, mention_spans, taxonomy_links)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     ?16, ?17, ?18, ?19)
+                 ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET
+                     category_term = excluded.category_term,
+                     confidence_score = excluded.confidence_score,
+                     strategies_term = excluded.strategies_term,
+                     section_relevance_score = excluded.section_relevance_score,
+                     section_term = excluded.section_term,
+                     context_snippet = excluded.context_snippet,
+                     snippet_start = excluded.snippet_start,
+                     snippet_end = excluded.snippet_end,
+                     position_in_text = excluded.position_in_text,
+                     mention_count = excluded.mention_count,
+                     taxonomy_ref_term = excluded.taxonomy_ref_term,
+                     created_at = excluded.created_at,
+                     skill_id = excluded.skill_id,
+                     enrichment_id = excluded.enrichment_id,
+                     mention_spans = excluded.mention_spans,
+                     taxonomy_links = excluded.taxonomy_links",
+            )
+            .map_err(map_sqlite)?;
+        for s in skills {
+            let version = self.term(conn, s.enrichment_version.as_str())?;
+            let name = self.term(conn, &s.skill_name)?;
+            let category = self.term(conn, s.skill_category.as_str())?;
+            let strategies = match self.strategies.get(s.source_strategies.as_slice()) {
+                Some(id) => *id,
+                None => {
+                    let id = self.term(conn, &to_json(&s.source_strategies)?)?;
+                    self.strategies.insert(s.source_strategies.clone(), id);
+                    id
+                }
+            };
+            let section = self.opt_term(conn, s.extracted_from_section.as_deref())?;
+            let taxonomy_ref = self.opt_term(conn, s.taxonomy_ref.as_deref())?;
+            // Offsets instead of text where the view rebuilds the snippet exactly.
+            let window = match &s.context_snippet {
+                Some(snippet) => descriptions
+                    .get(conn, &s.job_posting_id)?
+                    .and_then(|d| snippet_window(d, &s.mention_spans, snippet, &mut self.radius)),
+                None => None,
+            };
+            stmt.execute(params![
+                s.job_posting_id.as_str(),
+                version,
+                name,
+                category,
+                s.confidence_score,
+                strategies,
+                s.section_relevance_score,
+                section,
+                if window.is_some() {
+                    None
+                } else {
+                    s.context_snippet.as_deref()
+                },
+                window.map(|w| w.0),
+                window.map(|w| w.1),
+                s.position_in_text,
+                s.mention_count,
+                taxonomy_ref,
+                ts(s.created_at),
+                s.skill_id.as_bytes().as_slice(),
+                s.enrichment_id.as_ref().map(|id| id.as_bytes().as_slice()),
+                to_json(&s.mention_spans)?,
+                // No bytes for the common case of a version that does not link.
+                if s.taxonomy_links.is_empty() {
+                    None
+                } else {
+                    Some(to_json(&s.taxonomy_links)?)
+                },
+            ])
+            .map_err(map_sqlite)?;
+        }
+        Ok(skills.len() as u64)
+    }
+}
+
+fn existing_term(conn: &Connection, term: &str) -> StoreResult<Option<i64>> {
+    conn.prepare_cached("SELECT term_id FROM skill_terms WHERE term = ?1")
+        .map_err(map_sqlite)?
+        .query_row(params![term], |r| r.get(0))
+        .optional()
+        .map_err(map_sqlite)
 }
 
 #[async_trait]
@@ -120,7 +236,7 @@ impl SkillRepository for SqliteStore {
         }
         let skills = skills.to_vec();
         self.with_write_tx(move |tx| {
-            let n = upsert_in_tx(tx, &skills)?;
+            let n = SkillWriter::default().upsert(tx, &skills, &mut Descriptions::default())?;
             Ok(n)
         })
         .await
@@ -181,27 +297,44 @@ impl SkillRepository for SqliteStore {
         let ids = json_list(job_ids.iter().map(JobId::as_str))?;
         let version = version.as_str().to_string();
         self.with_conn(move |conn| {
-            // The same plan as `skills_for_jobs`, four columns instead of fifteen.
+            // The data table itself, names from the terms: no view joins and
+            // no UUID text per row (clustering reads every skill of a version).
+            let names: HashMap<i64, String> = conn
+                .prepare_cached("SELECT term_id, term FROM skill_terms")
+                .map_err(map_sqlite)?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(map_sqlite)?
+                .collect::<Result<_, _>>()
+                .map_err(map_sqlite)?;
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT job_posting_id, skill_name, confidence_score, enrichment_id
-                     FROM job_skills
-                     WHERE job_posting_id IN (SELECT value FROM json_each(?1))
-                       AND +enrichment_version = ?2
-                     ORDER BY job_posting_id, skill_name",
+                    "SELECT k.job_posting_id, k.name_term, k.confidence_score, k.enrichment_id
+                     FROM job_skills_data k
+                     WHERE k.job_posting_id IN (SELECT value FROM json_each(?1))
+                       AND k.version_term = (SELECT term_id FROM skill_terms WHERE term = ?2)",
                 )
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;
-            collect_rows(rows, |row| {
+            let mut out = collect_rows(rows, |row| {
                 let job: String = get(row, 0)?;
-                let name: String = get(row, 1)?;
+                let term: i64 = get(row, 1)?;
+                let name = names.get(&term).cloned().ok_or_else(|| {
+                    crate::codec::corrupt(E, &job)(format!("no skill term {term}"))
+                })?;
+                let enrichment_id =
+                    crate::codec::uuid_from_value(E, &job, row.get_ref(3).map_err(map_sqlite)?)?;
                 Ok(SkillWeight {
                     job_posting_id: parse_id(&job)?,
-                    enrichment_id: parse_uuid_opt(E, &format!("{job}/{name}"), get(row, 3)?)?,
+                    enrichment_id,
                     skill_name: name,
                     confidence_score: get(row, 2)?,
                 })
-            })
+            })?;
+            out.sort_by(|a, b| {
+                (a.job_posting_id.as_str(), a.skill_name.as_str())
+                    .cmp(&(b.job_posting_id.as_str(), b.skill_name.as_str()))
+            });
+            Ok(out)
         })
         .await
     }
@@ -217,11 +350,16 @@ impl SkillRepository for SqliteStore {
                 .prepare_cached(
                     // A job has one row per skill name and version (the UNIQUE
                     // key), so COUNT(*) counts distinct jobs without a sort.
-                    "SELECT skill_name, skill_category, COUNT(*) AS jobs,
-                            AVG(confidence_score)
-                     FROM job_skills WHERE enrichment_version = ?1
-                     GROUP BY skill_name, skill_category
-                     ORDER BY jobs DESC, skill_name, skill_category
+                    // Grouped on the term ids, names joined to the groups only.
+                    "SELECT n.term, c.term, g.jobs, g.confidence
+                     FROM (SELECT name_term, category_term, COUNT(*) AS jobs,
+                                  AVG(confidence_score) AS confidence
+                           FROM job_skills_data
+                           WHERE version_term = (SELECT term_id FROM skill_terms WHERE term = ?1)
+                           GROUP BY name_term, category_term) g
+                     JOIN skill_terms n ON n.term_id = g.name_term
+                     JOIN skill_terms c ON c.term_id = g.category_term
+                     ORDER BY g.jobs DESC, n.term, c.term
                      LIMIT ?2",
                 )
                 .map_err(map_sqlite)?;
@@ -251,8 +389,9 @@ impl SkillRepository for SqliteStore {
         self.with_write_tx(move |tx| {
             let n = tx
                 .execute(
-                    "DELETE FROM job_skills
-                     WHERE enrichment_version IN (SELECT value FROM json_each(?1))",
+                    "DELETE FROM job_skills_data WHERE version_term IN (
+                         SELECT term_id FROM skill_terms
+                         WHERE term IN (SELECT value FROM json_each(?1)))",
                     params![versions],
                 )
                 .map_err(map_sqlite)?;

@@ -1,0 +1,258 @@
+//! Result text that is a function of the posting's description, stored as
+//! offsets: a section's text (a slice) and a skill's snippet (a window with
+//! its whitespace evened out, as `rebuilt_snippet` and the `job_skills` view
+//! compute it). The writer stores offsets only when the view would give back
+//! exactly the text it was handed; otherwise it stores the text.
+
+use crate::error::map_sqlite;
+use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::{JobId, MentionSpan};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A description sliced by character offsets, as SQLite's `substr` on text
+/// counts them (Unicode scalar values).
+pub(crate) struct Slicer {
+    text: String,
+    /// Byte position of each character and of the end; empty when the text is
+    /// ASCII (a character offset is then a byte offset).
+    bounds: Vec<usize>,
+}
+
+impl Slicer {
+    pub(crate) fn new(text: String) -> Slicer {
+        let bounds = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(text.len()))
+                .collect()
+        };
+        Slicer { text, bounds }
+    }
+
+    /// Length in characters.
+    pub(crate) fn chars(&self) -> u32 {
+        let n = if self.bounds.is_empty() {
+            self.text.len()
+        } else {
+            self.bounds.len() - 1
+        };
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Characters `[start, end)`, or None when out of range.
+    pub(crate) fn slice(&self, start: u32, end: u32) -> Option<&str> {
+        let (start, end) = (start as usize, end as usize);
+        if start > end {
+            return None;
+        }
+        if self.bounds.is_empty() {
+            return self.text.get(start..end);
+        }
+        let (a, b) = (*self.bounds.get(start)?, *self.bounds.get(end)?);
+        self.text.get(a..b)
+    }
+}
+
+/// The description of the job being written, read once per job (a
+/// completion's rows come grouped by job).
+#[derive(Default)]
+pub(crate) struct Descriptions {
+    current: Option<(String, Option<Slicer>)>,
+}
+
+impl Descriptions {
+    pub(crate) fn get(&mut self, conn: &Connection, job: &JobId) -> StoreResult<Option<&Slicer>> {
+        if self
+            .current
+            .as_ref()
+            .is_none_or(|(j, _)| j.as_str() != job.as_str())
+        {
+            let text: Option<String> = conn
+                .prepare_cached("SELECT description FROM job_postings WHERE job_posting_id = ?1")
+                .map_err(map_sqlite)?
+                .query_row(params![job.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(map_sqlite)?;
+            self.current = Some((job.as_str().to_string(), text.map(Slicer::new)));
+        }
+        Ok(self.current.as_ref().and_then(|(_, d)| d.as_ref()))
+    }
+}
+
+/// The snippet the `job_skills` view rebuilds from a window of the
+/// description (`rebuilt_snippet_sql!` in the migrations): ASCII control
+/// whitespace as spaces, five passes of two spaces to one (runs of up to 32),
+/// no spaces at the ends. SQLite's `replace` and `trim` do exactly this.
+#[cfg(test)]
+pub(crate) fn rebuilt_snippet(window: &str) -> String {
+    let mut s = window.replace(['\t', '\n', '\x0b', '\x0c', '\r'], " ");
+    for _ in 0..5 {
+        s = s.replace("  ", " ");
+    }
+    s.trim_matches(' ').to_string()
+}
+
+fn is_view_space(b: u8) -> bool {
+    // Text is mostly bytes above the space: one compare decides those.
+    b <= b' ' && (b == b' ' || (b'\t'..=b'\r').contains(&b))
+}
+
+/// `rebuilt_snippet(window) == snippet` in one pass without allocating (it
+/// runs for every skill row written). Only ASCII bytes are special, so
+/// comparing bytes is comparing characters.
+pub(crate) fn rebuilds_to(window: &str, snippet: &str) -> bool {
+    let w = window.as_bytes();
+    let s = snippet.as_bytes();
+    // `trim` takes every space at the ends, however long the run.
+    let start = w.iter().position(|&b| !is_view_space(b)).unwrap_or(w.len());
+    let end = w
+        .iter()
+        .rposition(|&b| !is_view_space(b))
+        .map_or(start, |i| i + 1);
+    let (mut i, mut j) = (start, 0);
+    while i < end {
+        let b = w[i];
+        // One compare per ordinary byte: a call per word cost 8x more.
+        if !is_view_space(b) {
+            if s.get(j) != Some(&b) {
+                return false;
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let run = w[i..end].iter().take_while(|&&b| is_view_space(b)).count();
+        // Each pass of replace('  ', ' ') makes a run of n spaces ceil(n / 2).
+        let mut n = run;
+        for _ in 0..5 {
+            n = n.div_ceil(2);
+        }
+        if s.len() < j + n || s[j..j + n].iter().any(|&b| b != b' ') {
+            return false;
+        }
+        i += run;
+        j += n;
+    }
+    j == s.len()
+}
+
+/// Finds the window `[start, end)` (characters) of `snippet` around the first
+/// mention, trying `radius` characters either side first (the last radius
+/// that matched), then the radius the snippet's length implies. None: store
+/// the text.
+pub(crate) fn snippet_window(
+    description: &Slicer,
+    spans: &[MentionSpan],
+    snippet: &str,
+    radius: &mut u32,
+) -> Option<(u32, u32)> {
+    let first = spans.first()?;
+    let len = description.chars();
+    if first.start > first.end || first.end > len {
+        return None;
+    }
+    let window = |r: u32| {
+        let start = first.start.saturating_sub(r);
+        let end = first.end.saturating_add(r).min(len);
+        let text = description.slice(start, end)?;
+        rebuilds_to(text, snippet).then_some((start, end))
+    };
+    if let Some(found) = window(*radius) {
+        return Some(found);
+    }
+    let mention = first.end - first.start;
+    let guess = u32::try_from(snippet.chars().count())
+        .ok()?
+        .saturating_sub(mention)
+        / 2;
+    if guess == *radius {
+        return None;
+    }
+    let found = window(guess)?;
+    *radius = guess;
+    Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rust_rebuild_is_the_views_sql() {
+        let conn = Connection::open_in_memory().unwrap();
+        let samples = [
+            "",
+            "   ",
+            "plain text",
+            " leading and trailing ",
+            "tabs\there\r\nand\x0bform\x0cfeed",
+            "run of                                       forty spaces",
+            "ünïcode  wörds\u{a0} nbsp stays",
+            "\n\n\nbullets\n- one\n- two\n",
+        ];
+        for s in samples {
+            let sql: String = conn
+                .query_row(
+                    concat!(
+                        "SELECT ",
+                        crate::migrations::rebuilt_snippet_sql!("?1", "0", "length(?1)")
+                    ),
+                    params![s],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(rebuilt_snippet(s), sql, "{s:?}");
+            assert!(rebuilds_to(s, &sql), "{s:?}");
+            for other in [format!("{sql} "), format!("x{sql}"), sql.replace(' ', "")] {
+                assert_eq!(rebuilds_to(s, &other), other == sql, "{s:?} vs {other:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_snippet_is_found_by_its_window_or_left_as_text() {
+        let d = Slicer::new("We want Rust and\n\nSQL   skills. Größe zählt.".to_string());
+        let rust = [MentionSpan { start: 8, end: 12 }];
+        let mut radius = 4;
+        assert_eq!(
+            snippet_window(&d, &rust, "ant Rust and", &mut radius),
+            Some((4, 16))
+        );
+        assert_eq!(
+            snippet_window(&d, &rust, "t Rust a", &mut radius),
+            Some((6, 14)),
+            "another radius is found from the snippet's length"
+        );
+        assert_eq!(radius, 2, "and remembered");
+        assert_eq!(
+            snippet_window(&d, &rust, " want Rust and ", &mut radius),
+            None,
+            "a snippet the view cannot rebuild (spaces at the ends) stays text"
+        );
+        assert_eq!(
+            snippet_window(&d, &rust, "e want Rust and", &mut radius),
+            None,
+            "not centred on the mention: text"
+        );
+        radius = 6;
+        let sql = [MentionSpan { start: 18, end: 21 }];
+        assert_eq!(
+            snippet_window(&d, &sql, "and SQL ski", &mut radius),
+            Some((12, 27)),
+            "newlines and a run of spaces are evened out as the view does"
+        );
+        let gross = [MentionSpan { start: 32, end: 37 }];
+        radius = 3;
+        assert_eq!(
+            snippet_window(&d, &gross, "s. Größe zä", &mut radius),
+            Some((29, 40)),
+            "offsets count characters"
+        );
+        assert_eq!(d.slice(29, 40), Some("s. Größe zä"));
+        assert_eq!(snippet_window(&d, &[], "x", &mut radius), None);
+        let past_end = [MentionSpan { start: 40, end: 99 }];
+        assert_eq!(snippet_window(&d, &past_end, "x", &mut radius), None);
+    }
+}
