@@ -50,7 +50,7 @@ fn cluster_100k(c: &mut Criterion) {
     selection.sample_size(10);
     selection.measurement_time(Duration::from_secs(30));
     selection.bench_function("silhouette_k4_to_16_sample2000", |b| {
-        b.iter(|| choose_k(black_box(&matrix), 4..=16, &config, 2_000))
+        b.iter(|| choose_k(black_box(&matrix), 4..=16, &config, 2_000, 20_000))
     });
     selection.finish();
 }

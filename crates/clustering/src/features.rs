@@ -180,6 +180,28 @@ impl FeatureMatrix {
     }
 
     /// Squared L2 norm of a row (1, or 0 for a job without known terms).
+    /// The given rows (in that order) with the same columns.
+    pub fn select_rows(&self, rows: &[usize]) -> FeatureMatrix {
+        let mut indptr = Vec::with_capacity(rows.len() + 1);
+        indptr.push(0);
+        let (mut indices, mut values, mut raw_weights) = (Vec::new(), Vec::new(), Vec::new());
+        for &i in rows {
+            let span = self.indptr[i]..self.indptr[i + 1];
+            indices.extend_from_slice(&self.indices[span.clone()]);
+            values.extend_from_slice(&self.values[span.clone()]);
+            raw_weights.extend_from_slice(&self.raw_weights[span]);
+            indptr.push(indices.len());
+        }
+        FeatureMatrix {
+            vocabulary: self.vocabulary.clone(),
+            indptr,
+            indices,
+            values,
+            raw_weights,
+            embedding_dim: self.embedding_dim,
+        }
+    }
+
     pub fn row_norm_squared(&self, i: usize) -> f64 {
         self.row(i).1.iter().map(|v| v * v).sum()
     }

@@ -24,18 +24,46 @@ pub struct KCandidate {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KSelection {
     pub chosen: KMeansResult,
+    /// Candidates' figures are on the rows they ran on (`selection_rows`).
     pub candidates: Vec<KCandidate>,
+    /// Rows the silhouette was measured on.
     pub sample_size: usize,
+    /// Rows every candidate k ran on (all rows, or a seeded sample of them).
+    pub selection_rows: usize,
 }
 
-/// Tries every k in `range` (clamped to 2..=rows) with `base`'s other settings.
+/// Tries every k in `range` (clamped to 2..=rows) with `base`'s other
+/// settings. With more than `selection_rows` rows the candidates run on a
+/// seeded sample of that many rows (a k-means per candidate on every row
+/// was most of a 100,000-job run) and only the chosen k runs on all rows.
 pub fn choose_k(
     matrix: &FeatureMatrix,
     range: RangeInclusive<usize>,
     base: &KMeansConfig,
     sample_size: usize,
+    selection_rows: usize,
 ) -> KSelection {
     let n = matrix.rows();
+    if n > selection_rows.max(2) {
+        let mut rng = ChaCha8Rng::seed_from_u64(base.seed ^ 0x5E1E_C7ED);
+        let mut rows = sample(&mut rng, n, selection_rows.max(2)).into_vec();
+        rows.sort_unstable();
+        let subset = matrix.select_rows(&rows);
+        let on_subset = choose_k(&subset, range, base, sample_size, usize::MAX);
+        let chosen = kmeans(
+            matrix,
+            &KMeansConfig {
+                k: on_subset.chosen.k,
+                ..base.clone()
+            },
+        );
+        return KSelection {
+            chosen,
+            candidates: on_subset.candidates,
+            sample_size: on_subset.sample_size,
+            selection_rows: rows.len(),
+        };
+    }
     let low = (*range.start()).max(2);
     let high = (*range.end()).min(n);
     let mut rng = ChaCha8Rng::seed_from_u64(base.seed ^ 0x5EED_5A3B);
@@ -73,6 +101,7 @@ pub fn choose_k(
         chosen,
         candidates,
         sample_size: rows.len(),
+        selection_rows: n,
     }
 }
 
@@ -197,6 +226,7 @@ mod tests {
                 ..KMeansConfig::default()
             },
             800,
+            usize::MAX,
         );
         assert_eq!(selection.candidates.len(), 10);
         assert_eq!(selection.sample_size, 800);
@@ -219,7 +249,7 @@ mod tests {
         let docs = synthetic_jobs(300, 3);
         let matrix = FeatureMatrix::build(&docs, &FeatureConfig::default());
         let base = KMeansConfig::default();
-        let selection = choose_k(&matrix, 3..=5, &base, 2_000);
+        let selection = choose_k(&matrix, 3..=5, &base, 2_000, 20_000);
         let chosen = selection
             .candidates
             .iter()
@@ -230,5 +260,40 @@ mod tests {
             (again - chosen.silhouette).abs() < 1e-12,
             "{again} vs {chosen:?}"
         );
+    }
+
+    #[test]
+    fn with_more_rows_than_the_selection_the_candidates_run_on_a_sample() {
+        let docs = synthetic_jobs(3_000, 3);
+        let matrix = FeatureMatrix::build(&docs, &FeatureConfig::default());
+        let families = FAMILIES.len();
+        let base = KMeansConfig {
+            n_init: 3,
+            ..KMeansConfig::default()
+        };
+        let range = (families - 6)..=(families + 3);
+        let selection = choose_k(&matrix, range.clone(), &base, 800, 1_000);
+        assert_eq!(selection.selection_rows, 1_000);
+        assert_eq!(selection.candidates.len(), 10);
+        assert_eq!(selection.sample_size, 800);
+        assert_eq!(
+            selection.chosen.labels.len(),
+            3_000,
+            "the chosen k labels every row"
+        );
+        let best = selection
+            .candidates
+            .iter()
+            .max_by(|a, b| a.silhouette.total_cmp(&b.silhouette))
+            .unwrap();
+        assert_eq!(best.k, selection.chosen.k);
+        assert!(
+            (families - 1..=families + 1).contains(&selection.chosen.k),
+            "chose k = {} from {:?}",
+            selection.chosen.k,
+            selection.candidates
+        );
+        // The same seed gives the same sample, so the same choice.
+        assert_eq!(choose_k(&matrix, range, &base, 800, 1_000), selection);
     }
 }

@@ -32,6 +32,9 @@ pub struct ClusteringSettings {
     pub title_weight: f64,
     pub min_document_frequency: usize,
     pub silhouette_sample: usize,
+    /// With `k: auto` and more jobs than this, every candidate k runs on a
+    /// seeded sample of this many jobs and only the chosen k on all of them.
+    pub selection_sample: usize,
     pub keywords_per_cluster: usize,
     /// Share of each row's squared length given to the posting vector
     /// (0..=1); 0 clusters on skills and titles alone, as v1.0.
@@ -58,6 +61,7 @@ impl Default for ClusteringSettings {
             title_weight: features.title_weight,
             min_document_frequency: features.min_document_frequency,
             silhouette_sample: 2_000,
+            selection_sample: 20_000,
             keywords_per_cluster: 8,
             embedding_weight: 0.0,
             embedding_version: None,
@@ -93,6 +97,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "title_weight",
     "min_document_frequency",
     "silhouette_sample",
+    "selection_sample",
     "keywords_per_cluster",
     "embedding_weight",
     "embedding_version",
@@ -146,6 +151,8 @@ impl ClusteringSettings {
             opt_count(overrides, "min_document_frequency", 1)?.unwrap_or(s.min_document_frequency);
         s.silhouette_sample =
             opt_count(overrides, "silhouette_sample", 10)?.unwrap_or(s.silhouette_sample);
+        s.selection_sample =
+            opt_count(overrides, "selection_sample", 100)?.unwrap_or(s.selection_sample);
         s.keywords_per_cluster =
             opt_count(overrides, "keywords_per_cluster", 1)?.unwrap_or(s.keywords_per_cluster);
         s.tolerance = opt_non_negative(overrides, "tolerance")?.unwrap_or(s.tolerance);

@@ -360,6 +360,8 @@ struct Clustered {
     labels: Vec<u32>,
     k: usize,
     candidates: Vec<KCandidate>,
+    /// Jobs the candidates ran on (all, or `selection_sample` of them).
+    selection_rows: usize,
     iterations: usize,
     inertia: f64,
     vocabulary_size: usize,
@@ -373,11 +375,21 @@ fn cluster_documents(
     let matrix = FeatureMatrix::build(documents, &settings.feature_config())
         .with_embeddings(documents, settings.embedding_weight)?;
     let base = settings.kmeans_config();
-    let (result, candidates) = match settings.k {
-        KChoice::Fixed(_) => (kmeans(&matrix, &base), Vec::new()),
+    let (result, candidates, selection_rows) = match settings.k {
+        KChoice::Fixed(_) => (kmeans(&matrix, &base), Vec::new(), matrix.rows()),
         KChoice::Silhouette { min, max } => {
-            let selection = choose_k(&matrix, min..=max, &base, settings.silhouette_sample);
-            (selection.chosen, selection.candidates)
+            let selection = choose_k(
+                &matrix,
+                min..=max,
+                &base,
+                settings.silhouette_sample,
+                settings.selection_sample,
+            );
+            (
+                selection.chosen,
+                selection.candidates,
+                selection.selection_rows,
+            )
         }
     };
     let clusters = name_clusters(&matrix, &result.labels, settings.keywords_per_cluster);
@@ -387,6 +399,7 @@ fn cluster_documents(
         inertia: result.inertia,
         labels: result.labels,
         candidates,
+        selection_rows,
         vocabulary_size: matrix.vocabulary.len(),
         clusters,
     })
@@ -546,6 +559,14 @@ pub async fn run_clustering(
                 clustered.k
             ),
             KChoice::Fixed(_) => "fixed".to_string(),
+            KChoice::Silhouette { min, max } if clustered.selection_rows < documents.len() => {
+                format!(
+                    "silhouette over {min}..={max}, sample {}, candidates on {} of {} jobs",
+                    settings.silhouette_sample,
+                    clustered.selection_rows,
+                    documents.len()
+                )
+            }
             KChoice::Silhouette { min, max } => format!(
                 "silhouette over {min}..={max}, sample {}",
                 settings.silhouette_sample

@@ -509,3 +509,33 @@ async fn v2_refuses_jobs_without_a_vector_and_versions_without_vectors() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn auto_k_on_more_jobs_than_the_selection_sample_says_so_and_labels_every_job() {
+    let dir = TempDir::new().unwrap();
+    let store = store_with_jobs(&dir, 300).await;
+    let mut model = default_clusterer(Utc::now());
+    model.version = jobenrich_domain::ModelVersion::parse("v1.1").unwrap();
+    model
+        .config_overrides
+        .insert("selection_sample".into(), serde_json::Value::from(120u64));
+    register_and_activate(&store, &model).await;
+    let auto_k = ClusteringParams {
+        page_size: 64,
+        ..ClusteringParams::default()
+    };
+    let report = run_clustering(&store, &auto_k).await.unwrap();
+    assert!(
+        report.k_choice.ends_with("candidates on 120 of 300 jobs"),
+        "{}",
+        report.k_choice
+    );
+    assert_eq!(report.k_candidates.len(), 13);
+    assert!(report.k_candidates.iter().any(|c| c.k == report.k));
+    assert_eq!(
+        report.recorded.assignments, 300,
+        "the chosen k labels every job"
+    );
+    let sizes: usize = report.clusters.iter().map(|c| c.size as usize).sum();
+    assert_eq!(sizes, 300);
+}
