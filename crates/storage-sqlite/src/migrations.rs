@@ -623,9 +623,9 @@ INSERT INTO job_skills_data (job_posting_id, version_term, name_term, category_t
     skill_id, enrichment_id, mention_spans, taxonomy_links)
 SELECT w.job_posting_id, w.version_term, w.name_term, w.category_term, w.confidence_score,
     w.strategies_term, w.section_relevance_score, w.section_term,
-    CASE WHEN w.rebuilt IS w.context_snippet THEN NULL ELSE w.context_snippet END,
-    CASE WHEN w.rebuilt IS w.context_snippet THEN w.a END,
-    CASE WHEN w.rebuilt IS w.context_snippet THEN w.b END,
+    CASE WHEN w.rebuilds THEN NULL ELSE w.context_snippet END,
+    CASE WHEN w.rebuilds THEN w.a END,
+    CASE WHEN w.rebuilds THEN w.b END,
     w.position_in_text, w.mention_count, w.taxonomy_ref_term, w.created_at,
     CASE WHEN length(w.skill_id) = 36 AND unhex(replace(w.skill_id, '-', '')) IS NOT NULL
          THEN unhex(replace(w.skill_id, '-', '')) ELSE w.skill_id END,
@@ -633,9 +633,13 @@ SELECT w.job_posting_id, w.version_term, w.name_term, w.category_term, w.confide
          THEN unhex(replace(w.enrichment_id, '-', '')) ELSE w.enrichment_id END,
     w.mention_spans, w.taxonomy_links
 FROM (
-    SELECT o.*, "#,
+    SELECT o.job_posting_id, o.version_term, o.name_term, o.category_term,
+        o.confidence_score, o.strategies_term, o.section_relevance_score, o.section_term,
+        o.context_snippet, o.a, o.b, o.position_in_text, o.mention_count,
+        o.taxonomy_ref_term, o.created_at, o.skill_id, o.enrichment_id, o.mention_spans,
+        o.taxonomy_links, "#,
     rebuilt_snippet_sql!("o.description", "o.a", "o.b"),
-    r#" AS rebuilt
+    r#" IS o.context_snippet AS rebuilds
     FROM (
         -- The engine's window: 60 characters either side of the first mention.
         SELECT k.*, v.term_id AS version_term, n.term_id AS name_term,
@@ -652,6 +656,9 @@ FROM (
         LEFT JOIN skill_terms tr ON tr.term = k.taxonomy_ref
         LEFT JOIN job_postings p ON p.job_posting_id = k.job_posting_id
     ) o
+    -- OFFSET keeps SQLite from flattening this into the outer query, which
+    -- would rebuild each snippet three times (once per CASE).
+    LIMIT -1 OFFSET 0
 ) w;
 DROP TABLE job_skills;
 
