@@ -11,8 +11,9 @@
 //! row = sqrt(1-w)·tfidf ⊕ sqrt(w)·vector, still unit length, so k-means and
 //! the silhouette need no change. Only term columns can name a cluster.
 
+use foldhash::HashMap;
 use jobenrich_domain::JobId;
-use std::collections::HashMap;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Term prefixes; keywords strip them for display.
@@ -78,7 +79,8 @@ pub fn is_boilerplate_term(term: &str) -> bool {
 /// A skill of a job with the extractor's confidence in it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightedSkill {
-    pub name: String,
+    /// Shared with every other job that has the skill.
+    pub name: Arc<str>,
     pub confidence: f64,
 }
 
@@ -208,33 +210,38 @@ impl FeatureMatrix {
 
     /// Builds the matrix for `documents`, one row each, in their order.
     pub fn build(documents: &[JobDocument], config: &FeatureConfig) -> Self {
-        let per_document: Vec<Vec<(String, f64)>> = documents
-            .iter()
-            .map(|d| document_terms(d, config))
-            .collect();
-
-        let mut document_frequency: HashMap<&str, usize> = HashMap::new();
-        for terms in &per_document {
-            for (term, _) in terms {
-                *document_frequency.entry(term.as_str()).or_insert(0) += 1;
-            }
+        let mut terms = TermTable::default();
+        // Each document's (term id, raw weight) pairs, flat.
+        let mut pairs: Vec<(u32, f64)> = Vec::new();
+        let mut offsets = Vec::with_capacity(documents.len() + 1);
+        offsets.push(0);
+        for d in documents {
+            terms.document(d, config, &mut pairs);
+            offsets.push(pairs.len());
         }
-        let mut vocabulary: Vec<String> = document_frequency
-            .iter()
-            .filter(|(_, &df)| df >= config.min_document_frequency.max(1))
-            .map(|(term, _)| (*term).to_string())
+
+        let mut document_frequency = vec![0usize; terms.names.len()];
+        for &(term, _) in &pairs {
+            document_frequency[term as usize] += 1;
+        }
+        let min_df = config.min_document_frequency.max(1);
+        let mut kept: Vec<u32> = (0..terms.names.len() as u32)
+            .filter(|&t| document_frequency[t as usize] >= min_df)
             .collect();
-        vocabulary.sort_unstable();
-        let column: HashMap<&str, u32> = vocabulary
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.as_str(), i as u32))
-            .collect();
+        kept.sort_unstable_by(|&a, &b| terms.names[a as usize].cmp(&terms.names[b as usize]));
+        let mut column = vec![u32::MAX; terms.names.len()];
+        for (c, &t) in kept.iter().enumerate() {
+            column[t as usize] = c as u32;
+        }
         let n = documents.len() as f64;
         // Smoothed IDF as in scikit-learn: never zero, never infinite.
-        let idf: Vec<f64> = vocabulary
+        let idf: Vec<f64> = kept
             .iter()
-            .map(|t| ((1.0 + n) / (1.0 + document_frequency[t.as_str()] as f64)).ln() + 1.0)
+            .map(|&t| ((1.0 + n) / (1.0 + document_frequency[t as usize] as f64)).ln() + 1.0)
+            .collect();
+        let vocabulary: Vec<String> = kept
+            .iter()
+            .map(|&t| std::mem::take(&mut terms.names[t as usize]))
             .collect();
 
         let mut indptr = Vec::with_capacity(documents.len() + 1);
@@ -243,13 +250,12 @@ impl FeatureMatrix {
         let mut values = Vec::new();
         let mut raw_weights = Vec::new();
         let mut row: Vec<(u32, f64)> = Vec::new();
-        for terms in &per_document {
+        for span in offsets.windows(2) {
             row.clear();
-            row.extend(
-                terms
-                    .iter()
-                    .filter_map(|(t, w)| column.get(t.as_str()).map(|&c| (c, *w))),
-            );
+            row.extend(pairs[span[0]..span[1]].iter().filter_map(|&(t, w)| {
+                let c = column[t as usize];
+                (c != u32::MAX).then_some((c, w))
+            }));
             row.sort_unstable_by_key(|(c, _)| *c);
             let norm = row
                 .iter()
@@ -372,24 +378,92 @@ pub fn title_tokens(title: &str) -> impl Iterator<Item = String> + '_ {
         })
 }
 
-/// A document's terms with their raw weights, each term once.
-fn document_terms(document: &JobDocument, config: &FeatureConfig) -> Vec<(String, f64)> {
-    let mut weights: HashMap<String, f64> = HashMap::new();
-    for skill in &document.skills {
-        let name = skill.name.trim().to_lowercase();
-        if name.is_empty() || !skill.confidence.is_finite() || skill.confidence <= 0.0 {
-            continue;
+/// Term ids for the whole build: a few thousand distinct skill names occur
+/// millions of times, so each distinct name is lower-cased, prefixed and
+/// hashed as a string once, not once per occurrence.
+#[derive(Default)]
+struct TermTable<'a> {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    /// A skill name as stored → its term (None: empty after trimming).
+    skills: HashMap<&'a str, Option<u32>>,
+    titles: HashMap<String, u32>,
+    /// Per term: (document stamp, index in `pairs`) to sum repeats in place.
+    seen: Vec<(usize, usize)>,
+    stamp: usize,
+}
+
+impl<'a> TermTable<'a> {
+    fn intern(&mut self, term: String) -> u32 {
+        if let Some(&id) = self.ids.get(&term) {
+            return id;
         }
-        *weights
-            .entry(format!("{SKILL_PREFIX}{name}"))
-            .or_insert(0.0) += skill.confidence * config.skill_weight;
+        let id = self.names.len() as u32;
+        self.names.push(term.clone());
+        self.ids.insert(term, id);
+        self.seen.push((0, 0));
+        id
     }
-    for token in title_tokens(&document.title) {
-        *weights
-            .entry(format!("{TITLE_PREFIX}{token}"))
-            .or_insert(0.0) += config.title_weight;
+
+    fn skill(&mut self, name: &'a str) -> Option<u32> {
+        if let Some(&id) = self.skills.get(name) {
+            return id;
+        }
+        let lower = name.trim().to_lowercase();
+        let id = (!lower.is_empty()).then(|| self.intern(format!("{SKILL_PREFIX}{lower}")));
+        self.skills.insert(name, id);
+        id
     }
-    weights.into_iter().filter(|(_, w)| *w > 0.0).collect()
+
+    fn title(&mut self, token: String) -> u32 {
+        if let Some(&id) = self.titles.get(&token) {
+            return id;
+        }
+        let id = self.intern(format!("{TITLE_PREFIX}{token}"));
+        self.titles.insert(token, id);
+        id
+    }
+
+    /// Appends a document's terms with their raw weights, each term once and
+    /// summed in the order met (skills, then title tokens), weights > 0 only.
+    fn document(
+        &mut self,
+        document: &'a JobDocument,
+        config: &FeatureConfig,
+        pairs: &mut Vec<(u32, f64)>,
+    ) {
+        self.stamp += 1;
+        let start = pairs.len();
+        let mut add = |table: &mut Self, term: u32, weight: f64| {
+            let (stamp, at) = table.seen[term as usize];
+            if stamp == table.stamp {
+                pairs[at].1 += weight;
+            } else {
+                table.seen[term as usize] = (table.stamp, pairs.len());
+                pairs.push((term, weight));
+            }
+        };
+        for skill in &document.skills {
+            if !skill.confidence.is_finite() || skill.confidence <= 0.0 {
+                continue;
+            }
+            if let Some(term) = self.skill(&skill.name) {
+                add(self, term, skill.confidence * config.skill_weight);
+            }
+        }
+        for token in title_tokens(&document.title) {
+            let term = self.title(token);
+            add(self, term, config.title_weight);
+        }
+        let mut kept = start;
+        for i in start..pairs.len() {
+            if pairs[i].1 > 0.0 {
+                pairs[kept] = pairs[i];
+                kept += 1;
+            }
+        }
+        pairs.truncate(kept);
+    }
 }
 
 #[cfg(test)]
@@ -403,7 +477,7 @@ mod tests {
             skills: skills
                 .iter()
                 .map(|(n, c)| WeightedSkill {
-                    name: n.to_string(),
+                    name: (*n).into(),
                     confidence: *c,
                 })
                 .collect(),

@@ -124,7 +124,7 @@ mod tests {
             skills: skills
                 .iter()
                 .map(|s| WeightedSkill {
-                    name: s.to_string(),
+                    name: s.to_string().into(),
                     confidence: 0.9,
                 })
                 .collect(),

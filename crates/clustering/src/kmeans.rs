@@ -372,7 +372,7 @@ mod tests {
                         .enumerate()
                         // Vary confidences so rows within a group differ a little.
                         .map(|(s, name)| WeightedSkill {
-                            name: name.to_string(),
+                            name: name.to_string().into(),
                             confidence: 0.5 + 0.5 * (((j + s) % 5) as f64 / 5.0),
                         })
                         .collect(),

@@ -255,7 +255,7 @@ pub fn synthetic_jobs(count: usize, seed: u64) -> Vec<JobDocument> {
                 skills: chosen
                     .into_iter()
                     .map(|name| WeightedSkill {
-                        name: name.to_string(),
+                        name: name.to_string().into(),
                         confidence: rng.gen_range(0.4..1.0),
                     })
                     .collect(),

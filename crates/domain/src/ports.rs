@@ -377,7 +377,8 @@ pub struct SkillFrequency {
 pub struct SkillWeight {
     pub job_posting_id: JobId,
     pub enrichment_id: Option<Uuid>,
-    pub skill_name: String,
+    /// Shared: a version has a few thousand names over millions of rows.
+    pub skill_name: std::sync::Arc<str>,
     pub confidence_score: f64,
 }
 
@@ -413,7 +414,7 @@ pub trait SkillRepository: Send + Sync {
             .map(|s| SkillWeight {
                 job_posting_id: s.job_posting_id,
                 enrichment_id: s.enrichment_id,
-                skill_name: s.skill_name,
+                skill_name: s.skill_name.into(),
                 confidence_score: s.confidence_score,
             })
             .collect())
@@ -495,11 +496,27 @@ pub trait ClusterRepository: Send + Sync {
     ) -> StoreResult<ClusteringRunRecorded>;
     /// Runs, newest first.
     async fn list_clustering_runs(&self) -> StoreResult<Vec<ClusteringRunSummary>>;
+    /// The newest run: `list_clustering_runs`' first. Adapters that can
+    /// find it without summarising every run override it.
+    async fn latest_clustering_run(&self) -> StoreResult<Option<ClusteringRunSummary>> {
+        Ok(self.list_clustering_runs().await?.into_iter().next())
+    }
     /// Every assignment of a run, by job id.
     async fn assignments_for_run(
         &self,
         cluster_run_id: &str,
     ) -> StoreResult<Vec<ClusterAssignment>>;
+    /// `assignments_for_run` reduced to (job, cluster id), same order: what
+    /// a new run needs to carry cluster ids over. Adapters that can skip
+    /// names and keywords override it.
+    async fn cluster_ids_for_run(&self, cluster_run_id: &str) -> StoreResult<Vec<(JobId, u32)>> {
+        Ok(self
+            .assignments_for_run(cluster_run_id)
+            .await?
+            .into_iter()
+            .map(|a| (a.job_posting_id, a.cluster_id))
+            .collect())
+    }
     async fn active_assignment(
         &self,
         job_posting_id: &JobId,

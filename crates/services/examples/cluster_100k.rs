@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     skill_id: jobenrich_domain::Uuid::new_v4(),
                     enrichment_id: None,
                     job_posting_id: d.job_posting_id.clone(),
-                    skill_name: s.name.clone(),
+                    skill_name: s.name.to_string(),
                     skill_category: SkillCategory::ALL[0],
                     confidence_score: s.confidence,
                     source_strategies: vec![ExtractionStrategy::Lexicon],

@@ -23,7 +23,7 @@ use jobenrich_domain::Uuid;
 use jobenrich_domain::{
     ClusterAssignment, ClusterChange, ClusteringRun, ClusteringRunRecorded, ClusteringRunSummary,
     EnrichmentType, EnrichmentVersion, JobId, ModelConfig, ModelId, ModelVersion,
-    NewClusterAssignment, Store, StoreError,
+    NewClusterAssignment, SkillWeight, Store, StoreError,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -283,23 +283,51 @@ async fn attach_skills(
     extractions: &mut BTreeMap<JobId, Uuid>,
 ) -> Result<(), ClusteringFlowError> {
     let ids: Vec<JobId> = documents.iter().map(|d| d.job_posting_id.clone()).collect();
-    let mut skills_by_job: BTreeMap<JobId, Vec<WeightedSkill>> = BTreeMap::new();
-    for skill in store.skill_weights_for_jobs(&ids, skills_version).await? {
-        if let Some(id) = skill.enrichment_id {
-            extractions.insert(skill.job_posting_id.clone(), id);
-        }
-        skills_by_job
-            .entry(skill.job_posting_id)
-            .or_default()
-            .push(WeightedSkill {
-                name: skill.skill_name,
-                confidence: skill.confidence_score,
-            });
-    }
-    for d in documents {
-        d.skills = skills_by_job.remove(&d.job_posting_id).unwrap_or_default();
-    }
+    let weights = store.skill_weights_for_jobs(&ids, skills_version).await?;
+    hand_out_skills(documents, weights, extractions);
     Ok(())
+}
+
+/// Gives each document its skills (and records the extraction they came
+/// from), whatever order either list is in.
+fn hand_out_skills(
+    documents: &mut [JobDocument],
+    mut weights: Vec<SkillWeight>,
+    extractions: &mut BTreeMap<JobId, Uuid>,
+) {
+    // One merge pass over both lists in job order hands each document its
+    // skills, with no map keyed by job. Pages and the port's rows are in
+    // job order already; the checks only keep this right if one is not.
+    if !weights.is_sorted_by(|a, b| a.job_posting_id <= b.job_posting_id) {
+        weights.sort_by(|a, b| a.job_posting_id.cmp(&b.job_posting_id));
+    }
+    let mut order: Vec<usize> = (0..documents.len()).collect();
+    if !documents.is_sorted_by(|a, b| a.job_posting_id <= b.job_posting_id) {
+        order.sort_by(|&a, &b| {
+            documents[a]
+                .job_posting_id
+                .cmp(&documents[b].job_posting_id)
+        });
+    }
+    let mut weights = weights.into_iter().peekable();
+    for i in order {
+        let d = &mut documents[i];
+        while weights
+            .next_if(|w| w.job_posting_id < d.job_posting_id)
+            .is_some()
+        {}
+        let mut extraction = None;
+        while let Some(w) = weights.next_if(|w| w.job_posting_id == d.job_posting_id) {
+            extraction = w.enrichment_id.or(extraction);
+            d.skills.push(WeightedSkill {
+                name: w.skill_name,
+                confidence: w.confidence_score,
+            });
+        }
+        if let Some(id) = extraction {
+            extractions.insert(d.job_posting_id.clone(), id);
+        }
+    }
 }
 
 async fn attach_embeddings(
@@ -487,10 +515,8 @@ pub async fn run_clustering(
 
     let record_started = Instant::now();
     let previous_run_id = store
-        .list_clustering_runs()
+        .latest_clustering_run()
         .await?
-        .into_iter()
-        .next()
         .map(|r| r.cluster_run_id);
     let current: Vec<(JobId, u32)> = documents
         .iter()
@@ -498,15 +524,7 @@ pub async fn run_clustering(
         .map(|(d, &l)| (d.job_posting_id.clone(), l))
         .collect();
     let ids = match &previous_run_id {
-        Some(run) => {
-            let previous: Vec<(JobId, u32)> = store
-                .assignments_for_run(run)
-                .await?
-                .into_iter()
-                .map(|a| (a.job_posting_id, a.cluster_id))
-                .collect();
-            continuing_ids(&previous, &current)
-        }
+        Some(run) => continuing_ids(&store.cluster_ids_for_run(run).await?, &current),
         None => (0..clustered.k as u32).map(|c| (c, c)).collect(),
     };
     let mut clusters = clustered.clusters;
@@ -754,4 +772,99 @@ pub async fn job_cluster_history(
         title: posting.map(|p| p.title),
         history,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(id: &str) -> JobDocument {
+        JobDocument {
+            job_posting_id: JobId::parse(id).unwrap(),
+            title: String::new(),
+            skills: Vec::new(),
+            embedding: None,
+        }
+    }
+
+    fn weight(job: &str, name: &str, extraction: Option<u128>) -> SkillWeight {
+        SkillWeight {
+            job_posting_id: JobId::parse(job).unwrap(),
+            enrichment_id: extraction.map(Uuid::from_u128),
+            skill_name: name.into(),
+            confidence_score: 0.5,
+        }
+    }
+
+    fn handed_out(ids: &[&str], weights: Vec<SkillWeight>) -> Vec<(String, Vec<String>)> {
+        let mut documents: Vec<JobDocument> = ids.iter().map(|id| document(id)).collect();
+        let mut extractions = BTreeMap::new();
+        hand_out_skills(&mut documents, weights, &mut extractions);
+        assert_eq!(
+            extractions.keys().map(JobId::as_str).collect::<Vec<_>>(),
+            documents
+                .iter()
+                .filter(|d| !d.skills.is_empty())
+                .map(|d| d.job_posting_id.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            "every job with skills gets its extraction"
+        );
+        documents
+            .into_iter()
+            .map(|d| {
+                (
+                    d.job_posting_id.to_string(),
+                    d.skills.iter().map(|s| s.name.to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn skills_reach_their_own_jobs_in_job_order() {
+        let got = handed_out(
+            &["a", "b", "c", "d"],
+            vec![
+                weight("a", "Java", Some(1)),
+                weight("a", "SQL", Some(1)),
+                weight("c", "Rust", Some(3)),
+                // Not a document of this batch: skipped, never misplaced.
+                weight("c2", "Go", Some(9)),
+                weight("d", "Excel", Some(4)),
+            ],
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("a".to_string(), vec!["Java".to_string(), "SQL".to_string()]),
+                ("b".to_string(), vec![]),
+                ("c".to_string(), vec!["Rust".to_string()]),
+                ("d".to_string(), vec!["Excel".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn skills_reach_their_own_jobs_whatever_order_either_list_is_in() {
+        let got = handed_out(
+            &["d", "a", "c", "b"],
+            vec![
+                weight("d", "Excel", Some(4)),
+                weight("a", "Java", Some(1)),
+                weight("c", "Rust", Some(3)),
+                weight("a", "SQL", Some(1)),
+            ],
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("d".to_string(), vec!["Excel".to_string()]),
+                ("a".to_string(), vec!["Java".to_string(), "SQL".to_string()]),
+                ("c".to_string(), vec!["Rust".to_string()]),
+                ("b".to_string(), vec![]),
+            ]
+        );
+    }
 }

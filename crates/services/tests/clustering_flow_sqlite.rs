@@ -73,7 +73,7 @@ async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
                 skill_id: jobenrich_domain::Uuid::new_v4(),
                 enrichment_id: None,
                 job_posting_id: d.job_posting_id.clone(),
-                skill_name: s.name.clone(),
+                skill_name: s.name.to_string(),
                 skill_category: SkillCategory::ALL[0],
                 confidence_score: s.confidence,
                 source_strategies: vec![ExtractionStrategy::Lexicon],

@@ -1,7 +1,9 @@
 //! `ClusterRepository` over `job_clusters`: versioned per-job assignments, at
 //! most one active per job (also enforced by a partial unique index).
 
-use crate::codec::{collect_rows, corrupt, from_ts, get, parse_uuid, parse_uuid_opt, to_json, ts};
+use crate::codec::{
+    collect_rows, corrupt, from_ts, get, json_list, parse_uuid, parse_uuid_opt, to_json, ts,
+};
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
 use crate::SqliteStore;
@@ -12,12 +14,30 @@ use jobenrich_domain::{
     ClusteringRunRecorded, ClusteringRunSummary, JobId, ModelId, ModelVersion, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
 
 const COLUMNS: &str = "job_posting_id, cluster_id, cluster_name, cluster_keywords, cluster_size, \
      cluster_run_id, cluster_model_id, cluster_model_version, cluster_version, is_active, \
      created_at, cluster_assignment_id, enrichment_id";
 
 const E: &str = "ClusterAssignment";
+
+/// One run's summary, over its rows grouped by `cluster_run_id`.
+const SUMMARY: &str = "cluster_run_id, MIN(cluster_model_id), MIN(cluster_model_version), \
+     MIN(created_at) AS at, COUNT(*), COUNT(DISTINCT cluster_id)";
+
+fn summary_from_row(row: &Row<'_>) -> StoreResult<ClusteringRunSummary> {
+    let run: String = get(row, 0)?;
+    Ok(ClusteringRunSummary {
+        cluster_model_id: ModelId::parse(get::<String>(row, 1)?).map_err(corrupt(E, &run))?,
+        cluster_model_version: ModelVersion::parse(get::<String>(row, 2)?)
+            .map_err(corrupt(E, &run))?,
+        assigned_at: from_ts(E, get(row, 3)?)?,
+        job_count: get::<i64>(row, 4)? as u64,
+        cluster_count: get::<i64>(row, 5)? as u64,
+        cluster_run_id: run,
+    })
+}
 
 fn assignment_from_row(row: &Row<'_>) -> StoreResult<ClusterAssignment> {
     let job_posting_id: String = get(row, 0)?;
@@ -45,7 +65,7 @@ fn assignment_from_row(row: &Row<'_>) -> StoreResult<ClusterAssignment> {
 fn record_in_tx(
     conn: &Connection,
     run_id: &str,
-    assignments: &mut [ClusterAssignment],
+    assignments: &[ClusterAssignment],
 ) -> StoreResult<ClusteringRunRecorded> {
     let exists = conn
         .query_row(
@@ -62,41 +82,53 @@ fn record_in_tx(
             key: run_id.to_string(),
         });
     }
-    let mut next_version = conn
+    // Set-based: every earlier active assignment of the run's jobs off in
+    // one statement, then one INSERT per job that takes its version from the
+    // (job, version) key (not three statements per job).
+    let ids = json_list(assignments.iter().map(|a| a.job_posting_id.as_str()))?;
+    let deactivated = conn
         .prepare_cached(
-            "SELECT COALESCE(MAX(cluster_version), 0) + 1 FROM job_clusters WHERE job_posting_id = ?1",
+            "UPDATE job_clusters SET is_active = 0
+             WHERE is_active = 1 AND job_posting_id IN (SELECT value FROM json_each(?1))",
         )
-        .map_err(map_sqlite)?;
-    let mut deactivate = conn
-        .prepare_cached(
-            "UPDATE job_clusters SET is_active = 0 WHERE job_posting_id = ?1 AND is_active = 1",
-        )
+        .map_err(map_sqlite)?
+        .execute(params![ids])
         .map_err(map_sqlite)?;
     let mut insert = conn
         .prepare_cached(&format!(
             "INSERT INTO job_clusters ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11, ?12)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                     (SELECT COALESCE(MAX(cluster_version), 0) + 1 FROM job_clusters
+                      WHERE job_posting_id = ?1),
+                     1, ?9, ?10, ?11)"
         ))
         .map_err(map_sqlite)?;
-    let mut recorded = ClusteringRunRecorded::default();
-    for a in assignments.iter_mut() {
-        a.cluster_version = next_version
-            .query_row(params![a.job_posting_id.as_str()], |r| r.get(0))
-            .map_err(map_sqlite)?;
-        recorded.deactivated += deactivate
-            .execute(params![a.job_posting_id.as_str()])
-            .map_err(map_sqlite)? as u64;
+    let mut recorded = ClusteringRunRecorded {
+        deactivated: deactivated as u64,
+        ..ClusteringRunRecorded::default()
+    };
+    // A run has a few dozen clusters: each keyword list is encoded once
+    // (and again only if an assignment brings a different list).
+    let mut keywords: HashMap<u32, (&[ClusterKeyword], String)> = HashMap::new();
+    for a in assignments.iter() {
+        let encoded = match keywords.get(&a.cluster_id) {
+            Some((list, json)) if *list == a.cluster_keywords.as_slice() => json.clone(),
+            _ => {
+                let json = to_json(&a.cluster_keywords)?;
+                keywords.insert(a.cluster_id, (&a.cluster_keywords, json.clone()));
+                json
+            }
+        };
         insert
             .execute(params![
                 a.job_posting_id.as_str(),
                 a.cluster_id,
                 a.cluster_name,
-                to_json(&a.cluster_keywords)?,
+                encoded,
                 a.cluster_size,
                 a.cluster_run_id,
                 a.cluster_model_id.as_str(),
                 a.cluster_model_version.as_str(),
-                a.cluster_version,
                 ts(a.created_at),
                 a.cluster_assignment_id.to_string(),
                 a.enrichment_id.map(|id| id.to_string()),
@@ -130,10 +162,10 @@ impl ClusterRepository for SqliteStore {
         &self,
         run: &ClusteringRun,
     ) -> StoreResult<ClusteringRunRecorded> {
-        let mut assignments = run.expand()?;
+        let assignments = run.expand()?;
         let run_id = run.cluster_run_id.clone();
         self.with_write_tx(move |tx| {
-            let recorded = record_in_tx(tx, &run_id, &mut assignments)?;
+            let recorded = record_in_tx(tx, &run_id, &assignments)?;
             Ok(recorded)
         })
         .await
@@ -142,26 +174,50 @@ impl ClusterRepository for SqliteStore {
     async fn list_clustering_runs(&self) -> StoreResult<Vec<ClusteringRunSummary>> {
         self.with_conn(|conn| {
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT cluster_run_id, MIN(cluster_model_id), MIN(cluster_model_version),
-                            MIN(created_at) AS at, COUNT(*), COUNT(DISTINCT cluster_id)
-                     FROM job_clusters GROUP BY cluster_run_id
-                     ORDER BY at DESC, cluster_run_id DESC",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {SUMMARY} FROM job_clusters GROUP BY cluster_run_id
+                     ORDER BY at DESC, cluster_run_id DESC"
+                ))
                 .map_err(map_sqlite)?;
             let rows = stmt.query([]).map_err(map_sqlite)?;
+            collect_rows(rows, summary_from_row)
+        })
+        .await
+    }
+
+    /// The run of the newest assignment (ties: the greatest run id), found
+    /// by the `created_at` index instead of summarising every run. It is
+    /// `list_clustering_runs`' first whenever a run's assignments share one
+    /// `created_at`, as every run `record_clustering_run` writes does.
+    async fn latest_clustering_run(&self) -> StoreResult<Option<ClusteringRunSummary>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {SUMMARY} FROM job_clusters
+                     WHERE cluster_run_id = (
+                         SELECT MAX(cluster_run_id) FROM job_clusters
+                         WHERE created_at = (SELECT MAX(created_at) FROM job_clusters))
+                     GROUP BY cluster_run_id"
+                ))
+                .map_err(map_sqlite)?;
+            let rows = stmt.query([]).map_err(map_sqlite)?;
+            Ok(collect_rows(rows, summary_from_row)?.pop())
+        })
+        .await
+    }
+
+    async fn cluster_ids_for_run(&self, cluster_run_id: &str) -> StoreResult<Vec<(JobId, u32)>> {
+        let run = cluster_run_id.to_string();
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT job_posting_id, cluster_id FROM job_clusters
+                     WHERE cluster_run_id = ?1 ORDER BY job_posting_id",
+                )
+                .map_err(map_sqlite)?;
+            let rows = stmt.query(params![run]).map_err(map_sqlite)?;
             collect_rows(rows, |row| {
-                let run: String = get(row, 0)?;
-                Ok(ClusteringRunSummary {
-                    cluster_model_id: ModelId::parse(get::<String>(row, 1)?)
-                        .map_err(corrupt(E, &run))?,
-                    cluster_model_version: ModelVersion::parse(get::<String>(row, 2)?)
-                        .map_err(corrupt(E, &run))?,
-                    assigned_at: from_ts(E, get(row, 3)?)?,
-                    job_count: get::<i64>(row, 4)? as u64,
-                    cluster_count: get::<i64>(row, 5)? as u64,
-                    cluster_run_id: run,
-                })
+                Ok((parse_id(&get::<String>(row, 0)?)?, get(row, 1)?))
             })
         })
         .await

@@ -137,7 +137,7 @@ pub fn get<T: rusqlite::types::FromSql>(
 /// Converts every row with `f`.
 pub fn collect_rows<T>(
     mut rows: rusqlite::Rows<'_>,
-    f: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(crate::error::map_sqlite)? {

@@ -17,6 +17,16 @@ fn versions(history: &[ClusterAssignment]) -> Vec<(u32, bool, String)> {
 pub async fn clustering_runs_version_per_job_and_keep_one_active(store: Arc<dyn Store>) {
     let s = &*store;
     seed_jobs(s, &["j1", "j2", "j3", "j4"]).await;
+    promise_eq!(
+        s,
+        ok(
+            s,
+            store.latest_clustering_run().await,
+            "latest_clustering_run"
+        ),
+        None,
+        "a store without runs has no latest run"
+    );
     let r1 = cluster_run("run-1", at(100), &[("j1", 0), ("j2", 0), ("j3", 1)]);
     let r2 = cluster_run("run-2", at(200), &[("j1", 1), ("j2", 0), ("j4", 2)]);
     let r3 = cluster_run("run-3", at(300), &[("j1", 1)]);
@@ -172,6 +182,70 @@ pub async fn clustering_runs_version_per_job_and_keep_one_active(store: Arc<dyn 
             ("run-1".into(), 3, 2, at(100)),
         ],
         "runs are listed newest first with their job and cluster counts"
+    );
+    let first = ok(
+        s,
+        store.list_clustering_runs().await,
+        "list_clustering_runs",
+    )
+    .into_iter()
+    .next();
+    promise_eq!(
+        s,
+        ok(
+            s,
+            store.latest_clustering_run().await,
+            "latest_clustering_run"
+        ),
+        first,
+        "the latest run is the first listed, with the same summary"
+    );
+    promise_eq!(
+        s,
+        ok(
+            s,
+            store.cluster_ids_for_run("run-2").await,
+            "cluster_ids_for_run"
+        ),
+        vec![
+            (job_posting_id("j1"), 1),
+            (job_posting_id("j2"), 0),
+            (job_posting_id("j4"), 2)
+        ],
+        "cluster_ids_for_run gives a run's (job, cluster id) by job id"
+    );
+    promise_eq!(
+        s,
+        ok(
+            s,
+            store.cluster_ids_for_run("no-such-run").await,
+            "cluster_ids_for_run"
+        ),
+        Vec::new(),
+        "an unknown run has no cluster ids"
+    );
+    // Same time as run-3: the greater run id is the newer, as in the listing.
+    let r4 = cluster_run("run-4", at(300), &[("j2", 1)]);
+    ok(s, store.record_clustering_run(&r4).await, "record run-4");
+    let latest = ok(
+        s,
+        store.latest_clustering_run().await,
+        "latest_clustering_run",
+    )
+    .map(|r| (r.cluster_run_id, r.job_count));
+    let first = ok(
+        s,
+        store.list_clustering_runs().await,
+        "list_clustering_runs",
+    )
+    .into_iter()
+    .next()
+    .map(|r| (r.cluster_run_id, r.job_count));
+    promise_eq!(
+        s,
+        (latest, first),
+        (Some(("run-4".to_string(), 1)), Some(("run-4".to_string(), 1))),
+        "of two runs recorded at the same time, the greater run id is the latest (and listed first)"
     );
 }
 

@@ -168,7 +168,7 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
         .map(|w| {
             (
                 w.job_posting_id.to_string(),
-                w.skill_name.clone(),
+                w.skill_name.to_string(),
                 w.confidence_score,
                 w.enrichment_id,
             )
