@@ -190,7 +190,7 @@ impl ByteMaps {
 /// Word, whitespace and high-bit bits of 64 bytes, ASCII-classified
 /// (non-ASCII bytes are neither word nor whitespace here).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[allow(unsafe_code)] // the workspace's one unsafe site (`unsafe_code = "deny"`)
+#[allow(unsafe_code)] // one of the workspace's two unsafe sites (`unsafe_code = "deny"`)
 fn classify64(block: &[u8; 64]) -> (u64, u64, u64) {
     // SAFETY: SSE2 is enabled for this build (the cfg above; every x86-64
     // CPU has it), which is all `sse2::classify64` requires.

@@ -57,12 +57,21 @@ struct TokenInfo {
 
 const BOS: u64 = 0x5151_5151;
 const EOS: u64 = 0x7373_7373;
+/// Padding tokens on each side of a line (the widest template looks 3 away).
+const PAD: usize = 3;
 
 /// Lines of `tokens`: `[first, last)` token ranges; a line break between
 /// two tokens ends a sequence (SkillSpan puts one sentence per line).
 pub(crate) fn lines(text: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
-    let bytes = text.as_bytes();
     let mut out = Vec::new();
+    lines_into(text, tokens, &mut out);
+    out
+}
+
+/// `lines` into a reused buffer.
+pub(crate) fn lines_into(text: &str, tokens: &[Token], out: &mut Vec<(usize, usize)>) {
+    let bytes = text.as_bytes();
+    out.clear();
     let mut first = 0usize;
     for i in 1..tokens.len() {
         let gap = &bytes[tokens[i - 1].end as usize..tokens[i].start as usize];
@@ -74,7 +83,16 @@ pub(crate) fn lines(text: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
     if first < tokens.len() {
         out.push((first, tokens.len()));
     }
-    out
+}
+
+/// Buffers `token_features` reuses from call to call (a posting's worth
+/// of per-token facts; allocating them anew cost more than filling them).
+#[derive(Default)]
+pub(crate) struct FeatureScratch {
+    info: Vec<TokenInfo>,
+    framed: Vec<TokenInfo>,
+    /// The text's lines, as `lines` returns them (valid after `token_features`).
+    pub lines: Vec<(usize, usize)>,
 }
 
 /// Word-shape class of a byte: `X`, `x`, `d` or the byte itself.
@@ -147,28 +165,32 @@ pub(crate) fn token_features(
     lexicon: &Lexicon,
     aliases: &[crate::extract::AliasTarget],
     config: FeatureConfig,
+    scratch: &mut FeatureScratch,
     out: &mut Vec<u32>,
 ) {
     let n = tokens.len();
     let bytes = text.as_bytes();
     let lbytes = lower.as_bytes();
-    let mut info: Vec<TokenInfo> = tokens
-        .iter()
-        .map(|t| {
-            let (s, e) = (t.start as usize, t.end as usize);
-            let tok = &bytes[s..e];
-            let len = e - s;
-            TokenInfo {
-                word: t.hash,
-                shape: shape(tok),
-                prefix: token_hash(lbytes, s, s + len.min(3)),
-                suffix: token_hash(lbytes, e - len.min(3), e),
-                lex: 0,
-                section: 0,
-                capitalized: tok.first().is_some_and(u8::is_ascii_uppercase),
-            }
-        })
-        .collect();
+    let FeatureScratch {
+        info,
+        framed,
+        lines: line_ranges,
+    } = scratch;
+    info.clear();
+    info.extend(tokens.iter().map(|t| {
+        let (s, e) = (t.start as usize, t.end as usize);
+        let tok = &bytes[s..e];
+        let len = e - s;
+        TokenInfo {
+            word: t.hash,
+            shape: shape(tok),
+            prefix: token_hash(lbytes, s, s + len.min(3)),
+            suffix: token_hash(lbytes, e - len.min(3), e),
+            lex: 0,
+            section: 0,
+            capitalized: tok.first().is_some_and(u8::is_ascii_uppercase),
+        }
+    }));
     if config.lexicon && n > 0 {
         // Mentions are sorted by start; each marks the tokens it covers
         // (B on the first, I on the rest) with its strategies and category.
@@ -211,35 +233,61 @@ pub(crate) fn token_features(
         }
     }
     if config.sections && !sections.is_empty() {
+        let code = |sec: &Section| {
+            let bucket = (sec.relevance * 4.0).clamp(0.0, 4.0) as u64;
+            token_hash(sec.section_type.as_bytes(), 0, sec.section_type.len()) ^ bucket ^ 1
+        };
         let mut s = 0usize;
+        let mut section = code(&sections[0]);
         for (i, t) in tokens.iter().enumerate() {
+            let before = s;
             while s + 1 < sections.len() && sections[s].byte_end <= t.start as usize {
                 s += 1;
             }
-            let sec = &sections[s];
-            let bucket = (sec.relevance * 4.0).clamp(0.0, 4.0) as u64;
-            info[i].section =
-                token_hash(sec.section_type.as_bytes(), 0, sec.section_type.len()) ^ bucket ^ 1;
+            if s != before {
+                section = code(&sections[s]);
+            }
+            info[i].section = section;
         }
     }
     let bits = config.hash_bits;
-    out.reserve(n * FEATURES);
-    for (first, last) in lines(text, tokens) {
+    // Each line is framed by padding tokens (what a template sees past the
+    // line's ends), so the templates index without bounds branches.
+    let left = TokenInfo {
+        word: BOS,
+        shape: BOS,
+        suffix: BOS,
+        lex: 7,
+        ..TokenInfo::default()
+    };
+    let right = TokenInfo {
+        word: EOS,
+        shape: BOS,
+        suffix: EOS,
+        lex: 7,
+        ..TokenInfo::default()
+    };
+    let base = out.len();
+    out.resize(base + n * FEATURES, 0);
+    lines_into(text, tokens, line_ranges);
+    for &(first, last) in line_ranges.iter() {
         let len_bucket = match last - first {
             0..=3 => 1u64,
             4..=8 => 2,
             9..=20 => 3,
             _ => 4,
         };
+        framed.clear();
+        framed.extend([left; PAD]);
+        framed.extend_from_slice(&info[first..last]);
+        framed.extend([right; PAD]);
         for i in first..last {
-            let at = |k: isize| -> Option<&TokenInfo> {
-                let j = i as isize + k;
-                (j >= first as isize && j < last as isize).then(|| &info[j as usize])
-            };
-            let word = |k: isize| at(k).map_or(if k < 0 { BOS } else { EOS }, |t| t.word);
-            let lex = |k: isize| at(k).map_or(7, |t| t.lex);
-            let shape_at = |k: isize| at(k).map_or(BOS, |t| t.shape);
-            let me = &info[i];
+            let c = i - first + PAD;
+            let at = |k: isize| &framed[(c as isize + k) as usize];
+            let word = |k: isize| at(k).word;
+            let lex = |k: isize| at(k).lex;
+            let shape_at = |k: isize| at(k).shape;
+            let me = &framed[c];
             let position = u64::from(i == first) | u64::from(i + 1 == last) << 1 | len_bucket << 2;
             let glue = u64::from(tokens[i].glued) | u64::from(tokens[i].after_word) << 1;
             let values: [u64; FEATURES] = [
@@ -269,15 +317,16 @@ pub(crate) fn token_features(
                 pair(me.shape, word(-1)),
                 word(-3),
                 word(3),
-                at(-1).map_or(BOS, |t| t.suffix),
-                at(1).map_or(EOS, |t| t.suffix),
+                at(-1).suffix,
+                at(1).suffix,
                 pair(me.word, (i - first).min(3) as u64),
                 shape_at(-1),
                 shape_at(1),
                 pair(pair(lex(-1), me.lex), lex(1)),
             ];
-            for (k, v) in values.iter().enumerate() {
-                out.push(row(k as u64 + 1, *v, bits));
+            let slot = &mut out[base + i * FEATURES..base + (i + 1) * FEATURES];
+            for (k, (v, r)) in values.iter().zip(slot.iter_mut()).enumerate() {
+                *r = row(k as u64 + 1, *v, bits);
             }
         }
     }

@@ -6,7 +6,7 @@
 // Small fixed-size tag loops index several arrays by the same tag.
 #![allow(clippy::needless_range_loop)]
 
-use super::features::{lines, token_features, FeatureConfig, FEATURES};
+use super::features::{lines, token_features, FeatureConfig, FeatureScratch, FEATURES};
 use super::{allowed, viterbi, SpanLabel, Tagger, TrainingMetadata, TAGS};
 use crate::tokenizer::tokenize;
 use crate::SkillsEngine;
@@ -139,6 +139,7 @@ pub fn train_tagger(
             extractor.lexicon,
             extractor.aliases,
             config.features,
+            &mut FeatureScratch::default(),
             &mut feats,
         );
         let gold = gold_tags(text, &tokens, &p.spans);
