@@ -119,3 +119,48 @@ fn run_on_the_shipped_defaults_links_skills_by_meaning_and_embeds_every_posting(
         .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{similar}");
 }
+
+/// `skills_extractor@v2.1-semantic-static` (registered by hand): the trained
+/// tagger's spans, linked to ESCO by meaning like the default's.
+#[test]
+fn the_tagger_with_semantic_links_reports_tagged_skills_with_ranked_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(repo("data/sample/postings.jsonl")).unwrap();
+    let three: Vec<&str> = sample.lines().take(3).collect();
+    std::fs::write(dir.path().join("postings.jsonl"), three.join("\n") + "\n").unwrap();
+    json(dir.path(), &["migrate"]);
+    let yaml = repo("models/skills_extractor/v2.1-semantic-static/model.yaml");
+    json(dir.path(), &["models", "register", yaml.to_str().unwrap()]);
+    // Never evaluated against its reference dataset: activation needs --force.
+    json(
+        dir.path(),
+        &[
+            "models",
+            "activate",
+            "skills_extractor",
+            "v2.1-semantic-static",
+            "--force",
+        ],
+    );
+    let view = json(dir.path(), &["run", "postings.jsonl", "--no-progress"]);
+    assert_eq!(view["failed"], 0, "{view}");
+    let mut tagged = 0;
+    for line in &three {
+        let posting: Value = serde_json::from_str(line).unwrap();
+        let skills = json(dir.path(), &["skills", posting["id"].as_str().unwrap()]);
+        for skill in skills.as_array().unwrap() {
+            assert_eq!(
+                skill["enrichment_version"], "skills_extractor@v2.1-semantic-static",
+                "{skill}"
+            );
+            let strategies = skill["source_strategies"].as_array().unwrap();
+            tagged += usize::from(strategies.iter().any(|s| s == "ml_tagger"));
+            let links = skill["taxonomy_links"].as_array().unwrap();
+            assert!(!links.is_empty() && links.len() <= 5, "{skill}");
+            if strategies.iter().any(|s| s == "semantic") {
+                assert!(links[0]["score"].as_f64().unwrap() >= 0.9, "{skill}");
+            }
+        }
+    }
+    assert!(tagged > 0, "no skill came from the tagger");
+}
