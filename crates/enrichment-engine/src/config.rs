@@ -90,6 +90,12 @@ pub struct EngineConfig {
     /// ranked links for a reviewer.
     #[serde(default)]
     pub semantic_min_score: f64,
+    /// How much the mention's context (its snippet) counts in ranking a
+    /// skill's ESCO candidates: 0 ranks by the skill's name alone, w ranks
+    /// by (1 − w)·cos(name) + w·cos(context), which breaks ties between
+    /// senses of one name by the posting's wording.
+    #[serde(default)]
+    pub semantic_context_weight: f64,
 }
 
 fn one() -> f64 {
@@ -176,6 +182,7 @@ impl Default for EngineConfig {
             use_semantic: false,
             semantic_encoder: jobenrich_domain::EncoderKind::Transformer,
             semantic_min_score: 0.0,
+            semantic_context_weight: 0.0,
         }
     }
 }
@@ -251,6 +258,7 @@ impl EngineConfig {
             ("tagger_weight", self.tagger_weight),
             ("tagger_evidence_bonus", self.tagger_evidence_bonus),
             ("semantic_min_score", self.semantic_min_score),
+            ("semantic_context_weight", self.semantic_context_weight),
         ];
         for (key, v) in unit {
             if !(0.0..=1.0).contains(&v) {
@@ -394,5 +402,11 @@ mod tests {
             err.contains("`min_confidence`") && err.contains("[0,1]"),
             "{err}"
         );
+        let err = EngineConfig::from_overrides(&overrides(json!({"semantic_context_weight": 1.5})))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`semantic_context_weight`"), "{err}");
+        let ok = EngineConfig::from_overrides(&overrides(json!({"semantic_context_weight": 0.5})));
+        assert_eq!(ok.unwrap().semantic_context_weight, 0.5);
     }
 }

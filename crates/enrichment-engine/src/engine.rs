@@ -141,7 +141,9 @@ impl SkillsEngine {
     /// without a linker. One encoder batch for all of them.
     pub fn link(&self, skills: &[FoundSkill]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
         match &self.linker {
-            Some(linker) if !skills.is_empty() => linker.link(skills),
+            Some(linker) if !skills.is_empty() => {
+                linker.link(skills, self.config.semantic_context_weight as f32)
+            }
             _ => Ok(vec![Vec::new(); skills.len()]),
         }
     }
@@ -223,7 +225,7 @@ impl SkillsEngine {
         names.sort_unstable();
         names.dedup();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        linker.candidates(&names).map(|_| ())
+        linker.prepare(&names)
     }
 
     /// Sections and skills of a posting's description. Refuses descriptions

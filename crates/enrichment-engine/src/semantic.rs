@@ -288,6 +288,25 @@ impl SkillIndex {
         &self.labels[concept as usize]
     }
 
+    /// Cosine of a unit query with a concept: its best label's, as in
+    /// `top_k` (0 for an unknown concept or a query of another dimension).
+    pub fn concept_score(&self, concept: u32, query: &[f32]) -> f32 {
+        if query.len() != self.dim || self.dim == 0 {
+            return 0.0;
+        }
+        // Rows are stored concept by concept (`build`), so a concept's
+        // labels are one run of rows.
+        let first = self.row_concept.partition_point(|&c| c < concept);
+        let last = self.row_concept.partition_point(|&c| c <= concept);
+        (first..last)
+            .map(|r| {
+                let row = &self.vectors[r * self.dim..(r + 1) * self.dim];
+                row.iter().zip(query).map(|(a, b)| a * b).sum::<f32>()
+            })
+            .reduce(f32::max)
+            .unwrap_or(0.0)
+    }
+
     /// The `k` concepts nearest to a unit query vector, best first, each
     /// scored by its best label. Brute force: ~115k rows × 384 values is a
     /// few milliseconds, which an approximate index would not repay here.
@@ -373,8 +392,18 @@ pub struct SemanticLinker {
     /// thousand cover most mentions), so most phrases skip the index scan.
     /// A plain map emptied when full: the names are a bounded vocabulary, so
     /// an eviction policy would buy little over starting afresh.
-    cache: Mutex<HashMap<String, Arc<[SkillLink]>>>,
+    /// Each phrase keeps `pool()` concepts with their cosines (8 bytes each;
+    /// labels are looked up when linking).
+    cache: Mutex<HashMap<String, Ranked>>,
 }
+
+/// A phrase's nearest concepts with their cosines, best first.
+type Ranked = Arc<[(u32, f32)]>;
+
+/// Candidates ranked by the name and kept per phrase when a version re-ranks
+/// them by context (`semantic_context_weight`): the context can lift a
+/// concept from below the name's top 5.
+const CONTEXT_POOL: usize = 20;
 
 /// Phrases kept in [`SemanticLinker`]'s cache before it starts afresh.
 const CANDIDATE_CACHE_PHRASES: usize = 200_000;
@@ -432,10 +461,16 @@ impl SemanticLinker {
         &self.index
     }
 
-    /// The `top_k` nearest concepts of each phrase; the phrases not seen
-    /// before go through the encoder and the index in one batch.
-    pub fn candidates(&self, phrases: &[&str]) -> Result<Vec<Arc<[SkillLink]>>, EngineError> {
-        let mut found: Vec<Option<Arc<[SkillLink]>>> = {
+    /// Concepts kept per phrase: `top_k`, or the context pool if larger.
+    fn pool(&self) -> usize {
+        self.top_k.max(CONTEXT_POOL)
+    }
+
+    /// The `pool()` nearest concepts of each phrase with their cosines, best
+    /// first; the phrases not seen before go through the encoder and the
+    /// index in one batch.
+    fn ranked(&self, phrases: &[&str]) -> Result<Vec<Ranked>, EngineError> {
+        let mut found: Vec<Option<Ranked>> = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             phrases.iter().map(|p| cache.get(*p).cloned()).collect()
         };
@@ -453,22 +488,14 @@ impl SemanticLinker {
             // Bounded score buffers (concepts × queries) per index pass.
             let ranked: Vec<Vec<(u32, f32)>> = queries
                 .chunks(QUERIES_PER_PASS)
-                .flat_map(|chunk| self.index.top_k_batch(chunk, self.top_k))
+                .flat_map(|chunk| self.index.top_k_batch(chunk, self.pool()))
                 .collect();
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() + missing.len() > CANDIDATE_CACHE_PHRASES {
                 cache.clear();
             }
             for (phrase, top) in missing.iter().zip(ranked) {
-                let links: Arc<[SkillLink]> = top
-                    .into_iter()
-                    .map(|(c, score)| SkillLink {
-                        label: self.index.label(c).to_string(),
-                        score,
-                        exact: false,
-                    })
-                    .collect();
-                cache.insert(phrase.to_string(), links);
+                cache.insert(phrase.to_string(), top.into());
             }
             for (phrase, slot) in phrases.iter().zip(found.iter_mut()) {
                 if slot.is_none() {
@@ -479,16 +506,83 @@ impl SemanticLinker {
         Ok(found.into_iter().map(Option::unwrap_or_default).collect())
     }
 
+    /// Ranks phrases ahead of `link` (a batch's phrases in one pass).
+    pub fn prepare(&self, phrases: &[&str]) -> Result<(), EngineError> {
+        self.ranked(phrases).map(|_| ())
+    }
+
+    /// The `top_k` nearest concepts of each phrase, best first.
+    pub fn candidates(&self, phrases: &[&str]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
+        Ok(self
+            .ranked(phrases)?
+            .iter()
+            .map(|top| {
+                top.iter()
+                    .take(self.top_k)
+                    .map(|&(c, score)| self.semantic_link(c, score))
+                    .collect()
+            })
+            .collect())
+    }
+
+    fn semantic_link(&self, concept: u32, score: f32) -> SkillLink {
+        SkillLink {
+            label: self.index.label(concept).to_string(),
+            score,
+            exact: false,
+        }
+    }
+
     /// Ranked links of each skill (same order as `skills`): the lexicon's exact
     /// ESCO link first when there is one, then the semantic candidates of its
     /// name, at most `top_k` in all.
-    pub fn link(&self, skills: &[FoundSkill]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
+    ///
+    /// With `context_weight` w > 0 the candidates are the name's `pool()`
+    /// nearest concepts re-ranked by (1 − w)·cos(name) + w·cos(context),
+    /// the context being the skill's snippet (one encoder batch for all
+    /// snippets), and that mix is each link's score: of two senses of one
+    /// name, the one the surrounding words are about comes first.
+    pub fn link(
+        &self,
+        skills: &[FoundSkill],
+        context_weight: f32,
+    ) -> Result<Vec<Vec<SkillLink>>, EngineError> {
         let names: Vec<&str> = skills.iter().map(|s| s.canonical.as_str()).collect();
-        let semantic = self.candidates(&names)?;
+        let ranked = self.ranked(&names)?;
+        let contexts: Vec<Option<Vec<f32>>> = if context_weight > 0.0 {
+            let with: Vec<usize> = (0..skills.len())
+                .filter(|&i| !skills[i].snippet.trim().is_empty())
+                .collect();
+            let texts: Vec<&str> = with.iter().map(|&i| skills[i].snippet.as_str()).collect();
+            let mut vectors = self.encoder.encode_batch(&texts)?.into_iter();
+            let mut out = vec![None; skills.len()];
+            for i in with {
+                out[i] = vectors.next();
+            }
+            out
+        } else {
+            vec![None; skills.len()]
+        };
         Ok(skills
             .iter()
-            .zip(semantic)
-            .map(|(skill, candidates)| {
+            .zip(ranked)
+            .zip(contexts)
+            .map(|((skill, ranked), context)| {
+                let candidates: Vec<(u32, f32)> = match context {
+                    Some(ctx) => {
+                        let w = context_weight;
+                        let mut mixed: Vec<(u32, f32)> = ranked
+                            .iter()
+                            .map(|&(c, s)| {
+                                (c, (1.0 - w) * s + w * self.index.concept_score(c, &ctx))
+                            })
+                            .collect();
+                        // Stable: equal mixes keep the name's order.
+                        mixed.sort_by(|a, b| b.1.total_cmp(&a.1));
+                        mixed
+                    }
+                    None => ranked.iter().take(self.top_k).copied().collect(),
+                };
                 let exact = skill
                     .taxonomy_ref
                     .as_deref()
@@ -501,12 +595,13 @@ impl SemanticLinker {
                     })
                     .into_iter()
                     .collect();
-                for c in candidates.iter() {
+                for (c, score) in candidates {
                     if links.len() == self.top_k {
                         break;
                     }
-                    if !links.iter().any(|l| l.label.eq_ignore_ascii_case(&c.label)) {
-                        links.push(c.clone());
+                    let label = self.index.label(c);
+                    if !links.iter().any(|l| l.label.eq_ignore_ascii_case(label)) {
+                        links.push(self.semantic_link(c, score));
                     }
                 }
                 links
@@ -614,11 +709,8 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn an_exact_lexicon_link_stays_first_and_candidates_fill_up_to_k() {
-        let index = Arc::new(SkillIndex::build(&Letters, &concepts(), "t").unwrap());
-        let linker = SemanticLinker::new(Arc::new(Letters), index, 2).unwrap();
-        let skill = |name: &str, esco: Option<&str>| FoundSkill {
+    fn found_skill(name: &str, esco: Option<&str>, snippet: &str) -> FoundSkill {
+        FoundSkill {
             canonical: name.into(),
             category: jobenrich_domain::SkillCategory::DomainKnowledge,
             confidence: 0.9,
@@ -630,12 +722,68 @@ mod tests {
             section_index: None,
             section_type: None,
             section_relevance: None,
-            snippet: String::new(),
+            snippet: snippet.into(),
             ambiguity_penalized: false,
             label: None,
-        };
+        }
+    }
+
+    #[test]
+    fn the_context_breaks_a_tie_between_two_senses_of_one_name() {
+        // Both concepts are equally like the name "balance"; the snippets
+        // lean one way each.
+        let senses = vec![
+            TaxonomyConcept {
+                label: "balance zz".into(),
+                alt_labels: vec![],
+            },
+            TaxonomyConcept {
+                label: "balance qq".into(),
+                alt_labels: vec![],
+            },
+        ];
+        let index = Arc::new(SkillIndex::build(&Letters, &senses, "t").unwrap());
+        let linker = SemanticLinker::new(Arc::new(Letters), index, 2).unwrap();
+        let skills = [
+            found_skill("balance", None, "qq qq balance qq"),
+            found_skill("balance", None, "zz balance zz zz"),
+        ];
+        let by_name = linker.link(&skills, 0.0).unwrap();
+        for links in &by_name {
+            assert_eq!(links[0].label, "balance zz", "a tie keeps the index order");
+            assert_eq!(links[0].score, links[1].score);
+        }
+        let in_context = linker.link(&skills, 0.5).unwrap();
+        assert_eq!(in_context[0][0].label, "balance qq");
+        assert_eq!(in_context[1][0].label, "balance zz");
+        for links in &in_context {
+            assert!(links[0].score > links[1].score, "{links:?}");
+            assert!(links.iter().all(|l| !l.exact && l.score <= 1.0));
+        }
+        // No snippet, no context: the name's order.
+        let bare = linker
+            .link(&[found_skill("balance", None, " ")], 0.5)
+            .unwrap();
+        assert_eq!(bare[0][0].label, "balance zz");
+    }
+
+    #[test]
+    fn a_concept_scores_as_its_best_label() {
+        let index = SkillIndex::build(&Letters, &concepts(), "t").unwrap();
+        let query = Letters.encode_batch(&["sql"]).unwrap().remove(0);
+        assert!((index.concept_score(0, &query) - 1.0).abs() < 1e-6);
+        assert!(index.concept_score(1, &query) < 0.5);
+        assert_eq!(index.concept_score(99, &query), 0.0);
+        assert_eq!(index.concept_score(0, &[1.0]), 0.0);
+    }
+
+    #[test]
+    fn an_exact_lexicon_link_stays_first_and_candidates_fill_up_to_k() {
+        let index = Arc::new(SkillIndex::build(&Letters, &concepts(), "t").unwrap());
+        let linker = SemanticLinker::new(Arc::new(Letters), index, 2).unwrap();
+        let skill = |name: &str, esco: Option<&str>| found_skill(name, esco, "");
         let links = linker
-            .link(&[skill("SQL", None), skill("SQL", Some("sing"))])
+            .link(&[skill("SQL", None), skill("SQL", Some("sing"))], 0.0)
             .unwrap();
         assert_eq!(links[0].len(), 2);
         assert_eq!(links[0][0].label, "use databases");
