@@ -467,87 +467,73 @@ impl Tagger {
         sections: &[Section],
         extractor: &Extractor<'_>,
     ) -> Vec<TaggedSpan> {
-        BUFFERS.with(|b| {
-            let mut b = b.borrow_mut();
-            self.tag_with(text, lower, tokens, mentions, sections, extractor, &mut b)
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn tag_with(
-        &self,
-        text: &str,
-        lower: &str,
-        tokens: &[Token],
-        mentions: &[Mention],
-        sections: &[Section],
-        extractor: &Extractor<'_>,
-        buffers: &mut TagBuffers,
-    ) -> Vec<TaggedSpan> {
-        let TagBuffers {
-            features,
-            feats,
-            em,
-            path,
-            marg,
-            scratch,
-        } = buffers;
-        feats.clear();
-        token_features(
-            text,
-            lower,
-            tokens,
-            mentions,
-            sections,
-            extractor.lexicon,
-            extractor.aliases,
-            self.header.features,
-            features,
-            feats,
-        );
-        self.emissions(feats, em);
-        // A lower score for `O` trades precision for recall (the perceptron
-        // is conservative on long SKILL phrases).
-        let penalty = extractor.config.tagger_o_penalty as f32;
-        if penalty != 0.0 {
-            em.iter_mut().for_each(|e| e[0] -= penalty);
-        }
-        let mut spans = Vec::new();
-        let inv = 1.0 / self.header.temperature;
-        for &(first, last) in &features.lines {
-            let em = &em[first..last];
-            viterbi_with(em, &self.transitions, path, &mut scratch.back);
-            // A line without a span reports nothing: its marginals are not needed.
-            if path.iter().all(|&t| t == 0) {
-                continue;
+        BUFFERS.with(|buffers| {
+            let mut buffers = buffers.borrow_mut();
+            let TagBuffers {
+                features,
+                feats,
+                em,
+                path,
+                marg,
+                scratch,
+            } = &mut *buffers;
+            feats.clear();
+            token_features(
+                text,
+                lower,
+                tokens,
+                mentions,
+                sections,
+                extractor.lexicon,
+                extractor.aliases,
+                self.header.features,
+                features,
+                feats,
+            );
+            self.emissions(feats, em);
+            // A lower score for `O` trades precision for recall (the perceptron
+            // is conservative on long SKILL phrases).
+            let penalty = extractor.config.tagger_o_penalty as f32;
+            if penalty != 0.0 {
+                em.iter_mut().for_each(|e| e[0] -= penalty);
             }
-            marginals(em, &self.exp_transitions, inv, path, marg, scratch);
-            let mut i = 0;
-            while i < path.len() {
-                match tag_label(path[i]) {
-                    Some(label) => {
-                        let mut j = i + 1;
-                        while j < path.len()
-                            && is_inside(path[j])
-                            && tag_label(path[j]) == Some(label)
-                        {
-                            j += 1;
+            let mut spans = Vec::new();
+            let inv = 1.0 / self.header.temperature;
+            for &(first, last) in &features.lines {
+                let em = &em[first..last];
+                viterbi_with(em, &self.transitions, path, &mut scratch.back);
+                // A line without a span reports nothing: its marginals are not needed.
+                if path.iter().all(|&t| t == 0) {
+                    continue;
+                }
+                marginals(em, &self.exp_transitions, inv, path, marg, scratch);
+                let mut i = 0;
+                while i < path.len() {
+                    match tag_label(path[i]) {
+                        Some(label) => {
+                            let mut j = i + 1;
+                            while j < path.len()
+                                && is_inside(path[j])
+                                && tag_label(path[j]) == Some(label)
+                            {
+                                j += 1;
+                            }
+                            let m: f64 = marg[i..j].iter().map(|&x| f64::from(x)).sum::<f64>()
+                                / (j - i) as f64;
+                            spans.push(TaggedSpan {
+                                start: tokens[first + i].start as usize,
+                                end: tokens[first + j - 1].end as usize,
+                                label,
+                                marginal: m,
+                            });
+                            i = j;
                         }
-                        let m: f64 =
-                            marg[i..j].iter().map(|&x| f64::from(x)).sum::<f64>() / (j - i) as f64;
-                        spans.push(TaggedSpan {
-                            start: tokens[first + i].start as usize,
-                            end: tokens[first + j - 1].end as usize,
-                            label,
-                            marginal: m,
-                        });
-                        i = j;
+                        None => i += 1,
                     }
-                    None => i += 1,
                 }
             }
-        }
-        spans
+            spans
+        })
     }
 }
 
