@@ -16,7 +16,10 @@
 # THREAD_FLAG (how the engine thread count is passed, default --threads),
 # MODELS (default `rules`: the write path of skills_extractor v1.0 alone, the
 # figures of issue 16; `shipped`: the shipped defaults of config/models, which
-# add semantic ESCO links and transformer posting vectors).
+# add semantic ESCO links and transformer posting vectors; `tagger`: the rules'
+# section classifier and clusterer with the trained skills_extractor v2.0, an
+# engine ~4x slower per posting, to see the pipeline when enriching, not
+# writing, is the bound).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -35,7 +38,12 @@ case "$MODELS" in
     rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
     cp config/models/skills_extractor-v1.0.yaml config/models/section_classifier-v1.0.yaml \
       config/models/job_clusterer-v1.0.yaml "$SEED_DIR"/ ;;
-  *) echo "MODELS must be rules or shipped, not $MODELS" >&2; exit 2 ;;
+  tagger)
+    SEED_DIR="$WORK/models-tagger"
+    rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
+    cp config/models/section_classifier-v1.0.yaml config/models/job_clusterer-v1.0.yaml "$SEED_DIR"/
+    cp models/skills_extractor/v2.0/model.yaml "$SEED_DIR"/skills_extractor-v2.0.yaml ;;
+  *) echo "MODELS must be rules, shipped or tagger, not $MODELS" >&2; exit 2 ;;
 esac
 export JOBENRICH__MODELS__SEED_DIR="$SEED_DIR"
 [ -x "$BIN" ] || cargo build --release -q -p jobenrich-cli
