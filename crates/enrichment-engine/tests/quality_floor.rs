@@ -144,3 +144,34 @@ fn a_saved_tagger_loads_back_with_the_same_checksum() {
     assert_eq!(back.header_json(), tagger.header_json());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The tagger keeps its buffers per thread between postings (and drops them
+/// after an outsized one): what it finds in a posting must not depend on
+/// what that thread tagged before.
+#[test]
+fn tagging_does_not_depend_on_the_postings_tagged_before() {
+    let postings = skillspan("dev");
+    let (a, b) = (postings[0].text.clone(), postings[1].text.clone());
+    // Over 32,000 tokens: past what a thread keeps.
+    let outsized = a.repeat(40_000 / a.split_whitespace().count().max(1) + 1);
+    let spans = |engine: &jobenrich_enrichment_engine::SkillsEngine, text: &str| {
+        engine
+            .extract_text(text)
+            .into_iter()
+            .map(|s| (s.canonical, s.mentions, s.confidence.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    let alone = |text: String| {
+        std::thread::spawn(move || spans(&shipped_tagger_engine(), &text))
+            .join()
+            .unwrap()
+    };
+    let (a_alone, b_alone) = (alone(a.clone()), alone(b.clone()));
+    assert!(!a_alone.is_empty() && !b_alone.is_empty());
+    let engine = shipped_tagger_engine();
+    assert_eq!(spans(&engine, &b), b_alone);
+    assert_eq!(spans(&engine, &a), a_alone, "after another posting");
+    assert!(spans(&engine, &outsized).len() >= a_alone.len());
+    assert_eq!(spans(&engine, &a), a_alone, "after an outsized posting");
+    assert_eq!(spans(&engine, &b), b_alone);
+}

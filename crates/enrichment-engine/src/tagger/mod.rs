@@ -532,6 +532,10 @@ impl Tagger {
                     }
                 }
             }
+            // An outsized posting does not pin its buffers to the thread.
+            if feats.len() > KEEP_FEATURE_ROWS {
+                *buffers = TagBuffers::default();
+            }
             spans
         })
     }
@@ -570,6 +574,13 @@ struct TagBuffers {
     marg: Vec<f32>,
     scratch: Scratch,
 }
+
+/// Feature rows (4 bytes each) a thread keeps between calls: postings of
+/// up to ~32,000 tokens, far above the usual few hundred.
+const KEEP_FEATURE_ROWS: usize = 1 << 20;
+
+// The emission sums take feature rows two at a time.
+const _: () = assert!(FEATURES.is_multiple_of(2));
 
 thread_local! {
     static BUFFERS: RefCell<TagBuffers> = RefCell::new(TagBuffers::default());
