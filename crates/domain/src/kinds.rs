@@ -122,7 +122,7 @@ named_enum!(
         Alias => "alias",
         /// Context patterns (`experience with X`, `Python 3.11`, lists after `such as`).
         Pattern => "pattern",
-        /// The trained sequence tagger (BIO over tokens, SKILL / KNOWLEDGE).
+        /// The trained sequence tagger (BILO tags over tokens, SKILL / KNOWLEDGE).
         MlTagger => "ml_tagger",
         /// Linking to the nearest ESCO skill by meaning (sentence encoder):
         /// named when it set the skill's `taxonomy_ref`.

@@ -1,6 +1,7 @@
 //! Prints `bench::run_extraction_benchmark` over the criterion corpus (1,000
 //! postings of ~3 KB from SkillSpan, full shipped lexicon and aliases):
 //! `cargo run --release -p jobenrich-enrichment-engine --example bench_extract -- [rounds]`
+//! (env `BENCH_CONFIG_OVERRIDES`, `BENCH_TAGGER`)
 
 use jobenrich_enrichment_engine::bench::{run_extraction_benchmark, synthesize_postings};
 use jobenrich_enrichment_engine::{load_alias_csv, EngineConfig, Lexicon, SkillsEngine};
@@ -39,6 +40,12 @@ fn main() {
         }
         Err(_) => EngineConfig::default(),
     };
-    let engine = SkillsEngine::new(lexicon, &aliases, config).expect("engine");
+    let mut engine = SkillsEngine::new(lexicon, &aliases, config).expect("engine");
+    // A trained tagger artifact directory (set its model config's overrides
+    // in BENCH_CONFIG_OVERRIDES too), to time one artifact against another.
+    if let Ok(dir) = std::env::var("BENCH_TAGGER") {
+        let tagger = jobenrich_enrichment_engine::Tagger::load(Path::new(&dir)).expect("tagger");
+        engine = engine.with_tagger(Arc::new(tagger));
+    }
     print!("{}", run_extraction_benchmark(&engine, &postings, rounds));
 }

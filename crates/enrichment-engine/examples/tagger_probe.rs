@@ -3,7 +3,8 @@
 //! the remaining fifth (for choosing settings without touching dev);
 //! `tagger_probe dev` trains on all of train and scores dev (report only);
 //! `tagger_probe shipped` scores the committed `skills_extractor@v2.0`
-//! artifact on dev as its model config runs it (no training).
+//! artifact on dev as its model config runs it (no training); `tagger_probe cv`
+//! cross-validates inside train (5 folds; env `SEEDS`, `EPOCHS`, `FOLDS`).
 //! `cargo run --release -p jobenrich-enrichment-engine --example tagger_probe -- tune`
 
 #[path = "../tests/common/quality.rs"]
@@ -100,6 +101,88 @@ fn snap(text: &str, pred: Vec<quality::Predicted>) -> Vec<quality::Predicted> {
             (s, e, l)
         })
         .collect()
+}
+
+/// `tagger_probe cv`: 5-fold cross-validation inside the train split (fold
+/// = posting index mod 5), every train posting scored by a model that did
+/// not see it; less noisy than the 28-posting tune split. Env `EPOCHS`
+/// (default 80), `FOLDS` (default 5).
+fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
+    let env = |k: &str, d: u32| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (epochs, folds) = (env("EPOCHS", 80), env("FOLDS", 5) as usize);
+    let all = skillspan("train");
+    let rules = engine_with(lexicon.clone(), EngineConfig::default(), true);
+    let seeds: Vec<u64> = std::env::var("SEEDS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![42]);
+    let mut scored: Vec<(Posting, Vec<quality::Predicted>)> = Vec::new();
+    let t = Instant::now();
+    let mut per_seed = Vec::new();
+    for &seed in &seeds {
+        let config = TrainConfig {
+            epochs,
+            seed,
+            ..TrainConfig::default()
+        };
+        let before = scored.len();
+        for k in 0..folds {
+            let data: Vec<LabeledPosting> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % folds != k)
+                .map(|(_, p)| labeled(p))
+                .collect();
+            let (tagger, _) = train_tagger(&rules, &data, &config, "probe", "");
+            let cfg = EngineConfig {
+                min_confidence: 0.0,
+                ..EngineConfig::default()
+            };
+            let engine = engine_with(lexicon.clone(), cfg, true).with_tagger(Arc::new(tagger));
+            for (i, p) in all.iter().enumerate() {
+                if i % folds == k {
+                    let pred = snap(&p.text, predictions(&engine, &p.text));
+                    scored.push((p.clone(), pred));
+                }
+            }
+        }
+        let mut e = Counts::default();
+        for (p, pred) in &scored[before..] {
+            e.add(count(p, pred, true, None));
+        }
+        per_seed.push(format!("{:.3}", e.prf().f1));
+    }
+    eprintln!("exact F1 per seed: {per_seed:?}");
+    let (mut all_c, mut exact, mut skill) =
+        (Counts::default(), Counts::default(), Counts::default());
+    let (mut per, mut per_exact) = (Vec::new(), Vec::new());
+    for (p, pred) in &scored {
+        let c = count(p, pred, false, None);
+        all_c.add(c);
+        per.push(c);
+        let e = count(p, pred, true, None);
+        exact.add(e);
+        per_exact.push(e);
+        skill.add(count(p, pred, false, Some("SKILL")));
+    }
+    let (lo, hi) = bootstrap(&per_exact, 1000, |p| p.f1);
+    let f = |c: &Counts| {
+        let p = c.prf();
+        format!("{:.3}/{:.3}/{:.3}", p.precision, p.recall, p.f1)
+    };
+    println!(
+        "cv {folds} folds, {epochs} epochs, {:.1}s: overlap {} | exact {} [{lo:.3}, {hi:.3}] | SKILL {} | predicted {}",
+        t.elapsed().as_secs_f64(),
+        f(&all_c),
+        f(&exact),
+        f(&skill),
+        all_c.predicted
+    );
 }
 
 fn report(name: &str, engine: &SkillsEngine, postings: &[Posting]) {
@@ -254,6 +337,10 @@ fn main() {
         };
         let engine = engine_with(lexicon, config, true).with_tagger(Arc::new(tagger));
         report("v2.0 tagger (shipped)", &engine, &dev);
+        return;
+    }
+    if mode == "cv" {
+        cross_validate(lexicon);
         return;
     }
     let train_all = skillspan("train");

@@ -69,9 +69,9 @@ fn shipped_tagger_quality_stays_above_the_floor() {
         skill.add(count(p, &pred, false, Some("SKILL")));
     }
     let (o, e, s) = (overlap.prf(), exact.prf(), skill.prf());
-    assert!(o.f1 >= 0.68 && o.precision >= 0.72, "dev overlap {o:?}");
-    assert!(e.f1 >= 0.36, "dev exact {e:?}");
-    assert!(s.f1 >= 0.58, "dev SKILL-only overlap {s:?}");
+    assert!(o.f1 >= 0.69 && o.precision >= 0.76, "dev overlap {o:?}");
+    assert!(e.f1 >= 0.40, "dev exact {e:?}");
+    assert!(s.f1 >= 0.60, "dev SKILL-only overlap {s:?}");
     let rules = span_overlap(
         &engine_with(shipped_lexicon(), EngineConfig::default(), true),
         &postings,

@@ -7,7 +7,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::features::{lines, token_features, FeatureConfig, FeatureScratch, FEATURES};
-use super::{allowed, viterbi, SpanLabel, Tagger, TrainingMetadata, TAGS};
+use super::{tag_of, viterbi, SpanLabel, Tagger, TrainingMetadata, B, I, L, TAGS};
 use crate::tokenizer::tokenize;
 use crate::SkillsEngine;
 
@@ -73,8 +73,10 @@ struct Sequence {
     gold: Vec<usize>,
 }
 
-/// BIO tags of `tokens` from gold spans given in chars. A token belongs to
-/// a span when it starts inside it.
+/// BILO tags of `tokens` from gold spans given in chars. A token belongs
+/// to a span when it starts inside it; where spans overlap, the first (by
+/// start, then end) keeps its tokens and the later one only those left
+/// over, if they are contiguous.
 fn gold_tags(text: &str, tokens: &[crate::tokenizer::Token], spans: &[LabeledSpan]) -> Vec<usize> {
     let char_to_byte: Vec<usize> = text
         .char_indices()
@@ -87,24 +89,25 @@ fn gold_tags(text: &str, tokens: &[crate::tokenizer::Token], spans: &[LabeledSpa
     sorted.sort_by_key(|s| (s.start, s.end));
     for s in sorted {
         let (start, end) = (byte(s.start), byte(s.end));
-        let (b, i) = match s.label {
-            SpanLabel::Skill => (1, 2),
-            SpanLabel::Knowledge => (3, 4),
+        // Tokens are sorted: the span's are one run of them.
+        let first = tokens.partition_point(|t| (t.start as usize) < start);
+        let last = tokens.partition_point(|t| (t.start as usize) < end);
+        let free: Vec<usize> = (first..last).filter(|&k| tags[k] == 0).collect();
+        let (Some(&a), Some(&z)) = (free.first(), free.last()) else {
+            continue;
         };
-        let mut first = true;
-        for (k, t) in tokens.iter().enumerate() {
-            let ts = t.start as usize;
-            if ts >= start && ts < end && tags[k] == 0 {
-                tags[k] = if first { b } else { i };
-                first = false;
-            }
+        if z - a + 1 != free.len() {
+            continue;
         }
-    }
-    // Keep the tags decodable (an I after an O, e.g. where spans overlap).
-    for k in 0..tags.len() {
-        let prev = (k > 0).then(|| tags[k - 1]);
-        if !allowed(prev, tags[k]) {
-            tags[k] -= 1;
+        for k in a..=z {
+            let role = if k == a {
+                B
+            } else if k == z {
+                L
+            } else {
+                I
+            };
+            tags[k] = tag_of(s.label, role);
         }
     }
     tags
@@ -273,6 +276,22 @@ mod tests {
                 label: SpanLabel::Skill,
             },
         ];
-        assert_eq!(gold_tags(text, &tokens, &spans), vec![0, 3, 0, 1, 2]);
+        assert_eq!(gold_tags(text, &tokens, &spans), vec![0, 4, 0, 1, 3]);
+    }
+
+    #[test]
+    fn long_spans_end_on_l_and_overlaps_keep_the_first() {
+        let text = "stay focused on goals";
+        let tokens = tokenize(text);
+        let span = |start, end, label| LabeledSpan { start, end, label };
+        let whole = span(0, 21, SpanLabel::Skill);
+        assert_eq!(gold_tags(text, &tokens, &[whole]), vec![1, 2, 2, 3]);
+        // "focused on" overlaps the whole span: it gets no tokens.
+        let inner = span(5, 15, SpanLabel::Knowledge);
+        assert_eq!(gold_tags(text, &tokens, &[inner, whole]), vec![1, 2, 2, 3]);
+        // A later span keeps the tokens left over when they are contiguous.
+        let head = span(0, 4, SpanLabel::Skill);
+        let rest = span(0, 21, SpanLabel::Knowledge);
+        assert_eq!(gold_tags(text, &tokens, &[rest, head]), vec![1, 4, 5, 6]);
     }
 }

@@ -16,6 +16,7 @@ pub fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
+#[derive(Clone)]
 pub struct Posting {
     pub text: String,
     /// Gold spans in chars.

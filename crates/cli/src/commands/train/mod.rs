@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
-    /// Train the skills tagger (BIO over tokens, SKILL and KNOWLEDGE) as a new
+    /// Train the skills tagger (BILO tags over tokens, SKILL and KNOWLEDGE) as a new
     /// `skills_extractor` version; registered inactive.
     Skills(skills::SkillsArgs),
     /// Train the section classifier (`ml_model`: logistic regression over

@@ -112,7 +112,7 @@ fn model_yaml(
          model_id: skills_extractor\n\
          model_type: skills_extraction\n\
          version: {version}\n\
-         description: \"Trained BIO tagger (averaged perceptron, SKILL/KNOWLEDGE) over the rule strategies' signals; trained on {dataset} ({data_version})\"\n\
+         description: \"Trained BILO tagger (averaged perceptron, SKILL/KNOWLEDGE) over the rule strategies' signals; trained on {dataset} ({data_version})\"\n\
          config_overrides:\n\
          \x20 tagger_artifact: {artifact}\n\
          \x20 tagger_weight: 1.0\n\
