@@ -106,7 +106,7 @@ fn snap(text: &str, pred: Vec<quality::Predicted>) -> Vec<quality::Predicted> {
 /// `tagger_probe cv`: 5-fold cross-validation inside the train split (fold
 /// = posting index mod 5), every train posting scored by a model that did
 /// not see it; less noisy than the 28-posting tune split. Env `EPOCHS`
-/// (default 80), `FOLDS` (default 5).
+/// (default 80), `FOLDS` (default 5), `SEEDS`, `O_PENALTY`.
 fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
     let env = |k: &str, d: u32| {
         std::env::var(k)
@@ -141,6 +141,10 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
             let (tagger, _) = train_tagger(&rules, &data, &config, "probe", "");
             let cfg = EngineConfig {
                 min_confidence: 0.0,
+                tagger_o_penalty: std::env::var("O_PENALTY")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0),
                 ..EngineConfig::default()
             };
             let engine = engine_with(lexicon.clone(), cfg, true).with_tagger(Arc::new(tagger));
