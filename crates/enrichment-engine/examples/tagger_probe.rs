@@ -9,6 +9,8 @@
 
 #[path = "../tests/common/quality.rs"]
 mod quality;
+#[path = "tagger_probe/rerank.rs"]
+mod rerank;
 
 use jobenrich_enrichment_engine::tagger::{
     train_tagger, FeatureConfig, LabeledPosting, LabeledSpan, TrainConfig,
@@ -162,6 +164,9 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
         per_seed.push(format!("{:.3}", e.prf().f1));
     }
     eprintln!("exact F1 per seed: {per_seed:?}");
+    if std::env::var("RERANK").is_ok() {
+        rerank::experiment(&scored, folds);
+    }
     let (mut all_c, mut exact, mut skill) =
         (Counts::default(), Counts::default(), Counts::default());
     let (mut per, mut per_exact) = (Vec::new(), Vec::new());
