@@ -180,10 +180,7 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
         skill.add(count(p, pred, false, Some("SKILL")));
     }
     let (lo, hi) = bootstrap(&per_exact, 1000, |p| p.f1);
-    let f = |c: &Counts| {
-        let p = c.prf();
-        format!("{:.3}/{:.3}/{:.3}", p.precision, p.recall, p.f1)
-    };
+    let f = prf_text;
     println!(
         "cv {folds} folds, {epochs} epochs, {:.1}s: overlap {} | exact {} [{lo:.3}, {hi:.3}] | SKILL {} | predicted {}",
         t.elapsed().as_secs_f64(),
@@ -217,10 +214,7 @@ fn report(name: &str, engine: &SkillsEngine, postings: &[Posting]) {
         }
     }
     let (lo, hi) = bootstrap(&per, 1000, |p| p.f1);
-    let f = |c: &Counts| {
-        let p = c.prf();
-        format!("{:.3}/{:.3}/{:.3}", p.precision, p.recall, p.f1)
-    };
+    let f = prf_text;
     println!(
         "| {name} | {} | [{lo:.3}, {hi:.3}] | {} | {} | {} | {} | {} | {} |",
         f(&all),

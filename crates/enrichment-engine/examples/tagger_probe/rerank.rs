@@ -2,7 +2,7 @@
 //! cross-validated spans (candidates: start moved by -2..=2 words, end by
 //! -2..=3; lexical features; averaged perceptron ranking, trained on the
 //! other folds' predictions). Measured, not shipped: docs/quality.md.
-use super::quality::{count, Counts, Posting, Predicted};
+use super::quality::{count, prf_text, Counts, Posting, Predicted};
 use std::collections::HashMap;
 
 struct Words {
@@ -138,6 +138,24 @@ struct Inst {
     gold: Option<usize>,
 }
 
+fn score(w: &HashMap<u64, f32>, c: &Cand) -> f32 {
+    c.feats
+        .iter()
+        .map(|f| w.get(f).copied().unwrap_or(0.0))
+        .sum::<f32>()
+}
+
+/// The best-scoring candidate (the earliest on ties: the tagger's own span).
+fn best_candidate(w: &HashMap<u64, f32>, inst: &Inst) -> usize {
+    (0..inst.cands.len())
+        .max_by(|&a, &b| {
+            score(w, &inst.cands[a])
+                .total_cmp(&score(w, &inst.cands[b]))
+                .then(b.cmp(&a))
+        })
+        .unwrap_or(0)
+}
+
 pub fn experiment(scored: &[(Posting, Vec<Predicted>)], folds: usize) {
     let n = scored.len().min(140);
     // cv pushes fold by fold, postings i % folds == k in order.
@@ -168,12 +186,6 @@ pub fn experiment(scored: &[(Posting, Vec<Predicted>)], folds: usize) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    let score = |w: &HashMap<u64, f32>, c: &Cand| {
-        c.feats
-            .iter()
-            .map(|f| w.get(f).copied().unwrap_or(0.0))
-            .sum::<f32>()
-    };
     let mut chosen: Vec<Predicted> = insts.iter().map(|i| i.orig).collect();
     for k in 0..folds {
         let (mut w, mut u) = (HashMap::<u64, f32>::new(), HashMap::<u64, f32>::new());
@@ -185,13 +197,7 @@ pub fn experiment(scored: &[(Posting, Vec<Predicted>)], folds: usize) {
         for _ in 0..epochs {
             for inst in &train {
                 let g = inst.gold.unwrap_or(0);
-                let best = (0..inst.cands.len())
-                    .max_by(|&a, &b| {
-                        score(&w, &inst.cands[a])
-                            .total_cmp(&score(&w, &inst.cands[b]))
-                            .then(b.cmp(&a))
-                    })
-                    .unwrap_or(0);
+                let best = best_candidate(&w, inst);
                 if best != g {
                     for f in &inst.cands[g].feats {
                         *w.entry(*f).or_default() += 1.0;
@@ -211,13 +217,7 @@ pub fn experiment(scored: &[(Posting, Vec<Predicted>)], folds: usize) {
             .collect();
         for (j, inst) in insts.iter().enumerate() {
             if inst.fold == k && !inst.cands.is_empty() {
-                let best = (0..inst.cands.len())
-                    .max_by(|&a, &b| {
-                        score(&avg, &inst.cands[a])
-                            .total_cmp(&score(&avg, &inst.cands[b]))
-                            .then(b.cmp(&a))
-                    })
-                    .unwrap_or(0);
+                let best = best_candidate(&avg, inst);
                 let sp = inst.cands[best].span;
                 chosen[j] = (sp.0, sp.1, inst.orig.2);
             }
@@ -241,10 +241,7 @@ pub fn experiment(scored: &[(Posting, Vec<Predicted>)], folds: usize) {
         .iter()
         .filter(|i| i.gold == Some(0) && i.cands[0].span == (i.orig.0, i.orig.1))
         .count();
-    let f = |c: &Counts| {
-        let p = c.prf();
-        format!("{:.3}/{:.3}/{:.3}", p.precision, p.recall, p.f1)
-    };
+    let f = prf_text;
     println!(
         "rerank: {} predictions, {} with the gold among candidates ({} already exact); exact before {} after {}",
         insts.len(),

@@ -247,6 +247,12 @@ impl Counts {
     }
 }
 
+/// `P/R/F1` of `c` with three decimals, as the probes print them.
+pub fn prf_text(c: &Counts) -> String {
+    let p = c.prf();
+    format!("{:.3}/{:.3}/{:.3}", p.precision, p.recall, p.f1)
+}
+
 /// Span counts of one posting: `exact` needs equal boundaries, otherwise
 /// any overlap counts; `label` restricts both sides to one label.
 pub fn count(p: &Posting, pred: &[Predicted], exact: bool, label: Option<&str>) -> Counts {
