@@ -381,7 +381,18 @@ impl Tagger {
     }
 
     /// Writes `tagger.json` and `weights.bin` into `dir` (created if absent).
+    /// A tagger read from a format 1 (BIO) artifact is refused: its header
+    /// would not describe the BILO rows written here.
     pub fn save(&self, dir: &Path) -> Result<(), EngineError> {
+        if self.header.format_version != FORMAT_VERSION {
+            return Err(EngineError::Artifact {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "a format v{} tagger is only read, not written: retrain it",
+                    self.header.format_version
+                ),
+            });
+        }
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
         for (name, bytes) in [
             (WEIGHTS_FILE, self.weights_bytes()),
@@ -956,5 +967,55 @@ mod tests {
             }
             assert_eq!(spans, bio_best_spans(&em5, &tr5), "{em5:?} {tr5:?}");
         }
+    }
+
+    #[test]
+    fn a_bio_artifact_is_read_as_bilo_and_never_written_back() {
+        // Row 3 of a format 1 artifact: O, B-S, I-S, B-K, I-K.
+        let mut bytes = 3u32.to_le_bytes().to_vec();
+        for x in [0.5f32, 1.0, 2.0, 3.0, 4.0] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        let header = Header {
+            format: FORMAT.into(),
+            format_version: 1,
+            model_class: "averaged_perceptron".into(),
+            tags: BIO_TAG_NAMES.iter().map(|s| s.to_string()).collect(),
+            features: FeatureConfig {
+                hash_bits: 8,
+                lexicon: false,
+                sections: false,
+            },
+            temperature: 1.0,
+            transitions: vec![vec![0.0; 5]; 6],
+            weights_file: WEIGHTS_FILE.into(),
+            weights_sha256: hex(&Sha256::digest(&bytes)),
+            weight_rows: 256,
+            training: TrainingMetadata {
+                dataset: "fixture".into(),
+                dataset_sha256: String::new(),
+                seed: 1,
+                epochs: 1,
+                postings: 1,
+                sequences: 1,
+                tokens: 1,
+                gold_spans: 0,
+            },
+        };
+        let tagger = Tagger::from_parts(header.clone(), &bytes).expect("format 1 loads");
+        // I's weight stands for L too.
+        assert_eq!(tagger.weights[3], [0.5, 1.0, 2.0, 2.0, 3.0, 4.0, 4.0]);
+        assert_eq!(tagger.checksum(), header.weights_sha256);
+        let dir = std::env::temp_dir().join(format!("bio-save-{}", std::process::id()));
+        let err = tagger.save(&dir).expect_err("a BIO tagger is not written");
+        assert!(err.to_string().contains("retrain"), "{err}");
+        assert!(!dir.exists());
+        // A format 1 header with BILO tags is refused, naming what it expected.
+        let wrong = Header {
+            tags: TAG_NAMES.iter().map(|s| s.to_string()).collect(),
+            ..header
+        };
+        let err = Tagger::from_parts(wrong, &bytes).expect_err("tags must match the format");
+        assert!(err.contains("format v1"), "{err}");
     }
 }
