@@ -165,7 +165,7 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
     }
     eprintln!("exact F1 per seed: {per_seed:?}");
     if std::env::var("RERANK").is_ok() {
-        rerank::experiment(&scored, folds);
+        rerank::experiment(&scored, all.len(), folds);
     }
     let (mut all_c, mut exact, mut skill) =
         (Counts::default(), Counts::default(), Counts::default());

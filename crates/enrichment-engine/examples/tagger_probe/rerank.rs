@@ -156,17 +156,18 @@ fn best_candidate(w: &HashMap<u64, f32>, inst: &Inst) -> usize {
         .unwrap_or(0)
 }
 
-pub fn experiment(scored: &[(Posting, Vec<Predicted>)], folds: usize) {
-    let n = scored.len().min(140);
-    // cv pushes fold by fold, postings i % folds == k in order.
-    let mut fold_of = Vec::new();
-    for k in 0..folds {
-        for i in 0..140 {
-            if i % folds == k {
-                fold_of.push(k);
-            }
-        }
-    }
+/// `scored` as `cross_validate` fills it: per seed, fold by fold, the
+/// `postings` train postings with index i % folds == k in order; only the
+/// first seed's are used.
+pub fn experiment(scored: &[(Posting, Vec<Predicted>)], postings: usize, folds: usize) {
+    let n = scored.len().min(postings);
+    let fold_of: Vec<usize> = (0..folds)
+        .flat_map(|k| {
+            (0..postings)
+                .filter(move |i| i % folds == k)
+                .map(move |_| k)
+        })
+        .collect();
     let mut insts = Vec::new();
     for (pi, (p, preds)) in scored[..n].iter().enumerate() {
         let w = words(&p.text);
