@@ -153,7 +153,7 @@ pub struct TransitionDetails {
 }
 
 /// The results of one successful enrichment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrichmentSuccess {
     pub model_id: ModelId,
     pub model_version: ModelVersion,
@@ -172,7 +172,7 @@ pub struct EnrichmentSuccess {
 // Most outcomes are successes, so boxing the large variant would add an
 // allocation per outcome to save bytes only on the rare failures.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EnrichmentResult {
     Success(EnrichmentSuccess),
     Failure {
@@ -187,7 +187,7 @@ pub enum EnrichmentResult {
 }
 
 /// One finished enrichment, handed back by the lease holder.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrichmentOutcome {
     pub key: EnrichmentKey,
     pub lease_owner: String,

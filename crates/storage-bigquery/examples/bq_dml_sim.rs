@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! JOBENRICH_BQ_EMULATOR_URL=http://127.0.0.1:9050 \
-//! SIM_POSTINGS=20000 SIM_LANES=1,4,16,64 SIM_BATCH=500 \
+//! SIM_POSTINGS=20000 SIM_LANES=1,4,16,64 SIM_BATCH=500 SIM_QUEUE=coordinated \
 //!   cargo run --release -p jobenrich-storage-bigquery --example bq_dml_sim
 //! ```
 
@@ -41,11 +41,15 @@ async fn main() {
         .split(',')
         .filter_map(|v| v.trim().parse().ok())
         .collect();
+    let queue = match std::env::var("SIM_QUEUE").as_deref() {
+        Ok("direct") => jobenrich_storage_bigquery::QueueMode::Direct,
+        _ => jobenrich_storage_bigquery::QueueMode::Coordinated,
+    };
     for lanes in lane_counts {
-        let run = lanes::run_lanes(&url, lanes, postings, batch, skills_per).await;
+        let run = lanes::run_lanes(&url, lanes, postings, batch, skills_per, queue).await;
         let (busiest, per_window) = run.stats.max_per_table_per_window();
         println!(
-            "lanes={lanes} postings={postings} batch={batch} elapsed={:.1}s throughput={:.1}/s \
+            "queue={queue:?} lanes={lanes} postings={postings} batch={batch} elapsed={:.1}s throughput={:.1}/s \
              complete={} exact={} (success rows {}, still leased {}, skill rows {} of {}, reported {}) \
              max_statements_per_table_per_10s={per_window} ({busiest}) \
              refused_queue_full={} refused_conflict={} waited={} lane_errors={} \

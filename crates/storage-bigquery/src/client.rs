@@ -327,6 +327,7 @@ pub struct QueryOutcome {
 }
 
 /// The BigQuery client with retries and counters.
+#[derive(Clone)]
 pub struct BigQueryClient {
     client: Client,
     pub project: String,

@@ -8,15 +8,22 @@
 //!   per 9 MB / `insert_batch_rows`, an insertId per row) and then apply them with one
 //!   MERGE/DML script, inside `BEGIN TRANSACTION … COMMIT` where several tables
 //!   change: the batch is atomic and a retried request stores nothing twice;
-//! - leases are taken by one conditional UPDATE tagged with a claim token;
-//!   state changes are compare-and-set UPDATEs that `RAISE` (rolling the script
+//! - the queue's claims, completions and releases are applied by one store at
+//!   a time for every store (`coordinator`, `queue: coordinated`): planned in
+//!   Rust with the domain's rules (`plan`) and written per cycle by one
+//!   compare-and-set transaction, so its DML does not grow with workers or
+//!   batches; `queue: direct` runs one conditional UPDATE per claim and one
+//!   transaction per completion instead;
+//! - state changes are compare-and-set UPDATEs that `RAISE` (rolling the script
 //!   back) when a row changed underneath;
 //! - every value travels as a named query parameter; transient errors are
 //!   retried with capped exponential backoff and jitter.
 
 mod client;
 mod codec;
+mod coordinator;
 mod embeddings;
+mod plan;
 mod queue;
 mod registry;
 mod results;
@@ -24,7 +31,7 @@ pub mod schema;
 mod settings;
 
 pub use client::{backoff_delay, ts_text};
-pub use settings::{BigQueryCredentials, BigQuerySettings};
+pub use settings::{BigQueryCredentials, BigQuerySettings, QueueMode};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -39,9 +46,13 @@ use schema::{names, select_list, Cols, POSTING_COLS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Every port over one BigQuery dataset.
+/// Every port over one BigQuery dataset. Clones share the client, its
+/// request counter and the queue coordination.
+#[derive(Clone)]
 pub struct BigQueryStore {
     client: BigQueryClient,
+    /// `Some` with `queue: coordinated` (docs/bigquery.md).
+    coordinator: Option<std::sync::Arc<coordinator::Coordinator>>,
 }
 
 impl std::fmt::Debug for BigQueryStore {
@@ -83,8 +94,15 @@ impl BigQueryStore {
                 settings.dataset
             )));
         }
+        let coordinator = match settings.queue {
+            QueueMode::Coordinated => Some(std::sync::Arc::new(coordinator::Coordinator::new(
+                settings.leader_patience_ms,
+            ))),
+            QueueMode::Direct => None,
+        };
         Ok(Self {
             client: BigQueryClient::connect(&settings).await?,
+            coordinator,
         })
     }
 

@@ -8,26 +8,22 @@
 
 use crate::client::Params;
 use crate::codec::{self, enrichment_from_row};
-use crate::schema::{
-    from_json_param, names, select_list, EMBEDDING_COLS, ENRICHMENT_COLS, SECTION_COLS, SKILL_COLS,
-};
+use crate::coordinator::{Op, Reply};
+use crate::plan::{cas_update_sql, state_json, Plan, ROW_CHANGED, STATE_COLS};
+use crate::schema::{from_json_param, select_list, ENRICHMENT_COLS};
 use crate::{limit, BigQueryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    ClaimRequest, CompletionReport, CompletionStep, DomainError, EnrichmentKey, EnrichmentOutcome,
-    EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
-    EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEmbedding, JobEnrichment, JobId,
-    SectionClassification, StoreError, TransitionDetails,
+    ClaimRequest, CompletionReport, DomainError, EnrichmentKey, EnrichmentOutcome,
+    EnrichmentRepository, EnrichmentStatus, EnrichmentStatusCount, EnrichmentType,
+    EnrichmentVersion, JobEnrichment, JobId, StoreError, TransitionDetails,
 };
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
 
 const E: &str = "JobEnrichment";
-/// Raised by a completion script whose compare-and-set found a row changed.
-const ROW_CHANGED: &str = "jobenrich: enrichment row changed concurrently";
 /// Compare-and-set rounds before a transition or completion gives up.
 const CAS_ROUNDS: usize = 8;
 
@@ -51,73 +47,12 @@ pub(crate) fn keys_json(keys: &[EnrichmentKey]) -> String {
     .to_string()
 }
 
-fn keys_match(alias: &str) -> String {
+pub(crate) fn keys_match(alias: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM UNNEST(JSON_QUERY_ARRAY(@keys)) k
                  WHERE JSON_VALUE(k, '$.j') = {alias}.job_posting_id
                    AND JSON_VALUE(k, '$.t') = {alias}.enrichment_type
                    AND JSON_VALUE(k, '$.v') = {alias}.enrichment_version)"
-    )
-}
-
-/// The new state of a row plus what it looked like when read (for the CAS).
-fn state_json(new: &JobEnrichment, seen: &JobEnrichment) -> Value {
-    let m = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
-    json!({
-        "job_posting_id": new.job_posting_id.as_str(), "enrichment_type": new.enrichment_type.as_str(),
-        "enrichment_version": new.enrichment_version.as_str(), "status": new.status.as_str(),
-        "model_id": new.model_id.as_ref().map(|x| x.as_str()),
-        "model_version": new.model_version.as_ref().map(|x| x.as_str()),
-        "attempts": new.attempts, "error_message": new.error_message,
-        "lease_owner": new.lease_owner, "lease_expires_at": m(new.lease_expires_at),
-        "next_attempt_at": m(new.next_attempt_at), "created_at": new.created_at.timestamp_micros(),
-        "updated_at": new.updated_at.timestamp_micros(), "completed_at": m(new.completed_at),
-        "metadata": new.metadata,
-        "seen_status": seen.status.as_str(), "seen_updated_at": seen.updated_at.timestamp_micros(),
-        "seen_attempts": seen.attempts, "seen_owner": seen.lease_owner,
-    })
-}
-
-/// Columns of a staged state row: the enrichment columns plus the seen ones.
-const STATE_COLS: crate::schema::Cols = &[
-    ("job_posting_id", crate::schema::Ty::Str),
-    ("enrichment_type", crate::schema::Ty::Str),
-    ("enrichment_version", crate::schema::Ty::Str),
-    ("status", crate::schema::Ty::Str),
-    ("model_id", crate::schema::Ty::Str),
-    ("model_version", crate::schema::Ty::Str),
-    ("attempts", crate::schema::Ty::Int),
-    ("error_message", crate::schema::Ty::Str),
-    ("lease_owner", crate::schema::Ty::Str),
-    ("lease_expires_at", crate::schema::Ty::Ts),
-    ("next_attempt_at", crate::schema::Ty::Ts),
-    ("updated_at", crate::schema::Ty::Ts),
-    ("completed_at", crate::schema::Ty::Ts),
-    ("metadata", crate::schema::Ty::Json),
-    ("seen_status", crate::schema::Ty::Str),
-    ("seen_updated_at", crate::schema::Ty::Ts),
-    ("seen_attempts", crate::schema::Ty::Int),
-    ("seen_owner", crate::schema::Ty::Str),
-];
-
-/// One compare-and-set UPDATE of the staged state rows; `IF` raises (rolling
-/// the whole script back) unless every row still looked as it was read.
-fn cas_update_sql(source: &str) -> String {
-    format!(
-        "UPDATE job_enrichments e SET status = u.status, model_id = u.model_id,
-             model_version = u.model_version, attempts = u.attempts,
-             error_message = u.error_message, lease_owner = u.lease_owner,
-             lease_expires_at = u.lease_expires_at, next_attempt_at = u.next_attempt_at,
-             updated_at = u.updated_at, completed_at = u.completed_at, metadata = u.metadata,
-             claim_token = NULL
-         FROM {source} u
-         WHERE e.job_posting_id = u.job_posting_id AND e.enrichment_type = u.enrichment_type
-           AND e.enrichment_version = u.enrichment_version AND e.status = u.seen_status
-           AND e.updated_at = u.seen_updated_at AND e.attempts = u.seen_attempts
-           AND COALESCE(e.lease_owner, '') = COALESCE(u.seen_owner, '');
-         IF @@row_count <> @expected_rows THEN
-           RAISE USING MESSAGE = '{ROW_CHANGED}';
-         END IF;"
     )
 }
 
@@ -148,166 +83,30 @@ impl BigQueryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<CompletionReport> {
         let keys: Vec<EnrichmentKey> = outcomes.iter().map(|o| o.key.clone()).collect();
-        let current: HashMap<EnrichmentKey, JobEnrichment> = self
-            .load_enrichments(&keys)
-            .await?
-            .into_iter()
-            .map(|e| (e.key(), e))
-            .collect();
-        let mut report = CompletionReport::default();
-        let mut staged_rows: Vec<(&'static str, Value)> = Vec::new();
-        let mut states = 0u64;
-        // Later outcomes of the same key see the state the earlier ones wrote.
-        let mut written: HashMap<EnrichmentKey, JobEnrichment> = HashMap::new();
-        let mut skills: BTreeMap<(String, String), ExtractedSkill> = BTreeMap::new();
-        let mut sections: BTreeMap<(String, String, u32), SectionClassification> = BTreeMap::new();
-        let mut replaced_jobs = Vec::new();
-        let mut embeddings: BTreeMap<(String, String), JobEmbedding> = BTreeMap::new();
-        // Only a batch with embeddings enrichments touches job_embeddings.
-        let mut replaces_embeddings = false;
-        for outcome in outcomes {
-            let Some(seen) = written
-                .get(&outcome.key)
-                .or(current.get(&outcome.key))
-                .cloned()
-            else {
-                report.lost_leases.push(outcome.key.clone());
-                continue;
-            };
-            let mut row = seen.clone();
-            match row.complete(outcome, now)? {
-                CompletionStep::LostLease => {
-                    report.lost_leases.push(outcome.key.clone());
-                    continue;
-                }
-                CompletionStep::Failed => report.failed += 1,
-                CompletionStep::Succeeded {
-                    skills: written_skills,
-                    embedding,
-                } => {
-                    replaces_embeddings |= embedding.is_some()
-                        || outcome.key.enrichment_type == EnrichmentType::Embeddings;
-                    match embedding {
-                        Some(e) => {
-                            report.embeddings_written += 1;
-                            embeddings.insert(
-                                (
-                                    e.enrichment_version.to_string(),
-                                    e.job_posting_id.to_string(),
-                                ),
-                                e,
-                            );
-                        }
-                        // A later outcome of the same key without a vector replaces it with none.
-                        None => {
-                            embeddings.remove(&(
-                                outcome.key.enrichment_version.to_string(),
-                                outcome.key.job_posting_id.to_string(),
-                            ));
-                        }
-                    }
-                    replaced_jobs.push(json!({
-                        "job_posting_id": outcome.key.job_posting_id.as_str(),
-                        "enrichment_version": outcome.key.enrichment_version.as_str(),
-                    }));
-                    report.skills_written += written_skills.len() as u64;
-                    for s in written_skills {
-                        skills.insert((s.job_posting_id.to_string(), s.skill_name.clone()), s);
-                    }
-                    if let EnrichmentResult::Success(success) = &outcome.result {
-                        for s in &success.sections {
-                            sections.insert(
-                                (
-                                    s.job_posting_id.to_string(),
-                                    s.classifier_version.clone(),
-                                    s.section_index,
-                                ),
-                                s.clone(),
-                            );
-                        }
-                        report.sections_written += success.sections.len() as u64;
-                    }
-                    report.succeeded += 1;
-                }
-            }
-            if let Some(first_seen) = current.get(&outcome.key) {
-                // The CAS compares with what the store holds, not an earlier outcome's state.
-                if let Some(pos) = staged_rows.iter().position(|(kind, v)| {
-                    *kind == "state"
-                        && v["job_posting_id"] == outcome.key.job_posting_id.as_str()
-                        && v["enrichment_type"] == outcome.key.enrichment_type.as_str()
-                        && v["enrichment_version"] == outcome.key.enrichment_version.as_str()
-                }) {
-                    staged_rows.remove(pos);
-                    states -= 1;
-                }
-                staged_rows.push(("state", state_json(&row, first_seen)));
-                states += 1;
-            }
-            written.insert(outcome.key.clone(), row);
-        }
-        if states == 0 {
+        let mut plan = Plan::new(self.load_enrichments(&keys).await?);
+        let report = plan.complete(outcomes, now)?;
+        if plan.is_empty() {
             return Ok(report);
         }
-        staged_rows.extend(replaced_jobs.into_iter().map(|v| ("replaced", v)));
-        staged_rows.extend(skills.values().map(|s| ("skill", codec::skill_json(s))));
-        staged_rows.extend(
-            sections
-                .values()
-                .map(|s| ("section", codec::section_json(s))),
-        );
-        staged_rows.extend(
-            embeddings
-                .values()
-                .map(|e| ("embedding", codec::embedding_json(e))),
-        );
-        let batch = self.stage(staged_rows).await?;
-        let replaced = batch.source(
-            &[
-                ("job_posting_id", crate::schema::Ty::Str),
-                ("enrichment_version", crate::schema::Ty::Str),
-            ],
-            "replaced",
-        );
-        let script = format!(
-            "BEGIN TRANSACTION;
-             {cas}
-             DELETE FROM job_skills k WHERE EXISTS (SELECT 1 FROM {replaced} r
-                 WHERE r.job_posting_id = k.job_posting_id AND r.enrichment_version = k.enrichment_version);
-             INSERT INTO job_skills ({skill_cols}) SELECT {skill_cols} FROM {staged_skills};
-             DELETE FROM section_classifications c WHERE EXISTS (SELECT 1 FROM {staged_sections} n
-                 WHERE n.job_posting_id = c.job_posting_id AND n.classifier_version = c.classifier_version);
-             INSERT INTO section_classifications ({section_cols})
-                 SELECT {section_cols} FROM {staged_sections};
-             {embedding_statements}
-             COMMIT TRANSACTION;",
-            cas = cas_update_sql(&batch.source(STATE_COLS, "state")),
-            skill_cols = names(SKILL_COLS),
-            staged_skills = batch.source(SKILL_COLS, "skill"),
-            section_cols = names(SECTION_COLS),
-            staged_sections = batch.source(SECTION_COLS, "section"),
-            embedding_statements = if replaces_embeddings {
-                format!(
-                    "DELETE FROM job_embeddings m WHERE EXISTS (SELECT 1 FROM {replaced} r
-                         WHERE r.job_posting_id = m.job_posting_id
-                           AND r.enrichment_version = m.enrichment_version);
-                     INSERT INTO job_embeddings ({cols}) SELECT {cols} FROM {staged};",
-                    cols = names(EMBEDDING_COLS),
-                    staged = batch.source(EMBEDDING_COLS, "embedding"),
-                )
-            } else {
-                String::new()
-            },
-        );
+        let (rows, states) = plan.staged_rows();
+        let batch = self.stage(rows).await?;
         self.query(
             "completing enrichments",
-            &script,
+            &plan.script(&batch, "", ""),
             Params::new()
                 .str("batch", batch.param())
-                .i64("expected_rows", states as i64),
+                .i64("expected_rows", states),
         )
         .await?;
         Ok(report)
+    }
+}
+
+/// A reply of the wrong kind, or an operation the leader could not apply.
+fn unexpected(reply: Reply) -> StoreError {
+    match reply {
+        Reply::Failed(why) => StoreError::Backend(why),
+        other => StoreError::Backend(format!("queue leader answered {other:?}")),
     }
 }
 
@@ -392,6 +191,12 @@ impl EnrichmentRepository for BigQueryStore {
         if request.limit == 0 {
             return Ok(Vec::new());
         }
+        if let Some(coordinator) = &self.coordinator {
+            return match coordinator.submit(self, Op::Claim(request.clone())).await? {
+                Reply::Claimed(rows) => Ok(rows),
+                other => Err(unexpected(other)),
+            };
+        }
         // One UPDATE picks and leases the oldest due rows; BigQuery serializes
         // concurrent DML on a table, so two claimers never lease the same row.
         // The token names this claim: a retried request (response lost) leases
@@ -462,6 +267,15 @@ impl EnrichmentRepository for BigQueryStore {
         if outcomes.is_empty() {
             return Ok(CompletionReport::default());
         }
+        if let Some(coordinator) = &self.coordinator {
+            return match coordinator
+                .submit(self, Op::Complete(outcomes.to_vec(), now))
+                .await?
+            {
+                Reply::Completed(report) => Ok(report),
+                other => Err(unexpected(other)),
+            };
+        }
         let mut last = None;
         for _ in 0..CAS_ROUNDS {
             match self.complete_round(outcomes, now).await {
@@ -483,6 +297,15 @@ impl EnrichmentRepository for BigQueryStore {
     ) -> StoreResult<u64> {
         if keys.is_empty() {
             return Ok(0);
+        }
+        if let Some(coordinator) = &self.coordinator {
+            return match coordinator
+                .submit(self, Op::Release(keys.to_vec(), owner.to_string(), now))
+                .await?
+            {
+                Reply::Released(n) => Ok(n),
+                other => Err(unexpected(other)),
+            };
         }
         let sql = format!(
             "UPDATE job_enrichments e

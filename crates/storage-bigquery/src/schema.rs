@@ -490,6 +490,35 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE job_skills ADD COLUMN IF NOT EXISTS taxonomy_links JSON",
         ],
     },
+    Migration {
+        version: 8,
+        name: "0008_queue_coordination",
+        renames: &[],
+        statements: &[
+            // One row: which store currently applies the queue's changes
+            // (docs/bigquery.md, "Coordinated queue"). Its token changes hands
+            // by compare-and-set; every applying transaction updates it, so
+            // two would-be leaders' transactions conflict and one aborts.
+            "CREATE TABLE IF NOT EXISTS queue_coordinator (
+                name STRING NOT NULL, holder STRING, token STRING, heartbeat_at TIMESTAMP)",
+            "MERGE queue_coordinator t USING (SELECT 'queue' AS name) s ON t.name = s.name
+             WHEN NOT MATCHED THEN INSERT (name) VALUES (s.name)",
+            // Operations of stores that are not leading, streamed (insertAll,
+            // never mutated), and the leader's replies, written inside the
+            // transaction that applied them. Both expire.
+            "CREATE TABLE IF NOT EXISTS queue_requests (
+                request_id STRING NOT NULL, row_index INT64 NOT NULL, payload STRING NOT NULL,
+                staged_at TIMESTAMP NOT NULL)
+             PARTITION BY DATE(staged_at)
+             CLUSTER BY request_id
+             OPTIONS (partition_expiration_days = 2)",
+            "CREATE TABLE IF NOT EXISTS queue_replies (
+                request_id STRING NOT NULL, reply STRING NOT NULL, applied_at TIMESTAMP NOT NULL)
+             PARTITION BY DATE(applied_at)
+             CLUSTER BY request_id
+             OPTIONS (partition_expiration_days = 2)",
+        ],
+    },
 ];
 
 pub const CREATE_SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -680,7 +709,7 @@ mod tests {
         assert!(sql.contains("batch_id = @b"));
         assert!(sql.contains("PARSE_JSON(JSON_QUERY(payload, '$.mention_spans'))"));
         assert!(sql.contains("PARSE_JSON(JSON_QUERY(payload, '$.taxonomy_links'))"));
-        assert_eq!(latest_version(), 7);
+        assert_eq!(latest_version(), 8);
         let embeddings = staged(EMBEDDING_COLS, "b", "embedding");
         assert!(embeddings.contains("WITH OFFSET AS o ORDER BY o) AS embedding"));
     }

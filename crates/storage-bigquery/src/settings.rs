@@ -55,6 +55,31 @@ pub struct BigQuerySettings {
     /// answering "not complete yet" (the job is then polled). 0 answers at once.
     #[serde(default = "default_query_timeout_ms")]
     pub query_timeout_ms: u32,
+    /// How claims, completions and releases reach `job_enrichments`.
+    #[serde(default)]
+    pub queue: QueueMode,
+    /// How long a store waits on a silent leader before taking over
+    /// (`queue: coordinated`); longer than one applying cycle.
+    #[serde(default = "default_leader_patience_ms")]
+    pub leader_patience_ms: u64,
+}
+
+/// How the queue's state changes are applied (docs/bigquery.md).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueMode {
+    /// One store at a time (the leader) applies every store's claims,
+    /// completions and releases together: the mutating DML on
+    /// `job_enrichments` does not grow with workers or batches.
+    #[default]
+    Coordinated,
+    /// Each call runs its own statements (one claim UPDATE, one completion
+    /// transaction per batch): fine for one or two workers.
+    Direct,
+}
+
+fn default_leader_patience_ms() -> u64 {
+    15_000
 }
 
 fn default_location() -> String {
@@ -86,6 +111,8 @@ impl BigQuerySettings {
             insert_batch_rows: default_insert_batch_rows(),
             max_attempts: default_max_attempts(),
             query_timeout_ms: default_query_timeout_ms(),
+            queue: QueueMode::default(),
+            leader_patience_ms: default_leader_patience_ms(),
         }
     }
 }
@@ -100,6 +127,8 @@ impl fmt::Debug for BigQuerySettings {
             .field("insert_batch_rows", &self.insert_batch_rows)
             .field("max_attempts", &self.max_attempts)
             .field("query_timeout_ms", &self.query_timeout_ms)
+            .field("queue", &self.queue)
+            .field("leader_patience_ms", &self.leader_patience_ms)
             .finish()
     }
 }

@@ -2,14 +2,16 @@
 //! per-table limits, and worker lanes behind it drain a queue with nothing
 //! lost or duplicated. The 1/4/16/64-lane figures on 20,000 postings come from
 //! the `bq_dml_sim` example (docs/bigquery.md); this test runs a small queue.
-//! With the row-level queue of today, lanes > 1 have completions aborted by
-//! the simulated conflicts; what a lane gives up on stays leased until its
-//! (60 s) lease expires and is then reclaimed, so the queue still drains.
+//! The lanes use the coordinated queue: one leader applies every lane's
+//! operations, so no table's DML queue fills and no lane sees an error. (With
+//! `queue: direct`, lanes > 1 had completions aborted by the simulated
+//! conflicts and work left leased until its lease expired.)
 
 mod common;
 
 use common::dml_limits::{parse_dml, DmlLimits, QUEUED, RATE, RUNNING_MUTATING};
 use common::proxy::{Policy, Request, Verdict};
+use jobenrich_storage_bigquery::QueueMode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,8 +127,9 @@ async fn at_most_twenty_five_statements_start_per_table_in_ten_seconds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lanes_behind_the_limits_drain_a_queue_exactly_once() {
     let url = common::emulator_url();
-    for lanes in [1, 4] {
-        let run = common::lanes::run_lanes(&url, lanes, 300, 50, 2).await;
+    // A store per lane, as separate workers; the coordinated queue (default).
+    for lanes in [1, 4, 16] {
+        let run = common::lanes::run_lanes(&url, lanes, 300, 50, 2, QueueMode::Coordinated).await;
         let (table, per_window) = run.stats.max_per_table_per_window();
         eprintln!(
             "{lanes} lanes: {:.1} s, {} requests, {per_window} statements on {table} in 10 s, \
@@ -147,6 +150,14 @@ async fn lanes_behind_the_limits_drain_a_queue_exactly_once() {
         assert!(
             per_window <= RATE,
             "the simulator kept the rate: {per_window}"
+        );
+        assert_eq!(
+            run.stats.failed_queue_full, 0,
+            "{lanes} lanes: one leader never fills a table's DML queue: {run:?}"
+        );
+        assert_eq!(
+            run.lane_errors, 0,
+            "{lanes} lanes: no lane saw an error: {run:?}"
         );
         if lanes == 1 {
             assert_eq!(

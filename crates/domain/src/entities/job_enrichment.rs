@@ -287,6 +287,74 @@ impl JobEnrichment {
     }
 }
 
+/// What a claim did to one row it looked at (`JobEnrichment::claim`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimStep {
+    /// Not due at the claim's `now` (a future retry, or a live lease): unchanged.
+    NotDue,
+    /// Leased to the claimer: `processing`, one more attempt.
+    Leased,
+    /// Its lease expired with the attempts used up: failed as a dead letter.
+    Abandoned,
+}
+
+impl JobEnrichment {
+    /// Whether a claim at `now` takes this row: `pending` and due, or
+    /// `processing` with its lease expired. Stores that select in SQL say the
+    /// same thing there.
+    pub fn is_claimable(&self, now: DateTime<Utc>) -> bool {
+        match self.status {
+            EnrichmentStatus::Pending => self.next_attempt_at.is_none_or(|t| t <= now),
+            EnrichmentStatus::Processing => self.lease_expires_at.is_some_and(|t| t <= now),
+            _ => false,
+        }
+    }
+
+    /// The claim rule for a store that plans claims in code rather than in
+    /// one SQL statement: a due row is leased to the request's owner until
+    /// `now + lease` (attempts + 1), or, if its expired lease used up the
+    /// attempts ([`crate::ClaimRequest::abandons`]), failed as abandoned.
+    pub fn claim(&mut self, request: &crate::ClaimRequest) -> ClaimStep {
+        if !self.is_claimable(request.now) {
+            return ClaimStep::NotDue;
+        }
+        self.updated_at = request.now;
+        if request.abandons(self) {
+            self.status = EnrichmentStatus::Failed;
+            self.lease_owner = None;
+            self.lease_expires_at = None;
+            self.error_message = Some(request.abandoned_error());
+            self.next_attempt_at = None;
+            self.completed_at = Some(request.now);
+            return ClaimStep::Abandoned;
+        }
+        self.status = EnrichmentStatus::Processing;
+        self.lease_owner = Some(request.owner.clone());
+        self.lease_expires_at = Some(request.now + request.lease);
+        self.attempts += 1;
+        self.error_message = None;
+        self.completed_at = None;
+        ClaimStep::Leased
+    }
+
+    /// The release rule (`EnrichmentRepository::release_enrichments`): a row
+    /// `processing` under `owner` goes back to `pending` and the interrupted
+    /// attempt is not counted. Returns whether the row changed.
+    pub fn release(&mut self, owner: &str, now: DateTime<Utc>) -> bool {
+        if self.status != EnrichmentStatus::Processing || self.lease_owner.as_deref() != Some(owner)
+        {
+            return false;
+        }
+        self.status = EnrichmentStatus::Pending;
+        self.lease_owner = None;
+        self.lease_expires_at = None;
+        self.attempts = self.attempts.saturating_sub(1);
+        self.updated_at = now;
+        self.completed_at = None;
+        true
+    }
+}
+
 impl Validate for JobEnrichment {
     fn validate(&self) -> Result<(), ValidationError> {
         if self.updated_at < self.created_at {
@@ -522,5 +590,79 @@ mod tests {
             err.to_string(),
             "illegal enrichment transition success -> pending"
         );
+    }
+
+    fn request(owner: &str, now: DateTime<Utc>) -> crate::ClaimRequest {
+        crate::ClaimRequest {
+            enrichment_type: EnrichmentType::SkillsExtraction,
+            enrichment_version: None,
+            owner: owner.into(),
+            lease: chrono::Duration::seconds(30),
+            limit: 10,
+            max_attempts: 2,
+            now,
+        }
+    }
+
+    #[test]
+    fn claims_lease_due_rows_reclaim_expired_ones_and_abandon_at_the_cap() {
+        let mut e = claimed("a");
+        e.release("a", e.updated_at);
+        let t0 = e.updated_at;
+        e.next_attempt_at = Some(t0 + chrono::Duration::seconds(5));
+        assert_eq!(
+            e.claim(&request("a", t0)),
+            ClaimStep::NotDue,
+            "a retry not yet due"
+        );
+        let t1 = t0 + chrono::Duration::seconds(5);
+        assert_eq!(e.claim(&request("a", t1)), ClaimStep::Leased);
+        assert_eq!(
+            (
+                e.status,
+                e.lease_owner.as_deref(),
+                e.attempts,
+                e.lease_expires_at
+            ),
+            (
+                EnrichmentStatus::Processing,
+                Some("a"),
+                1,
+                Some(t1 + chrono::Duration::seconds(30))
+            )
+        );
+        let live = t1 + chrono::Duration::seconds(29);
+        assert_eq!(
+            e.claim(&request("b", live)),
+            ClaimStep::NotDue,
+            "a live lease"
+        );
+        let expired = t1 + chrono::Duration::seconds(30);
+        assert_eq!(e.claim(&request("b", expired)), ClaimStep::Leased);
+        assert_eq!((e.lease_owner.as_deref(), e.attempts), (Some("b"), 2));
+        let later = expired + chrono::Duration::seconds(30);
+        assert_eq!(e.claim(&request("c", later)), ClaimStep::Abandoned);
+        assert_eq!(e.status, EnrichmentStatus::Failed);
+        assert_eq!(e.attempts, 2, "abandoning is not an attempt");
+        assert!(e.is_dead_letter(2));
+        assert_eq!(
+            e.claim(&request("c", later)),
+            ClaimStep::NotDue,
+            "failed rows wait for requeue"
+        );
+    }
+
+    #[test]
+    fn only_the_lease_holder_releases_and_the_attempt_is_not_counted() {
+        let mut e = claimed("a");
+        let now = e.updated_at + chrono::Duration::seconds(1);
+        assert!(!e.release("b", now), "someone else's lease");
+        assert_eq!(e.status, EnrichmentStatus::Processing);
+        assert!(e.release("a", now));
+        assert_eq!(
+            (e.status, e.attempts, e.lease_owner.as_deref(), e.updated_at),
+            (EnrichmentStatus::Pending, 0, None, now)
+        );
+        assert!(!e.release("a", now), "already pending");
     }
 }

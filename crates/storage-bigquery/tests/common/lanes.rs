@@ -10,7 +10,7 @@ use jobenrich_domain::{
     EnrichmentSuccess, EnrichmentType, JobId, JobPosting, JobPostingRepository, SchemaMigrator,
     SkillRepository, StoreError,
 };
-use jobenrich_storage_bigquery::{BigQuerySettings, BigQueryStore};
+use jobenrich_storage_bigquery::{BigQuerySettings, BigQueryStore, QueueMode};
 use jobenrich_storage_contract::fixtures::{
     model_id, model_version, posting_minimal, skill, version,
 };
@@ -78,6 +78,7 @@ pub async fn run_lanes(
     postings: usize,
     batch: usize,
     skills_per: usize,
+    queue: QueueMode,
 ) -> LaneRun {
     let dataset = format!("dmlsim_{}", uuid::Uuid::new_v4().simple());
     let direct = BigQueryStore::connect(BigQuerySettings::emulator(url, PROJECT, &dataset))
@@ -98,18 +99,18 @@ pub async fn run_lanes(
 
     let limits = Arc::new(DmlLimits::new(PROJECT));
     let proxy = Proxy::start(url, limits.clone()).await;
-    let store = Arc::new(
-        BigQueryStore::connect(BigQuerySettings::emulator(&proxy.url, PROJECT, &dataset))
-            .await
-            .unwrap(),
-    );
     let succeeded = Arc::new(AtomicU64::new(0));
     let lane_errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for lane in 0..lanes {
-        let (store, succeeded, lane_errors) =
-            (store.clone(), succeeded.clone(), lane_errors.clone());
+        // A store per lane: each lane is a worker process of its own.
+        let settings = BigQuerySettings {
+            queue,
+            ..BigQuerySettings::emulator(&proxy.url, PROJECT, &dataset)
+        };
+        let store = BigQueryStore::connect(settings).await.unwrap();
+        let (succeeded, lane_errors) = (succeeded.clone(), lane_errors.clone());
         tasks.spawn(async move {
             let owner = format!("lane-{lane}");
             let mut errors_in_a_row = 0;
