@@ -8,7 +8,8 @@
 //!
 //! Leadership is the `queue_coordinator` row: a token taken by
 //! compare-and-set when the row is free or its heartbeat is older than
-//! `leader_patience_ms`. Every applying transaction updates that row (the
+//! `leader_patience_ms` (a slow cycle dates its heartbeat ahead, see
+//! `grace_ms`). Every applying transaction updates that row (the
 //! heartbeat) and raises unless the token is still its own, so two stores
 //! that both believe they lead cannot both commit: BigQuery aborts one of two
 //! transactions mutating the same table. Correctness does not rest on the
@@ -264,7 +265,7 @@ impl Coordinator {
                 ))
             }
         };
-        let stale = age.is_none_or(|ms| ms < 0 || ms as u128 > self.patience.as_millis());
+        let stale = age.is_none_or(|ms| ms > 0 && ms as u128 > self.patience.as_millis());
         if seen.is_some() && !stale {
             return Ok(None);
         }
@@ -381,7 +382,7 @@ impl Coordinator {
             let age = row.map(|r| r.opt_i64(1)).transpose()?.flatten();
             // Jitter spreads the take-overs of several waiting stores.
             let patience = self.patience + self.patience.mul_f64(rand_unit() * 0.5);
-            if age.is_none_or(|ms| ms < 0 || ms as u128 > patience.as_millis()) {
+            if age.is_none_or(|ms| ms > 0 && ms as u128 > patience.as_millis()) {
                 let mut lead = self.lead.lock().await;
                 if lead.is_none() {
                     *lead = self.try_lead(store).await?;
@@ -458,6 +459,7 @@ impl Coordinator {
         serve: bool,
     ) -> Result<Served, CycleError> {
         for _ in 0..CYCLE_ROUNDS {
+            let started = Instant::now();
             let (remote, malformed) = if serve || self.requests_waiting.load(Ordering::SeqCst) {
                 read_requests(store).await?
             } else {
@@ -516,7 +518,8 @@ impl Coordinator {
                  WHERE q.staged_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @ttl MINUTE)
                    AND NOT EXISTS (SELECT 1 FROM queue_replies r WHERE r.request_id = q.request_id);";
             let guard = format!(
-                "UPDATE queue_coordinator SET heartbeat_at = CURRENT_TIMESTAMP()
+                "UPDATE queue_coordinator
+                 SET heartbeat_at = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @grace MILLISECOND)
                  WHERE name = 'queue' AND token = @token;
                  IF @@row_count <> 1 THEN
                    RAISE USING MESSAGE = '{NOT_LEADER}';
@@ -538,6 +541,7 @@ impl Coordinator {
                     Params::new()
                         .str("batch", batch.param())
                         .str("token", token)
+                        .i64("grace", grace_ms(started.elapsed()))
                         .i64("expected_rows", states)
                         .i64("ttl", REQUEST_TTL_MINUTES),
                 )
@@ -698,6 +702,17 @@ async fn load_rows(
         }
     }
     Ok(rows)
+}
+
+/// How far past its commit a cycle dates its heartbeat: three times what it
+/// took before its transaction. A leader busy with large cycles stays "alive"
+/// for longer than the patience alone, so followers do not take over (and
+/// abort its transaction) just because a cycle is slow; a dead one is
+/// replaced after that time plus the patience.
+fn grace_ms(before_commit: Duration) -> i64 {
+    i64::try_from(before_commit.as_millis().saturating_mul(3))
+        .unwrap_or(i64::MAX)
+        .min(600_000)
 }
 
 /// A number in [0, 1) for jitter (no RNG crate for this one use).
