@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! JOBENRICH_BQ_EMULATOR_URL=http://127.0.0.1:9050 \
-//! SIM_POSTINGS=20000 SIM_LANES=1,4,16,64 SIM_BATCH=500 SIM_QUEUE=coordinated \
+//! SIM_POSTINGS=20000 SIM_LANES=1,4,16,64 SIM_BATCH=500 SIM_QUEUE=coordinated SIM_LEASE_SECONDS=300 \
 //!   cargo run --release -p jobenrich-storage-bigquery --example bq_dml_sim
 //! ```
 
@@ -45,12 +45,14 @@ async fn main() {
         Ok("direct") => jobenrich_storage_bigquery::QueueMode::Direct,
         _ => jobenrich_storage_bigquery::QueueMode::Coordinated,
     };
+    // The worker's default lease unless told (the CI test uses 60 s).
+    let lease = env_usize("SIM_LEASE_SECONDS", 300) as i64;
     for lanes in lane_counts {
-        let run = lanes::run_lanes(&url, lanes, postings, batch, skills_per, queue).await;
+        let run = lanes::run_lanes(&url, lanes, postings, batch, skills_per, queue, lease).await;
         let (busiest, per_window) = run.stats.max_per_table_per_window();
         println!(
-            "queue={queue:?} lanes={lanes} postings={postings} batch={batch} elapsed={:.1}s throughput={:.1}/s \
-             complete={} exact={} (success rows {}, still leased {}, skill rows {} of {}, reported {}) \
+            "queue={queue:?} lanes={lanes} postings={postings} batch={batch} lease={lease}s elapsed={:.1}s throughput={:.1}/s \
+             complete={} exact={} (success rows {}, still leased {}, other (dead letters) {}, skill rows {} of {}, reported {}) \
              max_statements_per_table_per_10s={per_window} ({busiest}) \
              refused_queue_full={} refused_conflict={} waited={} lane_errors={} \
              requests={} {:?} requests_per_2000_rows={:.2}",
@@ -60,6 +62,7 @@ async fn main() {
             run.nothing_lost_or_duplicated(skills_per as u64),
             run.success_rows,
             run.processing_rows,
+            run.other_rows,
             run.skill_rows,
             run.expected_skill_rows,
             run.succeeded,

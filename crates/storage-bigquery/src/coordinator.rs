@@ -36,8 +36,9 @@ use jobenrich_domain::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,10 @@ const NOT_LEADER: &str = "jobenrich: queue leadership lost";
 const CYCLE_ROUNDS: usize = 8;
 /// How long candidates for the leadership wait for each other.
 const ELECTION_WAIT: Duration = Duration::from_millis(300);
+/// Follower polls: at most this far apart while the leader's cycles are
+/// fast, and never further apart than the slow cap (see `poll_cap`).
+const POLL_CAP: Duration = Duration::from_secs(1);
+const POLL_CAP_SLOW: Duration = Duration::from_secs(5);
 /// Requests older than this are not applied (their caller has given up).
 const REQUEST_TTL_MINUTES: i64 = 10;
 
@@ -56,6 +61,22 @@ pub(crate) enum Op {
     Claim(ClaimRequest),
     Complete(Vec<EnrichmentOutcome>, DateTime<Utc>),
     Release(Vec<EnrichmentKey>, String, DateTime<Utc>),
+}
+
+impl Op {
+    /// A claim's lease runs from when the leader grants it, not from when
+    /// it was asked for: a request that waited for a slow cycle must not
+    /// reach its worker with the lease half spent (nor expire while the
+    /// worker still has the whole lease to go).
+    fn granted_at(&self, at: DateTime<Utc>) -> Cow<'_, Op> {
+        match self {
+            Op::Claim(r) if r.now < at => Cow::Owned(Op::Claim(ClaimRequest {
+                now: at,
+                ..r.clone()
+            })),
+            _ => Cow::Borrowed(self),
+        }
+    }
 }
 
 /// What an operation returned, as the leader hands it back.
@@ -202,6 +223,9 @@ pub(crate) struct Coordinator {
     /// Whether other stores' requests were waiting after the last commit;
     /// a cycle reads `queue_requests` only then (or when serving others).
     requests_waiting: AtomicBool,
+    /// How long the last applying transaction took (ms): the next heartbeat
+    /// is dated ahead by it too, see `grace_ms`.
+    last_commit_ms: AtomicU64,
 }
 
 impl Coordinator {
@@ -213,6 +237,7 @@ impl Coordinator {
             serving: AtomicBool::new(false),
             cache: std::sync::Mutex::new(HashMap::new()),
             requests_waiting: AtomicBool::new(true),
+            last_commit_ms: AtomicU64::new(0),
         }
     }
 
@@ -308,7 +333,10 @@ impl Coordinator {
         Ok(first.as_deref() == Some(me.as_str()))
     }
 
-    /// The compare-and-set on the token this store saw.
+    /// The compare-and-set on the token this store saw, and on the row being
+    /// free or silent when the UPDATE runs: a leader that committed since
+    /// the read (or while this UPDATE was retried after meeting its
+    /// transaction) keeps its leadership.
     async fn take_over(&self, store: &BigQueryStore, seen: &str) -> StoreResult<Option<String>> {
         let token = uuid::Uuid::new_v4().to_string();
         let out = store
@@ -316,11 +344,14 @@ impl Coordinator {
                 "taking the queue leadership",
                 "UPDATE queue_coordinator SET token = @token, holder = @holder,
                      heartbeat_at = CURRENT_TIMESTAMP()
-                 WHERE name = 'queue' AND COALESCE(token, '') = @seen",
+                 WHERE name = 'queue' AND COALESCE(token, '') = @seen
+                   AND (token IS NULL OR heartbeat_at IS NULL
+                        OR TIMESTAMP_DIFF(CURRENT_TIMESTAMP(), heartbeat_at, MILLISECOND) > @patience)",
                 Params::new()
                     .str("token", &token)
                     .str("holder", &self.holder)
-                    .str("seen", seen),
+                    .str("seen", seen)
+                    .i64("patience", millis(self.patience)),
             )
             .await?;
         let won = out.dml_affected == Some(1);
@@ -360,10 +391,10 @@ impl Coordinator {
     /// Polls for the reply to request `id`, taking over when the leader is silent.
     async fn await_reply(self: &Arc<Self>, store: &BigQueryStore, id: &str) -> StoreResult<Reply> {
         let started = Instant::now();
-        let mut wait = Duration::from_millis(100);
+        let (mut wait, mut cap) = (Duration::from_millis(100), POLL_CAP);
         loop {
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(1));
+            wait = (wait * 2).min(cap);
             let out = store
                 .query(
                     "waiting for the queue leader",
@@ -380,6 +411,7 @@ impl Coordinator {
                 });
             }
             let age = row.map(|r| r.opt_i64(1)).transpose()?.flatten();
+            cap = poll_cap(age);
             // Jitter spreads the take-overs of several waiting stores.
             let patience = self.patience + self.patience.mul_f64(rand_unit() * 0.5);
             if age.is_none_or(|ms| ms > 0 && ms as u128 > patience.as_millis()) {
@@ -465,8 +497,14 @@ impl Coordinator {
             } else {
                 (Vec::new(), Vec::new())
             };
-            let mut ops: Vec<&Op> = remote.iter().map(|(_, op)| op).collect();
-            ops.extend(local);
+            let granted = Utc::now();
+            let granted: Vec<Cow<'_, Op>> = remote
+                .iter()
+                .map(|(_, op)| op)
+                .chain(local)
+                .map(|op| op.granted_at(granted))
+                .collect();
+            let ops: Vec<&Op> = granted.iter().map(|op| op.as_ref()).collect();
             let read = load_rows(store, &ops, &self.cache).await?;
             let mut candidates: Vec<&JobEnrichment> = read.iter().collect();
             candidates.sort_by(|a, b| {
@@ -534,6 +572,13 @@ impl Coordinator {
                     batch.source(&[("request_id", Ty::Str), ("reply", Ty::Str)], "reply")
                 )
             };
+            // The heartbeat covers this cycle's work so far and a commit as
+            // slow as the last one.
+            let grace = grace_ms(
+                started.elapsed()
+                    + Duration::from_millis(self.last_commit_ms.load(Ordering::SeqCst)),
+            );
+            let committing = Instant::now();
             match store
                 .query(
                     "applying queue operations",
@@ -541,13 +586,17 @@ impl Coordinator {
                     Params::new()
                         .str("batch", batch.param())
                         .str("token", token)
-                        .i64("grace", grace_ms(started.elapsed()))
+                        .i64("grace", grace)
                         .i64("expected_rows", states)
                         .i64("ttl", REQUEST_TTL_MINUTES),
                 )
                 .await
             {
                 Ok(out) => {
+                    self.last_commit_ms.store(
+                        u64::try_from(committing.elapsed().as_millis()).unwrap_or(u64::MAX),
+                        Ordering::SeqCst,
+                    );
                     let waiting = out.rows.first().map(|r| r.i64(0)).transpose()?;
                     self.requests_waiting
                         .store(waiting.is_none_or(|n| n > 0), Ordering::SeqCst);
@@ -704,23 +753,37 @@ async fn load_rows(
     Ok(rows)
 }
 
-/// How far past its commit a cycle dates its heartbeat: three times what it
-/// took before its transaction. A leader busy with large cycles stays "alive"
-/// for longer than the patience alone, so followers do not take over (and
-/// abort its transaction) just because a cycle is slow; a dead one is
+/// How far ahead a cycle dates its heartbeat: three times its work before
+/// the transaction plus the last transaction's time (the heartbeat is
+/// written when the transaction starts, and the next one comes after this
+/// commit and the next cycle's reads). A leader busy with large cycles stays
+/// "alive" for longer than the patience alone, so followers do not take over
+/// (and abort its transaction) just because a cycle is slow; a dead one is
 /// replaced after that time plus the patience.
-fn grace_ms(before_commit: Duration) -> i64 {
-    i64::try_from(before_commit.as_millis().saturating_mul(3))
+fn grace_ms(cycle: Duration) -> i64 {
+    i64::try_from(cycle.as_millis().saturating_mul(3))
         .unwrap_or(i64::MAX)
         .min(600_000)
 }
 
-/// A number in [0, 1) for jitter (no RNG crate for this one use).
+/// The longest a follower sleeps between polls. A heartbeat dated ahead
+/// means the leader's cycles are slow (`grace_ms`): polling faster than a
+/// quarter of that only loads BigQuery (and its per-user request rate) with
+/// reads whose answer cannot have changed; fast cycles keep the 1 s cap.
+fn poll_cap(heartbeat_age_ms: Option<i64>) -> Duration {
+    let ahead = heartbeat_age_ms.map_or(0, |ms| ms.saturating_neg().max(0));
+    Duration::from_millis(u64::try_from(ahead / 4).unwrap_or(0)).clamp(POLL_CAP, POLL_CAP_SLOW)
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A number in [0, 1) for jitter: the random bits of a v4 UUID (the crate
+/// is here already; no RNG crate for this one use).
 fn rand_unit() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1_000_000) / 1_000_000.0
+    let bits = uuid::Uuid::new_v4().as_u128() as u64 >> 11;
+    bits as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -760,5 +823,55 @@ mod tests {
         );
         let broken = BTreeMap::from([(0, "{\"op\":\"nope\"}".to_string())]);
         assert!(decode(&broken).unwrap_err().contains("header"));
+    }
+
+    #[test]
+    fn a_claim_is_leased_from_when_the_leader_grants_it() {
+        let asked = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
+        let claim = Op::Claim(ClaimRequest {
+            enrichment_type: EnrichmentType::SkillsExtraction,
+            enrichment_version: None,
+            owner: "w".into(),
+            lease: ChronoDuration::seconds(60),
+            limit: 1,
+            max_attempts: 3,
+            now: asked,
+        });
+        let later = asked + ChronoDuration::seconds(40);
+        match claim.granted_at(later).as_ref() {
+            Op::Claim(r) => assert_eq!(r.now, later),
+            other => panic!("{other:?}"),
+        }
+        // A leader whose clock is behind never shortens a lease.
+        match claim
+            .granted_at(asked - ChronoDuration::seconds(5))
+            .as_ref()
+        {
+            Op::Claim(r) => assert_eq!(r.now, asked),
+            other => panic!("{other:?}"),
+        }
+        let release = Op::Release(Vec::new(), "w".into(), asked);
+        assert!(matches!(release.granted_at(later), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn slow_cycles_date_the_heartbeat_ahead_and_slow_the_polls() {
+        assert_eq!(grace_ms(Duration::from_millis(400)), 1_200);
+        assert_eq!(grace_ms(Duration::from_secs(3_600)), 600_000, "capped");
+        // Fresh or silent leader, or a heartbeat a little ahead: 1 s.
+        for age in [None, Some(0), Some(20_000), Some(-3_000)] {
+            assert_eq!(poll_cap(age), POLL_CAP, "{age:?}");
+        }
+        assert_eq!(poll_cap(Some(-12_000)), Duration::from_secs(3));
+        assert_eq!(poll_cap(Some(-120_000)), POLL_CAP_SLOW);
+        assert_eq!(poll_cap(Some(i64::MIN)), POLL_CAP_SLOW);
+    }
+
+    #[test]
+    fn jitter_stays_in_the_unit_interval_and_varies() {
+        let draws: Vec<f64> = (0..200).map(|_| rand_unit()).collect();
+        assert!(draws.iter().all(|x| (0.0..1.0).contains(x)));
+        let distinct: std::collections::HashSet<u64> = draws.iter().map(|x| x.to_bits()).collect();
+        assert!(distinct.len() > 190);
     }
 }

@@ -129,7 +129,16 @@ async fn lanes_behind_the_limits_drain_a_queue_exactly_once() {
     let url = common::emulator_url();
     // A store per lane, as separate workers; the coordinated queue (default).
     for lanes in [1, 4, 16] {
-        let run = common::lanes::run_lanes(&url, lanes, 300, 50, 2, QueueMode::Coordinated).await;
+        let run = common::lanes::run_lanes(
+            &url,
+            lanes,
+            300,
+            50,
+            2,
+            QueueMode::Coordinated,
+            common::lanes::LEASE_SECONDS,
+        )
+        .await;
         let (table, per_window) = run.stats.max_per_table_per_window();
         eprintln!(
             "{lanes} lanes: {:.1} s, {} requests, {per_window} statements on {table} in 10 s, \

@@ -21,6 +21,8 @@ use std::time::Instant;
 
 const PROJECT: &str = "test-proj";
 const SKILLS: EnrichmentType = EnrichmentType::SkillsExtraction;
+/// The lease of the CI test: short, so work a lane gave up on is reclaimed
+/// within the run (the worker's default is 300 s).
 pub const LEASE_SECONDS: i64 = 60;
 
 /// What one run of `lanes` lanes did.
@@ -79,6 +81,7 @@ pub async fn run_lanes(
     batch: usize,
     skills_per: usize,
     queue: QueueMode,
+    lease_seconds: i64,
 ) -> LaneRun {
     let dataset = format!("dmlsim_{}", uuid::Uuid::new_v4().simple());
     let direct = BigQueryStore::connect(BigQuerySettings::emulator(url, PROJECT, &dataset))
@@ -115,14 +118,18 @@ pub async fn run_lanes(
             let owner = format!("lane-{lane}");
             let mut errors_in_a_row = 0;
             loop {
-                match one_batch(&store, &owner, batch, skills_per).await {
+                match one_batch(&store, &owner, batch, skills_per, lease_seconds).await {
                     Ok(0) => {
                         // Nothing claimable: done, unless work is still leased
                         // (by a lane that gave up on it): wait for it to expire.
+                        // A dead letter is final and counted by the checks.
                         match store.enrichment_status_counts().await {
                             Ok(counts)
                                 if counts.iter().all(|c| {
-                                    c.status == EnrichmentStatus::Success || c.count == 0
+                                    !matches!(
+                                        c.status,
+                                        EnrichmentStatus::Pending | EnrichmentStatus::Processing
+                                    ) || c.count == 0
                                 }) =>
                             {
                                 return
@@ -194,14 +201,14 @@ async fn one_batch(
     owner: &str,
     batch: usize,
     skills_per: usize,
+    lease_seconds: i64,
 ) -> Result<u64, StoreError> {
     let claimed = store
         .claim_enrichments(&ClaimRequest {
             enrichment_type: SKILLS,
             enrichment_version: Some(version()),
             owner: owner.to_string(),
-            // Short, so work a lane gave up on is reclaimed within the run.
-            lease: Duration::seconds(LEASE_SECONDS),
+            lease: Duration::seconds(lease_seconds),
             limit: batch,
             max_attempts: 3,
             now: Utc::now(),
