@@ -8,7 +8,7 @@ use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
     ClusterAssignment, ClusterKeyword, EnrichmentVersion, EvaluationResult, ExtractedSkill,
     JobEmbedding, JobEnrichment, JobId, JobPosting, ModelConfig, ModelId, ModelVersion,
-    SectionClassification, SkillAlias, StoreError, Uuid,
+    SectionClassification, SkillAlias, SkillWeight, StoreError, Uuid,
 };
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -184,6 +184,31 @@ pub fn embedding_from_row(r: &Row) -> StoreResult<JobEmbedding> {
     };
     jobenrich_domain::validation::Validate::validate(&embedding).map_err(|e| corrupt(E, k, e))?;
     Ok(embedding)
+}
+
+/// A row of `SKILL_WEIGHT_COLS`; names are shared through `names` (a version
+/// has a few thousand over millions of rows).
+pub fn skill_weight_from_row(
+    r: &Row,
+    names: &mut std::collections::HashMap<String, std::sync::Arc<str>>,
+) -> StoreResult<SkillWeight> {
+    const E: &str = "SkillWeight";
+    let job = r.str(0)?;
+    let name = r.str(1)?;
+    let skill_name = match names.get(&name) {
+        Some(shared) => shared.clone(),
+        None => {
+            let shared: std::sync::Arc<str> = std::sync::Arc::from(name.as_str());
+            names.insert(name, shared.clone());
+            shared
+        }
+    };
+    Ok(SkillWeight {
+        enrichment_id: opt_uuid_col(E, &job, r.opt_str(3)?)?,
+        confidence_score: r.f64(2)?,
+        job_posting_id: JobId::parse(job.clone()).map_err(|e| corrupt(E, &job, e))?,
+        skill_name,
+    })
 }
 
 pub fn skill_from_row(r: &Row) -> StoreResult<ExtractedSkill> {

@@ -12,7 +12,8 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     ClusterAssignment, ClusterChange, ClusterRepository, ClusteringRun, ClusteringRunRecorded,
     ClusteringRunSummary, EnrichmentVersion, ExtractedSkill, JobId, ModelId, ModelVersion,
-    SectionClassification, SectionRepository, SkillFrequency, SkillRepository, StoreError,
+    SectionClassification, SectionRepository, SkillFrequency, SkillRepository, SkillWeight,
+    StoreError,
 };
 use std::collections::BTreeMap;
 
@@ -175,6 +176,42 @@ impl SkillRepository for BigQueryStore {
                 all.push(skill_from_row(r)?);
             }
         }
+        all.sort_by(|a, b| {
+            (&a.job_posting_id, &a.skill_name).cmp(&(&b.job_posting_id, &b.skill_name))
+        });
+        Ok(all)
+    }
+
+    async fn skill_weights_for_jobs(
+        &self,
+        job_ids: &[JobId],
+        version: &EnrichmentVersion,
+    ) -> StoreResult<Vec<SkillWeight>> {
+        if job_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Four columns, not the whole skill row: clustering reads every skill
+        // of a version, and snippets and links are most of a row's bytes.
+        let sql = "SELECT job_posting_id, skill_name, confidence_score, enrichment_id
+             FROM job_skills
+             WHERE job_posting_id IN UNNEST(@jobs) AND enrichment_version = @version";
+        let mut names = std::collections::HashMap::new();
+        let mut all = Vec::new();
+        for chunk in job_ids.chunks(10_000) {
+            let out = self
+                .query(
+                    "reading skill weights of jobs",
+                    sql,
+                    Params::new()
+                        .str_array("jobs", chunk.iter().map(|j| j.to_string()))
+                        .str("version", version.as_str()),
+                )
+                .await?;
+            for r in &out.rows {
+                all.push(codec::skill_weight_from_row(r, &mut names)?);
+            }
+        }
+        // skills_for_jobs' order, sorted here rather than by BigQuery.
         all.sort_by(|a, b| {
             (&a.job_posting_id, &a.skill_name).cmp(&(&b.job_posting_id, &b.skill_name))
         });
