@@ -36,7 +36,6 @@ use jobenrich_domain::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -61,22 +60,6 @@ pub(crate) enum Op {
     Claim(ClaimRequest),
     Complete(Vec<EnrichmentOutcome>, DateTime<Utc>),
     Release(Vec<EnrichmentKey>, String, DateTime<Utc>),
-}
-
-impl Op {
-    /// A claim's lease runs from when the leader grants it, not from when
-    /// it was asked for: a request that waited for a slow cycle must not
-    /// reach its worker with the lease half spent (nor expire while the
-    /// worker still has the whole lease to go).
-    fn granted_at(&self, at: DateTime<Utc>) -> Cow<'_, Op> {
-        match self {
-            Op::Claim(r) if r.now < at => Cow::Owned(Op::Claim(ClaimRequest {
-                now: at,
-                ..r.clone()
-            })),
-            _ => Cow::Borrowed(self),
-        }
-    }
 }
 
 /// What an operation returned, as the leader hands it back.
@@ -497,14 +480,8 @@ impl Coordinator {
             } else {
                 (Vec::new(), Vec::new())
             };
-            let granted = Utc::now();
-            let granted: Vec<Cow<'_, Op>> = remote
-                .iter()
-                .map(|(_, op)| op)
-                .chain(local)
-                .map(|op| op.granted_at(granted))
-                .collect();
-            let ops: Vec<&Op> = granted.iter().map(|op| op.as_ref()).collect();
+            let mut ops: Vec<&Op> = remote.iter().map(|(_, op)| op).collect();
+            ops.extend(local);
             let read = load_rows(store, &ops, &self.cache).await?;
             let mut candidates: Vec<&JobEnrichment> = read.iter().collect();
             candidates.sort_by(|a, b| {
@@ -823,35 +800,6 @@ mod tests {
         );
         let broken = BTreeMap::from([(0, "{\"op\":\"nope\"}".to_string())]);
         assert!(decode(&broken).unwrap_err().contains("header"));
-    }
-
-    #[test]
-    fn a_claim_is_leased_from_when_the_leader_grants_it() {
-        let asked = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
-        let claim = Op::Claim(ClaimRequest {
-            enrichment_type: EnrichmentType::SkillsExtraction,
-            enrichment_version: None,
-            owner: "w".into(),
-            lease: ChronoDuration::seconds(60),
-            limit: 1,
-            max_attempts: 3,
-            now: asked,
-        });
-        let later = asked + ChronoDuration::seconds(40);
-        match claim.granted_at(later).as_ref() {
-            Op::Claim(r) => assert_eq!(r.now, later),
-            other => panic!("{other:?}"),
-        }
-        // A leader whose clock is behind never shortens a lease.
-        match claim
-            .granted_at(asked - ChronoDuration::seconds(5))
-            .as_ref()
-        {
-            Op::Claim(r) => assert_eq!(r.now, asked),
-            other => panic!("{other:?}"),
-        }
-        let release = Op::Release(Vec::new(), "w".into(), asked);
-        assert!(matches!(release.granted_at(later), Cow::Borrowed(_)));
     }
 
     #[test]
