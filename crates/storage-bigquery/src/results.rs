@@ -2,7 +2,7 @@
 //! MERGE (upserts) or one transactional script (clustering runs, which must
 //! keep a single active assignment per job).
 
-use crate::client::Params;
+use crate::client::{Params, Row};
 use crate::codec::{self, cluster_from_row, section_from_row, skill_from_row};
 use crate::schema::{names, select_list, Cols, Ty, CLUSTER_COLS, SECTION_COLS, SKILL_COLS};
 use crate::{limit, Batch, BigQueryStore};
@@ -51,6 +51,34 @@ fn parse_job_id(text: String) -> StoreResult<JobId> {
 }
 
 impl BigQueryStore {
+    /// Runs `sql` (binding `@jobs` and `@version`) once per 10,000 jobs and
+    /// decodes every row.
+    async fn rows_of_jobs<T>(
+        &self,
+        what: &str,
+        sql: &str,
+        job_ids: &[JobId],
+        version: &EnrichmentVersion,
+        mut decode: impl FnMut(&Row) -> StoreResult<T> + Send,
+    ) -> StoreResult<Vec<T>> {
+        let mut all = Vec::new();
+        for chunk in job_ids.chunks(10_000) {
+            let out = self
+                .query(
+                    what,
+                    sql,
+                    Params::new()
+                        .str_array("jobs", chunk.iter().map(|j| j.to_string()))
+                        .str("version", version.as_str()),
+                )
+                .await?;
+            for r in &out.rows {
+                all.push(decode(r)?);
+            }
+        }
+        Ok(all)
+    }
+
     /// Rows per `enrichment_version` of a result table, by version. `table`
     /// is one of the adapter's own table names (a constant, never input:
     /// table names cannot be bound as parameters).
@@ -161,21 +189,15 @@ impl SkillRepository for BigQueryStore {
              ORDER BY job_posting_id, skill_name",
             select_list(SKILL_COLS, "")
         );
-        let mut all = Vec::new();
-        for chunk in job_ids.chunks(10_000) {
-            let out = self
-                .query(
-                    "reading skills of jobs",
-                    &sql,
-                    Params::new()
-                        .str_array("jobs", chunk.iter().map(|j| j.to_string()))
-                        .str("version", version.as_str()),
-                )
-                .await?;
-            for r in &out.rows {
-                all.push(skill_from_row(r)?);
-            }
-        }
+        let mut all = self
+            .rows_of_jobs(
+                "reading skills of jobs",
+                &sql,
+                job_ids,
+                version,
+                skill_from_row,
+            )
+            .await?;
         all.sort_by(|a, b| {
             (&a.job_posting_id, &a.skill_name).cmp(&(&b.job_posting_id, &b.skill_name))
         });
@@ -196,21 +218,15 @@ impl SkillRepository for BigQueryStore {
              FROM job_skills
              WHERE job_posting_id IN UNNEST(@jobs) AND enrichment_version = @version";
         let mut names = std::collections::HashMap::new();
-        let mut all = Vec::new();
-        for chunk in job_ids.chunks(10_000) {
-            let out = self
-                .query(
-                    "reading skill weights of jobs",
-                    sql,
-                    Params::new()
-                        .str_array("jobs", chunk.iter().map(|j| j.to_string()))
-                        .str("version", version.as_str()),
-                )
-                .await?;
-            for r in &out.rows {
-                all.push(codec::skill_weight_from_row(r, &mut names)?);
-            }
-        }
+        let mut all = self
+            .rows_of_jobs(
+                "reading skill weights of jobs",
+                sql,
+                job_ids,
+                version,
+                |r| codec::skill_weight_from_row(r, &mut names),
+            )
+            .await?;
         // skills_for_jobs' order, sorted here rather than by BigQuery.
         all.sort_by(|a, b| {
             (&a.job_posting_id, &a.skill_name).cmp(&(&b.job_posting_id, &b.skill_name))
