@@ -9,7 +9,8 @@
 # average), then min/median/max. After the last run of each size: bytes per
 # posting per table (dbstat). On the largest size: `cluster run` (time, peak RSS)
 # $RUNS times on the last store. With THREADS_CMP=1 (default), the enrichment
-# stage with 1 and 2 engine threads on the smallest size, alternated $RUNS times.
+# stage with 1 and 2 engine threads on the smallest size, alternated $RUNS times,
+# and the engine alone (no writer) on 1 and 2 threads (`bench extract --threads 2`).
 #
 # Environment: RUNS (default 3), WORK (default /tmp/jobenrich-bench), JOBENRICH
 # (the binary; default target/release/jobenrich, built if missing),
@@ -133,3 +134,20 @@ if [ "$THREADS_CMP" = 1 ]; then
   python3 -c "import statistics,sys; a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]; print('ratio 2/1 per pair: ' + ' '.join(f'{y/x:.2f}' for x,y in zip(a,b)))" "${one[*]}" "${two[*]}"
 fi
 
+
+# The engine alone, without the writer: sectioning + extraction on 1 and 2
+# threads at once (`bench extract --threads 2`, same process, one engine), so
+# the pipeline's ratio above can be read against what the engine itself allows.
+if [ "$THREADS_CMP" = 1 ]; then
+  ratios=()
+  for r in $(seq "$RUNS"); do
+    # No store at that path: the engine is what `run` would seed ($SEED_DIR).
+    JOBENRICH__STORAGE__SQLITE__PATH="$WORK/no-store/j.db" "$BIN" --format json bench extract --input "$(corpus "${SIZES[0]}")" \
+      --postings 1000 --rounds 5 --threads 2 > "$WORK/engine.json" 2> /dev/null
+    ratio=$(python3 -c "import json,sys; p=json.load(open(sys.argv[1]))['phases']; b=[x['postings_per_sec'] for x in p if x['phase']=='both']; print(f'{b[1]/b[0]:.2f} {b[0]:.0f} {b[1]:.0f}')" "$WORK/engine.json")
+    read -r q one two <<< "$ratio"
+    echo "engine alone #$r: 1 thread $one/s, 2 threads $two/s, ratio $q, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    ratios+=("$q")
+  done
+  python3 -c "import statistics,sys; v=sorted(float(x) for x in sys.argv[1:]); print(f'engine alone, 2/1 threads: min {v[0]:.2f} / median {statistics.median(v):.2f} / max {v[-1]:.2f}')" "${ratios[@]}"
+fi

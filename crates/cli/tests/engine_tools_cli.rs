@@ -129,6 +129,33 @@ fn bench_extract_reports_three_phases() {
 }
 
 #[test]
+fn bench_extract_with_threads_adds_both_on_that_many_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = jobenrich(dir.path())
+        .args(["--format", "json", "bench", "extract", "--postings", "20"])
+        .args(["--rounds", "1", "--threads", "2", "--input"])
+        .arg(repo_root().join("data/sample/postings.jsonl"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let phases: Vec<(String, u64)> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let name = p["phase"].as_str().unwrap().to_string();
+            (name, p["threads"].as_u64().unwrap())
+        })
+        .collect();
+    let last = phases.last().unwrap();
+    assert_eq!((last.0.as_str(), last.1), ("both", 2), "{phases:?}");
+    assert_eq!(phases.len(), 4);
+    assert!(stderr.contains("both on 2 threads:"), "{stderr}");
+}
+
+#[test]
 fn bigquery_plan_prints_every_table_without_contacting_bigquery() {
     let dir = tempfile::tempdir().unwrap();
     let output = jobenrich(dir.path())

@@ -307,6 +307,17 @@ pub trait EnrichmentRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<CompletionReport>;
 
+    /// [`EnrichmentRepository::complete_enrichments`] for a caller that hands
+    /// its batch over: a store that writes on another thread can then move
+    /// the results instead of copying them (the pipeline's writer does).
+    async fn complete_enrichments_owned(
+        &self,
+        outcomes: Vec<EnrichmentOutcome>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport> {
+        self.complete_enrichments(&outcomes, now).await
+    }
+
     /// `processing → pending` for enrichments held by `owner` (graceful shutdown);
     /// the attempt is not counted. Returns how many were released.
     async fn release_enrichments(

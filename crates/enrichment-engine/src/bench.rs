@@ -1,5 +1,6 @@
 //! Throughput measurement shared by the criterion bench and `jobenrich bench
-//! extract`: sectioning alone, extraction alone, and both, single thread.
+//! extract`: sectioning alone, extraction alone, and both, single thread;
+//! and both on several threads at once (how the engine scales over cores).
 
 use crate::SkillsEngine;
 use std::time::{Duration, Instant};
@@ -8,6 +9,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PhaseThroughput {
     pub phase: &'static str,
+    /// Threads running the phase at once; postings/s is their sum.
+    pub threads: usize,
     /// In JSON: `elapsed_seconds`, a number.
     #[serde(rename = "elapsed_seconds", serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -47,8 +50,8 @@ impl std::fmt::Display for BenchReport {
         for p in &self.phases {
             writeln!(
                 f,
-                "{:<12} {:>10.0} postings/s {:>8.2} MB/s",
-                p.phase, p.postings_per_sec, p.mb_per_sec
+                "{:<12} {:>2} thread(s) {:>10.0} postings/s {:>8.2} MB/s",
+                p.phase, p.threads, p.postings_per_sec, p.mb_per_sec
             )?;
         }
         Ok(())
@@ -75,6 +78,7 @@ fn measure(
     (
         PhaseThroughput {
             phase,
+            threads: 1,
             elapsed,
             postings_per_sec: n / secs,
             mb_per_sec: (bytes * rounds.max(1)) as f64 / 1e6 / secs,
@@ -117,6 +121,45 @@ pub fn run_extraction_benchmark(
     }
 }
 
+/// Sectioning + extraction ("both") on `threads` threads at once, each over
+/// the whole corpus `rounds` times, as the pipeline's engine threads run side
+/// by side on one engine; postings/s is the total over the wall time from a
+/// common start to the last thread's end.
+pub fn run_parallel_both(
+    engine: &SkillsEngine,
+    postings: &[String],
+    rounds: usize,
+    threads: usize,
+) -> PhaseThroughput {
+    let threads = threads.max(1);
+    let bytes: usize = postings.iter().map(String::len).sum();
+    let start_line = std::sync::Barrier::new(threads + 1);
+    let elapsed = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                start_line.wait();
+                let _ = measure("both", postings, bytes, rounds, |p| {
+                    engine.extract_text(p).len()
+                });
+            });
+        }
+        start_line.wait();
+        let start = Instant::now();
+        // The scope joins every thread before returning.
+        start
+    })
+    .elapsed();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let n = (postings.len() * rounds.max(1) * threads) as f64;
+    PhaseThroughput {
+        phase: "both",
+        threads,
+        elapsed,
+        postings_per_sec: n / secs,
+        mb_per_sec: (bytes * rounds.max(1) * threads) as f64 / 1e6 / secs,
+    }
+}
+
 /// Builds `count` postings of about `target_bytes` each by concatenating
 /// source texts in order (deterministic), cutting at line boundaries.
 pub fn synthesize_postings(sources: &[String], count: usize, target_bytes: usize) -> Vec<String> {
@@ -140,4 +183,35 @@ pub fn synthesize_postings(sources: &[String], count: usize, target_bytes: usize
         out.push(posting);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EngineConfig, Lexicon, LexiconEntry, LexiconSource, SurfaceForm};
+    use jobenrich_domain::SkillCategory;
+    use std::sync::Arc;
+
+    #[test]
+    fn parallel_both_counts_every_threads_postings() {
+        let lexicon = Arc::new(Lexicon::from_entries(vec![LexiconEntry {
+            canonical: "Rust".into(),
+            category: SkillCategory::ProgrammingLanguages,
+            source: LexiconSource::Curated,
+            weight: 0.9,
+            taxonomy_ref: None,
+            surfaces: vec![SurfaceForm::new("Rust", false)],
+        }]));
+        let engine = SkillsEngine::new(lexicon, &[], EngineConfig::default()).unwrap();
+        let postings = vec!["Requirements:\n- Rust and SQL\n".to_string(); 50];
+        for threads in [1, 3] {
+            let p = run_parallel_both(&engine, &postings, 2, threads);
+            assert_eq!(p.threads, threads);
+            let counted = p.postings_per_sec * p.elapsed.as_secs_f64();
+            assert!(
+                (counted - (100 * threads) as f64).abs() < 1e-6 * counted,
+                "{threads} threads: {counted} postings counted"
+            );
+        }
+    }
 }

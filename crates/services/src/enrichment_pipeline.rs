@@ -594,10 +594,11 @@ impl EnrichmentPipeline {
     pub async fn write_batch(&self, batch: EnrichedBatch) -> Result<BatchReport, PipelineError> {
         let write_started = Instant::now();
         let mut report = batch.report;
+        let keys: Vec<EnrichmentKey> = batch.outcomes.iter().map(|o| o.key.clone()).collect();
         match self
             .ports
             .enrichments
-            .complete_enrichments(&batch.outcomes, Utc::now())
+            .complete_enrichments_owned(batch.outcomes, Utc::now())
             .await
         {
             Ok(completion) => {
@@ -612,8 +613,6 @@ impl EnrichmentPipeline {
                 Ok(report)
             }
             Err(err) => {
-                let keys: Vec<EnrichmentKey> =
-                    batch.outcomes.iter().map(|o| o.key.clone()).collect();
                 self.release_quietly(&keys).await;
                 Err(err.into())
             }

@@ -198,10 +198,10 @@ async fn a_batch_is_one_claim_one_read_and_one_write_and_a_poison_posting_fails_
     let written: Arc<Mutex<Vec<EnrichmentOutcome>>> = Arc::default();
     let sink = written.clone();
     enrichments
-        .expect_complete_enrichments()
+        .expect_complete_enrichments_owned()
         .times(1)
         .returning(move |outcomes, _| {
-            sink.lock().unwrap().extend_from_slice(outcomes);
+            sink.lock().unwrap().extend(outcomes);
             Ok(CompletionReport {
                 succeeded: 2,
                 failed: 3,
@@ -305,6 +305,7 @@ async fn an_empty_queue_claims_nothing_and_writes_nothing() {
         .times(2)
         .returning(|_| Ok(Vec::new()));
     enrichments.expect_complete_enrichments().never();
+    enrichments.expect_complete_enrichments_owned().never();
     let mut postings = MockJobPostingRepository::new();
     postings.expect_get_postings().never();
     let factory = Arc::new(CountingFactory::default());
@@ -363,7 +364,7 @@ async fn a_failed_write_releases_the_batch_instead_of_waiting_for_the_lease() {
         .expect_claim_enrichments()
         .returning(|_| Ok(vec![claimed("a", 1), claimed("b", 1)]));
     enrichments
-        .expect_complete_enrichments()
+        .expect_complete_enrichments_owned()
         .returning(|_, _| Err(StoreError::Transient("database is locked".into())));
     enrichments
         .expect_release_enrichments()

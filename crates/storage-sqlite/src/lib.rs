@@ -93,6 +93,10 @@ struct ConnectionPool {
     /// The connection every write of this process goes through; `None` until
     /// first used, or after a write panicked (it is reopened).
     writer: Mutex<Option<Connection>>,
+    /// `skill_terms` ids this process has seen committed. Terms are never
+    /// deleted or renumbered, so a committed id stays right; without this
+    /// every batch looked up each of its ~1,000 distinct terms again.
+    terms: Arc<Mutex<skills::TermIds>>,
 }
 
 impl ConnectionPool {
@@ -180,6 +184,7 @@ impl SqliteStore {
             path,
             idle: Mutex::new(vec![first]),
             writer: Mutex::new(None),
+            terms: Arc::default(),
         });
         if !checkpointer::spawn(Arc::downgrade(&pool)) {
             tracing::warn!(db = %pool.path.display(), "no checkpoint thread: the writer checkpoints the WAL itself");
@@ -196,6 +201,11 @@ impl SqliteStore {
     pub async fn migrate_to(&self, version: u32) -> StoreResult<MigrationReport> {
         self.with_writer(move |conn| migrations::migrate_to(conn, version))
             .await
+    }
+
+    /// The `skill_terms` ids this process has seen committed.
+    pub(crate) fn committed_terms(&self) -> Arc<Mutex<skills::TermIds>> {
+        Arc::clone(&self.pool.terms)
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.

@@ -4,8 +4,8 @@
 //! `job_skills` view rebuilds them (migration 10); reads go through the view.
 
 use crate::codec::{
-    collect_rows, from_json, from_ts, get, json_list, limit, parse_name, parse_uuid,
-    parse_uuid_opt, to_json, ts,
+    collect_rows, from_json, from_ts, get, json_list, parse_name, parse_uuid, parse_uuid_opt,
+    to_json, ts,
 };
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
@@ -16,11 +16,11 @@ use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, SkillFrequency, SkillRepository,
-    SkillWeight,
+    SkillWeight, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 const COLUMNS: &str =
     "job_posting_id, skill_name, skill_category, confidence_score, source_strategies, \
@@ -66,33 +66,50 @@ fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
     })
 }
 
-/// Per-transaction state of skill writes: the term ids read or made so far
-/// (only within one transaction: a rolled-back id can be handed out again)
-/// and the snippet radius that last matched.
-pub(crate) struct SkillWriter {
+/// `skill_terms` ids by term.
+pub(crate) type TermIds = foldhash::HashMap<String, i64>;
+
+/// Per-transaction state of skill writes: the term ids read or made in this
+/// transaction (kept apart from the store's committed ones: a rolled-back id
+/// can be handed out again) and the snippet radius that last matched.
+pub(crate) struct SkillWriter<'a> {
+    committed: &'a TermIds,
     // Six lookups per row written: a fast hasher (keys are our own strings).
-    terms: foldhash::HashMap<String, i64>,
+    terms: TermIds,
     /// Strategy lists by value: their term is JSON text, made once per list.
     strategies: foldhash::HashMap<Vec<ExtractionStrategy>, i64>,
     radius: u32,
 }
 
-impl Default for SkillWriter {
-    fn default() -> Self {
-        // The engine's default snippet radius; others are found per row.
+impl<'a> SkillWriter<'a> {
+    /// A writer for one transaction that trusts `committed` ids.
+    pub(crate) fn new(committed: &'a TermIds) -> Self {
         SkillWriter {
-            terms: foldhash::HashMap::default(),
+            committed,
+            terms: TermIds::default(),
             strategies: foldhash::HashMap::default(),
+            // The engine's default snippet radius; others are found per row.
             radius: 60,
         }
     }
-}
 
-impl SkillWriter {
+    /// The ids this transaction read or made: the caller adds them to the
+    /// committed ones once the transaction has committed.
+    pub(crate) fn into_terms(self) -> TermIds {
+        self.terms
+    }
+
+    fn cached(&self, term: &str) -> Option<i64> {
+        self.committed
+            .get(term)
+            .or_else(|| self.terms.get(term))
+            .copied()
+    }
+
     /// The id of `term`, made if new.
     fn term(&mut self, conn: &Connection, term: &str) -> StoreResult<i64> {
-        if let Some(id) = self.terms.get(term) {
-            return Ok(*id);
+        if let Some(id) = self.cached(term) {
+            return Ok(id);
         }
         let id = match existing_term(conn, term)? {
             Some(id) => id,
@@ -117,8 +134,15 @@ impl SkillWriter {
         job: &JobId,
         version: &EnrichmentVersion,
     ) -> StoreResult<()> {
-        let Some(version) = existing_term(conn, version.as_str())? else {
-            return Ok(());
+        let version = match self.cached(version.as_str()) {
+            Some(id) => id,
+            None => match existing_term(conn, version.as_str())? {
+                Some(id) => {
+                    self.terms.insert(version.as_str().to_string(), id);
+                    id
+                }
+                None => return Ok(()),
+            },
         };
         conn.prepare_cached(
             "DELETE FROM job_skills_data WHERE job_posting_id = ?1 AND version_term = ?2",
@@ -236,8 +260,15 @@ impl SkillRepository for SqliteStore {
             s.validate()?;
         }
         let skills = skills.to_vec();
-        self.with_write_tx(move |tx| {
-            let n = SkillWriter::default().upsert(tx, &skills, &mut Descriptions::default())?;
+        let terms = self.committed_terms();
+        self.with_writer(move |conn| {
+            let mut committed = terms.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut writer = SkillWriter::new(&committed);
+            let n = crate::in_write_tx(conn, |tx| {
+                writer.upsert(tx, &skills, &mut Descriptions::default())
+            })?;
+            let fresh = writer.into_terms();
+            committed.extend(fresh);
             Ok(n)
         })
         .await
@@ -359,35 +390,58 @@ impl SkillRepository for SqliteStore {
     ) -> StoreResult<Vec<SkillFrequency>> {
         let version = version.as_str().to_string();
         self.with_conn(move |conn| {
+            // A job has one row per skill name and version (the key), so a
+            // row counts a job. Grouped here in a hash map: SQLite groups by
+            // sorting, and sorting 2.9 M rows took 1.5 s of the 2 s that
+            // `run`'s summary spent on 100,000 postings (the scan: 0.4 s).
             let mut stmt = conn
                 .prepare_cached(
-                    // A job has one row per skill name and version (the UNIQUE
-                    // key), so COUNT(*) counts distinct jobs without a sort.
-                    // Grouped on the term ids, names joined to the groups only.
-                    "SELECT n.term, c.term, g.jobs, g.confidence
-                     FROM (SELECT name_term, category_term, COUNT(*) AS jobs,
-                                  AVG(confidence_score) AS confidence
-                           FROM job_skills_data
-                           WHERE version_term = (SELECT term_id FROM skill_terms WHERE term = ?1)
-                           GROUP BY name_term, category_term) g
-                     JOIN skill_terms n ON n.term_id = g.name_term
-                     JOIN skill_terms c ON c.term_id = g.category_term
-                     ORDER BY g.jobs DESC, n.term, c.term
-                     LIMIT ?2",
+                    "SELECT name_term, category_term, confidence_score FROM job_skills_data
+                     WHERE version_term = (SELECT term_id FROM skill_terms WHERE term = ?1)",
                 )
                 .map_err(map_sqlite)?;
-            let rows = stmt
-                .query(params![version, limit(limit_rows)])
+            let mut groups: foldhash::HashMap<(i64, i64), (u64, f64)> =
+                foldhash::HashMap::default();
+            let mut rows = stmt.query(params![version]).map_err(map_sqlite)?;
+            while let Some(row) = rows.next().map_err(map_sqlite)? {
+                let key = (get::<i64>(row, 0)?, get::<i64>(row, 1)?);
+                let group = groups.entry(key).or_insert((0, 0.0));
+                group.0 += 1;
+                group.1 += get::<f64>(row, 2)?;
+            }
+            let mut names: HashMap<i64, String> = HashMap::new();
+            let mut terms = conn
+                .prepare_cached("SELECT term_id, term FROM skill_terms")
                 .map_err(map_sqlite)?;
-            collect_rows(rows, |row| {
-                let name: String = get(row, 0)?;
-                Ok(SkillFrequency {
-                    skill_category: parse_name(E, &name, &get::<String>(row, 1)?)?,
-                    job_count: get::<i64>(row, 2)? as u64,
-                    mean_confidence: get(row, 3)?,
-                    skill_name: name,
+            let mut rows = terms.query([]).map_err(map_sqlite)?;
+            while let Some(row) = rows.next().map_err(map_sqlite)? {
+                names.insert(get(row, 0)?, get(row, 1)?);
+            }
+            let term = |id: i64| {
+                names.get(&id).cloned().ok_or_else(|| StoreError::Corrupt {
+                    entity: E,
+                    key: format!("skill_terms/{id}"),
+                    reason: "a skill row refers to a term that does not exist".into(),
                 })
-            })
+            };
+            let mut top = Vec::with_capacity(groups.len());
+            for ((name, category), (jobs, confidence)) in groups {
+                let name = term(name)?;
+                top.push(SkillFrequency {
+                    skill_category: parse_name(E, &name, &term(category)?)?,
+                    job_count: jobs,
+                    mean_confidence: confidence / jobs as f64,
+                    skill_name: name,
+                });
+            }
+            top.sort_by(|a, b| {
+                b.job_count
+                    .cmp(&a.job_count)
+                    .then_with(|| a.skill_name.cmp(&b.skill_name))
+                    .then_with(|| a.skill_category.as_str().cmp(b.skill_category.as_str()))
+            });
+            top.truncate(limit_rows);
+            Ok(top)
         })
         .await
     }

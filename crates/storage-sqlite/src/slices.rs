@@ -13,45 +13,52 @@ use rusqlite::{params, Connection, OptionalExtension};
 /// counts them (Unicode scalar values).
 pub(crate) struct Slicer {
     text: String,
-    /// Byte position of each character and of the end; empty when the text is
-    /// ASCII (a character offset is then a byte offset).
-    bounds: Vec<usize>,
+    /// For each non-ASCII character, its character index and the byte
+    /// offset just past it; between two of them every character is one
+    /// byte. Most postings have a few (bullets, quotes), so this stays small
+    /// where a byte offset per character cost a 50 KB table per posting.
+    wide: Vec<(u32, u32)>,
+    chars: u32,
 }
 
 impl Slicer {
     pub(crate) fn new(text: String) -> Slicer {
-        let bounds = if text.is_ascii() {
-            Vec::new()
+        let mut wide = Vec::new();
+        let mut chars = 0u32;
+        if text.is_ascii() {
+            chars = u32::try_from(text.len()).unwrap_or(u32::MAX);
         } else {
-            text.char_indices()
-                .map(|(i, _)| i)
-                .chain(std::iter::once(text.len()))
-                .collect()
-        };
-        Slicer { text, bounds }
+            for (i, c) in text.char_indices() {
+                if !c.is_ascii() {
+                    let after = u32::try_from(i + c.len_utf8()).unwrap_or(u32::MAX);
+                    wide.push((chars, after));
+                }
+                chars = chars.saturating_add(1);
+            }
+        }
+        Slicer { text, wide, chars }
     }
 
     /// Length in characters.
     pub(crate) fn chars(&self) -> u32 {
-        let n = if self.bounds.is_empty() {
-            self.text.len()
-        } else {
-            self.bounds.len() - 1
-        };
-        u32::try_from(n).unwrap_or(u32::MAX)
+        self.chars
+    }
+
+    /// Byte offset of character `k` (`k <= chars`).
+    fn byte(&self, k: u32) -> usize {
+        let before = self.wide.partition_point(|&(c, _)| c < k);
+        match before.checked_sub(1).map(|i| self.wide[i]) {
+            None => k as usize,
+            Some((c, after)) => after as usize + (k - c - 1) as usize,
+        }
     }
 
     /// Characters `[start, end)`, or None when out of range.
     pub(crate) fn slice(&self, start: u32, end: u32) -> Option<&str> {
-        let (start, end) = (start as usize, end as usize);
-        if start > end {
+        if start > end || end > self.chars {
             return None;
         }
-        if self.bounds.is_empty() {
-            return self.text.get(start..end);
-        }
-        let (a, b) = (*self.bounds.get(start)?, *self.bounds.get(end)?);
-        self.text.get(a..b)
+        self.text.get(self.byte(start)..self.byte(end))
     }
 }
 
@@ -113,6 +120,11 @@ pub(crate) fn rebuilds_to(window: &str, snippet: &str) -> bool {
         .map_or(start, |i| i + 1);
     let (mut i, mut j) = (start, 0);
     while i < end {
+        if let Some(step) = plain_chunk(w, i, end, s, j) {
+            i += step;
+            j += step;
+            continue;
+        }
         let b = w[i];
         // One compare per ordinary byte: a call per word cost 8x more.
         if !is_view_space(b) {
@@ -136,6 +148,27 @@ pub(crate) fn rebuilds_to(window: &str, snippet: &str) -> bool {
         j += n;
     }
     j == s.len()
+}
+
+/// 8 when `w[i..i + 8]` equals `s[j..j + 8]` and the view leaves those bytes
+/// as they are: no control whitespace, no two spaces together, and a space
+/// at the end is not the start of a run. Comparing a word at a time this way
+/// (SWAR, no `unsafe`) took the snippet check from ~400 ns to a fraction per row.
+fn plain_chunk(w: &[u8], i: usize, end: usize, s: &[u8], j: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let a = u64::from_le_bytes(w.get(i..i.checked_add(8)?.min(end))?.try_into().ok()?);
+    let b = u64::from_le_bytes(s.get(j..j.checked_add(8)?)?.try_into().ok()?);
+    // Any byte below 0x20 (tab, newline, CR, VT, FF and other controls).
+    let control = a.wrapping_sub(ONES * 0x20) & !a & HIGHS;
+    // Exactly the bytes that are a space: high bit set where `a ^ spaces` is 0.
+    let x = a ^ (ONES * u64::from(b' '));
+    let spaces = !(((x & LOWS).wrapping_add(LOWS)) | x | LOWS);
+    let adjacent = spaces & (spaces << 8);
+    let ends_in_space = spaces >> 63 == 1;
+    let run_follows = ends_in_space && w.get(i + 8).is_some_and(|&n| is_view_space(n));
+    (a == b && control == 0 && adjacent == 0 && !run_follows).then_some(8)
 }
 
 /// Finds the window `[start, end)` (characters) of `snippet` around the first
@@ -207,6 +240,55 @@ mod tests {
             assert!(rebuilds_to(s, &sql), "{s:?}");
             for other in [format!("{sql} "), format!("x{sql}"), sql.replace(' ', "")] {
                 assert_eq!(rebuilds_to(s, &other), other == sql, "{s:?} vs {other:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_word_at_a_time_check_agrees_with_the_rebuild(
+            // Words, runs of spaces and control whitespace, so that 8-byte
+            // chunks meet every case: clean, a run, a control, a run across.
+            window in "([abcé]{1,9}| {1,3}|[\t\n\r\x0b\x0c]){0,14}",
+            noise in 0usize..4,
+        ) {
+            let rebuilt = rebuilt_snippet(&window);
+            proptest::prop_assert!(rebuilds_to(&window, &rebuilt));
+            // Near misses: a space more or less, a letter changed, a tab kept.
+            let mut others = vec![format!("{rebuilt} "), rebuilt.replacen(' ', "  ", 1),
+                rebuilt.replacen(' ', "", 1), rebuilt.replacen('a', "b", 1),
+                window.clone(), window.trim().to_string()];
+            others.push(rebuilt.chars().skip(noise).collect());
+            for other in others {
+                proptest::prop_assert_eq!(rebuilds_to(&window, &other), other == rebuilt,
+                    "{:?} vs {:?}", window, other);
+            }
+        }
+    }
+
+    #[test]
+    fn slices_count_characters_like_substr() {
+        for text in [
+            "",
+            "plain",
+            "é",
+            "•a•",
+            "Größe zählt – €5 ok",
+            "ab\u{1F600}cd\u{00e9}",
+        ] {
+            let d = Slicer::new(text.to_string());
+            let chars: Vec<char> = text.chars().collect();
+            assert_eq!(d.chars() as usize, chars.len(), "{text:?}");
+            for start in 0..=chars.len() + 1 {
+                for end in 0..=chars.len() + 1 {
+                    let want = (start <= end && end <= chars.len())
+                        .then(|| chars[start..end].iter().collect::<String>());
+                    assert_eq!(
+                        d.slice(start as u32, end as u32).map(str::to_string),
+                        want,
+                        "{text:?} [{start}, {end})"
+                    );
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `jobenrich bench extract`: single-thread throughput of sectioning,
-//! extraction and both, with the full shipped lexicon and aliases.
+//! extraction and both, with the full shipped lexicon and aliases; with
+//! `--threads N`, both again on N threads at once.
 
 use crate::error::UsageError;
 use crate::output::{emit, Table};
@@ -8,7 +9,9 @@ use crate::session::Session;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use jobenrich_domain::{EnrichmentType, SkillAlias};
-use jobenrich_enrichment_engine::bench::{run_extraction_benchmark, synthesize_postings};
+use jobenrich_enrichment_engine::bench::{
+    run_extraction_benchmark, run_parallel_both, synthesize_postings,
+};
 use jobenrich_enrichment_engine::{load_alias_csv, Lexicon, SHIPPED_ALIASES_FILE};
 use jobenrich_services::engine_enricher::build_engine;
 use jobenrich_services::enrichment_pipeline::ActiveModels;
@@ -46,6 +49,11 @@ pub struct ExtractArgs {
     /// `models.artifacts_dir`.
     #[arg(long, value_name = "FILE.yaml")]
     pub model_config: Vec<PathBuf>,
+    /// Also run sectioning + extraction on this many threads at once (one
+    /// engine, as `run`'s engine threads share it) and report the total and
+    /// its ratio to one thread. 1 (the default) skips it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub threads: u64,
 }
 
 pub async fn run(session: &Session, command: BenchCommand) -> anyhow::Result<()> {
@@ -192,12 +200,27 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("building the engine: {e}"))?;
     let setup = started.elapsed();
     eprintln!("engine: {origin}");
-    let report = run_extraction_benchmark(&engine, &corpus, args.rounds as usize);
+    let mut report = run_extraction_benchmark(&engine, &corpus, args.rounds as usize);
+    if args.threads > 1 {
+        let threads = usize::try_from(args.threads).unwrap_or(1);
+        // One thread through the same code right before, so the ratio
+        // compares like with like on a host whose speed drifts.
+        let one = run_parallel_both(&engine, &corpus, args.rounds as usize, 1);
+        let parallel = run_parallel_both(&engine, &corpus, args.rounds as usize, threads);
+        eprintln!(
+            "both on {threads} threads: {:.2}x one thread ({:.0} vs {:.0} postings/s)",
+            parallel.postings_per_sec / one.postings_per_sec.max(1e-9),
+            parallel.postings_per_sec,
+            one.postings_per_sec
+        );
+        report.phases.push(parallel);
+    }
     emit(session.format, &report, |r| {
-        let mut t = Table::new(["PHASE", "POSTINGS/S", "MB/S"]);
+        let mut t = Table::new(["PHASE", "THREADS", "POSTINGS/S", "MB/S"]);
         for p in &r.phases {
             t.row([
                 p.phase.to_string(),
+                p.threads.to_string(),
                 format!("{:.0}", p.postings_per_sec),
                 format!("{:.2}", p.mb_per_sec),
             ]);

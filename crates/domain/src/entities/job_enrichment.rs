@@ -234,12 +234,24 @@ impl JobEnrichment {
         outcome: &EnrichmentOutcome,
         now: DateTime<Utc>,
     ) -> Result<CompletionStep, DomainError> {
+        self.complete_taking(&mut outcome.clone(), now)
+    }
+
+    /// [`JobEnrichment::complete`] that moves the skills and vector out of
+    /// `outcome` instead of copying them: a store's write path owns its
+    /// batch, and copying ~30 skills per posting was a tenth of its work.
+    /// `outcome` keeps everything else (sections, metadata).
+    pub fn complete_taking(
+        &mut self,
+        outcome: &mut EnrichmentOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<CompletionStep, DomainError> {
         let held = self.status == EnrichmentStatus::Processing
             && self.lease_owner.as_deref() == Some(outcome.lease_owner.as_str());
         if !held {
             return Ok(CompletionStep::LostLease);
         }
-        match &outcome.result {
+        match &mut outcome.result {
             EnrichmentResult::Success(success) => {
                 self.transition(EnrichmentStatus::Success, now)?;
                 self.model_id = Some(success.model_id.clone());
@@ -252,17 +264,13 @@ impl JobEnrichment {
                     metadata.insert("dimension".into(), embedding.dimension().into());
                 }
                 self.metadata = metadata;
-                let skills = success
-                    .skills
-                    .iter()
-                    .map(|s| ExtractedSkill {
-                        enrichment_id: Some(self.enrichment_id),
-                        ..s.clone()
-                    })
-                    .collect();
-                let embedding = success.embedding.as_ref().map(|e| JobEmbedding {
+                let mut skills = std::mem::take(&mut success.skills);
+                for skill in &mut skills {
+                    skill.enrichment_id = Some(self.enrichment_id);
+                }
+                let embedding = success.embedding.take().map(|e| JobEmbedding {
                     enrichment_id: Some(self.enrichment_id),
-                    ..e.clone()
+                    ..e
                 });
                 Ok(CompletionStep::Succeeded { skills, embedding })
             }
@@ -487,8 +495,8 @@ mod tests {
             CompletionStep::LostLease
         );
         assert_eq!(e, before, "a lost lease changes nothing");
-        let CompletionStep::Succeeded { skills, embedding } =
-            e.complete(&outcome("w1", &before), now).unwrap()
+        let held = outcome("w1", &before);
+        let CompletionStep::Succeeded { skills, embedding } = e.complete(&held, now).unwrap()
         else {
             panic!("the holder's success completes");
         };
@@ -501,6 +509,24 @@ mod tests {
             serde_json::json!({"engine_ms": 3, "skills": 1, "sections": 0})
         );
         assert_eq!(e.lease_owner, None);
+
+        // Taking the results out gives the same row and results, and leaves
+        // the outcome's skills behind it (moved, not copied).
+        let mut taken = before.clone();
+        let mut owned = held.clone();
+        let step = taken.complete_taking(&mut owned, now).unwrap();
+        assert_eq!(taken, e);
+        assert_eq!(
+            step,
+            CompletionStep::Succeeded {
+                skills: skills.clone(),
+                embedding: None
+            }
+        );
+        let EnrichmentResult::Success(rest) = &owned.result else {
+            panic!("still a success");
+        };
+        assert!(rest.skills.is_empty() && rest.metadata.contains_key("engine_ms"));
 
         let mut f = claimed("w1");
         let failure = EnrichmentOutcome {
