@@ -143,8 +143,8 @@ if [ "$THREADS_CMP" = 1 ]; then
   for r in $(seq "$RUNS"); do
     # No store at that path: the engine is what `run` would seed ($SEED_DIR).
     JOBENRICH__STORAGE__SQLITE__PATH="$WORK/no-store/j.db" "$BIN" --format json bench extract --input "$(corpus "${SIZES[0]}")" \
-      --postings 1000 --rounds 5 --threads 2 > "$WORK/engine.json" 2> /dev/null
-    ratio=$(python3 -c "import json,sys; p=json.load(open(sys.argv[1]))['phases']; b=[x['postings_per_sec'] for x in p if x['phase']=='both']; print(f'{b[1]/b[0]:.2f} {b[0]:.0f} {b[1]:.0f}')" "$WORK/engine.json")
+      --postings 1000 --rounds 20 --threads 2 > "$WORK/engine.json" 2> /dev/null
+    ratio=$(python3 -c "import json,sys; p=json.load(open(sys.argv[1]))['phases']; b=[x['postings_per_sec'] for x in p if x['phase']=='both'][-2:]; print(f'{b[1]/b[0]:.2f} {b[0]:.0f} {b[1]:.0f}')" "$WORK/engine.json")
     read -r q one two <<< "$ratio"
     echo "engine alone #$r: 1 thread $one/s, 2 threads $two/s, ratio $q, load $(cut -d' ' -f1-3 /proc/loadavg)"
     ratios+=("$q")
