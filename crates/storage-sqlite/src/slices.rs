@@ -153,7 +153,8 @@ pub(crate) fn rebuilds_to(window: &str, snippet: &str) -> bool {
 /// 8 when `w[i..i + 8]` equals `s[j..j + 8]` and the view leaves those bytes
 /// as they are: no control whitespace, no two spaces together, and a space
 /// at the end is not the start of a run. Comparing a word at a time this way
-/// (SWAR, no `unsafe`) took the snippet check from ~400 ns to a fraction per row.
+/// (SWAR, no `unsafe`) halved the snippet check's share of a profile of
+/// 10,000 postings (4.1 % → 2.1 % of the samples).
 fn plain_chunk(w: &[u8], i: usize, end: usize, s: &[u8], j: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
