@@ -20,7 +20,6 @@ use jobenrich_domain::{
 };
 use rusqlite::{params, Connection, Row};
 use std::collections::BTreeSet;
-use std::sync::PoisonError;
 
 const COLUMNS: &str = "job_posting_id, enrichment_type, enrichment_version, status, model_id, \
      model_version, attempts, error_message, lease_owner, lease_expires_at, next_attempt_at, \
@@ -363,9 +362,7 @@ impl EnrichmentRepository for SqliteStore {
         outcomes: &[EnrichmentOutcome],
         now: DateTime<Utc>,
     ) -> StoreResult<CompletionReport> {
-        for outcome in outcomes {
-            outcome.validate()?;
-        }
+        // The owned path validates.
         self.complete_enrichments_owned(outcomes.to_vec(), now)
             .await
     }
@@ -380,32 +377,28 @@ impl EnrichmentRepository for SqliteStore {
         }
         let terms = self.committed_terms();
         self.with_writer(move |conn| {
-            let mut committed = terms.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut skill_writer = skills::SkillWriter::new(&committed);
-            // Foreign keys are not re-checked for this transaction: every row it
-            // writes carries the job id of an enrichment row read inside it
-            // (`Validate for EnrichmentOutcome` enforced that above), and that
-            // row's own foreign key to job_postings was checked when it was
-            // queued; the term ids it writes are read or made inside it, or
-            // were committed before (terms are never deleted). Checked per
-            // row, the parent lookups were the largest cost of a batch: SQLite
-            // re-read a job_postings index page from the file for nearly every
-            // one of a batch's ~9,000 result rows. The pragma cannot change
-            // inside a transaction, hence around it; `with_writer` reopens the
-            // connection if turning it back on failed.
-            conn.execute_batch("PRAGMA foreign_keys = OFF")
-                .map_err(map_sqlite)?;
-            let completed = in_write_tx(conn, |tx| {
-                complete_in_tx(tx, &mut outcomes, now, &mut skill_writer)
-            });
-            let restored = conn
-                .execute_batch("PRAGMA foreign_keys = ON")
-                .map_err(map_sqlite);
-            let report = completed.and_then(|report| restored.map(|()| report))?;
-            let fresh = skill_writer.into_terms();
-            committed.extend(fresh);
-            drop(committed);
-            Ok(report)
+            skills::with_skill_writer(&terms, |skill_writer| {
+                // Foreign keys are not re-checked for this transaction: every row it
+                // writes carries the job id of an enrichment row read inside it
+                // (`Validate for EnrichmentOutcome` enforced that above), and that
+                // row's own foreign key to job_postings was checked when it was
+                // queued; the term ids it writes are read or made inside it, or
+                // were committed before (terms are never deleted). Checked per
+                // row, the parent lookups were the largest cost of a batch: SQLite
+                // re-read a job_postings index page from the file for nearly every
+                // one of a batch's ~9,000 result rows. The pragma cannot change
+                // inside a transaction, hence around it; `with_writer` reopens the
+                // connection if turning it back on failed.
+                conn.execute_batch("PRAGMA foreign_keys = OFF")
+                    .map_err(map_sqlite)?;
+                let completed = in_write_tx(conn, |tx| {
+                    complete_in_tx(tx, &mut outcomes, now, skill_writer)
+                });
+                let restored = conn
+                    .execute_batch("PRAGMA foreign_keys = ON")
+                    .map_err(map_sqlite);
+                completed.and_then(|report| restored.map(|()| report))
+            })
         })
         .await
     }

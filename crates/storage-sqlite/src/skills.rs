@@ -20,7 +20,7 @@ use jobenrich_domain::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 const COLUMNS: &str =
     "job_posting_id, skill_name, skill_category, confidence_score, source_strategies, \
@@ -245,6 +245,21 @@ impl<'a> SkillWriter<'a> {
     }
 }
 
+/// Runs `f`, which commits one transaction of skill writes, with a writer
+/// that trusts the store's committed term ids; the ids that transaction read
+/// or made join them only when `f` succeeds (so after its commit).
+pub(crate) fn with_skill_writer<T>(
+    committed: &Mutex<TermIds>,
+    f: impl FnOnce(&mut SkillWriter<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let mut committed = committed.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut writer = SkillWriter::new(&committed);
+    let out = f(&mut writer)?;
+    let fresh = writer.into_terms();
+    committed.extend(fresh);
+    Ok(out)
+}
+
 fn existing_term(conn: &Connection, term: &str) -> StoreResult<Option<i64>> {
     conn.prepare_cached("SELECT term_id FROM skill_terms WHERE term = ?1")
         .map_err(map_sqlite)?
@@ -262,14 +277,11 @@ impl SkillRepository for SqliteStore {
         let skills = skills.to_vec();
         let terms = self.committed_terms();
         self.with_writer(move |conn| {
-            let mut committed = terms.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut writer = SkillWriter::new(&committed);
-            let n = crate::in_write_tx(conn, |tx| {
-                writer.upsert(tx, &skills, &mut Descriptions::default())
-            })?;
-            let fresh = writer.into_terms();
-            committed.extend(fresh);
-            Ok(n)
+            with_skill_writer(&terms, |writer| {
+                crate::in_write_tx(conn, |tx| {
+                    writer.upsert(tx, &skills, &mut Descriptions::default())
+                })
+            })
         })
         .await
     }
