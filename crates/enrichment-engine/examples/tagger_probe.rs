@@ -5,6 +5,8 @@
 //! `tagger_probe shipped` scores the committed `skills_extractor@v2.0`
 //! artifact on dev as its model config runs it (no training); `tagger_probe cv`
 //! cross-validates inside train (5 folds; env `SEEDS`, `EPOCHS`, `FOLDS`).
+//! The trainer is the shipped CRF unless env `CRF` says otherwise
+//! (`CRF=c2,eta0`, or `CRF=perceptron`); `SPAN_THRESHOLD` sets the decoding.
 //! `cargo run --release -p jobenrich-enrichment-engine --example tagger_probe -- tune`
 
 #[path = "../tests/common/quality.rs"]
@@ -13,7 +15,7 @@ mod quality;
 mod rerank;
 
 use jobenrich_enrichment_engine::tagger::{
-    train_tagger, FeatureConfig, LabeledPosting, LabeledSpan, TrainConfig,
+    train_tagger, CrfConfig, FeatureConfig, LabeledPosting, LabeledSpan, TrainConfig,
 };
 use jobenrich_enrichment_engine::{EngineConfig, SkillsEngine, SpanLabel};
 use quality::*;
@@ -116,7 +118,7 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let (epochs, folds) = (env("EPOCHS", 80), env("FOLDS", 5) as usize);
+    let (epochs, folds) = (epochs_from_env(), env("FOLDS", 5) as usize);
     let all = skillspan("train");
     let rules = engine_with(lexicon.clone(), EngineConfig::default(), true);
     let seeds: Vec<u64> = std::env::var("SEEDS")
@@ -130,6 +132,7 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
         let config = TrainConfig {
             epochs,
             seed,
+            crf: crf_from_env(),
             ..TrainConfig::default()
         };
         let before = scored.len();
@@ -147,6 +150,7 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
                     .ok()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0.0),
+                tagger_span_threshold: span_threshold_from_env(),
                 ..EngineConfig::default()
             };
             let engine = engine_with(lexicon.clone(), cfg, true).with_tagger(Arc::new(tagger));
@@ -189,6 +193,35 @@ fn cross_validate(lexicon: Arc<jobenrich_enrichment_engine::Lexicon>) {
         f(&skill),
         all_c.predicted
     );
+}
+
+/// Env `CRF=c2,eta0` sets the CRF's settings; `CRF=perceptron` trains the
+/// averaged perceptron instead; unset, the shipped CRF settings.
+fn crf_from_env() -> Option<CrfConfig> {
+    let Ok(v) = std::env::var("CRF") else {
+        return TrainConfig::default().crf;
+    };
+    let mut it = v.split(',').filter_map(|x| x.parse::<f64>().ok());
+    Some(CrfConfig {
+        c2: it.next()?,
+        eta0: it.next()?,
+    })
+}
+
+/// Env `SPAN_THRESHOLD`, else the shipped 0.15 for a CRF (0: Viterbi).
+fn span_threshold_from_env() -> f64 {
+    std::env::var("SPAN_THRESHOLD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if crf_from_env().is_some() { 0.15 } else { 0.0 })
+}
+
+/// Env `EPOCHS`, else the trainer's default (CRF 100, perceptron 80).
+fn epochs_from_env() -> u32 {
+    std::env::var("EPOCHS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if crf_from_env().is_some() { 100 } else { 80 })
 }
 
 fn report(name: &str, engine: &SkillsEngine, postings: &[Posting]) {
@@ -323,9 +356,15 @@ fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "tune".into());
     let lexicon = shipped_lexicon();
     if mode == "shipped" {
-        let dir = shipped_lexicon_dir().join("../../models/skills_extractor/v2.0");
-        let tagger = jobenrich_enrichment_engine::Tagger::load(&dir).expect("shipped artifact");
-        println!("shipped artifact sha256 {}", tagger.checksum());
+        // `TAGGER_VERSION=DIR` scores another directory of models/skills_extractor.
+        let version = std::env::var("TAGGER_VERSION").unwrap_or_else(|_| "v2.0".into());
+        let tagger = jobenrich_enrichment_engine::Tagger::load(&shipped_model_dir(&version))
+            .expect("artifact");
+        println!(
+            "shipped artifact sha256 {} ({})",
+            tagger.checksum(),
+            tagger.model_class()
+        );
         let dev = skillspan("dev");
         println!("| variant | overlap P/R/F1 | F1 95% CI | exact P/R/F1 | SKILL | KNOWLEDGE | tech | house | predicted |");
         println!("|---|---|---|---|---|---|---|---|---|");
@@ -334,11 +373,7 @@ fn main() {
             &engine_with(lexicon.clone(), EngineConfig::default(), true),
             &dev,
         );
-        let config = EngineConfig {
-            min_confidence: 0.0,
-            ..EngineConfig::default()
-        };
-        let engine = engine_with(lexicon, config, true).with_tagger(Arc::new(tagger));
+        let engine = shipped_tagger_engine(&version);
         report("v2.0 tagger (shipped)", &engine, &dev);
         return;
     }
@@ -361,10 +396,7 @@ fn main() {
         }
         (tr, ev)
     };
-    let epochs: u32 = std::env::var("EPOCHS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(12);
+    let epochs = epochs_from_env();
     let bits: u32 = std::env::var("BITS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -435,6 +467,7 @@ fn main() {
             epochs,
             features,
             temperature: 1.0,
+            crf: crf_from_env(),
         };
         let t = Instant::now();
         let (tagger, rep) = train_tagger(&rules, &data, &config, "probe", "");
@@ -456,6 +489,7 @@ fn main() {
                     EngineConfig {
                         min_confidence: 0.0,
                         tagger_o_penalty: penalty,
+                        tagger_span_threshold: span_threshold_from_env(),
                         ..EngineConfig::default()
                     },
                 ),
@@ -463,6 +497,7 @@ fn main() {
                     format!(" o_penalty {penalty} min_conf 0.3"),
                     EngineConfig {
                         tagger_o_penalty: penalty,
+                        tagger_span_threshold: span_threshold_from_env(),
                         ..EngineConfig::default()
                     },
                 ),

@@ -69,6 +69,11 @@ pub struct EngineConfig {
     /// precision down); in score units of the tagger.
     #[serde(default)]
     pub tagger_o_penalty: f64,
+    /// Above 0: report every span whose probability under the tagger
+    /// reaches this (overlaps dropped, best first) instead of the single
+    /// best path's spans; in [0, 1].
+    #[serde(default)]
+    pub tagger_span_threshold: f64,
     /// Keep rule mentions that no tagger span overlaps.
     #[serde(default)]
     pub tagger_keep_rule_mentions: bool,
@@ -177,6 +182,7 @@ impl Default for EngineConfig {
             tagger_weight: one(),
             tagger_evidence_bonus: default_evidence_bonus(),
             tagger_o_penalty: 0.0,
+            tagger_span_threshold: 0.0,
             tagger_keep_rule_mentions: false,
             section_model_artifact: None,
             use_semantic: false,
@@ -288,6 +294,12 @@ impl EngineConfig {
             return Err(EngineError::Config {
                 key: "tagger_o_penalty".into(),
                 message: "must be a finite number".into(),
+            });
+        }
+        if !(0.0..=1.0).contains(&self.tagger_span_threshold) {
+            return Err(EngineError::Config {
+                key: "tagger_span_threshold".into(),
+                message: "must be a number from 0 to 1".into(),
             });
         }
         for (key, dir) in [

@@ -43,23 +43,10 @@ fn dev_set_quality_stays_above_the_floor() {
 const FLOOR_F1: f64 = 0.48;
 const FLOOR_ESCO_TECH: f64 = 0.28;
 
-/// The shipped trained tagger (`skills_extractor@v2.0`), as its model
-/// config runs it (`min_confidence: 0`, the other settings default).
-fn shipped_tagger_engine() -> jobenrich_enrichment_engine::SkillsEngine {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/skills_extractor/v2.0");
-    let tagger = jobenrich_enrichment_engine::Tagger::load(&dir).expect("shipped tagger artifact");
-    let config = EngineConfig {
-        min_confidence: 0.0,
-        ..EngineConfig::default()
-    };
-    engine_with(shipped_lexicon(), config, true).with_tagger(std::sync::Arc::new(tagger))
-}
-
 #[test]
 fn shipped_tagger_quality_stays_above_the_floor() {
     let postings = skillspan("dev");
-    let engine = shipped_tagger_engine();
+    let engine = shipped_tagger_engine("v2.0");
     let (mut overlap, mut exact, mut skill) =
         (Counts::default(), Counts::default(), Counts::default());
     for p in &postings {
@@ -69,9 +56,10 @@ fn shipped_tagger_quality_stays_above_the_floor() {
         skill.add(count(p, &pred, false, Some("SKILL")));
     }
     let (o, e, s) = (overlap.prf(), exact.prf(), skill.prf());
-    assert!(o.f1 >= 0.69 && o.precision >= 0.76, "dev overlap {o:?}");
-    assert!(e.f1 >= 0.40, "dev exact {e:?}");
-    assert!(s.f1 >= 0.60, "dev SKILL-only overlap {s:?}");
+    // The v2.0 CRF's figures (0.724 / P 0.764, exact 0.464, SKILL 0.650) minus a margin.
+    assert!(o.f1 >= 0.70 && o.precision >= 0.74, "dev overlap {o:?}");
+    assert!(e.f1 >= 0.44, "dev exact {e:?}");
+    assert!(s.f1 >= 0.62, "dev SKILL-only overlap {s:?}");
     let rules = span_overlap(
         &engine_with(shipped_lexicon(), EngineConfig::default(), true),
         &postings,
@@ -162,13 +150,13 @@ fn tagging_does_not_depend_on_the_postings_tagged_before() {
             .collect::<Vec<_>>()
     };
     let alone = |text: String| {
-        std::thread::spawn(move || spans(&shipped_tagger_engine(), &text))
+        std::thread::spawn(move || spans(&shipped_tagger_engine("v2.0"), &text))
             .join()
             .unwrap()
     };
     let (a_alone, b_alone) = (alone(a.clone()), alone(b.clone()));
     assert!(!a_alone.is_empty() && !b_alone.is_empty());
-    let engine = shipped_tagger_engine();
+    let engine = shipped_tagger_engine("v2.0");
     assert_eq!(spans(&engine, &b), b_alone);
     assert_eq!(spans(&engine, &a), a_alone, "after another posting");
     assert!(spans(&engine, &outsized).len() >= a_alone.len());

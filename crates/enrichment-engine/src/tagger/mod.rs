@@ -14,10 +14,13 @@
 // Small fixed-size tag loops index several arrays by the same tag.
 #![allow(clippy::needless_range_loop)]
 
+mod crf;
 mod features;
 mod fusion;
+mod posterior;
 mod train;
 
+pub use crf::CrfConfig;
 pub use features::FeatureConfig;
 pub(crate) use fusion::fuse;
 pub use train::{train_tagger, LabeledPosting, LabeledSpan, TrainConfig, TrainReport};
@@ -174,6 +177,35 @@ pub struct TrainingMetadata {
     pub sequences: usize,
     pub tokens: usize,
     pub gold_spans: usize,
+    /// The CRF's L2 coefficient and first learning rate (absent for the perceptron).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c2: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta0: Option<f64>,
+}
+
+/// How the weights were trained; decoding is the same for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelClass {
+    AveragedPerceptron,
+    /// A linear-chain CRF: its scores are log-probabilities, so span
+    /// posteriors (`tagger_span_threshold`) are meaningful.
+    Crf,
+}
+
+impl ModelClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelClass::AveragedPerceptron => "averaged_perceptron",
+            ModelClass::Crf => "crf",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ModelClass> {
+        [ModelClass::AveragedPerceptron, ModelClass::Crf]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
 }
 
 /// `tagger.json`: everything but the weights.
@@ -303,6 +335,7 @@ pub fn normalize_phrase(phrase: &str) -> String {
 
 impl Tagger {
     pub(crate) fn from_trained(
+        class: ModelClass,
         features: FeatureConfig,
         weights: Vec<f32>,
         transitions: [[f32; TAGS]; TAGS + 1],
@@ -321,7 +354,7 @@ impl Tagger {
             header: Header {
                 format: FORMAT.into(),
                 format_version: FORMAT_VERSION,
-                model_class: "averaged_perceptron".into(),
+                model_class: class.as_str().into(),
                 tags: TAG_NAMES.iter().map(|s| s.to_string()).collect(),
                 features,
                 temperature,
@@ -438,7 +471,7 @@ impl Tagger {
         if header.format != FORMAT {
             return Err(format!("format {} (expected {FORMAT})", header.format));
         }
-        if header.model_class != "averaged_perceptron" {
+        if ModelClass::parse(&header.model_class).is_none() {
             return Err(format!(
                 "model class {} is not supported",
                 header.model_class
@@ -602,7 +635,28 @@ impl Tagger {
             }
             let mut spans = Vec::new();
             let inv = 1.0 / self.header.temperature;
-            for &(first, last) in &features.lines {
+            let threshold = extractor.config.tagger_span_threshold;
+            if threshold > 0.0 {
+                for &(first, last) in &features.lines {
+                    posterior::decode(
+                        &em[first..last],
+                        &self.exp_transitions,
+                        inv,
+                        threshold,
+                        &mut scratch.posterior,
+                        &mut scratch.decoded,
+                    );
+                    for c in &scratch.decoded {
+                        spans.push(TaggedSpan {
+                            start: tokens[first + c.first].start as usize,
+                            end: tokens[first + c.last].end as usize,
+                            label: c.label,
+                            marginal: c.probability,
+                        });
+                    }
+                }
+            }
+            for &(first, last) in features.lines.iter().filter(|_| threshold <= 0.0) {
                 let em = &em[first..last];
                 viterbi_with(em, &self.transitions, path, &mut scratch.back);
                 // A line without a span reports nothing: its marginals are not needed.
@@ -694,6 +748,8 @@ thread_local! {
 /// Buffers reused across the lines of one text.
 #[derive(Default)]
 struct Scratch {
+    posterior: posterior::PosteriorScratch,
+    decoded: Vec<posterior::PosteriorSpan>,
     back: Vec<[u8; TAGS]>,
     eem: Vec<[f32; TAGS]>,
     alpha: Vec<[f32; TAGS]>,
@@ -1001,6 +1057,8 @@ mod tests {
                 sequences: 1,
                 tokens: 1,
                 gold_spans: 0,
+                c2: None,
+                eta0: None,
             },
         };
         let tagger = Tagger::from_parts(header.clone(), &bytes).expect("format 1 loads");

@@ -6,8 +6,9 @@
 // Small fixed-size tag loops index several arrays by the same tag.
 #![allow(clippy::needless_range_loop)]
 
+use super::crf::{train_crf, CrfConfig};
 use super::features::{lines, token_features, FeatureConfig, FeatureScratch, FEATURES};
-use super::{tag_of, viterbi, SpanLabel, Tagger, TrainingMetadata, B, I, L, TAGS};
+use super::{tag_of, viterbi, ModelClass, SpanLabel, Tagger, TrainingMetadata, B, I, L, TAGS};
 use crate::tokenizer::tokenize;
 use crate::SkillsEngine;
 
@@ -33,15 +34,19 @@ pub struct TrainConfig {
     pub features: FeatureConfig,
     /// Divides scores before the marginals' softmax (see `Tagger`).
     pub temperature: f32,
+    /// `Some`: a linear-chain CRF by SGD (the default); `None`: the
+    /// averaged perceptron (80 epochs were its setting).
+    pub crf: Option<CrfConfig>,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 42,
-            epochs: 80,
+            epochs: 100,
             features: FeatureConfig::default(),
             temperature: 1.0,
+            crf: Some(CrfConfig::default()),
         }
     }
 }
@@ -56,10 +61,10 @@ pub struct TrainReport {
 }
 
 /// splitmix64: the seeded shuffle needs nothing stronger.
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -68,9 +73,9 @@ impl SplitMix {
     }
 }
 
-struct Sequence {
-    feats: Vec<u32>,
-    gold: Vec<usize>,
+pub(crate) struct Sequence {
+    pub(crate) feats: Vec<u32>,
+    pub(crate) gold: Vec<usize>,
 }
 
 /// BILO tags of `tokens` from gold spans given in chars. A token belongs
@@ -155,6 +160,55 @@ pub fn train_tagger(
             });
         }
     }
+    let (weights, transitions, mistakes_per_epoch) = match config.crf {
+        Some(crf) => {
+            let (weights, transitions, losses) =
+                train_crf(&sequences, rows, config.epochs, config.seed, crf);
+            // The CRF's progress is its mean loss (in thousandths).
+            let losses = losses.iter().map(|l| (l * 1000.0) as usize).collect();
+            (weights, transitions, losses)
+        }
+        None => train_perceptron(&sequences, rows, config),
+    };
+    let report = TrainReport {
+        sequences: sequences.len(),
+        tokens: tokens_total,
+        gold_spans,
+        mistakes_per_epoch,
+    };
+    let metadata = TrainingMetadata {
+        dataset: dataset.to_string(),
+        dataset_sha256: dataset_sha256.to_string(),
+        seed: config.seed,
+        epochs: config.epochs,
+        postings: postings.len(),
+        sequences: report.sequences,
+        tokens: report.tokens,
+        gold_spans,
+        c2: config.crf.map(|c| c.c2),
+        eta0: config.crf.map(|c| c.eta0),
+    };
+    let class = match config.crf {
+        Some(_) => ModelClass::Crf,
+        None => ModelClass::AveragedPerceptron,
+    };
+    (
+        Tagger::from_trained(
+            class,
+            config.features,
+            weights,
+            transitions,
+            config.temperature,
+            metadata,
+        ),
+        report,
+    )
+}
+
+type Trained = (Vec<f32>, [[f32; TAGS]; TAGS + 1], Vec<usize>);
+
+/// The averaged perceptron; returns the mistakes of every epoch.
+fn train_perceptron(sequences: &[Sequence], rows: usize, config: &TrainConfig) -> Trained {
     let mut w = vec![0f64; rows * TAGS];
     let mut u = vec![0f64; rows * TAGS];
     let mut tw = [[0f64; TAGS]; TAGS + 1];
@@ -228,32 +282,7 @@ pub fn train_tagger(
             transitions[p][t] = (tw[p][t] - tu[p][t] / c) as f32;
         }
     }
-    let report = TrainReport {
-        sequences: sequences.len(),
-        tokens: tokens_total,
-        gold_spans,
-        mistakes_per_epoch,
-    };
-    let metadata = TrainingMetadata {
-        dataset: dataset.to_string(),
-        dataset_sha256: dataset_sha256.to_string(),
-        seed: config.seed,
-        epochs: config.epochs,
-        postings: postings.len(),
-        sequences: report.sequences,
-        tokens: report.tokens,
-        gold_spans,
-    };
-    (
-        Tagger::from_trained(
-            config.features,
-            weights,
-            transitions,
-            config.temperature,
-            metadata,
-        ),
-        report,
-    )
+    (weights, transitions, mistakes_per_epoch)
 }
 
 #[cfg(test)]

@@ -171,6 +171,43 @@ pub fn engine_with(
     SkillsEngine::new(lexicon, &aliases, config).expect("engine")
 }
 
+/// The repository's `models/skills_extractor/<version>`.
+pub fn shipped_model_dir(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/skills_extractor")
+        .join(version)
+}
+
+/// The engine settings of a shipped model config (`model.yaml`'s
+/// `config_overrides`, one `key: value` per line; the engine crate has no
+/// YAML reader, and these files hold only scalars), with the tagger loaded
+/// from the artifact beside it.
+pub fn shipped_tagger_engine(version: &str) -> SkillsEngine {
+    let dir = shipped_model_dir(version);
+    let yaml = std::fs::read_to_string(dir.join("model.yaml")).expect("model.yaml");
+    let mut overrides = serde_json::Map::new();
+    let mut inside = false;
+    for line in yaml.lines() {
+        if line.starts_with("config_overrides:") {
+            inside = true;
+            continue;
+        }
+        if !line.starts_with("  ") {
+            inside = false;
+        }
+        let Some((key, value)) = line.trim().split_once(": ").filter(|_| inside) else {
+            continue;
+        };
+        let value = serde_json::from_str(value).unwrap_or_else(|_| value.into());
+        overrides.insert(key.to_string(), value);
+    }
+    // The artifact is loaded here, not through the `models.artifacts_dir` setting.
+    overrides.remove("tagger_artifact");
+    let config = EngineConfig::from_overrides(&overrides).expect("model config");
+    let tagger = jobenrich_enrichment_engine::Tagger::load(&dir).expect("tagger artifact");
+    engine_with(shipped_lexicon(), config, true).with_tagger(Arc::new(tagger))
+}
+
 /// A plain lexicon match: every surface form, no aliases, patterns,
 /// ambiguity rules or confidence threshold.
 pub fn plain_lexicon_config() -> EngineConfig {

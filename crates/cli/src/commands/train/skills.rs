@@ -11,12 +11,18 @@ use anyhow::Context;
 use clap::Args;
 use jobenrich_domain::ModelVersion;
 use jobenrich_enrichment_engine::tagger::{
-    train_tagger, FeatureConfig, LabeledPosting, LabeledSpan, TrainConfig,
+    train_tagger, CrfConfig, FeatureConfig, LabeledPosting, LabeledSpan, TrainConfig,
 };
 use jobenrich_enrichment_engine::{EngineConfig, SkillsEngine};
 use jobenrich_services::model_registry::load_model_file;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Trainer {
+    Crf,
+    Perceptron,
+}
 
 #[derive(Debug, Args)]
 pub struct SkillsArgs {
@@ -32,9 +38,20 @@ pub struct SkillsArgs {
     /// Seed of the training order (same seed and data give the same artifact bytes).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 80)]
-    pub epochs: u32,
+    /// The learner: `crf` (a linear-chain CRF by SGD, decoded by span
+    /// probability) or `perceptron` (averaged perceptron, Viterbi).
+    #[arg(long, value_enum, default_value_t = Trainer::Crf)]
+    pub trainer: Trainer,
+    /// Passes over the training data (default 100 for `crf`, 80 for `perceptron`).
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// The CRF's L2 coefficient (CRFsuite's `c2`).
+    #[arg(long, default_value_t = 1.0)]
+    pub c2: f64,
+    /// Written to the model config as `tagger_span_threshold`: report every
+    /// span at least this probable (CRF only; 0 keeps the best path's spans).
+    #[arg(long, default_value_t = 0.15)]
+    pub span_threshold: f64,
     /// Directory of the artifact; default `<models.artifacts_dir>/skills_extractor/<version>`.
     /// The model config YAML is written next to it as `model.yaml`.
     #[arg(long)]
@@ -102,6 +119,8 @@ fn score(engine: &SkillsEngine, postings: &[LabeledPosting]) -> serde_json::Valu
 fn model_yaml(
     version: &str,
     artifact: &str,
+    learner: &str,
+    span_threshold: f64,
     dataset: &str,
     data_version: &str,
     trained_at: chrono::DateTime<chrono::Utc>,
@@ -112,12 +131,13 @@ fn model_yaml(
          model_id: skills_extractor\n\
          model_type: skills_extraction\n\
          version: {version}\n\
-         description: \"Trained BILO tagger (averaged perceptron, SKILL/KNOWLEDGE) over the rule strategies' signals; trained on {dataset} ({data_version})\"\n\
+         description: \"Trained BILO tagger ({learner}, SKILL/KNOWLEDGE) over the rule strategies' signals; trained on {dataset} ({data_version})\"\n\
          config_overrides:\n\
          \x20 tagger_artifact: {artifact}\n\
          \x20 tagger_weight: 1.0\n\
          \x20 tagger_evidence_bonus: 0.1\n\
          \x20 tagger_o_penalty: 0.0\n\
+         \x20 tagger_span_threshold: {span_threshold}\n\
          \x20 tagger_keep_rule_mentions: false\n\
          \x20 min_confidence: 0.0\n\
          training_data_version: \"{dataset}@{data_version}\"\n\
@@ -141,13 +161,40 @@ pub(super) async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Resul
     let dataset_name = set.name;
     let data_version = set.data_version;
     let digest = set.sha256;
+    let (crf, default_epochs) = match args.trainer {
+        Trainer::Crf => (
+            Some(CrfConfig {
+                c2: args.c2,
+                ..CrfConfig::default()
+            }),
+            100,
+        ),
+        Trainer::Perceptron => (None, 80),
+    };
+    if !(args.c2.is_finite() && args.c2 > 0.0) {
+        return Err(UsageError(format!("--c2 {}: must be a positive number", args.c2)).into());
+    }
+    if !(0.0..=1.0).contains(&args.span_threshold) {
+        return Err(UsageError(format!(
+            "--span-threshold {}: must be from 0 to 1",
+            args.span_threshold
+        ))
+        .into());
+    }
+    // A perceptron's scores are not probabilities: its spans come from the best path.
+    let span_threshold = if crf.is_some() {
+        args.span_threshold
+    } else {
+        0.0
+    };
     let config = TrainConfig {
         seed: args.seed,
-        epochs: args.epochs,
+        epochs: args.epochs.unwrap_or(default_epochs),
         features: FeatureConfig::default(),
         temperature: 1.0,
+        crf,
     };
-    let (seed, epochs) = (args.seed, args.epochs);
+    let (seed, epochs) = (args.seed, config.epochs);
     let started = std::time::Instant::now();
     let name = dataset_name.clone();
     let lexicon_dir = settings.engine.lexicon_dir()?;
@@ -169,6 +216,11 @@ pub(super) async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Resul
         model_yaml(
             version.as_str(),
             &artifact_rel,
+            match args.trainer {
+                Trainer::Crf => "linear-chain CRF",
+                Trainer::Perceptron => "averaged perceptron",
+            },
+            span_threshold,
             &dataset_name,
             &data_version,
             chrono::Utc::now(),
