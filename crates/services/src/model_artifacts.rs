@@ -106,16 +106,22 @@ impl ArtifactStore {
             .taggers
             .lock()
             .map_err(|_| "the artifact cache is poisoned".to_string())?;
-        if let Some(t) = cache.get(&path) {
-            return Ok(Some(t.clone()));
-        }
-        let tagger = Arc::new(Tagger::load(&path).map_err(|e| {
-            format!(
-                "loading the tagger artifact `{rel}` (models.artifacts_dir {}): {e}",
-                self.dir.display()
-            )
-        })?);
-        cache.insert(path, tagger.clone());
+        let tagger = match cache.get(&path) {
+            Some(t) => t.clone(),
+            None => {
+                let t = Arc::new(Tagger::load(&path).map_err(|e| {
+                    format!(
+                        "loading the tagger artifact `{rel}` (models.artifacts_dir {}): {e}",
+                        self.dir.display()
+                    )
+                })?);
+                cache.insert(path, t.clone());
+                t
+            }
+        };
+        tagger
+            .check_decoding(config)
+            .map_err(|e| format!("the tagger artifact `{rel}`: {e}"))?;
         Ok(Some(tagger))
     }
 

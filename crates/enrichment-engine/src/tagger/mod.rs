@@ -28,7 +28,7 @@ pub use train::{train_tagger, LabeledPosting, LabeledSpan, TrainConfig, TrainRep
 use crate::extract::{Extractor, Mention};
 use crate::sections::Section;
 use crate::tokenizer::Token;
-use crate::EngineError;
+use crate::{EngineConfig, EngineError};
 use features::{token_features, FeatureScratch, FEATURES};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -387,6 +387,23 @@ impl Tagger {
         &self.header.model_class
     }
 
+    /// Whether `config` can decode with this tagger: span probabilities
+    /// (`tagger_span_threshold` above 0) need a CRF, whose scores are
+    /// log-probabilities; a perceptron's are not, and decoding its spans by
+    /// probability reports almost nothing (docs/quality.md).
+    pub fn check_decoding(&self, config: &EngineConfig) -> Result<(), String> {
+        if config.tagger_span_threshold > 0.0 && self.header.model_class != ModelClass::Crf.as_str()
+        {
+            return Err(format!(
+                "tagger_span_threshold {} needs a CRF tagger (model_class {}); this artifact is {}: set tagger_span_threshold to 0",
+                config.tagger_span_threshold,
+                ModelClass::Crf.as_str(),
+                self.header.model_class
+            ));
+        }
+        Ok(())
+    }
+
     /// SHA-256 of the weights file.
     pub fn checksum(&self) -> &str {
         &self.header.weights_sha256
@@ -637,6 +654,7 @@ impl Tagger {
             let inv = 1.0 / self.header.temperature;
             let threshold = extractor.config.tagger_span_threshold;
             if threshold > 0.0 {
+                // By span probability (`posterior`), every line.
                 for &(first, last) in &features.lines {
                     posterior::decode(
                         &em[first..last],
@@ -656,7 +674,13 @@ impl Tagger {
                     }
                 }
             }
-            for &(first, last) in features.lines.iter().filter(|_| threshold <= 0.0) {
+            // Else the best path's spans (Viterbi).
+            let best_path_lines = if threshold > 0.0 {
+                &[][..]
+            } else {
+                &features.lines[..]
+            };
+            for &(first, last) in best_path_lines {
                 let em = &em[first..last];
                 viterbi_with(em, &self.transitions, path, &mut scratch.back);
                 // A line without a span reports nothing: its marginals are not needed.
@@ -1076,5 +1100,47 @@ mod tests {
         };
         let err = Tagger::from_parts(wrong, &bytes).expect_err("tags must match the format");
         assert!(err.contains("format v1"), "{err}");
+    }
+
+    #[test]
+    fn span_probabilities_need_a_crf() {
+        let tagger = |class| {
+            let training = TrainingMetadata {
+                dataset: "none".into(),
+                dataset_sha256: String::new(),
+                seed: 1,
+                epochs: 1,
+                postings: 0,
+                sequences: 0,
+                tokens: 0,
+                gold_spans: 0,
+                c2: None,
+                eta0: None,
+            };
+            let features = FeatureConfig {
+                hash_bits: 8,
+                lexicon: false,
+                sections: false,
+            };
+            Tagger::from_trained(
+                class,
+                features,
+                vec![0.0; 256 * TAGS],
+                [[0.0; TAGS]; TAGS + 1],
+                1.0,
+                training,
+            )
+        };
+        let by_probability = EngineConfig {
+            tagger_span_threshold: 0.15,
+            ..EngineConfig::default()
+        };
+        let perceptron = tagger(ModelClass::AveragedPerceptron);
+        let err = perceptron.check_decoding(&by_probability).unwrap_err();
+        assert!(err.contains("averaged_perceptron"), "{err}");
+        assert!(perceptron.check_decoding(&EngineConfig::default()).is_ok());
+        let crf = tagger(ModelClass::Crf);
+        assert!(crf.check_decoding(&by_probability).is_ok());
+        assert!(crf.check_decoding(&EngineConfig::default()).is_ok());
     }
 }

@@ -51,12 +51,14 @@ impl Default for TrainConfig {
     }
 }
 
-/// What training saw, and the training-set mistakes per epoch.
+/// What training saw, and its progress per epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainReport {
     pub sequences: usize,
     pub tokens: usize,
     pub gold_spans: usize,
+    /// The perceptron's training-set mistakes, or the CRF's mean loss per
+    /// sequence in thousandths.
     pub mistakes_per_epoch: Vec<usize>,
 }
 
