@@ -320,57 +320,92 @@ impl SkillIndex {
     /// times the speed of one dot product at a time), then each concept
     /// keeps its best label's score.
     pub fn top_k_batch(&self, queries: &[&[f32]], k: usize) -> Vec<Vec<(u32, f32)>> {
-        let concepts = self.labels.len();
+        let mut ranked = vec![Vec::new(); queries.len()];
         let valid: Vec<usize> = (0..queries.len())
             .filter(|&qi| queries[qi].len() == self.dim)
             .collect();
-        let mut best = vec![f32::NEG_INFINITY; concepts * valid.len()];
-        if k > 0 && !valid.is_empty() && self.dim > 0 {
-            let q = DMatrix::from_fn(valid.len(), self.dim, |i, j| queries[valid[i]][j]);
-            let mut scores = DMatrix::<f32>::zeros(valid.len(), SCORE_BLOCK_ROWS);
-            for (b, block) in self.vectors.chunks(SCORE_BLOCK_ROWS * self.dim).enumerate() {
-                let rows = block.len() / self.dim;
-                // Row-major label vectors are a column-major dim × rows matrix.
-                let labels = DMatrixView::from_slice(block, self.dim, rows);
-                let mut s = scores.columns_mut(0, rows);
-                s.gemm(1.0, &q, &labels, 0.0);
-                for (j, column) in s.column_iter().enumerate() {
-                    let c = self.row_concept[b * SCORE_BLOCK_ROWS + j] as usize;
-                    for (qi, &score) in column.iter().enumerate() {
-                        let slot = &mut best[qi * concepts + c];
-                        if score > *slot {
-                            *slot = score;
-                        }
+        if k == 0 || valid.is_empty() || self.dim == 0 {
+            return ranked;
+        }
+        let q = DMatrix::from_fn(valid.len(), self.dim, |i, j| queries[valid[i]][j]);
+        let mut tops: Vec<Vec<(u32, f32)>> = vec![Vec::with_capacity(k + 1); valid.len()];
+        let mut scores = DMatrix::<f32>::zeros(valid.len(), SCORE_BLOCK_ROWS);
+        let mut run_best = vec![f32::NEG_INFINITY; valid.len()];
+        // Each query's k-th best score so far (its last place once full).
+        let mut kth = vec![f32::NEG_INFINITY; valid.len()];
+        let rows = self.row_concept.len();
+        let mut first = 0;
+        while first < rows {
+            // Blocks end on a concept boundary, so a concept's labels are
+            // scored in one block.
+            let mut last = (first + SCORE_BLOCK_ROWS).min(rows);
+            while last < rows
+                && last > first
+                && self.row_concept[last] == self.row_concept[last - 1]
+            {
+                last -= 1;
+            }
+            if last == first {
+                // One concept with more labels than a block: never shipped,
+                // but the result must not depend on it.
+                last = first + 1;
+                while last < rows && self.row_concept[last] == self.row_concept[first] {
+                    last += 1;
+                }
+            }
+            let n = last - first;
+            if scores.ncols() < n {
+                scores = DMatrix::<f32>::zeros(valid.len(), n);
+            }
+            // Row-major label vectors are a column-major dim × n matrix, so
+            // column j of the product holds label j's score for every query.
+            let labels = DMatrixView::from_slice(
+                &self.vectors[first * self.dim..last * self.dim],
+                self.dim,
+                n,
+            );
+            scores.columns_mut(0, n).gemm(1.0, &q, &labels, 0.0);
+            // A concept's labels are one run of columns: their element-wise
+            // max is the concept's score for every query (contiguous slices,
+            // so it vectorises), then one comparison per query with its k-th.
+            let nq = valid.len();
+            let flat = &scores.as_slice()[..n * nq];
+            let mut r = 0;
+            while r < n {
+                let c = self.row_concept[first + r];
+                run_best.fill(f32::NEG_INFINITY);
+                while r < n && self.row_concept[first + r] == c {
+                    for (best, &x) in run_best.iter_mut().zip(&flat[r * nq..(r + 1) * nq]) {
+                        *best = best.max(x);
+                    }
+                    r += 1;
+                }
+                for ((top, kth), &best) in tops.iter_mut().zip(&mut kth).zip(&run_best) {
+                    // Concepts arrive in id order: among equal scores the
+                    // lower id stays ahead.
+                    if best <= *kth && top.len() == k {
+                        continue;
+                    }
+                    let at = top.partition_point(|t| t.1 >= best);
+                    top.insert(at, (c, best));
+                    top.truncate(k);
+                    if top.len() == k {
+                        *kth = top[k - 1].1;
                     }
                 }
             }
+            first = last;
         }
-        let mut ranked = vec![Vec::new(); queries.len()];
-        if k == 0 {
-            return ranked;
-        }
-        for (slot, &qi) in valid.iter().enumerate() {
-            let mut top: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
-            for (c, &s) in best[slot * concepts..(slot + 1) * concepts]
-                .iter()
-                .enumerate()
-            {
-                if top.len() == k && s <= top[k - 1].1 {
-                    continue;
-                }
-                let at = top.partition_point(|t| t.1 >= s);
-                top.insert(at, (c as u32, s));
-                top.truncate(k);
-            }
+        for (top, &qi) in tops.into_iter().zip(&valid) {
             ranked[qi] = top;
         }
         ranked
     }
 }
 
-/// Label rows scored per matrix product: the score block (queries × rows)
-/// stays in cache.
-const SCORE_BLOCK_ROWS: usize = 4096;
+/// Label rows scored per matrix product: the score block (256 queries ×
+/// rows, 512 KB) stays in the second-level cache.
+const SCORE_BLOCK_ROWS: usize = 512;
 
 /// One ranked link of a skill to a taxonomy concept.
 #[derive(Debug, Clone, PartialEq)]
@@ -647,6 +682,85 @@ mod tests {
         assert_eq!(index.label(top[0].0), "use databases");
         assert!((top[0].1 - 1.0).abs() < 1e-6);
         assert!(top[0].1 >= top[1].1);
+    }
+
+    /// An index of `concepts` with run lengths 1..=`max_run` (some longer
+    /// than a score block), pseudo-random vectors; a fixed LCG keeps it
+    /// reproducible without a dependency.
+    fn random_index(concepts: usize, max_run: usize, dim: usize) -> SkillIndex {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let mut row_concept = Vec::new();
+        for c in 0..concepts {
+            let run = if c == 7 {
+                3 * SCORE_BLOCK_ROWS / 2
+            } else {
+                1 + c % max_run
+            };
+            row_concept.extend(std::iter::repeat_n(c as u32, run));
+        }
+        // Every 10th row a copy of the row before: equal scores, so the tie
+        // rule (lower concept id first) is exercised.
+        let mut vectors: Vec<f32> = Vec::with_capacity(row_concept.len() * dim);
+        for r in 0..row_concept.len() {
+            if r % 10 == 9 {
+                let prev = vectors[(r - 1) * dim..r * dim].to_vec();
+                vectors.extend(prev);
+            } else {
+                vectors.extend((0..dim).map(|_| next()));
+            }
+        }
+        SkillIndex {
+            model_id: "m".into(),
+            taxonomy_version: "t".into(),
+            dim,
+            labels: (0..concepts).map(|c| format!("c{c}")).collect(),
+            row_concept,
+            vectors,
+        }
+    }
+
+    #[test]
+    fn blocked_ranking_matches_brute_force_across_block_boundaries() {
+        let dim = 16;
+        let index = random_index(700, 9, dim);
+        assert!(index.rows() > 4 * SCORE_BLOCK_ROWS);
+        let queries: Vec<Vec<f32>> = (0..40)
+            .map(|i| {
+                let start = (i * 97 % index.rows()) * dim;
+                index.vectors[start..start + dim].to_vec()
+            })
+            .collect();
+        let refs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+        let k = 7;
+        let batch = index.top_k_batch(&refs, k);
+        for (q, got) in refs.iter().zip(&batch) {
+            let mut want: Vec<(u32, f32)> = (0..index.concepts() as u32)
+                .map(|c| (c, index.concept_score(c, q)))
+                .collect();
+            want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            want.truncate(k);
+            assert_eq!(got.len(), k);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g.1 - w.1).abs() < 1e-5, "{got:?} vs {want:?}");
+            }
+            // Same concepts, allowing a swap only between scores equal to
+            // rounding (sgemm and a plain dot sum in different orders).
+            let ids = |v: &[(u32, f32)]| v.iter().map(|t| t.0).collect::<Vec<_>>();
+            if ids(got) != ids(&want) {
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        g.0 == w.0 || (g.1 - w.1).abs() < 1e-5,
+                        "{got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
