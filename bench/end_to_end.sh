@@ -20,7 +20,9 @@
 # add semantic ESCO links and transformer posting vectors; `tagger`: the rules'
 # section classifier and clusterer with the trained skills_extractor v2.0, an
 # engine ~4x slower per posting, to see the pipeline when enriching, not
-# writing, is the bound).
+# writing, is the bound; `linked`: the shipped skills version
+# (skills_extractor v2.1-semantic-static: the tagger plus semantic ESCO links)
+# with the rules' section classifier and clusterer, no posting vectors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -44,7 +46,12 @@ case "$MODELS" in
     rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
     cp config/models/section_classifier-v1.0.yaml config/models/job_clusterer-v1.0.yaml "$SEED_DIR"/
     cp models/skills_extractor/v2.0/model.yaml "$SEED_DIR"/skills_extractor-v2.0.yaml ;;
-  *) echo "MODELS must be rules, shipped or tagger, not $MODELS" >&2; exit 2 ;;
+  linked)
+    SEED_DIR="$WORK/models-linked"
+    rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
+    cp config/models/section_classifier-v1.0.yaml config/models/job_clusterer-v1.0.yaml \
+      config/models/skills_extractor-v2.1-semantic-static.yaml "$SEED_DIR"/ ;;
+  *) echo "MODELS must be rules, shipped, tagger or linked, not $MODELS" >&2; exit 2 ;;
 esac
 export JOBENRICH__MODELS__SEED_DIR="$SEED_DIR"
 [ -x "$BIN" ] || cargo build --release -q -p jobenrich-cli

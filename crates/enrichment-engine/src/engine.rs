@@ -297,8 +297,10 @@ impl SkillsEngine {
                     .into_iter()
                     .map(|l| TaxonomyLink {
                         label: l.label,
-                        // f32 rounding can put a cosine a hair past 1.
-                        score: f64::from(l.score).clamp(-1.0, 1.0),
+                        // f32 rounding can put a cosine a hair past 1. An
+                        // f32 cosine holds ~7 significant digits: 8 decimals
+                        // keep them and print in ~10 characters, not 17.
+                        score: (f64::from(l.score).clamp(-1.0, 1.0) * 1e8).round() / 1e8,
                         exact: l.exact,
                     })
                     .collect(),
@@ -415,6 +417,10 @@ mod tests {
         assert_eq!(sql.taxonomy_links.len(), 2);
         assert!(!sql.taxonomy_links[0].exact);
         assert!(sql.taxonomy_links[0].score >= sql.taxonomy_links[1].score);
+        for link in &sql.taxonomy_links {
+            // Kept to 8 decimals: short when printed.
+            assert!(link.score.to_string().len() <= 11, "{}", link.score);
+        }
         for s in &out.skills {
             assert!(jobenrich_domain::validation::Validate::validate(s).is_ok());
         }

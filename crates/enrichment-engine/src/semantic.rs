@@ -403,9 +403,11 @@ impl SkillIndex {
     }
 }
 
-/// Label rows scored per matrix product: the score block (256 queries ×
-/// rows, 512 KB) stays in the second-level cache.
-const SCORE_BLOCK_ROWS: usize = 512;
+/// Label rows scored per matrix product (ending early on a concept
+/// boundary). Each product packs the queries again and allocates inside
+/// matrixmultiply: 2,048 rows ran ~5% faster in `run` than 512, and the
+/// score block (2 MB at 256 queries) is read once, right after.
+const SCORE_BLOCK_ROWS: usize = 2048;
 
 /// One ranked link of a skill to a taxonomy concept.
 #[derive(Debug, Clone, PartialEq)]
@@ -728,7 +730,7 @@ mod tests {
     #[test]
     fn blocked_ranking_matches_brute_force_across_block_boundaries() {
         let dim = 16;
-        let index = random_index(700, 9, dim);
+        let index = random_index(2000, 9, dim);
         assert!(index.rows() > 4 * SCORE_BLOCK_ROWS);
         let queries: Vec<Vec<f32>> = (0..40)
             .map(|i| {

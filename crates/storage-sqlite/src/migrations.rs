@@ -52,6 +52,10 @@
 //!     becomes a view with every seed column and `INSTEAD OF` triggers, so
 //!     SQL written against the table keeps working. About 6 KB less per
 //!     posting (docs/performance.md).
+//! 11. `cluster_runs_by_time`: an index to find the newest clustering run.
+//! 12. `compact_taxonomy_links`: a skill's ranked ESCO candidates keep their
+//!     labels as `skill_terms` ids (`job_skills_data.taxonomy_link_terms`);
+//!     the view rebuilds the seed's JSON (`migrations/compact_links.rs`).
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -129,6 +133,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 11,
         name: "0011_cluster_runs_by_time",
         sql: MIGRATION_11_CLUSTER_RUNS_BY_TIME,
+    },
+    Migration {
+        version: 12,
+        name: "0012_compact_taxonomy_links",
+        sql: MIGRATION_12_COMPACT_TAXONOMY_LINKS,
     },
 ];
 
@@ -578,6 +587,10 @@ macro_rules! rebuilt_snippet_sql {
 
 #[cfg(test)]
 pub(crate) use rebuilt_snippet_sql;
+
+// After the macros above, which it uses.
+mod compact_links;
+pub use compact_links::MIGRATION_12_COMPACT_TAXONOMY_LINKS;
 
 pub const MIGRATION_10_COMPACT_JOB_SKILLS: &str = concat!(
     r#"
@@ -1066,7 +1079,8 @@ mod tests {
                 "0008_taxonomy_links",
                 "0009_lean_result_tables",
                 "0010_compact_job_skills",
-                "0011_cluster_runs_by_time"
+                "0011_cluster_runs_by_time",
+                "0012_compact_taxonomy_links"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
@@ -1232,7 +1246,8 @@ mod tests {
                 "0008_taxonomy_links",
                 "0009_lean_result_tables",
                 "0010_compact_job_skills",
-                "0011_cluster_runs_by_time"
+                "0011_cluster_runs_by_time",
+                "0012_compact_taxonomy_links"
             ]
         );
 
@@ -1850,6 +1865,110 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn migration_12_keeps_link_labels_once_and_every_links_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v11.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate_to(11).await.unwrap();
+        let seed_links = r#"[{"label":"use \"SQL\" databases","score":1.0,"exact":true},{"label":"Größe schätzen","score":0.8537770509719849,"exact":false},{"label":"x","score":-0.125,"exact":false}]"#;
+        let rows = [
+            ("a", Some(seed_links)),
+            // Other shapes stay as written: extra keys, another order, spaces.
+            ("b", Some(r#"[{"uri":"http://esco/rust","score":1.0}]"#)),
+            ("c", Some(r#"[{"score":0.5,"label":"y","exact":false}]"#)),
+            ("d", Some(r#"[ {"label":"y","score":0.5,"exact":false} ]"#)),
+            ("e", Some("not json")),
+            ("f", Some("[]")),
+            ("g", None),
+        ];
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+             VALUES ('p1', 'Dev', 'text', 1)",
+            [],
+        )
+        .unwrap();
+        for (name, links) in rows {
+            conn.execute(
+                "INSERT INTO job_skills (job_posting_id, skill_name, skill_category,
+                     confidence_score, source_strategies, enrichment_version, created_at,
+                     skill_id, taxonomy_links)
+                 VALUES ('p1', ?1, 'databases', 0.5, '[]', 's@v1', 1,
+                     '00000000-0000-4000-8000-00000000000a', ?2)",
+                params![name, links],
+            )
+            .unwrap();
+        }
+        let before = strings(&conn, SKILL_ROWS);
+        store.migrate().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(
+            strings(&conn, SKILL_ROWS),
+            before,
+            "every column reads as before"
+        );
+        let stored = strings(
+            &conn,
+            "SELECT n.term || ' ' || COALESCE(k.taxonomy_link_terms, '-') || ' '
+                    || COALESCE(k.taxonomy_links, '-')
+             FROM job_skills_data k JOIN skill_terms n ON n.term_id = k.name_term
+             ORDER BY n.term",
+        );
+        let id = |term: &str| -> i64 {
+            conn.query_row(
+                "SELECT term_id FROM skill_terms WHERE term = ?1",
+                [term],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            stored[0],
+            format!(
+                "a [[{},1.0,1],[{},0.8537770509719849],[{},-0.125]] -",
+                id("use \"SQL\" databases"),
+                id("Größe schätzen"),
+                id("x")
+            )
+        );
+        assert_eq!(stored[1], r#"b - [{"uri":"http://esco/rust","score":1.0}]"#);
+        assert!(stored[2].starts_with("c - "), "{}", stored[2]);
+        assert!(stored[3].starts_with("d - "), "{}", stored[3]);
+        assert_eq!(stored[4], "e - not json");
+        assert_eq!(stored[5], "f [] -");
+        assert_eq!(stored[6], "g - -");
+
+        // Writes through the view are compacted the same way, and read back
+        // as written.
+        conn.execute(
+            "INSERT INTO job_skills (job_posting_id, skill_name, skill_category,
+                 confidence_score, source_strategies, enrichment_version, created_at, skill_id,
+                 taxonomy_links)
+             VALUES ('p1', 'h', 'databases', 0.5, '[]', 's@v1', 1,
+                 '00000000-0000-4000-8000-00000000000a', ?1)",
+            [seed_links],
+        )
+        .unwrap();
+        let compact: Option<String> = conn
+            .query_row(
+                "SELECT taxonomy_link_terms FROM job_skills_data k
+                 JOIN skill_terms n ON n.term_id = k.name_term WHERE n.term = 'h'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(compact.is_some_and(|c| c.starts_with("[[")));
+        let read: String = conn
+            .query_row(
+                "SELECT taxonomy_links FROM job_skills WHERE skill_name = 'h'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(read, seed_links);
+    }
+
+    #[tokio::test]
     async fn skills_written_compactly_read_back_as_written_and_the_view_takes_writes() {
         use jobenrich_domain::{
             EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, MentionSpan,
@@ -1895,13 +2014,50 @@ mod tests {
         // 60 characters either side, whitespace evened out: what the engine writes.
         let rust_window: String = description.chars().skip(20).take(60 + 4 + 60).collect();
         let rust_snippet = rust_window.split_whitespace().collect::<Vec<_>>().join(" ");
-        let written = vec![
+        let mut written = vec![
             skill("Rust", Some(&rust_snippet), (80, 84)),
             skill("SQL", Some("not around the mention"), (91, 94)),
             skill("Größe", None, (96, 101)),
         ];
+        written[0].taxonomy_links = vec![
+            jobenrich_domain::TaxonomyLink {
+                label: "use \"Rust\"".into(),
+                score: 1.0,
+                exact: true,
+            },
+            jobenrich_domain::TaxonomyLink {
+                label: "Größe schätzen".into(),
+                score: f64::from(0.853_777_05f32),
+                exact: false,
+            },
+        ];
         store.upsert_skills(&written).await.unwrap();
         let conn = Connection::open(&path).unwrap();
+        let links = strings(
+            &conn,
+            "SELECT COALESCE(taxonomy_link_terms, '-') || ' ' || COALESCE(taxonomy_links, '-')
+             FROM job_skills_data ORDER BY position_in_text",
+        );
+        let term = |t: &str| -> i64 {
+            conn.query_row(
+                "SELECT term_id FROM skill_terms WHERE term = ?1",
+                [t],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            links,
+            [
+                format!(
+                    "[[{},1.0,1],[{},0.8537770509719849]] -",
+                    term("use \"Rust\""),
+                    term("Größe schätzen")
+                ),
+                "- -".to_string(),
+                "- -".to_string()
+            ]
+        );
         let stored = strings(
             &conn,
             "SELECT COALESCE(context_snippet, snippet_start || '-' || snippet_end, '<none>')

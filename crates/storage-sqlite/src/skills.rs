@@ -16,7 +16,7 @@ use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, SkillFrequency, SkillRepository,
-    SkillWeight, StoreError,
+    SkillWeight, StoreError, TaxonomyLink, ValidationError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
@@ -123,6 +123,40 @@ impl<'a> SkillWriter<'a> {
         Ok(id)
     }
 
+    /// `[[term_id, score], …]` with `, 1` after an exact link's score: the
+    /// form the `job_skills` view rebuilds the seed's JSON from (migration
+    /// 12). Scores are written as serde_json writes them, so the rebuilt JSON
+    /// reads back to the same values.
+    fn compact_links(&mut self, conn: &Connection, links: &[TaxonomyLink]) -> StoreResult<String> {
+        let mut out = String::with_capacity(2 + links.len() * 20);
+        out.push('[');
+        for (i, link) in links.iter().enumerate() {
+            if !link.score.is_finite() {
+                // Validation refuses it first; JSON has no NaN.
+                return Err(ValidationError::new(
+                    "ExtractedSkill",
+                    "taxonomy_links",
+                    format!("the score of {:?} is not a number", link.label),
+                )
+                .into());
+            }
+            let id = self.term(conn, &link.label)?;
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            out.push_str(&id.to_string());
+            out.push(',');
+            out.push_str(&to_json(&link.score)?);
+            if link.exact {
+                out.push_str(",1");
+            }
+            out.push(']');
+        }
+        out.push(']');
+        Ok(out)
+    }
+
     fn opt_term(&mut self, conn: &Connection, term: Option<&str>) -> StoreResult<Option<i64>> {
         term.map(|t| self.term(conn, t)).transpose()
     }
@@ -166,9 +200,10 @@ impl<'a> SkillWriter<'a> {
                      category_term, confidence_score, strategies_term,
                      section_relevance_score, section_term, context_snippet, snippet_start,
                      snippet_end, position_in_text, mention_count, taxonomy_ref_term,
-                     created_at, skill_id, enrichment_id, mention_spans, taxonomy_links)
+                     created_at, skill_id, enrichment_id, mention_spans, taxonomy_links,
+                     taxonomy_link_terms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, ?19)
+                     ?16, ?17, ?18, NULL, ?19)
                  ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET
                      category_term = excluded.category_term,
                      confidence_score = excluded.confidence_score,
@@ -185,7 +220,8 @@ impl<'a> SkillWriter<'a> {
                      skill_id = excluded.skill_id,
                      enrichment_id = excluded.enrichment_id,
                      mention_spans = excluded.mention_spans,
-                     taxonomy_links = excluded.taxonomy_links",
+                     taxonomy_links = excluded.taxonomy_links,
+                     taxonomy_link_terms = excluded.taxonomy_link_terms",
             )
             .map_err(map_sqlite)?;
         for s in skills {
@@ -236,7 +272,7 @@ impl<'a> SkillWriter<'a> {
                 if s.taxonomy_links.is_empty() {
                     None
                 } else {
-                    Some(to_json(&s.taxonomy_links)?)
+                    Some(self.compact_links(conn, &s.taxonomy_links)?)
                 },
             ])
             .map_err(map_sqlite)?;
