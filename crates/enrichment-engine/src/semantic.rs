@@ -327,10 +327,17 @@ impl SkillIndex {
         if k == 0 || valid.is_empty() || self.dim == 0 {
             return ranked;
         }
-        let q = DMatrix::from_fn(valid.len(), self.dim, |i, j| queries[valid[i]][j]);
+        // nalgebra multiplies matrices of 5 rows or fewer with its own loops,
+        // many times slower than matrixmultiply; a run's later batches often
+        // bring only a few new phrases, so pad with zero rows (never ranked:
+        // `tops` has one entry per real query).
+        let nq = valid.len().max(MIN_GEMM_ROWS);
+        let q = DMatrix::from_fn(nq, self.dim, |i, j| {
+            valid.get(i).map_or(0.0, |&qi| queries[qi][j])
+        });
         let mut tops: Vec<Vec<(u32, f32)>> = vec![Vec::with_capacity(k + 1); valid.len()];
-        let mut scores = DMatrix::<f32>::zeros(valid.len(), SCORE_BLOCK_ROWS);
-        let mut run_best = vec![f32::NEG_INFINITY; valid.len()];
+        let mut scores = DMatrix::<f32>::zeros(nq, SCORE_BLOCK_ROWS);
+        let mut run_best = vec![f32::NEG_INFINITY; nq];
         // Each query's k-th best score so far (its last place once full).
         let mut kth = vec![f32::NEG_INFINITY; valid.len()];
         let rows = self.row_concept.len();
@@ -355,7 +362,7 @@ impl SkillIndex {
             }
             let n = last - first;
             if scores.ncols() < n {
-                scores = DMatrix::<f32>::zeros(valid.len(), n);
+                scores = DMatrix::<f32>::zeros(nq, n);
             }
             // Row-major label vectors are a column-major dim × n matrix, so
             // column j of the product holds label j's score for every query.
@@ -368,7 +375,6 @@ impl SkillIndex {
             // A concept's labels are one run of columns: their element-wise
             // max is the concept's score for every query (contiguous slices,
             // so it vectorises), then one comparison per query with its k-th.
-            let nq = valid.len();
             let flat = &scores.as_slice()[..n * nq];
             let mut r = 0;
             while r < n {
@@ -402,6 +408,10 @@ impl SkillIndex {
         ranked
     }
 }
+
+/// Fewest query rows handed to the matrix product (nalgebra's threshold for
+/// matrixmultiply is more than 5).
+const MIN_GEMM_ROWS: usize = 8;
 
 /// Label rows scored per matrix product (ending early on a concept
 /// boundary). Each product packs the queries again and allocates inside
@@ -740,7 +750,10 @@ mod tests {
             .collect();
         let refs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
         let k = 7;
-        let batch = index.top_k_batch(&refs, k);
+        // Many queries, and fewer than the product's padded minimum.
+        let mut batch = index.top_k_batch(&refs, k);
+        batch.extend(index.top_k_batch(&refs[..3], k));
+        let refs: Vec<&[f32]> = refs.iter().chain(&refs[..3]).copied().collect();
         for (q, got) in refs.iter().zip(&batch) {
             let mut want: Vec<(u32, f32)> = (0..index.concepts() as u32)
                 .map(|c| (c, index.concept_score(c, q)))
