@@ -26,6 +26,20 @@ pub struct EngineOutput {
     pub skills: Vec<ExtractedSkill>,
 }
 
+/// A posting's sections and skills before linking and row building: what a
+/// batch computes once ahead of ranking its phrases ([`SkillsEngine::analyze`],
+/// [`SkillsEngine::prepare_links`]), then completes per posting
+/// ([`SkillsEngine::finish`]).
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    sections: Vec<Section>,
+    found: Vec<FoundSkill>,
+    /// The description's length in characters (mentions must lie within).
+    text_chars: usize,
+    /// Its length in bytes: `finish` refuses another text.
+    text_len: usize,
+}
+
 pub struct SkillsEngine {
     lexicon: Arc<Lexicon>,
     aliases: Vec<AliasTarget>,
@@ -203,39 +217,32 @@ impl SkillsEngine {
         self.extractor().extract(text, &lower, sections, &offsets)
     }
 
-    /// Ranks the skill phrases of many postings against the taxonomy in one
-    /// pass (the linker keeps them), so their `enrich` calls find them
-    /// ranked: one pass over the index per posting costs more than the
-    /// rest of `enrich`. Extraction runs twice; it is far cheaper. Nothing
-    /// to do without a linker; a posting `enrich` would refuse is skipped.
-    pub fn prepare_links(&self, jobs: &[&JobPosting]) -> Result<(), EngineError> {
+    /// Ranks the skill phrases of many analysed postings against the
+    /// taxonomy in one pass (the linker keeps them), so `finish` finds them
+    /// ranked: one pass over the index per posting costs more than the rest
+    /// of `enrich`. Nothing to do without a linker.
+    pub fn prepare_links(&self, analyses: &[&Analysis]) -> Result<(), EngineError> {
         let Some(linker) = &self.linker else {
             return Ok(());
         };
-        let mut names: Vec<String> = Vec::new();
-        for job in jobs {
-            if job.description.len() <= self.config.max_input_bytes {
-                names.extend(
-                    self.extract_text(&job.description)
-                        .into_iter()
-                        .map(|f| f.canonical),
-                );
-            }
-        }
+        let mut names: Vec<&str> = analyses
+            .iter()
+            .flat_map(|a| a.found.iter().map(|f| f.canonical.as_str()))
+            .collect();
         names.sort_unstable();
         names.dedup();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         linker.prepare(&names)
     }
 
-    /// Sections and skills of a posting's description. Refuses descriptions
-    /// larger than `max_input_bytes`; never panics.
-    pub fn enrich(
-        &self,
-        job: &JobPosting,
-        enrichment_version: &EnrichmentVersion,
-        now: DateTime<Utc>,
-    ) -> Result<EngineOutput, EngineError> {
+    /// Whether this engine links skills to the taxonomy (then a batch pays
+    /// to be analysed ahead, see [`SkillsEngine::prepare_links`]).
+    pub fn links(&self) -> bool {
+        self.linker.is_some()
+    }
+
+    /// Sections and skills of a posting's description, not yet linked.
+    /// Refuses descriptions larger than `max_input_bytes`; never panics.
+    pub fn analyze(&self, job: &JobPosting) -> Result<Analysis, EngineError> {
         let text = job.description.as_str();
         if text.len() > self.config.max_input_bytes {
             return Err(EngineError::InputRefused(format!(
@@ -249,26 +256,74 @@ impl SkillsEngine {
         let lower = text.to_ascii_lowercase();
         let sections = self.classifier.classify_with(text, &lower, &offsets);
         let found = self.extractor().extract(text, &lower, &sections, &offsets);
+        Ok(Analysis {
+            sections,
+            found,
+            text_chars: offsets.char_at(text.len()) as usize,
+            text_len: text.len(),
+        })
+    }
+
+    /// Sections and skills of a posting's description. Refuses descriptions
+    /// larger than `max_input_bytes`; never panics.
+    pub fn enrich(
+        &self,
+        job: &JobPosting,
+        enrichment_version: &EnrichmentVersion,
+        now: DateTime<Utc>,
+    ) -> Result<EngineOutput, EngineError> {
+        let analysis = self.analyze(job)?;
+        self.finish(job, analysis, enrichment_version, now)
+    }
+
+    /// `enrich` of a posting already analysed: links its skills and builds
+    /// the rows. `analysis` must be this engine's analysis of `job`.
+    pub fn finish(
+        &self,
+        job: &JobPosting,
+        analysis: Analysis,
+        enrichment_version: &EnrichmentVersion,
+        now: DateTime<Utc>,
+    ) -> Result<EngineOutput, EngineError> {
+        let text = job.description.as_str();
+        let Analysis {
+            sections,
+            found,
+            text_chars,
+            text_len,
+        } = analysis;
+        let mismatch = || {
+            EngineError::InputRefused(format!(
+                "job {}: the analysis passed is of another text",
+                job.job_posting_id
+            ))
+        };
+        if text_len != text.len() {
+            return Err(mismatch());
+        }
         let version = self.classifier.classifier_version().to_string();
         let classification_method = self.classifier.classification_method();
         let section_rows = sections
             .iter()
-            .map(|s| SectionClassification {
-                classification_id: jobenrich_domain::Uuid::new_v4(),
-                job_posting_id: job.job_posting_id.clone(),
-                section_index: s.index,
-                section_header: s.header.clone(),
-                section_type: s.section_type.clone(),
-                section_text: text[s.byte_start..s.byte_end].to_string(),
-                start_offset: s.char_start,
-                end_offset: s.char_end,
-                is_skills_relevant: s.is_skills_relevant,
-                relevance_probability: s.relevance,
-                classification_method,
-                classifier_version: version.clone(),
-                created_at: now,
+            .map(|s| {
+                let section_text = text.get(s.byte_start..s.byte_end).ok_or_else(mismatch)?;
+                Ok(SectionClassification {
+                    classification_id: jobenrich_domain::Uuid::new_v4(),
+                    job_posting_id: job.job_posting_id.clone(),
+                    section_index: s.index,
+                    section_header: s.header.clone(),
+                    section_type: s.section_type.clone(),
+                    section_text: section_text.to_string(),
+                    start_offset: s.char_start,
+                    end_offset: s.char_end,
+                    is_skills_relevant: s.is_skills_relevant,
+                    relevance_probability: s.relevance,
+                    classification_method,
+                    classifier_version: version.clone(),
+                    created_at: now,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, EngineError>>()?;
         // Ranked ESCO candidates, one encoder batch; nothing to allocate on
         // the hot path of a version that does not link.
         let mut links = match self.linker {
@@ -311,7 +366,6 @@ impl SkillsEngine {
             .collect();
         // The domain's rule for stored spans; a breach is a bug, reported as
         // this job's failure rather than stored.
-        let text_chars = offsets.char_at(text.len()) as usize;
         for s in &skills {
             s.check_mentions_within(text_chars).map_err(|e| {
                 EngineError::InputRefused(format!("job {}: {e}", job.job_posting_id))
@@ -393,11 +447,46 @@ mod tests {
             url: None,
             ingested_at: Utc::now(),
         };
-        // Ranked ahead for the batch; `enrich` then finds them ranked.
-        engine.prepare_links(&[&posting]).unwrap();
+        // Analysed and ranked ahead for the batch; `finish` then finds them
+        // ranked, and gives what `enrich` gives.
+        assert!(engine.links());
+        let analysis = engine.analyze(&posting).unwrap();
+        engine.prepare_links(&[&analysis]).unwrap();
         let out = engine
+            .finish(
+                &posting,
+                analysis.clone(),
+                &EnrichmentVersion::legacy(),
+                Utc::now(),
+            )
+            .unwrap();
+        let alone = engine
             .enrich(&posting, &EnrichmentVersion::legacy(), Utc::now())
             .unwrap();
+        let rows = |o: &EngineOutput| {
+            let skills: Vec<_> = o
+                .skills
+                .iter()
+                .map(|s| {
+                    (
+                        s.skill_name.clone(),
+                        s.taxonomy_ref.clone(),
+                        s.taxonomy_links.clone(),
+                    )
+                })
+                .collect();
+            let sections: Vec<_> = o.sections.iter().map(|s| s.section_text.clone()).collect();
+            (skills, sections)
+        };
+        assert_eq!(rows(&out), rows(&alone));
+        // An analysis of another text is refused, not sliced.
+        let other = JobPosting {
+            description: "Budgeting".into(),
+            ..posting.clone()
+        };
+        assert!(engine
+            .finish(&other, analysis, &EnrichmentVersion::legacy(), Utc::now())
+            .is_err());
         let skill = |name: &str| out.skills.iter().find(|s| s.skill_name == name).unwrap();
         let budgeting = skill("Budgeting");
         assert_eq!(
@@ -450,6 +539,9 @@ mod tests {
             EngineConfig::default(),
         )
         .unwrap();
-        assert!(plain.prepare_links(&[&posting]).is_ok());
+        assert!(!plain.links());
+        assert!(plain
+            .prepare_links(&[&plain.analyze(&posting).unwrap()])
+            .is_ok());
     }
 }

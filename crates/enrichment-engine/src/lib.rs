@@ -38,7 +38,7 @@ pub use builder::{
 };
 pub use config::EngineConfig;
 pub use embedding_text::embedding_text;
-pub use engine::{EngineOutput, SkillsEngine};
+pub use engine::{Analysis, EngineOutput, SkillsEngine};
 pub use error::EngineError;
 pub use extract::{FoundSkill, MentionSpan};
 pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEXICON_FILE};

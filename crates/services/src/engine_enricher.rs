@@ -11,12 +11,16 @@ use crate::posting_embedder::{EncoderPostingEmbedder, EncoderSource};
 use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::{
-    EnrichmentType, EnrichmentVersion, JobPosting, ModelConfig, ModelConfigRepository, SkillAlias,
-    Store,
+    EnrichmentType, EnrichmentVersion, JobId, JobPosting, ModelConfig, ModelConfigRepository,
+    SkillAlias, Store,
 };
-use jobenrich_enrichment_engine::{EngineConfig, EngineError, Lexicon, SkillsEngine};
+use jobenrich_enrichment_engine::{Analysis, EngineConfig, EngineError, Lexicon, SkillsEngine};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Analyses kept for postings not yet enriched: a few batches' worth.
+const MAX_PREPARED: usize = 8_192;
 
 /// Builds engines over one loaded lexicon.
 pub struct EngineEnricherFactory {
@@ -124,6 +128,7 @@ impl EnricherFactory for EngineEnricherFactory {
         let engine = build_engine(self.lexicon.clone(), models, aliases, &self.artifacts)?;
         Ok(Arc::new(EngineEnricher {
             engine,
+            prepared: Mutex::default(),
             classifier_version: models
                 .sections
                 .as_ref()
@@ -148,6 +153,10 @@ impl EnricherFactory for EngineEnricherFactory {
 
 struct EngineEnricher {
     engine: SkillsEngine,
+    /// Analyses `prepare_batch` made to rank a batch's phrases in one pass,
+    /// by posting, with the text they are of; `enrich` takes them, so the
+    /// tagger and the rules run once per posting.
+    prepared: Mutex<HashMap<JobId, (String, Analysis)>>,
     /// Sections are recorded at the active section model's version.
     classifier_version: Option<String>,
 }
@@ -159,14 +168,21 @@ impl PostingEnricher for EngineEnricher {
         skills_version: &EnrichmentVersion,
         now: DateTime<Utc>,
     ) -> Result<EnrichedPosting, EnrichError> {
-        let output = self
-            .engine
-            .enrich(posting, skills_version, now)
-            .map_err(|e| match e {
-                // The same input is refused by the same model every time.
-                EngineError::InputRefused(_) => EnrichError::permanent(e.to_string()),
-                _ => EnrichError::retryable(e.to_string()),
-            })?;
+        let prepared = self
+            .prepared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&posting.job_posting_id)
+            .filter(|(text, _)| *text == posting.description);
+        let output = match prepared {
+            Some((_, analysis)) => self.engine.finish(posting, analysis, skills_version, now),
+            None => self.engine.enrich(posting, skills_version, now),
+        };
+        let output = output.map_err(|e| match e {
+            // The same input is refused by the same model every time.
+            EngineError::InputRefused(_) => EnrichError::permanent(e.to_string()),
+            _ => EnrichError::retryable(e.to_string()),
+        })?;
         let mut sections = output.sections;
         if let Some(version) = &self.classifier_version {
             for section in &mut sections {
@@ -180,9 +196,27 @@ impl PostingEnricher for EngineEnricher {
     }
 
     fn prepare_batch(&self, postings: &[&JobPosting]) {
-        if let Err(e) = self.engine.prepare_links(postings) {
+        if !self.engine.links() {
+            return;
+        }
+        // A posting the engine refuses is refused again by `enrich`.
+        let analyses: Vec<(JobId, (String, Analysis))> = postings
+            .iter()
+            .filter_map(|p| {
+                let analysis = self.engine.analyze(p).ok()?;
+                Some((p.job_posting_id.clone(), (p.description.clone(), analysis)))
+            })
+            .collect();
+        let refs: Vec<&Analysis> = analyses.iter().map(|(_, (_, a))| a).collect();
+        if let Err(e) = self.engine.prepare_links(&refs) {
             tracing::debug!(error = %e, "ranking a batch's skill phrases failed; each posting retries alone");
         }
+        let mut prepared = self.prepared.lock().unwrap_or_else(PoisonError::into_inner);
+        // Left over only by a batch whose postings were not all enriched.
+        if prepared.len() > MAX_PREPARED {
+            prepared.clear();
+        }
+        prepared.extend(analyses);
     }
 }
 
@@ -231,4 +265,121 @@ pub fn build_pipeline(
         ),
         config,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jobenrich_domain::{EncoderError, SkillCategory, TextEncoder};
+    use jobenrich_enrichment_engine::{
+        LexiconEntry, LexiconSource, SemanticLinker, SkillIndex, SurfaceForm, TaxonomyConcept,
+    };
+
+    /// Counts letters: deterministic, and enough to rank two concepts.
+    struct Letters;
+    impl TextEncoder for Letters {
+        fn model_id(&self) -> &str {
+            "letters"
+        }
+        fn dim(&self) -> usize {
+            26
+        }
+        fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0.1f32; 26];
+                    for b in t.bytes().filter(u8::is_ascii_lowercase) {
+                        v[(b - b'a') as usize] += 1.0;
+                    }
+                    jobenrich_domain::encoder::l2_normalize(&mut v);
+                    v
+                })
+                .collect())
+        }
+    }
+
+    fn enricher() -> EngineEnricher {
+        let entry = |name: &str| LexiconEntry {
+            canonical: name.into(),
+            category: SkillCategory::SoftwareTools,
+            source: LexiconSource::Curated,
+            weight: 0.9,
+            taxonomy_ref: None,
+            surfaces: vec![SurfaceForm::new(name, false)],
+        };
+        let lexicon = Arc::new(Lexicon::from_entries(vec![
+            entry("Budgeting"),
+            entry("Sqls"),
+        ]));
+        let concepts = vec![
+            TaxonomyConcept {
+                label: "use databases".into(),
+                alt_labels: vec!["sql".into()],
+            },
+            TaxonomyConcept {
+                label: "manage budgets".into(),
+                alt_labels: vec![],
+            },
+        ];
+        let encoder: Arc<dyn TextEncoder> = Arc::new(Letters);
+        let index = Arc::new(SkillIndex::build(encoder.as_ref(), &concepts, "t").unwrap());
+        let linker = Arc::new(SemanticLinker::new(encoder, index, 2).unwrap());
+        EngineEnricher {
+            engine: SkillsEngine::new(lexicon, &[], EngineConfig::default())
+                .unwrap()
+                .with_linker(linker),
+            prepared: Mutex::default(),
+            classifier_version: None,
+        }
+    }
+
+    fn posting(id: &str, description: &str) -> JobPosting {
+        JobPosting {
+            job_posting_id: JobId::parse(id).unwrap(),
+            title: "Analyst".into(),
+            company: None,
+            location: None,
+            description: description.into(),
+            posted_at: None,
+            source: None,
+            url: None,
+            ingested_at: Utc::now(),
+        }
+    }
+
+    /// What a posting's enrichment says, without its random ids.
+    fn summary(e: &EnrichedPosting) -> Vec<(String, Vec<String>)> {
+        e.skills
+            .iter()
+            .map(|s| {
+                let links = s.taxonomy_links.iter().map(|l| l.label.clone()).collect();
+                (s.skill_name.clone(), links)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_prepared_batch_is_analysed_once_and_a_changed_text_is_analysed_again() {
+        let e = enricher();
+        let v = EnrichmentVersion::legacy();
+        let a = posting("a", "Requirements:\n- Budgeting and Sqls");
+        let b = posting("b", "Requirements:\n- Sqls");
+        e.prepare_batch(&[&a, &b]);
+        assert_eq!(e.prepared.lock().unwrap().len(), 2);
+
+        let from_batch = e.enrich(&a, &v, Utc::now()).unwrap();
+        assert_eq!(e.prepared.lock().unwrap().len(), 1, "taken by enrich");
+        let fresh = enricher().enrich(&a, &v, Utc::now()).unwrap();
+        assert_eq!(summary(&from_batch), summary(&fresh));
+        assert_eq!(from_batch.sections.len(), fresh.sections.len());
+        assert!(!summary(&from_batch)[0].1.is_empty(), "skills are linked");
+
+        // Same posting id, another text since: the kept analysis is not used.
+        let b_edited = posting("b", "Requirements:\n- Budgeting");
+        let edited = e.enrich(&b_edited, &v, Utc::now()).unwrap();
+        let names: Vec<String> = summary(&edited).into_iter().map(|s| s.0).collect();
+        assert_eq!(names, ["Budgeting"]);
+        assert!(e.prepared.lock().unwrap().is_empty());
+    }
 }
