@@ -16,7 +16,7 @@ use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, SkillFrequency, SkillRepository,
-    SkillWeight, StoreError, TaxonomyLink, ValidationError,
+    SkillWeight, StoreError, TaxonomyLink, Uuid, ValidationError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
@@ -78,7 +78,18 @@ pub(crate) struct SkillWriter<'a> {
     terms: TermIds,
     /// Strategy lists by value: their term is JSON text, made once per list.
     strategies: foldhash::HashMap<Vec<ExtractionStrategy>, i64>,
+    /// The `skill_stamps` values of each (posting, version term) written in
+    /// this transaction.
+    stamps: foldhash::HashMap<(JobId, i64), Stamp>,
     radius: u32,
+}
+
+/// One (posting, version)'s shared `enrichment_id` and `created_at`
+/// (migration 13).
+#[derive(Clone, PartialEq)]
+struct Stamp {
+    enrichment_id: Option<Vec<u8>>,
+    created_at: i64,
 }
 
 impl<'a> SkillWriter<'a> {
@@ -88,6 +99,7 @@ impl<'a> SkillWriter<'a> {
             committed,
             terms: TermIds::default(),
             strategies: foldhash::HashMap::default(),
+            stamps: foldhash::HashMap::default(),
             // The engine's default snippet radius; others are found per row.
             radius: 60,
         }
@@ -161,6 +173,49 @@ impl<'a> SkillWriter<'a> {
         term.map(|t| self.term(conn, t)).transpose()
     }
 
+    /// The stamp of `skill`'s (posting, version): the stored one, or made
+    /// from this skill's values when there is none.
+    fn stamp(
+        &mut self,
+        conn: &Connection,
+        skill: &ExtractedSkill,
+        version: i64,
+    ) -> StoreResult<Stamp> {
+        let key = (skill.job_posting_id.clone(), version);
+        if let Some(stamp) = self.stamps.get(&key) {
+            return Ok(stamp.clone());
+        }
+        // The no-op update makes RETURNING give an existing stamp's values.
+        let stamp = conn
+            .prepare_cached(
+                "INSERT INTO skill_stamps (job_posting_id, version_term, enrichment_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (job_posting_id, version_term) DO UPDATE SET created_at = created_at
+                 RETURNING enrichment_id, created_at",
+            )
+            .map_err(map_sqlite)?
+            .query_row(
+                params![
+                    skill.job_posting_id.as_str(),
+                    version,
+                    skill
+                        .enrichment_id
+                        .as_ref()
+                        .map(|id| id.as_bytes().as_slice()),
+                    ts(skill.created_at)
+                ],
+                |r| {
+                    Ok(Stamp {
+                        enrichment_id: r.get(0)?,
+                        created_at: r.get(1)?,
+                    })
+                },
+            )
+            .map_err(map_sqlite)?;
+        self.stamps.insert(key, stamp.clone());
+        Ok(stamp)
+    }
+
     /// Deletes the skills of one job at one version (replace semantics).
     pub(crate) fn delete_job_version(
         &mut self,
@@ -178,12 +233,16 @@ impl<'a> SkillWriter<'a> {
                 None => return Ok(()),
             },
         };
-        conn.prepare_cached(
+        for sql in [
             "DELETE FROM job_skills_data WHERE job_posting_id = ?1 AND version_term = ?2",
-        )
-        .map_err(map_sqlite)?
-        .execute(params![job.as_str(), version])
-        .map_err(map_sqlite)?;
+            "DELETE FROM skill_stamps WHERE job_posting_id = ?1 AND version_term = ?2",
+        ] {
+            conn.prepare_cached(sql)
+                .map_err(map_sqlite)?
+                .execute(params![job.as_str(), version])
+                .map_err(map_sqlite)?;
+        }
+        self.stamps.remove(&(job.clone(), version));
         Ok(())
     }
 
@@ -201,9 +260,9 @@ impl<'a> SkillWriter<'a> {
                      section_relevance_score, section_term, context_snippet, snippet_start,
                      snippet_end, position_in_text, mention_count, taxonomy_ref_term,
                      created_at, skill_id, enrichment_id, mention_spans, taxonomy_links,
-                     taxonomy_link_terms)
+                     taxonomy_link_terms, links_term, stamped)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, NULL, ?19)
+                     ?16, ?17, ?18, NULL, NULL, ?19, ?20)
                  ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET
                      category_term = excluded.category_term,
                      confidence_score = excluded.confidence_score,
@@ -221,7 +280,9 @@ impl<'a> SkillWriter<'a> {
                      enrichment_id = excluded.enrichment_id,
                      mention_spans = excluded.mention_spans,
                      taxonomy_links = excluded.taxonomy_links,
-                     taxonomy_link_terms = excluded.taxonomy_link_terms",
+                     taxonomy_link_terms = excluded.taxonomy_link_terms,
+                     links_term = excluded.links_term,
+                     stamped = excluded.stamped",
             )
             .map_err(map_sqlite)?;
         for s in skills {
@@ -238,6 +299,18 @@ impl<'a> SkillWriter<'a> {
             };
             let section = self.opt_term(conn, s.extracted_from_section.as_deref())?;
             let taxonomy_ref = self.opt_term(conn, s.taxonomy_ref.as_deref())?;
+            let own = Stamp {
+                enrichment_id: s.enrichment_id.map(|id| id.as_bytes().to_vec()),
+                created_at: ts(s.created_at),
+            };
+            let stamped = self.stamp(conn, s, version)? == own;
+            // No bytes for the common case of a version that does not link.
+            let links = if s.taxonomy_links.is_empty() {
+                None
+            } else {
+                let compact = self.compact_links(conn, &s.taxonomy_links)?;
+                Some(self.term(conn, &compact)?)
+            };
             // Offsets instead of text where the view rebuilds the snippet exactly.
             let window = match &s.context_snippet {
                 Some(snippet) => descriptions
@@ -264,16 +337,13 @@ impl<'a> SkillWriter<'a> {
                 s.position_in_text,
                 s.mention_count,
                 taxonomy_ref,
-                ts(s.created_at),
+                // A stamped row's own values would repeat its stamp's.
+                if stamped { 0 } else { own.created_at },
                 s.skill_id.as_bytes().as_slice(),
-                s.enrichment_id.as_ref().map(|id| id.as_bytes().as_slice()),
+                if stamped { None } else { own.enrichment_id },
                 to_json(&s.mention_spans)?,
-                // No bytes for the common case of a version that does not link.
-                if s.taxonomy_links.is_empty() {
-                    None
-                } else {
-                    Some(self.compact_links(conn, &s.taxonomy_links)?)
-                },
+                links,
+                stamped.then_some(1),
             ])
             .map_err(map_sqlite)?;
         }
@@ -386,9 +456,27 @@ impl SkillRepository for SqliteStore {
                 .map_err(map_sqlite)?
                 .collect::<Result<_, _>>()
                 .map_err(map_sqlite)?;
+            // A stamped row's enrichment id is its (posting, version)'s stamp
+            // (migration 13): read once per posting, not joined per row.
+            let mut stamps: HashMap<String, Option<Uuid>> = HashMap::new();
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT k.job_posting_id, k.name_term, k.confidence_score, k.enrichment_id
+                    "SELECT s.job_posting_id, s.enrichment_id FROM skill_stamps s
+                     WHERE s.job_posting_id IN (SELECT value FROM json_each(?1))
+                       AND s.version_term = (SELECT term_id FROM skill_terms WHERE term = ?2)",
+                )
+                .map_err(map_sqlite)?;
+            let mut rows = stmt.query(params![ids, version]).map_err(map_sqlite)?;
+            while let Some(row) = rows.next().map_err(map_sqlite)? {
+                let job: String = get(row, 0)?;
+                let id =
+                    crate::codec::uuid_from_value(E, &job, row.get_ref(1).map_err(map_sqlite)?)?;
+                stamps.insert(job, id);
+            }
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT k.job_posting_id, k.name_term, k.confidence_score, k.enrichment_id,
+                         k.stamped
                      FROM job_skills_data k
                      WHERE k.job_posting_id IN (SELECT value FROM json_each(?1))
                        AND k.version_term = (SELECT term_id FROM skill_terms WHERE term = ?2)",
@@ -413,11 +501,19 @@ impl SkillRepository for SqliteStore {
                         "no skill term {term}"
                     ))
                 })?;
-                let enrichment_id = crate::codec::uuid_from_value(
-                    E,
-                    job_posting_id.as_str(),
-                    row.get_ref(3).map_err(map_sqlite)?,
-                )?;
+                let enrichment_id = if get::<Option<i64>>(row, 4)?.is_some_and(|s| s != 0) {
+                    *stamps.get(job_posting_id.as_str()).ok_or_else(|| {
+                        crate::codec::corrupt(E, job_posting_id.as_str())(
+                            "a stamped skill row has no stamp".to_string(),
+                        )
+                    })?
+                } else {
+                    crate::codec::uuid_from_value(
+                        E,
+                        job_posting_id.as_str(),
+                        row.get_ref(3).map_err(map_sqlite)?,
+                    )?
+                };
                 Ok(SkillWeight {
                     job_posting_id,
                     enrichment_id,
@@ -510,6 +606,13 @@ impl SkillRepository for SqliteStore {
                     params![versions],
                 )
                 .map_err(map_sqlite)?;
+            tx.execute(
+                "DELETE FROM skill_stamps WHERE version_term IN (
+                     SELECT term_id FROM skill_terms
+                     WHERE term IN (SELECT value FROM json_each(?1)))",
+                params![versions],
+            )
+            .map_err(map_sqlite)?;
             Ok(n as u64)
         })
         .await
