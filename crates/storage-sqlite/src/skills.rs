@@ -66,8 +66,54 @@ fn skill_from_row(row: &Row<'_>) -> StoreResult<ExtractedSkill> {
     })
 }
 
-/// `skill_terms` ids by term.
-pub(crate) type TermIds = foldhash::HashMap<String, i64>;
+/// `skill_terms` ids by term, and the compact term of each link list
+/// written (migration 13).
+#[derive(Default)]
+pub(crate) struct TermIds {
+    terms: foldhash::HashMap<String, i64>,
+    /// Link lists by a fingerprint of their values: a list repeats on every
+    /// row of its phrase, and its compact text costs five label lookups and
+    /// five printed scores to build.
+    links: foldhash::HashMap<u64, Vec<(Vec<TaxonomyLink>, i64)>>,
+}
+
+impl TermIds {
+    pub(crate) fn extend(&mut self, fresh: TermIds) {
+        self.terms.extend(fresh.terms);
+        for (key, lists) in fresh.links {
+            self.links.entry(key).or_default().extend(lists);
+        }
+    }
+
+    fn links_term(&self, key: u64, links: &[TaxonomyLink]) -> Option<i64> {
+        self.links
+            .get(&key)?
+            .iter()
+            .find(|(l, _)| same_links(l, links))
+            .map(|(_, id)| *id)
+    }
+}
+
+/// Equal to the bit: `-0.0` and `0.0` print differently.
+fn same_links(a: &[TaxonomyLink], b: &[TaxonomyLink]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.label == y.label && x.score.to_bits() == y.score.to_bits() && x.exact == y.exact
+        })
+}
+
+/// A link list's fingerprint (labels, score bits, exactness), the key of
+/// `TermIds::links`; equal lists have equal fingerprints.
+fn links_key(links: &[TaxonomyLink]) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+    for l in links {
+        l.label.hash(&mut h);
+        l.score.to_bits().hash(&mut h);
+        l.exact.hash(&mut h);
+    }
+    h.finish()
+}
 
 /// Per-transaction state of skill writes: the term ids read or made in this
 /// transaction (kept apart from the store's committed ones: a rolled-back id
@@ -113,8 +159,9 @@ impl<'a> SkillWriter<'a> {
 
     fn cached(&self, term: &str) -> Option<i64> {
         self.committed
+            .terms
             .get(term)
-            .or_else(|| self.terms.get(term))
+            .or_else(|| self.terms.terms.get(term))
             .copied()
     }
 
@@ -131,7 +178,7 @@ impl<'a> SkillWriter<'a> {
                 .query_row(params![term], |r| r.get(0))
                 .map_err(map_sqlite)?,
         };
-        self.terms.insert(term.to_string(), id);
+        self.terms.terms.insert(term.to_string(), id);
         Ok(id)
     }
 
@@ -167,6 +214,26 @@ impl<'a> SkillWriter<'a> {
         }
         out.push(']');
         Ok(out)
+    }
+
+    /// The term of `links`' compact text, made if new.
+    fn links_term(&mut self, conn: &Connection, links: &[TaxonomyLink]) -> StoreResult<i64> {
+        let key = links_key(links);
+        if let Some(id) = self
+            .committed
+            .links_term(key, links)
+            .or_else(|| self.terms.links_term(key, links))
+        {
+            return Ok(id);
+        }
+        let compact = self.compact_links(conn, links)?;
+        let id = self.term(conn, &compact)?;
+        self.terms
+            .links
+            .entry(key)
+            .or_default()
+            .push((links.to_vec(), id));
+        Ok(id)
     }
 
     fn opt_term(&mut self, conn: &Connection, term: Option<&str>) -> StoreResult<Option<i64>> {
@@ -227,7 +294,7 @@ impl<'a> SkillWriter<'a> {
             Some(id) => id,
             None => match existing_term(conn, version.as_str())? {
                 Some(id) => {
-                    self.terms.insert(version.as_str().to_string(), id);
+                    self.terms.terms.insert(version.as_str().to_string(), id);
                     id
                 }
                 None => return Ok(()),
@@ -308,8 +375,7 @@ impl<'a> SkillWriter<'a> {
             let links = if s.taxonomy_links.is_empty() {
                 None
             } else {
-                let compact = self.compact_links(conn, &s.taxonomy_links)?;
-                Some(self.term(conn, &compact)?)
+                Some(self.links_term(conn, &s.taxonomy_links)?)
             };
             // Offsets instead of text where the view rebuilds the snippet exactly.
             let window = match &s.context_snippet {

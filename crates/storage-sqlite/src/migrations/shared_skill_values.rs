@@ -394,4 +394,71 @@ mod tests {
         store.delete_skills_at_versions(&[version]).await.unwrap();
         assert_eq!(count(&conn, "SELECT COUNT(*) FROM skill_stamps"), 0);
     }
+
+    #[tokio::test]
+    async fn a_link_list_is_one_term_across_batches_and_scores_differ_to_the_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+             VALUES ('p1', 'Dev', 'text', 1), ('p2', 'Dev', 'text', 1), ('p3', 'Dev', 'text', 1);",
+        )
+        .unwrap();
+        let mut zero = skill("p3", "Rust", Uuid::new_v4(), 12);
+        zero.taxonomy_links[0].score = 0.0;
+        let mut negative_zero = skill("p3", "SQL", Uuid::new_v4(), 12);
+        negative_zero.enrichment_id = zero.enrichment_id;
+        negative_zero.taxonomy_links[0].score = -0.0;
+        let batches = [
+            vec![skill("p1", "Rust", Uuid::new_v4(), 10)],
+            // A later transaction: the list comes from the committed memo.
+            vec![skill("p2", "Rust", Uuid::new_v4(), 11)],
+            vec![zero, negative_zero],
+        ];
+        for batch in &batches {
+            store.upsert_skills(batch).await.unwrap();
+        }
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM job_skills_data WHERE links_term IS NOT NULL"
+            ),
+            4
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(DISTINCT links_term) FROM job_skills_data WHERE job_posting_id IN ('p1', 'p2')"
+            ),
+            1,
+            "one term for the list both batches wrote"
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(DISTINCT links_term) FROM job_skills_data WHERE job_posting_id = 'p3'"
+            ),
+            2,
+            "0.0 and -0.0 print differently"
+        );
+        let read = store
+            .skills_for_job(&JobId::parse("p3").unwrap(), None)
+            .await
+            .unwrap();
+        let mut scores: Vec<(String, u64)> = read
+            .iter()
+            .map(|s| (s.skill_name.clone(), s.taxonomy_links[0].score.to_bits()))
+            .collect();
+        scores.sort();
+        assert_eq!(
+            scores,
+            [
+                ("Rust".to_string(), 0.0f64.to_bits()),
+                ("SQL".to_string(), (-0.0f64).to_bits())
+            ]
+        );
+    }
 }
