@@ -341,8 +341,16 @@ fn pending_work_at_an_inactive_version_is_reported_stuck_and_pruned() {
         "{text}"
     );
 
-    let pruned = ok_json(dir.path(), &["prune", "--keep-versions", "1"]);
+    let pruned = ok_json(dir.path(), &["prune", "--keep-versions", "1", "--vacuum"]);
     assert_eq!(pruned["pending"]["removed"][0][2], 2, "{pruned}");
+    let space = &pruned["space"]["reclaimed"];
+    let (before, after) = (
+        space["bytes_before"].as_u64().unwrap(),
+        space["bytes_after"].as_u64().unwrap(),
+    );
+    assert!(after > 0 && after <= before, "{pruned}");
+    let table = ok(dir.path(), &["prune", "--keep-versions", "1", "--vacuum"]);
+    assert!(table.contains("store size (vacuum)"), "{table}");
     let after = ok_json(dir.path(), &["status"]);
     assert!(after["stuck"].as_array().unwrap().is_empty(), "{after}");
 

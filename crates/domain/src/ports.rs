@@ -38,6 +38,17 @@ pub trait SchemaMigrator: Send + Sync {
     async fn migrate(&self) -> StoreResult<MigrationReport>;
     /// The applied schema version (0 for an empty store).
     async fn schema_version(&self) -> StoreResult<u32>;
+    /// Gives the space freed inside the store (pruned results, rows a
+    /// migration compacted) back to the file system, keeping every row;
+    /// `None` where the service manages storage (BigQuery).
+    async fn reclaim_space(&self) -> StoreResult<Option<SpaceReport>>;
+}
+
+/// A store's size before and after `reclaim_space`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceReport {
+    pub bytes_before: u64,
+    pub bytes_after: u64,
 }
 
 /// Result of an idempotent batch insert.

@@ -39,8 +39,8 @@ use client::{BigQueryClient, Params, QueryOutcome};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    InsertCounts, JobId, JobPosting, JobPostingRepository, MigrationReport, SchemaMigrator, Store,
-    StoreError,
+    InsertCounts, JobId, JobPosting, JobPostingRepository, MigrationReport, SchemaMigrator,
+    SpaceReport, Store, StoreError,
 };
 use schema::{names, select_list, Cols, POSTING_COLS};
 use serde_json::Value;
@@ -327,6 +327,11 @@ impl SchemaMigrator for BigQueryStore {
             applied,
             schema_version: self.schema_version().await?,
         })
+    }
+
+    /// BigQuery manages its own storage: nothing to give back.
+    async fn reclaim_space(&self) -> StoreResult<Option<SpaceReport>> {
+        Ok(None)
     }
 
     async fn schema_version(&self) -> StoreResult<u32> {

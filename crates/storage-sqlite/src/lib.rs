@@ -45,7 +45,7 @@ mod slices;
 
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
-use jobenrich_domain::{MigrationReport, SchemaMigrator, Store, StoreError};
+use jobenrich_domain::{MigrationReport, SchemaMigrator, SpaceReport, Store, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -275,6 +275,40 @@ impl SchemaMigrator for SqliteStore {
         self.with_conn(|conn| migrations::schema_version(conn))
             .await
     }
+
+    async fn reclaim_space(&self) -> StoreResult<Option<SpaceReport>> {
+        let path = self.pool.path.clone();
+        self.with_writer(move |conn| {
+            // What the disk holds: the database file and its WAL.
+            let on_disk = || -> u64 {
+                let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                len(&path) + len(Path::new(&wal))
+            };
+            let bytes_before = on_disk();
+            // VACUUM rewrites the database through the WAL (about its size
+            // again on disk for a while) and holds the write lock meanwhile.
+            conn.execute_batch("VACUUM").map_err(map_sqlite)?;
+            // The checkpoint that folds it into the file and truncates both.
+            // It fails busy while the background thread runs its own
+            // checkpoint (no busy handler covers that): tried again.
+            for _ in 0..200 {
+                let busy: i64 = conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                    .map_err(map_sqlite)?;
+                if busy == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(Some(SpaceReport {
+                bytes_before,
+                bytes_after: on_disk(),
+            }))
+        })
+        .await
+    }
 }
 
 impl Store for SqliteStore {
@@ -302,6 +336,49 @@ pub(crate) fn in_write_tx<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn reclaiming_space_shrinks_the_store_after_a_prune_and_keeps_every_row() {
+        use jobenrich_domain::{JobPostingRepository, SkillRepository};
+        use jobenrich_storage_contract::fixtures;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("v.db")).unwrap();
+        store.migrate().await.unwrap();
+        let jobs: Vec<String> = (0..400).map(|i| format!("job-{i:04}")).collect();
+        let postings: Vec<_> = jobs.iter().map(|j| fixtures::posting(j)).collect();
+        store.insert_postings(&postings).await.unwrap();
+        let old = fixtures::enrichment_version("skills_extractor@v0.9");
+        let mut skills = Vec::new();
+        for job in &jobs {
+            for n in 0..25 {
+                let mut s = fixtures::skill(job, &format!("skill {n}"));
+                s.enrichment_version = old.clone();
+                skills.push(s);
+            }
+            skills.push(fixtures::skill(job, "Rust"));
+        }
+        store.upsert_skills(&skills).await.unwrap();
+        store.delete_skills_at_versions(&[old]).await.unwrap();
+
+        let report = store.reclaim_space().await.unwrap().unwrap();
+        assert!(
+            report.bytes_after * 2 < report.bytes_before,
+            "the pruned rows' pages are given back: {report:?}"
+        );
+        let file = std::fs::metadata(dir.path().join("v.db")).unwrap().len();
+        assert_eq!(file, report.bytes_after, "the file itself shrank");
+        assert_eq!(store.count_postings().await.unwrap(), 400);
+        let kept = store
+            .skills_for_job(&fixtures::job_posting_id("job-0399"), None)
+            .await
+            .unwrap();
+        assert_eq!(kept, [fixtures::skill("job-0399", "Rust")]);
+        // Writes go on after it.
+        store
+            .upsert_skills(&[fixtures::skill("job-0001", "Go")])
+            .await
+            .unwrap();
+    }
 
     #[tokio::test]
     async fn connections_use_wal_busy_timeout_and_foreign_keys() {

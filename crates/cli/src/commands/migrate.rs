@@ -7,7 +7,7 @@ use crate::output::{emit, Table};
 use crate::session::Session;
 use anyhow::Context;
 use clap::Args;
-use jobenrich_domain::{MigrationReport, Store};
+use jobenrich_domain::{MigrationReport, SpaceReport, Store};
 use jobenrich_enrichment_engine::SHIPPED_ALIASES_FILE;
 use jobenrich_services::alias_admin::{seed_shipped_aliases, AliasSeedReport};
 use jobenrich_services::model_registry::{seed_model_directory, SeedReport};
@@ -20,6 +20,11 @@ pub struct MigrateArgs {
     /// Only migrate the schema; do not register the shipped model configs and aliases.
     #[arg(long)]
     pub no_seed: bool,
+    /// Then give the space the migration freed inside the SQLite file back to
+    /// the disk (VACUUM: needs about the store's size free on disk, and holds
+    /// the write lock while it runs).
+    #[arg(long)]
+    pub vacuum: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,6 +35,44 @@ struct MigrateView {
     /// Postings stored but never queued (an interrupted ingest), queued now.
     repaired: Vec<ReenrichReport>,
     aliases: AliasSeedReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    space: Option<SpaceView>,
+}
+
+/// What `--vacuum` did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpaceView {
+    Reclaimed(SpaceReport),
+    /// The backend manages its own storage.
+    NotApplicable,
+}
+
+impl SpaceView {
+    pub fn text(&self) -> String {
+        match self {
+            SpaceView::Reclaimed(r) => format!(
+                "{:.1} MB → {:.1} MB",
+                r.bytes_before as f64 / 1e6,
+                r.bytes_after as f64 / 1e6
+            ),
+            SpaceView::NotApplicable => "not applicable (the backend manages its storage)".into(),
+        }
+    }
+}
+
+/// `--vacuum` of `migrate` and `prune`.
+pub async fn reclaim_space(store: &dyn Store) -> anyhow::Result<SpaceView> {
+    Ok(
+        match store
+            .reclaim_space()
+            .await
+            .context("giving freed space back to the disk")?
+        {
+            Some(report) => SpaceView::Reclaimed(report),
+            None => SpaceView::NotApplicable,
+        },
+    )
 }
 
 /// What `migrate` and `run` seed: the shipped model configs and aliases.
@@ -69,6 +112,11 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
     let repaired = queue_never_queued(store, store, types, chrono::Utc::now())
         .await
         .context("queueing postings stored but never queued")?;
+    let space = if args.vacuum {
+        Some(reclaim_space(store).await?)
+    } else {
+        None
+    };
     tracing::info!(
         backend = store.backend_name(),
         schema_version = migrations.schema_version,
@@ -82,6 +130,7 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
         models,
         repaired,
         aliases,
+        space,
     };
     emit(session.format, &view, |v| {
         let list = |items: &[String]| {
@@ -91,7 +140,7 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
                 items.join(", ")
             }
         };
-        Table::fields([
+        let mut table = Table::fields([
             ("backend", v.backend.to_string()),
             ("schema version", v.migrations.schema_version.to_string()),
             ("migrations applied", list(&v.migrations.applied)),
@@ -109,6 +158,10 @@ pub async fn run(session: &Session, args: MigrateArgs) -> anyhow::Result<()> {
                 "shipped aliases added / already present",
                 format!("{} / {}", v.aliases.added, v.aliases.already_present),
             ),
-        ])
+        ]);
+        if let Some(space) = &v.space {
+            table.row(["store size (vacuum)".to_string(), space.text()]);
+        }
+        table
     })
 }

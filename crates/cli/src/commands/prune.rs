@@ -2,6 +2,7 @@
 //! all but the newest N versions of each model (active versions are always
 //! kept), after a re-enrichment has made the old results obsolete.
 
+use crate::commands::migrate::{reclaim_space, SpaceView};
 use crate::error::UsageError;
 use crate::output::{emit, Table};
 use crate::session::Session;
@@ -15,6 +16,8 @@ struct PruneView {
     #[serde(flatten)]
     results: PruneReport,
     pending: PendingPruneReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    space: Option<SpaceView>,
 }
 
 #[derive(Debug, Args)]
@@ -22,6 +25,11 @@ pub struct PruneArgs {
     /// Versions of each model whose results are kept (at least 1).
     #[arg(long, value_name = "N")]
     pub keep_versions: usize,
+    /// Then give the space the deleted results took back to the disk
+    /// (SQLite VACUUM: needs about the store's size free on disk, and holds
+    /// the write lock while it runs).
+    #[arg(long)]
+    pub vacuum: bool,
 }
 
 pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
@@ -33,7 +41,16 @@ pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
     let results = prune_old_versions(store, store, store, store, args.keep_versions).await?;
     // Pending work at inactive versions is never claimed (queue_rules): removed too.
     let pending = prune_unclaimable_pending(store, store).await?;
-    let report = PruneView { results, pending };
+    let space = if args.vacuum {
+        Some(reclaim_space(store).await?)
+    } else {
+        None
+    };
+    let report = PruneView {
+        results,
+        pending,
+        space,
+    };
     emit(session.format, &report, |v| {
         let r = &v.results;
         let list = |items: &[String]| {
@@ -43,7 +60,7 @@ pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
                 items.join(", ")
             }
         };
-        Table::fields([
+        let mut table = Table::fields([
             ("kept versions", list(&r.kept_versions)),
             ("pruned skill versions", list(&r.pruned_skill_versions)),
             ("skills deleted", r.skills_deleted.to_string()),
@@ -67,6 +84,10 @@ pub async fn run(session: &Session, args: PruneArgs) -> anyhow::Result<()> {
                         .join(", ")
                 },
             ),
-        ])
+        ]);
+        if let Some(space) = &v.space {
+            table.row(["store size (vacuum)".to_string(), space.text()]);
+        }
+        table
     })
 }
