@@ -165,8 +165,8 @@ mod tests {
     use crate::migrations::tests::{strings, SKILL_ROWS};
     use crate::SqliteStore;
     use jobenrich_domain::{
-        EnrichmentVersion, ExtractedSkill, ExtractionStrategy, JobId, SchemaMigrator,
-        SkillCategory, SkillRepository, TaxonomyLink, Uuid,
+        EnrichmentVersion, ExtractedSkill, JobId, SchemaMigrator, SkillRepository, TaxonomyLink,
+        Uuid,
     };
     use rusqlite::{params, Connection};
 
@@ -306,44 +306,45 @@ mod tests {
         );
     }
 
+    /// The contract's skill at `s@v1` with one ESCO candidate.
     fn skill(job: &str, name: &str, enrichment_id: Uuid, at: i64) -> ExtractedSkill {
-        ExtractedSkill {
-            skill_id: Uuid::new_v4(),
-            job_posting_id: JobId::parse(job).unwrap(),
-            enrichment_id: Some(enrichment_id),
-            skill_name: name.into(),
-            skill_category: SkillCategory::Databases,
-            confidence_score: 0.75,
-            source_strategies: vec![ExtractionStrategy::Lexicon],
-            section_relevance_score: None,
-            extracted_from_section: None,
-            context_snippet: None,
-            position_in_text: None,
-            mention_count: 1,
-            mention_spans: Vec::new(),
-            taxonomy_ref: None,
-            taxonomy_links: vec![TaxonomyLink {
-                label: "use databases".into(),
-                score: 0.5,
-                exact: false,
-            }],
-            enrichment_version: EnrichmentVersion::parse("s@v1").unwrap(),
-            created_at: chrono::DateTime::from_timestamp_micros(at).unwrap(),
+        let mut s = jobenrich_storage_contract::fixtures::skill(job, name);
+        s.skill_id = Uuid::new_v4();
+        s.enrichment_id = Some(enrichment_id);
+        s.enrichment_version = EnrichmentVersion::parse("s@v1").unwrap();
+        s.created_at = chrono::DateTime::from_timestamp_micros(at).unwrap();
+        s.taxonomy_links = vec![TaxonomyLink {
+            label: "use databases".into(),
+            score: 0.5,
+            exact: false,
+        }];
+        s
+    }
+
+    /// A migrated store holding postings `jobs`, and a connection to its file.
+    async fn store_with_postings(
+        dir: &tempfile::TempDir,
+        jobs: &[&str],
+    ) -> (SqliteStore, Connection) {
+        let path = dir.path().join("s.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.migrate().await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        for job in jobs {
+            conn.execute(
+                "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+                 VALUES (?1, 'Dev', 'text', 1)",
+                [job],
+            )
+            .unwrap();
         }
+        (store, conn)
     }
 
     #[tokio::test]
     async fn the_writer_stamps_rows_that_share_values_and_pruning_removes_stamps() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        let store = SqliteStore::open(&path).unwrap();
-        store.migrate().await.unwrap();
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
-             VALUES ('p1', 'Dev', 'text', 1), ('p2', 'Dev', 'text', 1);",
-        )
-        .unwrap();
+        let (store, conn) = store_with_postings(&dir, &["p1", "p2"]).await;
         let (e1, e2, e3) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let written = vec![
             skill("p1", "Rust", e1, 10),
@@ -398,15 +399,7 @@ mod tests {
     #[tokio::test]
     async fn a_link_list_is_one_term_across_batches_and_scores_differ_to_the_bit() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("l.db");
-        let store = SqliteStore::open(&path).unwrap();
-        store.migrate().await.unwrap();
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
-             VALUES ('p1', 'Dev', 'text', 1), ('p2', 'Dev', 'text', 1), ('p3', 'Dev', 'text', 1);",
-        )
-        .unwrap();
+        let (store, conn) = store_with_postings(&dir, &["p1", "p2", "p3"]).await;
         let mut zero = skill("p3", "Rust", Uuid::new_v4(), 12);
         zero.taxonomy_links[0].score = 0.0;
         let mut negative_zero = skill("p3", "SQL", Uuid::new_v4(), 12);
