@@ -124,18 +124,31 @@ pub(crate) struct SkillWriter<'a> {
     terms: TermIds,
     /// Strategy lists by value: their term is JSON text, made once per list.
     strategies: foldhash::HashMap<Vec<ExtractionStrategy>, i64>,
-    /// The `skill_stamps` values of each (posting, version term) written in
-    /// this transaction.
-    stamps: foldhash::HashMap<(JobId, i64), Stamp>,
+    /// The `skill_stamps` values of the (posting, version term) written
+    /// last in this transaction: a posting's rows come together.
+    stamp: Option<(JobId, i64, Stamp)>,
     radius: u32,
 }
 
 /// One (posting, version)'s shared `enrichment_id` and `created_at`
-/// (migration 13).
-#[derive(Clone, PartialEq)]
+/// (migration 13), as stored: a stamp made from rows written through the
+/// view may hold an id as text.
 struct Stamp {
-    enrichment_id: Option<Vec<u8>>,
+    enrichment_id: rusqlite::types::Value,
     created_at: i64,
+}
+
+impl Stamp {
+    /// Whether `skill`'s own values are these (an id only as its BLOB).
+    fn is_of(&self, skill: &ExtractedSkill) -> bool {
+        use rusqlite::types::Value;
+        self.created_at == ts(skill.created_at)
+            && match (&self.enrichment_id, &skill.enrichment_id) {
+                (Value::Null, None) => true,
+                (Value::Blob(stored), Some(id)) => stored.as_slice() == id.as_bytes().as_slice(),
+                _ => false,
+            }
+    }
 }
 
 impl<'a> SkillWriter<'a> {
@@ -145,7 +158,7 @@ impl<'a> SkillWriter<'a> {
             committed,
             terms: TermIds::default(),
             strategies: foldhash::HashMap::default(),
-            stamps: foldhash::HashMap::default(),
+            stamp: None,
             // The engine's default snippet radius; others are found per row.
             radius: 60,
         }
@@ -240,17 +253,19 @@ impl<'a> SkillWriter<'a> {
         term.map(|t| self.term(conn, t)).transpose()
     }
 
-    /// The stamp of `skill`'s (posting, version): the stored one, or made
-    /// from this skill's values when there is none.
-    fn stamp(
+    /// Whether `skill`'s `enrichment_id` and `created_at` are its (posting,
+    /// version)'s stamp: the stored one, or one made from this skill's values
+    /// when there is none.
+    fn stamped(
         &mut self,
         conn: &Connection,
         skill: &ExtractedSkill,
         version: i64,
-    ) -> StoreResult<Stamp> {
-        let key = (skill.job_posting_id.clone(), version);
-        if let Some(stamp) = self.stamps.get(&key) {
-            return Ok(stamp.clone());
+    ) -> StoreResult<bool> {
+        if let Some((job, v, stamp)) = &self.stamp {
+            if *v == version && *job == skill.job_posting_id {
+                return Ok(stamp.is_of(skill));
+            }
         }
         // The no-op update makes RETURNING give an existing stamp's values.
         let stamp = conn
@@ -279,8 +294,9 @@ impl<'a> SkillWriter<'a> {
                 },
             )
             .map_err(map_sqlite)?;
-        self.stamps.insert(key, stamp.clone());
-        Ok(stamp)
+        let is_of = stamp.is_of(skill);
+        self.stamp = Some((skill.job_posting_id.clone(), version, stamp));
+        Ok(is_of)
     }
 
     /// Deletes the skills of one job at one version (replace semantics).
@@ -309,7 +325,13 @@ impl<'a> SkillWriter<'a> {
                 .execute(params![job.as_str(), version])
                 .map_err(map_sqlite)?;
         }
-        self.stamps.remove(&(job.clone(), version));
+        if self
+            .stamp
+            .as_ref()
+            .is_some_and(|(j, v, _)| *v == version && j == job)
+        {
+            self.stamp = None;
+        }
         Ok(())
     }
 
@@ -366,11 +388,7 @@ impl<'a> SkillWriter<'a> {
             };
             let section = self.opt_term(conn, s.extracted_from_section.as_deref())?;
             let taxonomy_ref = self.opt_term(conn, s.taxonomy_ref.as_deref())?;
-            let own = Stamp {
-                enrichment_id: s.enrichment_id.map(|id| id.as_bytes().to_vec()),
-                created_at: ts(s.created_at),
-            };
-            let stamped = self.stamp(conn, s, version)? == own;
+            let stamped = self.stamped(conn, s, version)?;
             // No bytes for the common case of a version that does not link.
             let links = if s.taxonomy_links.is_empty() {
                 None
@@ -404,9 +422,13 @@ impl<'a> SkillWriter<'a> {
                 s.mention_count,
                 taxonomy_ref,
                 // A stamped row's own values would repeat its stamp's.
-                if stamped { 0 } else { own.created_at },
+                if stamped { 0 } else { ts(s.created_at) },
                 s.skill_id.as_bytes().as_slice(),
-                if stamped { None } else { own.enrichment_id },
+                if stamped {
+                    None
+                } else {
+                    s.enrichment_id.as_ref().map(|id| id.as_bytes().as_slice())
+                },
                 to_json(&s.mention_spans)?,
                 links,
                 stamped.then_some(1),

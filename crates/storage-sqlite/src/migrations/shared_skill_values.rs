@@ -304,6 +304,26 @@ mod tests {
             2,
             "SQL and Go still need the stamp"
         );
+
+        // The adapter writes beside rows written through the view, whose
+        // stamp holds the enrichment id as text: its rows keep their own.
+        let mut added = skill("p1", "Kotlin", Uuid::parse_str(e1).unwrap(), 5);
+        added.taxonomy_links.clear();
+        store.upsert_skills(&[added.clone()]).await.unwrap();
+        let read = store
+            .skills_for_job(&JobId::parse("p1").unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(read.iter().find(|s| s.skill_name == "Kotlin"), Some(&added));
+        assert_eq!(
+            strings(
+                &conn,
+                "SELECT COALESCE(k.stamped, '-') || ' ' || typeof(k.enrichment_id)
+                 FROM job_skills_data k JOIN skill_terms n ON n.term_id = k.name_term
+                 WHERE n.term = 'Kotlin'"
+            ),
+            ["- blob"]
+        );
     }
 
     /// The contract's skill at `s@v1` with one ESCO candidate.
