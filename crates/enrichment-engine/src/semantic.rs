@@ -8,11 +8,13 @@
 use crate::extract::FoundSkill;
 use crate::EngineError;
 use jobenrich_domain::TextEncoder;
-use nalgebra::{DMatrix, DMatrixView};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tiles::{LabelTiles, GROUP};
+
+mod tiles;
 
 /// The taxonomy reference prefix exact ESCO links carry (`esco:<preferred label>`).
 pub(crate) const ESCO_PREFIX: &str = "esco:";
@@ -81,7 +83,8 @@ pub struct SkillIndex {
     dim: usize,
     labels: Vec<String>,
     row_concept: Vec<u32>,
-    vectors: Vec<f32>,
+    /// One row per label, packed for the ranking kernel.
+    vectors: LabelTiles,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -116,7 +119,7 @@ impl SkillIndex {
             }
         }
         let dim = encoder.dim();
-        let mut vectors = Vec::with_capacity(texts.len() * dim);
+        let mut vectors = LabelTiles::new(dim);
         for chunk in texts.chunks(BUILD_CHUNK) {
             for v in encoder.encode_batch(chunk)? {
                 if v.len() != dim {
@@ -126,7 +129,7 @@ impl SkillIndex {
                         v.len()
                     )));
                 }
-                vectors.extend(v);
+                vectors.push_row(v);
             }
         }
         Ok(SkillIndex {
@@ -202,8 +205,10 @@ impl SkillIndex {
             };
             serde_json::to_writer(&mut w, &header)?;
             writeln!(w)?;
-            for x in &self.vectors {
-                w.write_all(&x.to_le_bytes())?;
+            for r in 0..self.vectors.rows() {
+                for x in self.vectors.row(r) {
+                    w.write_all(&x.to_le_bytes())?;
+                }
             }
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(&tmp, path)
@@ -254,10 +259,13 @@ impl SkillIndex {
                 ),
             ));
         }
-        let vectors = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let mut vectors = LabelTiles::new(h.dim);
+        for row in bytes.chunks_exact(4 * h.dim) {
+            vectors.push_row(
+                row.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+        }
         Ok(SkillIndex {
             model_id: h.model_id,
             taxonomy_version: h.taxonomy_version,
@@ -299,10 +307,7 @@ impl SkillIndex {
         let first = self.row_concept.partition_point(|&c| c < concept);
         let last = self.row_concept.partition_point(|&c| c <= concept);
         (first..last)
-            .map(|r| {
-                let row = &self.vectors[r * self.dim..(r + 1) * self.dim];
-                row.iter().zip(query).map(|(a, b)| a * b).sum::<f32>()
-            })
+            .map(|r| self.vectors.dot(r, query))
             .reduce(f32::max)
             .unwrap_or(0.0)
     }
@@ -315,10 +320,9 @@ impl SkillIndex {
     }
 
     /// `top_k` of many queries in one pass over the index: the scores of a
-    /// block of label rows against every query are one matrix product
-    /// (nalgebra hands it to matrixmultiply's blocked SIMD sgemm, several
-    /// times the speed of one dot product at a time), then each concept
-    /// keeps its best label's score.
+    /// block of label rows against every query come from one kernel call
+    /// over the labels packed at load (`tiles`), then each concept keeps its
+    /// best label's score.
     pub fn top_k_batch(&self, queries: &[&[f32]], k: usize) -> Vec<Vec<(u32, f32)>> {
         let mut ranked = vec![Vec::new(); queries.len()];
         let valid: Vec<usize> = (0..queries.len())
@@ -327,16 +331,15 @@ impl SkillIndex {
         if k == 0 || valid.is_empty() || self.dim == 0 {
             return ranked;
         }
-        // nalgebra multiplies matrices of 5 rows or fewer with its own loops,
-        // many times slower than matrixmultiply; a run's later batches often
-        // bring only a few new phrases, so pad with zero rows (never ranked:
-        // `tops` has one entry per real query).
-        let nq = valid.len().max(MIN_GEMM_ROWS);
-        let q = DMatrix::from_fn(nq, self.dim, |i, j| {
-            valid.get(i).map_or(0.0, |&qi| queries[qi][j])
-        });
+        // The kernel scores queries in groups: pad with zero queries (never
+        // ranked: `tops` has one entry per real query).
+        let nq = valid.len().div_ceil(GROUP) * GROUP;
+        let mut q = vec![0.0f32; nq * self.dim];
+        for (slot, &qi) in q.chunks_exact_mut(self.dim).zip(&valid) {
+            slot.copy_from_slice(queries[qi]);
+        }
         let mut tops: Vec<Vec<(u32, f32)>> = vec![Vec::with_capacity(k + 1); valid.len()];
-        let mut scores = DMatrix::<f32>::zeros(nq, SCORE_BLOCK_ROWS);
+        let mut scores = vec![0.0f32; nq * SCORE_BLOCK_ROWS];
         let mut run_best = vec![f32::NEG_INFINITY; nq];
         // Each query's k-th best score so far (its last place once full).
         let mut kth = vec![f32::NEG_INFINITY; valid.len()];
@@ -361,21 +364,15 @@ impl SkillIndex {
                 }
             }
             let n = last - first;
-            if scores.ncols() < n {
-                scores = DMatrix::<f32>::zeros(nq, n);
+            if scores.len() < n * nq {
+                scores.resize(n * nq, 0.0);
             }
-            // Row-major label vectors are a column-major dim × n matrix, so
-            // column j of the product holds label j's score for every query.
-            let labels = DMatrixView::from_slice(
-                &self.vectors[first * self.dim..last * self.dim],
-                self.dim,
-                n,
-            );
-            scores.columns_mut(0, n).gemm(1.0, &q, &labels, 0.0);
-            // A concept's labels are one run of columns: their element-wise
-            // max is the concept's score for every query (contiguous slices,
-            // so it vectorises), then one comparison per query with its k-th.
-            let flat = &scores.as_slice()[..n * nq];
+            // Label r's scores for every query are `flat[r * nq..][..nq]`.
+            let flat = &mut scores[..n * nq];
+            self.vectors.scores(&q, nq, first, last, flat);
+            // A concept's labels are one run of rows: their element-wise max
+            // is the concept's score for every query (contiguous slices, so
+            // it vectorises), then one comparison per query with its k-th.
             let mut r = 0;
             while r < n {
                 let c = self.row_concept[first + r];
@@ -409,14 +406,9 @@ impl SkillIndex {
     }
 }
 
-/// Fewest query rows handed to the matrix product (nalgebra's threshold for
-/// matrixmultiply is more than 5).
-const MIN_GEMM_ROWS: usize = 8;
-
-/// Label rows scored per matrix product (ending early on a concept
-/// boundary). Each product packs the queries again and allocates inside
-/// matrixmultiply: 2,048 rows ran ~5% faster in `run` than 512, and the
-/// score block (2 MB at 256 queries) is read once, right after.
+/// Label rows scored per kernel call (ending early on a concept boundary):
+/// the score block (2 MB at 256 queries) is read once, right after, while
+/// still in cache.
 const SCORE_BLOCK_ROWS: usize = 2048;
 
 /// One ranked link of a skill to a taxonomy concept.
@@ -733,7 +725,7 @@ mod tests {
             dim,
             labels: (0..concepts).map(|c| format!("c{c}")).collect(),
             row_concept,
-            vectors,
+            vectors: LabelTiles::from_rows(&vectors, dim),
         }
     }
 
@@ -743,10 +735,7 @@ mod tests {
         let index = random_index(2000, 9, dim);
         assert!(index.rows() > 4 * SCORE_BLOCK_ROWS);
         let queries: Vec<Vec<f32>> = (0..40)
-            .map(|i| {
-                let start = (i * 97 % index.rows()) * dim;
-                index.vectors[start..start + dim].to_vec()
-            })
+            .map(|i| index.vectors.row(i * 97 % index.rows()).collect())
             .collect();
         let refs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
         let k = 7;

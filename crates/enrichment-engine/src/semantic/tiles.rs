@@ -1,0 +1,293 @@
+//! The index's label vectors, stored the way its scoring kernel reads them.
+//!
+//! Ranking a batch of new phrases is one product of the queries with every
+//! label row (114,498 × 128 for ESCO and the static encoder). Through a
+//! general sgemm, each pass packed the whole label matrix again: in a
+//! 100,000-posting `run` most passes bring a few phrases, and the packing
+//! took more CPU than the arithmetic. Here the labels are packed once, when
+//! the index is built or loaded: tiles of `TILE` rows, each stored dimension
+//! by dimension, so one dimension of a tile is `TILE` adjacent floats (one or
+//! two SIMD registers) multiplied by one query value. The kernel is written
+//! by hand because no maintained crate offers a product against a matrix
+//! packed ahead of time; `pulp` compiles it for the CPU's SIMD level, chosen
+//! at run time, without `unsafe`.
+
+/// Label rows per tile: two 8-float registers with AVX2.
+pub(crate) const TILE: usize = 16;
+
+/// Queries scored together against one tile: 4 × 2 accumulators keep AVX2's
+/// two FMA units busy (latency 4) and leave registers for the loads.
+pub(crate) const GROUP: usize = 4;
+
+type Lane = [f32; TILE];
+
+/// Label vectors in tiles of [`TILE`] rows; tile `t`, dimension `d` holds
+/// rows `t·TILE ..` at that dimension. The last tile is padded with zero rows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LabelTiles {
+    dim: usize,
+    rows: usize,
+    lanes: Vec<Lane>,
+}
+
+impl LabelTiles {
+    /// An empty store of `dim`-value rows.
+    pub(crate) fn new(dim: usize) -> LabelTiles {
+        LabelTiles {
+            dim,
+            rows: 0,
+            lanes: Vec::new(),
+        }
+    }
+
+    /// From row-major vectors (`rows × dim` values).
+    #[cfg(test)]
+    pub(crate) fn from_rows(values: &[f32], dim: usize) -> LabelTiles {
+        let mut tiles = Self::new(dim);
+        for row in values.chunks_exact(dim.max(1)) {
+            tiles.push_row(row.iter().copied());
+        }
+        tiles
+    }
+
+    /// Appends a row (its first `dim` values; missing ones are 0).
+    pub(crate) fn push_row(&mut self, values: impl IntoIterator<Item = f32>) {
+        let (dim, n) = (self.dim, self.rows);
+        if n.is_multiple_of(TILE) {
+            self.lanes.resize(self.lanes.len() + dim, [0.0; TILE]);
+        }
+        let tile = self.lanes.len() - dim;
+        for (d, x) in values.into_iter().take(dim).enumerate() {
+            self.lanes[tile + d][n % TILE] = x;
+        }
+        self.rows += 1;
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Row `r`'s values (empty past the last row).
+    pub(crate) fn row(&self, r: usize) -> impl Iterator<Item = f32> + '_ {
+        let tile = if r < self.rows {
+            &self.lanes[r / TILE * self.dim..(r / TILE + 1) * self.dim]
+        } else {
+            &[]
+        };
+        tile.iter().map(move |lane| lane[r % TILE])
+    }
+
+    /// Cosine of row `r` with `query`, summed in the kernel's order (one
+    /// fused multiply-add per dimension where the CPU has them), so a
+    /// concept scores the same here as in [`LabelTiles::scores`].
+    pub(crate) fn dot(&self, r: usize, query: &[f32]) -> f32 {
+        let fma = fma_available();
+        self.row(r)
+            .zip(query)
+            .fold(0.0, |acc, (x, &q)| mul_add(fma, q, x, acc))
+    }
+
+    /// Scores of rows `first..last` against `nq` queries (`queries` holds
+    /// `nq × dim` values, `nq` a multiple of [`GROUP`]): row `r`'s score for
+    /// query `q` goes to `out[(r - first) * nq + q]`.
+    pub(crate) fn scores(
+        &self,
+        queries: &[f32],
+        nq: usize,
+        first: usize,
+        last: usize,
+        out: &mut [f32],
+    ) {
+        let dim = self.dim;
+        let last = last.min(self.rows);
+        if first >= last || dim == 0 || !nq.is_multiple_of(GROUP) || queries.len() != nq * dim {
+            return;
+        }
+        pulp::Arch::new().dispatch(ScoreOp {
+            tiles: self,
+            queries,
+            nq,
+            first,
+            last,
+            out,
+            fma: fma_available(),
+        });
+    }
+}
+
+/// [`LabelTiles::scores`]'s loop, as a `pulp` operation: `with_simd` is
+/// inlined into a function compiled for the SIMD level found at run time
+/// (a closure is not reliably inlined there, and then calls `fmaf`).
+struct ScoreOp<'a> {
+    tiles: &'a LabelTiles,
+    queries: &'a [f32],
+    nq: usize,
+    first: usize,
+    last: usize,
+    out: &'a mut [f32],
+    fma: bool,
+}
+
+impl pulp::WithSimd for ScoreOp<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let ScoreOp {
+            tiles,
+            queries,
+            nq,
+            first,
+            last,
+            out,
+            fma,
+        } = self;
+        let dim = tiles.dim;
+        for t in first / TILE..=(last - 1) / TILE {
+            let tile = &tiles.lanes[t * dim..(t + 1) * dim];
+            for (g, group) in queries.chunks_exact(GROUP * dim).enumerate() {
+                let acc = if fma {
+                    tile_group::<true>(tile, group, dim)
+                } else {
+                    tile_group::<false>(tile, group, dim)
+                };
+                for (l, r) in (t * TILE..(t + 1) * TILE).enumerate() {
+                    if r < first || r >= last {
+                        continue;
+                    }
+                    let at = (r - first) * nq + g * GROUP;
+                    for (j, slot) in out[at..at + GROUP].iter_mut().enumerate() {
+                        *slot = acc[j][l];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One tile against `GROUP` queries: each score is a chain of multiply-adds
+/// over the dimensions in order, whatever the other queries of the pass.
+#[inline(always)]
+fn tile_group<const FMA: bool>(tile: &[Lane], group: &[f32], dim: usize) -> [Lane; GROUP] {
+    let (q0, rest) = group.split_at(dim);
+    let (q1, rest) = rest.split_at(dim);
+    let (q2, q3) = rest.split_at(dim);
+    let mut acc = [[0.0f32; TILE]; GROUP];
+    for (lane, (((&a, &b), &c), &d)) in tile.iter().zip(q0.iter().zip(q1).zip(q2).zip(q3)) {
+        for (j, q) in [a, b, c, d].into_iter().enumerate() {
+            for l in 0..TILE {
+                acc[j][l] = mul_add(FMA, q, lane[l], acc[j][l]);
+            }
+        }
+    }
+    acc
+}
+
+/// `q·x + acc`, fused where the CPU can (without an FMA unit, `mul_add` would
+/// call a slow software routine).
+#[inline(always)]
+fn mul_add(fma: bool, q: f32, x: f32, acc: f32) -> f32 {
+    if fma {
+        q.mul_add(x, acc)
+    } else {
+        q * x + acc
+    }
+}
+
+/// Whether this CPU has the AVX2 and FMA units the kernel's fused path needs.
+fn fma_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize, dim: usize) -> Vec<f32> {
+        (0..n * dim)
+            .map(|i| ((i * 7919 % 1009) as f32 / 1009.0) - 0.5)
+            .collect()
+    }
+
+    #[test]
+    fn rows_come_back_as_stored() {
+        for n in [0, 1, TILE - 1, TILE, TILE + 3, 5 * TILE] {
+            let v = rows(n, 5);
+            let tiles = LabelTiles::from_rows(&v, 5);
+            assert_eq!(tiles.rows(), n);
+            for r in 0..n {
+                assert_eq!(tiles.row(r).collect::<Vec<_>>(), v[r * 5..(r + 1) * 5]);
+            }
+            assert_eq!(tiles.row(n).count(), 0);
+        }
+    }
+
+    #[test]
+    fn scores_of_any_row_range_match_each_rows_dot_product() {
+        let (n, dim, nq) = (3 * TILE + 5, 9, 2 * GROUP);
+        let v = rows(n, dim);
+        let tiles = LabelTiles::from_rows(&v, dim);
+        let queries: Vec<f32> = rows(nq, dim).iter().map(|x| x * 1.7).collect();
+        // Ranges starting and ending inside tiles, and a whole-index range.
+        for (first, last) in [(0, n), (3, TILE + 2), (TILE, 2 * TILE), (n - 1, n)] {
+            let mut out = vec![f32::NAN; (last - first) * nq];
+            tiles.scores(&queries, nq, first, last, &mut out);
+            for r in first..last {
+                for q in 0..nq {
+                    let want = tiles.dot(r, &queries[q * dim..(q + 1) * dim]);
+                    let plain: f32 = v[r * dim..(r + 1) * dim]
+                        .iter()
+                        .zip(&queries[q * dim..(q + 1) * dim])
+                        .map(|(a, b)| a * b)
+                        .sum();
+                    let got = out[(r - first) * nq + q];
+                    assert_eq!(got, want, "row {r} query {q}");
+                    assert!((got - plain).abs() < 1e-5, "row {r} query {q}");
+                }
+            }
+        }
+    }
+
+    /// Both paths, whichever this CPU takes: without FMA units the kernel
+    /// multiplies and adds separately.
+    #[test]
+    fn the_fused_and_the_plain_kernel_agree_with_dot_products() {
+        let dim = 7;
+        let v = rows(TILE, dim);
+        let tiles = LabelTiles::from_rows(&v, dim);
+        let q = rows(GROUP, dim);
+        let fused = tile_group::<true>(&tiles.lanes, &q, dim);
+        let plain = tile_group::<false>(&tiles.lanes, &q, dim);
+        for j in 0..GROUP {
+            for l in 0..TILE {
+                let want: f32 = (0..dim).map(|d| v[l * dim + d] * q[j * dim + d]).sum();
+                assert!((fused[j][l] - want).abs() < 1e-5);
+                assert!((plain[j][l] - want).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn a_query_scores_the_same_whatever_its_group() {
+        let (n, dim) = (2 * TILE, 6);
+        let tiles = LabelTiles::from_rows(&rows(n, dim), dim);
+        let q = rows(GROUP, dim);
+        let mut shifted = vec![0.0; 2 * GROUP * dim];
+        // Query 0 of the first pass is query 5 of the second.
+        shifted[5 * dim..6 * dim].copy_from_slice(&q[..dim]);
+        let mut a = vec![0.0; n * GROUP];
+        let mut b = vec![0.0; n * 2 * GROUP];
+        tiles.scores(&q, GROUP, 0, n, &mut a);
+        tiles.scores(&shifted, 2 * GROUP, 0, n, &mut b);
+        for r in 0..n {
+            assert_eq!(a[r * GROUP], b[r * 2 * GROUP + 5]);
+        }
+    }
+}
