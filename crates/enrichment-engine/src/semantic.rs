@@ -119,7 +119,7 @@ impl SkillIndex {
             }
         }
         let dim = encoder.dim();
-        let mut vectors = LabelTiles::new(dim);
+        let mut vectors = LabelTiles::with_capacity(dim, texts.len());
         for chunk in texts.chunks(BUILD_CHUNK) {
             for v in encoder.encode_batch(chunk)? {
                 if v.len() != dim {
@@ -244,7 +244,8 @@ impl SkillIndex {
                 "inconsistent dim or rows",
             ));
         }
-        let mut bytes = Vec::new();
+        // Sized ahead: a growing buffer would copy itself at the peak.
+        let mut bytes = Vec::with_capacity(h.row_concept.len() * h.dim * 4);
         r.read_to_end(&mut bytes)
             .map_err(|e| EngineError::io(path, e))?;
         if bytes.len() != h.row_concept.len() * h.dim * 4 {
@@ -259,7 +260,7 @@ impl SkillIndex {
                 ),
             ));
         }
-        let mut vectors = LabelTiles::new(h.dim);
+        let mut vectors = LabelTiles::with_capacity(h.dim, h.row_concept.len());
         for row in bytes.chunks_exact(4 * h.dim) {
             vectors.push_row(
                 row.chunks_exact(4)
