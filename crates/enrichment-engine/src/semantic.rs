@@ -8,12 +8,14 @@
 use crate::extract::FoundSkill;
 use crate::EngineError;
 use jobenrich_domain::TextEncoder;
+use phrase_cache::PhraseCache;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tiles::{LabelTiles, GROUP};
 
+mod phrase_cache;
 mod tiles;
 
 /// The taxonomy reference prefix exact ESCO links carry (`esco:<preferred label>`).
@@ -430,11 +432,10 @@ pub struct SemanticLinker {
     top_k: usize,
     /// Candidates by phrase: skill names repeat across postings (a few
     /// thousand cover most mentions), so most phrases skip the index scan.
-    /// A plain map emptied when full: the names are a bounded vocabulary, so
-    /// an eviction policy would buy little over starting afresh.
-    /// Each phrase keeps `pool()` concepts with their cosines (8 bytes each;
-    /// labels are looked up when linking).
-    cache: Mutex<HashMap<String, Ranked>>,
+    /// Two generations (`phrase_cache`), so the frequent phrases outlive
+    /// a full map. Each phrase keeps `pool()` concepts with their cosines
+    /// (8 bytes each; labels are looked up when linking).
+    cache: Mutex<PhraseCache>,
 }
 
 /// A phrase's nearest concepts with their cosines, best first.
@@ -445,8 +446,9 @@ type Ranked = Arc<[(u32, f32)]>;
 /// concept from below the name's top 5.
 const CONTEXT_POOL: usize = 20;
 
-/// Phrases kept in [`SemanticLinker`]'s cache before it starts afresh.
-const CANDIDATE_CACHE_PHRASES: usize = 200_000;
+/// Phrases per generation of [`SemanticLinker`]'s cache (two are kept:
+/// ~60 MB at most with 20 candidates per phrase).
+const CANDIDATE_CACHE_GENERATION: usize = 100_000;
 
 /// Phrases ranked per pass over the index: reading the index dominates a
 /// small batch, a larger one only grows the score buffer (~14k concepts ×
@@ -493,7 +495,7 @@ impl SemanticLinker {
             encoder,
             index,
             top_k,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(PhraseCache::new(CANDIDATE_CACHE_GENERATION)),
         })
     }
 
@@ -511,8 +513,8 @@ impl SemanticLinker {
     /// index in one batch.
     fn ranked(&self, phrases: &[&str]) -> Result<Vec<Ranked>, EngineError> {
         let mut found: Vec<Option<Ranked>> = {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            phrases.iter().map(|p| cache.get(*p).cloned()).collect()
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            phrases.iter().map(|p| cache.get(p)).collect()
         };
         // A batch's phrases can run to thousands: a set keeps this linear.
         let mut seen: HashSet<&str> = HashSet::new();
@@ -526,20 +528,24 @@ impl SemanticLinker {
             let vectors = self.encoder.encode_batch(&missing)?;
             let queries: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
             // Bounded score buffers (concepts × queries) per index pass.
-            let ranked: Vec<Vec<(u32, f32)>> = queries
-                .chunks(QUERIES_PER_PASS)
-                .flat_map(|chunk| self.index.top_k_batch(chunk, self.pool()))
+            let fresh: HashMap<&str, Ranked> = missing
+                .iter()
+                .copied()
+                .zip(
+                    queries
+                        .chunks(QUERIES_PER_PASS)
+                        .flat_map(|chunk| self.index.top_k_batch(chunk, self.pool())),
+                )
+                .map(|(phrase, top)| (phrase, top.into()))
                 .collect();
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() + missing.len() > CANDIDATE_CACHE_PHRASES {
-                cache.clear();
+            for (phrase, top) in &fresh {
+                cache.insert(phrase.to_string(), top.clone());
             }
-            for (phrase, top) in missing.iter().zip(ranked) {
-                cache.insert(phrase.to_string(), top.into());
-            }
+            drop(cache);
             for (phrase, slot) in phrases.iter().zip(found.iter_mut()) {
                 if slot.is_none() {
-                    *slot = cache.get(*phrase).cloned();
+                    *slot = fresh.get(phrase).cloned();
                 }
             }
         }
