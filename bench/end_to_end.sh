@@ -21,7 +21,7 @@
 # section classifier and clusterer with the trained skills_extractor v2.0, an
 # engine ~4x slower per posting, to see the pipeline when enriching, not
 # writing, is the bound; `linked`: the shipped skills version
-# (skills_extractor v2.1-semantic-static: the tagger plus semantic ESCO links)
+# (skills_extractor v2.2-semantic-static: the tagger plus semantic ESCO links)
 # with the rules' section classifier and clusterer, no posting vectors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +50,7 @@ case "$MODELS" in
     SEED_DIR="$WORK/models-linked"
     rm -rf "$SEED_DIR" && mkdir -p "$SEED_DIR"
     cp config/models/section_classifier-v1.0.yaml config/models/job_clusterer-v1.0.yaml \
-      config/models/skills_extractor-v2.1-semantic-static.yaml "$SEED_DIR"/ ;;
+      config/models/skills_extractor-v2.2-semantic-static.yaml "$SEED_DIR"/ ;;
   *) echo "MODELS must be rules, shipped, tagger or linked, not $MODELS" >&2; exit 2 ;;
 esac
 export JOBENRICH__MODELS__SEED_DIR="$SEED_DIR"

@@ -101,6 +101,11 @@ pub struct EngineConfig {
     /// senses of one name by the posting's wording.
     #[serde(default)]
     pub semantic_context_weight: f64,
+    /// 0 keeps each semantic link's score a cosine; t > 0 makes it the
+    /// concept's share of the phrase's candidates (softmax of cosine / t),
+    /// comparable across skills. Fitted off the dev sets: docs/quality.md.
+    #[serde(default)]
+    pub semantic_link_temperature: f64,
 }
 
 fn one() -> f64 {
@@ -189,6 +194,7 @@ impl Default for EngineConfig {
             semantic_encoder: jobenrich_domain::EncoderKind::Transformer,
             semantic_min_score: 0.0,
             semantic_context_weight: 0.0,
+            semantic_link_temperature: 0.0,
         }
     }
 }
@@ -265,6 +271,7 @@ impl EngineConfig {
             ("tagger_evidence_bonus", self.tagger_evidence_bonus),
             ("semantic_min_score", self.semantic_min_score),
             ("semantic_context_weight", self.semantic_context_weight),
+            ("semantic_link_temperature", self.semantic_link_temperature),
         ];
         for (key, v) in unit {
             if !(0.0..=1.0).contains(&v) {
@@ -420,5 +427,15 @@ mod tests {
         assert!(err.contains("`semantic_context_weight`"), "{err}");
         let ok = EngineConfig::from_overrides(&overrides(json!({"semantic_context_weight": 0.5})));
         assert_eq!(ok.unwrap().semantic_context_weight, 0.5);
+        for bad in [-0.1, 2.0] {
+            let err =
+                EngineConfig::from_overrides(&overrides(json!({"semantic_link_temperature": bad})))
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.contains("`semantic_link_temperature`"), "{err}");
+        }
+        let ok =
+            EngineConfig::from_overrides(&overrides(json!({"semantic_link_temperature": 0.03})));
+        assert_eq!(ok.unwrap().semantic_link_temperature, 0.03);
     }
 }

@@ -155,9 +155,11 @@ impl SkillsEngine {
     /// without a linker. One encoder batch for all of them.
     pub fn link(&self, skills: &[FoundSkill]) -> Result<Vec<Vec<SkillLink>>, EngineError> {
         match &self.linker {
-            Some(linker) if !skills.is_empty() => {
-                linker.link(skills, self.config.semantic_context_weight as f32)
-            }
+            Some(linker) if !skills.is_empty() => linker.link(
+                skills,
+                self.config.semantic_context_weight as f32,
+                self.config.semantic_link_temperature as f32,
+            ),
             _ => Ok(vec![Vec::new(); skills.len()]),
         }
     }
@@ -333,36 +335,47 @@ impl SkillsEngine {
         let skills: Vec<ExtractedSkill> = found
             .into_iter()
             .map(|f| (links.next().unwrap_or_default(), f))
-            .map(|(links, f)| ExtractedSkill {
-                skill_id: jobenrich_domain::Uuid::new_v4(),
-                enrichment_id: None,
-                job_posting_id: job.job_posting_id.clone(),
-                skill_name: f.canonical,
-                skill_category: f.category,
-                confidence_score: f.confidence,
-                source_strategies: f.strategies,
-                section_relevance_score: f.section_relevance,
-                extracted_from_section: f.section_type,
-                context_snippet: Some(f.snippet).filter(|s| !s.is_empty()),
-                position_in_text: Some(f.char_offset),
-                mention_count: f.mentions.len() as u32,
-                mention_spans: f.mentions,
-                taxonomy_ref: f.taxonomy_ref,
-                taxonomy_links: links
-                    .into_iter()
-                    .map(|l| TaxonomyLink {
-                        label: l.label,
-                        // f32 rounding can put a cosine a hair past 1. An
-                        // f32 cosine holds ~7 significant digits: 8 decimals
-                        // keep them and print in ~10 characters, not 17.
-                        score: (f64::from(l.score).clamp(-1.0, 1.0) * 1e8).round() / 1e8,
-                        exact: l.exact,
-                    })
-                    .collect(),
-                enrichment_version: enrichment_version.clone(),
-                created_at: now,
+            .map(|(links, f)| {
+                // By meaning only from a close cosine, whatever the score's scale.
+                let min = self.config.semantic_min_score;
+                let by_meaning = links
+                    .first()
+                    .filter(|l| f.taxonomy_ref.is_none() && f64::from(l.cosine) >= min)
+                    .map(|l| l.label.clone());
+                (by_meaning, links, f)
             })
-            .map(|s| with_semantic_ref(s, self.config.semantic_min_score))
+            .map(|(by_meaning, links, f)| {
+                let skill = ExtractedSkill {
+                    skill_id: jobenrich_domain::Uuid::new_v4(),
+                    enrichment_id: None,
+                    job_posting_id: job.job_posting_id.clone(),
+                    skill_name: f.canonical,
+                    skill_category: f.category,
+                    confidence_score: f.confidence,
+                    source_strategies: f.strategies,
+                    section_relevance_score: f.section_relevance,
+                    extracted_from_section: f.section_type,
+                    context_snippet: Some(f.snippet).filter(|s| !s.is_empty()),
+                    position_in_text: Some(f.char_offset),
+                    mention_count: f.mentions.len() as u32,
+                    mention_spans: f.mentions,
+                    taxonomy_ref: f.taxonomy_ref,
+                    taxonomy_links: links
+                        .into_iter()
+                        .map(|l| TaxonomyLink {
+                            label: l.label,
+                            // f32 rounding can put a cosine a hair past 1. An
+                            // f32 cosine holds ~7 significant digits: 8 decimals
+                            // keep them and print in ~10 characters, not 17.
+                            score: (f64::from(l.score).clamp(-1.0, 1.0) * 1e8).round() / 1e8,
+                            exact: l.exact,
+                        })
+                        .collect(),
+                    enrichment_version: enrichment_version.clone(),
+                    created_at: now,
+                };
+                with_semantic_ref(skill, by_meaning)
+            })
             .collect();
         // The domain's rule for stored spans; a breach is a bug, reported as
         // this job's failure rather than stored.
@@ -380,20 +393,14 @@ impl SkillsEngine {
 
 /// A skill the lexicon did not link takes its best semantic candidate as
 /// its taxonomy reference, and names the `semantic` strategy for it, when
-/// the candidate scores at least `min_score` (a weaker one stays a ranked
-/// candidate only).
-fn with_semantic_ref(mut skill: ExtractedSkill, min_score: f64) -> ExtractedSkill {
-    if skill.taxonomy_ref.is_none() {
-        if let Some(best) = skill
-            .taxonomy_links
-            .first()
-            .filter(|b| b.score >= min_score)
-        {
-            skill.taxonomy_ref = Some(format!("{ESCO_REF_PREFIX}{}", best.label));
-            skill.source_strategies.push(ExtractionStrategy::Semantic);
-            skill.source_strategies.sort_unstable();
-            skill.source_strategies.dedup();
-        }
+/// that candidate's cosine reaches `semantic_min_score` (`by_meaning`; a
+/// weaker one stays a ranked candidate only).
+fn with_semantic_ref(mut skill: ExtractedSkill, by_meaning: Option<String>) -> ExtractedSkill {
+    if let (None, Some(label)) = (&skill.taxonomy_ref, by_meaning) {
+        skill.taxonomy_ref = Some(format!("{ESCO_REF_PREFIX}{label}"));
+        skill.source_strategies.push(ExtractionStrategy::Semantic);
+        skill.source_strategies.sort_unstable();
+        skill.source_strategies.dedup();
     }
     skill
 }
@@ -405,8 +412,9 @@ mod tests {
     use crate::{LexiconEntry, LexiconSource, SkillIndex, SurfaceForm, TaxonomyConcept};
     use jobenrich_domain::{JobId, SkillCategory, TextEncoder};
 
-    #[test]
-    fn with_a_linker_skills_keep_ranked_links_and_an_unlinked_skill_takes_the_best() {
+    /// A lexicon (Budgeting linked to ESCO, Sqls not), a linker over two
+    /// concepts ranking 2 candidates, and a posting naming both skills.
+    fn linked_fixture() -> (Arc<Lexicon>, Arc<SemanticLinker>, JobPosting) {
         let entry = |name: &str, taxonomy_ref: Option<&str>| LexiconEntry {
             canonical: name.into(),
             category: SkillCategory::SoftwareTools,
@@ -432,10 +440,6 @@ mod tests {
         let encoder: Arc<dyn TextEncoder> = Arc::new(Letters);
         let index = Arc::new(SkillIndex::build(encoder.as_ref(), &concepts, "t").unwrap());
         let linker = Arc::new(SemanticLinker::new(encoder, index, 2).unwrap());
-        let (engine_lexicon, engine_linker) = (lexicon.clone(), linker.clone());
-        let engine = SkillsEngine::new(lexicon, &[], EngineConfig::default())
-            .unwrap()
-            .with_linker(linker);
         let posting = JobPosting {
             job_posting_id: JobId::parse("j").unwrap(),
             title: "Analyst".into(),
@@ -447,6 +451,16 @@ mod tests {
             url: None,
             ingested_at: Utc::now(),
         };
+        (lexicon, linker, posting)
+    }
+
+    #[test]
+    fn with_a_linker_skills_keep_ranked_links_and_an_unlinked_skill_takes_the_best() {
+        let (lexicon, linker, posting) = linked_fixture();
+        let (engine_lexicon, engine_linker) = (lexicon.clone(), linker.clone());
+        let engine = SkillsEngine::new(lexicon, &[], EngineConfig::default())
+            .unwrap()
+            .with_linker(linker);
         // Analysed and ranked ahead for the batch; `finish` then finds them
         // ranked, and gives what `enrich` gives.
         assert!(engine.links());
@@ -543,5 +557,50 @@ mod tests {
         assert!(plain
             .prepare_links(&[&plain.analyze(&posting).unwrap()])
             .is_ok());
+    }
+
+    #[test]
+    fn with_a_link_temperature_scores_are_shares_and_the_reference_still_needs_the_cosine() {
+        let (lexicon, linker, posting) = linked_fixture();
+        let enrich = |config: EngineConfig| {
+            SkillsEngine::new(lexicon.clone(), &[], config)
+                .unwrap()
+                .with_linker(linker.clone())
+                .enrich(&posting, &EnrichmentVersion::legacy(), Utc::now())
+                .unwrap()
+        };
+        let sqls = |out: EngineOutput| out.skills.into_iter().find(|s| s.skill_name == "Sqls");
+        let by_cosine = sqls(enrich(EngineConfig::default())).unwrap();
+        let shared = EngineConfig {
+            semantic_link_temperature: 0.02,
+            ..EngineConfig::default()
+        };
+        let by_share = sqls(enrich(shared.clone())).unwrap();
+        // Same candidates in the same order; the scores are now shares of one.
+        let labels = |s: &ExtractedSkill| -> Vec<String> {
+            s.taxonomy_links.iter().map(|l| l.label.clone()).collect()
+        };
+        assert_eq!(labels(&by_share), labels(&by_cosine));
+        let total: f64 = by_share.taxonomy_links.iter().map(|l| l.score).sum();
+        assert!(total <= 1.0 + 1e-6, "{:?}", by_share.taxonomy_links);
+        let (share, cosine) = (
+            by_share.taxonomy_links[0].score,
+            by_cosine.taxonomy_links[0].score,
+        );
+        assert!(share > cosine + 0.02, "share {share}, cosine {cosine}");
+        // A floor between the cosine and the share: the cosine decides.
+        let strict = sqls(enrich(EngineConfig {
+            semantic_min_score: cosine + 0.01,
+            ..shared.clone()
+        }))
+        .unwrap();
+        assert_eq!(strict.taxonomy_ref, None);
+        assert_eq!(strict.taxonomy_links, by_share.taxonomy_links);
+        let lenient = sqls(enrich(EngineConfig {
+            semantic_min_score: cosine - 0.01,
+            ..shared
+        }))
+        .unwrap();
+        assert_eq!(lenient.taxonomy_ref.as_deref(), Some("esco:use databases"));
     }
 }

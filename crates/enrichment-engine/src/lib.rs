@@ -44,7 +44,9 @@ pub use extract::{FoundSkill, MentionSpan};
 pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEXICON_FILE};
 pub use section_model::SectionModel;
 pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION, MAX_SECTIONS_PER_POSTING};
-pub use semantic::{load_esco_skills, SemanticLinker, SkillIndex, SkillLink, TaxonomyConcept};
+pub use semantic::{
+    load_esco_skills, shares, SemanticLinker, SkillIndex, SkillLink, TaxonomyConcept,
+};
 pub use tagger::{SpanLabel, Tagger};
 pub use user_lexicon::load_user_lexicon;
 

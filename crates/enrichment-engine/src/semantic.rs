@@ -9,6 +9,7 @@ use crate::extract::FoundSkill;
 use crate::EngineError;
 use jobenrich_domain::TextEncoder;
 use phrase_cache::PhraseCache;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -419,8 +420,12 @@ const SCORE_BLOCK_ROWS: usize = 2048;
 pub struct SkillLink {
     /// The concept's preferred label.
     pub label: String,
-    /// Cosine similarity; 1.0 for an exact lexicon link.
+    /// The cosine, or with a link temperature the concept's share of the
+    /// phrase's candidates ([`shares`]); 1.0 for an exact lexicon link.
     pub score: f32,
+    /// The cosine (with a context weight, the name-and-context mix) the
+    /// rank comes from; 1.0 for an exact lexicon link.
+    pub cosine: f32,
     /// True for the lexicon's own link (`taxonomy_ref`).
     pub exact: bool,
 }
@@ -575,6 +580,7 @@ impl SemanticLinker {
         SkillLink {
             label: self.index.label(concept).to_string(),
             score,
+            cosine: score,
             exact: false,
         }
     }
@@ -592,6 +598,7 @@ impl SemanticLinker {
         &self,
         skills: &[FoundSkill],
         context_weight: f32,
+        temperature: f32,
     ) -> Result<Vec<Vec<SkillLink>>, EngineError> {
         let names: Vec<&str> = skills.iter().map(|s| s.canonical.as_str()).collect();
         let ranked = self.ranked(&names)?;
@@ -614,7 +621,7 @@ impl SemanticLinker {
             .zip(ranked)
             .zip(contexts)
             .map(|((skill, ranked), context)| {
-                let candidates: Vec<(u32, f32)> = match context {
+                let pool: Cow<[(u32, f32)]> = match context {
                     Some(ctx) => {
                         let w = context_weight;
                         let mut mixed: Vec<(u32, f32)> = ranked
@@ -625,10 +632,11 @@ impl SemanticLinker {
                             .collect();
                         // Stable: equal mixes keep the name's order.
                         mixed.sort_by(|a, b| b.1.total_cmp(&a.1));
-                        mixed
+                        Cow::Owned(mixed)
                     }
-                    None => ranked.iter().take(self.top_k).copied().collect(),
+                    None => Cow::Borrowed(&ranked[..]),
                 };
+                let shared = (temperature > 0.0).then(|| shares(&pool, temperature));
                 let exact = skill
                     .taxonomy_ref
                     .as_deref()
@@ -637,23 +645,44 @@ impl SemanticLinker {
                     .map(|label| SkillLink {
                         label: label.to_string(),
                         score: 1.0,
+                        cosine: 1.0,
                         exact: true,
                     })
                     .into_iter()
                     .collect();
-                for (c, score) in candidates {
+                for (i, &(c, cosine)) in pool.iter().enumerate() {
                     if links.len() == self.top_k {
                         break;
                     }
                     let label = self.index.label(c);
                     if !links.iter().any(|l| l.label.eq_ignore_ascii_case(label)) {
-                        links.push(self.semantic_link(c, score));
+                        links.push(SkillLink {
+                            label: label.to_string(),
+                            score: shared.as_ref().map_or(cosine, |s| s[i]),
+                            cosine,
+                            exact: false,
+                        });
                     }
                 }
                 links
             })
             .collect())
     }
+}
+
+/// A phrase's candidates as shares of one: the softmax of cosine / `t` over
+/// its pool (same order). A raw cosine says how alike two wordings are, not how
+/// sure the link is: a share is high only when one concept stands out, so of
+/// two skills in a posting, the best candidate of each ranks ahead of either's
+/// runner-up. Small `t` sharpens, large `t` flattens towards equal shares.
+pub fn shares(pool: &[(u32, f32)], t: f32) -> Vec<f32> {
+    let best = pool.iter().map(|p| p.1).fold(f32::NEG_INFINITY, f32::max);
+    let mut weights: Vec<f32> = pool.iter().map(|&(_, s)| ((s - best) / t).exp()).collect();
+    let total: f32 = weights.iter().sum();
+    for w in &mut weights {
+        *w /= total;
+    }
+    weights
 }
 
 #[cfg(test)]
@@ -873,12 +902,12 @@ mod tests {
             found_skill("balance", None, "qq qq balance qq"),
             found_skill("balance", None, "zz balance zz zz"),
         ];
-        let by_name = linker.link(&skills, 0.0).unwrap();
+        let by_name = linker.link(&skills, 0.0, 0.0).unwrap();
         for links in &by_name {
             assert_eq!(links[0].label, "balance zz", "a tie keeps the index order");
             assert_eq!(links[0].score, links[1].score);
         }
-        let in_context = linker.link(&skills, 0.5).unwrap();
+        let in_context = linker.link(&skills, 0.5, 0.0).unwrap();
         assert_eq!(in_context[0][0].label, "balance qq");
         assert_eq!(in_context[1][0].label, "balance zz");
         for links in &in_context {
@@ -887,7 +916,7 @@ mod tests {
         }
         // No snippet, no context: the name's order.
         let bare = linker
-            .link(&[found_skill("balance", None, " ")], 0.5)
+            .link(&[found_skill("balance", None, " ")], 0.5, 0.0)
             .unwrap();
         assert_eq!(bare[0][0].label, "balance zz");
     }
@@ -908,7 +937,7 @@ mod tests {
         let linker = SemanticLinker::new(Arc::new(Letters), index, 2).unwrap();
         let skill = |name: &str, esco: Option<&str>| found_skill(name, esco, "");
         let links = linker
-            .link(&[skill("SQL", None), skill("SQL", Some("sing"))], 0.0)
+            .link(&[skill("SQL", None), skill("SQL", Some("sing"))], 0.0, 0.0)
             .unwrap();
         assert_eq!(links[0].len(), 2);
         assert_eq!(links[0][0].label, "use databases");
@@ -993,5 +1022,24 @@ mod tests {
             vec!["SQL".to_string(), "sql queries".to_string()]
         );
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn shares_sum_to_one_keep_the_order_and_sharpen_as_t_falls() {
+        let pool = [(7, 0.9), (3, 0.85), (5, 0.5)];
+        let at = |t: f32| shares(&pool, t);
+        for t in [0.01, 0.05, 0.5] {
+            let s = at(t);
+            assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{s:?}");
+            assert!(s[0] > s[1] && s[1] > s[2], "{s:?}");
+        }
+        // One standing out takes nearly all at a small t; a large t
+        // flattens towards equal shares.
+        assert!(at(0.01)[0] > 0.99);
+        assert!(at(0.5)[0] < 0.45);
+        // A far-off cosine does not overflow: exp of the gap to the best.
+        let far = shares(&[(0, 1.0), (1, -1.0)], 0.001);
+        assert!(far[0] == 1.0 && far[1] == 0.0, "{far:?}");
+        assert!(shares(&[], 0.1).is_empty());
     }
 }
