@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let arg = |i: usize, default: &'static str| args.get(i).map(String::as_str).unwrap_or(default);
     let dir = Path::new(arg(1, "models/encoders/minilm-static-128"));
     // The word-piece limit `embeddings.max_tokens` has by default.
-    let encoder: Arc<dyn TextEncoder> = if dir.join("model.safetensors").is_file() {
+    let encoder: Arc<dyn TextEncoder> = if dir.join("config.json").is_file() {
         Arc::new(CandleEncoder::load(dir, 256)?)
     } else {
         Arc::new(StaticEncoder::load(dir)?)
@@ -66,6 +66,29 @@ fn main() -> Result<(), Box<dyn Error>> {
         held_out_cases.len(),
         encoder.model_id()
     );
+
+    for (name, cases) in [
+        ("lexicon phrases", &lexicon_cases),
+        ("held-out wordings", &held_out_cases),
+    ] {
+        let within = |k: usize| {
+            let hits = cases
+                .iter()
+                .filter(|(pool, right)| {
+                    pool.iter()
+                        .take(k)
+                        .any(|(l, _)| l.eq_ignore_ascii_case(right))
+                })
+                .count();
+            hits as f64 / cases.len().max(1) as f64
+        };
+        println!(
+            "{name}: right concept first {:.3}, in the top 5 {:.3}, in the top 20 {:.3}",
+            within(1),
+            within(5),
+            within(POOL)
+        );
+    }
 
     println!("\nlexicon phrases: min cosine | kept | precision of the top candidate");
     let cosines: Vec<(f32, bool)> = lexicon_cases.iter().map(top_of).collect();
