@@ -132,8 +132,9 @@ pub async fn skills(session: &Session, args: JobResultsArgs) -> anyhow::Result<(
     })
 }
 
-/// The taxonomy reference; a semantic link shows its cosine score (the
-/// ranked candidates are in `--format json`).
+/// The taxonomy reference; a semantic link shows its score (a cosine, or
+/// a share of the skill's candidates; the ranked candidates are in
+/// `--format json`).
 fn taxonomy_cell(s: &jobenrich_domain::ExtractedSkill) -> String {
     let semantic = s
         .source_strategies
