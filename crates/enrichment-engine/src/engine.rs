@@ -334,17 +334,13 @@ impl SkillsEngine {
         };
         let skills: Vec<ExtractedSkill> = found
             .into_iter()
-            .map(|f| (links.next().unwrap_or_default(), f))
-            .map(|(links, f)| {
+            .map(|f| {
+                let links = links.next().unwrap_or_default();
                 // By meaning only from a close cosine, whatever the score's scale.
-                let min = self.config.semantic_min_score;
                 let by_meaning = links
                     .first()
-                    .filter(|l| f.taxonomy_ref.is_none() && f64::from(l.cosine) >= min)
+                    .filter(|l| f64::from(l.cosine) >= self.config.semantic_min_score)
                     .map(|l| l.label.clone());
-                (by_meaning, links, f)
-            })
-            .map(|(by_meaning, links, f)| {
                 let skill = ExtractedSkill {
                     skill_id: jobenrich_domain::Uuid::new_v4(),
                     enrichment_id: None,

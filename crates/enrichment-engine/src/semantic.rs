@@ -657,10 +657,8 @@ impl SemanticLinker {
                     let label = self.index.label(c);
                     if !links.iter().any(|l| l.label.eq_ignore_ascii_case(label)) {
                         links.push(SkillLink {
-                            label: label.to_string(),
                             score: shared.as_ref().map_or(cosine, |s| s[i]),
-                            cosine,
-                            exact: false,
+                            ..self.semantic_link(c, cosine)
                         });
                     }
                 }
