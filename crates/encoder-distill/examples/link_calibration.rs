@@ -20,6 +20,7 @@
 //! (var/cache/skill-index_*.bin), saves one of the two index builds.
 use jobenrich_domain::TextEncoder;
 use jobenrich_encoder_candle::CandleEncoder;
+use jobenrich_encoder_distill::held_out_wordings;
 use jobenrich_encoder_static::StaticEncoder;
 use jobenrich_enrichment_engine::{
     load_esco_skills, shares, Lexicon, SemanticLinker, SkillIndex, TaxonomyConcept,
@@ -57,7 +58,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         None => SkillIndex::build(encoder.as_ref(), &concepts, "calibration")?,
     };
     let lexicon_cases = rank(&encoder, full, &lexicon_phrases(&concepts, &lexicon))?;
-    let (kept, held_out) = hold_out(&concepts);
+    let (kept, held_out) = held_out_wordings(&concepts);
     let held_out_index = SkillIndex::build(encoder.as_ref(), &kept, "calibration")?;
     let held_out_cases = rank(&encoder, held_out_index, &held_out)?;
     println!(
@@ -154,31 +155,6 @@ fn lexicon_phrases(concepts: &[TaxonomyConcept], lexicon: &Lexicon) -> Vec<(Stri
     gold.into_iter()
         .filter_map(|(phrase, label)| Some((phrase, label?)))
         .collect()
-}
-
-/// The concepts without the held-out wordings, and those wordings with their
-/// concept's label. Only a wording that is no other label of any concept.
-fn hold_out(concepts: &[TaxonomyConcept]) -> (Vec<TaxonomyConcept>, Vec<(String, String)>) {
-    let mut count: BTreeMap<String, usize> = BTreeMap::new();
-    for l in concepts
-        .iter()
-        .flat_map(|c| std::iter::once(&c.label).chain(&c.alt_labels))
-    {
-        *count.entry(l.to_lowercase()).or_default() += 1;
-    }
-    let mut kept = concepts.to_vec();
-    let mut held = Vec::new();
-    for (i, c) in kept.iter_mut().enumerate() {
-        if i % 5 != 0 || c.alt_labels.len() < 2 {
-            continue;
-        }
-        let last = c.alt_labels[c.alt_labels.len() - 1].clone();
-        if count[&last.to_lowercase()] == 1 {
-            c.alt_labels.pop();
-            held.push((last, c.label.clone()));
-        }
-    }
-    (kept, held)
 }
 
 fn rank(

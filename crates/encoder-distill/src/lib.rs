@@ -14,12 +14,16 @@
 //! The empty text's vector is the transformer's vector of the empty input,
 //! projected the same way.
 
+pub mod fit;
 pub mod pca;
 
+pub use fit::{fit_rows, FitExample, FitReport};
 pub use pca::Pca;
 
 use jobenrich_domain::encoder::l2_normalize;
 use jobenrich_encoder_static::StaticTable;
+use jobenrich_enrichment_engine::TaxonomyConcept;
+use std::collections::BTreeMap;
 
 /// What distillation needs from a transformer.
 pub trait TokenEmbedder {
@@ -67,8 +71,19 @@ pub fn distill(
     embedder: &dyn TokenEmbedder,
     vocab: &[(String, bool)],
     options: &DistillOptions,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<(StaticTable, DistillReport), String> {
+    distill_with_pca(embedder, vocab, options, progress).map(|(t, r, _)| (t, r))
+}
+
+/// [`distill`], also returning the PCA the table's rows are in (a fit
+/// projects the transformer's phrase vectors with it).
+pub fn distill_with_pca(
+    embedder: &dyn TokenEmbedder,
+    vocab: &[(String, bool)],
+    options: &DistillOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(StaticTable, DistillReport, Pca), String> {
     let kept: Vec<u32> = vocab
         .iter()
         .enumerate()
@@ -130,7 +145,36 @@ pub fn distill(
         dims: options.dims,
         explained_variance: pca.explained,
     };
-    Ok((table, report))
+    Ok((table, report, pca))
+}
+
+/// ESCO wordings kept out of everything fitted or calibrated, so figures on
+/// them are off the fit: the last alternative label of every 5th concept
+/// with two or more, when it is no other label of any concept. Returns the
+/// concepts without them, and the wordings with their concept's label.
+pub fn held_out_wordings(
+    concepts: &[TaxonomyConcept],
+) -> (Vec<TaxonomyConcept>, Vec<(String, String)>) {
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for l in concepts
+        .iter()
+        .flat_map(|c| std::iter::once(&c.label).chain(&c.alt_labels))
+    {
+        *count.entry(l.to_lowercase()).or_default() += 1;
+    }
+    let mut kept = concepts.to_vec();
+    let mut held = Vec::new();
+    for (i, c) in kept.iter_mut().enumerate() {
+        if i % 5 != 0 || c.alt_labels.len() < 2 {
+            continue;
+        }
+        let last = c.alt_labels[c.alt_labels.len() - 1].clone();
+        if count.get(&last.to_lowercase()) == Some(&1) {
+            c.alt_labels.pop();
+            held.push((last, c.label.clone()));
+        }
+    }
+    (kept, held)
 }
 
 #[cfg(test)]

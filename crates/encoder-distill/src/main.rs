@@ -1,6 +1,9 @@
-//! `jobenrich-distill --out DIR [--dims D] [--model-dir DIR]`: distils the
-//! static encoder of the transformer in `--model-dir` into `--out` (the
-//! table, the tokenizer and a NOTICE). An offline tool, kept out of the
+//! `jobenrich-distill --out DIR [--dims D] [--model-dir DIR] [--fit-index
+//! FILE]`: distils the static encoder of the transformer in `--model-dir`
+//! into `--out` (the table, the tokenizer and a NOTICE). With `--fit-index`
+//! (the transformer's cached ESCO index), the table is then fitted to the
+//! transformer's vectors of ESCO's labels (`fit.rs`), the held-out wordings
+//! of `held_out_wordings` left out. An offline tool, kept out of the
 //! `jobenrich` binary so the run-time build never links the eigensolver.
 //!
 //! cargo run --release -p jobenrich-encoder-distill -- \
@@ -10,9 +13,13 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use jobenrich_domain::TextEncoder;
 use jobenrich_encoder_candle::CandleEncoder;
-use jobenrich_encoder_distill::{distill, DistillOptions, TokenEmbedder};
-use jobenrich_encoder_static::{StaticEncoder, TOKENIZER_FILE};
-use std::path::PathBuf;
+use jobenrich_encoder_distill::{
+    distill_with_pca, fit_rows, held_out_wordings, DistillOptions, FitExample, Pca, TokenEmbedder,
+};
+use jobenrich_encoder_static::{StaticEncoder, StaticTable, TOKENIZER_FILE};
+use jobenrich_enrichment_engine::{load_esco_skills, SkillIndex};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -27,6 +34,64 @@ struct Args {
     /// Dimensions kept by PCA.
     #[arg(long, default_value_t = 128)]
     dims: usize,
+    /// The transformer's cached ESCO index (var/cache/skill-index_*.bin):
+    /// fit the table to its label vectors.
+    #[arg(long)]
+    fit_index: Option<PathBuf>,
+    /// The ESCO skills file that index was built from.
+    #[arg(
+        long,
+        default_value = "data/taxonomy/esco-v1.1.1-all-skills/skills_en.csv"
+    )]
+    fit_taxonomy: PathBuf,
+    /// How strongly a fitted row is held to its distilled value.
+    #[arg(long, default_value_t = 1.0)]
+    fit_lambda: f32,
+    /// Conjugate-gradient iterations at most.
+    #[arg(long, default_value_t = 200)]
+    fit_iterations: usize,
+}
+
+/// The fit's phrases: every row of the transformer's ESCO index but the
+/// held-out wordings, as word-piece ids and the row's vector in PCA space.
+fn fit_examples(
+    index_path: &Path,
+    taxonomy: &Path,
+    tokenizer: &tokenizers::Tokenizer,
+    pca: &Pca,
+) -> anyhow::Result<Vec<FitExample>> {
+    let index = SkillIndex::load(index_path)?;
+    let concepts = load_esco_skills(taxonomy)?;
+    let rows = SkillIndex::label_rows(&concepts);
+    if rows.len() != index.rows() || concepts.len() != index.concepts() {
+        bail!(
+            "{} has {} rows of {} concepts, {} gives {} of {}: not the index of this taxonomy",
+            index_path.display(),
+            index.rows(),
+            index.concepts(),
+            taxonomy.display(),
+            rows.len(),
+            concepts.len()
+        );
+    }
+    let (_, held) = held_out_wordings(&concepts);
+    let held: HashSet<(&str, &str)> = held.iter().map(|(w, c)| (w.as_str(), c.as_str())).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for (r, (text, concept)) in rows.into_iter().enumerate() {
+        if held.contains(&(text, concepts[concept as usize].label.as_str())) {
+            continue;
+        }
+        let ids = tokenizer
+            .encode_fast(text, false)
+            .map_err(|e| anyhow::anyhow!("tokenizing {text:?}: {e}"))?
+            .get_ids()
+            .to_vec();
+        out.push(FitExample {
+            ids,
+            target: pca.project(&index.row_vector(r)),
+        });
+    }
+    Ok(out)
 }
 
 struct Transformer(CandleEncoder);
@@ -48,7 +113,7 @@ impl TokenEmbedder for Transformer {
 const NOTICE: &str = "\
 {ID}: a static token table distilled by jobenrich-distill (the model2vec method:
 every vocabulary token embedded once, PCA to {DIMS} dimensions, int8 with one
-scale per dimension, weights ln(1 + rank)) from all-MiniLM-L6-v2
+scale per dimension, weights ln(1 + rank){FIT}) from all-MiniLM-L6-v2
 (sentence-transformers, https://www.sbert.net), licensed under the Apache
 License 2.0 (https://www.apache.org/licenses/LICENSE-2.0); tokenizer.json is
 that model's, unchanged. This derived work is distributed under the same
@@ -88,15 +153,26 @@ fn main() -> anyhow::Result<()> {
         )],
     };
     let started = Instant::now();
-    let (table, report) = distill(&Transformer(enc), &vocab, &options, |done, all| {
-        if done % 4096 < 256 || done == all {
-            eprintln!(
-                "distill: {done}/{all} tokens, {:.0}s",
-                started.elapsed().as_secs_f64()
-            );
+    let (mut table, report, pca) =
+        distill_with_pca(&Transformer(enc), &vocab, &options, |done, all| {
+            if done % 4096 < 256 || done == all {
+                eprintln!(
+                    "distill: {done}/{all} tokens, {:.0}s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        })
+        .map_err(anyhow::Error::msg)?;
+    let method = match &args.fit_index {
+        Some(index) => {
+            fit(&mut table, &args, index, &tokenizer, &pca)?;
+            format!(
+                "; rows then fitted to the transformer's vectors of ESCO's labels (lambda {})",
+                args.fit_lambda
+            )
         }
-    })
-    .map_err(anyhow::Error::msg)?;
+        None => String::new(),
+    };
     table.write(&args.out).map_err(anyhow::Error::msg)?;
     std::fs::copy(
         args.model_dir.join(TOKENIZER_FILE),
@@ -105,7 +181,8 @@ fn main() -> anyhow::Result<()> {
     .context("copying tokenizer.json")?;
     let notice = NOTICE
         .replace("{ID}", &model_id)
-        .replace("{DIMS}", &args.dims.to_string());
+        .replace("{DIMS}", &args.dims.to_string())
+        .replace("{FIT}", &method);
     std::fs::write(args.out.join("NOTICE"), notice).context("writing NOTICE")?;
     // Read back what was written: the file must load as an encoder.
     let check = StaticEncoder::load(&args.out)?;
@@ -122,4 +199,45 @@ fn main() -> anyhow::Result<()> {
         v[0].len()
     );
     Ok(())
+}
+
+fn fit(
+    table: &mut StaticTable,
+    args: &Args,
+    index: &Path,
+    tokenizer: &tokenizers::Tokenizer,
+    pca: &Pca,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let examples = fit_examples(index, &args.fit_taxonomy, tokenizer, pca)?;
+    let (rows, report) = fit_rows(
+        &table.rows,
+        &table.weights,
+        table.dim,
+        &examples,
+        args.fit_lambda,
+        args.fit_iterations,
+        1e-4,
+    )
+    .map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "fit: {} phrases, {} rows moved, {} iterations (residual {:.1e}), phrase MSE {:.5} -> {:.5}, {:.0}s",
+        report.examples,
+        report.tokens_moved,
+        report.iterations,
+        report.relative_residual,
+        report.mse_before,
+        report.mse_after,
+        started.elapsed().as_secs_f64()
+    );
+    table.rows = rows;
+    table.notes.extend([
+        (
+            "fit".to_string(),
+            "ridge regression of the rows on the transformer's vectors of ESCO's labels (held-out wordings left out)".to_string(),
+        ),
+        ("fit_lambda".to_string(), args.fit_lambda.to_string()),
+        ("fit_phrases".to_string(), report.examples.to_string()),
+    ]);
+    table.validate().map_err(anyhow::Error::msg)
 }

@@ -110,17 +110,8 @@ impl SkillIndex {
         concepts: &[TaxonomyConcept],
         taxonomy_version: &str,
     ) -> Result<SkillIndex, EngineError> {
-        let mut texts: Vec<&str> = Vec::new();
-        let mut row_concept = Vec::new();
-        for (i, c) in concepts.iter().enumerate() {
-            let mut seen = HashSet::new();
-            for l in std::iter::once(&c.label).chain(&c.alt_labels) {
-                if seen.insert(l.to_lowercase()) {
-                    texts.push(l);
-                    row_concept.push(i as u32);
-                }
-            }
-        }
+        let (texts, row_concept): (Vec<&str>, Vec<u32>) =
+            Self::label_rows(concepts).into_iter().unzip();
         let dim = encoder.dim();
         let mut vectors = LabelTiles::with_capacity(dim, texts.len());
         for chunk in texts.chunks(BUILD_CHUNK) {
@@ -143,6 +134,26 @@ impl SkillIndex {
             row_concept,
             vectors,
         })
+    }
+
+    /// The index's rows in order: each label of `concepts` with its concept's
+    /// position (case-insensitive duplicates within a concept once).
+    pub fn label_rows(concepts: &[TaxonomyConcept]) -> Vec<(&str, u32)> {
+        let mut rows = Vec::new();
+        for (i, c) in concepts.iter().enumerate() {
+            let mut seen = HashSet::new();
+            for l in std::iter::once(&c.label).chain(&c.alt_labels) {
+                if seen.insert(l.to_lowercase()) {
+                    rows.push((l.as_str(), i as u32));
+                }
+            }
+        }
+        rows
+    }
+
+    /// Row `r`'s vector (empty past the last row).
+    pub fn row_vector(&self, r: usize) -> Vec<f32> {
+        self.vectors.row(r).collect()
     }
 
     /// The cache file of (taxonomy version, model version) in `dir`.
