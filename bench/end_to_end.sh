@@ -22,7 +22,8 @@
 # engine ~4x slower per posting, to see the pipeline when enriching, not
 # writing, is the bound; `linked`: the shipped skills version
 # (skills_extractor v2.2-semantic-static: the tagger plus semantic ESCO links)
-# with the rules' section classifier and clusterer, no posting vectors).
+# with the rules' section classifier and clusterer, no posting vectors);
+# KEEP_PHRASE_RANKS (default false: every run ranks its skill phrases cold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -54,6 +55,9 @@ case "$MODELS" in
   *) echo "MODELS must be rules, shipped, tagger or linked, not $MODELS" >&2; exit 2 ;;
 esac
 export JOBENRICH__MODELS__SEED_DIR="$SEED_DIR"
+# Each run ranks its phrases itself (the figures are of a cold process) unless
+# KEEP_PHRASE_RANKS=true lets a run start from the ranks earlier runs kept.
+export JOBENRICH__EMBEDDINGS__KEEP_PHRASE_RANKS=${KEEP_PHRASE_RANKS:-false}
 [ -x "$BIN" ] || cargo build --release -q -p jobenrich-cli
 echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?') $(nproc) cores, models: $MODELS"
 

@@ -31,6 +31,9 @@ pub struct EmbeddingsSettings {
     pub cache_dir: PathBuf,
     /// Ranked ESCO candidates kept per skill.
     pub link_top_k: usize,
+    /// Keep each phrase's ranked candidates in a file beside the index
+    /// (`phrase-ranks_*.bin`), so the next process does not rank it again.
+    pub keep_phrase_ranks: bool,
 }
 
 impl Default for EmbeddingsSettings {
@@ -42,6 +45,7 @@ impl Default for EmbeddingsSettings {
             taxonomy_file: PathBuf::from("data/taxonomy/esco-v1.1.1-all-skills/skills_en.csv"),
             cache_dir: PathBuf::from("var/cache"),
             link_top_k: 5,
+            keep_phrase_ranks: true,
         }
     }
 }
@@ -172,9 +176,21 @@ impl EmbeddingsSettings {
                 "built the ESCO skill index"
             );
         }
-        SemanticLinker::new(encoder, Arc::new(index), self.link_top_k)
-            .map(Arc::new)
-            .map_err(|e| BootstrapError::invalid("embeddings.link_top_k", e.to_string()))
+        let mut linker = SemanticLinker::new(encoder, Arc::new(index), self.link_top_k)
+            .map_err(|e| BootstrapError::invalid("embeddings.link_top_k", e.to_string()))?;
+        if self.keep_phrase_ranks {
+            let path = linker.rank_log_path(&self.cache_dir);
+            // Only a cache: a store we cannot write to costs speed, not results.
+            match linker.attach_rank_log(&path) {
+                Ok(phrases) => {
+                    tracing::info!(path = %path.display(), phrases, "phrase ranks kept from earlier runs")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "phrase ranks are not kept (set embeddings.keep_phrase_ranks = false to silence this)")
+                }
+            }
+        }
+        Ok(Arc::new(linker))
     }
 
     /// [`Self::encoder_of`] for the services, loaded when an `embeddings`
@@ -230,6 +246,39 @@ mod tests {
             .contains("embeddings.link_top_k"));
         s.link_top_k = 5;
         assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn the_linker_keeps_phrase_ranks_for_the_next_process_unless_told_not_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let taxonomy = dir.path().join("skills_en.csv");
+        std::fs::write(
+            &taxonomy,
+            "preferredLabel,altLabels\nuse databases,\"SQL\nMySQL\"\nmanage budgets,budgeting\n",
+        )
+        .unwrap();
+        let settings = |cache: &Path, keep: bool| EmbeddingsSettings {
+            static_model_dir: PathBuf::from("../../models/encoders/minilm-static-128"),
+            taxonomy_file: taxonomy.clone(),
+            cache_dir: cache.to_path_buf(),
+            keep_phrase_ranks: keep,
+            ..EmbeddingsSettings::default()
+        };
+        let kept = dir.path().join("kept");
+        let linker = settings(&kept, true).linker(EncoderKind::Static).unwrap();
+        let first = linker.candidates(&["postgres", "budget"]).unwrap();
+        let log = linker.rank_log_path(&kept);
+        drop(linker);
+        let written = std::fs::metadata(&log).unwrap().len();
+        // Ranked again from the log, not the encoder: same candidates, no new record.
+        let linker = settings(&kept, true).linker(EncoderKind::Static).unwrap();
+        assert_eq!(linker.candidates(&["postgres", "budget"]).unwrap(), first);
+        drop(linker);
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), written);
+        let off = dir.path().join("off");
+        let linker = settings(&off, false).linker(EncoderKind::Static).unwrap();
+        linker.candidates(&["postgres"]).unwrap();
+        assert!(!linker.rank_log_path(&off).exists());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! jobenrich enrichment engine: rule-based section classification and
 //! multi-strategy skills extraction (lexicon, alias, pattern, ambiguity rules,
-//! fusion) over a shipped ESCO + O*NET lexicon. Pure Rust, no I/O in the hot
-//! path; only lexicon loading/building reads files.
+//! fusion) over a shipped ESCO + O*NET lexicon. Pure Rust, no store and no
+//! network; files are read when the lexicon and the ESCO index load, and the
+//! only write on the hot path is one append per batch of newly ranked phrases
+//! to the linker's rank log (`semantic/rank_log.rs`), when one is attached.
 //!
 //! ```no_run
 //! use jobenrich_enrichment_engine::{EngineConfig, Lexicon, SkillsEngine};
@@ -45,7 +47,7 @@ pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEX
 pub use section_model::SectionModel;
 pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION, MAX_SECTIONS_PER_POSTING};
 pub use semantic::{
-    load_esco_skills, shares, SemanticLinker, SkillIndex, SkillLink, TaxonomyConcept,
+    load_esco_skills, shares, RankLog, SemanticLinker, SkillIndex, SkillLink, TaxonomyConcept,
 };
 pub use tagger::{SpanLabel, Tagger};
 pub use user_lexicon::load_user_lexicon;

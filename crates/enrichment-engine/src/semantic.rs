@@ -9,6 +9,7 @@ use crate::extract::FoundSkill;
 use crate::EngineError;
 use jobenrich_domain::TextEncoder;
 use phrase_cache::PhraseCache;
+pub use rank_log::RankLog;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use tiles::{LabelTiles, GROUP};
 
 mod phrase_cache;
+mod rank_log;
 mod tiles;
 
 /// The taxonomy reference prefix exact ESCO links carry (`esco:<preferred label>`).
@@ -99,6 +101,19 @@ struct Header {
     row_concept: Vec<u32>,
 }
 
+/// `s` with every character but ASCII letters, digits, `.` and `-` as `_`.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Labels per encoder call while building (progress stays visible in logs).
 const BUILD_CHUNK: usize = 4096;
 
@@ -158,21 +173,10 @@ impl SkillIndex {
 
     /// The cache file of (taxonomy version, model version) in `dir`.
     pub fn cache_path(dir: &Path, taxonomy_version: &str, model_version: &str) -> PathBuf {
-        let clean = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        };
         dir.join(format!(
             "skill-index_{}_{}.bin",
-            clean(taxonomy_version),
-            clean(model_version)
+            file_safe(taxonomy_version),
+            file_safe(model_version)
         ))
     }
 
@@ -452,6 +456,8 @@ pub struct SemanticLinker {
     /// a full map. Each phrase keeps `pool()` concepts with their cosines
     /// (8 bytes each; labels are looked up when linking).
     cache: Mutex<PhraseCache>,
+    /// Where newly ranked phrases are kept for the next process, if anywhere.
+    log: Option<RankLog>,
 }
 
 /// A phrase's nearest concepts with their cosines, best first.
@@ -465,6 +471,9 @@ const CONTEXT_POOL: usize = 20;
 /// Phrases per generation of [`SemanticLinker`]'s cache (two are kept:
 /// ~60 MB at most with 20 candidates per phrase).
 const CANDIDATE_CACHE_GENERATION: usize = 100_000;
+/// Part of a rank log's identity: raise it when a change to the ranking
+/// (kernel arithmetic, selection) can give another result for a phrase.
+const RANKING_REVISION: u32 = 1;
 
 /// Phrases ranked per pass over the index: reading the index dominates a
 /// small batch, a larger one only grows the score buffer (~14k concepts ×
@@ -512,7 +521,54 @@ impl SemanticLinker {
             index,
             top_k,
             cache: Mutex::new(PhraseCache::new(CANDIDATE_CACHE_GENERATION)),
+            log: None,
         })
+    }
+
+    /// The rank log of this linker's index and pool in `dir`.
+    pub fn rank_log_path(&self, dir: &Path) -> PathBuf {
+        dir.join(format!(
+            "phrase-ranks_{}_{}_{}.bin",
+            file_safe(self.index.taxonomy_version()),
+            file_safe(self.index.model_id()),
+            self.pool()
+        ))
+    }
+
+    /// Seeds the phrase cache from the rank log at `path` (`rank_log.rs`) and
+    /// appends the phrases this linker ranks from now on. Returns how many
+    /// phrases were loaded. The log's identity is everything a ranking
+    /// depends on, so a log of another index, pool or kernel is started anew.
+    pub fn attach_rank_log(&mut self, path: &Path) -> Result<usize, EngineError> {
+        let identity = format!(
+            "model={} taxonomy={} dim={} rows={} concepts={} pool={} kernel={} revision={RANKING_REVISION}",
+            self.index.model_id(),
+            self.index.taxonomy_version(),
+            self.index.dim,
+            self.index.rows(),
+            self.index.concepts(),
+            self.pool(),
+            tiles::kernel_name()
+        );
+        let (log, entries) = RankLog::open(path, &identity)?;
+        let concepts = self.index.concepts();
+        // A record that checks but names no concept of this index is dropped
+        // (labels are looked up by concept).
+        let valid: Vec<(String, Ranked)> = entries
+            .into_iter()
+            .filter(|(_, r)| {
+                r.iter()
+                    .all(|&(c, s)| (c as usize) < concepts && s.is_finite())
+            })
+            .collect();
+        let skip = valid.len().saturating_sub(CANDIDATE_CACHE_GENERATION);
+        let loaded = valid.len() - skip;
+        let cache = self.cache.get_mut().unwrap_or_else(|p| p.into_inner());
+        for (phrase, ranked) in valid.into_iter().skip(skip) {
+            cache.insert(phrase, ranked);
+        }
+        self.log = Some(log);
+        Ok(loaded)
     }
 
     pub fn index(&self) -> &SkillIndex {
@@ -559,6 +615,9 @@ impl SemanticLinker {
                 cache.insert(phrase.to_string(), top.clone());
             }
             drop(cache);
+            if let Some(log) = &self.log {
+                log.append(fresh.iter().map(|(phrase, top)| (*phrase, top)));
+            }
             for (phrase, slot) in phrases.iter().zip(found.iter_mut()) {
                 if slot.is_none() {
                     *slot = fresh.get(phrase).cloned();
@@ -715,6 +774,42 @@ mod tests {
                 alt_labels: vec!["budgeting".into()],
             },
         ]
+    }
+
+    #[test]
+    fn a_linker_on_the_rank_log_of_another_ranks_none_of_its_phrases_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Arc::new(SkillIndex::build(&Letters, &concepts(), "t1").unwrap());
+        let linker = |enc: &Arc<Counting>| {
+            let mut l = SemanticLinker::new(enc.clone(), index.clone(), 2).unwrap();
+            let path = l.rank_log_path(dir.path());
+            let loaded = l.attach_rank_log(&path).unwrap();
+            (l, loaded)
+        };
+        let phrases = ["sql", "budget", "singing"];
+        let first = Arc::new(Counting(Default::default()));
+        let (a, loaded) = linker(&first);
+        assert_eq!(loaded, 0);
+        let before = a.candidates(&phrases).unwrap();
+        assert_eq!(first.0.load(std::sync::atomic::Ordering::Relaxed), 3);
+        drop(a);
+        let second = Arc::new(Counting(Default::default()));
+        let (b, loaded) = linker(&second);
+        assert_eq!(loaded, 3);
+        let after = b.candidates(&phrases).unwrap();
+        assert_eq!(second.0.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(after, before);
+        // A phrase not in the log is ranked, and kept for the next linker.
+        b.candidates(&["databases"]).unwrap();
+        assert_eq!(second.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        drop(b);
+        assert_eq!(linker(&Arc::new(Counting(Default::default()))).1, 4);
+        // Another pool is another log.
+        let wide = SemanticLinker::new(first.clone(), index.clone(), 30).unwrap();
+        assert_ne!(
+            wide.rank_log_path(dir.path()),
+            linker(&first).0.rank_log_path(dir.path())
+        );
     }
 
     #[test]

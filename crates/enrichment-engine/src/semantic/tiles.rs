@@ -195,6 +195,15 @@ fn mul_add(fma: bool, q: f32, x: f32, acc: f32) -> f32 {
     }
 }
 
+/// Which of the kernel's paths this CPU runs (their last bits may differ).
+pub(crate) fn kernel_name() -> &'static str {
+    if fma_available() {
+        "fused"
+    } else {
+        "plain"
+    }
+}
+
 /// Whether this CPU has the AVX2 and FMA units the kernel's fused path needs.
 fn fma_available() -> bool {
     #[cfg(target_arch = "x86_64")]
