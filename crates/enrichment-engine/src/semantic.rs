@@ -538,15 +538,17 @@ impl SemanticLinker {
     /// Seeds the phrase cache from the rank log at `path` (`rank_log.rs`) and
     /// appends the phrases this linker ranks from now on. Returns how many
     /// phrases were loaded. The log's identity is everything a ranking
-    /// depends on, so a log of another index, pool or kernel is started anew.
+    /// depends on (the index's vectors by checksum), so a log of another
+    /// index, pool or kernel is started anew.
     pub fn attach_rank_log(&mut self, path: &Path) -> Result<usize, EngineError> {
         let identity = format!(
-            "model={} taxonomy={} dim={} rows={} concepts={} pool={} kernel={} revision={RANKING_REVISION}",
+            "model={} taxonomy={} dim={} rows={} concepts={} vectors={:08x} pool={} kernel={} revision={RANKING_REVISION}",
             self.index.model_id(),
             self.index.taxonomy_version(),
             self.index.dim,
             self.index.rows(),
             self.index.concepts(),
+            self.index.vectors.checksum(),
             self.pool(),
             tiles::kernel_name()
         );
@@ -804,6 +806,15 @@ mod tests {
         assert_eq!(second.0.load(std::sync::atomic::Ordering::Relaxed), 1);
         drop(b);
         assert_eq!(linker(&Arc::new(Counting(Default::default()))).1, 4);
+        // An index of the same shape, model and taxonomy name but other
+        // vectors (a model changed in place) does not trust the log.
+        let mut other = concepts();
+        other[1].label = "sang".into();
+        let other = Arc::new(SkillIndex::build(&Letters, &other, "t1").unwrap());
+        let mut stale = SemanticLinker::new(first.clone(), other, 2).unwrap();
+        let path = stale.rank_log_path(dir.path());
+        assert_eq!(path, linker(&first).0.rank_log_path(dir.path()));
+        assert_eq!(stale.attach_rank_log(&path).unwrap(), 0);
         // Another pool is another log.
         let wide = SemanticLinker::new(first.clone(), index.clone(), 30).unwrap();
         assert_ne!(

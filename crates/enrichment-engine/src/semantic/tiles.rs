@@ -68,6 +68,20 @@ impl LabelTiles {
         self.rows
     }
 
+    /// CRC-32 of every stored value: two tables with the same checksum hold,
+    /// in all likelihood, the same vectors.
+    pub(crate) fn checksum(&self) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        let mut bytes = [0u8; TILE * 4];
+        for lane in &self.lanes {
+            for (b, x) in bytes.chunks_exact_mut(4).zip(lane) {
+                b.copy_from_slice(&x.to_le_bytes());
+            }
+            h.update(&bytes);
+        }
+        h.finalize()
+    }
+
     /// Row `r`'s values (empty past the last row).
     pub(crate) fn row(&self, r: usize) -> impl Iterator<Item = f32> + '_ {
         let tile = if r < self.rows {
