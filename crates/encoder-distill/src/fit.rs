@@ -45,7 +45,7 @@ struct Design {
 }
 
 impl Design {
-    fn new(weights: &[f32], examples: &[FitExample], dim: usize) -> Design {
+    fn new(weights: &[f32], examples: &[&FitExample], dim: usize) -> Design {
         let rows = examples
             .iter()
             .map(|e| {
@@ -120,7 +120,7 @@ fn column_dots(a: &[f32], b: &[f32], dim: usize) -> Vec<f64> {
     out
 }
 
-fn mse(design: &Design, rows: &[f32], examples: &[FitExample]) -> f64 {
+fn mse(design: &Design, rows: &[f32], examples: &[&FitExample]) -> f64 {
     let fitted = design.apply(rows);
     let d = design.dim;
     let n = examples.len().max(1) as f64;
@@ -168,18 +168,20 @@ pub fn fit_rows(
         ));
     }
     // Phrases with no weighted piece say nothing about any row.
-    let examples: Vec<FitExample> = examples
+    let examples: Vec<&FitExample> = examples
         .iter()
         .filter(|e| {
             e.ids
                 .iter()
                 .any(|&id| weights.get(id as usize).is_some_and(|w| *w > 0.0))
         })
-        .cloned()
         .collect();
     let design = Design::new(weights, &examples, dim);
     let mse_before = mse(&design, rows0, &examples);
-    let targets: Vec<f32> = examples.iter().flat_map(|e| e.target.clone()).collect();
+    let targets: Vec<f32> = examples
+        .iter()
+        .flat_map(|e| e.target.iter().copied())
+        .collect();
     // Start at R0: the residual of the normal equations is Aᵀ(Y − A R0).
     let mut x = rows0.to_vec();
     let fitted = design.apply(&x);

@@ -47,7 +47,7 @@ pub use lexicon::{Lexicon, LexiconEntry, LexiconSource, SurfaceForm, SHIPPED_LEX
 pub use section_model::SectionModel;
 pub use sections::{Section, SectionClassifier, CLASSIFIER_VERSION, MAX_SECTIONS_PER_POSTING};
 pub use semantic::{
-    load_esco_skills, shares, RankLog, SemanticLinker, SkillIndex, SkillLink, TaxonomyConcept,
+    load_esco_skills, shares, SemanticLinker, SkillIndex, SkillLink, TaxonomyConcept,
 };
 pub use tagger::{SpanLabel, Tagger};
 pub use user_lexicon::load_user_lexicon;

@@ -9,7 +9,7 @@ use crate::extract::FoundSkill;
 use crate::EngineError;
 use jobenrich_domain::TextEncoder;
 use phrase_cache::PhraseCache;
-pub use rank_log::RankLog;
+use rank_log::RankLog;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};

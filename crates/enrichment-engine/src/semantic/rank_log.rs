@@ -19,7 +19,7 @@ use super::Ranked;
 use crate::error::EngineError;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -30,7 +30,6 @@ pub const MAX_BYTES: u64 = 64 << 20;
 /// An open rank log: appends the phrases this process ranks.
 #[derive(Debug)]
 pub struct RankLog {
-    path: PathBuf,
     /// `None` after a failed write: the cache is given up, results are not.
     file: Mutex<Option<File>>,
     bytes: AtomicU64,
@@ -69,15 +68,10 @@ impl RankLog {
             .map_err(|e| EngineError::io(path, e))?;
         let bytes = file.metadata().map(|m| m.len()).unwrap_or(MAX_BYTES);
         let log = RankLog {
-            path: path.to_path_buf(),
             file: Mutex::new(Some(file)),
             bytes: AtomicU64::new(bytes),
         };
         Ok((log, entries))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Appends a batch of newly ranked phrases in one write. A failed write
