@@ -56,8 +56,24 @@ profile=()
 for arg in "$@"; do
   [[ "$arg" == "--release" ]] && profile=(--release)
 done
+# A failed build or run says what the machine had left: a full disk and an
+# out-of-memory linker both end as cargo's bare exit code 101.
+machine() {
+  say "$1; free disk and memory here:"
+  df -h . >&2 || true
+  free -m >&2 || true
+}
 say "building the tests and binaries once"
-cargo build --workspace --bins --tests "${profile[@]}"
+rc=0
+cargo build --workspace --bins --tests "${profile[@]}" || rc=$?
+if ((rc != 0)); then
+  machine "the build failed (exit $rc)"
+  exit "$rc"
+fi
 export JOBENRICH_TEST_BINARIES_BUILT=1
 
-cargo nextest run --workspace --no-fail-fast "$@"
+cargo nextest run --workspace --no-fail-fast "$@" || rc=$?
+if ((rc != 0)); then
+  machine "cargo nextest failed (exit $rc)"
+fi
+exit "$rc"
