@@ -157,15 +157,11 @@ fn read(mut r: impl BufRead, header: &str) -> (Entries, bool) {
 }
 
 fn parse(p: &[u8]) -> Option<(String, Ranked)> {
-    let take = |p: &mut &[u8], n: usize| -> Option<Vec<u8>> {
-        let (head, rest) = p.split_at_checked(n)?;
-        *p = rest;
-        Some(head.to_vec())
-    };
-    let mut p = p;
-    let len = u32::from_le_bytes(take(&mut p, 4)?.try_into().ok()?) as usize;
-    let phrase = String::from_utf8(take(&mut p, len)?).ok()?;
-    let n = u16::from_le_bytes(take(&mut p, 2)?.try_into().ok()?) as usize;
+    let (len, p) = p.split_first_chunk::<4>()?;
+    let (phrase, p) = p.split_at_checked(u32::from_le_bytes(*len) as usize)?;
+    let phrase = std::str::from_utf8(phrase).ok()?.to_owned();
+    let (n, p) = p.split_first_chunk::<2>()?;
+    let n = u16::from_le_bytes(*n) as usize;
     if p.len() != 8 * n {
         return None;
     }
