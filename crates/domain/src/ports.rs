@@ -197,6 +197,17 @@ pub enum EnrichmentResult {
     },
 }
 
+/// A store's own work on a batch of outcomes, done ahead of the write
+/// ([`EnrichmentRepository::plan_completion`]); only that store reads it.
+pub type CompletionPlan = Box<dyn std::any::Any + Send>;
+
+/// Outcomes with the plan a store made for them
+/// ([`EnrichmentRepository::plan_completion`]).
+pub struct PlannedOutcomes {
+    pub outcomes: Vec<EnrichmentOutcome>,
+    pub plan: Option<CompletionPlan>,
+}
+
 /// One finished enrichment, handed back by the lease holder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrichmentOutcome {
@@ -327,6 +338,28 @@ pub trait EnrichmentRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<CompletionReport> {
         self.complete_enrichments(&outcomes, now).await
+    }
+
+    /// Work a store can do for a batch of outcomes before writing it, with
+    /// no write lock held (reading the postings' text its encoding depends
+    /// on, say), so that a caller with idle threads takes it off the one
+    /// writer. The outcomes come back unchanged, with no plan by default.
+    async fn plan_completion(&self, outcomes: Vec<EnrichmentOutcome>) -> PlannedOutcomes {
+        PlannedOutcomes {
+            outcomes,
+            plan: None,
+        }
+    }
+
+    /// [`EnrichmentRepository::complete_enrichments_owned`] with the plan
+    /// this store made for these outcomes. The result is the same as without
+    /// it: a plan that does not fit the outcomes is not used.
+    async fn complete_planned(
+        &self,
+        planned: PlannedOutcomes,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport> {
+        self.complete_enrichments_owned(planned.outcomes, now).await
     }
 
     /// `processing → pending` for enrichments held by `owner` (graceful shutdown);

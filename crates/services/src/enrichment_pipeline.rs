@@ -9,10 +9,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jobenrich_domain::{
-    AliasRepository, ClaimRequest, EnrichmentKey, EnrichmentOutcome, EnrichmentRepository,
-    EnrichmentResult, EnrichmentSuccess, EnrichmentType, EnrichmentVersion, ExtractedSkill,
-    JobEmbedding, JobEnrichment, JobId, JobPosting, JobPostingRepository, ModelConfig,
-    ModelConfigRepository, SectionClassification, SkillAlias, StoreError,
+    AliasRepository, ClaimRequest, CompletionPlan, EnrichmentKey, EnrichmentOutcome,
+    EnrichmentRepository, EnrichmentResult, EnrichmentSuccess, EnrichmentType, EnrichmentVersion,
+    ExtractedSkill, JobEmbedding, JobEnrichment, JobId, JobPosting, JobPostingRepository,
+    ModelConfig, ModelConfigRepository, PlannedOutcomes, SectionClassification, SkillAlias,
+    StoreError,
 };
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -585,7 +586,20 @@ impl EnrichmentPipeline {
                 ..BatchReport::default()
             },
             outcomes,
+            plan: None,
             started: batch.started,
+        }
+    }
+
+    /// Between stages 2 and 3: lets the store do the part of the write that
+    /// needs no write lock now, on the engine's side, so the one writer
+    /// spends less time per batch (what bounds a run when extraction is cheap).
+    pub async fn plan_write(&self, batch: EnrichedBatch) -> EnrichedBatch {
+        let planned = self.ports.enrichments.plan_completion(batch.outcomes).await;
+        EnrichedBatch {
+            outcomes: planned.outcomes,
+            plan: planned.plan,
+            ..batch
         }
     }
 
@@ -595,12 +609,22 @@ impl EnrichmentPipeline {
         let write_started = Instant::now();
         let mut report = batch.report;
         let keys: Vec<EnrichmentKey> = batch.outcomes.iter().map(|o| o.key.clone()).collect();
-        match self
-            .ports
-            .enrichments
-            .complete_enrichments_owned(batch.outcomes, Utc::now())
-            .await
-        {
+        let enrichments = &self.ports.enrichments;
+        let completed = match batch.plan {
+            Some(plan) => {
+                let planned = PlannedOutcomes {
+                    outcomes: batch.outcomes,
+                    plan: Some(plan),
+                };
+                enrichments.complete_planned(planned, Utc::now()).await
+            }
+            None => {
+                enrichments
+                    .complete_enrichments_owned(batch.outcomes, Utc::now())
+                    .await
+            }
+        };
+        match completed {
             Ok(completion) => {
                 report.succeeded = completion.succeeded;
                 report.failed = completion.failed;
@@ -671,6 +695,8 @@ impl ClaimedBatch {
 pub struct EnrichedBatch {
     report: BatchReport,
     outcomes: Vec<EnrichmentOutcome>,
+    /// What the store worked out ahead of the write (`plan_write`).
+    plan: Option<CompletionPlan>,
     started: Instant,
 }
 

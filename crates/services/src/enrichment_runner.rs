@@ -509,6 +509,7 @@ async fn engine_stage(
         let engine = pipeline.clone();
         match tokio::task::spawn_blocking(move || engine.enrich_batch(batch)).await {
             Ok(batch) => {
+                let batch = pipeline.plan_write(batch).await;
                 if enriched.send((id, batch)).await.is_err() {
                     in_flight.release(&pipeline, Some(id)).await;
                 }

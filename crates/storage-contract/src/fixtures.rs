@@ -341,3 +341,82 @@ pub fn cluster_run(
             .collect(),
     }
 }
+
+/// The description of [`planned_posting`]: plain single-spaced text around
+/// each mention, so a snippet can be a window of it.
+pub const PLANNED_DESCRIPTION: &str =
+    "About us: we ship tools.\nWe need Rust and SQL every single day here.\nAlso Kubernetes, café and Ünïcode.";
+
+/// A posting with [`PLANNED_DESCRIPTION`] (completion-plan cases).
+pub fn planned_posting(id: &str) -> JobPosting {
+    JobPosting {
+        description: PLANNED_DESCRIPTION.to_string(),
+        ..posting_minimal(id)
+    }
+}
+
+/// Characters `[start, end)` of `text` (offsets count characters).
+fn chars(text: &str, start: u32, end: u32) -> String {
+    text.chars()
+        .skip(start as usize)
+        .take(end.saturating_sub(start) as usize)
+        .collect()
+}
+
+/// Results of a job with [`PLANNED_DESCRIPTION`] whose text a store may keep
+/// as offsets: snippets that are windows of the description and one that is
+/// not, a skill with no snippet, a section that is its slice and one that
+/// is not.
+pub fn planned_results(job: &str) -> (Vec<ExtractedSkill>, Vec<SectionClassification>) {
+    let at_char = |needle: &str| {
+        let byte = PLANNED_DESCRIPTION.find(needle).unwrap_or(0);
+        PLANNED_DESCRIPTION[..byte].chars().count() as u32
+    };
+    let mentioned = |name: &str, snippet: Option<String>| {
+        let start = at_char(name);
+        let end = start + name.chars().count() as u32;
+        ExtractedSkill {
+            mention_spans: vec![MentionSpan::from((start, end))],
+            mention_count: 1,
+            position_in_text: Some(start),
+            context_snippet: snippet,
+            ..skill(job, name)
+        }
+    };
+    let window = |name: &str, radius: u32| {
+        let start = at_char(name);
+        chars(
+            PLANNED_DESCRIPTION,
+            start.saturating_sub(radius),
+            start + name.chars().count() as u32 + radius,
+        )
+    };
+    let skills = vec![
+        mentioned("Rust", Some(window("Rust", 8))),
+        mentioned("SQL", Some(window("SQL", 60))),
+        mentioned("Kubernetes", Some("Kubernetes, said in other words".into())),
+        mentioned("café", None),
+    ];
+    let line = |needle: &str| {
+        let start = at_char(needle);
+        let end = start + needle.chars().count() as u32;
+        (start, end)
+    };
+    let (s0, e0) = line("We need Rust and SQL every single day here.");
+    let (s1, e1) = line("Also Kubernetes, café and Ünïcode.");
+    let sections = vec![
+        SectionClassification {
+            section_text: chars(PLANNED_DESCRIPTION, s0, e0),
+            start_offset: s0,
+            end_offset: e0,
+            ..section(job, 0, "sections@v1.0")
+        },
+        SectionClassification {
+            section_text: "Also Kubernetes, rewritten".into(),
+            start_offset: s1,
+            end_offset: e1,
+            ..section(job, 1, "sections@v1.0")
+        },
+    ];
+    (skills, sections)
+}

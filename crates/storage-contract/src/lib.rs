@@ -249,6 +249,7 @@ macro_rules! storage_contract_suite {
             invalid_entities_are_rejected_and_nothing_of_the_batch_is_stored,
             a_read_of_25000_rows_returns_every_row_once,
             two_concurrent_completions_of_one_batch_write_it_once,
+            a_planned_completion_stores_what_a_plain_one_does,
         );
         $crate::storage_contract_suite!(@sql_cases $factory;
             the_seeds_three_queries_run_as_written,

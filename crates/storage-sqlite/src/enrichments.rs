@@ -6,6 +6,7 @@ use crate::codec::{
     ts_opt,
 };
 use crate::error::map_sqlite;
+use crate::plan::{self, Plan};
 use crate::postings::parse_id;
 use crate::slices::Descriptions;
 use crate::{embeddings, in_write_tx, sections, skills, SqliteStore};
@@ -14,9 +15,10 @@ use chrono::{DateTime, Utc};
 use jobenrich_domain::error::StoreResult;
 use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
-    ClaimRequest, CompletionReport, CompletionStep, EnrichmentKey, EnrichmentOutcome,
-    EnrichmentRepository, EnrichmentResult, EnrichmentStatus, EnrichmentStatusCount,
-    EnrichmentType, EnrichmentVersion, JobEnrichment, JobId, StoreError, TransitionDetails,
+    ClaimRequest, CompletionPlan, CompletionReport, CompletionStep, EnrichmentKey,
+    EnrichmentOutcome, EnrichmentRepository, EnrichmentResult, EnrichmentStatus,
+    EnrichmentStatusCount, EnrichmentType, EnrichmentVersion, JobEnrichment, JobId,
+    PlannedOutcomes, StoreError, TransitionDetails,
 };
 use rusqlite::{params, Connection, Row};
 use std::collections::BTreeSet;
@@ -117,12 +119,14 @@ fn store_state(conn: &Connection, e: &JobEnrichment) -> StoreResult<()> {
 fn complete_in_tx(
     conn: &Connection,
     outcomes: &mut [EnrichmentOutcome],
+    plan: &Plan,
     now: DateTime<Utc>,
     skill_writer: &mut skills::SkillWriter<'_>,
 ) -> StoreResult<CompletionReport> {
     let mut report = CompletionReport::default();
     let mut descriptions = Descriptions::default();
-    for outcome in outcomes {
+    for (i, outcome) in outcomes.iter_mut().enumerate() {
+        let planned = plan.outcomes.get(i);
         let Some(mut row) = load(conn, &outcome.key)? else {
             report.lost_leases.push(outcome.key.clone());
             continue;
@@ -145,7 +149,7 @@ fn complete_in_tx(
                     &outcome.key.job_posting_id,
                     &outcome.key.enrichment_version,
                 )?;
-                skill_writer.upsert(conn, &skills, &mut descriptions)?;
+                skill_writer.upsert(conn, &skills, planned, &mut descriptions)?;
                 report.skills_written += skills.len() as u64;
 
                 let sections_in = success.map(|s| s.sections.as_slice()).unwrap_or(&[]);
@@ -162,7 +166,7 @@ fn complete_in_tx(
                     .execute(params![outcome.key.job_posting_id.as_str(), version])
                     .map_err(map_sqlite)?;
                 }
-                sections::upsert_in_tx(conn, sections_in, &mut descriptions)?;
+                sections::upsert_in_tx(conn, sections_in, planned, &mut descriptions)?;
                 report.sections_written += sections_in.len() as u64;
 
                 // Only embeddings enrichments own vectors: other types skip the delete.
@@ -197,6 +201,47 @@ fn transition_in_tx(
     row.apply_transition(to, details, now)?;
     store_state(conn, &row)?;
     Ok(row)
+}
+
+impl SqliteStore {
+    /// Writes a batch of outcomes in one transaction, taking the plan's
+    /// decisions where they fit.
+    pub(crate) async fn complete(
+        &self,
+        mut outcomes: Vec<EnrichmentOutcome>,
+        plan: Plan,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport> {
+        for outcome in &outcomes {
+            outcome.validate()?;
+        }
+        let terms = self.committed_terms();
+        self.with_writer(move |conn| {
+            skills::with_skill_writer(&terms, |skill_writer| {
+                // Foreign keys are not re-checked for this transaction: every row it
+                // writes carries the job id of an enrichment row read inside it
+                // (`Validate for EnrichmentOutcome` enforced that above), and that
+                // row's own foreign key to job_postings was checked when it was
+                // queued; the term ids it writes are read or made inside it, or
+                // were committed before (terms are never deleted). Checked per
+                // row, the parent lookups were the largest cost of a batch: SQLite
+                // re-read a job_postings index page from the file for nearly every
+                // one of a batch's ~9,000 result rows. The pragma cannot change
+                // inside a transaction, hence around it; `with_writer` reopens the
+                // connection if turning it back on failed.
+                conn.execute_batch("PRAGMA foreign_keys = OFF")
+                    .map_err(map_sqlite)?;
+                let completed = in_write_tx(conn, |tx| {
+                    complete_in_tx(tx, &mut outcomes, &plan, now, skill_writer)
+                });
+                let restored = conn
+                    .execute_batch("PRAGMA foreign_keys = ON")
+                    .map_err(map_sqlite);
+                completed.and_then(|report| restored.map(|()| report))
+            })
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -369,38 +414,36 @@ impl EnrichmentRepository for SqliteStore {
 
     async fn complete_enrichments_owned(
         &self,
-        mut outcomes: Vec<EnrichmentOutcome>,
+        outcomes: Vec<EnrichmentOutcome>,
         now: DateTime<Utc>,
     ) -> StoreResult<CompletionReport> {
-        for outcome in &outcomes {
-            outcome.validate()?;
-        }
-        let terms = self.committed_terms();
-        self.with_writer(move |conn| {
-            skills::with_skill_writer(&terms, |skill_writer| {
-                // Foreign keys are not re-checked for this transaction: every row it
-                // writes carries the job id of an enrichment row read inside it
-                // (`Validate for EnrichmentOutcome` enforced that above), and that
-                // row's own foreign key to job_postings was checked when it was
-                // queued; the term ids it writes are read or made inside it, or
-                // were committed before (terms are never deleted). Checked per
-                // row, the parent lookups were the largest cost of a batch: SQLite
-                // re-read a job_postings index page from the file for nearly every
-                // one of a batch's ~9,000 result rows. The pragma cannot change
-                // inside a transaction, hence around it; `with_writer` reopens the
-                // connection if turning it back on failed.
-                conn.execute_batch("PRAGMA foreign_keys = OFF")
-                    .map_err(map_sqlite)?;
-                let completed = in_write_tx(conn, |tx| {
-                    complete_in_tx(tx, &mut outcomes, now, skill_writer)
-                });
-                let restored = conn
-                    .execute_batch("PRAGMA foreign_keys = ON")
-                    .map_err(map_sqlite);
-                completed.and_then(|report| restored.map(|()| report))
+        self.complete(outcomes, Plan::default(), now).await
+    }
+
+    async fn plan_completion(&self, outcomes: Vec<EnrichmentOutcome>) -> PlannedOutcomes {
+        let (outcomes, plan) = self
+            .with_conn_over(outcomes, |conn, outcomes| {
+                plan::plan_in_read_tx(conn, outcomes)
             })
-        })
-        .await
+            .await;
+        PlannedOutcomes {
+            outcomes,
+            plan: plan.map(|p| Box::new(p) as CompletionPlan),
+        }
+    }
+
+    async fn complete_planned(
+        &self,
+        planned: PlannedOutcomes,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CompletionReport> {
+        // Another store's plan, or none: the writer works every row out.
+        let plan = planned
+            .plan
+            .and_then(|p| p.downcast::<Plan>().ok())
+            .map(|p| *p)
+            .unwrap_or_default();
+        self.complete(planned.outcomes, plan, now).await
     }
 
     async fn release_enrichments(

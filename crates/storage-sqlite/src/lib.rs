@@ -38,6 +38,7 @@ mod error;
 mod evaluations;
 pub mod migrations;
 mod models;
+mod plan;
 mod postings;
 mod sections;
 mod skills;
@@ -223,6 +224,28 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(format!("sqlite task failed: {e}")))?
+    }
+
+    /// Runs `f` on a pooled connection over `value`, and hands `value` back
+    /// whatever becomes of `f` (an error or a panic is `None`, logged).
+    pub(crate) async fn with_conn_over<V, T, F>(&self, value: V, f: F) -> (V, Option<T>)
+    where
+        F: FnOnce(&mut Connection, &V) -> StoreResult<T> + Send + 'static,
+        V: Clone + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let shared = Arc::new(value);
+        let read = Arc::clone(&shared);
+        let out = self.with_conn(move |conn| f(conn, &read)).await;
+        let out = match out {
+            Ok(out) => Some(out),
+            Err(err) => {
+                tracing::debug!(error = %err, "sqlite: no completion plan; the writer works it out");
+                None
+            }
+        };
+        // The task's clone is gone once it finished or failed; a copy only if not.
+        (Arc::unwrap_or_clone(shared), out)
     }
 
     /// Runs `f` in one IMMEDIATE write transaction on the writer connection

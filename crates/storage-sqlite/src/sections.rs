@@ -6,6 +6,7 @@
 
 use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, parse_uuid, ts};
 use crate::error::map_sqlite;
+use crate::plan::{self, OutcomePlan};
 use crate::postings::parse_id;
 use crate::slices::Descriptions;
 use crate::SqliteStore;
@@ -47,6 +48,7 @@ fn section_from_row(row: &Row<'_>) -> StoreResult<SectionClassification> {
 pub(crate) fn upsert_in_tx(
     conn: &Connection,
     sections: &[SectionClassification],
+    planned: Option<&OutcomePlan>,
     descriptions: &mut Descriptions,
 ) -> StoreResult<u64> {
     let mut stmt = conn
@@ -66,12 +68,18 @@ pub(crate) fn upsert_in_tx(
                  classification_id = excluded.classification_id"
         ))
         .map_err(map_sqlite)?;
-    for s in sections {
-        let slice = descriptions
-            .get(conn, &s.job_posting_id)?
-            .and_then(|d| d.slice(s.start_offset, s.end_offset));
+    for (i, s) in sections.iter().enumerate() {
+        let is_slice = match plan::section_is_slice(planned, i, s) {
+            Some(decided) => decided,
+            None => {
+                descriptions
+                    .get(conn, &s.job_posting_id)?
+                    .and_then(|d| d.slice(s.start_offset, s.end_offset))
+                    == Some(s.section_text.as_str())
+            }
+        };
         // NULL only when the view will give back exactly this text.
-        let stored = (slice != Some(s.section_text.as_str())).then_some(s.section_text.as_str());
+        let stored = (!is_slice).then_some(s.section_text.as_str());
         stmt.execute(params![
             s.job_posting_id.as_str(),
             s.classifier_version,
@@ -100,7 +108,7 @@ impl SectionRepository for SqliteStore {
         }
         let sections = sections.to_vec();
         self.with_write_tx(move |tx| {
-            let n = upsert_in_tx(tx, &sections, &mut Descriptions::default())?;
+            let n = upsert_in_tx(tx, &sections, None, &mut Descriptions::default())?;
             Ok(n)
         })
         .await

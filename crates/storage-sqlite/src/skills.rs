@@ -8,6 +8,7 @@ use crate::codec::{
     to_json, ts,
 };
 use crate::error::map_sqlite;
+use crate::plan::{self, OutcomePlan};
 use crate::postings::parse_id;
 use crate::slices::{snippet_window, Descriptions};
 use crate::SqliteStore;
@@ -340,6 +341,7 @@ impl<'a> SkillWriter<'a> {
         &mut self,
         conn: &Connection,
         skills: &[ExtractedSkill],
+        planned: Option<&OutcomePlan>,
         descriptions: &mut Descriptions,
     ) -> StoreResult<u64> {
         let mut stmt = conn
@@ -374,7 +376,7 @@ impl<'a> SkillWriter<'a> {
                      stamped = excluded.stamped",
             )
             .map_err(map_sqlite)?;
-        for s in skills {
+        for (i, s) in skills.iter().enumerate() {
             let version = self.term(conn, s.enrichment_version.as_str())?;
             let name = self.term(conn, &s.skill_name)?;
             let category = self.term(conn, s.skill_category.as_str())?;
@@ -396,11 +398,12 @@ impl<'a> SkillWriter<'a> {
                 Some(self.links_term(conn, &s.taxonomy_links)?)
             };
             // Offsets instead of text where the view rebuilds the snippet exactly.
-            let window = match &s.context_snippet {
-                Some(snippet) => descriptions
+            let window = match (plan::skill_window(planned, i, s), &s.context_snippet) {
+                (Some(decided), _) => decided,
+                (None, Some(snippet)) => descriptions
                     .get(conn, &s.job_posting_id)?
                     .and_then(|d| snippet_window(d, &s.mention_spans, snippet, &mut self.radius)),
-                None => None,
+                (None, None) => None,
             };
             stmt.execute(params![
                 s.job_posting_id.as_str(),
@@ -473,7 +476,7 @@ impl SkillRepository for SqliteStore {
         self.with_writer(move |conn| {
             with_skill_writer(&terms, |writer| {
                 crate::in_write_tx(conn, |tx| {
-                    writer.upsert(tx, &skills, &mut Descriptions::default())
+                    writer.upsert(tx, &skills, None, &mut Descriptions::default())
                 })
             })
         })
