@@ -4,7 +4,9 @@
 //!   nothing stays `processing` for the length of a lease, and the next `run`
 //!   completes the rest;
 //! - a `run` next to a process that died holding a lease reports those rows
-//!   as still leased by others instead of claiming success silently.
+//!   as still leased by others instead of claiming success silently;
+//! - a `run` whose log reader has gone (`2>&1 | head`) finishes its work:
+//!   a log line it cannot write is dropped, not a panic.
 
 use jobenrich_system_tests::{interrupt, kill_hard, wait_with_timeout, TestStore};
 use std::time::Duration;
@@ -124,4 +126,31 @@ fn a_run_reports_rows_still_leased_by_a_dead_process() {
         POSTINGS as i64,
         "everything else was enriched"
     );
+}
+
+#[test]
+fn a_run_whose_log_reader_has_gone_finishes_and_exits_zero() {
+    let store = TestStore::new("  batch_size: 16\n  engine_threads: 2\n  lease_seconds: 300\n");
+    let input = store.write_postings_file("postings.jsonl", POSTINGS);
+    let out = std::fs::File::create(store.out_path("closed")).expect("run output file");
+    let mut run = std::process::Command::new(jobenrich_system_tests::binary("jobenrich"))
+        .arg("--config")
+        .arg(&store.config_path)
+        .args(["--format", "json", "run", "--no-progress"])
+        .arg(&input)
+        .current_dir(store.dir.path())
+        // One log line per batch: every one of them meets the closed pipe.
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawning jobenrich run");
+    // The reader goes before the first line is written.
+    drop(run.stderr.take());
+    let status = wait_with_timeout(&mut run, FINISH);
+    assert!(status.success(), "the run completes, got {status}");
+    assert_eq!(count_status(&store, "success"), POSTINGS as i64);
+    assert_eq!(count_status(&store, "processing"), 0);
+    assert_eq!(store.run_output("closed")["succeeded"], POSTINGS as u64);
 }

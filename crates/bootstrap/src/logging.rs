@@ -16,7 +16,12 @@ pub fn init_logging(settings: &LoggingSettings, format_override: Option<LogForma
         .with_writer(std::io::stderr)
         // Colour codes only on a terminal: a log file or pipe gets plain text.
         .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false);
+        .with_target(false)
+        // A log line that cannot be written (stderr piped to a reader that has
+        // gone, e.g. `| head`) is dropped: the fallback report of that error
+        // is an `eprintln!`, which panics on the same closed stderr, and a
+        // panic in the run's writer stage stopped its writes.
+        .log_internal_errors(false);
     let _already_installed = match format_override.unwrap_or(settings.format) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

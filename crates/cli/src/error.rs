@@ -114,7 +114,7 @@ fn store_exit_code(e: &StoreError) -> u8 {
 
 /// Prints the error line and returns the exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {}", one_line(error));
+    crate::errln!("error: {}", one_line(error));
     ExitCode::from(exit_code(error))
 }
 

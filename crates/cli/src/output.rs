@@ -164,6 +164,16 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::output::print(&format!("{}\n", format_args!($($arg)*)))? };
 }
 
+/// `eprintln!` that drops a message stderr cannot take (piped to a reader
+/// that has gone) instead of panicking.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// True when the error is a write to a closed stdout pipe.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

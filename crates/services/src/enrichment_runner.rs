@@ -304,6 +304,7 @@ async fn run_stages(
         in_flight.clone(),
     ));
     let mut aborts = vec![claimer.abort_handle()];
+    let mut engines = Vec::with_capacity(threads);
     for _ in 0..threads {
         let engine = tracker.spawn(engine_stage(
             pipeline.clone(),
@@ -313,19 +314,30 @@ async fn run_stages(
             in_flight.clone(),
         ));
         aborts.push(engine.abort_handle());
+        engines.push(engine);
     }
     drop(enriched_tx);
     // Shared so that what was written before an abort still counts.
     let written = Arc::new(Mutex::new(RunTotals::default()));
-    let writer = tracker.spawn(write_stage(
-        pipeline.clone(),
-        draining,
-        halt.clone(),
-        enriched_rx,
-        in_flight.clone(),
-        written.clone(),
-        observer,
-    ));
+    // However the write stage ends (a panic included), nothing upstream may
+    // go on claiming: with no writer, every batch would be enriched and
+    // released, round after round, for ever.
+    let stop_when_written = halt.clone().drop_guard();
+    let writer = tracker.spawn({
+        let stage = write_stage(
+            pipeline.clone(),
+            draining,
+            halt.clone(),
+            enriched_rx,
+            in_flight.clone(),
+            written.clone(),
+            observer,
+        );
+        async move {
+            let _stop = stop_when_written;
+            stage.await
+        }
+    });
     aborts.push(writer.abort_handle());
     tracker.close();
 
@@ -347,6 +359,13 @@ async fn run_stages(
             error = Some(PipelineError::WorkerThread(join.to_string()));
         }
         Err(_) => {}
+    }
+    for engine in engines {
+        if let Err(join) = engine.await {
+            if !join.is_cancelled() {
+                error.get_or_insert(PipelineError::WorkerThread(join.to_string()));
+            }
+        }
     }
     let mut totals = written.lock().map(|t| t.clone()).unwrap_or_default();
     match claimer.await {
@@ -447,6 +466,9 @@ async fn claim_round(
         if !handed_on {
             // Stopping (or no engine left): claimed, never started, handed back.
             in_flight.release(pipeline, Some(id)).await;
+            // No engine left to take a batch: claiming more would only
+            // release it again, round after round.
+            halt.cancel();
             break;
         }
     }

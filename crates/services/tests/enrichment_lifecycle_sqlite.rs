@@ -10,9 +10,9 @@ use jobenrich_domain::{
 };
 use jobenrich_services::enrichment_pipeline::{
     ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,
-    PipelineConfig, PipelinePorts, PostingEnricher,
+    PipelineConfig, PipelineError, PipelinePorts, PostingEnricher,
 };
-use jobenrich_services::enrichment_runner::drain;
+use jobenrich_services::enrichment_runner::{drain, BatchObserver};
 use jobenrich_services::enrichment_status::status_report;
 use jobenrich_services::reenrichment::{
     ensure_active_models, prune_old_versions, queue_missing_enrichments, queue_never_queued,
@@ -330,4 +330,41 @@ async fn a_new_model_version_requeues_exactly_the_jobs_without_a_result_and_prun
         .unwrap()
         .is_empty());
     assert_eq!(store.skills_for_job(&job, Some(v2)).await.unwrap().len(), 1);
+}
+
+/// A write stage that dies (here its observer panics, as a log line to a
+/// closed stderr once made it do) stops the run with an error. Before, the
+/// other stages went on claiming, enriching and releasing the same batches
+/// for ever.
+#[tokio::test]
+async fn a_run_whose_writer_dies_stops_with_an_error_and_leaves_nothing_leased() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = vec!["rust and sql"; 60];
+    let store = store_with_postings(&dir, &texts).await;
+    let p = pipeline(&store);
+    let version = queue_all(&store, &p).await;
+    let observer: BatchObserver = Arc::new(|_| panic!("the observer failed"));
+
+    let ended = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        drain(p.clone(), &SKILLS, 2, Some(observer)),
+    )
+    .await
+    .expect("the run stops instead of claiming for ever");
+    let err = ended.expect_err("a dead writer is the run's error");
+    assert!(matches!(err, PipelineError::WorkerThread(_)), "{err}");
+
+    let report = status_report(store.as_ref(), 2, 10).await.unwrap();
+    let count = |status| {
+        report
+            .counts
+            .iter()
+            .filter(|c| c.status == status && c.enrichment_version == version)
+            .map(|c| c.count)
+            .sum::<u64>()
+    };
+    // The batch written before the observer ran; the rest handed back.
+    assert_eq!(count(EnrichmentStatus::Success), 7);
+    assert_eq!(count(EnrichmentStatus::Processing), 0);
+    assert_eq!(count(EnrichmentStatus::Pending), 53);
 }

@@ -17,7 +17,7 @@ use jobenrich_domain::validation::Validate;
 use jobenrich_domain::{
     ClaimRequest, CompletionPlan, CompletionReport, CompletionStep, EnrichmentKey,
     EnrichmentOutcome, EnrichmentRepository, EnrichmentResult, EnrichmentStatus,
-    EnrichmentStatusCount, EnrichmentType, EnrichmentVersion, JobEnrichment, JobId,
+    EnrichmentStatusCount, EnrichmentType, EnrichmentVersion, ExtractedSkill, JobEnrichment, JobId,
     PlannedOutcomes, StoreError, TransitionDetails,
 };
 use rusqlite::{params, Connection, Row};
@@ -122,6 +122,7 @@ fn complete_in_tx(
     plan: &Plan,
     now: DateTime<Utc>,
     skill_writer: &mut skills::SkillWriter<'_>,
+    spent: &mut Vec<Vec<ExtractedSkill>>,
 ) -> StoreResult<CompletionReport> {
     let mut report = CompletionReport::default();
     let mut descriptions = Descriptions::default();
@@ -180,6 +181,7 @@ fn complete_in_tx(
                     )?;
                 }
                 report.succeeded += 1;
+                spent.push(skills);
             }
         }
         store_state(conn, &row)?;
@@ -216,31 +218,38 @@ impl SqliteStore {
             outcome.validate()?;
         }
         let terms = self.committed_terms();
-        self.with_writer(move |conn| {
-            skills::with_skill_writer(&terms, |skill_writer| {
-                // Foreign keys are not re-checked for this transaction: every row it
-                // writes carries the job id of an enrichment row read inside it
-                // (`Validate for EnrichmentOutcome` enforced that above), and that
-                // row's own foreign key to job_postings was checked when it was
-                // queued; the term ids it writes are read or made inside it, or
-                // were committed before (terms are never deleted). Checked per
-                // row, the parent lookups were the largest cost of a batch: SQLite
-                // re-read a job_postings index page from the file for nearly every
-                // one of a batch's ~9,000 result rows. The pragma cannot change
-                // inside a transaction, hence around it; `with_writer` reopens the
-                // connection if turning it back on failed.
-                conn.execute_batch("PRAGMA foreign_keys = OFF")
-                    .map_err(map_sqlite)?;
-                let completed = in_write_tx(conn, |tx| {
-                    complete_in_tx(tx, &mut outcomes, &plan, now, skill_writer)
-                });
-                let restored = conn
-                    .execute_batch("PRAGMA foreign_keys = ON")
-                    .map_err(map_sqlite);
-                completed.and_then(|report| restored.map(|()| report))
+        let (report, spent) = self
+            .with_writer(move |conn| {
+                let mut spent = Vec::with_capacity(outcomes.len());
+                let report = skills::with_skill_writer(&terms, |skill_writer| {
+                    // Foreign keys are not re-checked for this transaction: every row it
+                    // writes carries the job id of an enrichment row read inside it
+                    // (`Validate for EnrichmentOutcome` enforced that above), and that
+                    // row's own foreign key to job_postings was checked when it was
+                    // queued; the term ids it writes are read or made inside it, or
+                    // were committed before (terms are never deleted). Checked per
+                    // row, the parent lookups were the largest cost of a batch: SQLite
+                    // re-read a job_postings index page from the file for nearly every
+                    // one of a batch's ~9,000 result rows. The pragma cannot change
+                    // inside a transaction, hence around it; `with_writer` reopens the
+                    // connection if turning it back on failed.
+                    conn.execute_batch("PRAGMA foreign_keys = OFF")
+                        .map_err(map_sqlite)?;
+                    let completed = in_write_tx(conn, |tx| {
+                        complete_in_tx(tx, &mut outcomes, &plan, now, skill_writer, &mut spent)
+                    });
+                    let restored = conn
+                        .execute_batch("PRAGMA foreign_keys = ON")
+                        .map_err(map_sqlite);
+                    completed.and_then(|report| restored.map(|()| report))
+                })?;
+                Ok((report, (spent, outcomes, plan)))
             })
-        })
-        .await
+            .await?;
+        // Freeing a batch's results (hundreds of thousands of strings) is ~3 %
+        // of the one writer's time: done on a thread of its own instead.
+        drop(tokio::task::spawn_blocking(move || drop(spent)));
+        Ok(report)
     }
 }
 

@@ -376,8 +376,17 @@ impl<'a> SkillWriter<'a> {
                      stamped = excluded.stamped",
             )
             .map_err(map_sqlite)?;
+        // A completion's rows share one version: one lookup, not one per row.
+        let mut last_version: Option<(&str, i64)> = None;
         for (i, s) in skills.iter().enumerate() {
-            let version = self.term(conn, s.enrichment_version.as_str())?;
+            let version = match last_version {
+                Some((text, id)) if text == s.enrichment_version.as_str() => id,
+                _ => {
+                    let id = self.term(conn, s.enrichment_version.as_str())?;
+                    last_version = Some((s.enrichment_version.as_str(), id));
+                    id
+                }
+            };
             let name = self.term(conn, &s.skill_name)?;
             let category = self.term(conn, s.skill_category.as_str())?;
             let strategies = match self.strategies.get(s.source_strategies.as_slice()) {

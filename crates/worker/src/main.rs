@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let settings = match Settings::load(args.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            error_line(&error_chain(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -64,7 +64,7 @@ fn main() -> ExitCode {
         if json_log {
             tracing::error!(error = %message, "worker failed");
         } else {
-            eprintln!("error: {message}");
+            error_line(&message);
         }
         ExitCode::FAILURE
     };
@@ -183,4 +183,11 @@ async fn run(settings: Settings) -> anyhow::Result<Stopped> {
     } else {
         Stopped::Gracefully
     })
+}
+
+/// `error: …` on stderr; dropped when stderr cannot take it (a closed pipe),
+/// where `eprintln!` would panic.
+fn error_line(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
 }

@@ -199,7 +199,7 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
     let engine = build_engine(lexicon, &models, &aliases, &artifacts)
         .map_err(|e| anyhow::anyhow!("building the engine: {e}"))?;
     let setup = started.elapsed();
-    eprintln!("engine: {origin}");
+    crate::errln!("engine: {origin}");
     let mut report = run_extraction_benchmark(&engine, &corpus, args.rounds as usize);
     if args.threads > 1 {
         let threads = usize::try_from(args.threads).unwrap_or(1);
@@ -207,7 +207,7 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
         // compares like with like on a host whose speed drifts.
         let one = run_parallel_both(&engine, &corpus, args.rounds as usize, 1);
         let parallel = run_parallel_both(&engine, &corpus, args.rounds as usize, threads);
-        eprintln!(
+        crate::errln!(
             "both on {threads} threads: {:.2}x one thread ({:.0} vs {:.0} postings/s)",
             parallel.postings_per_sec / one.postings_per_sec.max(1e-9),
             parallel.postings_per_sec,
@@ -227,7 +227,7 @@ async fn extract(session: &Session, args: ExtractArgs) -> anyhow::Result<()> {
                 format!("{:.2}", p.mb_per_sec),
             ]);
         }
-        eprintln!(
+        crate::errln!(
             "{} postings, {:.2} MB, {} rounds, lexicon {} skills / {} surface forms, setup {:.2?}",
             r.postings,
             r.total_bytes as f64 / 1e6,

@@ -202,7 +202,7 @@ async fn diff_command(session: &Session, args: DiffArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.report {
         std::fs::write(path, diff.to_html())
             .with_context(|| format!("writing the diff report {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        crate::errln!("wrote {}", path.display());
     }
     emit_text(session.format, &diff, |d| {
         let s = &d.stability;
@@ -354,7 +354,7 @@ async fn show_command(session: &Session, args: ShowArgs) -> anyhow::Result<()> {
         .await
         .map_err(cli_error)?;
     if history.history.is_empty() && session.format == crate::output::OutputFormat::Table {
-        eprintln!(
+        crate::errln!(
             "job {} has no cluster assignment yet: run `jobenrich cluster run`",
             history.job_posting_id
         );

@@ -320,8 +320,8 @@ impl TerminalObserver {
 
     fn print(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(bar) => bar.suspend(|| crate::errln!("{line}")),
+            None => crate::errln!("{line}"),
         }
     }
 

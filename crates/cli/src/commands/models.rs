@@ -191,9 +191,10 @@ pub async fn run(session: &Session, command: ModelsCommand) -> anyhow::Result<()
 fn say_forced(activation: &Activation) {
     if let Some(reason) = &activation.forced {
         let m = &activation.model;
-        eprintln!(
+        crate::errln!(
             "warning: {} {} activated with --force although {reason} (recorded in activated_by)",
-            m.model_id, m.version
+            m.model_id,
+            m.version
         );
     }
 }

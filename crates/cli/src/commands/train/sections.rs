@@ -141,15 +141,15 @@ pub(super) async fn sections(session: &Session, args: SectionsArgs) -> anyhow::R
         "dev": dev_scores,
     });
     match session.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        _ => print_summary(&summary),
+        OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&summary)?),
+        _ => print_summary(&summary)?,
     }
     Ok(())
 }
 
-fn print_summary(v: &serde_json::Value) {
+fn print_summary(v: &serde_json::Value) -> anyhow::Result<()> {
     let s = |k: &str| v[k].to_string().trim_matches('"').to_string();
-    println!(
+    crate::outln!(
         "trained section_classifier {} on {} ({} postings, {} sections, {} holding gold spans) in {:.1} s",
         s("version"),
         s("training_data_version"),
@@ -158,14 +158,14 @@ fn print_summary(v: &serde_json::Value) {
         s("relevant_sections"),
         v["training_seconds"].as_f64().unwrap_or(0.0)
     );
-    println!(
+    crate::outln!(
         "artifact      {} (sha256 {})",
         s("artifact"),
         s("checksum_sha256")
     );
-    println!("model config  {}", s("model_config"));
+    crate::outln!("model config  {}", s("model_config"));
     if v["registered_inactive"] == true {
-        println!(
+        crate::outln!(
             "registered inactive: evaluate it, then `jobenrich models activate section_classifier {}`",
             s("version")
         );
@@ -173,7 +173,7 @@ fn print_summary(v: &serde_json::Value) {
     if let Some(dev) = v.get("dev").filter(|d| !d.is_null()) {
         for (name, key) in [("rule_based", "rule_based"), ("ml_model", "ml_model")] {
             let d = &dev[key];
-            println!(
+            crate::outln!(
                 "dev {name:<10} skills relevance over {} sections: accuracy {:.3} | P {:.3} R {:.3} F1 {:.3}",
                 d["sections"],
                 d["accuracy"].as_f64().unwrap_or(0.0),
@@ -183,4 +183,5 @@ fn print_summary(v: &serde_json::Value) {
             );
         }
     }
+    Ok(())
 }

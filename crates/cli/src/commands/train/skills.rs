@@ -259,8 +259,8 @@ pub(super) async fn skills(session: &Session, args: SkillsArgs) -> anyhow::Resul
         "dev": dev_scores,
     });
     match session.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        _ => print_summary(&summary),
+        OutputFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&summary)?),
+        _ => print_summary(&summary)?,
     }
     Ok(())
 }
@@ -269,9 +269,9 @@ fn report_postings(tagger: &jobenrich_enrichment_engine::Tagger) -> usize {
     tagger.training().postings
 }
 
-fn print_summary(v: &serde_json::Value) {
+fn print_summary(v: &serde_json::Value) -> anyhow::Result<()> {
     let s = |k: &str| v[k].to_string().trim_matches('"').to_string();
-    println!(
+    crate::outln!(
         "trained skills_extractor {} on {} ({} postings, {} tokens, {} gold spans) in {:.1} s",
         s("version"),
         s("training_data_version"),
@@ -280,20 +280,20 @@ fn print_summary(v: &serde_json::Value) {
         s("gold_spans"),
         v["training_seconds"].as_f64().unwrap_or(0.0)
     );
-    println!(
+    crate::outln!(
         "artifact      {} (weights {} bytes, sha256 {})",
         s("artifact"),
         s("weights_bytes"),
         s("checksum_sha256")
     );
-    println!("model config  {}", s("model_config"));
+    crate::outln!("model config  {}", s("model_config"));
     if v["registered_inactive"] == true {
-        println!("registered inactive: evaluate it, then `jobenrich models activate skills_extractor {}`", s("version"));
+        crate::outln!("registered inactive: evaluate it, then `jobenrich models activate skills_extractor {}`", s("version"));
     }
     if let Some(dev) = v.get("dev").filter(|d| !d.is_null()) {
         for (name, key) in [("v1.0 rules", "rules"), ("tagger", "tagger")] {
             let d = &dev[key];
-            println!(
+            crate::outln!(
                 "dev {name:<10} overlap P {:.3} R {:.3} F1 {:.3} | exact F1 {:.3} | {} predicted / {} gold",
                 d["overlap"]["precision"].as_f64().unwrap_or(0.0),
                 d["overlap"]["recall"].as_f64().unwrap_or(0.0),
@@ -304,4 +304,5 @@ fn print_summary(v: &serde_json::Value) {
             );
         }
     }
+    Ok(())
 }
