@@ -211,8 +211,14 @@ impl FeatureMatrix {
     /// Builds the matrix for `documents`, one row each, in their order.
     pub fn build(documents: &[JobDocument], config: &FeatureConfig) -> Self {
         let mut terms = TermTable::default();
-        // Each document's (term id, raw weight) pairs, flat.
-        let mut pairs: Vec<(u32, f64)> = Vec::new();
+        // Each document's (term id, raw weight) pairs, flat, in room sized
+        // once from an upper bound: grown by doubling, this list and the
+        // three below were most of `cluster run`'s peak memory.
+        let bound = documents
+            .iter()
+            .map(|d| d.skills.len() + title_pieces(&d.title).count())
+            .sum();
+        let mut pairs: Vec<(u32, f64)> = Vec::with_capacity(bound);
         let mut offsets = Vec::with_capacity(documents.len() + 1);
         offsets.push(0);
         for d in documents {
@@ -244,11 +250,15 @@ impl FeatureMatrix {
             .map(|&t| std::mem::take(&mut terms.names[t as usize]))
             .collect();
 
+        let entries = pairs
+            .iter()
+            .filter(|&&(t, _)| column[t as usize] != u32::MAX)
+            .count();
         let mut indptr = Vec::with_capacity(documents.len() + 1);
         indptr.push(0);
-        let mut indices = Vec::new();
-        let mut values = Vec::new();
-        let mut raw_weights = Vec::new();
+        let mut indices = Vec::with_capacity(entries);
+        let mut values = Vec::with_capacity(entries);
+        let mut raw_weights = Vec::with_capacity(entries);
         let mut row: Vec<(u32, f64)> = Vec::new();
         for span in offsets.windows(2) {
             row.clear();
@@ -365,17 +375,20 @@ impl FeatureMatrix {
 /// Lower-cased title tokens without stopwords, numbers and one-letter words;
 /// `+` and `#` stay (c++, c#).
 pub fn title_tokens(title: &str) -> impl Iterator<Item = String> + '_ {
+    title_pieces(title).map(str::to_lowercase).filter(|t| {
+        t.chars().count() > 1
+            && !t.chars().all(|c| c.is_ascii_digit())
+            && !TITLE_STOPWORDS.contains(&t.as_str())
+            && !stop_words().contains(t.as_str())
+            && !boilerplate_words().contains(t.as_str())
+    })
+}
+
+/// A title's candidate tokens, before lower-casing and stop words.
+fn title_pieces(title: &str) -> impl Iterator<Item = &str> {
     title
         .split(|c: char| !(c.is_alphanumeric() || c == '+' || c == '#'))
         .filter(|t| !t.is_empty())
-        .map(str::to_lowercase)
-        .filter(|t| {
-            t.chars().count() > 1
-                && !t.chars().all(|c| c.is_ascii_digit())
-                && !TITLE_STOPWORDS.contains(&t.as_str())
-                && !stop_words().contains(t.as_str())
-                && !boilerplate_words().contains(t.as_str())
-        })
 }
 
 /// Term ids for the whole build: a few thousand distinct skill names occur
