@@ -113,6 +113,19 @@ impl LabelTiles {
         last: usize,
         out: &mut [f32],
     ) {
+        self.scores_by(queries, nq, first, last, out, wide_registers());
+    }
+
+    /// [`LabelTiles::scores`] with the tile pairing chosen by the caller.
+    fn scores_by(
+        &self,
+        queries: &[f32],
+        nq: usize,
+        first: usize,
+        last: usize,
+        out: &mut [f32],
+        pairs: bool,
+    ) {
         let dim = self.dim;
         let last = last.min(self.rows);
         if first >= last || dim == 0 || !nq.is_multiple_of(GROUP) || queries.len() != nq * dim {
@@ -126,6 +139,7 @@ impl LabelTiles {
             last,
             out,
             fma: fma_available(),
+            pairs,
         });
     }
 }
@@ -141,6 +155,8 @@ struct ScoreOp<'a> {
     last: usize,
     out: &'a mut [f32],
     fma: bool,
+    /// Two tiles per pass (AVX-512, see [`tile_pair_group`]).
+    pairs: bool,
 }
 
 impl pulp::WithSimd for ScoreOp<'_> {
@@ -156,26 +172,42 @@ impl pulp::WithSimd for ScoreOp<'_> {
             last,
             out,
             fma,
+            pairs,
         } = self;
         let dim = tiles.dim;
-        for t in first / TILE..=(last - 1) / TILE {
+        let mut store = |t: usize, g: usize, acc: &[Lane; GROUP]| {
+            for (l, r) in (t * TILE..(t + 1) * TILE).enumerate() {
+                if r < first || r >= last {
+                    continue;
+                }
+                let at = (r - first) * nq + g * GROUP;
+                for (j, slot) in out[at..at + GROUP].iter_mut().enumerate() {
+                    *slot = acc[j][l];
+                }
+            }
+        };
+        let (mut t, end) = (first / TILE, (last - 1) / TILE);
+        while t <= end {
             let tile = &tiles.lanes[t * dim..(t + 1) * dim];
+            if pairs && fma && t < end {
+                let next = &tiles.lanes[(t + 1) * dim..(t + 2) * dim];
+                for (g, group) in queries.chunks_exact(GROUP * dim).enumerate() {
+                    let (a, b) = tile_pair_group(tile, next, group, dim);
+                    store(t, g, &a);
+                    store(t + 1, g, &b);
+                }
+                t += 2;
+                continue;
+            }
             for (g, group) in queries.chunks_exact(GROUP * dim).enumerate() {
                 let acc = if fma {
                     tile_group::<true>(tile, group, dim)
                 } else {
                     tile_group::<false>(tile, group, dim)
                 };
-                for (l, r) in (t * TILE..(t + 1) * TILE).enumerate() {
-                    if r < first || r >= last {
-                        continue;
-                    }
-                    let at = (r - first) * nq + g * GROUP;
-                    for (j, slot) in out[at..at + GROUP].iter_mut().enumerate() {
-                        *slot = acc[j][l];
-                    }
-                }
+                store(t, g, &acc);
             }
+            t += 1;
         }
     }
 }
@@ -198,6 +230,34 @@ fn tile_group<const FMA: bool>(tile: &[Lane], group: &[f32], dim: usize) -> [Lan
     acc
 }
 
+/// Two tiles against `GROUP` queries, for CPUs whose registers hold a whole
+/// lane (AVX-512): one tile fills only `GROUP` accumulators, too few chains
+/// to hide the multiply-add latency, two fill `2 × GROUP`. Each score is the
+/// same chain of fused multiply-adds as in [`tile_group`], so both paths give
+/// the same bits.
+#[inline(always)]
+fn tile_pair_group(
+    a: &[Lane],
+    b: &[Lane],
+    group: &[f32],
+    dim: usize,
+) -> ([Lane; GROUP], [Lane; GROUP]) {
+    let (q0, rest) = group.split_at(dim);
+    let (q1, rest) = rest.split_at(dim);
+    let (q2, q3) = rest.split_at(dim);
+    let mut acc_a = [[0.0f32; TILE]; GROUP];
+    let mut acc_b = [[0.0f32; TILE]; GROUP];
+    for ((la, lb), (((&w, &x), &y), &z)) in a.iter().zip(b).zip(q0.iter().zip(q1).zip(q2).zip(q3)) {
+        for (j, q) in [w, x, y, z].into_iter().enumerate() {
+            for l in 0..TILE {
+                acc_a[j][l] = q.mul_add(la[l], acc_a[j][l]);
+                acc_b[j][l] = q.mul_add(lb[l], acc_b[j][l]);
+            }
+        }
+    }
+    (acc_a, acc_b)
+}
+
 /// `q·x + acc`, fused where the CPU can (without an FMA unit, `mul_add` would
 /// call a slow software routine).
 #[inline(always)]
@@ -215,6 +275,19 @@ pub(crate) fn kernel_name() -> &'static str {
         "fused"
     } else {
         "plain"
+    }
+}
+
+/// Whether a SIMD register holds a whole lane of [`TILE`] floats (AVX-512),
+/// so the kernel scores two tiles per pass.
+fn wide_registers() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -259,10 +332,18 @@ mod tests {
         let v = rows(n, dim);
         let tiles = LabelTiles::from_rows(&v, dim);
         let queries: Vec<f32> = rows(nq, dim).iter().map(|x| x * 1.7).collect();
-        // Ranges starting and ending inside tiles, and a whole-index range.
-        for (first, last) in [(0, n), (3, TILE + 2), (TILE, 2 * TILE), (n - 1, n)] {
+        // Ranges starting and ending inside tiles, and a whole-index range;
+        // tiles scored one or two at a time.
+        let ranges = [
+            (0, n),
+            (3, TILE + 2),
+            (TILE, 2 * TILE),
+            (n - 1, n),
+            (1, 3 * TILE),
+        ];
+        for ((first, last), pairs) in ranges.into_iter().flat_map(|r| [(r, false), (r, true)]) {
             let mut out = vec![f32::NAN; (last - first) * nq];
-            tiles.scores(&queries, nq, first, last, &mut out);
+            tiles.scores_by(&queries, nq, first, last, &mut out, pairs);
             for r in first..last {
                 for q in 0..nq {
                     let want = tiles.dot(r, &queries[q * dim..(q + 1) * dim]);
