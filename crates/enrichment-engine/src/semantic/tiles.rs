@@ -28,6 +28,8 @@ pub(crate) struct LabelTiles {
     dim: usize,
     rows: usize,
     lanes: Vec<Lane>,
+    /// Score two tiles per pass: chosen for the CPU, set by tests.
+    pairs: bool,
 }
 
 impl LabelTiles {
@@ -38,6 +40,7 @@ impl LabelTiles {
             dim,
             rows: 0,
             lanes: Vec::with_capacity(rows.div_ceil(TILE) * dim),
+            pairs: wide_registers(),
         }
     }
 
@@ -113,19 +116,6 @@ impl LabelTiles {
         last: usize,
         out: &mut [f32],
     ) {
-        self.scores_by(queries, nq, first, last, out, wide_registers());
-    }
-
-    /// [`LabelTiles::scores`] with the tile pairing chosen by the caller.
-    fn scores_by(
-        &self,
-        queries: &[f32],
-        nq: usize,
-        first: usize,
-        last: usize,
-        out: &mut [f32],
-        pairs: bool,
-    ) {
         let dim = self.dim;
         let last = last.min(self.rows);
         if first >= last || dim == 0 || !nq.is_multiple_of(GROUP) || queries.len() != nq * dim {
@@ -139,7 +129,7 @@ impl LabelTiles {
             last,
             out,
             fma: fma_available(),
-            pairs,
+            pairs: self.pairs,
         });
     }
 }
@@ -330,7 +320,7 @@ mod tests {
     fn scores_of_any_row_range_match_each_rows_dot_product() {
         let (n, dim, nq) = (3 * TILE + 5, 9, 2 * GROUP);
         let v = rows(n, dim);
-        let tiles = LabelTiles::from_rows(&v, dim);
+        let mut tiles = LabelTiles::from_rows(&v, dim);
         let queries: Vec<f32> = rows(nq, dim).iter().map(|x| x * 1.7).collect();
         // Ranges starting and ending inside tiles, and a whole-index range;
         // tiles scored one or two at a time.
@@ -343,7 +333,8 @@ mod tests {
         ];
         for ((first, last), pairs) in ranges.into_iter().flat_map(|r| [(r, false), (r, true)]) {
             let mut out = vec![f32::NAN; (last - first) * nq];
-            tiles.scores_by(&queries, nq, first, last, &mut out, pairs);
+            tiles.pairs = pairs;
+            tiles.scores(&queries, nq, first, last, &mut out);
             for r in first..last {
                 for q in 0..nq {
                     let want = tiles.dot(r, &queries[q * dim..(q + 1) * dim]);
