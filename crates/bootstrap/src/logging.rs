@@ -27,3 +27,11 @@ pub fn init_logging(settings: &LoggingSettings, format_override: Option<LogForma
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+/// One line on stderr, dropped when stderr cannot take it (piped to a reader
+/// that has gone), where `eprintln!` would panic. For the CLI's and the
+/// worker's own messages, which are not log events.
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}

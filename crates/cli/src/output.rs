@@ -168,10 +168,9 @@ macro_rules! outln {
 /// that has gone) instead of panicking.
 #[macro_export]
 macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        ::jobenrich_bootstrap::logging::stderr_line(format_args!($($arg)*))
+    };
 }
 
 /// True when the error is a write to a closed stdout pipe.

@@ -185,9 +185,7 @@ async fn run(settings: Settings) -> anyhow::Result<Stopped> {
     })
 }
 
-/// `error: …` on stderr; dropped when stderr cannot take it (a closed pipe),
-/// where `eprintln!` would panic.
+/// `error: …` on stderr; dropped when stderr cannot take it (a closed pipe).
 fn error_line(message: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    jobenrich_bootstrap::logging::stderr_line(format_args!("error: {message}"));
 }
