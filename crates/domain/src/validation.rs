@@ -42,12 +42,18 @@ pub(crate) fn non_negative(
     }
 }
 
+/// Empty or only whitespace: `trim().is_empty()` without decoding from
+/// both ends (a writer checks ~7 strings per skill row).
+pub(crate) fn blank(v: &str) -> bool {
+    v.chars().all(char::is_whitespace)
+}
+
 pub(crate) fn non_empty(
     entity: &'static str,
     field: &'static str,
     v: &str,
 ) -> Result<(), ValidationError> {
-    if v.trim().is_empty() {
+    if blank(v) {
         Err(ValidationError::new(entity, field, "must not be empty"))
     } else {
         Ok(())

@@ -167,7 +167,10 @@ fn rank(
     for chunk in cases.chunks(256) {
         let phrases: Vec<&str> = chunk.iter().map(|(p, _)| p.as_str()).collect();
         for (links, (_, label)) in linker.candidates(&phrases)?.into_iter().zip(chunk) {
-            let pool = links.into_iter().map(|l| (l.label, l.score)).collect();
+            let pool = links
+                .into_iter()
+                .map(|l| (l.label.to_string(), l.score))
+                .collect();
             out.push((pool, label.clone()));
         }
     }

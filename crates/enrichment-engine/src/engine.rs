@@ -391,7 +391,7 @@ impl SkillsEngine {
 /// its taxonomy reference, and names the `semantic` strategy for it, when
 /// that candidate's cosine reaches `semantic_min_score` (`by_meaning`; a
 /// weaker one stays a ranked candidate only).
-fn with_semantic_ref(mut skill: ExtractedSkill, by_meaning: Option<String>) -> ExtractedSkill {
+fn with_semantic_ref(mut skill: ExtractedSkill, by_meaning: Option<Arc<str>>) -> ExtractedSkill {
     if let (None, Some(label)) = (&skill.taxonomy_ref, by_meaning) {
         skill.taxonomy_ref = Some(format!("{ESCO_REF_PREFIX}{label}"));
         skill.source_strategies.push(ExtractionStrategy::Semantic);
@@ -574,7 +574,10 @@ mod tests {
         let by_share = sqls(enrich(shared.clone())).unwrap();
         // Same candidates in the same order; the scores are now shares of one.
         let labels = |s: &ExtractedSkill| -> Vec<String> {
-            s.taxonomy_links.iter().map(|l| l.label.clone()).collect()
+            s.taxonomy_links
+                .iter()
+                .map(|l| l.label.to_string())
+                .collect()
         };
         assert_eq!(labels(&by_share), labels(&by_cosine));
         let total: f64 = by_share.taxonomy_links.iter().map(|l| l.score).sum();

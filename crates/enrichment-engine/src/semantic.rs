@@ -86,7 +86,7 @@ pub struct SkillIndex {
     model_id: String,
     taxonomy_version: String,
     dim: usize,
-    labels: Vec<String>,
+    labels: Vec<Arc<str>>,
     row_concept: Vec<u32>,
     /// One row per label, packed for the ranking kernel.
     vectors: LabelTiles,
@@ -97,7 +97,7 @@ struct Header {
     model_id: String,
     taxonomy_version: String,
     dim: usize,
-    labels: Vec<String>,
+    labels: Vec<Arc<str>>,
     row_concept: Vec<u32>,
 }
 
@@ -145,7 +145,10 @@ impl SkillIndex {
             model_id: encoder.model_id().to_string(),
             taxonomy_version: taxonomy_version.to_string(),
             dim,
-            labels: concepts.iter().map(|c| c.label.clone()).collect(),
+            labels: concepts
+                .iter()
+                .map(|c| Arc::from(c.label.as_str()))
+                .collect(),
             row_concept,
             vectors,
         })
@@ -315,6 +318,11 @@ impl SkillIndex {
         &self.labels[concept as usize]
     }
 
+    /// `label`, shared rather than copied.
+    pub fn shared_label(&self, concept: u32) -> Arc<str> {
+        Arc::clone(&self.labels[concept as usize])
+    }
+
     /// Cosine of a unit query with a concept: its best label's, as in
     /// `top_k` (0 for an unknown concept or a query of another dimension).
     pub fn concept_score(&self, concept: u32, query: &[f32]) -> f32 {
@@ -434,7 +442,7 @@ const SCORE_BLOCK_ROWS: usize = 2048;
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkillLink {
     /// The concept's preferred label.
-    pub label: String,
+    pub label: Arc<str>,
     /// The cosine, or with a link temperature the concept's share of the
     /// phrase's candidates ([`shares`]); 1.0 for an exact lexicon link.
     pub score: f32,
@@ -650,7 +658,7 @@ impl SemanticLinker {
 
     fn semantic_link(&self, concept: u32, score: f32) -> SkillLink {
         SkillLink {
-            label: self.index.label(concept).to_string(),
+            label: self.index.shared_label(concept),
             score,
             cosine: score,
             exact: false,
@@ -715,7 +723,7 @@ impl SemanticLinker {
                     .and_then(|r| r.strip_prefix(ESCO_PREFIX));
                 let mut links: Vec<SkillLink> = exact
                     .map(|label| SkillLink {
-                        label: label.to_string(),
+                        label: Arc::from(label),
                         score: 1.0,
                         cosine: 1.0,
                         exact: true,
@@ -874,7 +882,7 @@ mod tests {
             model_id: "m".into(),
             taxonomy_version: "t".into(),
             dim,
-            labels: (0..concepts).map(|c| format!("c{c}")).collect(),
+            labels: (0..concepts).map(|c| format!("c{c}").into()).collect(),
             row_concept,
             vectors: LabelTiles::from_rows(&vectors, dim),
         }
@@ -1019,12 +1027,15 @@ mod tests {
         ];
         let by_name = linker.link(&skills, 0.0, 0.0).unwrap();
         for links in &by_name {
-            assert_eq!(links[0].label, "balance zz", "a tie keeps the index order");
+            assert_eq!(
+                &*links[0].label, "balance zz",
+                "a tie keeps the index order"
+            );
             assert_eq!(links[0].score, links[1].score);
         }
         let in_context = linker.link(&skills, 0.5, 0.0).unwrap();
-        assert_eq!(in_context[0][0].label, "balance qq");
-        assert_eq!(in_context[1][0].label, "balance zz");
+        assert_eq!(&*in_context[0][0].label, "balance qq");
+        assert_eq!(&*in_context[1][0].label, "balance zz");
         for links in &in_context {
             assert!(links[0].score > links[1].score, "{links:?}");
             assert!(links.iter().all(|l| !l.exact && l.score <= 1.0));
@@ -1033,7 +1044,7 @@ mod tests {
         let bare = linker
             .link(&[found_skill("balance", None, " ")], 0.5, 0.0)
             .unwrap();
-        assert_eq!(bare[0][0].label, "balance zz");
+        assert_eq!(&*bare[0][0].label, "balance zz");
     }
 
     #[test]
@@ -1055,11 +1066,11 @@ mod tests {
             .link(&[skill("SQL", None), skill("SQL", Some("sing"))], 0.0, 0.0)
             .unwrap();
         assert_eq!(links[0].len(), 2);
-        assert_eq!(links[0][0].label, "use databases");
+        assert_eq!(&*links[0][0].label, "use databases");
         assert!(!links[0][0].exact);
-        assert_eq!(links[1][0].label, "sing");
+        assert_eq!(&*links[1][0].label, "sing");
         assert!(links[1][0].exact && links[1][0].score == 1.0);
-        assert_eq!(links[1][1].label, "use databases");
+        assert_eq!(&*links[1][1].label, "use databases");
         assert_eq!(links[1].len(), 2);
     }
 
@@ -1092,7 +1103,7 @@ mod tests {
         assert_eq!(counting.0.load(std::sync::atomic::Ordering::Relaxed), 3);
         assert_eq!(first[0], first[2]);
         assert_eq!((&again[0], &again[1]), (&first[1], &first[0]));
-        assert_eq!(first[0][0].label, "manage budgets");
+        assert_eq!(&*first[0][0].label, "manage budgets");
         // The same as a linker that never saw them.
         let fresh = SemanticLinker::new(Arc::new(Letters), index, 3).unwrap();
         assert_eq!(fresh.candidates(&["singing"]).unwrap()[0], again[2]);

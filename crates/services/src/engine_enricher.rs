@@ -54,6 +54,13 @@ impl EngineEnricherFactory {
         }
     }
 
+    /// Artifacts are read and cached by `artifacts` (which a caller may
+    /// have started loading: `preload_active_artifacts`).
+    pub fn with_artifacts(mut self, artifacts: Arc<ArtifactStore>) -> Self {
+        self.artifacts = artifacts;
+        self
+    }
+
     /// Lets skills versions with `use_semantic` run, with the ESCO linker
     /// `source` builds (call after `with_models_dir`).
     pub fn with_linker_source(mut self, source: LinkerSource) -> Self {
@@ -235,6 +242,24 @@ pub async fn active_engine_config(
     Ok(EngineConfig::from_overrides(&merged).map_err(|e| e.to_string()))
 }
 
+/// Starts loading, on a blocking thread, what the active versions' engine
+/// attaches (section model, tagger, ESCO linker) into `artifacts`' cache,
+/// so that a command can work meanwhile (`run` ingests; ~1 s of a linked
+/// run's start); the engine built later takes them from the cache.
+pub async fn preload_active_artifacts(
+    models: &dyn ModelConfigRepository,
+    artifacts: Arc<ArtifactStore>,
+) -> StoreResult<tokio::task::JoinHandle<()>> {
+    let config = active_engine_config(models).await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        if let Ok(config) = config {
+            // A failed load is reported by the engine's own build, which
+            // tries again and names the command's context.
+            let _ = artifacts.preload(&config);
+        }
+    }))
+}
+
 /// The longest description (bytes) the active engine accepts: what ingest
 /// lets in. Defaults apply when the active overrides cannot be built (that is
 /// reported by `status`, not here).
@@ -353,7 +378,11 @@ mod tests {
         e.skills
             .iter()
             .map(|s| {
-                let links = s.taxonomy_links.iter().map(|l| l.label.clone()).collect();
+                let links = s
+                    .taxonomy_links
+                    .iter()
+                    .map(|l| l.label.to_string())
+                    .collect();
                 (s.skill_name.clone(), links)
             })
             .collect()

@@ -124,7 +124,7 @@ impl Predictor for EnginePredictor {
                 skill.links = links
                     .into_iter()
                     .map(|l| RankedLink {
-                        label: l.label,
+                        label: l.label.to_string(),
                         score: f64::from(l.score),
                     })
                     .collect();
@@ -262,11 +262,11 @@ mod tests {
             .predict("Experience with Java and Kubernetes required.")
             .unwrap();
         let java = p.skills.iter().find(|s| s.name == "Java").unwrap();
-        assert_eq!(java.links[0].label, "Java (computer programming)");
+        assert_eq!(&*java.links[0].label, "Java (computer programming)");
         assert_eq!(java.links[0].score, 1.0);
         assert_eq!(java.links.len(), 2);
         let k8s = p.skills.iter().find(|s| s.name == "Kubernetes").unwrap();
-        assert_eq!(k8s.links[0].label, "Kubernetes orchestration");
+        assert_eq!(&*k8s.links[0].label, "Kubernetes orchestration");
         assert!((k8s.links[0].score - 1.0).abs() < 1e-6);
 
         // Off: no links, and no encoder is loaded.

@@ -174,7 +174,7 @@ fn stored_prediction(skill: ExtractedSkill) -> PredictedSkill {
         .taxonomy_links
         .into_iter()
         .map(|l| jobenrich_evaluation::RankedLink {
-            label: l.label,
+            label: l.label.to_string(),
             score: l.score,
         })
         .collect();

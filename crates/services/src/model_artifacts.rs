@@ -151,6 +151,15 @@ impl ArtifactStore {
         Ok(Some(model))
     }
 
+    /// Loads into the cache what `attach` will take for `config`, so that
+    /// a caller can have it loaded while it does other work.
+    pub fn preload(&self, config: &EngineConfig) -> Result<(), String> {
+        self.section_model(config)?;
+        self.tagger(config)?;
+        self.linker(config)?;
+        Ok(())
+    }
+
     /// `engine` with the tagger, section model and linker its config asks for.
     pub fn attach(&self, engine: SkillsEngine) -> Result<SkillsEngine, String> {
         let engine = match self.section_model(engine.config())? {
@@ -165,5 +174,40 @@ impl ArtifactStore {
             Some(l) => engine.with_linker(l),
             None => engine,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn preloading_fills_the_cache_the_engine_build_reads() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let source: LinkerSource = Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err("no encoder in this test".to_string())
+        });
+        let store = ArtifactStore::new("no-such-dir").with_linker_source(Some(source));
+        let config = EngineConfig {
+            use_semantic: true,
+            ..EngineConfig::default()
+        };
+        assert_eq!(
+            store.preload(&config),
+            Err("no encoder in this test".to_string())
+        );
+        // The build's own request is answered from the cache, error included.
+        assert!(store.linker(&config).is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // A missing tagger is named, as the build would name it.
+        let config = EngineConfig {
+            tagger_artifact: Some("skills_extractor/v9".into()),
+            ..EngineConfig::default()
+        };
+        let err = store.preload(&config).unwrap_err();
+        assert!(err.contains("skills_extractor/v9"), "{err}");
     }
 }

@@ -135,12 +135,12 @@ pub fn skill(job: &str, name: &str) -> ExtractedSkill {
         taxonomy_ref: Some("http://data.europa.eu/esco/skill/abc".to_string()),
         taxonomy_links: vec![
             TaxonomyLink {
-                label: format!("{name} (computer programming)"),
+                label: format!("{name} (computer programming)").into(),
                 score: 1.0,
                 exact: true,
             },
             TaxonomyLink {
-                label: "use scripting programming".to_string(),
+                label: "use scripting programming".into(),
                 score: 0.6875,
                 exact: false,
             },

@@ -18,8 +18,10 @@ use crate::session::Session;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use jobenrich_domain::Store;
-use jobenrich_services::engine_enricher::{max_description_bytes, EngineEnricherFactory};
+use jobenrich_domain::{EnrichmentType, Store};
+use jobenrich_services::engine_enricher::{
+    max_description_bytes, preload_active_artifacts, EngineEnricherFactory,
+};
 use jobenrich_services::enrichment_pipeline::{
     process_owner_name, BatchReport, EnrichmentPipeline, PipelinePorts,
 };
@@ -30,6 +32,7 @@ use jobenrich_services::enrichment_runner::BatchObserver;
 use jobenrich_services::ingest::{
     ingest_reader, IngestFormat, IngestOptions, IngestPorts, IngestReport,
 };
+use jobenrich_services::model_artifacts::ArtifactStore;
 use jobenrich_services::reenrichment::queue_never_queued;
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -182,17 +185,26 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
     let models_dir = settings.models.artifacts_dir();
     // The encoder and the ESCO index load only once a version needs them.
     let encoder_source = settings.embeddings.encoder_source();
-    let linker_source = settings.embeddings.linker_source();
+    let artifacts = Arc::new(
+        ArtifactStore::new(models_dir)
+            .with_linker_source(Some(settings.embeddings.linker_source())),
+    );
+    let factory_artifacts = artifacts.clone();
     let engine_loading = tokio::task::spawn_blocking(move || {
         EngineEnricherFactory::load(&lexicon_dir).map(|f| {
-            f.with_models_dir(models_dir)
-                .with_linker_source(linker_source)
+            f.with_artifacts(factory_artifacts)
                 .with_encoder_source(encoder_source)
         })
     });
     store.migrate().await.context("migrating the schema")?;
     crate::commands::migrate::seed_shipped(store.as_ref(), session, &settings.models.seed_dir)
         .await?;
+    // The active versions' tagger and ESCO index load during ingest too.
+    let preloading = if worker.types.contains(&EnrichmentType::SkillsExtraction) {
+        Some(preload_active_artifacts(store.as_ref(), artifacts).await?)
+    } else {
+        None
+    };
 
     // Before this run's ingest (whose postings the anti-join of `prepare_run`
     // queues), so the summary counts only what an earlier, interrupted
@@ -221,6 +233,12 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
         _ = shutdown.requested() => return Err(interrupted("during ingest; the postings stored so far are kept and queued by the next run")),
     };
 
+    if let Some(preloading) = preloading {
+        // Waited for so the engine's build finds the cache filled.
+        preloading
+            .await
+            .context("loading the active models' artifacts")?;
+    }
     let engine = engine_loading
         .await
         .context("loading the enrichment engine")?

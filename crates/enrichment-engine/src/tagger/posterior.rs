@@ -64,24 +64,29 @@ pub(crate) fn decode(
         return;
     }
     // f32 like the marginals: the sums are of 7 normalised terms, and f32's
-    // `exp` costs half of f64's (most of this function's time).
-    s.eem.clear();
-    for e in em {
+    // `exp` costs half of f64's (most of this function's time). Clamped
+    // above expf's slow subnormal path (see `marginals`).
+    let exps = |e: &[f32; TAGS]| -> [f32; TAGS] {
         let max = e.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        // Clamped above expf's slow subnormal path (see `marginals`).
-        s.eem.push(std::array::from_fn(|t| {
-            ((e[t] - max) * inv).max(-80.0).exp()
-        }));
-    }
+        std::array::from_fn(|t| ((e[t] - max) * inv).max(-80.0).exp())
+    };
     // Scaled forward-backward: alpha[i] and beta[i] each sum to 1 over
     // their own normalisers, so a path's probability is a product of
     // (transition × emission / norm) factors between alpha and beta.
-    let (eem, alpha, beta, norm) = (&s.eem, &mut s.alpha, &mut s.beta, &mut s.norm);
+    let (eem, alpha, beta, norm) = (&mut s.eem, &mut s.alpha, &mut s.beta, &mut s.norm);
+    eem.clear();
+    eem.resize(n, [0.0; TAGS]);
+    eem[0] = exps(&em[0]);
     alpha.clear();
     alpha.resize(n, [0.0; TAGS]);
     norm.clear();
     norm.resize(n, 1.0);
     for i in 0..n {
+        // The next token's exps do not wait on this token's sums: made in
+        // the same loop, they run while the sums' chain waits on itself.
+        if i + 1 < n {
+            eem[i + 1] = exps(&em[i + 1]);
+        }
         for t in 0..TAGS {
             alpha[i][t] = if i == 0 {
                 etr[TAGS][t] * eem[0][t]
@@ -100,6 +105,7 @@ pub(crate) fn decode(
         norm[i] = sum;
         alpha[i].iter_mut().for_each(|a| *a /= sum);
     }
+    let eem = &*eem;
     beta.clear();
     beta.resize(n, [0.0; TAGS]);
     beta[n - 1] = std::array::from_fn(|t| if can_end(t) { 1.0 } else { 0.0 });
