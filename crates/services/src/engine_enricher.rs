@@ -244,8 +244,8 @@ pub async fn active_engine_config(
 
 /// Starts loading, on a blocking thread, what the active versions' engine
 /// attaches (section model, tagger, ESCO linker) into `artifacts`' cache,
-/// so that a command can work meanwhile (`run` ingests; ~1 s of a linked
-/// run's start); the engine built later takes them from the cache.
+/// so that a command can work meanwhile (`run` ingests); the engine built
+/// later takes them from the cache.
 pub async fn preload_active_artifacts(
     models: &dyn ModelConfigRepository,
     artifacts: Arc<ArtifactStore>,
@@ -253,8 +253,8 @@ pub async fn preload_active_artifacts(
     let config = active_engine_config(models).await?;
     Ok(tokio::task::spawn_blocking(move || {
         if let Ok(config) = config {
-            // A failed load is reported by the engine's own build, which
-            // tries again and names the command's context.
+            // A failure is the engine build's to report: it asks the same
+            // cache (which keeps a linker's error; a tagger is tried again).
             let _ = artifacts.preload(&config);
         }
     }))

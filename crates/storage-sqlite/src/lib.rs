@@ -356,6 +356,23 @@ pub(crate) fn in_write_tx<T>(
     Ok(out)
 }
 
+/// A migrated store at `path` holding one posting, `p1`, with `description`.
+#[cfg(test)]
+pub(crate) async fn store_with_posting(path: &Path, description: &str) -> SqliteStore {
+    use jobenrich_domain::SchemaMigrator;
+    let store = SqliteStore::open(path).unwrap();
+    store.migrate().await.unwrap();
+    Connection::open(path)
+        .unwrap()
+        .execute(
+            "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
+             VALUES ('p1', 'Dev', ?1, 1)",
+            [description],
+        )
+        .unwrap();
+    store
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

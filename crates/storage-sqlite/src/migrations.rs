@@ -1762,15 +1762,7 @@ pub(crate) mod tests {
         use jobenrich_domain::{JobId, SectionRepository};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        let store = SqliteStore::open(&path).unwrap();
-        store.migrate().await.unwrap();
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(
-                "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
-                 VALUES ('p1', 'Dev', 'Zürich – Rust and SQL', 1);",
-            )
-            .unwrap();
+        let store = crate::store_with_posting(&path, "Zürich – Rust and SQL").await;
         let p1 = JobId::parse("p1").unwrap();
         let section = |index: u32, text: &str, start: u32, end: u32| {
             jobenrich_domain::SectionClassification {
@@ -1991,21 +1983,12 @@ pub(crate) mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.db");
-        let store = SqliteStore::open(&path).unwrap();
-        store.migrate().await.unwrap();
         let description = format!(
             "{}Rust\n\n and SQL, Größe{}",
             "x ".repeat(40),
             " y".repeat(40)
         );
-        Connection::open(&path)
-            .unwrap()
-            .execute(
-                "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
-                 VALUES ('p1', 'Dev', ?1, 1)",
-                params![description],
-            )
-            .unwrap();
+        let store = crate::store_with_posting(&path, &description).await;
         let p1 = JobId::parse("p1").unwrap();
         let skill = |name: &str, snippet: Option<&str>, span: (u32, u32)| ExtractedSkill {
             skill_id: jobenrich_domain::Uuid::new_v4(),

@@ -784,19 +784,9 @@ mod tests {
 
     #[tokio::test]
     async fn link_lists_alike_but_for_their_labels_keep_their_own_labels() {
-        use jobenrich_domain::{MentionSpan, SchemaMigrator, SkillCategory};
+        use jobenrich_domain::{MentionSpan, SkillCategory};
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("l.db");
-        let store = SqliteStore::open(&path).unwrap();
-        store.migrate().await.unwrap();
-        Connection::open(&path)
-            .unwrap()
-            .execute(
-                "INSERT INTO job_postings (job_posting_id, title, description, ingested_at)
-                 VALUES ('p1', 'Dev', 'Rust, Go and C', 1)",
-                [],
-            )
-            .unwrap();
+        let store = crate::store_with_posting(&dir.path().join("l.db"), "Rust, Go and C").await;
         let job = JobId::parse("p1").unwrap();
         let version = EnrichmentVersion::parse("s@v1").unwrap();
         // Same scores, exactness and label lengths: one fingerprint.
