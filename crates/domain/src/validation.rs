@@ -43,7 +43,8 @@ pub(crate) fn non_negative(
 }
 
 /// Empty or only whitespace: `trim().is_empty()` without decoding from
-/// both ends (a writer checks ~7 strings per skill row).
+/// both ends (a writer checks up to 6 strings per skill row: its name and
+/// its link labels).
 pub(crate) fn blank(v: &str) -> bool {
     v.chars().all(char::is_whitespace)
 }

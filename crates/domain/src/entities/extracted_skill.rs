@@ -52,8 +52,8 @@ pub const MAX_TAXONOMY_LINKS: usize = 50;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaxonomyLink {
     /// The concept's preferred label (ESCO), shared with the taxonomy that
-    /// named it: a posting carries ~150 links, and a string each cost ~3 % of
-    /// a linked run in allocation and freeing.
+    /// named it: a posting carries ~150 links, and a string each was ~3 % of
+    /// a linked run's profile samples (allocating, copying, freeing).
     pub label: Arc<str>,
     /// Cosine similarity of the skill and the concept, -1..1; 1 for the
     /// lexicon's exact link.
