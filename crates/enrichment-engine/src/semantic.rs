@@ -7,6 +7,7 @@
 
 use crate::extract::FoundSkill;
 use crate::EngineError;
+use coarse::CoarseTiles;
 use jobenrich_domain::TextEncoder;
 use phrase_cache::PhraseCache;
 use rank_log::RankLog;
@@ -17,8 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tiles::{LabelTiles, GROUP};
 
+mod coarse;
 mod phrase_cache;
 mod rank_log;
+mod ranking;
 mod tiles;
 
 /// The taxonomy reference prefix exact ESCO links carry (`esco:<preferred label>`).
@@ -90,6 +93,8 @@ pub struct SkillIndex {
     row_concept: Vec<u32>,
     /// One row per label, packed for the ranking kernel.
     vectors: LabelTiles,
+    /// The same rows in `i8`, for passes of a few phrases (`coarse.rs`).
+    coarse: CoarseTiles,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -150,6 +155,7 @@ impl SkillIndex {
                 .map(|c| Arc::from(c.label.as_str()))
                 .collect(),
             row_concept,
+            coarse: CoarseTiles::of(&vectors),
             vectors,
         })
     }
@@ -294,6 +300,7 @@ impl SkillIndex {
             dim: h.dim,
             labels: h.labels,
             row_concept: h.row_concept,
+            coarse: CoarseTiles::of(&vectors),
             vectors,
         })
     }
@@ -338,105 +345,7 @@ impl SkillIndex {
             .reduce(f32::max)
             .unwrap_or(0.0)
     }
-
-    /// The `k` concepts nearest to a unit query vector, best first, each
-    /// scored by its best label. Brute force: ~115k rows × 384 values is a
-    /// few milliseconds, which an approximate index would not repay here.
-    pub fn top_k(&self, query: &[f32], k: usize) -> Vec<(u32, f32)> {
-        self.top_k_batch(&[query], k).pop().unwrap_or_default()
-    }
-
-    /// `top_k` of many queries in one pass over the index: the scores of a
-    /// block of label rows against every query come from one kernel call
-    /// over the labels packed at load (`tiles`), then each concept keeps its
-    /// best label's score.
-    pub fn top_k_batch(&self, queries: &[&[f32]], k: usize) -> Vec<Vec<(u32, f32)>> {
-        let mut ranked = vec![Vec::new(); queries.len()];
-        let valid: Vec<usize> = (0..queries.len())
-            .filter(|&qi| queries[qi].len() == self.dim)
-            .collect();
-        if k == 0 || valid.is_empty() || self.dim == 0 {
-            return ranked;
-        }
-        // The kernel scores queries in groups: pad with zero queries (never
-        // ranked: `tops` has one entry per real query).
-        let nq = valid.len().div_ceil(GROUP) * GROUP;
-        let mut q = vec![0.0f32; nq * self.dim];
-        for (slot, &qi) in q.chunks_exact_mut(self.dim).zip(&valid) {
-            slot.copy_from_slice(queries[qi]);
-        }
-        let mut tops: Vec<Vec<(u32, f32)>> = vec![Vec::with_capacity(k + 1); valid.len()];
-        let mut scores = vec![0.0f32; nq * SCORE_BLOCK_ROWS];
-        let mut run_best = vec![f32::NEG_INFINITY; nq];
-        // Each query's k-th best score so far (its last place once full).
-        let mut kth = vec![f32::NEG_INFINITY; valid.len()];
-        let rows = self.row_concept.len();
-        let mut first = 0;
-        while first < rows {
-            // Blocks end on a concept boundary, so a concept's labels are
-            // scored in one block.
-            let mut last = (first + SCORE_BLOCK_ROWS).min(rows);
-            while last < rows
-                && last > first
-                && self.row_concept[last] == self.row_concept[last - 1]
-            {
-                last -= 1;
-            }
-            if last == first {
-                // One concept with more labels than a block: never shipped,
-                // but the result must not depend on it.
-                last = first + 1;
-                while last < rows && self.row_concept[last] == self.row_concept[first] {
-                    last += 1;
-                }
-            }
-            let n = last - first;
-            if scores.len() < n * nq {
-                scores.resize(n * nq, 0.0);
-            }
-            // Label r's scores for every query are `flat[r * nq..][..nq]`.
-            let flat = &mut scores[..n * nq];
-            self.vectors.scores(&q, nq, first, last, flat);
-            // A concept's labels are one run of rows: their element-wise max
-            // is the concept's score for every query (contiguous slices, so
-            // it vectorises), then one comparison per query with its k-th.
-            let mut r = 0;
-            while r < n {
-                let c = self.row_concept[first + r];
-                run_best.fill(f32::NEG_INFINITY);
-                while r < n && self.row_concept[first + r] == c {
-                    for (best, &x) in run_best.iter_mut().zip(&flat[r * nq..(r + 1) * nq]) {
-                        *best = best.max(x);
-                    }
-                    r += 1;
-                }
-                for ((top, kth), &best) in tops.iter_mut().zip(&mut kth).zip(&run_best) {
-                    // Concepts arrive in id order: among equal scores the
-                    // lower id stays ahead.
-                    if best <= *kth && top.len() == k {
-                        continue;
-                    }
-                    let at = top.partition_point(|t| t.1 >= best);
-                    top.insert(at, (c, best));
-                    top.truncate(k);
-                    if top.len() == k {
-                        *kth = top[k - 1].1;
-                    }
-                }
-            }
-            first = last;
-        }
-        for (top, &qi) in tops.into_iter().zip(&valid) {
-            ranked[qi] = top;
-        }
-        ranked
-    }
 }
-
-/// Label rows scored per kernel call (ending early on a concept boundary):
-/// the score block (2 MB at 256 queries) is read once, right after, while
-/// still in cache.
-const SCORE_BLOCK_ROWS: usize = 2048;
 
 /// One ranked link of a skill to a taxonomy concept.
 #[derive(Debug, Clone, PartialEq)]
@@ -463,13 +372,22 @@ pub struct SemanticLinker {
     /// Two generations (`phrase_cache`), so the frequent phrases outlive
     /// a full map. Each phrase keeps `pool()` concepts with their cosines
     /// (8 bytes each; labels are looked up when linking).
-    cache: Mutex<PhraseCache>,
+    cache: Mutex<PhraseCache<Ranked>>,
+    /// Link lists by link temperature (its bits) and phrase, for skills
+    /// linked by name alone: a skill's list then depends on nothing else
+    /// but its exact link ([`SemanticLinker::link`]), so the shares' `exp`s
+    /// and the label dedupe are done once per phrase, not once per row.
+    links: Mutex<HashMap<u32, PhraseCache<Candidates>>>,
     /// Where newly ranked phrases are kept for the next process, if anywhere.
     log: Option<RankLog>,
 }
 
 /// A phrase's nearest concepts with their cosines, best first.
 type Ranked = Arc<[(u32, f32)]>;
+
+/// A phrase's first `top_k` candidates of distinct labels (ASCII case
+/// aside), scored, best first: its links when it has no exact one.
+type Candidates = Arc<[SkillLink]>;
 
 /// Candidates ranked by the name and kept per phrase when a version re-ranks
 /// them by context (`semantic_context_weight`): the context can lift a
@@ -529,6 +447,7 @@ impl SemanticLinker {
             index,
             top_k,
             cache: Mutex::new(PhraseCache::new(CANDIDATE_CACHE_GENERATION)),
+            links: Mutex::new(HashMap::new()),
             log: None,
         })
     }
@@ -680,9 +599,14 @@ impl SemanticLinker {
         context_weight: f32,
         temperature: f32,
     ) -> Result<Vec<Vec<SkillLink>>, EngineError> {
+        // Not `<= 0.0`: a NaN weight links by name, as a zero one does.
+        let by_context = context_weight > 0.0;
+        if !by_context {
+            return self.link_by_name(skills, temperature);
+        }
         let names: Vec<&str> = skills.iter().map(|s| s.canonical.as_str()).collect();
         let ranked = self.ranked(&names)?;
-        let contexts: Vec<Option<Vec<f32>>> = if context_weight > 0.0 {
+        let contexts: Vec<Option<Vec<f32>>> = {
             let with: Vec<usize> = (0..skills.len())
                 .filter(|&i| !skills[i].snippet.trim().is_empty())
                 .collect();
@@ -693,8 +617,6 @@ impl SemanticLinker {
                 out[i] = vectors.next();
             }
             out
-        } else {
-            vec![None; skills.len()]
         };
         Ok(skills
             .iter()
@@ -716,35 +638,130 @@ impl SemanticLinker {
                     }
                     None => Cow::Borrowed(&ranked[..]),
                 };
-                let shared = (temperature > 0.0).then(|| shares(&pool, temperature));
-                let exact = skill
-                    .taxonomy_ref
-                    .as_deref()
-                    .and_then(|r| r.strip_prefix(ESCO_PREFIX));
-                let mut links: Vec<SkillLink> = exact
-                    .map(|label| SkillLink {
-                        label: Arc::from(label),
-                        score: 1.0,
-                        cosine: 1.0,
-                        exact: true,
-                    })
-                    .into_iter()
-                    .collect();
-                for (i, &(c, cosine)) in pool.iter().enumerate() {
-                    if links.len() == self.top_k {
-                        break;
-                    }
-                    let label = self.index.label(c);
-                    if !links.iter().any(|l| l.label.eq_ignore_ascii_case(label)) {
-                        links.push(SkillLink {
-                            score: shared.as_ref().map_or(cosine, |s| s[i]),
-                            ..self.semantic_link(c, cosine)
-                        });
-                    }
-                }
+                let exact = exact_label(skill);
+                let mut links: Vec<SkillLink> = exact.map(exact_link).into_iter().collect();
+                links.extend(self.distinct_candidates(&pool, temperature, exact));
                 links
             })
             .collect())
+    }
+
+    /// `link` without a context: each skill's list is its exact link, then
+    /// its name's cached candidates without the exact link's label. The
+    /// same list as `distinct_candidates` with the exact label given: the
+    /// candidates' labels differ pairwise, so dropping the one equal to the
+    /// exact label (if any) leaves the same order, and `top_k` of them are
+    /// enough for the `top_k − 1` places left.
+    fn link_by_name(
+        &self,
+        skills: &[FoundSkill],
+        temperature: f32,
+    ) -> Result<Vec<Vec<SkillLink>>, EngineError> {
+        let key = temperature.to_bits();
+        let mut found: Vec<Option<Candidates>> = {
+            let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+            let cache = links
+                .entry(key)
+                .or_insert_with(|| PhraseCache::new(CANDIDATE_CACHE_GENERATION));
+            skills.iter().map(|s| cache.get(&s.canonical)).collect()
+        };
+        let mut seen: HashSet<&str> = HashSet::new();
+        let missing: Vec<&str> = skills
+            .iter()
+            .zip(&found)
+            .filter(|(s, hit)| hit.is_none() && seen.insert(s.canonical.as_str()))
+            .map(|(s, _)| s.canonical.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let fresh: HashMap<&str, Candidates> = missing
+                .iter()
+                .copied()
+                .zip(self.ranked(&missing)?)
+                .map(|(phrase, pool)| {
+                    let links = self.distinct_candidates(&pool, temperature, None);
+                    (phrase, links.collect::<Vec<_>>().into())
+                })
+                .collect();
+            let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
+            let cache = links
+                .entry(key)
+                .or_insert_with(|| PhraseCache::new(CANDIDATE_CACHE_GENERATION));
+            for (phrase, candidates) in &fresh {
+                cache.insert(phrase.to_string(), candidates.clone());
+            }
+            drop(links);
+            for (skill, slot) in skills.iter().zip(found.iter_mut()) {
+                if slot.is_none() {
+                    *slot = fresh.get(skill.canonical.as_str()).cloned();
+                }
+            }
+        }
+        Ok(skills
+            .iter()
+            .zip(found)
+            .map(|(skill, candidates)| {
+                let candidates = candidates.unwrap_or_default();
+                let exact = exact_label(skill);
+                let mut links: Vec<SkillLink> = Vec::with_capacity(self.top_k);
+                links.extend(exact.map(exact_link));
+                let room = self.top_k - links.len();
+                links.extend(
+                    candidates
+                        .iter()
+                        .filter(|l| exact.is_none_or(|e| !l.label.eq_ignore_ascii_case(e)))
+                        .take(room)
+                        .cloned(),
+                );
+                links
+            })
+            .collect())
+    }
+
+    /// The pool's concepts in order, each unless its label (ASCII case aside)
+    /// is `exact`'s or an earlier one's, until `top_k` links with `exact`;
+    /// scored by their shares of the pool at `temperature` (> 0) or cosine.
+    fn distinct_candidates<'a>(
+        &'a self,
+        pool: &'a [(u32, f32)],
+        temperature: f32,
+        exact: Option<&'a str>,
+    ) -> impl Iterator<Item = SkillLink> + 'a {
+        let shared = (temperature > 0.0).then(|| shares(pool, temperature));
+        let room = self.top_k - usize::from(exact.is_some());
+        let mut taken: Vec<&str> = Vec::with_capacity(room);
+        pool.iter()
+            .enumerate()
+            .filter_map(move |(i, &(c, cosine))| {
+                let label = self.index.label(c);
+                let dup = exact.is_some_and(|e| e.eq_ignore_ascii_case(label))
+                    || taken.iter().any(|t| t.eq_ignore_ascii_case(label));
+                if dup {
+                    return None;
+                }
+                taken.push(label);
+                Some(SkillLink {
+                    score: shared.as_ref().map_or(cosine, |s| s[i]),
+                    ..self.semantic_link(c, cosine)
+                })
+            })
+            .take(room)
+    }
+}
+
+/// The ESCO label of a skill's exact lexicon link, if it has one.
+fn exact_label(skill: &FoundSkill) -> Option<&str> {
+    skill
+        .taxonomy_ref
+        .as_deref()
+        .and_then(|r| r.strip_prefix(ESCO_PREFIX))
+}
+
+fn exact_link(label: &str) -> SkillLink {
+    SkillLink {
+        label: Arc::from(label),
+        score: 1.0,
+        cosine: 1.0,
+        exact: true,
     }
 }
 
@@ -765,6 +782,7 @@ pub fn shares(pool: &[(u32, f32)], t: f32) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
+    use super::ranking::{COARSE_MAX_QUERIES, SCORE_BLOCK_ROWS};
     use super::*;
     use crate::test_encoder::Letters;
     use jobenrich_domain::EncoderError;
@@ -884,6 +902,7 @@ mod tests {
             dim,
             labels: (0..concepts).map(|c| format!("c{c}").into()).collect(),
             row_concept,
+            coarse: CoarseTiles::of(&LabelTiles::from_rows(&vectors, dim)),
             vectors: LabelTiles::from_rows(&vectors, dim),
         }
     }
@@ -924,6 +943,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The `i8` pass of a few queries ranks as the f32 pass does, to the bit:
+    /// ties (every 10th row repeats the one before), a concept longer than a
+    /// block, `k` from 1 to more than the concepts.
+    #[test]
+    fn the_coarse_pass_ranks_exactly_as_the_full_one() {
+        let dim = 32;
+        let index = random_index(600, 9, dim);
+        assert!(index.coarse.usable());
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        // Rows of the index (exact ties) and free vectors near them.
+        let queries: Vec<Vec<f32>> = (0..48)
+            .map(|i| {
+                let row: Vec<f32> = index.vectors.row(i * 131 % index.rows()).collect();
+                if i % 2 == 0 {
+                    row
+                } else {
+                    row.iter().map(|x| x + 0.3 * next()).collect()
+                }
+            })
+            .collect();
+        let padded = |qs: &[Vec<f32>]| {
+            let mut q = vec![0.0f32; qs.len().div_ceil(GROUP) * GROUP * dim];
+            for (slot, v) in q.chunks_exact_mut(dim).zip(qs) {
+                slot.copy_from_slice(v);
+            }
+            q
+        };
+        for k in [1, 20, index.concepts() + 3] {
+            for n in [1, 5, COARSE_MAX_QUERIES] {
+                for start in (0..queries.len() - n).step_by(n).take(4) {
+                    let qs = &queries[start..start + n];
+                    let q = padded(qs);
+                    let want = index.top_k_exact(&q, n, k);
+                    assert_eq!(
+                        index.top_k_coarse(&q, n, k),
+                        want,
+                        "k {k}, queries {start}.."
+                    );
+                    let refs: Vec<&[f32]> = qs.iter().map(Vec::as_slice).collect();
+                    assert_eq!(index.top_k_batch(&refs, k), want);
+                }
+            }
+        }
+    }
+
+    /// A table with a NaN is ranked by the f32 pass only.
+    #[test]
+    fn an_index_with_a_nan_is_never_ranked_coarsely() {
+        let mut values = vec![0.5f32; 4 * 40];
+        values[5] = f32::NAN;
+        let tiles = LabelTiles::from_rows(&values, 4);
+        assert!(!CoarseTiles::of(&tiles).usable());
+        values[5] = 0.25;
+        assert!(CoarseTiles::of(&LabelTiles::from_rows(&values, 4)).usable());
     }
 
     #[test]
@@ -1072,6 +1153,57 @@ mod tests {
         assert!(links[1][0].exact && links[1][0].score == 1.0);
         assert_eq!(&*links[1][1].label, "use databases");
         assert_eq!(links[1].len(), 2);
+    }
+
+    /// Links by name come from the per-phrase cache: the same lists as the
+    /// uncached path (a context weight with blank snippets), on the first
+    /// call and on later ones, for each temperature on its own.
+    #[test]
+    fn cached_link_lists_equal_fresh_ones_at_every_temperature() {
+        let concept = |label: &str| TaxonomyConcept {
+            label: label.into(),
+            alt_labels: vec![],
+        };
+        // Two labels alike but for case, so the dedupe has work to do.
+        let concepts = vec![
+            concept("SQL"),
+            concept("sql"),
+            concept("sing"),
+            concept("manage budgets"),
+            concept("budgeting"),
+        ];
+        let index = Arc::new(SkillIndex::build(&Letters, &concepts, "t").unwrap());
+        let linker = SemanticLinker::new(Arc::new(Letters), index, 3).unwrap();
+        let skills = [
+            found_skill("SQL", None, " "),
+            found_skill("SQL", Some("sql"), " "),
+            found_skill("SQL", Some("SING"), " "),
+            found_skill("budget", None, " "),
+            found_skill("budget", Some("budgeting"), " "),
+        ];
+        let mut by_temperature = Vec::new();
+        for t in [0.0, 0.03, 1.0] {
+            let fresh = linker.link(&skills, 0.5, t).unwrap();
+            assert_eq!(linker.link(&skills, 0.0, t).unwrap(), fresh, "t {t}");
+            assert_eq!(
+                linker.link(&skills, 0.0, t).unwrap(),
+                fresh,
+                "t {t}, cached"
+            );
+            for links in &fresh {
+                assert!(!links.is_empty() && links.len() <= 3);
+                for (i, a) in links.iter().enumerate() {
+                    assert!(links[i + 1..]
+                        .iter()
+                        .all(|b| !a.label.eq_ignore_ascii_case(&b.label)));
+                }
+            }
+            assert!(fresh[1][0].exact && &*fresh[1][0].label == "sql");
+            by_temperature.push(fresh);
+        }
+        // Scores are shares at each temperature: no list is reused for another.
+        assert_ne!(by_temperature[1], by_temperature[2]);
+        assert_ne!(by_temperature[0], by_temperature[1]);
     }
 
     /// Counts the texts it is asked to encode.

@@ -1,4 +1,5 @@
-//! The linker's ranked candidates by phrase, in two generations.
+//! The linker's per-phrase results (ranked candidates, link lists), in two
+//! generations.
 //!
 //! Skill phrases follow a long tail: a few thousand cover most mentions, and
 //! new ones keep coming. Emptying the whole map when it was full (as it was
@@ -10,19 +11,19 @@
 //! maintained cache crates bring concurrency and eviction machinery this
 //! single-lock map does not need.
 
-use super::Ranked;
 use std::collections::HashMap;
 
-pub(super) struct PhraseCache {
+/// `V` is cheap to clone (an `Arc`): a hit hands out a copy.
+pub(super) struct PhraseCache<V> {
     /// Phrases per generation.
     generation: usize,
-    current: HashMap<String, Ranked>,
-    previous: HashMap<String, Ranked>,
+    current: HashMap<String, V>,
+    previous: HashMap<String, V>,
 }
 
-impl PhraseCache {
+impl<V: Clone> PhraseCache<V> {
     /// A cache of at most `2 × generation` phrases.
-    pub(super) fn new(generation: usize) -> PhraseCache {
+    pub(super) fn new(generation: usize) -> PhraseCache<V> {
         PhraseCache {
             generation: generation.max(1),
             current: HashMap::new(),
@@ -30,7 +31,7 @@ impl PhraseCache {
         }
     }
 
-    pub(super) fn get(&mut self, phrase: &str) -> Option<Ranked> {
+    pub(super) fn get(&mut self, phrase: &str) -> Option<V> {
         if let Some(hit) = self.current.get(phrase) {
             return Some(hit.clone());
         }
@@ -39,11 +40,11 @@ impl PhraseCache {
         Some(hit)
     }
 
-    pub(super) fn insert(&mut self, phrase: String, ranked: Ranked) {
+    pub(super) fn insert(&mut self, phrase: String, value: V) {
         if self.current.len() >= self.generation && !self.current.contains_key(&phrase) {
             self.previous = std::mem::take(&mut self.current);
         }
-        self.current.insert(phrase, ranked);
+        self.current.insert(phrase, value);
     }
 
     #[cfg(test)]
@@ -54,6 +55,7 @@ impl PhraseCache {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Ranked;
     use super::*;
 
     fn ranked(c: u32) -> Ranked {

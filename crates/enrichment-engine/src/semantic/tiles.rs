@@ -19,7 +19,7 @@ pub(crate) const TILE: usize = 16;
 /// two FMA units busy (latency 4) and leave registers for the loads.
 pub(crate) const GROUP: usize = 4;
 
-type Lane = [f32; TILE];
+pub(crate) type Lane = [f32; TILE];
 
 /// Label vectors in tiles of [`TILE`] rows; tile `t`, dimension `d` holds
 /// rows `t·TILE ..` at that dimension. The last tile is padded with zero rows.
@@ -69,6 +69,15 @@ impl LabelTiles {
 
     pub(crate) fn rows(&self) -> usize {
         self.rows
+    }
+
+    pub(crate) fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The tiles as stored (see [`LabelTiles`]).
+    pub(crate) fn lanes(&self) -> &[Lane] {
+        &self.lanes
     }
 
     /// CRC-32 of every stored value: two tables with the same checksum hold,
@@ -251,7 +260,7 @@ fn tile_pair_group(
 /// `q·x + acc`, fused where the CPU can (without an FMA unit, `mul_add` would
 /// call a slow software routine).
 #[inline(always)]
-fn mul_add(fma: bool, q: f32, x: f32, acc: f32) -> f32 {
+pub(crate) fn mul_add(fma: bool, q: f32, x: f32, acc: f32) -> f32 {
     if fma {
         q.mul_add(x, acc)
     } else {
@@ -282,7 +291,7 @@ fn wide_registers() -> bool {
 }
 
 /// Whether this CPU has the AVX2 and FMA units the kernel's fused path needs.
-fn fma_available() -> bool {
+pub(crate) fn fma_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
