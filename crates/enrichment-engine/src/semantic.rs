@@ -865,17 +865,22 @@ mod tests {
         assert!(top[0].1 >= top[1].1);
     }
 
-    /// An index of `concepts` with run lengths 1..=`max_run` (some longer
-    /// than a score block), pseudo-random vectors; a fixed LCG keeps it
-    /// reproducible without a dependency.
-    fn random_index(concepts: usize, max_run: usize, dim: usize) -> SkillIndex {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
+    /// Pseudo-random values in [-0.5, 0.5) from `seed`: a fixed LCG keeps
+    /// the tests reproducible without a dependency.
+    fn lcg(seed: u64) -> impl FnMut() -> f32 {
+        let mut state = seed;
+        move || {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        }
+    }
+
+    /// An index of `concepts` with run lengths 1..=`max_run` (some longer
+    /// than a score block), pseudo-random vectors (`lcg`).
+    fn random_index(concepts: usize, max_run: usize, dim: usize) -> SkillIndex {
+        let mut next = lcg(0x9e37_79b9_7f4a_7c15);
         let mut row_concept = Vec::new();
         for c in 0..concepts {
             let run = if c == 7 {
@@ -953,13 +958,7 @@ mod tests {
         let dim = 32;
         let index = random_index(600, 9, dim);
         assert!(index.coarse.usable());
-        let mut state = 11u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut next = lcg(11);
         // Rows of the index (exact ties) and free vectors near them.
         let queries: Vec<Vec<f32>> = (0..48)
             .map(|i| {

@@ -10,7 +10,7 @@
 //! reason as `tiles`: no maintained crate scores against a matrix packed
 //! ahead of time.
 
-use super::tiles::{fma_available, mul_add, LabelTiles, GROUP, TILE};
+use super::tiles::{fma_available, mul_add, score_range, store_group, LabelTiles, GROUP, TILE};
 
 /// Label rows in tiles of [`TILE`], laid out as in [`LabelTiles`], each value
 /// `round(x / scale)` in `-127..=127`.
@@ -72,11 +72,9 @@ impl CoarseTiles {
         last: usize,
         out: &mut [f32],
     ) {
-        let dim = self.dim;
-        let last = last.min(self.rows);
-        if first >= last || dim == 0 || !nq.is_multiple_of(GROUP) || queries.len() != nq * dim {
+        let Some(last) = score_range(self.dim, self.rows, queries, nq, first, last) else {
             return;
-        }
+        };
         pulp::Arch::new().dispatch(CoarseOp {
             tiles: self,
             queries,
@@ -117,15 +115,7 @@ impl pulp::WithSimd for CoarseOp<'_> {
         } = self;
         let dim = tiles.dim;
         let mut store = |t: usize, g: usize, acc: &[[f32; TILE]; GROUP]| {
-            for (l, r) in (t * TILE..(t + 1) * TILE).enumerate() {
-                if r < first || r >= last {
-                    continue;
-                }
-                let at = (r - first) * nq + g * GROUP;
-                for (j, slot) in out[at..at + GROUP].iter_mut().enumerate() {
-                    *slot = acc[j][l] * tiles.scale;
-                }
-            }
+            store_group(out, (first, last, nq), t, g, acc, |x| x * tiles.scale);
         };
         // Two tiles per pass: 2 × GROUP accumulator chains hide the
         // multiply-add latency (one tile's GROUP do not, see `tiles`).

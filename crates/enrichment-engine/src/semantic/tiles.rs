@@ -125,11 +125,9 @@ impl LabelTiles {
         last: usize,
         out: &mut [f32],
     ) {
-        let dim = self.dim;
-        let last = last.min(self.rows);
-        if first >= last || dim == 0 || !nq.is_multiple_of(GROUP) || queries.len() != nq * dim {
+        let Some(last) = score_range(self.dim, self.rows, queries, nq, first, last) else {
             return;
-        }
+        };
         pulp::Arch::new().dispatch(ScoreOp {
             tiles: self,
             queries,
@@ -175,15 +173,7 @@ impl pulp::WithSimd for ScoreOp<'_> {
         } = self;
         let dim = tiles.dim;
         let mut store = |t: usize, g: usize, acc: &[Lane; GROUP]| {
-            for (l, r) in (t * TILE..(t + 1) * TILE).enumerate() {
-                if r < first || r >= last {
-                    continue;
-                }
-                let at = (r - first) * nq + g * GROUP;
-                for (j, slot) in out[at..at + GROUP].iter_mut().enumerate() {
-                    *slot = acc[j][l];
-                }
-            }
+            store_group(out, (first, last, nq), t, g, acc, |x| x);
         };
         let (mut t, end) = (first / TILE, (last - 1) / TILE);
         while t <= end {
@@ -207,6 +197,45 @@ impl pulp::WithSimd for ScoreOp<'_> {
                 store(t, g, &acc);
             }
             t += 1;
+        }
+    }
+}
+
+/// The end of rows `first..last` clamped to a table of `rows` rows of `dim`
+/// values, or `None` when there is nothing to score or `queries` is not
+/// `nq × dim` values with `nq` a multiple of [`GROUP`].
+pub(crate) fn score_range(
+    dim: usize,
+    rows: usize,
+    queries: &[f32],
+    nq: usize,
+    first: usize,
+    last: usize,
+) -> Option<usize> {
+    let last = last.min(rows);
+    (first < last && dim > 0 && nq.is_multiple_of(GROUP) && queries.len() == nq * dim)
+        .then_some(last)
+}
+
+/// Writes tile `t`'s scores for query group `g` (each through `f`) where
+/// the kernels' callers read them: row `r`'s score for query `q` at
+/// `out[(r - first) * nq + q]`, for the rows of `first..last` only.
+#[inline(always)]
+pub(crate) fn store_group(
+    out: &mut [f32],
+    (first, last, nq): (usize, usize, usize),
+    t: usize,
+    g: usize,
+    acc: &[Lane; GROUP],
+    f: impl Fn(f32) -> f32,
+) {
+    for (l, r) in (t * TILE..(t + 1) * TILE).enumerate() {
+        if r < first || r >= last {
+            continue;
+        }
+        let at = (r - first) * nq + g * GROUP;
+        for (j, slot) in out[at..at + GROUP].iter_mut().enumerate() {
+            *slot = f(acc[j][l]);
         }
     }
 }
