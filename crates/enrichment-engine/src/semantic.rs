@@ -513,18 +513,7 @@ impl SemanticLinker {
     /// first; the phrases not seen before go through the encoder and the
     /// index in one batch.
     fn ranked(&self, phrases: &[&str]) -> Result<Vec<Ranked>, EngineError> {
-        let mut found: Vec<Option<Ranked>> = {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            phrases.iter().map(|p| cache.get(p)).collect()
-        };
-        // A batch's phrases can run to thousands: a set keeps this linear.
-        let mut seen: HashSet<&str> = HashSet::new();
-        let missing: Vec<&str> = phrases
-            .iter()
-            .zip(&found)
-            .filter(|(phrase, hit)| hit.is_none() && seen.insert(phrase))
-            .map(|(phrase, _)| *phrase)
-            .collect();
+        let (mut found, missing) = lock(&self.cache).get_all(phrases);
         if !missing.is_empty() {
             let vectors = self.encoder.encode_batch(&missing)?;
             let queries: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
@@ -539,19 +528,11 @@ impl SemanticLinker {
                 )
                 .map(|(phrase, top)| (phrase, top.into()))
                 .collect();
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            for (phrase, top) in &fresh {
-                cache.insert(phrase.to_string(), top.clone());
-            }
-            drop(cache);
+            lock(&self.cache).insert_all(&fresh);
             if let Some(log) = &self.log {
                 log.append(fresh.iter().map(|(phrase, top)| (*phrase, top)));
             }
-            for (phrase, slot) in phrases.iter().zip(found.iter_mut()) {
-                if slot.is_none() {
-                    *slot = fresh.get(phrase).cloned();
-                }
-            }
+            fill_missing(&mut found, phrases, &fresh);
         }
         Ok(found.into_iter().map(Option::unwrap_or_default).collect())
     }
@@ -657,21 +638,8 @@ impl SemanticLinker {
         skills: &[FoundSkill],
         temperature: f32,
     ) -> Result<Vec<Vec<SkillLink>>, EngineError> {
-        let key = temperature.to_bits();
-        let mut found: Vec<Option<Candidates>> = {
-            let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-            let cache = links
-                .entry(key)
-                .or_insert_with(|| PhraseCache::new(CANDIDATE_CACHE_GENERATION));
-            skills.iter().map(|s| cache.get(&s.canonical)).collect()
-        };
-        let mut seen: HashSet<&str> = HashSet::new();
-        let missing: Vec<&str> = skills
-            .iter()
-            .zip(&found)
-            .filter(|(s, hit)| hit.is_none() && seen.insert(s.canonical.as_str()))
-            .map(|(s, _)| s.canonical.as_str())
-            .collect();
+        let names: Vec<&str> = skills.iter().map(|s| s.canonical.as_str()).collect();
+        let (mut found, missing) = self.with_links(temperature, |cache| cache.get_all(&names));
         if !missing.is_empty() {
             let fresh: HashMap<&str, Candidates> = missing
                 .iter()
@@ -682,19 +650,8 @@ impl SemanticLinker {
                     (phrase, links.collect::<Vec<_>>().into())
                 })
                 .collect();
-            let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-            let cache = links
-                .entry(key)
-                .or_insert_with(|| PhraseCache::new(CANDIDATE_CACHE_GENERATION));
-            for (phrase, candidates) in &fresh {
-                cache.insert(phrase.to_string(), candidates.clone());
-            }
-            drop(links);
-            for (skill, slot) in skills.iter().zip(found.iter_mut()) {
-                if slot.is_none() {
-                    *slot = fresh.get(skill.canonical.as_str()).cloned();
-                }
-            }
+            self.with_links(temperature, |cache| cache.insert_all(&fresh));
+            fill_missing(&mut found, &names, &fresh);
         }
         Ok(skills
             .iter()
@@ -715,6 +672,18 @@ impl SemanticLinker {
                 links
             })
             .collect())
+    }
+
+    /// `f` on the link lists cached for `temperature`.
+    fn with_links<T>(
+        &self,
+        temperature: f32,
+        f: impl FnOnce(&mut PhraseCache<Candidates>) -> T,
+    ) -> T {
+        let mut links = lock(&self.links);
+        f(links
+            .entry(temperature.to_bits())
+            .or_insert_with(|| PhraseCache::new(CANDIDATE_CACHE_GENERATION)))
     }
 
     /// The pool's concepts in order, each unless its label (ASCII case aside)
@@ -745,6 +714,21 @@ impl SemanticLinker {
                 })
             })
             .take(room)
+    }
+}
+
+/// A cache's lock, also after a thread panicked holding it (a cache, not a
+/// record: the worst case is a phrase ranked again).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Fills the phrases `found` lacks from the values just made for them.
+fn fill_missing<V: Clone>(found: &mut [Option<V>], phrases: &[&str], fresh: &HashMap<&str, V>) {
+    for (phrase, slot) in phrases.iter().zip(found.iter_mut()) {
+        if slot.is_none() {
+            *slot = fresh.get(phrase).cloned();
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 //! maintained cache crates bring concurrency and eviction machinery this
 //! single-lock map does not need.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// `V` is cheap to clone (an `Arc`): a hit hands out a copy.
 pub(super) struct PhraseCache<V> {
@@ -38,6 +38,27 @@ impl<V: Clone> PhraseCache<V> {
         let (phrase, hit) = self.previous.remove_entry(phrase)?;
         self.insert(phrase, hit.clone());
         Some(hit)
+    }
+
+    /// Each phrase's value where cached, and the phrases without one, each
+    /// once (a batch's phrases can run to thousands: a set keeps this linear).
+    pub(super) fn get_all<'p>(&mut self, phrases: &[&'p str]) -> (Vec<Option<V>>, Vec<&'p str>) {
+        let found: Vec<Option<V>> = phrases.iter().map(|p| self.get(p)).collect();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let missing = phrases
+            .iter()
+            .zip(&found)
+            .filter(|(phrase, hit)| hit.is_none() && seen.insert(phrase))
+            .map(|(phrase, _)| *phrase)
+            .collect();
+        (found, missing)
+    }
+
+    /// Caches the values made for `get_all`'s missing phrases.
+    pub(super) fn insert_all(&mut self, fresh: &HashMap<&str, V>) {
+        for (phrase, value) in fresh {
+            self.insert(phrase.to_string(), value.clone());
+        }
     }
 
     pub(super) fn insert(&mut self, phrase: String, value: V) {
