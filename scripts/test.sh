@@ -10,7 +10,8 @@
 #    contract suite against it) and stops it on exit.
 # 3. Builds the test binaries and the `jobenrich` / `jobenrich-worker`
 #    binaries in one cargo invocation, so the system tests use them as they
-#    are (JOBENRICH_TEST_BINARIES_BUILT) instead of each running cargo build.
+#    are (JOBENRICH_TEST_BINARIES_BUILT) instead of each running cargo build,
+#    then the release `jobenrich` the relocatable test copies.
 # 4. Runs cargo-nextest over the whole workspace; extra arguments go to it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -71,6 +72,16 @@ if ((rc != 0)); then
   exit "$rc"
 fi
 export JOBENRICH_TEST_BINARIES_BUILT=1
+# The relocatable test runs the release `jobenrich`. Built here, before the
+# tests, so that a two-core release build never runs beside the emulator's
+# timing-bound queue tests (in CI it slowed the leader's cycles ~7x, past the
+# lanes test's leases); the test's own `cargo build --release` is then a no-op.
+say "building the release jobenrich for the relocatable test"
+cargo build --release -p jobenrich-cli --bin jobenrich || rc=$?
+if ((rc != 0)); then
+  machine "the release build failed (exit $rc)"
+  exit "$rc"
+fi
 
 cargo nextest run --workspace --no-fail-fast "$@" || rc=$?
 if ((rc != 0)); then
