@@ -21,10 +21,12 @@ use std::time::Instant;
 
 const PROJECT: &str = "test-proj";
 const SKILLS: EnrichmentType = EnrichmentType::SkillsExtraction;
-/// The lease of the CI test, the worker's default. A claim is completed ~3
-/// leader cycles after it is granted (reply, poll, request), and on a loaded
-/// CI host 16 lanes' cycles took up to 50 s: a 60 s lease then expired before
-/// every completion and dead-lettered the rows after 3 attempts.
+/// The lease of the CI test, the worker's default. A lease runs from the
+/// lane's clock, so it spans the claim's wait for a leader cycle, the reply's
+/// poll and the completion's cycle; on a loaded CI host 16 lanes' cycles took
+/// up to 50 s, and a 60 s lease expired three times on 50 rows, which were
+/// dead-lettered (docs/bigquery.md, "keep `worker.lease_seconds` well above
+/// the cycle time").
 pub const LEASE_SECONDS: i64 = 300;
 
 /// What one run of `lanes` lanes did.
