@@ -71,17 +71,18 @@ if ((rc != 0)); then
   machine "the build failed (exit $rc)"
   exit "$rc"
 fi
-export JOBENRICH_TEST_BINARIES_BUILT=1
 # The relocatable test runs the release `jobenrich`. Built here, before the
 # tests, so that a two-core release build never runs beside the emulator's
 # timing-bound queue tests (in CI it slowed the leader's cycles ~7x, past the
-# lanes test's leases); the test's own `cargo build --release` is then a no-op.
+# lanes test's leases).
 say "building the release jobenrich for the relocatable test"
 cargo build --release -p jobenrich-cli --bin jobenrich || rc=$?
 if ((rc != 0)); then
   machine "the release build failed (exit $rc)"
   exit "$rc"
 fi
+# The tests take the binaries above as they are (no cargo call of their own).
+export JOBENRICH_TEST_BINARIES_BUILT=1
 
 cargo nextest run --workspace --no-fail-fast "$@" || rc=$?
 if ((rc != 0)); then
