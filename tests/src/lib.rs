@@ -32,16 +32,22 @@ fn binaries_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Whether `scripts/test.sh` built the binaries before the tests (it sets
+/// `JOBENRICH_TEST_BINARIES_BUILT=1` after the debug and release builds):
+/// then a test takes them as they are and runs no cargo of its own.
+pub fn binaries_prebuilt() -> bool {
+    std::env::var_os("JOBENRICH_TEST_BINARIES_BUILT").is_some_and(|v| v == "1")
+}
+
 /// Path of a workspace binary. `scripts/test.sh` builds the binaries with
-/// the tests in one cargo call and sets `JOBENRICH_TEST_BINARIES_BUILT=1`;
-/// otherwise (a plain `cargo test -p …`) it is built here, once per test
-/// process, with the tests' profile so the tests always run the current code.
+/// the tests in one cargo call (`binaries_prebuilt`); otherwise (a plain
+/// `cargo test -p …`) it is built here, once per test process, with the
+/// tests' profile so the tests always run the current code.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let dir = binaries_dir();
-    let prebuilt = std::env::var_os("JOBENRICH_TEST_BINARIES_BUILT").is_some_and(|v| v == "1");
     BUILT.get_or_init(|| {
-        if prebuilt {
+        if binaries_prebuilt() {
             return;
         }
         let mut build = Command::new(env!("CARGO"));

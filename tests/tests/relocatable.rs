@@ -17,12 +17,11 @@ fn repo_root() -> PathBuf {
 }
 
 /// Builds (or finds fresh) the release `jobenrich` and returns its path.
-/// `scripts/test.sh` builds it before the tests (`JOBENRICH_TEST_BINARIES_BUILT=1`):
-/// a cargo call from inside the test run rebuilt part of the release graph
-/// (2–3 minutes of both CI cores, beside the emulator's queue tests).
+/// `scripts/test.sh` builds it before the tests (`binaries_prebuilt`): a
+/// cargo call from inside the test run still took 142–185 s of both CI
+/// cores, beside the emulator's queue tests, with the binary just built.
 fn release_binary() -> PathBuf {
-    let prebuilt = std::env::var_os("JOBENRICH_TEST_BINARIES_BUILT").is_some_and(|v| v == "1");
-    if !prebuilt {
+    if !jobenrich_system_tests::binaries_prebuilt() {
         let status = Command::new(env!("CARGO"))
             .args([
                 "build",
