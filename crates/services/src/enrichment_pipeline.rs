@@ -207,6 +207,20 @@ impl PipelineConfig {
     }
 }
 
+/// What an operator reads when results were dropped because their leases
+/// ran out first: the one setting that prevents it, and how close the batch
+/// came to it (results are retried, so nothing is lost but the work).
+pub fn lost_lease_advice(lost: usize, lease: Duration, batch: std::time::Duration) -> String {
+    format!(
+        "{lost} result(s) dropped: their lease of {} s ran out before they were written \
+         (this batch took {:.1} s; the enrichments go back to the queue or to another \
+         worker); if batches or the store's write cycles come near the lease, raise \
+         worker.lease_seconds",
+        lease.num_seconds(),
+        batch.as_secs_f64()
+    )
+}
+
 /// A lease holder name unique to this process: `<hostname>:<pid>`.
 pub fn process_owner_name(prefix: &str) -> String {
     let host = std::fs::read_to_string("/etc/hostname")
@@ -634,6 +648,13 @@ impl EnrichmentPipeline {
                 report.embeddings_written = completion.embeddings_written;
                 report.timings.write = write_started.elapsed();
                 report.elapsed = batch.started.elapsed();
+                if report.lost_leases > 0 {
+                    tracing::warn!(
+                        lost_leases = report.lost_leases,
+                        "{}",
+                        lost_lease_advice(report.lost_leases, self.config.lease, report.elapsed)
+                    );
+                }
                 Ok(report)
             }
             Err(err) => {

@@ -10,8 +10,8 @@ use jobenrich_domain::{
     StoreError,
 };
 use jobenrich_services::enrichment_pipeline::{
-    ActiveModels, EnrichError, EnrichedPosting, EnricherFactory, EnrichmentPipeline,
-    PipelineConfig, PipelineError, PipelinePorts, PostingEnricher,
+    lost_lease_advice, ActiveModels, EnrichError, EnrichedPosting, EnricherFactory,
+    EnrichmentPipeline, PipelineConfig, PipelineError, PipelinePorts, PostingEnricher,
 };
 use jobenrich_services::reenrichment::queue_missing_enrichments;
 use std::sync::{Arc, Mutex};
@@ -399,6 +399,23 @@ fn retries_back_off_exponentially_until_attempts_are_used_up() {
     assert_eq!(c.retry_at(2, now), Some(now + Duration::seconds(20)));
     assert_eq!(c.retry_at(3, now), Some(now + Duration::seconds(25)));
     assert_eq!(c.retry_at(4, now), None);
+}
+
+#[test]
+fn lost_leases_name_the_setting_that_prevents_them() {
+    let advice = lost_lease_advice(
+        50,
+        Duration::seconds(60),
+        std::time::Duration::from_millis(48_300),
+    );
+    for part in [
+        "50 result(s)",
+        "lease of 60 s",
+        "took 48.3 s",
+        "worker.lease_seconds",
+    ] {
+        assert!(advice.contains(part), "{part:?} not in {advice:?}");
+    }
 }
 
 #[tokio::test]

@@ -304,20 +304,54 @@ pub(crate) struct TaggedSpan {
     pub marginal: f64,
 }
 
+/// Characters `normalize_phrase` trims from both ends.
+fn phrase_edge(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '"' | '\'' | '-' | '*' | '•'
+        )
+}
+
+/// Leading determiners `normalize_phrase` strips.
+const DETERMINERS: [&str; 7] = ["the ", "a ", "an ", "our ", "your ", "any ", "some "];
+
 /// Lower-cased, trimmed, leading determiners and trailing punctuation removed.
 pub fn normalize_phrase(phrase: &str) -> String {
+    // ASCII phrases (nearly all) in one buffer, trimmed in place: the
+    // general path's three allocations were ~1.5 % of a linked `run`.
+    if phrase.is_ascii() {
+        let mut out = crate::text::collapse_whitespace(phrase);
+        out.make_ascii_lowercase();
+        let (from, to) = phrase_core(&out);
+        if from < to {
+            out.truncate(to);
+            out.drain(..from);
+        }
+        return out;
+    }
+    normalize_any(phrase)
+}
+
+/// `normalize_phrase` for any text: Unicode lower case, then trimmed.
+fn normalize_any(phrase: &str) -> String {
     let collapsed = crate::text::collapse_whitespace(phrase).to_lowercase();
-    let mut s = collapsed.as_str();
+    let (from, to) = phrase_core(&collapsed);
+    if from < to {
+        collapsed[from..to].to_string()
+    } else {
+        collapsed.trim().to_string()
+    }
+}
+
+/// The byte range of `collapsed` left once edges and determiners are
+/// stripped (empty when nothing is left).
+fn phrase_core(collapsed: &str) -> (usize, usize) {
+    let mut s = collapsed;
     loop {
         let before = s;
-        s = s.trim_matches(|c: char| {
-            c.is_whitespace()
-                || matches!(
-                    c,
-                    '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '"' | '\'' | '-' | '*' | '•'
-                )
-        });
-        for det in ["the ", "a ", "an ", "our ", "your ", "any ", "some "] {
+        s = s.trim_matches(phrase_edge);
+        for det in DETERMINERS {
             if let Some(rest) = s.strip_prefix(det) {
                 s = rest;
             }
@@ -326,11 +360,9 @@ pub fn normalize_phrase(phrase: &str) -> String {
             break;
         }
     }
-    if s.is_empty() {
-        collapsed.trim().to_string()
-    } else {
-        s.to_string()
-    }
+    // `s` is a slice of `collapsed`: its offsets are where it lies.
+    let from = s.as_ptr() as usize - collapsed.as_ptr() as usize;
+    (from, from + s.len())
 }
 
 impl Tagger {
@@ -927,6 +959,34 @@ mod tests {
             "strong sense of ownership"
         );
         assert_eq!(normalize_phrase("..."), "...");
+    }
+
+    #[test]
+    fn normalized_ascii_phrases_match_the_general_path() {
+        for phrase in [
+            "",
+            "   ",
+            "Rust",
+            "  The  Agile methods. ",
+            "the the a An Our team-work!!",
+            "(\"Python\")",
+            "- * ;",
+            "...",
+            "a ",
+            "THE\tDATA\x0bPIPELINES;",
+            "Some  C++,",
+        ] {
+            assert_eq!(
+                normalize_phrase(phrase),
+                normalize_any(phrase),
+                "{phrase:?}"
+            );
+        }
+        // The general path on text the ASCII one never sees.
+        assert_eq!(normalize_phrase("  ΣΊΣΥΦΟΣ  "), "σίσυφος");
+        assert_eq!(normalize_phrase("The\u{a0}Café."), "café");
+        assert_eq!(normalize_phrase("• our\u{2003}Übung •"), "übung");
+        assert_eq!(normalize_phrase("\u{3000}—\u{3000}"), "—");
     }
 
     #[test]
