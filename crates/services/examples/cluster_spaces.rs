@@ -11,7 +11,9 @@
 
 use jobenrich_clustering::{sampled_silhouette, ClusteringSettings, FeatureMatrix};
 use jobenrich_domain::{ClusterRepository, EnrichmentVersion};
-use jobenrich_services::clustering_flow::load_documents;
+use jobenrich_services::clustering_flow::{
+    load_documents, DEFAULT_CONCURRENT_BATCHES, DEFAULT_PAGE_SIZE, DEFAULT_SKILLS_BATCH,
+};
 use jobenrich_storage_sqlite::SqliteStore;
 use std::collections::HashMap;
 
@@ -26,7 +28,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SqliteStore::open(db)?;
     let skills = EnrichmentVersion::parse(skills.as_str())?;
     let embeddings = EnrichmentVersion::parse(embeddings.as_str())?;
-    let (documents, _) = load_documents(&store, &skills, Some(&embeddings), 2_000, 25_000).await?;
+    let (documents, _) = load_documents(
+        &store,
+        &skills,
+        Some(&embeddings),
+        DEFAULT_PAGE_SIZE,
+        DEFAULT_SKILLS_BATCH,
+        DEFAULT_CONCURRENT_BATCHES,
+    )
+    .await?;
     // v1.0's feature settings: the TF-IDF space both versions share.
     let settings = ClusteringSettings::default();
     let tfidf = FeatureMatrix::build(&documents, &settings.feature_config());

@@ -11,6 +11,7 @@
 //! previous run active and intact.
 
 use chrono::Utc;
+use futures::TryStreamExt;
 use jobenrich_clustering::report::render_html;
 use jobenrich_clustering::stability::{
     continuing_ids, RunMembership, StabilityReport, DEFAULT_SHARE_THRESHOLD,
@@ -22,7 +23,7 @@ use jobenrich_clustering::{
 use jobenrich_domain::Uuid;
 use jobenrich_domain::{
     ClusterAssignment, ClusterChange, ClusteringRun, ClusteringRunRecorded, ClusteringRunSummary,
-    EnrichmentType, EnrichmentVersion, JobId, ModelConfig, ModelId, ModelVersion,
+    EnrichmentType, EnrichmentVersion, JobEmbedding, JobId, ModelConfig, ModelId, ModelVersion,
     NewClusterAssignment, SkillWeight, Store, StoreError,
 };
 use serde::Serialize;
@@ -40,7 +41,9 @@ pub const DEFAULT_CLUSTERER_VERSION: &str = "v1.0";
 /// Postings read per store call.
 pub const DEFAULT_PAGE_SIZE: usize = 2_000;
 /// Jobs whose skills are read per store call.
-pub const DEFAULT_SKILLS_BATCH: usize = 25_000;
+pub const DEFAULT_SKILLS_BATCH: usize = 12_500;
+/// Skill batches read at once (one per core of a 2-core machine).
+pub const DEFAULT_CONCURRENT_BATCHES: usize = 2;
 
 #[derive(Debug, Error)]
 pub enum ClusteringFlowError {
@@ -116,6 +119,8 @@ pub struct ClusteringParams {
     pub page_size: usize,
     /// Jobs whose skills are read per store call.
     pub skills_batch: usize,
+    /// Skill batches read at once.
+    pub concurrent_batches: usize,
     /// Skills of this version are the features (default: the active skills extractor's).
     pub skills_version: Option<EnrichmentVersion>,
     /// Recorded as the activator of the shipped default clusterer on a fresh store.
@@ -129,6 +134,7 @@ impl Default for ClusteringParams {
             seed: None,
             page_size: DEFAULT_PAGE_SIZE,
             skills_batch: DEFAULT_SKILLS_BATCH,
+            concurrent_batches: DEFAULT_CONCURRENT_BATCHES,
             skills_version: None,
             activated_by: "jobenrich".to_string(),
         }
@@ -224,9 +230,12 @@ pub fn default_clusterer(now: chrono::DateTime<Utc>) -> ModelConfig {
 
 /// Reads every posting's id and title page by page (never descriptions),
 /// and the (skill, confidence) pairs of `skills_batch` jobs per store call
-/// (never snippets or provenance): fewer, larger skill queries
-/// cost far less on both backends (a BigQuery query has seconds of latency;
-/// SQLite's plan for an id list scans the version index once per call).
+/// (never snippets or provenance): few, large skill queries, since a
+/// BigQuery query has seconds of latency.
+/// Up to `concurrent_batches` skill calls are in flight at once, while the
+/// next batch's titles are read: on SQLite each call runs on its own pooled
+/// connection and thread (decoding 4 M rows was most of the load), on
+/// BigQuery each is one query job.
 /// With `embedding_version`, the same batches also read the jobs' posting
 /// vectors (one `embeddings_for_jobs` call per batch, never one per job).
 /// Each job's documents, and the extraction its skills came from (the
@@ -237,55 +246,63 @@ pub async fn load_documents(
     embedding_version: Option<&EnrichmentVersion>,
     page_size: usize,
     skills_batch: usize,
+    concurrent_batches: usize,
 ) -> Result<(Vec<JobDocument>, BTreeMap<JobId, Uuid>), ClusteringFlowError> {
     let page_size = page_size.max(1);
+    let skills_batch = skills_batch.max(1);
+    // Batches of `skills_batch` titles in job order, read in pages of at
+    // most `page_size`; the state is `None` once the last page is read.
+    let batches = futures::stream::try_unfold(Some(None), move |after| async move {
+        let Some(mut after) = after else {
+            return Ok(None);
+        };
+        let mut titles: Vec<(JobId, String)> = Vec::new();
+        let mut last_page = false;
+        while !last_page && titles.len() < skills_batch {
+            let limit = page_size.min(skills_batch - titles.len());
+            let page = store.list_titles_page(after.clone(), limit).await?;
+            last_page = page.len() < limit;
+            if let Some((last, _)) = page.last() {
+                after = Some(last.clone());
+            }
+            titles.extend(page);
+        }
+        let next = (!last_page).then_some(after);
+        Ok::<_, ClusteringFlowError>((!titles.is_empty()).then_some((titles, next)))
+    });
+    let fetched = batches
+        .map_ok(|titles| async move {
+            let ids: Vec<JobId> = titles.iter().map(|(id, _)| id.clone()).collect();
+            let weights = store.skill_weights_for_jobs(&ids, skills_version).await?;
+            let vectors = match embedding_version {
+                Some(version) => Some(store.embeddings_for_jobs(&ids, version).await?),
+                None => None,
+            };
+            Ok((titles, weights, vectors))
+        })
+        .try_buffered(concurrent_batches.max(1));
+    let mut fetched = std::pin::pin!(fetched);
     let mut documents: Vec<JobDocument> = Vec::new();
     let mut extractions = BTreeMap::new();
-    let mut without_skills = 0;
-    let mut after: Option<JobId> = None;
-    loop {
-        let page = store.list_titles_page(after.clone(), page_size).await?;
-        let last_page = page.len() < page_size;
-        if let Some((last, _)) = page.last() {
-            after = Some(last.clone());
-        }
-        documents.extend(page.into_iter().map(|(job_posting_id, title)| JobDocument {
-            job_posting_id,
-            title,
-            skills: Vec::new(),
-            embedding: None,
-        }));
-        let pending = documents.len() - without_skills;
-        if pending > 0 && (pending >= skills_batch.max(1) || last_page) {
-            attach_skills(
-                store,
-                skills_version,
-                &mut documents[without_skills..],
-                &mut extractions,
-            )
-            .await?;
-            if let Some(version) = embedding_version {
-                attach_embeddings(store, version, &mut documents[without_skills..]).await?;
-            }
-            without_skills = documents.len();
-        }
-        if last_page {
-            break;
+    while let Some((titles, weights, vectors)) = fetched.try_next().await? {
+        let start = documents.len();
+        documents.extend(
+            titles
+                .into_iter()
+                .map(|(job_posting_id, title)| JobDocument {
+                    job_posting_id,
+                    title,
+                    skills: Vec::new(),
+                    embedding: None,
+                }),
+        );
+        let batch = &mut documents[start..];
+        hand_out_skills(batch, weights, &mut extractions);
+        if let Some(vectors) = vectors {
+            hand_out_embeddings(batch, vectors);
         }
     }
     Ok((documents, extractions))
-}
-
-async fn attach_skills(
-    store: &dyn Store,
-    skills_version: &EnrichmentVersion,
-    documents: &mut [JobDocument],
-    extractions: &mut BTreeMap<JobId, Uuid>,
-) -> Result<(), ClusteringFlowError> {
-    let ids: Vec<JobId> = documents.iter().map(|d| d.job_posting_id.clone()).collect();
-    let weights = store.skill_weights_for_jobs(&ids, skills_version).await?;
-    hand_out_skills(documents, weights, extractions);
-    Ok(())
 }
 
 /// Gives each document its skills (and records the extraction they came
@@ -339,22 +356,14 @@ fn hand_out_skills(
     }
 }
 
-async fn attach_embeddings(
-    store: &dyn Store,
-    version: &EnrichmentVersion,
-    documents: &mut [JobDocument],
-) -> Result<(), ClusteringFlowError> {
-    let ids: Vec<JobId> = documents.iter().map(|d| d.job_posting_id.clone()).collect();
-    let mut vectors: BTreeMap<JobId, Vec<f32>> = store
-        .embeddings_for_jobs(&ids, version)
-        .await?
+fn hand_out_embeddings(documents: &mut [JobDocument], vectors: Vec<JobEmbedding>) {
+    let mut vectors: BTreeMap<JobId, Vec<f32>> = vectors
         .into_iter()
         .map(|e| (e.job_posting_id, e.vector))
         .collect();
     for d in documents {
         d.embedding = vectors.remove(&d.job_posting_id);
     }
-    Ok(())
 }
 
 /// The embeddings version a clusterer reads vectors from: its
@@ -487,6 +496,7 @@ pub async fn run_clustering(
         embedding_version.as_ref(),
         params.page_size,
         params.skills_batch,
+        params.concurrent_batches,
     )
     .await?;
     if documents.is_empty() {

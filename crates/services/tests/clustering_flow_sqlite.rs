@@ -12,8 +12,8 @@ use jobenrich_domain::{
     ModelId, ModelVersion, SchemaMigrator, SkillCategory, SkillRepository,
 };
 use jobenrich_services::clustering_flow::{
-    default_clusterer, diff_clustering_runs, job_cluster_history, list_clusters, run_clustering,
-    ClusteringFlowError, ClusteringParams, DEFAULT_CLUSTERER_ID,
+    default_clusterer, diff_clustering_runs, job_cluster_history, list_clusters, load_documents,
+    run_clustering, ClusteringFlowError, ClusteringParams, DEFAULT_CLUSTERER_ID,
 };
 use jobenrich_services::model_registry::load_model_file;
 use jobenrich_storage_sqlite::SqliteStore;
@@ -377,6 +377,65 @@ fn parity_vector(i: usize) -> Vec<f32> {
     // A little per-job spread so that no two vectors are equal.
     v[2 + i % 6] = 0.05;
     v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_read_at_once_hand_every_job_its_own_skills_and_vector() {
+    let dir = TempDir::new().unwrap();
+    let jobs = 300;
+    let store = store_with_jobs(&dir, jobs).await;
+    let embedder = model_file("models/job_embedder/v2.0-static/model.yaml");
+    register_and_activate(&store, &embedder).await;
+    store_vectors(&store, &embedder, jobs, parity_vector).await;
+    let skills = store
+        .active_model_for_type(EnrichmentType::SkillsExtraction)
+        .await
+        .unwrap()
+        .unwrap()
+        .enrichment_version();
+    let vectors = embedder.enrichment_version();
+    // One call for everything is the reference; small pages and batches
+    // (neither dividing 300), several in flight, must give the same.
+    let (one, one_ids) = load_documents(&store, &skills, Some(&vectors), 1_000, 1_000, 1)
+        .await
+        .unwrap();
+    assert_eq!(one.len(), jobs);
+    assert!(one
+        .iter()
+        .all(|d| !d.skills.is_empty() && d.embedding.is_some()));
+    assert!(one.is_sorted_by(|a, b| a.job_posting_id < b.job_posting_id));
+    let expected: Vec<_> = synthetic_jobs(jobs, 5)
+        .into_iter()
+        .map(|d| {
+            let mut names: Vec<String> = d.skills.iter().map(|s| s.name.to_string()).collect();
+            names.sort();
+            (d.job_posting_id, d.title, names)
+        })
+        .collect();
+    let got: Vec<_> = one
+        .iter()
+        .map(|d| {
+            let mut names: Vec<String> = d.skills.iter().map(|s| s.name.to_string()).collect();
+            names.sort();
+            (d.job_posting_id.clone(), d.title.clone(), names)
+        })
+        .collect();
+    assert_eq!(got, expected);
+    for d in &one {
+        let i: usize = d.job_posting_id.as_str()[4..].parse().unwrap();
+        assert_eq!(d.embedding.as_deref(), Some(parity_vector(i).as_slice()));
+    }
+    for (page_size, batch, in_flight) in [(7, 23, 3), (50, 1, 4), (1, 2, 2), (300, 300, 8)] {
+        let (many, many_ids) =
+            load_documents(&store, &skills, Some(&vectors), page_size, batch, in_flight)
+                .await
+                .unwrap();
+        assert_eq!(
+            many, one,
+            "pages {page_size}, batches {batch}, {in_flight} at once"
+        );
+        assert_eq!(many_ids, one_ids);
+    }
 }
 
 #[tokio::test]
