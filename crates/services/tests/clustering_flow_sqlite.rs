@@ -40,15 +40,19 @@ async fn empty_store(dir: &TempDir, with_skills_model: bool) -> SqliteStore {
     store
 }
 
-/// `jobs` synthetic postings with their skills at the active skills version.
-async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
-    let store = empty_store(dir, true).await;
-    let version = store
+async fn active_skills_version(store: &SqliteStore) -> EnrichmentVersion {
+    store
         .active_model_for_type(EnrichmentType::SkillsExtraction)
         .await
         .unwrap()
         .unwrap()
-        .enrichment_version();
+        .enrichment_version()
+}
+
+/// `jobs` synthetic postings with their skills at the active skills version.
+async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
+    let store = empty_store(dir, true).await;
+    let version = active_skills_version(&store).await;
     let now = Utc::now();
     let documents = synthetic_jobs(jobs, 5);
     let postings: Vec<JobPosting> = documents
@@ -369,6 +373,16 @@ async fn register_and_activate(store: &SqliteStore, model: &ModelConfig) {
         .unwrap();
 }
 
+/// `jobs` synthetic postings with skills, and `parity_vector(i)` for each
+/// at the active embeddings model's version (the model is returned).
+async fn store_with_parity_vectors(dir: &TempDir, jobs: usize) -> (SqliteStore, ModelConfig) {
+    let store = store_with_jobs(dir, jobs).await;
+    let embedder = model_file("models/job_embedder/v2.0-static/model.yaml");
+    register_and_activate(&store, &embedder).await;
+    store_vectors(&store, &embedder, jobs, parity_vector).await;
+    (store, embedder)
+}
+
 /// Splits jobs by the parity of their index, a partition the skills (12
 /// families, `synthetic_jobs`) know nothing about.
 fn parity_vector(i: usize) -> Vec<f32> {
@@ -383,16 +397,8 @@ fn parity_vector(i: usize) -> Vec<f32> {
 async fn batches_read_at_once_hand_every_job_its_own_skills_and_vector() {
     let dir = TempDir::new().unwrap();
     let jobs = 300;
-    let store = store_with_jobs(&dir, jobs).await;
-    let embedder = model_file("models/job_embedder/v2.0-static/model.yaml");
-    register_and_activate(&store, &embedder).await;
-    store_vectors(&store, &embedder, jobs, parity_vector).await;
-    let skills = store
-        .active_model_for_type(EnrichmentType::SkillsExtraction)
-        .await
-        .unwrap()
-        .unwrap()
-        .enrichment_version();
+    let (store, embedder) = store_with_parity_vectors(&dir, jobs).await;
+    let skills = active_skills_version(&store).await;
     let vectors = embedder.enrichment_version();
     // One call for everything is the reference; small pages and batches
     // (neither dividing 300), several in flight, must give the same.
@@ -404,23 +410,18 @@ async fn batches_read_at_once_hand_every_job_its_own_skills_and_vector() {
         .iter()
         .all(|d| !d.skills.is_empty() && d.embedding.is_some()));
     assert!(one.is_sorted_by(|a, b| a.job_posting_id < b.job_posting_id));
-    let expected: Vec<_> = synthetic_jobs(jobs, 5)
-        .into_iter()
-        .map(|d| {
+    let summary = |documents: &[jobenrich_clustering::JobDocument]| {
+        let names = |d: &jobenrich_clustering::JobDocument| {
             let mut names: Vec<String> = d.skills.iter().map(|s| s.name.to_string()).collect();
             names.sort();
-            (d.job_posting_id, d.title, names)
-        })
-        .collect();
-    let got: Vec<_> = one
-        .iter()
-        .map(|d| {
-            let mut names: Vec<String> = d.skills.iter().map(|s| s.name.to_string()).collect();
-            names.sort();
-            (d.job_posting_id.clone(), d.title.clone(), names)
-        })
-        .collect();
-    assert_eq!(got, expected);
+            names
+        };
+        documents
+            .iter()
+            .map(|d| (d.job_posting_id.clone(), d.title.clone(), names(d)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&one), summary(&synthetic_jobs(jobs, 5)));
     for d in &one {
         let i: usize = d.job_posting_id.as_str()[4..].parse().unwrap();
         assert_eq!(d.embedding.as_deref(), Some(parity_vector(i).as_slice()));
@@ -442,10 +443,7 @@ async fn batches_read_at_once_hand_every_job_its_own_skills_and_vector() {
 async fn v2_clusters_on_the_stored_vectors_and_v1_ignores_them() {
     let dir = TempDir::new().unwrap();
     let jobs = 240;
-    let store = store_with_jobs(&dir, jobs).await;
-    let embedder = model_file("models/job_embedder/v2.0-static/model.yaml");
-    register_and_activate(&store, &embedder).await;
-    store_vectors(&store, &embedder, jobs, parity_vector).await;
+    let (store, _) = store_with_parity_vectors(&dir, jobs).await;
 
     let parity_agreement = |assignments: &[jobenrich_domain::ClusterAssignment]| {
         // Share of jobs whose cluster is the majority cluster of their parity.
