@@ -356,6 +356,7 @@ fn hand_out_skills(
     }
 }
 
+/// Gives each document its vector, or none if the store has none for it.
 fn hand_out_embeddings(documents: &mut [JobDocument], vectors: Vec<JobEmbedding>) {
     let mut vectors: BTreeMap<JobId, Vec<f32>> = vectors
         .into_iter()
