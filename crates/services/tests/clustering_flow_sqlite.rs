@@ -51,6 +51,15 @@ async fn active_skills_version(store: &SqliteStore) -> EnrichmentVersion {
 
 /// `jobs` synthetic postings with their skills at the active skills version.
 async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
+    store_with_extracted_jobs(dir, jobs, |_| None).await
+}
+
+/// `store_with_jobs`, job `i`'s skills recorded as from extraction `extraction(i)`.
+async fn store_with_extracted_jobs(
+    dir: &TempDir,
+    jobs: usize,
+    extraction: impl Fn(usize) -> Option<jobenrich_domain::Uuid>,
+) -> SqliteStore {
     let store = empty_store(dir, true).await;
     let version = active_skills_version(&store).await;
     let now = Utc::now();
@@ -72,10 +81,13 @@ async fn store_with_jobs(dir: &TempDir, jobs: usize) -> SqliteStore {
     store.insert_postings(&postings).await.unwrap();
     let skills: Vec<ExtractedSkill> = documents
         .iter()
-        .flat_map(|d| {
-            d.skills.iter().map(|s| ExtractedSkill {
+        .enumerate()
+        .flat_map(|(i, d)| {
+            let enrichment_id = extraction(i);
+            let version = &version;
+            d.skills.iter().map(move |s| ExtractedSkill {
                 skill_id: jobenrich_domain::Uuid::new_v4(),
-                enrichment_id: None,
+                enrichment_id,
                 job_posting_id: d.job_posting_id.clone(),
                 skill_name: s.name.to_string(),
                 skill_category: SkillCategory::ALL[0],
@@ -373,10 +385,14 @@ async fn register_and_activate(store: &SqliteStore, model: &ModelConfig) {
         .unwrap();
 }
 
-/// `jobs` synthetic postings with skills, and `parity_vector(i)` for each
-/// at the active embeddings model's version (the model is returned).
-async fn store_with_parity_vectors(dir: &TempDir, jobs: usize) -> (SqliteStore, ModelConfig) {
-    let store = store_with_jobs(dir, jobs).await;
+/// `store_with_extracted_jobs`, and `parity_vector(i)` for each job at the
+/// active embeddings model's version (the model is returned).
+async fn store_with_parity_vectors(
+    dir: &TempDir,
+    jobs: usize,
+    extraction: impl Fn(usize) -> Option<jobenrich_domain::Uuid>,
+) -> (SqliteStore, ModelConfig) {
+    let store = store_with_extracted_jobs(dir, jobs, extraction).await;
     let embedder = model_file("models/job_embedder/v2.0-static/model.yaml");
     register_and_activate(&store, &embedder).await;
     store_vectors(&store, &embedder, jobs, parity_vector).await;
@@ -397,7 +413,10 @@ fn parity_vector(i: usize) -> Vec<f32> {
 async fn batches_read_at_once_hand_every_job_its_own_skills_and_vector() {
     let dir = TempDir::new().unwrap();
     let jobs = 300;
-    let (store, embedder) = store_with_parity_vectors(&dir, jobs).await;
+    // Two jobs in three have skills from a known extraction, the third none.
+    let extraction =
+        |i: usize| (!i.is_multiple_of(3)).then(|| jobenrich_domain::Uuid::from_u128(i as u128));
+    let (store, embedder) = store_with_parity_vectors(&dir, jobs, extraction).await;
     let skills = active_skills_version(&store).await;
     let vectors = embedder.enrichment_version();
     // One call for everything is the reference; small pages and batches
@@ -422,6 +441,11 @@ async fn batches_read_at_once_hand_every_job_its_own_skills_and_vector() {
             .collect::<Vec<_>>()
     };
     assert_eq!(summary(&one), summary(&synthetic_jobs(jobs, 5)));
+    let expected_ids: std::collections::BTreeMap<JobId, jobenrich_domain::Uuid> = (0..jobs)
+        .filter_map(|i| Some((JobId::parse(format!("job-{i:07}")).unwrap(), extraction(i)?)))
+        .collect();
+    assert_eq!(one_ids.len(), 200);
+    assert_eq!(one_ids, expected_ids);
     for d in &one {
         let i: usize = d.job_posting_id.as_str()[4..].parse().unwrap();
         assert_eq!(d.embedding.as_deref(), Some(parity_vector(i).as_slice()));
@@ -443,7 +467,7 @@ async fn batches_read_at_once_hand_every_job_its_own_skills_and_vector() {
 async fn v2_clusters_on_the_stored_vectors_and_v1_ignores_them() {
     let dir = TempDir::new().unwrap();
     let jobs = 240;
-    let (store, _) = store_with_parity_vectors(&dir, jobs).await;
+    let (store, _) = store_with_parity_vectors(&dir, jobs, |_| None).await;
 
     let parity_agreement = |assignments: &[jobenrich_domain::ClusterAssignment]| {
         // Share of jobs whose cluster is the majority cluster of their parity.
