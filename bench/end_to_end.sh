@@ -8,7 +8,7 @@
 # run (end to end and enrichment-stage postings/s, wall, CPU, peak RSS, load
 # average), then min/median/max. After the last run of each size: bytes per
 # posting per table (dbstat). On the largest size: `cluster run` (time, peak RSS)
-# $RUNS times on the last store. With THREADS_CMP=1 (default), the enrichment
+# $RUNS times on the last store, then the cluster history's bytes per job per run. With THREADS_CMP=1 (default), the enrichment
 # stage with 1 and 2 engine threads on the smallest size, alternated $RUNS times,
 # and the engine alone (no writer) on 1 and 2 threads (`bench extract --threads 2`).
 #
@@ -103,6 +103,18 @@ for name, size in rows:
 EOF
 }
 
+# What the cluster history takes: every table and index of assignments and
+# runs, per stored assignment (one per job per `cluster run`).
+cluster_bytes() {
+  python3 - "$WORK/db/j.db" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+rows, runs = c.execute("SELECT COUNT(*), COUNT(DISTINCT cluster_run_id) FROM job_clusters").fetchone()
+size = c.execute("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE '%cluster%'").fetchone()[0]
+print(f"cluster history: {size/1e6:.1f} MB for {rows} assignments of {runs} runs = {size/max(rows, 1):.0f} B per job per run")
+EOF
+}
+
 for size in "${SIZES[@]}"; do
   input=$(corpus "$size")
   e2e=(); enr=(); rss=()
@@ -129,6 +141,7 @@ for r in $(seq "$RUNS"); do
 done
 python3 -c "import statistics,sys; v=sorted(float(x) for x in sys.argv[1:]); print(f'cluster run $last seconds: min {v[0]:.2f} / median {statistics.median(v):.2f} / max {v[-1]:.2f}')" "${secs[@]}"
 stats "cluster run $last peak RSS kB" "${rss[@]}"
+cluster_bytes
 
 if [ "$THREADS_CMP" = 1 ]; then
   input=$(corpus "${SIZES[0]}")

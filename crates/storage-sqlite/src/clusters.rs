@@ -1,5 +1,8 @@
 //! `ClusterRepository` over `job_clusters`: versioned per-job assignments, at
-//! most one active per job (also enforced by a partial unique index).
+//! most one active per job (also enforced by a partial unique index). Writes
+//! and the hot reads go to migration 14's tables (`job_clusters_data`,
+//! `cluster_runs`, `cluster_run_clusters`); whole assignments are read through
+//! the `job_clusters` view, which shows the seed's columns.
 
 use crate::codec::{
     collect_rows, corrupt, from_ts, get, json_list, parse_uuid, parse_uuid_opt, to_json, ts,
@@ -21,6 +24,16 @@ const COLUMNS: &str = "job_posting_id, cluster_id, cluster_name, cluster_keyword
      created_at, cluster_assignment_id, enrichment_id";
 
 const E: &str = "ClusterAssignment";
+
+/// The newest `created_at` of any assignment, as `t`.
+pub(crate) const NEWEST: &str = "SELECT MAX(t) AS t FROM (
+        SELECT MAX(created_at) AS t FROM job_clusters_data WHERE created_at IS NOT NULL
+        UNION ALL
+        SELECT t FROM (
+            SELECT r.created_at AS t FROM cluster_runs r
+            WHERE EXISTS (SELECT 1 FROM job_clusters_data d
+                          WHERE d.run_key = r.run_key AND d.created_at IS NULL)
+            ORDER BY r.created_at DESC LIMIT 1))";
 
 /// One run's summary, over its rows grouped by `cluster_run_id`.
 const SUMMARY: &str = "cluster_run_id, MIN(cluster_model_id), MIN(cluster_model_version), \
@@ -62,6 +75,12 @@ fn assignment_from_row(row: &Row<'_>) -> StoreResult<ClusterAssignment> {
     })
 }
 
+/// `value` where it differs from the one its run or cluster shares (NULL reads
+/// as the shared value; see migration 14).
+fn own<'a, T: PartialEq + ?Sized>(value: &'a T, shared: &T) -> Option<&'a T> {
+    (value != shared).then_some(value)
+}
+
 fn record_in_tx(
     conn: &Connection,
     run_id: &str,
@@ -69,7 +88,7 @@ fn record_in_tx(
 ) -> StoreResult<ClusteringRunRecorded> {
     let exists = conn
         .query_row(
-            "SELECT 1 FROM job_clusters WHERE cluster_run_id = ?1 LIMIT 1",
+            "SELECT 1 FROM cluster_runs WHERE cluster_run_id = ?1",
             params![run_id],
             |_| Ok(()),
         )
@@ -82,56 +101,98 @@ fn record_in_tx(
             key: run_id.to_string(),
         });
     }
+    let Some(first) = assignments.first() else {
+        return Ok(ClusteringRunRecorded::default());
+    };
+    // The run's values once, from its first assignment (`run.expand()` gives
+    // every assignment the same; a row that differs keeps its own).
+    conn.prepare_cached(
+        "INSERT INTO cluster_runs (cluster_run_id, cluster_model_id, cluster_model_version,
+             created_at) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .map_err(map_sqlite)?
+    .execute(params![
+        first.cluster_run_id,
+        first.cluster_model_id.as_str(),
+        first.cluster_model_version.as_str(),
+        ts(first.created_at),
+    ])
+    .map_err(map_sqlite)?;
+    let run_key = conn.last_insert_rowid();
+
+    // Each cluster's name, keywords and size once, from its first assignment.
+    let mut clusters: HashMap<u32, &ClusterAssignment> = HashMap::new();
+    let mut insert_cluster = conn
+        .prepare_cached(
+            "INSERT INTO cluster_run_clusters (run_key, cluster_id, cluster_name,
+                 cluster_keywords, cluster_size) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(map_sqlite)?;
+    for a in assignments {
+        if let std::collections::hash_map::Entry::Vacant(slot) = clusters.entry(a.cluster_id) {
+            let keywords = to_json(&a.cluster_keywords)?;
+            insert_cluster
+                .execute(params![
+                    run_key,
+                    a.cluster_id,
+                    a.cluster_name,
+                    keywords,
+                    a.cluster_size
+                ])
+                .map_err(map_sqlite)?;
+            slot.insert(a);
+        }
+    }
+
     // Set-based: every earlier active assignment of the run's jobs off in
     // one statement, then one INSERT per job that takes its version from the
     // (job, version) key (not three statements per job).
     let ids = json_list(assignments.iter().map(|a| a.job_posting_id.as_str()))?;
     let deactivated = conn
         .prepare_cached(
-            "UPDATE job_clusters SET is_active = 0
+            "UPDATE job_clusters_data SET is_active = 0
              WHERE is_active = 1 AND job_posting_id IN (SELECT value FROM json_each(?1))",
         )
         .map_err(map_sqlite)?
         .execute(params![ids])
         .map_err(map_sqlite)?;
     let mut insert = conn
-        .prepare_cached(&format!(
-            "INSERT INTO job_clusters ({COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-                     (SELECT COALESCE(MAX(cluster_version), 0) + 1 FROM job_clusters
-                      WHERE job_posting_id = ?1),
-                     1, ?9, ?10, ?11)"
-        ))
+        .prepare_cached(
+            "INSERT INTO job_clusters_data (run_key, job_posting_id, cluster_version, cluster_id,
+                 is_active, cluster_assignment_id, enrichment_id, cluster_name, cluster_keywords,
+                 cluster_size, cluster_model_id, cluster_model_version, created_at)
+             VALUES (?2, ?1, (SELECT COALESCE(MAX(cluster_version), 0) + 1 FROM job_clusters_data
+                              WHERE job_posting_id = ?1),
+                     ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
         .map_err(map_sqlite)?;
     let mut recorded = ClusteringRunRecorded {
         deactivated: deactivated as u64,
         ..ClusteringRunRecorded::default()
     };
-    // A run has a few dozen clusters: each keyword list is encoded once
-    // (and again only if an assignment brings a different list).
-    let mut keywords: HashMap<u32, (&[ClusterKeyword], String)> = HashMap::new();
-    for a in assignments.iter() {
-        let encoded = match keywords.get(&a.cluster_id) {
-            Some((list, json)) if *list == a.cluster_keywords.as_slice() => json.clone(),
-            _ => {
-                let json = to_json(&a.cluster_keywords)?;
-                keywords.insert(a.cluster_id, (&a.cluster_keywords, json.clone()));
-                json
-            }
+    for a in assignments {
+        let shared = clusters[&a.cluster_id];
+        let keywords = if a.cluster_keywords == shared.cluster_keywords {
+            None
+        } else {
+            Some(to_json(&a.cluster_keywords)?)
         };
         insert
             .execute(params![
                 a.job_posting_id.as_str(),
+                run_key,
                 a.cluster_id,
-                a.cluster_name,
-                encoded,
-                a.cluster_size,
-                a.cluster_run_id,
-                a.cluster_model_id.as_str(),
-                a.cluster_model_version.as_str(),
-                ts(a.created_at),
-                a.cluster_assignment_id.to_string(),
-                a.enrichment_id.map(|id| id.to_string()),
+                a.cluster_assignment_id.as_bytes().as_slice(),
+                a.enrichment_id.as_ref().map(|id| id.as_bytes().as_slice()),
+                own(a.cluster_name.as_str(), &shared.cluster_name),
+                keywords,
+                own(&a.cluster_size, &shared.cluster_size),
+                own(a.cluster_model_id.as_str(), first.cluster_model_id.as_str()),
+                own(
+                    a.cluster_model_version.as_str(),
+                    first.cluster_model_version.as_str()
+                ),
+                own(&ts(a.created_at), &ts(first.created_at)),
             ])
             .map_err(map_sqlite)?;
         recorded.assignments += 1;
@@ -186,7 +247,9 @@ impl ClusterRepository for SqliteStore {
     }
 
     /// The run of the newest assignment (ties: the greatest run id), found
-    /// by the `created_at` index instead of summarising every run. It is
+    /// by seeks instead of summarising every run: the newest time is the
+    /// newest run's (`cluster_runs` by time, among runs some row shares it
+    /// with) or a row's own (the partial index). It is
     /// `list_clustering_runs`' first whenever a run's assignments share one
     /// `created_at`, as every run `record_clustering_run` writes does.
     async fn latest_clustering_run(&self) -> StoreResult<Option<ClusteringRunSummary>> {
@@ -195,8 +258,12 @@ impl ClusterRepository for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {SUMMARY} FROM job_clusters
                      WHERE cluster_run_id = (
-                         SELECT MAX(cluster_run_id) FROM job_clusters
-                         WHERE created_at = (SELECT MAX(created_at) FROM job_clusters))
+                         SELECT MAX(r.cluster_run_id) FROM cluster_runs r, ({NEWEST}) n
+                         WHERE (r.created_at = n.t AND EXISTS (
+                                    SELECT 1 FROM job_clusters_data d
+                                    WHERE d.run_key = r.run_key AND d.created_at IS NULL))
+                            OR EXISTS (SELECT 1 FROM job_clusters_data d
+                                       WHERE d.created_at = n.t AND d.run_key = r.run_key))
                      GROUP BY cluster_run_id"
                 ))
                 .map_err(map_sqlite)?;
@@ -211,8 +278,9 @@ impl ClusterRepository for SqliteStore {
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT job_posting_id, cluster_id FROM job_clusters
-                     WHERE cluster_run_id = ?1 ORDER BY job_posting_id",
+                    "SELECT d.job_posting_id, d.cluster_id
+                     FROM cluster_runs r JOIN job_clusters_data d ON d.run_key = r.run_key
+                     WHERE r.cluster_run_id = ?1 ORDER BY d.job_posting_id",
                 )
                 .map_err(map_sqlite)?;
             let rows = stmt.query(params![run]).map_err(map_sqlite)?;
@@ -288,7 +356,7 @@ impl ClusterRepository for SqliteStore {
         self.with_conn(|conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT job_posting_id FROM job_clusters WHERE is_active = 1
+                    "SELECT job_posting_id FROM job_clusters_data WHERE is_active = 1
                      GROUP BY job_posting_id HAVING COUNT(*) > 1 ORDER BY job_posting_id",
                 )
                 .map_err(map_sqlite)?;

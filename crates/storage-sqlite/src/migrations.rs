@@ -61,6 +61,11 @@
 //!     per (posting, version) in `skill_stamps` when they are that stamp's
 //!     (`migrations/shared_skill_values.rs`). About 4.5 KB less per linked
 //!     posting.
+//! 14. `shared_cluster_values`: a clustering run's values (run id, model,
+//!     time) live once in `cluster_runs` and each cluster's (name, keywords,
+//!     size) once in `cluster_run_clusters`; `job_clusters_data` keeps one
+//!     narrow row per assignment and `job_clusters` becomes a view
+//!     (`migrations/shared_cluster_values.rs`).
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -148,6 +153,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 13,
         name: "0013_shared_skill_values",
         sql: MIGRATION_13_SHARED_SKILL_VALUES,
+    },
+    Migration {
+        version: 14,
+        name: "0014_shared_cluster_values",
+        sql: MIGRATION_14_SHARED_CLUSTER_VALUES,
     },
 ];
 
@@ -601,8 +611,10 @@ pub(crate) use rebuilt_snippet_sql;
 // After the macros above, which they use; 13 uses 12's.
 #[macro_use]
 mod compact_links;
+mod shared_cluster_values;
 mod shared_skill_values;
 pub use compact_links::MIGRATION_12_COMPACT_TAXONOMY_LINKS;
+pub use shared_cluster_values::MIGRATION_14_SHARED_CLUSTER_VALUES;
 pub use shared_skill_values::MIGRATION_13_SHARED_SKILL_VALUES;
 
 pub const MIGRATION_10_COMPACT_JOB_SKILLS: &str = concat!(
@@ -1094,7 +1106,8 @@ pub(crate) mod tests {
                 "0010_compact_job_skills",
                 "0011_cluster_runs_by_time",
                 "0012_compact_taxonomy_links",
-                "0013_shared_skill_values"
+                "0013_shared_skill_values",
+                "0014_shared_cluster_values"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
@@ -1262,7 +1275,8 @@ pub(crate) mod tests {
                 "0010_compact_job_skills",
                 "0011_cluster_runs_by_time",
                 "0012_compact_taxonomy_links",
-                "0013_shared_skill_values"
+                "0013_shared_skill_values",
+                "0014_shared_cluster_values"
             ]
         );
 
@@ -1682,13 +1696,12 @@ pub(crate) mod tests {
             "sections are their key with no other index: {section_indexes:?}"
         );
         // The previous run is found by a seek, not by summarising every run.
-        let newest = plan(
-            "SELECT MAX(cluster_run_id) FROM job_clusters
-             WHERE created_at = (SELECT MAX(created_at) FROM job_clusters)",
-        );
+        let newest = plan(crate::clusters::NEWEST);
         assert!(
-            newest.contains("idx_job_clusters_created") && !newest.contains("SCAN job_clusters"),
-            "the newest run is found by the created_at index: {newest}"
+            newest.contains("idx_job_clusters_own_created")
+                && newest.contains("idx_cluster_runs_created")
+                && !newest.contains("SCAN d"),
+            "the newest run's time is found by the created_at indexes: {newest}"
         );
     }
 
