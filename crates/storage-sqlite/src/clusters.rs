@@ -35,6 +35,16 @@ pub(crate) const NEWEST: &str = "SELECT MAX(t) AS t FROM (
                           WHERE d.run_key = r.run_key AND d.created_at IS NULL)
             ORDER BY r.created_at DESC LIMIT 1))";
 
+/// Every run's summary (`SUMMARY`'s columns), newest first, over the tables
+/// in key order: through the view, SQLite walked the (job, version) index and
+/// looked every row up (75 s against 4 s for 9.6 M assignments).
+pub(crate) const RUN_SUMMARIES: &str = "SELECT r.cluster_run_id,
+        MIN(COALESCE(d.cluster_model_id, r.cluster_model_id)),
+        MIN(COALESCE(d.cluster_model_version, r.cluster_model_version)),
+        MIN(COALESCE(d.created_at, r.created_at)) AS at, COUNT(*), COUNT(DISTINCT d.cluster_id)
+    FROM cluster_runs r JOIN job_clusters_data d ON d.run_key = r.run_key
+    GROUP BY r.run_key ORDER BY at DESC, r.cluster_run_id DESC";
+
 /// One run's summary, over its rows grouped by `cluster_run_id`.
 const SUMMARY: &str = "cluster_run_id, MIN(cluster_model_id), MIN(cluster_model_version), \
      MIN(created_at) AS at, COUNT(*), COUNT(DISTINCT cluster_id)";
@@ -234,12 +244,7 @@ impl ClusterRepository for SqliteStore {
 
     async fn list_clustering_runs(&self) -> StoreResult<Vec<ClusteringRunSummary>> {
         self.with_conn(|conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {SUMMARY} FROM job_clusters GROUP BY cluster_run_id
-                     ORDER BY at DESC, cluster_run_id DESC"
-                ))
-                .map_err(map_sqlite)?;
+            let mut stmt = conn.prepare_cached(RUN_SUMMARIES).map_err(map_sqlite)?;
             let rows = stmt.query([]).map_err(map_sqlite)?;
             collect_rows(rows, summary_from_row)
         })

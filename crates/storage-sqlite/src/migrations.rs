@@ -1703,6 +1703,12 @@ pub(crate) mod tests {
                 && !newest.contains("SCAN d"),
             "the newest run's time is found by the created_at indexes: {newest}"
         );
+        let runs = plan(crate::clusters::RUN_SUMMARIES);
+        assert!(
+            runs.contains("SEARCH d USING PRIMARY KEY (run_key=?)")
+                && !runs.contains("idx_job_clusters_version"),
+            "runs are summarised over each run's range of the key: {runs}"
+        );
     }
 
     #[tokio::test]

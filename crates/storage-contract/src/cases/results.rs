@@ -6,8 +6,19 @@ use crate::fixtures::{
     at, enrichment_version, job_posting_id, numbered_job_id, section, section_minimal, skill,
     skill_minimal, version,
 };
-use jobenrich_domain::{EnrichmentType, ExtractedSkill, SkillCategory, Store};
+use jobenrich_domain::{EnrichmentType, ExtractedSkill, SkillCategory, SkillWeight, Store, Uuid};
 use std::sync::Arc;
+
+/// A skill weight's job, name, confidence and enrichment, comparable with
+/// the same fields of an `ExtractedSkill`.
+fn weight_row(w: &SkillWeight) -> (String, String, f64, Option<Uuid>) {
+    (
+        w.job_posting_id.to_string(),
+        w.skill_name.to_string(),
+        w.confidence_score,
+        w.enrichment_id,
+    )
+}
 
 fn names(skills: &[ExtractedSkill]) -> Vec<String> {
     skills.iter().map(|s| s.skill_name.clone()).collect()
@@ -163,22 +174,32 @@ pub async fn skill_queries_order_count_and_delete(store: Arc<dyn Store>) {
             )
         })
         .collect();
-    let narrow: Vec<_> = weights
-        .iter()
-        .map(|w| {
-            (
-                w.job_posting_id.to_string(),
-                w.skill_name.to_string(),
-                w.confidence_score,
-                w.enrichment_id,
-            )
-        })
-        .collect();
+    let narrow: Vec<_> = weights.iter().map(weight_row).collect();
     promise_eq!(
         s,
         narrow,
         wide,
         "skill_weights_for_jobs returns skills_for_jobs' jobs, skills, confidences and enrichment ids in its order"
+    );
+    // `cluster run` keeps two of these calls in flight on one store: each
+    // must get its own jobs' rows.
+    let (first, second, at) = (
+        [job_posting_id("job-a")],
+        [job_posting_id("job-z"), job_posting_id("job-b")],
+        version(),
+    );
+    let (left, right) = tokio::join!(
+        store.skill_weights_for_jobs(&first, &at),
+        store.skill_weights_for_jobs(&second, &at),
+    );
+    let left = ok(s, left, "skill_weights_for_jobs (first of two at once)");
+    let right = ok(s, right, "skill_weights_for_jobs (second of two at once)");
+    let joined: Vec<_> = left.iter().chain(&right).map(weight_row).collect();
+    promise_eq!(
+        s,
+        joined,
+        wide,
+        "two skill_weights_for_jobs calls in flight at once on one store each return their own jobs' rows"
     );
 
     let top = ok(s, store.top_skills(&version(), 2).await, "top_skills");
