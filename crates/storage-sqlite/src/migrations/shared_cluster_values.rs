@@ -149,13 +149,17 @@ BEGIN
     WHERE NEW.cluster_model_version IS NULL;
     SELECT RAISE(ABORT, 'NOT NULL constraint failed: job_clusters.created_at')
     WHERE NEW.created_at IS NULL;
-    INSERT OR IGNORE INTO cluster_runs (cluster_run_id, cluster_model_id, cluster_model_version,
-        created_at)
-    VALUES (NEW.cluster_run_id, NEW.cluster_model_id, NEW.cluster_model_version, NEW.created_at);
-    INSERT OR IGNORE INTO cluster_run_clusters (run_key, cluster_id, cluster_name,
-        cluster_keywords, cluster_size)
-    SELECT run_key, NEW.cluster_id, NEW.cluster_name, NEW.cluster_keywords, NEW.cluster_size
-    FROM cluster_runs WHERE cluster_run_id = NEW.cluster_run_id;
+    -- NOT EXISTS, not OR IGNORE: an outer INSERT OR REPLACE would turn that
+    -- into a replace, giving the run a new key and orphaning its rows.
+    INSERT INTO cluster_runs (cluster_run_id, cluster_model_id, cluster_model_version, created_at)
+    SELECT NEW.cluster_run_id, NEW.cluster_model_id, NEW.cluster_model_version, NEW.created_at
+    WHERE NOT EXISTS (SELECT 1 FROM cluster_runs WHERE cluster_run_id = NEW.cluster_run_id);
+    INSERT INTO cluster_run_clusters (run_key, cluster_id, cluster_name, cluster_keywords,
+        cluster_size)
+    SELECT r.run_key, NEW.cluster_id, NEW.cluster_name, NEW.cluster_keywords, NEW.cluster_size
+    FROM cluster_runs r WHERE r.cluster_run_id = NEW.cluster_run_id
+      AND NOT EXISTS (SELECT 1 FROM cluster_run_clusters c
+                      WHERE c.run_key = r.run_key AND c.cluster_id = NEW.cluster_id);
     INSERT INTO job_clusters_data (run_key, job_posting_id, cluster_version, cluster_id,
         is_active, cluster_assignment_id, enrichment_id, cluster_name, cluster_keywords,
         cluster_size, cluster_model_id, cluster_model_version, created_at)
@@ -418,6 +422,25 @@ mod tests {
         assert!(crate::error::is_unique_violation(
             &second_active.unwrap_err()
         ));
+        // An outer OR REPLACE reaches the trigger's inserts: the run keeps its
+        // key and its other rows.
+        conn.execute(
+            "INSERT OR REPLACE INTO job_clusters (job_posting_id, cluster_id, cluster_name,
+                 cluster_keywords, cluster_size, cluster_run_id, cluster_model_id,
+                 cluster_model_version, cluster_version, is_active, created_at)
+             VALUES ('p3', 0, 'data', '[]', 2, 'r1', 'job_clusterer', 'v1.0', 9, 0, 10)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM job_clusters WHERE cluster_run_id = 'r1'"
+            ),
+            4
+        );
+        conn.execute("DELETE FROM job_clusters WHERE cluster_version = 9", [])
+            .unwrap();
         // A run and its clusters go with its last assignment.
         conn.execute("DELETE FROM job_clusters WHERE cluster_run_id = 'r2'", [])
             .unwrap();
