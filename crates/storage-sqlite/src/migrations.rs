@@ -66,6 +66,9 @@
 //!     size) once in `cluster_run_clusters`; `job_clusters_data` keeps one
 //!     narrow row per assignment and `job_clusters` becomes a view
 //!     (`migrations/shared_cluster_values.rs`).
+//! 15. `terms_without_replace`: `job_skills`' insert trigger adds missing
+//!     terms by `NOT EXISTS`, so `INSERT OR REPLACE INTO job_skills` no longer
+//!     re-keys a shared term (`migrations/terms_without_replace.rs`).
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -158,6 +161,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 14,
         name: "0014_shared_cluster_values",
         sql: MIGRATION_14_SHARED_CLUSTER_VALUES,
+    },
+    Migration {
+        version: 15,
+        name: "0015_terms_without_replace",
+        sql: MIGRATION_15_TERMS_WITHOUT_REPLACE,
     },
 ];
 
@@ -613,9 +621,11 @@ pub(crate) use rebuilt_snippet_sql;
 mod compact_links;
 mod shared_cluster_values;
 mod shared_skill_values;
+mod terms_without_replace;
 pub use compact_links::MIGRATION_12_COMPACT_TAXONOMY_LINKS;
 pub use shared_cluster_values::MIGRATION_14_SHARED_CLUSTER_VALUES;
 pub use shared_skill_values::MIGRATION_13_SHARED_SKILL_VALUES;
+pub use terms_without_replace::MIGRATION_15_TERMS_WITHOUT_REPLACE;
 
 pub const MIGRATION_10_COMPACT_JOB_SKILLS: &str = concat!(
     r#"
@@ -1107,7 +1117,8 @@ pub(crate) mod tests {
                 "0011_cluster_runs_by_time",
                 "0012_compact_taxonomy_links",
                 "0013_shared_skill_values",
-                "0014_shared_cluster_values"
+                "0014_shared_cluster_values",
+                "0015_terms_without_replace"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
@@ -1276,7 +1287,8 @@ pub(crate) mod tests {
                 "0011_cluster_runs_by_time",
                 "0012_compact_taxonomy_links",
                 "0013_shared_skill_values",
-                "0014_shared_cluster_values"
+                "0014_shared_cluster_values",
+                "0015_terms_without_replace"
             ]
         );
 
