@@ -159,15 +159,20 @@ fn complete_in_tx(
                     .map(|s| s.classifier_version.as_str())
                     .collect();
                 for version in classifier_versions {
-                    conn.prepare_cached(
-                        "DELETE FROM section_classifications_data
-                         WHERE job_posting_id = ?1 AND classifier_version = ?2",
-                    )
-                    .map_err(map_sqlite)?
-                    .execute(params![outcome.key.job_posting_id.as_str(), version])
-                    .map_err(map_sqlite)?;
+                    sections::delete_job_version(
+                        conn,
+                        &outcome.key.job_posting_id,
+                        version,
+                        skill_writer,
+                    )?;
                 }
-                sections::upsert_in_tx(conn, sections_in, planned, &mut descriptions)?;
+                sections::upsert_in_tx(
+                    conn,
+                    sections_in,
+                    planned,
+                    &mut descriptions,
+                    skill_writer,
+                )?;
                 report.sections_written += sections_in.len() as u64;
 
                 // Only embeddings enrichments own vectors: other types skip the delete.

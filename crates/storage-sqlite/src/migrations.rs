@@ -69,6 +69,10 @@
 //! 15. `terms_without_replace`: `job_skills`' insert trigger adds missing
 //!     terms by `NOT EXISTS`, so `INSERT OR REPLACE INTO job_skills` no longer
 //!     re-keys a shared term (`migrations/terms_without_replace.rs`).
+//! 16. `compact_sections`: a section row's classifier version, type and
+//!     method are `skill_terms` ids and its id a 16-byte BLOB; the
+//!     `section_classifications` view gains `INSTEAD OF` triggers
+//!     (`migrations/compact_sections.rs`).
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -166,6 +170,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 15,
         name: "0015_terms_without_replace",
         sql: MIGRATION_15_TERMS_WITHOUT_REPLACE,
+    },
+    Migration {
+        version: 16,
+        name: "0016_compact_sections",
+        sql: MIGRATION_16_COMPACT_SECTIONS,
     },
 ];
 
@@ -598,6 +607,24 @@ macro_rules! uuid_text_sql {
     };
 }
 
+/// A UUID's text as its 16-byte BLOB (other values as they are).
+macro_rules! uuid_blob_sql {
+    ($x:literal) => {
+        concat!(
+            "CASE WHEN length(",
+            $x,
+            ") = 36 AND unhex(replace(",
+            $x,
+            ", '-', '')) IS NOT NULL ",
+            "THEN unhex(replace(",
+            $x,
+            ", '-', '')) ELSE ",
+            $x,
+            " END"
+        )
+    };
+}
+
 /// The snippet the view rebuilds from the description's characters
 /// `[snippet_start, snippet_end)`: ASCII control whitespace as spaces, runs of
 /// up to 32 spaces as one, no spaces at the ends. `slices::rebuilt_snippet`
@@ -619,10 +646,12 @@ pub(crate) use rebuilt_snippet_sql;
 // After the macros above, which they use; 13 uses 12's.
 #[macro_use]
 mod compact_links;
+mod compact_sections;
 mod shared_cluster_values;
 mod shared_skill_values;
 mod terms_without_replace;
 pub use compact_links::MIGRATION_12_COMPACT_TAXONOMY_LINKS;
+pub use compact_sections::MIGRATION_16_COMPACT_SECTIONS;
 pub use shared_cluster_values::MIGRATION_14_SHARED_CLUSTER_VALUES;
 pub use shared_skill_values::MIGRATION_13_SHARED_SKILL_VALUES;
 pub use terms_without_replace::MIGRATION_15_TERMS_WITHOUT_REPLACE;
@@ -1118,7 +1147,8 @@ pub(crate) mod tests {
                 "0012_compact_taxonomy_links",
                 "0013_shared_skill_values",
                 "0014_shared_cluster_values",
-                "0015_terms_without_replace"
+                "0015_terms_without_replace",
+                "0016_compact_sections"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
@@ -1288,7 +1318,8 @@ pub(crate) mod tests {
                 "0012_compact_taxonomy_links",
                 "0013_shared_skill_values",
                 "0014_shared_cluster_values",
-                "0015_terms_without_replace"
+                "0015_terms_without_replace",
+                "0016_compact_sections"
             ]
         );
 

@@ -8,6 +8,7 @@ use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, parse_uuid
 use crate::error::map_sqlite;
 use crate::plan::{self, OutcomePlan};
 use crate::postings::parse_id;
+use crate::skills::{with_skill_writer, SkillWriter};
 use crate::slices::Descriptions;
 use crate::SqliteStore;
 use async_trait::async_trait;
@@ -44,26 +45,34 @@ fn section_from_row(row: &Row<'_>) -> StoreResult<SectionClassification> {
     })
 }
 
-/// Upserts sections inside the caller's transaction with cached statements.
+/// The data table's columns, in `upsert_in_tx`'s parameter order.
+const DATA_COLUMNS: &str =
+    "job_posting_id, version_term, section_index, section_header, type_term, section_text, \
+     start_offset, end_offset, is_skills_relevant, relevance_probability, method_term, \
+     created_at, classification_id";
+
+/// Upserts sections inside the caller's transaction with cached statements;
+/// `terms` gives the ids of the strings every row repeats.
 pub(crate) fn upsert_in_tx(
     conn: &Connection,
     sections: &[SectionClassification],
     planned: Option<&OutcomePlan>,
     descriptions: &mut Descriptions,
+    terms: &mut SkillWriter<'_>,
 ) -> StoreResult<u64> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "INSERT INTO section_classifications_data ({COLUMNS})
+            "INSERT INTO section_classifications_data ({DATA_COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (job_posting_id, classifier_version, section_index) DO UPDATE SET
+             ON CONFLICT (job_posting_id, version_term, section_index) DO UPDATE SET
                  section_header = excluded.section_header,
-                 section_type = excluded.section_type,
+                 type_term = excluded.type_term,
                  section_text = excluded.section_text,
                  start_offset = excluded.start_offset,
                  end_offset = excluded.end_offset,
                  is_skills_relevant = excluded.is_skills_relevant,
                  relevance_probability = excluded.relevance_probability,
-                 classification_method = excluded.classification_method,
+                 method_term = excluded.method_term,
                  created_at = excluded.created_at,
                  classification_id = excluded.classification_id"
         ))
@@ -82,22 +91,43 @@ pub(crate) fn upsert_in_tx(
         let stored = (!is_slice).then_some(s.section_text.as_str());
         stmt.execute(params![
             s.job_posting_id.as_str(),
-            s.classifier_version,
+            terms.term(conn, &s.classifier_version)?,
             s.section_index,
             s.section_header,
-            s.section_type,
+            terms.term(conn, &s.section_type)?,
             stored,
             s.start_offset,
             s.end_offset,
             s.is_skills_relevant,
             s.relevance_probability,
-            s.classification_method.as_str(),
+            terms.term(conn, s.classification_method.as_str())?,
             ts(s.created_at),
-            s.classification_id.to_string(),
+            s.classification_id.as_bytes().as_slice(),
         ])
         .map_err(map_sqlite)?;
     }
     Ok(sections.len() as u64)
+}
+
+/// Deletes one job's sections of one classifier version (replace semantics).
+pub(crate) fn delete_job_version(
+    conn: &Connection,
+    job: &JobId,
+    classifier_version: &str,
+    terms: &mut SkillWriter<'_>,
+) -> StoreResult<()> {
+    // No term: no row names that version.
+    let Some(version) = terms.existing(conn, classifier_version)? else {
+        return Ok(());
+    };
+    conn.prepare_cached(
+        "DELETE FROM section_classifications_data
+         WHERE job_posting_id = ?1 AND version_term = ?2",
+    )
+    .map_err(map_sqlite)?
+    .execute(params![job.as_str(), version])
+    .map_err(map_sqlite)?;
+    Ok(())
 }
 
 #[async_trait]
@@ -107,9 +137,13 @@ impl SectionRepository for SqliteStore {
             s.validate()?;
         }
         let sections = sections.to_vec();
-        self.with_write_tx(move |tx| {
-            let n = upsert_in_tx(tx, &sections, None, &mut Descriptions::default())?;
-            Ok(n)
+        let terms = self.committed_terms();
+        self.with_writer(move |conn| {
+            with_skill_writer(&terms, |writer| {
+                crate::in_write_tx(conn, |tx| {
+                    upsert_in_tx(tx, &sections, None, &mut Descriptions::default(), writer)
+                })
+            })
         })
         .await
     }
@@ -145,7 +179,8 @@ impl SectionRepository for SqliteStore {
             let n = tx
                 .execute(
                     "DELETE FROM section_classifications_data
-                     WHERE classifier_version IN (SELECT value FROM json_each(?1))",
+                     WHERE version_term IN (SELECT term_id FROM skill_terms
+                                            WHERE term IN (SELECT value FROM json_each(?1)))",
                     params![versions],
                 )
                 .map_err(map_sqlite)?;

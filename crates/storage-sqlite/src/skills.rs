@@ -180,8 +180,20 @@ impl<'a> SkillWriter<'a> {
             .copied()
     }
 
+    /// The id of `term` if the store has it.
+    pub(crate) fn existing(&mut self, conn: &Connection, term: &str) -> StoreResult<Option<i64>> {
+        if let Some(id) = self.cached(term) {
+            return Ok(Some(id));
+        }
+        let found = existing_term(conn, term)?;
+        if let Some(id) = found {
+            self.terms.terms.insert(term.to_string(), id);
+        }
+        Ok(found)
+    }
+
     /// The id of `term`, made if new.
-    fn term(&mut self, conn: &Connection, term: &str) -> StoreResult<i64> {
+    pub(crate) fn term(&mut self, conn: &Connection, term: &str) -> StoreResult<i64> {
         if let Some(id) = self.cached(term) {
             return Ok(id);
         }
@@ -308,15 +320,8 @@ impl<'a> SkillWriter<'a> {
         job: &JobId,
         version: &EnrichmentVersion,
     ) -> StoreResult<()> {
-        let version = match self.cached(version.as_str()) {
-            Some(id) => id,
-            None => match existing_term(conn, version.as_str())? {
-                Some(id) => {
-                    self.terms.terms.insert(version.as_str().to_string(), id);
-                    id
-                }
-                None => return Ok(()),
-            },
+        let Some(version) = self.existing(conn, version.as_str())? else {
+            return Ok(());
         };
         for sql in [
             "DELETE FROM job_skills_data WHERE job_posting_id = ?1 AND version_term = ?2",

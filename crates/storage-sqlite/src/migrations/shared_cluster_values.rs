@@ -14,24 +14,6 @@
 //! The `job_clusters` view shows the seed's columns as before, with triggers
 //! so SQL written against the table keeps working.
 
-/// A UUID's text as its 16-byte BLOB (other values as they are).
-macro_rules! uuid_blob_sql {
-    ($x:literal) => {
-        concat!(
-            "CASE WHEN length(",
-            $x,
-            ") = 36 AND unhex(replace(",
-            $x,
-            ", '-', '')) IS NOT NULL ",
-            "THEN unhex(replace(",
-            $x,
-            ", '-', '')) ELSE ",
-            $x,
-            " END"
-        )
-    };
-}
-
 pub const MIGRATION_14_SHARED_CLUSTER_VALUES: &str = concat!(
     r#"
 CREATE TABLE cluster_runs (
