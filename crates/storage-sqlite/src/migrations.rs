@@ -1746,7 +1746,7 @@ pub(crate) mod tests {
                 && !newest.contains("SCAN d"),
             "the newest run's time is found by the created_at indexes: {newest}"
         );
-        let runs = plan(crate::clusters::RUN_SUMMARIES);
+        let runs = plan(&crate::clusters::run_summaries(""));
         assert!(
             runs.contains("SEARCH d USING PRIMARY KEY (run_key=?)")
                 && !runs.contains("idx_job_clusters_version"),
