@@ -258,6 +258,23 @@ impl SqliteStore {
         self.with_writer(move |conn| in_write_tx(conn, f)).await
     }
 
+    /// `with_write_tx` with a term writer that trusts the store's committed
+    /// term ids; the ids the transaction reads or makes join them once it
+    /// commits (`skills::with_skill_writer`).
+    pub(crate) async fn with_term_write_tx<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>, &mut skills::SkillWriter<'_>) -> StoreResult<T>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let terms = self.committed_terms();
+        self.with_writer(move |conn| {
+            skills::with_skill_writer(&terms, |writer| in_write_tx(conn, |tx| f(tx, writer)))
+        })
+        .await
+    }
+
     /// Runs `f` with this process's writer connection on the blocking pool,
     /// one writer at a time (see the module docs). `f` opens its own
     /// `BEGIN IMMEDIATE` transaction.

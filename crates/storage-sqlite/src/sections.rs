@@ -8,7 +8,7 @@ use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, parse_uuid
 use crate::error::map_sqlite;
 use crate::plan::{self, OutcomePlan};
 use crate::postings::parse_id;
-use crate::skills::{with_skill_writer, SkillWriter};
+use crate::skills::SkillWriter;
 use crate::slices::Descriptions;
 use crate::SqliteStore;
 use async_trait::async_trait;
@@ -137,13 +137,8 @@ impl SectionRepository for SqliteStore {
             s.validate()?;
         }
         let sections = sections.to_vec();
-        let terms = self.committed_terms();
-        self.with_writer(move |conn| {
-            with_skill_writer(&terms, |writer| {
-                crate::in_write_tx(conn, |tx| {
-                    upsert_in_tx(tx, &sections, None, &mut Descriptions::default(), writer)
-                })
-            })
+        self.with_term_write_tx(move |tx, writer| {
+            upsert_in_tx(tx, &sections, None, &mut Descriptions::default(), writer)
         })
         .await
     }

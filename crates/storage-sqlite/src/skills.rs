@@ -522,13 +522,8 @@ impl SkillRepository for SqliteStore {
             s.validate()?;
         }
         let skills = skills.to_vec();
-        let terms = self.committed_terms();
-        self.with_writer(move |conn| {
-            with_skill_writer(&terms, |writer| {
-                crate::in_write_tx(conn, |tx| {
-                    writer.upsert(tx, &skills, None, &mut Descriptions::default())
-                })
-            })
+        self.with_term_write_tx(move |tx, writer| {
+            writer.upsert(tx, &skills, None, &mut Descriptions::default())
         })
         .await
     }
@@ -878,7 +873,6 @@ mod tests {
 
     #[tokio::test]
     async fn rows_written_after_a_delete_keep_their_stamp_or_their_own_values() {
-        use jobenrich_domain::SkillCategory;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let store = crate::store_with_posting(&path, "Rust, Go and C").await;
@@ -890,23 +884,10 @@ mod tests {
         let at = |micros: i64| chrono::DateTime::from_timestamp_micros(micros).unwrap();
         let skill = |name: &str, version: &EnrichmentVersion, micros: i64, id: Option<Uuid>| {
             ExtractedSkill {
-                skill_id: Uuid::new_v4(),
-                job_posting_id: job.clone(),
                 enrichment_id: id,
-                skill_name: name.into(),
-                skill_category: SkillCategory::ProgrammingLanguages,
-                confidence_score: 0.75,
-                source_strategies: vec![ExtractionStrategy::Lexicon],
-                section_relevance_score: None,
-                extracted_from_section: None,
-                context_snippet: None,
-                position_in_text: None,
-                mention_count: 1,
-                mention_spans: vec![],
-                taxonomy_ref: None,
-                taxonomy_links: vec![],
                 enrichment_version: version.clone(),
                 created_at: at(micros),
+                ..jobenrich_storage_contract::fixtures::skill_minimal("p1", name)
             }
         };
         let (e1, e2) = (Some(Uuid::new_v4()), Some(Uuid::new_v4()));
