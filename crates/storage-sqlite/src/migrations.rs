@@ -73,6 +73,10 @@
 //!     method are `skill_terms` ids and its id a 16-byte BLOB; the
 //!     `section_classifications` view gains `INSTEAD OF` triggers
 //!     (`migrations/compact_sections.rs`).
+//! 17. `status_check_without_list`: `job_enrichments` rebuilt with its
+//!     status CHECK as equalities (an IN list built a temporary b-tree on
+//!     every status change) and a lease index of `processing` rows only
+//!     (`migrations/status_check.rs`).
 //!
 //! Applied migrations are recorded in `schema_migrations`; each runs in its own
 //! `BEGIN IMMEDIATE` transaction so concurrent processes migrate once.
@@ -175,6 +179,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 16,
         name: "0016_compact_sections",
         sql: MIGRATION_16_COMPACT_SECTIONS,
+    },
+    Migration {
+        version: 17,
+        name: "0017_status_check_without_list",
+        sql: MIGRATION_17_STATUS_CHECK_WITHOUT_LIST,
     },
 ];
 
@@ -649,11 +658,13 @@ mod compact_links;
 mod compact_sections;
 mod shared_cluster_values;
 mod shared_skill_values;
+mod status_check;
 mod terms_without_replace;
 pub use compact_links::MIGRATION_12_COMPACT_TAXONOMY_LINKS;
 pub use compact_sections::MIGRATION_16_COMPACT_SECTIONS;
 pub use shared_cluster_values::MIGRATION_14_SHARED_CLUSTER_VALUES;
 pub use shared_skill_values::MIGRATION_13_SHARED_SKILL_VALUES;
+pub use status_check::MIGRATION_17_STATUS_CHECK_WITHOUT_LIST;
 pub use terms_without_replace::MIGRATION_15_TERMS_WITHOUT_REPLACE;
 
 pub const MIGRATION_10_COMPACT_JOB_SKILLS: &str = concat!(
@@ -1148,7 +1159,8 @@ pub(crate) mod tests {
                 "0013_shared_skill_values",
                 "0014_shared_cluster_values",
                 "0015_terms_without_replace",
-                "0016_compact_sections"
+                "0016_compact_sections",
+                "0017_status_check_without_list"
             ]
         );
         assert_eq!(report.schema_version, latest_version());
@@ -1319,7 +1331,8 @@ pub(crate) mod tests {
                 "0013_shared_skill_values",
                 "0014_shared_cluster_values",
                 "0015_terms_without_replace",
-                "0016_compact_sections"
+                "0016_compact_sections",
+                "0017_status_check_without_list"
             ]
         );
 
