@@ -133,6 +133,13 @@ pub(crate) struct SkillWriter<'a> {
     /// deleted last: its stamp is made by a plain insert. The upsert with
     /// `RETURNING` that finds an existing one cost ~27,000 instructions.
     cleared: Option<(JobId, i64)>,
+    /// The (posting, version term) last cleared and the name terms written
+    /// to it since: a name not among them is new to the table, and its row
+    /// is a plain insert. The upsert's conflict check cost ~1,000
+    /// instructions a row.
+    fresh: Option<(JobId, i64)>,
+    /// Kept across postings: cleared, not reallocated.
+    fresh_names: foldhash::HashSet<i64>,
     radius: u32,
 }
 
@@ -166,6 +173,8 @@ impl<'a> SkillWriter<'a> {
             strategies: foldhash::HashMap::default(),
             stamp: None,
             cleared: None,
+            fresh: None,
+            fresh_names: foldhash::HashSet::default(),
             // The engine's default snippet radius; others are found per row.
             radius: 60,
         }
@@ -313,6 +322,8 @@ impl<'a> SkillWriter<'a> {
                 created_at: ts(skill.created_at),
             };
             self.stamp = Some((skill.job_posting_id.clone(), version, stamp));
+            self.fresh = Some((skill.job_posting_id.clone(), version));
+            self.fresh_names.clear();
             return Ok(true);
         }
         // The no-op update makes RETURNING give an existing stamp's values.
@@ -385,7 +396,19 @@ impl<'a> SkillWriter<'a> {
         planned: Option<&OutcomePlan>,
         descriptions: &mut Descriptions,
     ) -> StoreResult<u64> {
-        let mut stmt = conn
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO job_skills_data (job_posting_id, version_term, name_term,
+                     category_term, confidence_score, strategies_term,
+                     section_relevance_score, section_term, context_snippet, snippet_start,
+                     snippet_end, position_in_text, mention_count, taxonomy_ref_term,
+                     created_at, skill_id, enrichment_id, mention_spans, taxonomy_links,
+                     taxonomy_link_terms, links_term, stamped)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     ?16, ?17, ?18, NULL, NULL, ?19, ?20)",
+            )
+            .map_err(map_sqlite)?;
+        let mut upsert = conn
             .prepare_cached(
                 "INSERT INTO job_skills_data (job_posting_id, version_term, name_term,
                      category_term, confidence_score, strategies_term,
@@ -441,6 +464,12 @@ impl<'a> SkillWriter<'a> {
             let section = self.opt_term(conn, s.extracted_from_section.as_deref())?;
             let taxonomy_ref = self.opt_term(conn, s.taxonomy_ref.as_deref())?;
             let stamped = self.stamped(conn, s, version)?;
+            let new_name = self
+                .fresh
+                .as_ref()
+                .is_some_and(|(job, v)| *v == version && *job == s.job_posting_id)
+                && self.fresh_names.insert(name);
+            let stmt = if new_name { &mut insert } else { &mut upsert };
             // No bytes for the common case of a version that does not link.
             let links = if s.taxonomy_links.is_empty() {
                 None
@@ -946,5 +975,41 @@ mod tests {
             )
             .unwrap();
         assert_eq!(stamped, 3);
+    }
+
+    #[tokio::test]
+    async fn a_name_repeated_after_a_delete_keeps_its_last_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = crate::store_with_posting(&path, "Rust and Go").await;
+        let job = JobId::parse("p1").unwrap();
+        let version = EnrichmentVersion::parse("s@v1").unwrap();
+        let skill = |name: &str, confidence: f64| ExtractedSkill {
+            confidence_score: confidence,
+            enrichment_version: version.clone(),
+            ..jobenrich_storage_contract::fixtures::skill_minimal("p1", name)
+        };
+        store.upsert_skills(&[skill("Go", 0.25)]).await.unwrap();
+        // Rust is new after the delete, then comes again; Go was deleted
+        // and is new again.
+        let written = [skill("Rust", 0.5), skill("Go", 0.5), skill("Rust", 0.75)];
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let committed = Mutex::new(TermIds::default());
+        with_skill_writer(&committed, |writer| {
+            crate::in_write_tx(&mut conn, |tx| {
+                writer.delete_job_version(tx, &job, &version)?;
+                writer.upsert(tx, &written, None, &mut Descriptions::default())
+            })
+        })
+        .unwrap();
+        let mut read: Vec<(String, f64)> = store
+            .skills_for_job(&job, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.skill_name, s.confidence_score))
+            .collect();
+        read.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(read, [("Go".into(), 0.5), ("Rust".into(), 0.75)]);
     }
 }
