@@ -1,6 +1,7 @@
-//! Skill rows as rows against one packed JSON(B) value per posting: write CPU,
-//! bytes and a full read of (job, skill, confidence). Reads a store's
-//! `job_skills_data` (argument 2) and writes /tmp/packed-rows.db.
+//! Skill rows as rows against one packed JSON(B) value per posting, and
+//! against one multi-row INSERT per posting (`multi`): write CPU, bytes and a
+//! full read of (job, skill, confidence). Reads a store's `job_skills_data`
+//! (argument 2) and writes /tmp/packed-rows.db.
 
 use rusqlite::{params, types::Value, Connection};
 use std::time::Instant;
@@ -95,6 +96,38 @@ fn main() {
             t_cpu = cpu() - c0;
             t_wall = w0.elapsed().as_secs_f64();
         }
+        "multi" => {
+            // One statement per posting: all its rows in one multi-row VALUES
+            // (statements cached per row count, as a writer would).
+            conn.execute_batch(&ddl).unwrap();
+            let sql = |k: usize| {
+                let rows: Vec<String> = (0..k)
+                    .map(|r| {
+                        let ps: Vec<String> =
+                            (1..=22).map(|c| format!("?{}", r * 22 + c)).collect();
+                        format!("({})", ps.join(","))
+                    })
+                    .collect();
+                format!("INSERT INTO job_skills_data ({COLS}) VALUES {} ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET confidence_score = excluded.confidence_score", rows.join(","))
+            };
+            conn.set_prepared_statement_cache_capacity(256);
+            let sqls: Vec<String> = (0..=64).map(sql).collect();
+            let c0 = cpu();
+            let w0 = Instant::now();
+            for chunk in jobs.chunks(300) {
+                conn.execute_batch("BEGIN").unwrap();
+                for job in chunk {
+                    for part in job.chunks(64) {
+                        let mut st = conn.prepare_cached(&sqls[part.len()]).unwrap();
+                        st.execute(rusqlite::params_from_iter(part.iter().flatten()))
+                            .unwrap();
+                    }
+                }
+                conn.execute_batch("COMMIT").unwrap();
+            }
+            t_cpu = cpu() - c0;
+            t_wall = w0.elapsed().as_secs_f64();
+        }
         "jsonb" | "json" => {
             conn.execute_batch("CREATE TABLE sets (job_posting_id TEXT NOT NULL, version_term INTEGER NOT NULL, skills BLOB NOT NULL, PRIMARY KEY (job_posting_id, version_term)) WITHOUT ROWID").unwrap();
             // Built off the writer (the engine side would): one JSON array of arrays per job.
@@ -139,7 +172,7 @@ fn main() {
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .unwrap();
     // Read (job, name, confidence) for every skill, as clustering does.
-    let read_sql = if mode == "rows" {
+    let read_sql = if mode == "rows" || mode == "multi" {
         "SELECT job_posting_id, name_term, confidence_score FROM job_skills_data"
     } else {
         "SELECT s.job_posting_id, e.value ->> 0, e.value ->> 2 FROM sets s, json_each(s.skills) e"
