@@ -8,7 +8,8 @@
 # run (end to end and enrichment-stage postings/s, wall, CPU, peak RSS, load
 # average), then min/median/max. After the last run of each size: bytes per
 # posting per table (dbstat). On the largest size: `cluster run` (time, peak RSS)
-# $RUNS times on the last store, then the cluster history's bytes per job per run. With THREADS_CMP=1 (default), the enrichment
+# $RUNS times on the last store, then the cluster history's bytes per job per
+# run. With THREADS_CMP=1 (default), the enrichment
 # stage with 1 and 2 engine threads on the smallest size, alternated $RUNS times,
 # and the engine alone (no writer) on 1 and 2 threads (`bench extract --threads 2`).
 #
