@@ -117,6 +117,19 @@ fn links_key(links: &[TaxonomyLink]) -> u64 {
     h.finish()
 }
 
+/// One skill row's INSERT, as a literal for `concat!` (the upsert extends it).
+macro_rules! insert_row_sql {
+    () => {
+        "INSERT INTO job_skills_data (job_posting_id, version_term, name_term,
+             category_term, confidence_score, strategies_term, section_relevance_score,
+             section_term, context_snippet, snippet_start, snippet_end, position_in_text,
+             mention_count, taxonomy_ref_term, created_at, skill_id, enrichment_id,
+             mention_spans, taxonomy_links, taxonomy_link_terms, links_term, stamped)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+             ?18, NULL, NULL, ?19, ?20)"
+    };
+}
+
 /// Per-transaction state of skill writes: the term ids read or made in this
 /// transaction (kept apart from the store's committed ones: a rolled-back id
 /// can be handed out again) and the snippet radius that last matched.
@@ -396,29 +409,11 @@ impl<'a> SkillWriter<'a> {
         planned: Option<&OutcomePlan>,
         descriptions: &mut Descriptions,
     ) -> StoreResult<u64> {
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT INTO job_skills_data (job_posting_id, version_term, name_term,
-                     category_term, confidence_score, strategies_term,
-                     section_relevance_score, section_term, context_snippet, snippet_start,
-                     snippet_end, position_in_text, mention_count, taxonomy_ref_term,
-                     created_at, skill_id, enrichment_id, mention_spans, taxonomy_links,
-                     taxonomy_link_terms, links_term, stamped)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, NULL, NULL, ?19, ?20)",
-            )
-            .map_err(map_sqlite)?;
+        let mut insert = conn.prepare_cached(insert_row_sql!()).map_err(map_sqlite)?;
         let mut upsert = conn
-            .prepare_cached(
-                "INSERT INTO job_skills_data (job_posting_id, version_term, name_term,
-                     category_term, confidence_score, strategies_term,
-                     section_relevance_score, section_term, context_snippet, snippet_start,
-                     snippet_end, position_in_text, mention_count, taxonomy_ref_term,
-                     created_at, skill_id, enrichment_id, mention_spans, taxonomy_links,
-                     taxonomy_link_terms, links_term, stamped)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, NULL, NULL, ?19, ?20)
-                 ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET
+            .prepare_cached(concat!(
+                insert_row_sql!(),
+                " ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET
                      category_term = excluded.category_term,
                      confidence_score = excluded.confidence_score,
                      strategies_term = excluded.strategies_term,
@@ -437,8 +432,8 @@ impl<'a> SkillWriter<'a> {
                      taxonomy_links = excluded.taxonomy_links,
                      taxonomy_link_terms = excluded.taxonomy_link_terms,
                      links_term = excluded.links_term,
-                     stamped = excluded.stamped",
-            )
+                     stamped = excluded.stamped"
+            ))
             .map_err(map_sqlite)?;
         // A completion's rows share one version: one lookup, not one per row.
         let mut last_version: Option<(&str, i64)> = None;
