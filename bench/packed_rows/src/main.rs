@@ -1,6 +1,7 @@
-//! Skill rows as rows against one packed JSON(B) value per posting, and
-//! against one multi-row INSERT per posting (`multi`): write CPU, bytes and a
-//! full read of (job, skill, confidence). Reads a store's `job_skills_data`
+//! Skill rows as rows against one packed JSON(B) value per posting, against
+//! one multi-row INSERT per posting (`multi`) and against rows keyed by an
+//! integer posting key (`intkey`): write CPU, bytes and a full read of (job,
+//! skill, confidence). Reads a store's `job_skills_data`
 //! (argument 2) and writes /tmp/packed-rows.db.
 
 use rusqlite::{params, types::Value, Connection};
@@ -96,6 +97,45 @@ fn main() {
             t_cpu = cpu() - c0;
             t_wall = w0.elapsed().as_secs_f64();
         }
+        "intkey" => {
+            // The posting as an integer key (its job_postings rowid, given in
+            // claim order) instead of its text id; every other column as rows.
+            let int_ddl = ddl.replace(
+                "job_posting_id          TEXT NOT NULL",
+                "job_posting_id          INTEGER NOT NULL",
+            );
+            assert_ne!(int_ddl, ddl, "the key column was not found");
+            conn.execute_batch(&int_ddl).unwrap();
+            let keyed: Vec<Vec<Vec<Value>>> = jobs
+                .iter()
+                .enumerate()
+                .map(|(i, job)| {
+                    job.iter()
+                        .map(|r| {
+                            let mut r = r.clone();
+                            r[0] = Value::Integer(i as i64 + 1);
+                            r
+                        })
+                        .collect()
+                })
+                .collect();
+            let sql = format!("INSERT INTO job_skills_data ({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22) ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET confidence_score = excluded.confidence_score");
+            let c0 = cpu();
+            let w0 = Instant::now();
+            for chunk in keyed.chunks(300) {
+                conn.execute_batch("BEGIN").unwrap();
+                let mut st = conn.prepare_cached(&sql).unwrap();
+                for job in chunk {
+                    for r in job {
+                        st.execute(rusqlite::params_from_iter(r.iter())).unwrap();
+                    }
+                }
+                drop(st);
+                conn.execute_batch("COMMIT").unwrap();
+            }
+            t_cpu = cpu() - c0;
+            t_wall = w0.elapsed().as_secs_f64();
+        }
         "multi" => {
             // One statement per posting: all its rows in one multi-row VALUES
             // (statements cached per row count, as a writer would).
@@ -172,7 +212,7 @@ fn main() {
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .unwrap();
     // Read (job, name, confidence) for every skill, as clustering does.
-    let read_sql = if mode == "rows" || mode == "multi" {
+    let read_sql = if mode == "rows" || mode == "multi" || mode == "intkey" {
         "SELECT job_posting_id, name_term, confidence_score FROM job_skills_data"
     } else {
         "SELECT s.job_posting_id, e.value ->> 0, e.value ->> 2 FROM sets s, json_each(s.skills) e"
@@ -182,7 +222,7 @@ fn main() {
     let mut rows = st.query([]).unwrap();
     let (mut n, mut sum) = (0u64, 0f64);
     while let Some(r) = rows.next().unwrap() {
-        let _: String = r.get(0).unwrap();
+        let _: Value = r.get(0).unwrap();
         let _: i64 = r.get(1).unwrap();
         sum += r.get::<_, f64>(2).unwrap();
         n += 1;
