@@ -28,6 +28,26 @@ fn open(path: &str) -> Connection {
     c
 }
 
+/// Writes `jobs`' rows one execution each, 300 postings per transaction, as
+/// the writer does; (CPU, wall) seconds.
+fn write_rows(conn: &Connection, jobs: &[Vec<Vec<Value>>]) -> (f64, f64) {
+    let sql = format!("INSERT INTO job_skills_data ({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22) ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET confidence_score = excluded.confidence_score");
+    let c0 = cpu();
+    let w0 = Instant::now();
+    for chunk in jobs.chunks(300) {
+        conn.execute_batch("BEGIN").unwrap();
+        let mut st = conn.prepare_cached(&sql).unwrap();
+        for job in chunk {
+            for r in job {
+                st.execute(rusqlite::params_from_iter(r.iter())).unwrap();
+            }
+        }
+        drop(st);
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    (cpu() - c0, w0.elapsed().as_secs_f64())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args[1].as_str();
@@ -80,22 +100,7 @@ fn main() {
     match mode {
         "rows" => {
             conn.execute_batch(&ddl).unwrap();
-            let sql = format!("INSERT INTO job_skills_data ({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22) ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET confidence_score = excluded.confidence_score");
-            let c0 = cpu();
-            let w0 = Instant::now();
-            for chunk in jobs.chunks(300) {
-                conn.execute_batch("BEGIN").unwrap();
-                let mut st = conn.prepare_cached(&sql).unwrap();
-                for job in chunk {
-                    for r in job {
-                        st.execute(rusqlite::params_from_iter(r.iter())).unwrap();
-                    }
-                }
-                drop(st);
-                conn.execute_batch("COMMIT").unwrap();
-            }
-            t_cpu = cpu() - c0;
-            t_wall = w0.elapsed().as_secs_f64();
+            (t_cpu, t_wall) = write_rows(&conn, &jobs);
         }
         "intkey" => {
             // The posting as an integer key (its job_postings rowid, given in
@@ -119,22 +124,7 @@ fn main() {
                         .collect()
                 })
                 .collect();
-            let sql = format!("INSERT INTO job_skills_data ({COLS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22) ON CONFLICT (job_posting_id, version_term, name_term) DO UPDATE SET confidence_score = excluded.confidence_score");
-            let c0 = cpu();
-            let w0 = Instant::now();
-            for chunk in keyed.chunks(300) {
-                conn.execute_batch("BEGIN").unwrap();
-                let mut st = conn.prepare_cached(&sql).unwrap();
-                for job in chunk {
-                    for r in job {
-                        st.execute(rusqlite::params_from_iter(r.iter())).unwrap();
-                    }
-                }
-                drop(st);
-                conn.execute_batch("COMMIT").unwrap();
-            }
-            t_cpu = cpu() - c0;
-            t_wall = w0.elapsed().as_secs_f64();
+            (t_cpu, t_wall) = write_rows(&conn, &keyed);
         }
         "multi" => {
             // One statement per posting: all its rows in one multi-row VALUES

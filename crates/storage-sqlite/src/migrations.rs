@@ -1101,6 +1101,17 @@ pub(crate) mod tests {
         EnrichmentVersion, JobId, JobPostingRepository, SchemaMigrator, SkillRepository,
     };
 
+    /// The query plan of `sql`, one line per step.
+    pub(crate) fn query_plan(conn: &Connection, sql: &str) -> String {
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("\n")
+    }
+
     /// The first column of every row of `sql`.
     pub(crate) fn strings(conn: &Connection, sql: &str) -> Vec<String> {
         conn.prepare(sql)
@@ -1708,15 +1719,7 @@ pub(crate) mod tests {
         let store = SqliteStore::open(&path).unwrap();
         store.migrate().await.unwrap();
         let conn = Connection::open(&path).unwrap();
-        let plan = |sql: &str| -> String {
-            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map([], |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<Result<Vec<_>, _>>()
-                .unwrap()
-                .join("\n")
-        };
+        let plan = |sql: &str| query_plan(&conn, sql);
         let anti_join = plan(
             "SELECT p.job_posting_id FROM job_postings p WHERE NOT EXISTS (SELECT 1 FROM job_enrichments e
              WHERE e.job_posting_id = p.job_posting_id AND e.enrichment_type = 'x'

@@ -58,7 +58,7 @@ CREATE UNIQUE INDEX idx_job_enrichments_id ON job_enrichments (enrichment_id);
 
 #[cfg(test)]
 mod tests {
-    use crate::migrations::tests::strings;
+    use crate::migrations::tests::{query_plan, strings};
     use crate::SqliteStore;
     use jobenrich_domain::SchemaMigrator;
     use rusqlite::Connection;
@@ -72,17 +72,6 @@ mod tests {
             created_at || '|' || updated_at || '|' || COALESCE(completed_at, '-') || '|' ||
             enrichment_id || '|' || metadata
         FROM job_enrichments ORDER BY rowid";
-
-    /// The query plan of `sql`, one line per step.
-    fn plan(conn: &Connection, sql: &str) -> String {
-        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap()
-            .join("\n")
-    }
 
     #[tokio::test]
     async fn migration_17_keeps_every_row_and_still_refuses_an_unknown_status() {
@@ -190,7 +179,7 @@ mod tests {
         }
         // Expired leases are found by the lease index (the claim's query),
         // not by reading every in-flight row of the type.
-        let expired = plan(
+        let expired = query_plan(
             &conn,
             "SELECT rowid, created_at, job_posting_id, enrichment_version FROM job_enrichments
              WHERE enrichment_type = 'x' AND status = 'processing'
