@@ -9,13 +9,16 @@
 # average), then min/median/max. After the last run of each size: bytes per
 # posting per table (dbstat). On the largest size: `cluster run` (time, peak RSS)
 # $RUNS times on the last store, then the cluster history's bytes per job per
-# run. With THREADS_CMP=1 (default), the enrichment
-# stage with 1 and 2 engine threads on the smallest size, alternated $RUNS times,
-# and the engine alone (no writer) on 1 and 2 threads (`bench extract --threads 2`).
+# run, and (REENRICH=1, default) re-enrichment of every job after the skills
+# version changes, $RUNS times on copies of that store. With THREADS_CMP=1
+# (default), the enrichment stage with 1 and 2 engine threads on the smallest
+# size, alternated $RUNS times, and the engine alone (no writer) on 1 and 2
+# threads (`bench extract --threads 2`).
 #
 # Environment: RUNS (default 3), WORK (default /tmp/jobenrich-bench), JOBENRICH
 # (the binary; default target/release/jobenrich, built if missing),
 # THREAD_FLAG (how the engine thread count is passed, default --threads),
+# REENRICH and THREADS_CMP (0 skips that part),
 # MODELS (default `rules`: the write path of skills_extractor v1.0 alone, the
 # figures of issue 16; `shipped`: the shipped defaults of config/models, which
 # add semantic ESCO links and transformer posting vectors; `tagger`: the rules'
@@ -32,6 +35,7 @@ WORK=${WORK:-/tmp/jobenrich-bench}
 BIN=${JOBENRICH:-target/release/jobenrich}
 THREAD_FLAG=${THREAD_FLAG:---threads}
 THREADS_CMP=${THREADS_CMP:-1}
+REENRICH=${REENRICH:-1}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 100000)
 mkdir -p "$WORK"
@@ -143,6 +147,34 @@ done
 python3 -c "import statistics,sys; v=sorted(float(x) for x in sys.argv[1:]); print(f'cluster run $last seconds: min {v[0]:.2f} / median {statistics.median(v):.2f} / max {v[-1]:.2f}')" "${secs[@]}"
 stats "cluster run $last peak RSS kB" "${rss[@]}"
 cluster_bytes
+
+# Re-enrichment after a version change (REENRICH=1, default), on copies of the
+# largest size's store: the active skills version's config is registered again
+# as "<version>-reenrich" and activated, and `run` with no new posting
+# re-enriches every job (new skill rows beside the old version's; the sections
+# at the unchanged classifier version are replaced).
+if [ "$REENRICH" = 1 ]; then
+  python3 -c "import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$WORK/db/j.db"
+  active=$(JOBENRICH__STORAGE__SQLITE__PATH="$WORK/db/j.db" "$BIN" --format json models list \
+    | python3 -c "import json,sys; print(next(m['version'] for m in json.load(sys.stdin) if m['model_id']=='skills_extractor' and m['is_active']))")
+  sed "s/^version: .*/version: $active-reenrich/" "$SEED_DIR/skills_extractor-$active.yaml" > "$WORK/reenrich.yaml"
+  : > "$WORK/empty.jsonl"
+  stage=()
+  for r in $(seq "$RUNS"); do
+    rm -rf "$WORK/re" && mkdir -p "$WORK/re" && cp "$WORK/db/j.db" "$WORK/re/j.db"
+    export JOBENRICH__STORAGE__SQLITE__PATH="$WORK/re/j.db"
+    "$BIN" models register "$WORK/reenrich.yaml" > /dev/null
+    "$BIN" models activate skills_extractor "$active-reenrich" --force > /dev/null 2>&1
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" "$BIN" run "$WORK/empty.jsonl" --no-progress --format json > "$WORK/out.json"
+    unset JOBENRICH__STORAGE__SQLITE__PATH
+    read -r n b < <(python3 -c "import json,sys; v=json.load(open(sys.argv[1])); print(v['succeeded'], round(v['postings_per_second']))" "$WORK/out.json")
+    read -r wall user sys_ kb < "$WORK/time"
+    echo "re-enrich $last #$r: $n jobs at $active-reenrich, enrichment stage $b/s, wall ${wall}s, cpu ${user}+${sys_}s, peak RSS ${kb} kB, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    stage+=("$b")
+  done
+  stats "re-enrich $last enrichment stage postings/s" "${stage[@]}"
+  rm -rf "$WORK/re"
+fi
 
 if [ "$THREADS_CMP" = 1 ]; then
   input=$(corpus "${SIZES[0]}")
