@@ -40,6 +40,7 @@ pub mod migrations;
 mod models;
 mod plan;
 mod postings;
+mod prune;
 mod sections;
 mod skills;
 mod slices;

@@ -8,6 +8,7 @@ use crate::codec::{collect_rows, from_ts, get, json_list, parse_name, parse_uuid
 use crate::error::map_sqlite;
 use crate::plan::{self, OutcomePlan};
 use crate::postings::parse_id;
+use crate::prune::{VersionedTable, PRUNE_POSTINGS_PER_TX};
 use crate::skills::SkillWriter;
 use crate::slices::Descriptions;
 use crate::SqliteStore;
@@ -170,17 +171,7 @@ impl SectionRepository for SqliteStore {
         classifier_versions: &[String],
     ) -> StoreResult<u64> {
         let versions = json_list(classifier_versions)?;
-        self.with_write_tx(move |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM section_classifications_data
-                     WHERE version_term IN (SELECT term_id FROM skill_terms
-                                            WHERE term IN (SELECT value FROM json_each(?1)))",
-                    params![versions],
-                )
-                .map_err(map_sqlite)?;
-            Ok(n as u64)
-        })
-        .await
+        self.delete_version_rows(&[VersionedTable::Sections], versions, PRUNE_POSTINGS_PER_TX)
+            .await
     }
 }

@@ -10,6 +10,7 @@ use crate::codec::{
 use crate::error::map_sqlite;
 use crate::plan::{self, OutcomePlan};
 use crate::postings::parse_id;
+use crate::prune::{VersionedTable, PRUNE_POSTINGS_PER_TX};
 use crate::slices::{snippet_window, Descriptions};
 use crate::SqliteStore;
 use async_trait::async_trait;
@@ -757,24 +758,11 @@ impl SkillRepository for SqliteStore {
 
     async fn delete_skills_at_versions(&self, versions: &[EnrichmentVersion]) -> StoreResult<u64> {
         let versions = json_list(versions.iter().map(EnrichmentVersion::as_str))?;
-        self.with_write_tx(move |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM job_skills_data WHERE version_term IN (
-                         SELECT term_id FROM skill_terms
-                         WHERE term IN (SELECT value FROM json_each(?1)))",
-                    params![versions],
-                )
-                .map_err(map_sqlite)?;
-            tx.execute(
-                "DELETE FROM skill_stamps WHERE version_term IN (
-                     SELECT term_id FROM skill_terms
-                     WHERE term IN (SELECT value FROM json_each(?1)))",
-                params![versions],
-            )
-            .map_err(map_sqlite)?;
-            Ok(n as u64)
-        })
+        self.delete_version_rows(
+            &[VersionedTable::Skills, VersionedTable::SkillStamps],
+            versions,
+            PRUNE_POSTINGS_PER_TX,
+        )
         .await
     }
 }
