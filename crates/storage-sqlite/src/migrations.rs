@@ -1101,15 +1101,16 @@ pub(crate) mod tests {
         EnrichmentVersion, JobId, JobPostingRepository, SchemaMigrator, SkillRepository,
     };
 
-    /// The query plan of `sql`, one line per step.
+    /// The query plan of `sql`, one line per step. Parameters stay unbound:
+    /// the plan is the one any values get.
     pub(crate) fn query_plan(conn: &Connection, sql: &str) -> String {
-        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map([], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap()
-            .join("\n")
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let mut rows = stmt.raw_query();
+        let mut steps = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            steps.push(row.get::<_, String>(3).unwrap());
+        }
+        steps.join("\n")
     }
 
     /// The first column of every row of `sql`.

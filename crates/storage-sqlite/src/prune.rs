@@ -131,6 +131,7 @@ fn fold_wal(conn: &mut rusqlite::Connection) -> StoreResult<()> {
 mod tests {
     use super::*;
     use crate::codec::json_list;
+    use crate::migrations::tests::query_plan;
     use jobenrich_domain::{
         JobPostingRepository, SchemaMigrator, SectionRepository, SkillRepository,
     };
@@ -141,10 +142,10 @@ mod tests {
         store
             .with_writer(|conn| {
                 let mut out = Vec::new();
-                for table in [
-                    "job_skills_data",
-                    "skill_stamps",
-                    "section_classifications_data",
+                for (table, old, new) in [
+                    ("job_skills_data", "s@v1.0", "s@v2.0"),
+                    ("skill_stamps", "s@v1.0", "s@v2.0"),
+                    ("section_classifications_data", "c@v1", "c@v2"),
                 ] {
                     let count = |term: &str| -> StoreResult<i64> {
                         conn.query_row(
@@ -157,19 +158,7 @@ mod tests {
                         )
                         .map_err(map_sqlite)
                     };
-                    let (old, new) = (
-                        count(if table.starts_with("section") {
-                            "c@v1"
-                        } else {
-                            "s@v1.0"
-                        })?,
-                        count(if table.starts_with("section") {
-                            "c@v2"
-                        } else {
-                            "s@v2.0"
-                        })?,
-                    );
-                    out.push((table.to_string(), old, new));
+                    out.push((table.to_string(), count(old)?, count(new)?));
                 }
                 Ok(out)
             })
@@ -192,16 +181,7 @@ mod tests {
                 ] {
                     for (lower, upper) in [(false, true), (true, true), (true, false)] {
                         let sql = delete_sql(table, lower, upper);
-                        // Parameters left unbound: the plan is the one any bounds get.
-                        let mut stmt = conn
-                            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                            .map_err(map_sqlite)?;
-                        let mut rows = stmt.raw_query();
-                        let mut plan = Vec::new();
-                        while let Some(row) = rows.next().map_err(map_sqlite)? {
-                            plan.push(row.get::<_, String>(3).map_err(map_sqlite)?);
-                        }
-                        plans.push((table.name(), plan.join("\n")));
+                        plans.push((table.name(), query_plan(conn, &sql)));
                     }
                 }
                 Ok(plans)
