@@ -5,6 +5,7 @@
 use crate::codec::{collect_rows, corrupt, from_ts, get, json_list, limit, parse_uuid_opt, ts};
 use crate::error::map_sqlite;
 use crate::postings::parse_id;
+use crate::prune::{VersionedTable, PRUNE_POSTINGS_PER_TX};
 use crate::SqliteStore;
 use async_trait::async_trait;
 use jobenrich_domain::error::StoreResult;
@@ -181,16 +182,13 @@ impl EmbeddingRepository for SqliteStore {
         versions: &[EnrichmentVersion],
     ) -> StoreResult<u64> {
         let versions = json_list(versions.iter().map(EnrichmentVersion::as_str))?;
-        self.with_write_tx(move |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM job_embeddings
-                     WHERE enrichment_version IN (SELECT value FROM json_each(?1))",
-                    params![versions],
-                )
-                .map_err(map_sqlite)?;
-            Ok(n as u64)
-        })
+        // A vector is ~1.5 KB: in one transaction a million postings' vectors
+        // would pass through the WAL at once.
+        self.delete_version_rows(
+            &[VersionedTable::Embeddings],
+            versions,
+            PRUNE_POSTINGS_PER_TX,
+        )
         .await
     }
 }

@@ -14,12 +14,15 @@ use rusqlite::{params, OptionalExtension};
 /// Postings whose rows one prune transaction deletes (~30 skill rows each).
 pub(crate) const PRUNE_POSTINGS_PER_TX: usize = 2_000;
 
-/// A results table keyed by `job_posting_id` first, with a `version_term`.
+/// A results table whose primary key seeks a range of `job_posting_id`s at
+/// a version.
 #[derive(Clone, Copy)]
 pub(crate) enum VersionedTable {
     Skills,
     SkillStamps,
     Sections,
+    /// Keyed by (`enrichment_version`, `job_posting_id`): one seek per version.
+    Embeddings,
 }
 
 impl VersionedTable {
@@ -28,13 +31,25 @@ impl VersionedTable {
             Self::Skills => "job_skills_data",
             Self::SkillStamps => "skill_stamps",
             Self::Sections => "section_classifications_data",
+            Self::Embeddings => "job_embeddings",
+        }
+    }
+
+    /// Rows at the versions of the JSON list `?1`.
+    fn at_versions(self) -> &'static str {
+        match self {
+            Self::Embeddings => "enrichment_version IN (SELECT value FROM json_each(?1))",
+            _ => {
+                "version_term IN (
+                 SELECT term_id FROM skill_terms WHERE term IN (SELECT value FROM json_each(?1)))"
+            }
         }
     }
 }
 
 impl SqliteStore {
-    /// Deletes the rows of `tables` at the version terms named in `versions`
-    /// (a JSON list of terms), `per_tx` postings per transaction, walking the
+    /// Deletes the rows of `tables` at the versions named in `versions` (a
+    /// JSON list), `per_tx` postings per transaction, walking the
     /// postings in key order. Returns the rows deleted from the first table.
     /// The ranges (-inf, b1], (b1, b2], …, (bk, +inf) cover every key, so a
     /// row whose posting is missing is deleted too.
@@ -93,11 +108,7 @@ impl SqliteStore {
 /// exclusive lower and `?3` the inclusive upper posting id, where the range
 /// has them (as key comparisons the primary key's index seeks on).
 fn delete_sql(table: VersionedTable, lower: bool, upper: bool) -> String {
-    let mut sql = format!(
-        "DELETE FROM {} WHERE version_term IN (
-             SELECT term_id FROM skill_terms WHERE term IN (SELECT value FROM json_each(?1)))",
-        table.name()
-    );
+    let mut sql = format!("DELETE FROM {} WHERE {}", table.name(), table.at_versions());
     if lower {
         sql.push_str(" AND job_posting_id > ?2");
     }
@@ -137,28 +148,37 @@ mod tests {
     };
     use jobenrich_storage_contract::fixtures;
 
+    const TABLES: [VersionedTable; 4] = [
+        VersionedTable::Skills,
+        VersionedTable::SkillStamps,
+        VersionedTable::Sections,
+        VersionedTable::Embeddings,
+    ];
+
     /// Rows left per table at the pruned and the kept versions.
     async fn left(store: &SqliteStore) -> Vec<(String, i64, i64)> {
         store
             .with_writer(|conn| {
                 let mut out = Vec::new();
                 for (table, old, new) in [
-                    ("job_skills_data", "s@v1.0", "s@v2.0"),
-                    ("skill_stamps", "s@v1.0", "s@v2.0"),
-                    ("section_classifications_data", "c@v1", "c@v2"),
+                    (VersionedTable::Skills, "s@v1.0", "s@v2.0"),
+                    (VersionedTable::SkillStamps, "s@v1.0", "s@v2.0"),
+                    (VersionedTable::Sections, "c@v1", "c@v2"),
+                    (VersionedTable::Embeddings, "e@v1.0", "e@v2.0"),
                 ] {
-                    let count = |term: &str| -> StoreResult<i64> {
+                    let count = |version: &str| -> StoreResult<i64> {
                         conn.query_row(
                             &format!(
-                                "SELECT COUNT(*) FROM {table} WHERE version_term =
-                                     (SELECT term_id FROM skill_terms WHERE term = ?1)"
+                                "SELECT COUNT(*) FROM {} WHERE {}",
+                                table.name(),
+                                table.at_versions()
                             ),
-                            [term],
+                            [json_list([version])?],
                             |r| r.get(0),
                         )
                         .map_err(map_sqlite)
                     };
-                    out.push((table.to_string(), count(old)?, count(new)?));
+                    out.push((table.name().to_string(), count(old)?, count(new)?));
                 }
                 Ok(out)
             })
@@ -174,25 +194,34 @@ mod tests {
         let plans = store
             .with_writer(|conn| {
                 let mut plans = Vec::new();
-                for table in [
-                    VersionedTable::Skills,
-                    VersionedTable::SkillStamps,
-                    VersionedTable::Sections,
-                ] {
+                for table in TABLES {
                     for (lower, upper) in [(false, true), (true, true), (true, false)] {
                         let sql = delete_sql(table, lower, upper);
-                        plans.push((table.name(), query_plan(conn, &sql)));
+                        plans.push((table, lower, upper, query_plan(conn, &sql)));
                     }
                 }
                 Ok(plans)
             })
             .await
             .unwrap();
-        for (table, plan) in plans {
+        for (table, lower, upper, plan) in plans {
+            let key = match table {
+                VersionedTable::Embeddings => "enrichment_version=? AND job_posting_id",
+                _ => "job_posting_id",
+            };
+            let name = table.name();
             assert!(
-                plan.contains(&format!("SEARCH {table} USING PRIMARY KEY (job_posting_id")),
-                "{table}: {plan}"
+                plan.contains(&format!("SEARCH {name} USING PRIMARY KEY ({key}")),
+                "{name}: {plan}"
             );
+            // Both bounds in the seek, not only the first one.
+            for (bounded, op) in [(lower, "job_posting_id>?"), (upper, "job_posting_id<?")] {
+                assert_eq!(
+                    plan.contains(op),
+                    bounded,
+                    "{name} ({lower}, {upper}): {plan}"
+                );
+            }
         }
     }
 
@@ -206,7 +235,7 @@ mod tests {
             let jobs: Vec<String> = (0..10).map(|i| format!("job-{i:02}")).collect();
             let postings: Vec<_> = jobs.iter().map(|j| fixtures::posting(j)).collect();
             store.insert_postings(&postings).await.unwrap();
-            let (mut skills, mut sections) = (Vec::new(), Vec::new());
+            let (mut skills, mut sections, mut embeddings) = (Vec::new(), Vec::new(), Vec::new());
             for job in &jobs {
                 for (version, names) in [("s@v1.0", 3), ("s@v2.0", 2)] {
                     for n in 0..names {
@@ -218,9 +247,23 @@ mod tests {
                 sections.push(fixtures::section(job, 0, "c@v1"));
                 sections.push(fixtures::section(job, 1, "c@v1"));
                 sections.push(fixtures::section(job, 0, "c@v2"));
+                for version in ["e@v1.0", "e@v2.0"] {
+                    let v = fixtures::enrichment_version(version);
+                    embeddings.push(fixtures::embedding(job, &v, vec![1.0, 0.0]));
+                }
             }
             store.upsert_skills(&skills).await.unwrap();
             store.upsert_sections(&sections).await.unwrap();
+            store
+                .with_write_tx(move |tx| {
+                    for e in &embeddings {
+                        let job = &e.job_posting_id;
+                        crate::embeddings::replace_in_tx(tx, job, &e.enrichment_version, Some(e))?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
             let before = left(&store).await;
             assert_eq!(before[0], ("job_skills_data".into(), 30, 20), "{before:?}");
 
@@ -233,6 +276,11 @@ mod tests {
                 .delete_version_rows(&[VersionedTable::Sections], versions, per_tx)
                 .await;
             assert_eq!(n.unwrap(), 20, "{per_tx} postings per transaction");
+            let versions = json_list(["e@v1.0"]).unwrap();
+            let n = store
+                .delete_version_rows(&[VersionedTable::Embeddings], versions, per_tx)
+                .await;
+            assert_eq!(n.unwrap(), 10, "{per_tx} postings per transaction");
 
             let after = left(&store).await;
             assert_eq!(
@@ -241,6 +289,7 @@ mod tests {
                     ("job_skills_data".into(), 0, 20),
                     ("skill_stamps".into(), 0, 10),
                     ("section_classifications_data".into(), 0, 10),
+                    ("job_embeddings".into(), 0, 10),
                 ],
                 "{per_tx} postings per transaction"
             );
