@@ -123,7 +123,22 @@ fn ingest_run_train_evaluate_activate_reenrich_prune_history() {
     );
 
     ok(dir, &["reenrich", "--type", "skills_extraction"]);
-    ok(dir, &["run", "postings.jsonl", "--no-progress"]);
+    // Re-enrichment alone: nothing read, every stored posting enriched again,
+    // and the end-to-end rate counts them.
+    std::fs::write(dir.join("none.jsonl"), "").unwrap();
+    let rerun = ok_json(dir, &["run", "none.jsonl", "--no-progress"]);
+    assert_eq!(
+        (
+            rerun["ingest"]["read"].as_u64(),
+            rerun["postings_processed"].as_u64()
+        ),
+        (Some(0), Some(5)),
+        "{rerun}"
+    );
+    assert!(
+        rerun["end_to_end_postings_per_second"].as_f64() > Some(0.0),
+        "{rerun}"
+    );
     let both = ok_json(dir, &["skills", job, "--all-versions"]).to_string();
     assert!(both.contains("skills_extractor@v1.0"), "{both}");
     assert!(both.contains("skills_extractor@v2.1"), "{both}");

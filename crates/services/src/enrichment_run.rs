@@ -22,6 +22,9 @@ pub struct RunSummary {
     pub postings_in_store: u64,
     pub queued: Vec<ReenrichReport>,
     pub processed: u64,
+    /// Postings among `processed`: the most of any one type (a posting that
+    /// two types enrich counts once).
+    pub postings_processed: u64,
     pub succeeded: u64,
     pub failed: u64,
     /// Failed enrichments of the current versions (retried later by the worker
@@ -143,6 +146,7 @@ pub async fn run_to_completion(
             .await?,
         queued,
         processed: totals.processed,
+        postings_processed: totals.postings(),
         succeeded: totals.succeeded,
         failed: totals.failed,
         failed_in_store,

@@ -29,7 +29,7 @@ use crate::reenrichment::queue_missing_enrichments;
 use crate::shutdown::Shutdown;
 use chrono::Utc;
 use jobenrich_domain::{EnrichmentKey, EnrichmentType};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,6 +52,8 @@ pub struct RunTotals {
     pub sections_written: u64,
     pub embeddings_written: u64,
     pub requeued: u64,
+    /// `processed` by enrichment type.
+    pub processed_by_type: BTreeMap<EnrichmentType, u64>,
     /// Claimed enrichments handed back unprocessed (shutdown, or a failed write).
     pub released: u64,
     /// The run stopped on a shutdown request before the queue was drained.
@@ -63,6 +65,9 @@ impl RunTotals {
     fn add(&mut self, batch: &BatchReport) {
         self.batches += 1;
         self.processed += batch.claimed as u64;
+        if let Some(t) = batch.enrichment_type {
+            *self.processed_by_type.entry(t).or_default() += batch.claimed as u64;
+        }
         self.succeeded += batch.succeeded;
         self.failed += batch.failed;
         self.lost_leases += batch.lost_leases as u64;
@@ -74,6 +79,9 @@ impl RunTotals {
     fn merge(&mut self, other: &RunTotals) {
         self.batches += other.batches;
         self.processed += other.processed;
+        for (&t, &n) in &other.processed_by_type {
+            *self.processed_by_type.entry(t).or_default() += n;
+        }
         self.succeeded += other.succeeded;
         self.failed += other.failed;
         self.lost_leases += other.lost_leases;
@@ -83,6 +91,12 @@ impl RunTotals {
         self.requeued += other.requeued;
         self.released += other.released;
         self.interrupted |= other.interrupted;
+    }
+
+    /// Postings processed: the most of any one type, as a posting that two
+    /// types enrich is one posting.
+    pub fn postings(&self) -> u64 {
+        self.processed_by_type.values().copied().max().unwrap_or(0)
     }
 
     /// Enrichments processed per second of wall time.
@@ -591,4 +605,35 @@ async fn write_stage(
         }
     }
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(t: EnrichmentType, claimed: usize) -> BatchReport {
+        BatchReport {
+            enrichment_type: Some(t),
+            claimed,
+            ..BatchReport::default()
+        }
+    }
+
+    #[test]
+    fn postings_count_a_posting_two_types_enrich_once() {
+        let mut first = RunTotals::default();
+        first.add(&batch(EnrichmentType::SkillsExtraction, 256));
+        first.add(&batch(EnrichmentType::Embeddings, 256));
+        first.add(&batch(EnrichmentType::SkillsExtraction, 44));
+        let mut second = RunTotals::default();
+        second.add(&batch(EnrichmentType::Embeddings, 44));
+        first.merge(&second);
+        assert_eq!(first.processed, 600);
+        assert_eq!(first.postings(), 300);
+        // Re-enriching one type alone: every enrichment is a posting.
+        let mut one = RunTotals::default();
+        one.add(&batch(EnrichmentType::SkillsExtraction, 10));
+        assert_eq!(one.postings(), 10);
+        assert_eq!(RunTotals::default().postings(), 0);
+    }
 }

@@ -285,7 +285,7 @@ pub async fn run(session: &Session, args: RunArgs) -> anyhow::Result<()> {
             .collect(),
         end_to_end_postings_per_second: end_to_end_rate(
             ingest.read,
-            summary.processed,
+            summary.postings_processed,
             total_seconds,
         ),
         ingest,
