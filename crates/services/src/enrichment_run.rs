@@ -42,6 +42,7 @@ pub struct RunSummary {
     /// Stopped by a signal before the queue was drained.
     pub interrupted: bool,
     pub elapsed_seconds: f64,
+    /// `postings_processed` per second of the enrichment stage.
     pub postings_per_second: f64,
     pub skills: SkillsSummary,
 }
@@ -157,7 +158,7 @@ pub async fn run_to_completion(
         released: totals.released,
         interrupted: totals.interrupted,
         elapsed_seconds: totals.elapsed.as_secs_f64(),
-        postings_per_second: totals.per_second(),
+        postings_per_second: totals.postings_per_second(),
         skills,
     })
 }

@@ -99,6 +99,16 @@ impl RunTotals {
         self.processed_by_type.values().copied().max().unwrap_or(0)
     }
 
+    /// `postings` per second of wall time.
+    pub fn postings_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.postings() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
     /// Enrichments processed per second of wall time.
     pub fn per_second(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
@@ -630,6 +640,11 @@ mod tests {
         first.merge(&second);
         assert_eq!(first.processed, 600);
         assert_eq!(first.postings(), 300);
+        first.elapsed = Duration::from_secs(2);
+        assert_eq!(
+            (first.per_second(), first.postings_per_second()),
+            (300.0, 150.0)
+        );
         // Re-enriching one type alone: every enrichment is a posting.
         let mut one = RunTotals::default();
         one.add(&batch(EnrichmentType::SkillsExtraction, 10));

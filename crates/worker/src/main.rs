@@ -175,7 +175,7 @@ async fn run(settings: Settings) -> anyhow::Result<Stopped> {
         released = totals.released,
         batches = totals.batches,
         elapsed_s = totals.elapsed.as_secs_f64(),
-        postings_per_s = totals.per_second().round() as u64,
+        postings_per_s = totals.postings_per_second().round() as u64,
         "worker stopped"
     );
     Ok(if totals.interrupted {
