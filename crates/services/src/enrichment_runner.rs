@@ -101,19 +101,18 @@ impl RunTotals {
 
     /// `postings` per second of wall time.
     pub fn postings_per_second(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.postings() as f64 / secs
-        } else {
-            0.0
-        }
+        self.per_wall_second(self.postings())
     }
 
     /// Enrichments processed per second of wall time.
     pub fn per_second(&self) -> f64 {
+        self.per_wall_second(self.processed)
+    }
+
+    fn per_wall_second(&self, n: u64) -> f64 {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 {
-            self.processed as f64 / secs
+            n as f64 / secs
         } else {
             0.0
         }
