@@ -393,7 +393,7 @@ fn run_fails_when_nothing_succeeded_and_says_why() {
     let summary = text(&out.stdout);
     let line = summary
         .lines()
-        .find(|l| l.starts_with("this run: enriched (succeeded / failed)"))
+        .find(|l| l.starts_with("this run: enrichments (succeeded / failed)"))
         .unwrap_or_else(|| panic!("{summary}"));
     assert!(line.ends_with(" 40 (0 / 40)"), "{line}");
 

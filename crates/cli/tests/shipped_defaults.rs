@@ -56,6 +56,8 @@ fn run_on_the_shipped_defaults_links_skills_by_meaning_and_embeds_every_posting(
         "skills and vectors of six postings: {view}"
     );
     assert_eq!(view["failed"], 0, "{view}");
+    // Two enrichments of each posting count it once.
+    assert_eq!(view["postings_processed"], 6, "{view}");
     assert_eq!(view["embeddings_written"], 6, "{view}");
 
     let models = json(dir.path(), &["models", "list"]);

@@ -367,8 +367,14 @@ fn print_view(format: OutputFormat, view: &RunView) -> anyhow::Result<()> {
                 "this run: stored earlier but never queued (queued now)",
                 v.repaired_never_queued.to_string(),
             ),
+            // A posting that two enrichment types enrich counts once here
+            // and twice in the enrichments line below.
             (
-                "this run: enriched (succeeded / failed)",
+                "this run: postings enriched",
+                e.postings_processed.to_string(),
+            ),
+            (
+                "this run: enrichments (succeeded / failed)",
                 format!("{} ({} / {})", e.processed, e.succeeded, e.failed),
             ),
             (
