@@ -648,17 +648,11 @@ impl EnrichmentRepository for SqliteStore {
             return Ok(0);
         }
         let versions = crate::codec::json_list(versions.iter().map(EnrichmentVersion::as_str))?;
-        self.with_write_tx(move |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM job_enrichments
-                     WHERE enrichment_type = ?1 AND status = 'pending'
-                       AND enrichment_version IN (SELECT value FROM json_each(?2))",
-                    params![enrichment_type.as_str(), versions],
-                )
-                .map_err(map_sqlite)?;
-            Ok(n as u64)
-        })
+        self.delete_pending_rows(
+            enrichment_type,
+            versions,
+            crate::prune::PRUNE_PENDING_PER_TX,
+        )
         .await
     }
 }

@@ -4,15 +4,24 @@
 //! (2.9 M skill rows of 100,000 postings: a 659 MB WAL) and held the write
 //! lock throughout. A range per commit, with the WAL folded into the file
 //! after each, bounds both; an interrupted prune leaves some old rows, and
-//! running it again deletes the rest.
+//! running it again deletes the rest. Pending work that is never claimed goes
+//! the same way, a chunk of rows per commit.
 
 use crate::error::map_sqlite;
 use crate::SqliteStore;
 use jobenrich_domain::error::StoreResult;
+use jobenrich_domain::EnrichmentType;
 use rusqlite::{params, OptionalExtension};
 
 /// Postings whose rows one prune transaction deletes (~30 skill rows each).
 pub(crate) const PRUNE_POSTINGS_PER_TX: usize = 2_000;
+
+/// Pending rows one prune transaction deletes. Each row dirties pages of
+/// the queue's five b-trees (of the random `enrichment_id` index, about a
+/// page per row). 100,000 rows in one transaction: a 39 MB WAL; by 2,000:
+/// 10 MB but 1.5x the time (a commit and checkpoint each); by 10,000:
+/// 12.7 MB, however many rows, in about the time of one transaction.
+pub(crate) const PRUNE_PENDING_PER_TX: usize = 10_000;
 
 /// A results table whose primary key seeks a range of `job_posting_id`s at
 /// a version.
@@ -104,6 +113,52 @@ impl SqliteStore {
     }
 }
 
+/// One transaction's share of the pending rows `prune` removes: `?1` the
+/// type, `?2` the JSON list of versions, `?3` the rows per transaction. The
+/// version index finds them directly, however few among many postings, and
+/// a deleted row is gone from it, so each chunk seeks to the next rows.
+const DELETE_PENDING_CHUNK: &str = "DELETE FROM job_enrichments WHERE rowid IN (
+     SELECT rowid FROM job_enrichments
+     WHERE enrichment_version IN (SELECT value FROM json_each(?2))
+       AND enrichment_type = ?1 AND status = 'pending'
+     LIMIT ?3)";
+
+impl SqliteStore {
+    /// Deletes the pending enrichments of one type at the versions of the
+    /// JSON list `versions`, at most `per_tx` rows per transaction, the WAL
+    /// folded into the file after each (a million pending rows in one
+    /// transaction would pass every page of the queue's five b-trees through
+    /// the WAL). Returns the rows deleted.
+    pub(crate) async fn delete_pending_rows(
+        &self,
+        enrichment_type: EnrichmentType,
+        versions: String,
+        per_tx: usize,
+    ) -> StoreResult<u64> {
+        let per_tx = per_tx.max(1) as i64;
+        let mut deleted = 0u64;
+        loop {
+            let versions = versions.clone();
+            let n = self
+                .with_write_tx(move |tx| {
+                    let mut stmt = tx
+                        .prepare_cached(DELETE_PENDING_CHUNK)
+                        .map_err(map_sqlite)?;
+                    let n = stmt
+                        .execute(params![enrichment_type.as_str(), versions, per_tx])
+                        .map_err(map_sqlite)?;
+                    Ok(n as u64)
+                })
+                .await?;
+            deleted += n;
+            if n == 0 {
+                return Ok(deleted);
+            }
+            self.with_writer(fold_wal).await?;
+        }
+    }
+}
+
 /// The DELETE of one range: `?1` the JSON list of version terms, `?2` the
 /// exclusive lower and `?3` the inclusive upper posting id, where the range
 /// has them (as key comparisons the primary key's index seeks on).
@@ -144,7 +199,8 @@ mod tests {
     use crate::codec::json_list;
     use crate::migrations::tests::query_plan;
     use jobenrich_domain::{
-        JobPostingRepository, SchemaMigrator, SectionRepository, SkillRepository,
+        EnrichmentRepository, JobPostingRepository, SchemaMigrator, SectionRepository,
+        SkillRepository,
     };
     use jobenrich_storage_contract::fixtures;
 
@@ -222,6 +278,95 @@ mod tests {
                     "{name} ({lower}, {upper}): {plan}"
                 );
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn pending_chunks_seek_the_version_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("p.db")).unwrap();
+        store.migrate().await.unwrap();
+        let plan = store
+            .with_writer(|conn| Ok(query_plan(conn, DELETE_PENDING_CHUNK)))
+            .await
+            .unwrap();
+        assert!(
+            plan.contains("USING COVERING INDEX idx_job_enrichments_version (enrichment_version=? AND enrichment_type=? AND status=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("SCAN job_enrichments"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn every_chunk_size_deletes_exactly_the_pending_rows_of_the_type_and_versions() {
+        let (skills, vectors) = (EnrichmentType::SkillsExtraction, EnrichmentType::Embeddings);
+        for per_tx in [1, 3, 8, 100] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(dir.path().join("p.db")).unwrap();
+            store.migrate().await.unwrap();
+            let jobs: Vec<String> = (0..10).map(|i| format!("job-{i:02}")).collect();
+            let postings: Vec<_> = jobs.iter().map(|j| fixtures::posting(j)).collect();
+            store.insert_postings(&postings).await.unwrap();
+            let ids: Vec<_> = postings.iter().map(|p| p.job_posting_id.clone()).collect();
+            let (old, new) = (
+                fixtures::enrichment_version("s@v1.0"),
+                fixtures::enrichment_version("s@v2.0"),
+            );
+            let now = chrono::Utc::now();
+            for (t, v) in [(skills, &old), (skills, &new), (vectors, &old)] {
+                store.enqueue_enrichments(&ids, t, v, now).await.unwrap();
+            }
+            // Two of the old version's rows are no longer pending.
+            store
+                .with_writer(|conn| {
+                    conn.execute(
+                        "UPDATE job_enrichments SET status = 'success'
+                         WHERE job_posting_id IN ('job-03', 'job-07')
+                           AND enrichment_type = 'skills_extraction'
+                           AND enrichment_version = 's@v1.0'",
+                        [],
+                    )
+                    .map_err(map_sqlite)
+                })
+                .await
+                .unwrap();
+
+            let versions = json_list(["s@v1.0"]).unwrap();
+            let n = store.delete_pending_rows(skills, versions, per_tx).await;
+            assert_eq!(n.unwrap(), 8, "{per_tx} rows per transaction");
+
+            let left = store
+                .with_writer(|conn| {
+                    let mut stmt = conn
+                        .prepare(
+                            "SELECT enrichment_type, enrichment_version, status, COUNT(*)
+                             FROM job_enrichments GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                        )
+                        .map_err(map_sqlite)?;
+                    let rows = stmt
+                        .query_map([], |r| {
+                            Ok(format!(
+                                "{} {} {} {}",
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, i64>(3)?
+                            ))
+                        })
+                        .map_err(map_sqlite)?;
+                    rows.collect::<Result<Vec<_>, _>>().map_err(map_sqlite)
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                left,
+                vec![
+                    "embeddings s@v1.0 pending 10",
+                    "skills_extraction s@v1.0 success 2",
+                    "skills_extraction s@v2.0 pending 10",
+                ],
+                "{per_tx} rows per transaction"
+            );
         }
     }
 
