@@ -10,12 +10,13 @@ mod common;
 use chrono::Utc;
 use jobenrich_clustering::synthetic::synthetic_jobs;
 use jobenrich_domain::{
-    EnrichmentType, ExtractedSkill, ExtractionStrategy, JobPosting, ModelConfig, ModelId,
-    ModelVersion, SchemaMigrator, SkillCategory, Store,
+    EnrichmentType, ExtractedSkill, JobPosting, ModelConfig, ModelId, ModelVersion, SchemaMigrator,
+    Store,
 };
 use jobenrich_services::clustering_flow::{
     diff_clustering_runs, run_clustering, ClusteringParams, ClusteringRunReport,
 };
+use jobenrich_storage_contract::fixtures;
 use jobenrich_storage_sqlite::SqliteStore;
 
 const JOBS: usize = 300;
@@ -36,18 +37,13 @@ async fn seed(store: &dyn Store) {
         .unwrap();
     let version = model.enrichment_version();
     let documents = synthetic_jobs(JOBS, 5);
+    // The contract's fixtures with the synthetic titles, names and confidences:
+    // what clustering reads.
     let postings: Vec<JobPosting> = documents
         .iter()
         .map(|d| JobPosting {
-            job_posting_id: d.job_posting_id.clone(),
             title: d.title.clone(),
-            company: None,
-            location: None,
-            description: format!("{} wanted.", d.title),
-            posted_at: None,
-            source: Some("synthetic".into()),
-            url: None,
-            ingested_at: now,
+            ..fixtures::posting(d.job_posting_id.as_str())
         })
         .collect();
     store.insert_postings(&postings).await.unwrap();
@@ -56,23 +52,9 @@ async fn seed(store: &dyn Store) {
         .flat_map(|d| {
             let version = &version;
             d.skills.iter().map(move |s| ExtractedSkill {
-                skill_id: jobenrich_domain::Uuid::new_v4(),
-                enrichment_id: None,
-                job_posting_id: d.job_posting_id.clone(),
-                skill_name: s.name.to_string(),
-                skill_category: SkillCategory::ALL[0],
                 confidence_score: s.confidence,
-                source_strategies: vec![ExtractionStrategy::Lexicon],
-                section_relevance_score: None,
-                extracted_from_section: None,
-                context_snippet: None,
-                position_in_text: None,
-                mention_count: 1,
-                mention_spans: vec![],
-                taxonomy_ref: None,
-                taxonomy_links: Vec::new(),
                 enrichment_version: version.clone(),
-                created_at: now,
+                ..fixtures::skill(d.job_posting_id.as_str(), &s.name)
             })
         })
         .collect();
