@@ -111,19 +111,7 @@ impl SqliteStore {
             }
         }
     }
-}
 
-/// One transaction's share of the pending rows `prune` removes: `?1` the
-/// type, `?2` the JSON list of versions, `?3` the rows per transaction. The
-/// version index finds them directly, however few among many postings, and
-/// a deleted row is gone from it, so each chunk seeks to the next rows.
-const DELETE_PENDING_CHUNK: &str = "DELETE FROM job_enrichments WHERE rowid IN (
-     SELECT rowid FROM job_enrichments
-     WHERE enrichment_version IN (SELECT value FROM json_each(?2))
-       AND enrichment_type = ?1 AND status = 'pending'
-     LIMIT ?3)";
-
-impl SqliteStore {
     /// Deletes the pending enrichments of one type at the versions of the
     /// JSON list `versions`, at most `per_tx` rows per transaction, the WAL
     /// folded into the file after each (a million pending rows in one
@@ -158,6 +146,16 @@ impl SqliteStore {
         }
     }
 }
+
+/// One transaction's share of the pending rows `prune` removes: `?1` the
+/// type, `?2` the JSON list of versions, `?3` the rows per transaction. The
+/// version index finds them directly, however few among many postings, and
+/// a deleted row is gone from it, so each chunk seeks to the next rows.
+const DELETE_PENDING_CHUNK: &str = "DELETE FROM job_enrichments WHERE rowid IN (
+     SELECT rowid FROM job_enrichments
+     WHERE enrichment_version IN (SELECT value FROM json_each(?2))
+       AND enrichment_type = ?1 AND status = 'pending'
+     LIMIT ?3)";
 
 /// The DELETE of one range: `?1` the JSON list of version terms, `?2` the
 /// exclusive lower and `?3` the inclusive upper posting id, where the range
@@ -242,11 +240,17 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn each_range_seeks_the_primary_key() {
+    /// A migrated store in a temporary directory (kept alive by the guard).
+    async fn migrated() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("p.db")).unwrap();
         store.migrate().await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn each_range_seeks_the_primary_key() {
+        let (_dir, store) = migrated().await;
         let plans = store
             .with_writer(|conn| {
                 let mut plans = Vec::new();
@@ -283,9 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn pending_chunks_seek_the_version_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("p.db")).unwrap();
-        store.migrate().await.unwrap();
+        let (_dir, store) = migrated().await;
         let plan = store
             .with_writer(|conn| Ok(query_plan(conn, DELETE_PENDING_CHUNK)))
             .await
@@ -301,9 +303,7 @@ mod tests {
     async fn every_chunk_size_deletes_exactly_the_pending_rows_of_the_type_and_versions() {
         let (skills, vectors) = (EnrichmentType::SkillsExtraction, EnrichmentType::Embeddings);
         for per_tx in [1, 3, 8, 100] {
-            let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(dir.path().join("p.db")).unwrap();
-            store.migrate().await.unwrap();
+            let (_dir, store) = migrated().await;
             let jobs: Vec<String> = (0..10).map(|i| format!("job-{i:02}")).collect();
             let postings: Vec<_> = jobs.iter().map(|j| fixtures::posting(j)).collect();
             store.insert_postings(&postings).await.unwrap();
@@ -335,29 +335,16 @@ mod tests {
             let n = store.delete_pending_rows(skills, versions, per_tx).await;
             assert_eq!(n.unwrap(), 8, "{per_tx} rows per transaction");
 
-            let left = store
-                .with_writer(|conn| {
-                    let mut stmt = conn
-                        .prepare(
-                            "SELECT enrichment_type, enrichment_version, status, COUNT(*)
-                             FROM job_enrichments GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                        )
-                        .map_err(map_sqlite)?;
-                    let rows = stmt
-                        .query_map([], |r| {
-                            Ok(format!(
-                                "{} {} {} {}",
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
-                                r.get::<_, String>(2)?,
-                                r.get::<_, i64>(3)?
-                            ))
-                        })
-                        .map_err(map_sqlite)?;
-                    rows.collect::<Result<Vec<_>, _>>().map_err(map_sqlite)
-                })
+            let left: Vec<String> = store
+                .enrichment_status_counts()
                 .await
-                .unwrap();
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    let (t, v) = (c.enrichment_type.as_str(), c.enrichment_version.as_str());
+                    format!("{t} {v} {} {}", c.status.as_str(), c.count)
+                })
+                .collect();
             assert_eq!(
                 left,
                 vec![
@@ -374,9 +361,7 @@ mod tests {
     async fn every_range_size_deletes_exactly_the_pruned_versions_rows() {
         // 10 postings: range sizes that divide it, do not, are 1, and exceed it.
         for per_tx in [1, 3, 5, 7, 10, 100] {
-            let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(dir.path().join("p.db")).unwrap();
-            store.migrate().await.unwrap();
+            let (_dir, store) = migrated().await;
             let jobs: Vec<String> = (0..10).map(|i| format!("job-{i:02}")).collect();
             let postings: Vec<_> = jobs.iter().map(|j| fixtures::posting(j)).collect();
             store.insert_postings(&postings).await.unwrap();
