@@ -9,10 +9,7 @@ mod common;
 
 use chrono::Utc;
 use jobenrich_clustering::synthetic::synthetic_jobs;
-use jobenrich_domain::{
-    EnrichmentType, ExtractedSkill, JobPosting, ModelConfig, ModelId, ModelVersion, SchemaMigrator,
-    Store,
-};
+use jobenrich_domain::{EnrichmentType, ExtractedSkill, JobPosting, SchemaMigrator, Store};
 use jobenrich_services::clustering_flow::{
     diff_clustering_runs, run_clustering, ClusteringParams, ClusteringRunReport,
 };
@@ -24,12 +21,8 @@ const JOBS: usize = 300;
 /// The skills model, `JOBS` synthetic postings and their skills at its version.
 async fn seed(store: &dyn Store) {
     let now = Utc::now();
-    let model = ModelConfig::new(
-        ModelId::parse("skills_extractor").unwrap(),
-        EnrichmentType::SkillsExtraction,
-        ModelVersion::parse("v1.0").unwrap(),
-        now,
-    );
+    let model =
+        fixtures::model_minimal("skills_extractor", "v1.0", EnrichmentType::SkillsExtraction);
     store.register_model(&model).await.unwrap();
     store
         .activate_model(&model.model_id, &model.version, "test", now)
