@@ -9,7 +9,7 @@ mod common;
 
 use chrono::Utc;
 use jobenrich_clustering::synthetic::synthetic_jobs;
-use jobenrich_domain::{EnrichmentType, ExtractedSkill, JobPosting, SchemaMigrator, Store};
+use jobenrich_domain::{EnrichmentType, ExtractedSkill, JobId, JobPosting, SchemaMigrator, Store};
 use jobenrich_services::clustering_flow::{
     diff_clustering_runs, run_clustering, ClusteringParams, ClusteringRunReport,
 };
@@ -68,14 +68,11 @@ fn params(k: usize, seed: u64) -> ClusteringParams {
 }
 
 /// Each job's cluster id in a run, in job order.
-async fn partition(store: &dyn Store, report: &ClusteringRunReport) -> Vec<(String, u32)> {
-    let mut ids: Vec<(String, u32)> = store
+async fn partition(store: &dyn Store, report: &ClusteringRunReport) -> Vec<(JobId, u32)> {
+    let mut ids = store
         .cluster_ids_for_run(&report.cluster_run_id)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|(job, cluster)| (job.as_str().to_string(), cluster))
-        .collect();
+        .unwrap();
     ids.sort();
     ids
 }
@@ -126,8 +123,7 @@ async fn paged_runs_on_bigquery_match_sqlite_and_keep_one_active_assignment_per_
             .unwrap()
             .is_empty());
         for (job, _) in partition(store, &second).await.iter().step_by(37) {
-            let job = jobenrich_domain::JobId::parse(job.clone()).unwrap();
-            let active = store.active_assignment(&job).await.unwrap().unwrap();
+            let active = store.active_assignment(job).await.unwrap().unwrap();
             assert_eq!(active.cluster_run_id, second.cluster_run_id);
             assert_eq!(active.cluster_version, 2);
         }

@@ -139,10 +139,13 @@ impl SqliteStore {
                 })
                 .await?;
             deleted += n;
-            if n == 0 {
+            if n > 0 {
+                self.with_writer(fold_wal).await?;
+            }
+            // A short chunk was the last: no empty transaction to find that out.
+            if n < per_tx as u64 {
                 return Ok(deleted);
             }
-            self.with_writer(fold_wal).await?;
         }
     }
 }
